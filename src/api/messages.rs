@@ -1,0 +1,83 @@
+use super::{IdPath, Json};
+use crate::error::AppResult;
+use crate::model::{GenerationOptions, Message, SendOutcome};
+use crate::service::{self, SendMessage};
+use crate::state::AppState;
+use axum::{
+    extract::State,
+    http::{header, HeaderValue, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::StreamExt;
+use serde::Deserialize;
+use std::convert::Infallible;
+
+/// POST /api/v1/conversations: a first message, which creates the conversation.
+pub async fn send_new(
+    State(state): State<AppState>,
+    Json(mut body): Json<SendMessage>,
+) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
+    body.conversation_id = None;
+    let outcome = service::send_message(&state, state.current_user(), body).await?;
+    Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
+/// POST /api/v1/conversations/{id}/messages
+pub async fn send(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(mut body): Json<SendMessage>,
+) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
+    body.conversation_id = Some(id);
+    let outcome = service::send_message(&state, state.current_user(), body).await?;
+    Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct Regenerate {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    options: GenerationOptions,
+}
+
+/// POST /api/v1/conversations/{id}/regenerate
+pub async fn regenerate(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    body: axum::body::Bytes,
+) -> AppResult<(StatusCode, axum::Json<Message>)> {
+    // The body is optional: empty means the conversation's model and default options.
+    let Regenerate { model, options } = if body.iter().all(u8::is_ascii_whitespace) {
+        Regenerate::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| crate::error::AppError::InvalidInput(format!("invalid JSON body: {e}")))?
+    };
+    let message = service::regenerate(&state, state.current_user(), id, model, options).await?;
+    Ok((StatusCode::CREATED, axum::Json(message)))
+}
+
+/// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.
+pub async fn stop(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<axum::Json<Message>> {
+    Ok(axum::Json(service::stop_generation(&state, state.current_user(), id).await?))
+}
+
+/// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
+/// (`snapshot`, `delta`…, then `done`). Reconnecting starts again from a snapshot.
+pub async fn events(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
+    let events = service::message_events(&state, state.current_user(), id).await?;
+    let stream = events.map(|event| {
+        Ok::<_, Infallible>(match serde_json::to_string(&event) {
+            Ok(json) => Event::default().data(json),
+            Err(_) => Event::default().comment("unserialisable event"),
+        })
+    });
+    let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
+    // Proxies such as nginx must pass each event on at once.
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

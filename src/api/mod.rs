@@ -1,0 +1,75 @@
+//! The REST API under /api/v1, and the health checks. JSON in and out; errors are
+//! `{"error": {"code": …, "message": …}}` with a fitting status, never a stack trace.
+
+mod conversations;
+mod health;
+mod messages;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::{
+    extract::{rejection::JsonRejection, FromRequest, FromRequestParts},
+    http::request::Parts,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/api/v1/models", get(health::models))
+        .route(
+            "/api/v1/conversations",
+            get(conversations::list).post(messages::send_new),
+        )
+        .route(
+            "/api/v1/conversations/{id}",
+            get(conversations::get).patch(conversations::rename).delete(conversations::delete),
+        )
+        .route("/api/v1/conversations/{id}/messages", post(messages::send))
+        .route("/api/v1/conversations/{id}/regenerate", post(messages::regenerate))
+        .route("/api/v1/messages/{id}/stop", post(messages::stop))
+        .route("/api/v1/messages/{id}/events", get(messages::events))
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
+        (self.status_code(), axum::Json(body)).into_response()
+    }
+}
+
+/// A JSON body whose rejection is our typed error, not axum's plain text.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(AppError::InvalidInput(match rejection {
+                JsonRejection::MissingJsonContentType(_) => "send the body as application/json".into(),
+                other => other.body_text(),
+            })),
+        }
+    }
+}
+
+/// An id in the path; anything that is not a UUID is simply not found.
+pub struct IdPath(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Path::<uuid::Uuid>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(id)| IdPath(id))
+            .map_err(|_| AppError::NotFound("resource".into()))
+    }
+}

@@ -1,0 +1,99 @@
+//! The page shell and the application: header, sidebar, routes.
+
+use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar, theme::Theme};
+use crate::error::AppError;
+use crate::model::{Conversation, OllamaStatus};
+use crate::pages::{conversation::ConversationPage, home::HomePage};
+use crate::server::{conversations::list_conversations, ollama::get_ollama_status};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The HTML document, rendered on the server only. The theme comes from a cookie so the page is
+/// painted in the right colours from the first byte; "system" leaves it to the CSS media query.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let theme = Theme::from_request();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en" data-theme=theme.as_str()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="h-full bg-white text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// State every part of the page shares.
+#[derive(Clone, Copy)]
+pub struct ChatContext {
+    pub conversations: Resource<Result<Vec<Conversation>, AppError>>,
+    pub ollama: Resource<Result<OllamaStatus, AppError>>,
+    /// Bumped to reload the conversation list.
+    conversations_version: RwSignal<u32>,
+    ollama_version: RwSignal<u32>,
+    /// The model the next message goes to.
+    pub selected_model: RwSignal<Option<String>>,
+    pub sidebar_open: RwSignal<bool>,
+}
+
+impl ChatContext {
+    pub fn refresh_conversations(&self) {
+        self.conversations_version.update(|v| *v += 1);
+    }
+
+    pub fn refresh_ollama(&self) {
+        self.ollama_version.update(|v| *v += 1);
+    }
+}
+
+pub fn use_chat() -> ChatContext {
+    expect_context::<ChatContext>()
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let conversations_version = RwSignal::new(0u32);
+    let ollama_version = RwSignal::new(0u32);
+    let context = ChatContext {
+        conversations: Resource::new(move || conversations_version.get(), |_| list_conversations()),
+        ollama: Resource::new(move || ollama_version.get(), |_| get_ollama_status()),
+        conversations_version,
+        ollama_version,
+        selected_model: RwSignal::new(None),
+        sidebar_open: RwSignal::new(true),
+    };
+    provide_context(context);
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ollamastack.css"/>
+        <Title text="OllamaStack"/>
+        <Router>
+            <div class="flex h-dvh overflow-hidden">
+                <Sidebar/>
+                <div class="flex min-w-0 flex-1 flex-col">
+                    <Header/>
+                    <OllamaBanner/>
+                    <main class="flex min-h-0 flex-1 flex-col">
+                        <Routes fallback=|| view! { <p class="p-8 text-center">"Page not found."</p> }>
+                            <Route path=path!("/") view=HomePage/>
+                            <Route path=path!("/c/:id") view=ConversationPage/>
+                        </Routes>
+                    </main>
+                </div>
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,68 @@
+use leptos::prelude::*;
+
+/// The message box: Enter sends, Shift+Enter breaks the line, Stop while an answer streams.
+/// The text belongs to the parent, which clears it only once the message is stored.
+#[component]
+pub fn Composer(
+    text: RwSignal<String>,
+    #[prop(into)] streaming: Signal<bool>,
+    #[prop(into)] sending: Signal<bool>,
+    on_send: Callback<String>,
+    on_stop: Callback<()>,
+) -> impl IntoView {
+    let submit = move || {
+        let value = text.get_untracked();
+        if !value.trim().is_empty() && !sending.get_untracked() && !streaming.get_untracked() {
+            on_send.run(value);
+        }
+    };
+    let rows = move || text.with(|t| t.lines().count().clamp(1, 8));
+    view! {
+        <form
+            class="mx-auto flex w-full max-w-3xl items-end gap-2 p-3"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                submit();
+            }
+        >
+            <label for="composer" class="sr-only">"Message"</label>
+            <textarea
+                id="composer"
+                data-testid="composer"
+                class="min-h-[2.75rem] flex-1 resize-none rounded-xl border border-zinc-300 bg-white px-3 py-2.5 shadow-sm focus:border-blue-500 focus:outline-none dark:border-zinc-700 dark:bg-zinc-900"
+                placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
+                rows=rows
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+                on:keydown=move |ev| {
+                    if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                        ev.prevent_default();
+                        submit();
+                    }
+                }
+            ></textarea>
+            <Show
+                when=move || streaming.get()
+                fallback=move || view! {
+                    <button
+                        type="submit"
+                        data-testid="send"
+                        class="rounded-xl bg-blue-600 px-4 py-2.5 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                        disabled=move || sending.get() || text.with(|t| t.trim().is_empty())
+                    >
+                        {move || if sending.get() { "Sending…" } else { "Send" }}
+                    </button>
+                }
+            >
+                <button
+                    type="button"
+                    data-testid="stop"
+                    class="rounded-xl bg-zinc-800 px-4 py-2.5 font-medium text-white hover:bg-zinc-700 dark:bg-zinc-200 dark:text-zinc-900"
+                    on:click=move |_| on_stop.run(())
+                >
+                    "Stop"
+                </button>
+            </Show>
+        </form>
+    }
+}

@@ -1,0 +1,121 @@
+use super::time::MessageTime;
+use crate::markdown::render_markdown;
+use crate::model::{Message, MessageStatus, Role};
+use leptos::prelude::*;
+
+/// One message. Assistant text is rendered as sanitised markdown, live while it streams; the
+/// person's own text is shown exactly as typed.
+#[component]
+pub fn MessageBubble(
+    message: RwSignal<Message>,
+    /// Whether this is the last message (Regenerate and Retry apply to it).
+    #[prop(into)]
+    is_last: Signal<bool>,
+    #[prop(into)] busy: Signal<bool>,
+    on_regenerate: Callback<()>,
+) -> impl IntoView {
+    let (role, created_at) = message.with_untracked(|m| (m.role, m.created_at));
+    let is_user = role == Role::User;
+    let status = move || message.with(|m| m.status);
+    let content = move || message.with(|m| m.content.clone());
+    let error = move || message.with(|m| m.error.clone());
+    let copied = RwSignal::new(false);
+    let copy = move |_| {
+        copy_to_clipboard(&message.with_untracked(|m| m.content.clone()));
+        copied.set(true);
+    };
+    let metrics = move || {
+        message.with(|m| {
+            let mut parts = Vec::new();
+            if let Some(model) = &m.model {
+                parts.push(model.clone());
+            }
+            if let Some(ms) = m.ttft_ms {
+                parts.push(format!("first token {:.1}s", ms as f64 / 1000.0));
+            }
+            if let Some(rate) = m.tokens_per_second() {
+                parts.push(format!("{rate:.1} tok/s"));
+            }
+            if let Some(tokens) = m.completion_tokens {
+                parts.push(format!("{tokens} tokens"));
+            }
+            parts.join(" · ")
+        })
+    };
+    let status_label = move || match status() {
+        MessageStatus::Stopped => Some("Stopped"),
+        MessageStatus::Interrupted => Some("Interrupted"),
+        _ => None,
+    };
+
+    view! {
+        <article
+            data-testid="message"
+            data-role=role.as_str()
+            data-status=move || status().as_str()
+            class="flex w-full"
+            class:justify-end=is_user
+        >
+            <div class=if is_user {
+                "max-w-[85%] rounded-2xl bg-blue-600 px-4 py-2 text-white"
+            } else {
+                "w-full max-w-none rounded-2xl px-1 py-2"
+            }>
+                {if is_user {
+                    view! { <div data-testid="message-content" class="whitespace-pre-wrap break-words">{content}</div> }.into_any()
+                } else {
+                    view! {
+                        <div data-testid="message-content" class="markdown break-words" inner_html=move || render_markdown(&content())></div>
+                    }.into_any()
+                }}
+                <Show when=move || status() == MessageStatus::Streaming>
+                    <span data-testid="streaming-indicator" class="inline-block animate-pulse text-zinc-400" aria-label="Writing">"▍"</span>
+                </Show>
+                {move || (status() == MessageStatus::Error).then(|| view! {
+                    <div role="alert" data-testid="message-error" class="mt-2 rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+                        {error().unwrap_or_else(|| "The answer failed.".into())}
+                    </div>
+                })}
+                <div class="mt-1 flex flex-wrap items-center gap-2 text-xs" class=("text-blue-100", is_user) class=("text-zinc-400", !is_user)>
+                    <MessageTime at=created_at/>
+                    {move || status_label().map(|label| view! { <span data-testid="message-status" class="rounded bg-zinc-200 px-1.5 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300">{label}</span> })}
+                    {(!is_user).then(|| view! { <span data-testid="message-metrics">{metrics}</span> })}
+                    <button type="button" data-testid="copy-message" class="hover:underline" on:click=copy>
+                        {move || if copied.get() { "Copied" } else { "Copy" }}
+                    </button>
+                    {(!is_user).then(|| view! {
+                        <Show when=move || is_last.get() && status().is_final() && !busy.get()>
+                            <button
+                                type="button"
+                                data-testid=move || if status() == MessageStatus::Error { "retry" } else { "regenerate" }
+                                class="hover:underline"
+                                on:click=move |_| on_regenerate.run(())
+                            >
+                                {move || if status() == MessageStatus::Error { "Retry" } else { "Regenerate" }}
+                            </button>
+                        </Show>
+                    })}
+                </div>
+            </div>
+        </article>
+    }
+}
+
+/// Copies text with the asynchronous Clipboard API (needs a secure context: https or localhost).
+pub fn copy_to_clipboard(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsValue;
+        let Some(window) = web_sys::window() else { return };
+        let clipboard = js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("clipboard"));
+        if let Ok(clipboard) = clipboard {
+            if let Ok(write) = js_sys::Reflect::get(&clipboard, &JsValue::from_str("writeText")) {
+                if let Ok(write) = wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(write) {
+                    let _ = write.call1(&clipboard, &JsValue::from_str(text));
+                }
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

@@ -1,0 +1,7 @@
+pub mod banner;
+pub mod composer;
+pub mod header;
+pub mod message;
+pub mod sidebar;
+pub mod theme;
+pub mod time;

@@ -1,0 +1,21 @@
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// A message time as HH:MM: UTC when rendered on the server, the person's local time once the
+/// page is live.
+#[component]
+pub fn MessageTime(at: DateTime<Utc>) -> impl IntoView {
+    let text = RwSignal::new(at.format("%H:%M").to_string());
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.timestamp_millis() as f64));
+            text.set(format!("{:02}:{:02}", date.get_hours(), date.get_minutes()));
+        }
+    });
+    view! {
+        <time datetime=at.to_rfc3339() title=at.to_rfc3339() class="text-xs text-zinc-400">
+            {move || text.get()}
+        </time>
+    }
+}

@@ -1,0 +1,341 @@
+//! All settings in one typed struct: defaults, then `Leptos.toml` (or the file named by
+//! `OLLAMASTACK_CONFIG`), then environment variables. Secrets are redacted whenever printed.
+
+use serde::{Deserialize, Serialize};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub ollama: OllamaSettings,
+    pub generation: GenerationSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address the HTTP server listens on.
+    pub addr: SocketAddr,
+    /// Folder of the built front end (JS, WASM, CSS, public files).
+    pub site_root: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`; when empty, a SQLite file in `data_dir`.
+    pub url: Option<String>,
+    /// Folder for the embedded SQLite database.
+    pub data_dir: PathBuf,
+    pub max_connections: u32,
+    pub connect_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OllamaSettings {
+    pub url: String,
+    /// Time allowed to open the TCP connection to Ollama.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for short calls (model list, version).
+    pub request_timeout_ms: u64,
+    /// Time allowed from sending a chat request to its first token (includes loading the model).
+    pub first_token_timeout_ms: u64,
+    /// Longest silence allowed between two chunks once streaming.
+    pub idle_timeout_ms: u64,
+    /// Model proposed when the person has not picked one; else the first model Ollama lists.
+    pub default_model: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GenerationSettings {
+    /// How often streamed text is written to the database while a generation runs.
+    pub flush_interval_ms: u64,
+    /// How long shutdown waits for running generations to be saved.
+    pub shutdown_grace_ms: u64,
+    /// System prompt of new conversations, if any.
+    pub default_system_prompt: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter such as `info,ollamastack=debug`; `RUST_LOG` overrides it.
+    pub filter: String,
+    /// Logs as JSON lines instead of text.
+    pub json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            ollama: OllamaSettings::default(),
+            generation: GenerationSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            site_root: PathBuf::from("target/site"),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: None,
+            data_dir: PathBuf::from("data"),
+            max_connections: 10,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for OllamaSettings {
+    fn default() -> Self {
+        OllamaSettings {
+            url: "http://127.0.0.1:11434".into(),
+            connect_timeout_ms: 3_000,
+            request_timeout_ms: 10_000,
+            first_token_timeout_ms: 300_000,
+            idle_timeout_ms: 60_000,
+            default_model: None,
+        }
+    }
+}
+
+impl Default for GenerationSettings {
+    fn default() -> Self {
+        GenerationSettings {
+            flush_interval_ms: 500,
+            shutdown_grace_ms: 5_000,
+            default_system_prompt: None,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+            json: false,
+        }
+    }
+}
+
+impl OllamaSettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+    pub fn first_token_timeout(&self) -> Duration {
+        Duration::from_millis(self.first_token_timeout_ms)
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+}
+
+/// Why the settings could not be read; the server refuses to start and prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name}={value:?} is not valid: {reason}")]
+    Env {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Every environment variable the server reads, with what it sets. The README lists the same.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("OLLAMASTACK_CONFIG", "path of the settings file (default Leptos.toml)"),
+    ("OLLAMASTACK_ADDR", "server.addr"),
+    ("LEPTOS_SITE_ADDR", "server.addr (set by cargo-leptos; OLLAMASTACK_ADDR wins)"),
+    ("LEPTOS_SITE_ROOT", "server.site_root"),
+    ("DATABASE_URL", "database.url"),
+    ("OLLAMASTACK_DATA_DIR", "database.data_dir"),
+    ("OLLAMASTACK_DB_MAX_CONNECTIONS", "database.max_connections"),
+    ("OLLAMASTACK_DB_CONNECT_TIMEOUT_MS", "database.connect_timeout_ms"),
+    ("OLLAMA_URL", "ollama.url"),
+    ("OLLAMA_CONNECT_TIMEOUT_MS", "ollama.connect_timeout_ms"),
+    ("OLLAMA_REQUEST_TIMEOUT_MS", "ollama.request_timeout_ms"),
+    ("OLLAMA_FIRST_TOKEN_TIMEOUT_MS", "ollama.first_token_timeout_ms"),
+    ("OLLAMA_IDLE_TIMEOUT_MS", "ollama.idle_timeout_ms"),
+    ("OLLAMASTACK_DEFAULT_MODEL", "ollama.default_model"),
+    ("OLLAMASTACK_FLUSH_INTERVAL_MS", "generation.flush_interval_ms"),
+    ("OLLAMASTACK_SHUTDOWN_GRACE_MS", "generation.shutdown_grace_ms"),
+    ("OLLAMASTACK_SYSTEM_PROMPT", "generation.default_system_prompt"),
+    ("RUST_LOG", "log.filter"),
+    ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
+];
+
+impl Settings {
+    /// Defaults, then the settings file, then the process environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let explicit = env("OLLAMASTACK_CONFIG");
+        let path = explicit.clone().unwrap_or_else(|| "Leptos.toml".into());
+        let mut settings = match std::fs::read_to_string(&path) {
+            Ok(text) => Settings::from_toml(&text, &path)?,
+            // Without a file (the release binary run from elsewhere) the defaults apply; a file
+            // named explicitly must exist.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => Settings::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        settings.apply_env(env)?;
+        Ok(settings)
+    }
+
+    pub fn from_toml(text: &str, path: &str) -> Result<Settings, ConfigError> {
+        toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Applies overrides from `lookup` (the process environment, or a map in tests).
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        macro_rules! set {
+            ($name:literal => $field:expr) => {
+                if let Some(v) = lookup($name) {
+                    $field = parse($name, v)?;
+                }
+            };
+            ($name:literal => some $field:expr) => {
+                if let Some(v) = lookup($name) {
+                    $field = Some(v);
+                }
+            };
+        }
+        set!("LEPTOS_SITE_ADDR" => self.server.addr);
+        set!("OLLAMASTACK_ADDR" => self.server.addr);
+        set!("LEPTOS_SITE_ROOT" => self.server.site_root);
+        set!("DATABASE_URL" => some self.database.url);
+        set!("OLLAMASTACK_DATA_DIR" => self.database.data_dir);
+        set!("OLLAMASTACK_DB_MAX_CONNECTIONS" => self.database.max_connections);
+        set!("OLLAMASTACK_DB_CONNECT_TIMEOUT_MS" => self.database.connect_timeout_ms);
+        set!("OLLAMA_URL" => self.ollama.url);
+        set!("OLLAMA_CONNECT_TIMEOUT_MS" => self.ollama.connect_timeout_ms);
+        set!("OLLAMA_REQUEST_TIMEOUT_MS" => self.ollama.request_timeout_ms);
+        set!("OLLAMA_FIRST_TOKEN_TIMEOUT_MS" => self.ollama.first_token_timeout_ms);
+        set!("OLLAMA_IDLE_TIMEOUT_MS" => self.ollama.idle_timeout_ms);
+        set!("OLLAMASTACK_DEFAULT_MODEL" => some self.ollama.default_model);
+        set!("OLLAMASTACK_FLUSH_INTERVAL_MS" => self.generation.flush_interval_ms);
+        set!("OLLAMASTACK_SHUTDOWN_GRACE_MS" => self.generation.shutdown_grace_ms);
+        set!("OLLAMASTACK_SYSTEM_PROMPT" => some self.generation.default_system_prompt);
+        set!("RUST_LOG" => self.log.filter);
+        set!("OLLAMASTACK_LOG_JSON" => self.log.json);
+        self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
+        Ok(())
+    }
+}
+
+/// Replaces the password of a URL with `***`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "<unparsable url>".to_string(),
+    }
+}
+
+impl fmt::Display for Settings {
+    /// The settings as TOML with secrets redacted, printed at start.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut shown = self.clone();
+        shown.database.url = shown.database.url.as_deref().map(redact_url);
+        shown.ollama.url = redact_url(&shown.ollama.url);
+        match toml::to_string(&shown) {
+            Ok(text) => f.write_str(&text),
+            Err(_) => write!(f, "{shown:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let mut settings = Settings::from_toml(
+            "[ollama]\nurl = \"http://gpu-box:11434/\"\nidle_timeout_ms = 1234\n[generation]\nflush_interval_ms = 250\n",
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(settings.ollama.idle_timeout_ms, 1234);
+        assert_eq!(settings.database.max_connections, 10, "unset keys keep defaults");
+        let env: HashMap<&str, &str> =
+            [("OLLAMA_IDLE_TIMEOUT_MS", "99"), ("DATABASE_URL", "postgres://u:pw@db/x")].into();
+        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(settings.ollama.idle_timeout_ms, 99);
+        assert_eq!(settings.ollama.url, "http://gpu-box:11434", "trailing slash trimmed");
+        assert_eq!(settings.generation.flush_interval_ms, 250);
+        assert_eq!(settings.database.url.as_deref(), Some("postgres://u:pw@db/x"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_clear_errors() {
+        let err = Settings::from_toml("[ollama]\nurll = \"x\"\n", "Leptos.toml").unwrap_err();
+        assert!(err.to_string().contains("Leptos.toml"), "{err}");
+        assert!(err.to_string().contains("urll"), "{err}");
+        let mut settings = Settings::default();
+        let err = settings
+            .apply_env(|k| (k == "OLLAMA_IDLE_TIMEOUT_MS").then(|| "soon".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("OLLAMA_IDLE_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_printed() {
+        let mut settings = Settings::default();
+        settings.database.url = Some("postgres://app:hunter2@db:5432/ollamastack".into());
+        let shown = settings.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/ollamastack"), "{shown}");
+    }
+
+    #[test]
+    fn shipped_leptos_toml_is_valid() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        Settings::from_toml(&text, "Leptos.toml").unwrap();
+    }
+}

@@ -1,0 +1,54 @@
+//! The embedded default: a SQLite file in WAL mode, created on first start.
+
+use super::{Store, StoreError};
+use crate::config::DatabaseSettings;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::{str::FromStr, time::Duration};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+pub(super) async fn open_default(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+    let dir = &settings.data_dir;
+    tokio::fs::create_dir_all(dir).await.map_err(|source| StoreError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let path = dir.join("ollamastack.db");
+    let options = SqliteConnectOptions::new().filename(&path);
+    open(options, &path.display().to_string(), settings).await
+}
+
+pub(super) async fn open_url(url: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+    let options = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
+        backend: "sqlite",
+        url: url.to_string(),
+        source,
+    })?;
+    open(options, url, settings).await
+}
+
+async fn open(options: SqliteConnectOptions, shown: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // NORMAL is durable in WAL mode across application crashes; only power loss can lose the
+        // last commits.
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(settings.max_connections.max(1))
+        .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms))
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: "sqlite",
+            url: shown.to_string(),
+            source,
+        })?;
+    MIGRATOR.run(&pool).await.map_err(|source| StoreError::Migrate {
+        backend: "sqlite",
+        source,
+    })?;
+    Ok(Store::Sqlite(pool))
+}

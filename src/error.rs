@@ -1,0 +1,73 @@
+//! The one error type that crosses the wire, from server functions and the REST API alike.
+//! It carries only what is safe to show a person; the server logs the detail before building it.
+
+use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("Ollama is not reachable at {url}")]
+    OllamaUnreachable { url: String },
+    #[error("model '{0}' is not available in Ollama; pull it with `ollama pull {0}`")]
+    ModelNotFound(String),
+    #[error("Ollama answered with an error: {0}")]
+    Ollama(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("the server could not complete the request (the details are in its log)")]
+    Internal,
+    #[error("{0}")]
+    ServerFn(ServerFnErrorErr),
+}
+
+impl AppError {
+    pub fn status_code(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::OllamaUnreachable { .. } | AppError::Ollama(_) => StatusCode::BAD_GATEWAY,
+            AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::ServerFn(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A short machine-readable name, for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound(_) => "not_found",
+            AppError::InvalidInput(_) => "invalid_input",
+            AppError::OllamaUnreachable { .. } => "ollama_unreachable",
+            AppError::ModelNotFound(_) => "model_not_found",
+            AppError::Ollama(_) => "ollama_error",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal => "internal",
+            AppError::ServerFn(_) => "bad_request",
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::ServerFn(value)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        AppError::Internal
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

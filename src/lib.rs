@@ -1,0 +1,40 @@
+//! OllamaStack: chat with, and run agents on, the local models that Ollama serves.
+//!
+//! One crate, two builds: with `ssr` it is the server (axum, sqlx, reqwest), with `hydrate` it is
+//! the page's WebAssembly. Shared: the DTOs (`model`), the error type, markdown, the UI.
+
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod markdown;
+pub mod model;
+pub mod pages;
+pub mod server;
+
+#[cfg(feature = "ssr")]
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod generation;
+#[cfg(feature = "ssr")]
+pub mod llm;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
+#[cfg(feature = "ssr")]
+pub mod testing;
+#[cfg(feature = "ssr")]
+pub mod web;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,375 @@
+//! The Ollama HTTP client: model list, version, and streamed chat.
+//! Every call has a timeout: connect, short requests, first token, and silence between chunks.
+//! Dropping a `ChatStream` closes the connection, which makes Ollama stop generating.
+
+use super::ndjson::{NdjsonDecoder, NdjsonError};
+use crate::config::OllamaSettings;
+use crate::model::{GenerationOptions, ModelInfo};
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use std::{pin::Pin, time::Duration};
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OllamaError {
+    #[error("Ollama is not reachable at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("model '{0}' not found")]
+    ModelNotFound(String),
+    #[error("Ollama answered {status}: {message}")]
+    Api { status: u16, message: String },
+    #[error("Ollama reported an error: {0}")]
+    Stream(String),
+    #[error("no answer from Ollama within {}s (model loading or overloaded?)", .0.as_secs_f64())]
+    FirstTokenTimeout(Duration),
+    #[error("Ollama stopped sending for {}s", .0.as_secs_f64())]
+    IdleTimeout(Duration),
+    #[error("Ollama sent something unreadable: {0}")]
+    Protocol(String),
+    #[error("the connection to Ollama failed: {0}")]
+    Transport(String),
+}
+
+impl From<OllamaError> for crate::error::AppError {
+    fn from(error: OllamaError) -> Self {
+        use crate::error::AppError;
+        match error {
+            OllamaError::Unreachable { url, .. } => AppError::OllamaUnreachable { url },
+            OllamaError::ModelNotFound(model) => AppError::ModelNotFound(model),
+            other => AppError::Ollama(other.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub options: GenerationOptions,
+}
+
+/// One step of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Delta(String),
+    Done(DoneInfo),
+}
+
+/// Ollama's closing line: why it stopped and what it counted.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct DoneInfo {
+    pub done_reason: Option<String>,
+    pub prompt_eval_count: Option<i64>,
+    pub eval_count: Option<i64>,
+    /// Nanoseconds.
+    pub total_duration: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct WireChunk {
+    #[serde(default)]
+    message: Option<WireMessage>,
+    #[serde(default)]
+    done: bool,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(flatten)]
+    done_info: DoneInfo,
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct WireError {
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct WireTags {
+    #[serde(default)]
+    models: Vec<WireModel>,
+}
+
+#[derive(Deserialize)]
+struct WireModel {
+    name: String,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    details: Option<WireDetails>,
+}
+
+#[derive(Deserialize, Default)]
+struct WireDetails {
+    family: Option<String>,
+    parameter_size: Option<String>,
+    quantization_level: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WireChatRequest<'a> {
+    model: &'a str,
+    messages: &'a [ChatMessage],
+    stream: bool,
+    #[serde(skip_serializing_if = "WireOptions::is_empty")]
+    options: WireOptions,
+}
+
+#[derive(Serialize, Default)]
+struct WireOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_predict: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_ctx: Option<i32>,
+}
+
+impl WireOptions {
+    fn is_empty(&self) -> bool {
+        self.temperature.is_none() && self.num_predict.is_none() && self.num_ctx.is_none()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OllamaClient {
+    http: reqwest::Client,
+    base_url: String,
+    request_timeout: Duration,
+    first_token_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+impl OllamaClient {
+    pub fn new(settings: &OllamaSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout())
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("ollamastack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client has a valid static configuration");
+        OllamaClient {
+            http,
+            base_url: settings.url.trim_end_matches('/').to_string(),
+            request_timeout: settings.request_timeout(),
+            first_token_timeout: settings.first_token_timeout(),
+            idle_timeout: settings.idle_timeout(),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    fn send_error(&self, error: reqwest::Error) -> OllamaError {
+        if error.is_connect() {
+            OllamaError::Unreachable {
+                url: self.base_url.clone(),
+                detail: root_cause(&error),
+            }
+        } else if error.is_timeout() {
+            OllamaError::Unreachable {
+                url: self.base_url.clone(),
+                detail: "timed out".into(),
+            }
+        } else {
+            OllamaError::Transport(root_cause(&error))
+        }
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, OllamaError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .timeout(self.request_timeout)
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        let response = check_status(response, None).await?;
+        let bytes = response.bytes().await.map_err(|e| self.send_error(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| OllamaError::Protocol(format!("{path}: {e}")))
+    }
+
+    pub async fn version(&self) -> Result<String, OllamaError> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: String,
+        }
+        Ok(self.get_json::<Version>("/api/version").await?.version)
+    }
+
+    pub async fn list_models(&self) -> Result<Vec<ModelInfo>, OllamaError> {
+        let tags: WireTags = self.get_json("/api/tags").await?;
+        let mut models: Vec<ModelInfo> = tags
+            .models
+            .into_iter()
+            .map(|m| {
+                let details = m.details.unwrap_or_default();
+                ModelInfo {
+                    name: m.name,
+                    size: m.size,
+                    family: details.family,
+                    parameter_size: details.parameter_size,
+                    quantization_level: details.quantization_level,
+                }
+            })
+            .collect();
+        models.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(models)
+    }
+
+    /// Starts a streamed chat. Fails fast on connection errors, unknown models and error statuses.
+    pub async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, OllamaError> {
+        let started = Instant::now();
+        let body = WireChatRequest {
+            model: &request.model,
+            messages: &request.messages,
+            stream: true,
+            options: WireOptions {
+                temperature: request.options.temperature,
+                num_predict: request.options.num_predict,
+                num_ctx: request.options.num_ctx,
+            },
+        };
+        let send = self.http.post(format!("{}/api/chat", self.base_url)).json(&body).send();
+        let response = match tokio::time::timeout(self.first_token_timeout, send).await {
+            Err(_) => return Err(OllamaError::FirstTokenTimeout(self.first_token_timeout)),
+            Ok(result) => result.map_err(|e| self.send_error(e))?,
+        };
+        let response = check_status(response, Some(&request.model)).await?;
+        Ok(ChatStream {
+            body: Box::pin(response.bytes_stream()),
+            decoder: NdjsonDecoder::new(),
+            deadline: started + self.first_token_timeout,
+            first_token_timeout: self.first_token_timeout,
+            idle_timeout: self.idle_timeout,
+            got_first: false,
+            finished: false,
+        })
+    }
+}
+
+/// Turns an error status into a typed error, reading Ollama's `{"error": …}` body.
+async fn check_status(response: reqwest::Response, model: Option<&str>) -> Result<reqwest::Response, OllamaError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = tokio::time::timeout(Duration::from_secs(5), response.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<WireError>(&body)
+        .map(|e| e.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(500)]).trim().to_string());
+    if status == reqwest::StatusCode::NOT_FOUND {
+        if let Some(model) = model {
+            if message.contains("not found") {
+                return Err(OllamaError::ModelNotFound(model.to_string()));
+            }
+        }
+    }
+    Err(OllamaError::Api {
+        status: status.as_u16(),
+        message,
+    })
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// A streamed answer. `next` is cancel-safe: its deadlines are absolute, so racing it against
+/// other work in `select!` never extends a timeout, and bytes already read are kept.
+pub struct ChatStream {
+    body: ByteStream,
+    decoder: NdjsonDecoder,
+    deadline: Instant,
+    first_token_timeout: Duration,
+    idle_timeout: Duration,
+    got_first: bool,
+    finished: bool,
+}
+
+impl ChatStream {
+    /// The next piece of the answer; `Ok(None)` after the closing line.
+    pub async fn next(&mut self) -> Result<Option<ChatEvent>, OllamaError> {
+        if self.finished {
+            return Ok(None);
+        }
+        loop {
+            if let Some(line) = self.decoder.next_line() {
+                if let Some(event) = self.parse(line)? {
+                    return Ok(Some(event));
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(self.deadline, self.body.next()).await {
+                Err(_) if self.got_first => return Err(OllamaError::IdleTimeout(self.idle_timeout)),
+                Err(_) => return Err(OllamaError::FirstTokenTimeout(self.first_token_timeout)),
+                Ok(Some(Ok(bytes))) => {
+                    if self.got_first {
+                        self.deadline = Instant::now() + self.idle_timeout;
+                    }
+                    self.decoder.feed(&bytes);
+                }
+                Ok(Some(Err(error))) => return Err(OllamaError::Transport(root_cause(&error))),
+                Ok(None) => {
+                    if let Some(line) = self.decoder.finish() {
+                        if let Some(event) = self.parse(line)? {
+                            return Ok(Some(event));
+                        }
+                    }
+                    return Err(OllamaError::Protocol("the stream ended before the answer was done".into()));
+                }
+            }
+        }
+    }
+
+    fn parse(&mut self, line: Result<String, NdjsonError>) -> Result<Option<ChatEvent>, OllamaError> {
+        let line = line.map_err(|e| OllamaError::Protocol(e.to_string()))?;
+        let chunk: WireChunk = serde_json::from_str(&line)
+            .map_err(|e| OllamaError::Protocol(format!("{e} in line {:?}", truncate(&line, 200))))?;
+        if let Some(error) = chunk.error {
+            return Err(OllamaError::Stream(error));
+        }
+        if !self.got_first {
+            self.got_first = true;
+            self.deadline = Instant::now() + self.idle_timeout;
+        }
+        if chunk.done {
+            self.finished = true;
+            return Ok(Some(ChatEvent::Done(chunk.done_info)));
+        }
+        match chunk.message {
+            Some(message) if !message.content.is_empty() => Ok(Some(ChatEvent::Delta(message.content))),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}

@@ -1,0 +1,2 @@
+pub mod conversation;
+pub mod home;

@@ -1,0 +1,14 @@
+//! Server functions, grouped by domain, one verb_noun per file. Each is a thin call into
+//! `service`, which the REST API shares.
+
+pub mod chat;
+pub mod conversations;
+pub mod ollama;
+
+#[cfg(feature = "ssr")]
+pub(crate) fn app_state() -> Result<crate::state::AppState, crate::error::AppError> {
+    leptos::prelude::use_context::<crate::state::AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        crate::error::AppError::Internal
+    })
+}

@@ -1,0 +1,10 @@
+use crate::error::AppError;
+use crate::model::OllamaStatus;
+use leptos::prelude::*;
+
+/// Whether Ollama answers, where the server looked, and the models it serves.
+#[server]
+pub async fn get_ollama_status() -> Result<OllamaStatus, AppError> {
+    let state = super::super::app_state()?;
+    Ok(crate::service::ollama_status(&state).await)
+}

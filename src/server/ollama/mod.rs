@@ -1,0 +1,3 @@
+mod get_ollama_status;
+
+pub use get_ollama_status::*;

@@ -1,0 +1,55 @@
+//! What every request handler and server function shares.
+
+use crate::config::Settings;
+use crate::db::Store;
+use crate::generation::Generations;
+use crate::llm::OllamaClient;
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub ollama: OllamaClient,
+    pub generations: Arc<Generations>,
+    /// The owner of everything until accounts arrive.
+    pub local_user: LocalUser,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalUser(pub Uuid);
+
+impl AppState {
+    /// Opens the store, recovers rows a dead server left streaming, and builds the state.
+    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> Result<AppState, crate::db::StoreError> {
+        let store = Store::connect(&settings.database).await?;
+        let interrupted = store.interrupt_streaming().await?;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "answers left streaming by a previous run are now marked interrupted");
+        }
+        let local_user = LocalUser(store.ensure_user("local").await?);
+        let ollama = OllamaClient::new(&settings.ollama);
+        let generations = Generations::new(
+            store.clone(),
+            ollama.clone(),
+            std::time::Duration::from_millis(settings.generation.flush_interval_ms),
+        );
+        Ok(AppState {
+            leptos_options,
+            settings: Arc::new(settings),
+            store,
+            ollama,
+            generations,
+            local_user,
+        })
+    }
+
+    /// The person making the request. Until accounts arrive, the one local user.
+    pub fn current_user(&self) -> Uuid {
+        self.local_user.0
+    }
+}

@@ -1,0 +1,331 @@
+//! A fake Ollama that speaks the real wire protocol (see ../shared/docs/ollama-api.md): streamed
+//! NDJSON cut at awkward byte offsets (inside lines and inside UTF-8 characters) or several lines
+//! in one write, 404 for unknown models, error lines in mid-stream, delays and stalls.
+//!
+//! The answer depends on switches in the last user message, so tests choose a behaviour by
+//! what they type:
+//! - `[tokens=N]` answer with N tokens (default 12); `[delay=MS]` wait MS between tokens;
+//!   `[first=MS]` wait MS before the first token
+//! - `[stall]` send 3 tokens, then nothing until the client hangs up
+//! - `[error]` send 3 tokens, then an `{"error": …}` line
+//! - `[http500]` answer 500 with an error body
+//! - `[markdown]` answer with markdown: heading, list, table, code block and raw HTML
+//! - `[length]` end with `done_reason: "length"`
+
+use axum::{
+    body::{Body, Bytes},
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde_json::{json, Value};
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    pub models: Vec<String>,
+    /// Pause between tokens unless the prompt says otherwise.
+    pub token_delay: Duration,
+    /// Cut lines at random byte offsets (and glue some together) when sending.
+    pub split_writes: bool,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig {
+            models: vec!["llama3.2:latest".into(), "qwen2.5:0.5b".into()],
+            token_delay: Duration::from_millis(5),
+            split_writes: true,
+        }
+    }
+}
+
+/// What the fake saw; tests assert on it.
+#[derive(Default, Debug)]
+pub struct FakeStats {
+    pub chat_requests: AtomicUsize,
+    /// Streams still being sent.
+    pub active_streams: AtomicUsize,
+    /// Streams the client hung up on before the end.
+    pub cancelled_streams: AtomicUsize,
+    pub completed_streams: AtomicUsize,
+    pub last_chat_request: Mutex<Option<Value>>,
+}
+
+impl FakeStats {
+    pub fn snapshot(&self) -> Value {
+        json!({
+            "chat_requests": self.chat_requests.load(Ordering::SeqCst),
+            "active_streams": self.active_streams.load(Ordering::SeqCst),
+            "cancelled_streams": self.cancelled_streams.load(Ordering::SeqCst),
+            "completed_streams": self.completed_streams.load(Ordering::SeqCst),
+        })
+    }
+}
+
+struct Shared {
+    config: FakeConfig,
+    stats: Arc<FakeStats>,
+}
+
+pub struct FakeOllama {
+    pub addr: SocketAddr,
+    pub stats: Arc<FakeStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeOllama {
+    /// Starts on a free port of 127.0.0.1.
+    pub async fn start(config: FakeConfig) -> std::io::Result<FakeOllama> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, config: FakeConfig) -> std::io::Result<FakeOllama> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let stats = Arc::new(FakeStats::default());
+        let router = router(config, stats.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(FakeOllama { addr, stats, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops answering: the port is closed, as when Ollama dies.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for FakeOllama {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
+    let shared = Arc::new(Shared { config, stats });
+    Router::new()
+        .route("/api/version", get(|| async { Json(json!({ "version": "0.12.0" })) }))
+        .route("/api/tags", get(tags))
+        .route("/api/chat", post(chat))
+        .route("/__fake/stats", get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "404 page not found") })
+        .with_state(shared)
+}
+
+async fn tags(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let models: Vec<Value> = shared
+        .config
+        .models
+        .iter()
+        .map(|name| {
+            json!({
+                "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z",
+                "size": 2019393189u64, "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+                "details": { "format": "gguf", "family": "llama", "families": ["llama"],
+                             "parameter_size": "3.2B", "quantization_level": "Q4_K_M" }
+            })
+        })
+        .collect();
+    Json(json!({ "models": models }))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+fn knows(models: &[String], name: &str) -> bool {
+    models.iter().any(|m| m == name || m.strip_suffix(":latest") == Some(name))
+}
+
+/// A number after `[key=` in the prompt.
+fn switch(prompt: &str, key: &str) -> Option<u64> {
+    let start = prompt.find(&format!("[{key}="))? + key.len() + 2;
+    let end = prompt[start..].find(']')? + start;
+    prompt[start..end].parse().ok()
+}
+
+const WORDS: &[&str] = &[
+    "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ";", " café", " naïve",
+    " 日本語", " 🦀", " crème", " brûlée", " —", " ok", ".",
+];
+
+const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
+Inline `code` and a [link](https://example.com) and <script>window.__pwned = true</script>\n\n\
+<img src=x onerror=\"window.__pwned = true\">\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n";
+
+async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid request: {e}")),
+    };
+    shared.stats.chat_requests.fetch_add(1, Ordering::SeqCst);
+    *shared.stats.last_chat_request.lock().unwrap() = Some(request.clone());
+    let model = request["model"].as_str().unwrap_or_default().to_string();
+    if model.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "model is required");
+    }
+    if !knows(&shared.config.models, &model) {
+        return error(StatusCode::NOT_FOUND, &format!("model '{model}' not found"));
+    }
+    let prompt = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    if prompt.contains("[http500]") {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "llama runner process has terminated: exit status 2");
+    }
+    let tokens: Vec<String> = if prompt.contains("[markdown]") {
+        MARKDOWN_ANSWER.split_inclusive([' ', '\n']).map(str::to_string).collect()
+    } else {
+        let n = switch(&prompt, "tokens").unwrap_or(12) as usize;
+        (0..n).map(|i| WORDS[i % WORDS.len()].to_string()).collect()
+    };
+    let delay = switch(&prompt, "delay").map(Duration::from_millis).unwrap_or(shared.config.token_delay);
+    let first = switch(&prompt, "first").map(Duration::from_millis).unwrap_or_default();
+    let stall = prompt.contains("[stall]");
+    let fail = prompt.contains("[error]");
+    let done_reason = if prompt.contains("[length]") { "length" } else { "stop" };
+    let split = shared.config.split_writes;
+    let stream_stats = shared.stats.clone();
+    let prompt_tokens = prompt.split_whitespace().count() as u64 + 10;
+
+    let stream = async_stream::stream! {
+        let mut guard = StreamGuard::new(stream_stats);
+        let mut rng = Lcg(prompt.len() as u64 * 7919 + 17);
+        let mut pending: Vec<u8> = Vec::new();
+        let started = std::time::Instant::now();
+        tokio::time::sleep(first).await;
+        let limit = if stall || fail { 3.min(tokens.len()) } else { tokens.len() };
+        for (i, token) in tokens.iter().take(limit).enumerate() {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let line = chunk_line(&model, token);
+            for piece in cut(&mut rng, &mut pending, line, split) {
+                yield Ok::<_, std::io::Error>(Bytes::from(piece));
+                if split {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        if stall {
+            // Never another byte; the client must give up (idle timeout) or hang up (stop).
+            std::future::pending::<()>().await;
+        }
+        let last = if fail {
+            serde_json::to_vec(&json!({ "error": "an error was encountered while running the model: unexpected EOF" })).unwrap()
+        } else {
+            let total = started.elapsed().as_nanos() as u64 + 1;
+            serde_json::to_vec(&json!({
+                "model": model, "created_at": "2026-01-01T00:00:00Z",
+                "message": { "role": "assistant", "content": "" },
+                "done": true, "done_reason": done_reason,
+                "total_duration": total, "load_duration": 1000, "prompt_eval_count": prompt_tokens,
+                "prompt_eval_duration": 1000, "eval_count": limit, "eval_duration": total / 2 + 1,
+            })).unwrap()
+        };
+        let mut last = last;
+        last.push(b'\n');
+        for piece in cut(&mut rng, &mut pending, last, split) {
+            yield Ok(Bytes::from(piece));
+        }
+        if !pending.is_empty() {
+            yield Ok(Bytes::from(std::mem::take(&mut pending)));
+        }
+        guard.completed = true;
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+fn chunk_line(model: &str, token: &str) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&json!({
+        "model": model, "created_at": "2026-01-01T00:00:00Z",
+        "message": { "role": "assistant", "content": token }, "done": false
+    }))
+    .unwrap();
+    line.push(b'\n');
+    line
+}
+
+/// Cuts a line into writes: whole, in two or three pieces at any byte (inside a UTF-8 character
+/// too), or held back to be glued to the next line.
+fn cut(rng: &mut Lcg, pending: &mut Vec<u8>, line: Vec<u8>, split: bool) -> Vec<Vec<u8>> {
+    pending.extend_from_slice(&line);
+    if !split {
+        return vec![std::mem::take(pending)];
+    }
+    match rng.next() % 4 {
+        0 => Vec::new(), // glue to the next line
+        1 => vec![std::mem::take(pending)],
+        _ => {
+            let data = std::mem::take(pending);
+            let a = 1 + (rng.next() as usize) % (data.len() - 1).max(1);
+            let b = a + (rng.next() as usize) % (data.len() - a).max(1);
+            let mut pieces = vec![data[..a].to_vec()];
+            if b > a && b < data.len() {
+                pieces.push(data[a..b].to_vec());
+                pieces.push(data[b..].to_vec());
+            } else {
+                pieces.push(data[a..].to_vec());
+            }
+            pieces.retain(|p| !p.is_empty());
+            pieces
+        }
+    }
+}
+
+/// A tiny deterministic generator, so each run cuts the same way for the same prompt.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+/// Counts a stream as active while it lives, and as cancelled if dropped before the end.
+struct StreamGuard {
+    stats: Arc<FakeStats>,
+    completed: bool,
+}
+
+impl StreamGuard {
+    fn new(stats: Arc<FakeStats>) -> Self {
+        stats.active_streams.fetch_add(1, Ordering::SeqCst);
+        StreamGuard { stats, completed: false }
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.stats.active_streams.fetch_sub(1, Ordering::SeqCst);
+        if self.completed {
+            self.stats.completed_streams.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.stats.cancelled_streams.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}

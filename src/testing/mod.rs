@@ -1,0 +1,4 @@
+//! Test support shipped with the server build: a fake Ollama used by the integration tests, the
+//! end-to-end tests and the relay benchmark.
+
+pub mod fake_ollama;

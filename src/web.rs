@@ -1,0 +1,171 @@
+//! The HTTP server: one router for the pages, server functions, REST API, health checks and
+//! static files, with request ids, tracing and response times; and graceful shutdown.
+
+use crate::app::{shell, App};
+use crate::config::Settings;
+use crate::state::AppState;
+use axum::{
+    extract::Request,
+    http::{HeaderName, HeaderValue},
+    middleware::{self, Next},
+    response::Response,
+    Router,
+};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{process::ExitCode, time::Duration};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+/// The whole application as a router; tests drive it directly or serve it on port 0.
+pub fn app(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let leptos_options = state.leptos_options.clone();
+    Router::new()
+        .merge(crate::api::routes())
+        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let id = request
+                        .extensions()
+                        .get::<RequestId>()
+                        .and_then(|id| id.header_value().to_str().ok())
+                        .unwrap_or("-");
+                    // The path only: a query string may carry something private.
+                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(response_time)),
+        )
+        .with_state(state)
+}
+
+/// Adds `X-Response-Time`: time to the response head (for streams, time until streaming starts).
+async fn response_time(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let elapsed = format!("{:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
+    if let Ok(value) = HeaderValue::from_str(&elapsed) {
+        response.headers_mut().insert(HeaderName::from_static("x-response-time"), value);
+    }
+    response
+}
+
+/// Leptos' own options (site root, bundle name), taken from our settings.
+pub fn leptos_options(settings: &Settings) -> LeptosOptions {
+    let mut options = leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .unwrap_or_else(|_| LeptosOptions::builder().output_name("ollamastack").build());
+    if options.output_name.is_empty() {
+        options.output_name = "ollamastack".into();
+    }
+    options.site_addr = settings.server.addr;
+    options.site_root = settings.server.site_root.to_string_lossy().as_ref().into();
+    options
+}
+
+/// Serves until the listener's task is told to stop by `shutdown`, then saves in-flight
+/// generations before returning.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let generations = state.generations.clone();
+    let grace = Duration::from_millis(state.settings.generation.shutdown_grace_ms);
+    let store = state.store.clone();
+    let router = app(state);
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            // Cancelling the generations also ends their live streams, so connections can close.
+            generations.shutdown(grace).await;
+        })
+        .await;
+    store.close().await;
+    result
+}
+
+/// The `ollamastack` binary: settings, logs, database, then serve until SIGINT or SIGTERM.
+pub async fn run_from_env() -> ExitCode {
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("ollamastack: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    crate::telemetry::init(&settings.log);
+    tracing::info!("settings:\n{settings}");
+    let addr = settings.server.addr;
+    let grace = Duration::from_millis(settings.generation.shutdown_grace_ms);
+    let options = leptos_options(&settings);
+    let state = match AppState::build(settings, options).await {
+        Ok(state) => state,
+        Err(error) => {
+            tracing::error!("cannot start: {error}");
+            eprintln!("ollamastack: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(backend = state.store.backend(), "database ready");
+    let listener = match TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("ollamastack: cannot listen on {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!("listening on http://{addr}");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, async {
+        let _ = stop_rx.await;
+    }));
+    shutdown_signal().await;
+    let _ = stop_tx.send(());
+    // Open connections get the grace period and a little more; then the process exits anyway.
+    match tokio::time::timeout(grace + Duration::from_secs(5), server).await {
+        Ok(Ok(Ok(()))) => ExitCode::SUCCESS,
+        Ok(Ok(Err(error))) => {
+            tracing::error!(%error, "server error");
+            ExitCode::FAILURE
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "server task failed");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            tracing::warn!("connections still open after the grace period; exiting");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
