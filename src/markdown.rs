@@ -133,7 +133,7 @@ mod tests {
         assert!(html.contains("<span class=\"code-lang\">rust</span>"), "{html}");
         assert!(html.contains("data-copy-code"), "{html}");
         assert!(html.contains("class=\"language-rust\""), "{html}");
-        assert!(html.contains("println!(&quot;&lt;b&gt;&quot;);"), "{html}");
+        assert!(html.contains("println!(\"&lt;b&gt;\");"), "{html}");
     }
 
     #[test]

@@ -50,11 +50,13 @@ pub async fn regenerate(
     IdPath(id): IdPath,
     body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, axum::Json<Message>)> {
-    // The body is optional: empty means the conversation's model and default options.
+    // The body is optional: empty or null means the conversation's model and default options.
     let Regenerate { model, options } = if body.iter().all(u8::is_ascii_whitespace) {
         Regenerate::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| crate::error::AppError::InvalidInput(format!("invalid JSON body: {e}")))?
+        serde_json::from_slice::<Option<Regenerate>>(&body)
+            .map_err(|e| crate::error::AppError::InvalidInput(format!("invalid JSON body: {e}")))?
+            .unwrap_or_default()
     };
     let message = service::regenerate(&state, state.current_user(), id, model, options).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))

@@ -165,7 +165,13 @@ const WORDS: &[&str] = &[
     " 日本語", " 🦀", " crème", " brûlée", " —", " ok", ".",
 ];
 
-const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
+/// The text of an answer of `n` tokens without switches, as the fake sends it.
+pub fn expected_answer(n: usize) -> String {
+    (0..n).map(|i| WORDS[i % WORDS.len()]).collect()
+}
+
+/// The markdown answer of `[markdown]`, with raw HTML that must never run.
+pub const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
 Inline `code` and a [link](https://example.com) and <script>window.__pwned = true</script>\n\n\
 <img src=x onerror=\"window.__pwned = true\">\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n";
 
@@ -196,7 +202,7 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         MARKDOWN_ANSWER.split_inclusive([' ', '\n']).map(str::to_string).collect()
     } else {
         let n = switch(&prompt, "tokens").unwrap_or(12) as usize;
-        (0..n).map(|i| WORDS[i % WORDS.len()].to_string()).collect()
+        (0..n).map(|i| WORDS[i % WORDS.len()].to_string()).collect::<Vec<_>>()
     };
     let delay = switch(&prompt, "delay").map(Duration::from_millis).unwrap_or(shared.config.token_delay);
     let first = switch(&prompt, "first").map(Duration::from_millis).unwrap_or_default();

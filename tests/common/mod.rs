@@ -1,0 +1,300 @@
+//! Test harness: a fresh database per test (SQLite file or a new PostgreSQL database), the fake
+//! Ollama, and the real application router served on port 0.
+#![allow(dead_code)]
+
+use ollamastack::config::Settings;
+use ollamastack::db::Store;
+use ollamastack::model::StreamEvent;
+use ollamastack::state::AppState;
+use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where PostgreSQL tests connect to create their databases. They fail when it is missing.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb { url, _dir: Some(dir), postgres_name: None }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = postgres_admin_url();
+                let name = format!("ollamastack_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({admin}): {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+                TestDb { url: format!("{base}/{name}"), _dir: None, postgres_name: Some(name) }
+            }
+        }
+    }
+
+    pub fn settings(&self) -> ollamastack::config::DatabaseSettings {
+        ollamastack::config::DatabaseSettings {
+            url: Some(self.url.clone()),
+            ..Default::default()
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.settings()).await.expect("open store")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        let admin = postgres_admin_url();
+        // Drop runs outside async; a short-lived runtime on its own thread removes the database.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub fake: FakeOllama,
+    pub state: AppState,
+    pub db: TestDb,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.database = db.settings();
+    settings.ollama.url = ollama_url.to_string();
+    settings.ollama.idle_timeout_ms = 5_000;
+    settings.ollama.first_token_timeout_ms = 5_000;
+    settings.ollama.request_timeout_ms = 2_000;
+    settings.generation.flush_interval_ms = 50;
+    settings.generation.shutdown_grace_ms = 3_000;
+    settings
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        Self::start_with(backend, FakeConfig::default(), |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, fake: FakeConfig, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let fake = FakeOllama::start(fake).await.expect("fake ollama");
+        let mut settings = test_settings(&db, &fake.url());
+        tweak(&mut settings);
+        Self::serve(db, fake, settings).await
+    }
+
+    /// Serves the app on an existing database (as after a restart).
+    pub async fn serve(db: TestDb, fake: FakeOllama, settings: Settings) -> TestApp {
+        let options = leptos::config::LeptosOptions::builder().output_name("ollamastack").build();
+        let state = AppState::build(settings, options).await.expect("app state");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(ollamastack::web::serve(listener, state.clone(), async {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let app = TestApp { url, fake, state, db, http, stop: Some(stop), server: Some(server) };
+        // Wait until it answers.
+        for _ in 0..100 {
+            if app.http.get(format!("{}/healthz", app.url)).send().await.is_ok() {
+                return app;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the app did not answer");
+    }
+
+    /// Graceful shutdown, as on SIGTERM; returns the database and fake for a restart.
+    pub async fn shutdown(mut self) -> (TestDb, FakeOllama) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.server.take().unwrap())
+            .await
+            .expect("shutdown in time")
+            .unwrap()
+            .unwrap();
+        // Move the fields out; Drop of TestApp has nothing left to do.
+        let TestApp { db, fake, .. } = self;
+        (db, fake)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a new conversation with a first message; returns (conversation id, assistant message id).
+    pub async fn send_new(&self, content: &str) -> (String, String) {
+        let (status, body) = self
+            .post("/api/v1/conversations", serde_json::json!({ "content": content, "model": "llama3.2" }))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["conversation"]["id"].as_str().unwrap().to_string(),
+            body["assistant_message"]["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Follows a message's events to the end: (events, final message).
+    pub async fn follow(&self, message_id: &str) -> (Vec<StreamEvent>, Value) {
+        let mut events = EventReader::open(self, message_id).await;
+        let mut seen = Vec::new();
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(20), events.next())
+                .await
+                .expect("an event in time")
+                .expect("the stream ended before done");
+            let done = matches!(event, StreamEvent::Done { .. });
+            seen.push(event);
+            if done {
+                break;
+            }
+        }
+        let final_message = match seen.last() {
+            Some(StreamEvent::Done { message }) => serde_json::to_value(message).unwrap(),
+            _ => unreachable!(),
+        };
+        (seen, final_message)
+    }
+
+    /// The stored message, read through the API.
+    pub async fn message(&self, conversation_id: &str, message_id: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/conversations/{conversation_id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == message_id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Polls until `check` holds for the stored message, or fails after `seconds`.
+    pub async fn wait_for_message(&self, conversation_id: &str, message_id: &str, seconds: u64, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let message = self.message(conversation_id, message_id).await;
+            if check(&message) {
+                return message;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "condition not met in time; last: {message}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Reads server-sent events from /api/v1/messages/{id}/events.
+pub struct EventReader {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl EventReader {
+    pub async fn open(app: &TestApp, message_id: &str) -> EventReader {
+        let response = app
+            .http
+            .get(format!("{}/api/v1/messages/{message_id}/events", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventReader { response, buffer: Vec::new() }
+    }
+
+    /// The next event, or None when the server closed the stream.
+    pub async fn next(&mut self) -> Option<StreamEvent> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let frame = String::from_utf8(frame).expect("SSE frames are UTF-8");
+                let data: Vec<&str> = frame.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                if data.is_empty() {
+                    continue; // keep-alive comment
+                }
+                return Some(serde_json::from_str(&data.join("\n")).expect("a StreamEvent"));
+            }
+            match self.response.chunk().await.unwrap() {
+                Some(bytes) => self.buffer.extend_from_slice(&bytes),
+                None => return None,
+            }
+        }
+    }
+}
+
+/// The text a sequence of events builds: snapshots replace, deltas append.
+pub fn text_of(events: &[StreamEvent]) -> String {
+    let mut text = String::new();
+    for event in events {
+        match event {
+            StreamEvent::Snapshot { content } => text = content.clone(),
+            StreamEvent::Delta { content } => text.push_str(content),
+            StreamEvent::Done { .. } => {}
+        }
+    }
+    text
+}
+
+/// Generates one test per backend for each scenario function `async fn name(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
