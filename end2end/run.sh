@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds the app, starts the fake Ollama and two app servers (one whose Ollama is down), runs the
+# Playwright tests in headless Chromium, and stops everything, whatever happens.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APP_PORT=${E2E_APP_PORT:-39310}
+DOWN_PORT=${E2E_DOWN_PORT:-39311}
+FAKE_PORT=${E2E_FAKE_PORT:-39312}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> building the app (cargo leptos build) and the fake Ollama"
+cargo leptos build
+cargo build --features ssr --bin fake-ollama
+server=target/debug/ollamastack
+[ -x "$server" ] || { echo "the server binary is missing at $server"; exit 1; }
+
+wait_for() {
+  for _ in $(seq 1 150); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "$1 did not answer; logs:"; tail -n 50 "$work"/*.log; exit 1
+}
+
+FAKE_OLLAMA_ADDR=127.0.0.1:$FAKE_PORT FAKE_OLLAMA_TOKEN_DELAY_MS=40 \
+  target/debug/fake-ollama >"$work/fake.log" 2>&1 &
+pids+=($!)
+start_app() { # name port ollama_url
+  OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 \
+  OLLAMASTACK_DATA_DIR="$work/$1-data" LEPTOS_SITE_ROOT=target/site OLLAMASTACK_FLUSH_INTERVAL_MS=100 \
+  OLLAMA_CONNECT_TIMEOUT_MS=500 RUST_LOG=info "$server" >"$work/$1.log" 2>&1 &
+  pids+=($!)
+}
+start_app app "$APP_PORT" "http://127.0.0.1:$FAKE_PORT"
+# Port 9 (discard) has nothing listening: this instance shows the Ollama-down banner.
+start_app down "$DOWN_PORT" "http://127.0.0.1:9"
+wait_for "http://127.0.0.1:$FAKE_PORT/api/version"
+wait_for "http://127.0.0.1:$APP_PORT/healthz"
+wait_for "http://127.0.0.1:$DOWN_PORT/healthz"
+
+echo "==> Playwright (headless Chromium)"
+cd end2end
+E2E_BASE_URL="http://127.0.0.1:$APP_PORT" E2E_DOWN_URL="http://127.0.0.1:$DOWN_PORT" \
+  npx playwright test

@@ -1,0 +1,135 @@
+import { expect, test } from "@playwright/test";
+import { expectedAnswer, lastAnswer, sendNew, waitForHydration, waitForStatus } from "./helpers";
+
+test("an answer grows in steps as it streams, then completes and stays after reload", async ({ page }) => {
+  await sendNew(page, "Hello there [tokens=40][delay=60]");
+  const content = lastAnswer(page).getByTestId("message-content");
+  const lengths = new Set<number>();
+  // Sample the text while the answer is streaming.
+  for (let i = 0; i < 200; i++) {
+    const status = await lastAnswer(page).getAttribute("data-status");
+    const text = (await content.textContent()) ?? "";
+    if (status === "streaming" && text.length > 0) lengths.add(text.length);
+    if (status !== "streaming" && i > 0) break;
+    await page.waitForTimeout(25);
+  }
+  expect(lengths.size, "seen at least two partial lengths before completion").toBeGreaterThanOrEqual(2);
+  await waitForStatus(page, "complete");
+  await expect(content).toHaveText(expectedAnswer(40));
+  await expect(lastAnswer(page).getByTestId("message-metrics")).toContainText("40 tokens");
+
+  // The conversation is there after a reload: in the list and with its history.
+  await page.reload();
+  await expect(page.getByTestId("conversation-list")).toContainText("Hello there");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(40));
+  await expect(page.locator('[data-role="user"]').last()).toContainText("Hello there [tokens=40][delay=60]");
+});
+
+test("reloading mid-answer shows the text so far and then the rest, live", async ({ page }) => {
+  await sendNew(page, "Reload me [tokens=80][delay=50]");
+  const content = () => lastAnswer(page).getByTestId("message-content");
+  await expect(content()).not.toHaveText("", { timeout: 15_000 });
+  await page.reload();
+  // Server-rendered text so far, before any script runs.
+  await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
+  const early = ((await content().textContent()) ?? "").length;
+  expect(early).toBeGreaterThan(0);
+  await waitForHydration(page);
+  await waitForStatus(page, "complete");
+  await expect(content()).toHaveText(expectedAnswer(80));
+});
+
+test("stop keeps the partial answer", async ({ page }) => {
+  await sendNew(page, "Never ending [stall]");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+  await page.getByTestId("stop").click();
+  await waitForStatus(page, "stopped");
+  await expect(lastAnswer(page).getByTestId("message-status")).toHaveText("Stopped");
+  await page.reload();
+  await waitForStatus(page, "stopped");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+  // The composer works again.
+  await waitForHydration(page);
+  await expect(page.getByTestId("send")).toBeVisible();
+});
+
+test("an error mid-stream keeps the text, shows the error, and Retry answers again", async ({ page }) => {
+  await sendNew(page, "Break [error]");
+  await waitForStatus(page, "error");
+  await expect(lastAnswer(page).getByTestId("message-error")).toContainText("unexpected EOF");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+  await page.getByTestId("retry").click();
+  // The fake fails the same prompt again; what matters is a new answer replaced the old one.
+  await waitForStatus(page, "error");
+  await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toHaveCount(1);
+});
+
+test("rename and delete a conversation", async ({ page }) => {
+  await sendNew(page, "To be renamed [tokens=3]");
+  await waitForStatus(page, "complete");
+  const item = page.getByTestId("conversation-item").filter({ hasText: "To be renamed" });
+  await item.getByTestId("rename-conversation").click();
+  await page.getByTestId("rename-input").fill("Renamed in the browser");
+  await page.getByTestId("rename-save").click();
+  await expect(page.getByTestId("conversation-list")).toContainText("Renamed in the browser");
+  await page.reload();
+  await expect(page.getByTestId("conversation-list")).toContainText("Renamed in the browser");
+
+  await waitForHydration(page);
+  const renamed = page.getByTestId("conversation-item").filter({ hasText: "Renamed in the browser" });
+  await renamed.getByTestId("delete-conversation").click();
+  await page.getByTestId("confirm-delete").click();
+  await page.waitForURL((url) => url.pathname === "/");
+  await expect(page.getByTestId("sidebar")).not.toContainText("Renamed in the browser");
+  await page.reload();
+  await expect(page.getByTestId("sidebar")).not.toContainText("Renamed in the browser");
+});
+
+test("model output is shown as markdown and its HTML never runs", async ({ page }) => {
+  await sendNew(page, "Format this [markdown]");
+  await waitForStatus(page, "complete");
+  const answer = lastAnswer(page).getByTestId("message-content");
+  await expect(answer.locator("h1")).toHaveText("Heading");
+  await expect(answer.locator("table")).toBeVisible();
+  await expect(answer.locator(".code-lang")).toHaveText("rust");
+  await expect(answer.locator("button[data-copy-code]")).toBeVisible();
+  await expect(answer).toContainText("<script>window.__pwned = true</script>");
+  expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
+  await expect(answer.locator("script, img")).toHaveCount(0);
+});
+
+test("Shift+Enter breaks the line, Enter sends", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const composer = page.getByTestId("composer");
+  await composer.fill("first line");
+  await composer.press("Shift+Enter");
+  await composer.pressSequentially("second line [tokens=2]");
+  await expect(composer).toHaveValue("first line\nsecond line [tokens=2]");
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\//);
+  await expect(page.locator('[data-role="user"]').last().getByTestId("message-content")).toHaveText("first line\nsecond line [tokens=2]");
+});
+
+test("the theme toggle is remembered without a flash", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const before = await page.locator("html").getAttribute("data-theme");
+  expect(before).toBe("system");
+  await page.getByTestId("theme-toggle").click();
+  const chosen = await page.locator("html").getAttribute("data-theme");
+  expect(["light", "dark"]).toContain(chosen);
+  // The server renders the choice into the first byte of HTML.
+  const response = await page.request.get("/");
+  expect(await response.text()).toContain(`data-theme="${chosen}"`);
+  await page.reload();
+  await expect(page.locator("html")).toHaveAttribute("data-theme", chosen!);
+});
+
+test("when Ollama is down, a banner says where the app looked and how to fix it", async ({ page }) => {
+  await page.goto(process.env.E2E_DOWN_URL ?? "http://127.0.0.1:39311");
+  const banner = page.getByTestId("ollama-banner");
+  await expect(banner).toContainText("Ollama is not reachable at http://127.0.0.1:9");
+  await expect(banner).toContainText("ollama pull llama3.2");
+  await expect(banner).toContainText("OLLAMA_URL");
+});

@@ -1,0 +1,22 @@
+import { expect, test } from "@playwright/test";
+
+// With JavaScript off, the list of conversations and their history are in the HTML itself.
+test("conversations and history are server-rendered", async ({ page, request }) => {
+  const created = await request.post("/api/v1/conversations", {
+    data: { content: "Rendered without JS [tokens=5]", model: "llama3.2" },
+  });
+  expect(created.status()).toBe(201);
+  const { conversation } = await created.json();
+  // Wait for the answer to be stored.
+  for (let i = 0; i < 100; i++) {
+    const res = await request.get(`/api/v1/conversations/${conversation.id}`);
+    const body = await res.json();
+    if (body.messages[1]?.status === "complete") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.goto("/");
+  await expect(page.getByTestId("conversation-list")).toContainText("Rendered without JS");
+  await page.goto(`/c/${conversation.id}`);
+  await expect(page.locator('[data-role="user"]')).toContainText("Rendered without JS [tokens=5]");
+  await expect(page.locator('[data-role="assistant"]')).toHaveAttribute("data-status", "complete");
+});

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every test: unit, integration on SQLite and PostgreSQL,
+# and end-to-end in headless Chromium against the built server and the fake Ollama.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test
+
+echo "==> formatting"
+cargo fmt --check
+
+echo "==> unit and integration tests (SQLite and PostgreSQL)"
+cargo test --features ssr
+
+echo "==> end-to-end tests"
+bash end2end/run.sh
