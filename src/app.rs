@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The HTML document, rendered on the server only. The theme comes from a cookie so the page is
@@ -88,8 +88,10 @@ pub fn App() -> impl IntoView {
                     <OllamaBanner/>
                     <main class="flex min-h-0 flex-1 flex-col">
                         <Routes fallback=|| view! { <p class="p-8 text-center">"Page not found."</p> }>
-                            <Route path=path!("/") view=HomePage/>
-                            <Route path=path!("/c/:id") view=ConversationPage/>
+                            // In order: the conversation list and the history are plain HTML,
+                            // readable before (and without) the WebAssembly.
+                            <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::InOrder/>
                         </Routes>
                     </main>
                 </div>

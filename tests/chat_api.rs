@@ -340,6 +340,9 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
     assert!(response.headers()["x-response-time"].to_str().unwrap().ends_with("ms"));
     let html = response.text().await.unwrap();
     assert!(html.contains("[markdown] show me"), "the conversation list and history are in the HTML");
+    // As plain HTML, not in a <template> that only script would swap in.
+    let first_template = html.find("<template").unwrap_or(usize::MAX);
+    assert!(html.find("<h1>Heading</h1>").unwrap() < first_template, "history readable without JS");
     assert!(html.contains("<h1>Heading</h1>"), "markdown is rendered on the server");
     assert!(html.contains("<table>"));
     assert!(html.contains("class=\"code-lang\">rust<"));

@@ -31,7 +31,11 @@ pub fn MessageBubble(
                 parts.push(model.clone());
             }
             if let Some(ms) = m.ttft_ms {
-                parts.push(format!("first token {:.1}s", ms as f64 / 1000.0));
+                parts.push(if ms < 1000 {
+                    format!("first token {ms} ms")
+                } else {
+                    format!("first token {:.1} s", ms as f64 / 1000.0)
+                });
             }
             if let Some(rate) = m.tokens_per_second() {
                 parts.push(format!("{rate:.1} tok/s"));

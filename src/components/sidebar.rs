@@ -134,7 +134,9 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
                             aria-label="Delete conversation"
                             on:click=move |_| mode.set(Mode::ConfirmDelete)
                         >
-                            "🗑"
+                            <svg viewBox="0 0 20 20" class="h-3.5 w-3.5" fill="none" stroke="currentColor" stroke-width="1.6" aria-hidden="true">
+                                <path d="M4 6h12M8 6V4h4v2M6 6l1 10h6l1-10" stroke-linecap="round" stroke-linejoin="round"/>
+                            </svg>
                         </button>
                     </div>
                 }.into_any(),

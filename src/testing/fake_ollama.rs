@@ -233,6 +233,10 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             }
         }
         if stall {
+            // Ollama flushes each line; what was held back for gluing goes out before the silence.
+            if !pending.is_empty() {
+                yield Ok(Bytes::from(std::mem::take(&mut pending)));
+            }
             // Never another byte; the client must give up (idle timeout) or hang up (stop).
             std::future::pending::<()>().await;
         }
