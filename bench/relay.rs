@@ -16,18 +16,31 @@ const PROMPT: &str = "benchmark [tokens=200][delay=1]";
 
 #[tokio::main]
 async fn main() {
-    let runs: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(50);
-    let fake = FakeOllama::start(FakeConfig::default()).await.expect("fake ollama");
+    let runs: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(50);
+    let fake = FakeOllama::start(FakeConfig::default())
+        .await
+        .expect("fake ollama");
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.database.data_dir = data.path().to_path_buf();
     settings.ollama.url = fake.url();
     settings.log.filter = "warn".into();
-    let options = leptos::config::LeptosOptions::builder().output_name("ollamastack").build();
-    let state = AppState::build(settings.clone(), options).await.expect("app");
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("ollamastack")
+        .build();
+    let state = AppState::build(settings.clone(), options)
+        .await
+        .expect("app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(ollamastack::web::serve(listener, state, std::future::pending()));
+    tokio::spawn(ollamastack::web::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::new();
     let ollama = OllamaClient::new(&settings.ollama);
 
@@ -43,7 +56,10 @@ async fn main() {
         relayed_runs.push(relayed(&http, &app_url).await);
     }
     println!("relay benchmark: 200-token answers, {runs} runs each, fake Ollama with 1 ms between tokens (SQLite)");
-    println!("{:<28} {:>12} {:>12} {:>12} {:>12}", "", "TTFT p50", "TTFT p90", "total p50", "total p90");
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>12}",
+        "", "TTFT p50", "TTFT p90", "total p50", "total p90"
+    );
     report("direct from Ollama", &direct_runs);
     report("through OllamaStack (SSE)", &relayed_runs);
     let added = |f: fn(&(Duration, Duration)) -> Duration, q: f64| {
@@ -63,7 +79,10 @@ async fn direct(ollama: &OllamaClient) -> (Duration, Duration) {
     let started = Instant::now();
     let request = ChatRequest {
         model: "llama3.2".into(),
-        messages: vec![ChatMessage { role: "user".into(), content: PROMPT.into() }],
+        messages: vec![ChatMessage {
+            role: "user".into(),
+            content: PROMPT.into(),
+        }],
         options: Default::default(),
     };
     let mut stream = ollama.chat_stream(&request).await.expect("chat");
@@ -90,8 +109,15 @@ async fn relayed(http: &reqwest::Client, app: &str) -> (Duration, Duration) {
         .json()
         .await
         .unwrap();
-    let id = created["assistant_message"]["id"].as_str().expect("an answer id").to_string();
-    let mut response = http.get(format!("{app}/api/v1/messages/{id}/events")).send().await.unwrap();
+    let id = created["assistant_message"]["id"]
+        .as_str()
+        .expect("an answer id")
+        .to_string();
+    let mut response = http
+        .get(format!("{app}/api/v1/messages/{id}/events"))
+        .send()
+        .await
+        .unwrap();
     let mut buffer = Vec::new();
     let mut first = None;
     while let Some(chunk) = response.chunk().await.unwrap() {
@@ -99,15 +125,22 @@ async fn relayed(http: &reqwest::Client, app: &str) -> (Duration, Duration) {
         while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
             let frame: Vec<u8> = buffer.drain(..end + 2).collect();
             let frame = String::from_utf8_lossy(&frame);
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else { continue };
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
             let event: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
             match event["type"].as_str() {
-                Some("snapshot") | Some("delta") if event["content"].as_str().is_some_and(|c| !c.is_empty()) => {
+                Some("snapshot") | Some("delta")
+                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
+                {
                     first.get_or_insert_with(|| started.elapsed());
                 }
                 Some("done") => {
                     assert_eq!(event["message"]["status"], "complete");
-                    return (first.unwrap_or_else(|| started.elapsed()), started.elapsed());
+                    return (
+                        first.unwrap_or_else(|| started.elapsed()),
+                        started.elapsed(),
+                    );
                 }
                 _ => {}
             }

@@ -68,7 +68,10 @@ pub fn App() -> impl IntoView {
     let conversations_version = RwSignal::new(0u32);
     let ollama_version = RwSignal::new(0u32);
     let context = ChatContext {
-        conversations: Resource::new(move || conversations_version.get(), |_| list_conversations()),
+        conversations: Resource::new(
+            move || conversations_version.get(),
+            |_| list_conversations(),
+        ),
         ollama: Resource::new(move || ollama_version.get(), |_| get_ollama_status()),
         conversations_version,
         ollama_version,

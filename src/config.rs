@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -68,18 +68,6 @@ pub struct LogSettings {
     pub filter: String,
     /// Logs as JSON lines instead of text.
     pub json: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            ollama: OllamaSettings::default(),
-            generation: GenerationSettings::default(),
-            log: LogSettings::default(),
-        }
-    }
 }
 
 impl Default for ServerSettings {
@@ -172,23 +160,44 @@ pub enum ConfigError {
 
 /// Every environment variable the server reads, with what it sets. The README lists the same.
 pub const ENV_VARS: &[(&str, &str)] = &[
-    ("OLLAMASTACK_CONFIG", "path of the settings file (default Leptos.toml)"),
+    (
+        "OLLAMASTACK_CONFIG",
+        "path of the settings file (default Leptos.toml)",
+    ),
     ("OLLAMASTACK_ADDR", "server.addr"),
-    ("LEPTOS_SITE_ADDR", "server.addr (set by cargo-leptos; OLLAMASTACK_ADDR wins)"),
+    (
+        "LEPTOS_SITE_ADDR",
+        "server.addr (set by cargo-leptos; OLLAMASTACK_ADDR wins)",
+    ),
     ("LEPTOS_SITE_ROOT", "server.site_root"),
     ("DATABASE_URL", "database.url"),
     ("OLLAMASTACK_DATA_DIR", "database.data_dir"),
     ("OLLAMASTACK_DB_MAX_CONNECTIONS", "database.max_connections"),
-    ("OLLAMASTACK_DB_CONNECT_TIMEOUT_MS", "database.connect_timeout_ms"),
+    (
+        "OLLAMASTACK_DB_CONNECT_TIMEOUT_MS",
+        "database.connect_timeout_ms",
+    ),
     ("OLLAMA_URL", "ollama.url"),
     ("OLLAMA_CONNECT_TIMEOUT_MS", "ollama.connect_timeout_ms"),
     ("OLLAMA_REQUEST_TIMEOUT_MS", "ollama.request_timeout_ms"),
-    ("OLLAMA_FIRST_TOKEN_TIMEOUT_MS", "ollama.first_token_timeout_ms"),
+    (
+        "OLLAMA_FIRST_TOKEN_TIMEOUT_MS",
+        "ollama.first_token_timeout_ms",
+    ),
     ("OLLAMA_IDLE_TIMEOUT_MS", "ollama.idle_timeout_ms"),
     ("OLLAMASTACK_DEFAULT_MODEL", "ollama.default_model"),
-    ("OLLAMASTACK_FLUSH_INTERVAL_MS", "generation.flush_interval_ms"),
-    ("OLLAMASTACK_SHUTDOWN_GRACE_MS", "generation.shutdown_grace_ms"),
-    ("OLLAMASTACK_SYSTEM_PROMPT", "generation.default_system_prompt"),
+    (
+        "OLLAMASTACK_FLUSH_INTERVAL_MS",
+        "generation.flush_interval_ms",
+    ),
+    (
+        "OLLAMASTACK_SHUTDOWN_GRACE_MS",
+        "generation.shutdown_grace_ms",
+    ),
+    (
+        "OLLAMASTACK_SYSTEM_PROMPT",
+        "generation.default_system_prompt",
+    ),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
 ];
@@ -203,7 +212,9 @@ impl Settings {
             Ok(text) => Settings::from_toml(&text, &path)?,
             // Without a file (the release binary run from elsewhere) the defaults apply; a file
             // named explicitly must exist.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => Settings::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                Settings::default()
+            }
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
         settings.apply_env(env)?;
@@ -218,7 +229,10 @@ impl Settings {
     }
 
     /// Applies overrides from `lookup` (the process environment, or a map in tests).
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
         where
             T::Err: fmt::Display,
@@ -302,14 +316,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(settings.ollama.idle_timeout_ms, 1234);
-        assert_eq!(settings.database.max_connections, 10, "unset keys keep defaults");
-        let env: HashMap<&str, &str> =
-            [("OLLAMA_IDLE_TIMEOUT_MS", "99"), ("DATABASE_URL", "postgres://u:pw@db/x")].into();
-        settings.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            settings.database.max_connections, 10,
+            "unset keys keep defaults"
+        );
+        let env: HashMap<&str, &str> = [
+            ("OLLAMA_IDLE_TIMEOUT_MS", "99"),
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+        ]
+        .into();
+        settings
+            .apply_env(|k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
         assert_eq!(settings.ollama.idle_timeout_ms, 99);
-        assert_eq!(settings.ollama.url, "http://gpu-box:11434", "trailing slash trimmed");
+        assert_eq!(
+            settings.ollama.url, "http://gpu-box:11434",
+            "trailing slash trimmed"
+        );
         assert_eq!(settings.generation.flush_interval_ms, 250);
-        assert_eq!(settings.database.url.as_deref(), Some("postgres://u:pw@db/x"));
+        assert_eq!(
+            settings.database.url.as_deref(),
+            Some("postgres://u:pw@db/x")
+        );
     }
 
     #[test]
@@ -330,12 +358,16 @@ mod tests {
         settings.database.url = Some("postgres://app:hunter2@db:5432/ollamastack".into());
         let shown = settings.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://app:***@db:5432/ollamastack"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:***@db:5432/ollamastack"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn shipped_leptos_toml_is_valid() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
         Settings::from_toml(&text, "Leptos.toml").unwrap();
     }
 }

@@ -64,7 +64,11 @@ pub fn render_markdown(source: &str) -> String {
 
 fn code_block_html(language: &str, text: &str) -> String {
     let language = escape_html(language);
-    let label = if language.is_empty() { "text".to_string() } else { language.clone() };
+    let label = if language.is_empty() {
+        "text".to_string()
+    } else {
+        language.clone()
+    };
     let class = if language.is_empty() {
         String::new()
     } else {
@@ -103,7 +107,10 @@ mod tests {
         let html = render_markdown("# Title\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nsome `code` and **bold**");
         assert!(html.contains("<h1>Title</h1>"), "{html}");
         assert!(html.contains("<li>one</li>"), "{html}");
-        assert!(html.contains("<table>") && html.contains("<td>1</td>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<td>1</td>"),
+            "{html}"
+        );
         assert!(html.contains("<code>code</code>"), "{html}");
         assert!(html.contains("<strong>bold</strong>"), "{html}");
     }
@@ -114,23 +121,37 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<div onclick"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
     }
 
     #[test]
     fn dangerous_links_lose_their_target() {
-        let html = render_markdown("[click](javascript:alert(1)) [ok](https://example.com) ![i](data:text/html,x)");
+        let html = render_markdown(
+            "[click](javascript:alert(1)) [ok](https://example.com) ![i](data:text/html,x)",
+        );
         assert!(!html.contains("javascript:"), "{html}");
         assert!(!html.contains("data:text"), "{html}");
         assert!(html.contains("href=\"https://example.com\""), "{html}");
-        assert!(html.contains("rel=\"noopener noreferrer nofollow\""), "{html}");
+        assert!(
+            html.contains("rel=\"noopener noreferrer nofollow\""),
+            "{html}"
+        );
     }
 
     #[test]
     fn code_blocks_get_language_label_copy_button_and_escaped_text() {
         let html = render_markdown("```rust\nfn main() { println!(\"<b>\"); }\n```\n");
-        assert!(html.contains("<span class=\"code-lang\">rust</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"code-lang\">rust</span>"),
+            "{html}"
+        );
         assert!(html.contains("data-copy-code"), "{html}");
         assert!(html.contains("class=\"language-rust\""), "{html}");
         assert!(html.contains("println!(\"&lt;b&gt;\");"), "{html}");
@@ -145,7 +166,13 @@ mod tests {
     #[test]
     fn unterminated_code_block_while_streaming_is_rendered() {
         let html = render_markdown("Here:\n```python\nprint('hi')");
-        assert!(html.contains("<span class=\"code-lang\">python</span>"), "{html}");
-        assert!(html.contains("print(&#39;hi&#39;)") || html.contains("print('hi')"), "{html}");
+        assert!(
+            html.contains("<span class=\"code-lang\">python</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("print(&#39;hi&#39;)") || html.contains("print('hi')"),
+            "{html}"
+        );
     }
 }

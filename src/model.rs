@@ -195,5 +195,5 @@ pub enum StreamEvent {
     /// New text to append.
     Delta { content: String },
     /// The message reached a final status; the stored row, metrics included.
-    Done { message: Message },
+    Done { message: Box<Message> },
 }

@@ -1,15 +1,15 @@
 //! What the app does, independent of transport: the REST API and the server functions both call
 //! these. Input is validated here, at the edge, into typed errors.
 
+use crate::db::NewMessage;
 use crate::error::{AppError, AppResult};
 use crate::generation::{GenerationJob, Subscription};
 use crate::llm::{ChatMessage, ChatRequest};
 use crate::model::{
-    Conversation, ConversationWithMessages, GenerationOptions, Message, MessageStatus, OllamaStatus, Role,
-    SendOutcome, StreamEvent, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS,
+    Conversation, ConversationWithMessages, GenerationOptions, Message, MessageStatus,
+    OllamaStatus, Role, SendOutcome, StreamEvent, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS,
 };
 use crate::state::AppState;
-use crate::db::NewMessage;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -36,17 +36,29 @@ pub async fn list_conversations(state: &AppState, owner: Uuid) -> AppResult<Vec<
     Ok(state.store.list_conversations(owner).await?)
 }
 
-pub async fn get_conversation(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<ConversationWithMessages> {
+pub async fn get_conversation(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+) -> AppResult<ConversationWithMessages> {
     let conversation = state
         .store
         .get_conversation(owner, id)
         .await?
         .ok_or_else(|| AppError::NotFound("conversation".into()))?;
     let messages = state.store.list_messages(owner, id).await?;
-    Ok(ConversationWithMessages { conversation, messages })
+    Ok(ConversationWithMessages {
+        conversation,
+        messages,
+    })
 }
 
-pub async fn rename_conversation(state: &AppState, owner: Uuid, id: Uuid, title: &str) -> AppResult<Conversation> {
+pub async fn rename_conversation(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+    title: &str,
+) -> AppResult<Conversation> {
     let title = validate_title(title)?;
     state
         .store
@@ -71,7 +83,11 @@ pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> App
 
 /// Stores the person's message, then starts the answer as a server task. The user message is
 /// committed before Ollama is called, so nothing typed is lost if Ollama or the browser fails.
-pub async fn send_message(state: &AppState, owner: Uuid, input: SendMessage) -> AppResult<SendOutcome> {
+pub async fn send_message(
+    state: &AppState,
+    owner: Uuid,
+    input: SendMessage,
+) -> AppResult<SendOutcome> {
     let content = validate_content(&input.content)?;
     validate_options(&input.options)?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
@@ -111,7 +127,8 @@ pub async fn send_message(state: &AppState, owner: Uuid, input: SendMessage) -> 
             status: MessageStatus::Complete,
         })
         .await?;
-    let (conversation, assistant_message) = start_answer(state, owner, conversation, &model, input.options).await?;
+    let (conversation, assistant_message) =
+        start_answer(state, owner, conversation, &model, input.options).await?;
     Ok(SendOutcome {
         conversation,
         user_message,
@@ -130,13 +147,18 @@ pub async fn regenerate(
     validate_options(&options)?;
     let model = model.as_deref().map(validate_model).transpose()?;
     ensure_accepting(state)?;
-    let ConversationWithMessages { conversation, messages } = get_conversation(state, owner, conversation_id).await?;
+    let ConversationWithMessages {
+        conversation,
+        messages,
+    } = get_conversation(state, owner, conversation_id).await?;
     ensure_idle(state, owner, conversation_id).await?;
     if let Some(last) = messages.last().filter(|m| m.role == Role::Assistant) {
         state.store.delete_message(owner, last.id).await?;
     }
     if !messages.iter().any(|m| m.role == Role::User) {
-        return Err(AppError::InvalidInput("there is no message to answer yet".into()));
+        return Err(AppError::InvalidInput(
+            "there is no message to answer yet".into(),
+        ));
     }
     let model = model.unwrap_or_else(|| conversation.model.clone());
     let (_, assistant) = start_answer(state, owner, conversation, &model, options).await?;
@@ -144,7 +166,11 @@ pub async fn regenerate(
 }
 
 /// Stops an answer being written, keeping its text; returns the saved message.
-pub async fn stop_generation(state: &AppState, owner: Uuid, message_id: Uuid) -> AppResult<Message> {
+pub async fn stop_generation(
+    state: &AppState,
+    owner: Uuid,
+    message_id: Uuid,
+) -> AppResult<Message> {
     let message = state
         .store
         .get_message(owner, message_id)
@@ -163,7 +189,10 @@ pub async fn stop_generation(state: &AppState, owner: Uuid, message_id: Uuid) ->
             status: Some(MessageStatus::Stopped),
             ..Default::default()
         };
-        state.store.finish_message(owner, message_id, &finish).await?;
+        state
+            .store
+            .finish_message(owner, message_id, &finish)
+            .await?;
     }
     state
         .store
@@ -189,7 +218,7 @@ pub async fn message_events(
     let shutdown = generations.shutdown_token();
     Ok(async_stream::stream! {
         if message.status.is_final() {
-            yield StreamEvent::Done { message };
+            yield StreamEvent::Done { message: Box::new(message) };
             return;
         }
         let mut last_content: Option<String> = None;
@@ -200,7 +229,7 @@ pub async fn message_events(
                 loop {
                     match subscription {
                         Subscription::Finished(message) => {
-                            yield StreamEvent::Done { message };
+                            yield StreamEvent::Done { message: Box::new(message) };
                             return;
                         }
                         Subscription::Live { snapshot, mut events } => {
@@ -216,7 +245,7 @@ pub async fn message_events(
                                     Err(RecvError::Lagged(_)) => break,
                                     Err(RecvError::Closed) => {
                                         if let Ok(Some(message)) = store.get_message(owner, message_id).await {
-                                            yield StreamEvent::Done { message };
+                                            yield StreamEvent::Done { message: Box::new(message) };
                                         }
                                         return;
                                     }
@@ -230,7 +259,7 @@ pub async fn message_events(
             // Not running here (another instance, or just finished): follow the database.
             match store.get_message(owner, message_id).await {
                 Ok(Some(message)) if message.status.is_final() => {
-                    yield StreamEvent::Done { message };
+                    yield StreamEvent::Done { message: Box::new(message) };
                     return;
                 }
                 Ok(Some(message)) => {
@@ -262,7 +291,8 @@ pub async fn ollama_status(state: &AppState) -> OllamaStatus {
     let url = state.ollama.base_url().to_string();
     match models {
         Ok(models) => {
-            let default_model = pick_default(state.settings.ollama.default_model.as_deref(), &models);
+            let default_model =
+                pick_default(state.settings.ollama.default_model.as_deref(), &models);
             OllamaStatus {
                 url,
                 reachable: true,
@@ -296,7 +326,9 @@ async fn default_model(state: &AppState) -> AppResult<String> {
     }
     let models = state.ollama.list_models().await?;
     pick_default(None, &models).ok_or_else(|| {
-        AppError::InvalidInput("Ollama has no models yet: pull one with `ollama pull llama3.2`".into())
+        AppError::InvalidInput(
+            "Ollama has no models yet: pull one with `ollama pull llama3.2`".into(),
+        )
     })
 }
 
@@ -319,9 +351,16 @@ async fn start_answer(
             status: MessageStatus::Streaming,
         })
         .await?;
-    state.store.touch_conversation(owner, conversation.id, model).await?;
+    state
+        .store
+        .touch_conversation(owner, conversation.id, model)
+        .await?;
     let mut messages = Vec::with_capacity(history.len() + 1);
-    if let Some(system) = conversation.system_prompt.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(system) = conversation
+        .system_prompt
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+    {
         messages.push(ChatMessage {
             role: "system".into(),
             content: system.to_string(),
@@ -330,7 +369,9 @@ async fn start_answer(
     messages.extend(
         history
             .iter()
-            .filter(|m| m.role == Role::User || (m.role == Role::Assistant && !m.content.is_empty()))
+            .filter(|m| {
+                m.role == Role::User || (m.role == Role::Assistant && !m.content.is_empty())
+            })
             .map(|m| ChatMessage {
                 role: m.role.as_str().into(),
                 content: m.content.clone(),
@@ -353,8 +394,13 @@ async fn start_answer(
             error: Some("the server is shutting down".into()),
             ..Default::default()
         };
-        state.store.finish_message(owner, assistant.id, &finish).await?;
-        return Err(AppError::Unavailable("the server is shutting down; try again in a moment".into()));
+        state
+            .store
+            .finish_message(owner, assistant.id, &finish)
+            .await?;
+        return Err(AppError::Unavailable(
+            "the server is shutting down; try again in a moment".into(),
+        ));
     }
     let conversation = state
         .store
@@ -366,7 +412,9 @@ async fn start_answer(
 
 fn ensure_accepting(state: &AppState) -> AppResult<()> {
     if state.generations.is_shutting_down() {
-        Err(AppError::Unavailable("the server is shutting down; try again in a moment".into()))
+        Err(AppError::Unavailable(
+            "the server is shutting down; try again in a moment".into(),
+        ))
     } else {
         Ok(())
     }
@@ -375,7 +423,10 @@ fn ensure_accepting(state: &AppState) -> AppResult<()> {
 /// One answer at a time per conversation.
 async fn ensure_idle(state: &AppState, owner: Uuid, conversation_id: Uuid) -> AppResult<()> {
     let messages = state.store.list_messages(owner, conversation_id).await?;
-    if messages.iter().any(|m| m.status == MessageStatus::Streaming) {
+    if messages
+        .iter()
+        .any(|m| m.status == MessageStatus::Streaming)
+    {
         return Err(AppError::InvalidInput(
             "an answer is still being written in this conversation; stop it or wait for it".into(),
         ));
@@ -402,15 +453,22 @@ pub fn validate_title(title: &str) -> AppResult<String> {
         return Err(AppError::InvalidInput("a title cannot be empty".into()));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(AppError::InvalidInput(format!("a title can be at most {MAX_TITLE_CHARS} characters")));
+        return Err(AppError::InvalidInput(format!(
+            "a title can be at most {MAX_TITLE_CHARS} characters"
+        )));
     }
     Ok(title)
 }
 
 pub fn validate_model(model: &str) -> AppResult<String> {
     let model = model.trim();
-    if model.is_empty() || model.len() > 200 || model.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(AppError::InvalidInput(format!("{model:?} is not a valid model name")));
+    if model.is_empty()
+        || model.len() > 200
+        || model.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(AppError::InvalidInput(format!(
+            "{model:?} is not a valid model name"
+        )));
     }
     Ok(model.to_string())
 }
@@ -418,17 +476,23 @@ pub fn validate_model(model: &str) -> AppResult<String> {
 fn validate_options(options: &GenerationOptions) -> AppResult<()> {
     if let Some(t) = options.temperature {
         if !(0.0..=5.0).contains(&t) {
-            return Err(AppError::InvalidInput("temperature must be between 0 and 5".into()));
+            return Err(AppError::InvalidInput(
+                "temperature must be between 0 and 5".into(),
+            ));
         }
     }
     if let Some(n) = options.num_predict {
         if n < -2 || n == 0 {
-            return Err(AppError::InvalidInput("num_predict must be positive, -1 (no limit) or -2 (fill the context)".into()));
+            return Err(AppError::InvalidInput(
+                "num_predict must be positive, -1 (no limit) or -2 (fill the context)".into(),
+            ));
         }
     }
     if let Some(n) = options.num_ctx {
         if !(1..=1 << 21).contains(&n) {
-            return Err(AppError::InvalidInput("num_ctx must be between 1 and 2097152".into()));
+            return Err(AppError::InvalidInput(
+                "num_ctx must be between 1 and 2097152".into(),
+            ));
         }
     }
     Ok(())
@@ -436,11 +500,18 @@ fn validate_options(options: &GenerationOptions) -> AppResult<()> {
 
 /// A title from the first line of the first message.
 pub fn title_from(content: &str) -> String {
-    let line = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New chat");
+    let line = content
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("New chat");
     let line: String = line.split_whitespace().collect::<Vec<_>>().join(" ");
     const MAX: usize = 60;
     if line.chars().count() > MAX {
-        format!("{}…", line.chars().take(MAX - 1).collect::<String>().trim_end())
+        format!(
+            "{}…",
+            line.chars().take(MAX - 1).collect::<String>().trim_end()
+        )
     } else {
         line
     }
@@ -455,17 +526,30 @@ mod tests {
         assert_eq!(title_from("\n  Hello   there \nsecond"), "Hello there");
         let long = "word ".repeat(40);
         let title = title_from(&long);
-        assert!(title.chars().count() <= 60 && title.ends_with('…'), "{title}");
+        assert!(
+            title.chars().count() <= 60 && title.ends_with('…'),
+            "{title}"
+        );
     }
 
     #[test]
     fn bad_input_is_refused_with_a_clear_error() {
-        assert!(matches!(validate_content("   \n"), Err(AppError::InvalidInput(_))));
-        assert!(matches!(validate_content(&"x".repeat(MAX_MESSAGE_CHARS + 1)), Err(AppError::InvalidInput(_))));
+        assert!(matches!(
+            validate_content("   \n"),
+            Err(AppError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            validate_content(&"x".repeat(MAX_MESSAGE_CHARS + 1)),
+            Err(AppError::InvalidInput(_))
+        ));
         assert_eq!(validate_content("a\0b").unwrap(), "ab");
         assert!(validate_model("llama3.2:latest").is_ok());
         assert!(validate_model("bad name").is_err());
         assert!(validate_title("  ").is_err());
-        assert!(validate_options(&GenerationOptions { temperature: Some(-1.0), ..Default::default() }).is_err());
+        assert!(validate_options(&GenerationOptions {
+            temperature: Some(-1.0),
+            ..Default::default()
+        })
+        .is_err());
     }
 }

@@ -25,11 +25,17 @@ pub struct LocalUser(pub Uuid);
 
 impl AppState {
     /// Opens the store, recovers rows a dead server left streaming, and builds the state.
-    pub async fn build(settings: Settings, leptos_options: LeptosOptions) -> Result<AppState, crate::db::StoreError> {
+    pub async fn build(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+    ) -> Result<AppState, crate::db::StoreError> {
         let store = Store::connect(&settings.database).await?;
         let interrupted = store.interrupt_streaming().await?;
         if interrupted > 0 {
-            tracing::warn!(interrupted, "answers left streaming by a previous run are now marked interrupted");
+            tracing::warn!(
+                interrupted,
+                "answers left streaming by a previous run are now marked interrupted"
+            );
         }
         let local_user = LocalUser(store.ensure_user("local").await?);
         let ollama = OllamaClient::new(&settings.ollama);

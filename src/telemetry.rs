@@ -5,10 +5,16 @@ use tracing_subscriber::{fmt, EnvFilter};
 
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_new(&settings.filter).unwrap_or_else(|error| {
-        eprintln!("ollamastack: log filter {:?} is not valid ({error}); using \"info\"", settings.filter);
+        eprintln!(
+            "ollamastack: log filter {:?} is not valid ({error}); using \"info\"",
+            settings.filter
+        );
         EnvFilter::new("info")
     });
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     // try_init: tests and benchmarks may build several servers in one process.
     let _ = if settings.json {
         builder.json().try_init()

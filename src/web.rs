@@ -53,7 +53,9 @@ async fn response_time(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let elapsed = format!("{:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
     if let Ok(value) = HeaderValue::from_str(&elapsed) {
-        response.headers_mut().insert(HeaderName::from_static("x-response-time"), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-response-time"), value);
     }
     response
 }

@@ -17,37 +17,76 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
     // Lines were cut at random bytes, inside multi-byte characters too: the text is intact.
     assert!(expected.contains("日本語") && expected.contains("🦀"));
     assert_eq!(text_of(&events), expected);
-    assert!(events.iter().filter(|e| matches!(e, StreamEvent::Delta { .. })).count() >= 2, "streamed in steps");
+    assert!(
+        events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Delta { .. }))
+            .count()
+            >= 2,
+        "streamed in steps"
+    );
     assert_eq!(done["status"], "complete");
     assert_eq!(done["content"], expected);
     assert_eq!(done["completion_tokens"], 40);
     assert_eq!(done["done_reason"], "stop");
     assert!(done["ttft_ms"].as_i64().is_some() && done["duration_ms"].as_i64().is_some());
 
-    let (status, body) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    let (status, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     assert_eq!(status, 200);
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0]["role"], "user");
     assert_eq!(messages[0]["content"], "Tell me something [tokens=40]");
     assert_eq!(messages[1]["content"], expected);
-    assert_eq!(body["conversation"]["title"], "Tell me something [tokens=40]");
+    assert_eq!(
+        body["conversation"]["title"],
+        "Tell me something [tokens=40]"
+    );
 
     // The model got the conversation so far.
-    let request = app.fake.stats.last_chat_request.lock().unwrap().clone().unwrap();
+    let request = app
+        .fake
+        .stats
+        .last_chat_request
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap();
     assert_eq!(request["model"], "llama3.2");
     assert_eq!(request["stream"], true);
-    assert_eq!(request["messages"][0]["content"], "Tell me something [tokens=40]");
+    assert_eq!(
+        request["messages"][0]["content"],
+        "Tell me something [tokens=40]"
+    );
 
     // A second turn carries the history.
     let (status, second) = app
-        .post(&format!("/api/v1/conversations/{conversation}/messages"), json!({ "content": "and more [tokens=3]" }))
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "and more [tokens=3]" }),
+        )
         .await;
     assert_eq!(status, 201, "{second}");
-    let (_, done) = app.follow(second["assistant_message"]["id"].as_str().unwrap()).await;
+    let (_, done) = app
+        .follow(second["assistant_message"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(done["content"], expected_answer(3));
-    let request = app.fake.stats.last_chat_request.lock().unwrap().clone().unwrap();
-    let roles: Vec<&str> = request["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
+    let request = app
+        .fake
+        .stats
+        .last_chat_request
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap();
+    let roles: Vec<&str> = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
     assert_eq!(roles, ["user", "assistant", "user"]);
 }
 
@@ -56,8 +95,15 @@ async fn error_line_mid_stream_keeps_the_partial_text(backend: Backend) {
     let (conversation, answer) = app.send_new("[error] please").await;
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
-    assert_eq!(done["content"], expected_answer(3), "the text before the error is kept");
-    assert!(done["error"].as_str().unwrap().contains("unexpected EOF"), "{done}");
+    assert_eq!(
+        done["content"],
+        expected_answer(3),
+        "the text before the error is kept"
+    );
+    assert!(
+        done["error"].as_str().unwrap().contains("unexpected EOF"),
+        "{done}"
+    );
     let stored = app.message(&conversation, &answer).await;
     assert_eq!(stored["status"], "error");
     assert_eq!(stored["content"], expected_answer(3));
@@ -65,14 +111,28 @@ async fn error_line_mid_stream_keeps_the_partial_text(backend: Backend) {
 
 async fn unknown_model_is_a_clear_error_and_the_question_is_kept(backend: Backend) {
     let app = TestApp::start(backend).await;
-    let (status, body) = app.post("/api/v1/conversations", json!({ "content": "hello?", "model": "nope" })).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "content": "hello?", "model": "nope" }),
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let answer = body["assistant_message"]["id"].as_str().unwrap();
     let (_, done) = app.follow(answer).await;
     assert_eq!(done["status"], "error");
     let error = done["error"].as_str().unwrap();
-    assert!(error.contains("'nope' is not available") && error.contains("ollama pull nope"), "{error}");
-    let stored = app.get(&format!("/api/v1/conversations/{}", body["conversation"]["id"].as_str().unwrap())).await.1;
+    assert!(
+        error.contains("'nope' is not available") && error.contains("ollama pull nope"),
+        "{error}"
+    );
+    let stored = app
+        .get(&format!(
+            "/api/v1/conversations/{}",
+            body["conversation"]["id"].as_str().unwrap()
+        ))
+        .await
+        .1;
     assert_eq!(stored["messages"][0]["content"], "hello?");
 }
 
@@ -81,25 +141,50 @@ async fn http_error_from_ollama_is_reported(backend: Backend) {
     let (_, answer) = app.send_new("[http500]").await;
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
-    assert!(done["error"].as_str().unwrap().contains("llama runner process has terminated"), "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("llama runner process has terminated"),
+        "{done}"
+    );
 }
 
 async fn a_stall_trips_the_idle_timeout_and_closes_upstream(backend: Backend) {
-    let app = TestApp::start_with(backend, FakeConfig::default(), |s| s.ollama.idle_timeout_ms = 300).await;
+    let app = TestApp::start_with(backend, FakeConfig::default(), |s| {
+        s.ollama.idle_timeout_ms = 300
+    })
+    .await;
     let (_, answer) = app.send_new("[stall]").await;
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
     assert_eq!(done["content"], expected_answer(3));
-    assert!(done["error"].as_str().unwrap().contains("stopped sending"), "{done}");
-    wait_until(|| app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1, "the upstream request is closed").await;
+    assert!(
+        done["error"].as_str().unwrap().contains("stopped sending"),
+        "{done}"
+    );
+    wait_until(
+        || app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
+        "the upstream request is closed",
+    )
+    .await;
 }
 
 async fn a_slow_first_token_trips_the_first_token_timeout(backend: Backend) {
-    let app = TestApp::start_with(backend, FakeConfig::default(), |s| s.ollama.first_token_timeout_ms = 300).await;
+    let app = TestApp::start_with(backend, FakeConfig::default(), |s| {
+        s.ollama.first_token_timeout_ms = 300
+    })
+    .await;
     let (_, answer) = app.send_new("[first=3000]").await;
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
-    assert!(done["error"].as_str().unwrap().contains("no answer from Ollama"), "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer from Ollama"),
+        "{done}"
+    );
 }
 
 async fn the_generation_outlives_the_browser(backend: Backend) {
@@ -111,7 +196,9 @@ async fn the_generation_outlives_the_browser(backend: Backend) {
         assert!(matches!(first, StreamEvent::Snapshot { .. }));
         // The browser goes away here.
     }
-    let stored = app.wait_for_message(&conversation, &answer, 10, |m| m["status"] != "streaming").await;
+    let stored = app
+        .wait_for_message(&conversation, &answer, 10, |m| m["status"] != "streaming")
+        .await;
     assert_eq!(stored["status"], "complete");
     assert_eq!(stored["content"], expected_answer(30));
     assert_eq!(app.fake.stats.completed_streams.load(Ordering::SeqCst), 1);
@@ -122,7 +209,11 @@ async fn reconnecting_mid_answer_shows_the_text_so_far_then_the_rest(backend: Ba
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[tokens=60][delay=15]").await;
     // Text is flushed to the database while streaming, not only at the end.
-    let partial = app.wait_for_message(&conversation, &answer, 10, |m| m["content"].as_str().is_some_and(|c| !c.is_empty())).await;
+    let partial = app
+        .wait_for_message(&conversation, &answer, 10, |m| {
+            m["content"].as_str().is_some_and(|c| !c.is_empty())
+        })
+        .await;
     assert_eq!(partial["status"], "streaming");
     let mut events = EventReader::open(&app, &answer).await;
     let mut seen = Vec::new();
@@ -134,7 +225,9 @@ async fn reconnecting_mid_answer_shows_the_text_so_far_then_the_rest(backend: Ba
         }
     }
     match &seen[0] {
-        StreamEvent::Snapshot { content } => assert!(!content.is_empty(), "the snapshot carries the text so far"),
+        StreamEvent::Snapshot { content } => {
+            assert!(!content.is_empty(), "the snapshot carries the text so far")
+        }
         other => panic!("expected a snapshot first, got {other:?}"),
     }
     assert!(seen.len() > 2, "then live deltas");
@@ -144,39 +237,71 @@ async fn reconnecting_mid_answer_shows_the_text_so_far_then_the_rest(backend: Ba
 async fn stop_keeps_the_partial_text_and_cancels_upstream(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[stall]").await;
-    app.wait_for_message(&conversation, &answer, 10, |m| m["content"] == expected_answer(3)).await;
+    app.wait_for_message(&conversation, &answer, 10, |m| {
+        m["content"] == expected_answer(3)
+    })
+    .await;
     assert_eq!(app.fake.stats.active_streams.load(Ordering::SeqCst), 1);
-    let (status, stopped) = app.post(&format!("/api/v1/messages/{answer}/stop"), json!({})).await;
+    let (status, stopped) = app
+        .post(&format!("/api/v1/messages/{answer}/stop"), json!({}))
+        .await;
     assert_eq!(status, 200, "{stopped}");
     assert_eq!(stopped["status"], "stopped");
     assert_eq!(stopped["content"], expected_answer(3));
-    wait_until(|| app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1, "the upstream request is cancelled").await;
+    wait_until(
+        || app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
+        "the upstream request is cancelled",
+    )
+    .await;
     assert_eq!(app.fake.stats.active_streams.load(Ordering::SeqCst), 0);
     // Stopping again is harmless; the conversation accepts a new message.
-    assert_eq!(app.post(&format!("/api/v1/messages/{answer}/stop"), json!({})).await.0, 200);
-    let (status, _) = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({ "content": "next [tokens=2]" })).await;
+    assert_eq!(
+        app.post(&format!("/api/v1/messages/{answer}/stop"), json!({}))
+            .await
+            .0,
+        200
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "next [tokens=2]" }),
+        )
+        .await;
     assert_eq!(status, 201);
 }
 
 async fn one_answer_at_a_time_per_conversation(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[stall]").await;
-    let (status, body) = app.post(&format!("/api/v1/conversations/{conversation}/messages"), json!({ "content": "again" })).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "again" }),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "invalid_input");
-    app.post(&format!("/api/v1/messages/{answer}/stop"), json!({})).await;
+    app.post(&format!("/api/v1/messages/{answer}/stop"), json!({}))
+        .await;
 }
 
 async fn regenerate_replaces_the_last_answer(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[error] first try").await;
     app.follow(&answer).await;
-    let (status, body) = app.post(&format!("/api/v1/conversations/{conversation}/regenerate"), Value::Null).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/regenerate"),
+            Value::Null,
+        )
+        .await;
     assert_eq!(status, 201, "{body}");
     let new_answer = body["id"].as_str().unwrap().to_string();
     assert_ne!(new_answer, answer);
     app.follow(&new_answer).await;
-    let (_, body) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 2, "the failed answer was replaced: {body}");
     assert_eq!(messages[1]["id"], new_answer.as_str());
@@ -187,7 +312,10 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
     // What a crashed server leaves behind: an answer marked streaming with some text.
     let store = app.db.store().await;
     let owner = app.state.current_user();
-    let conversation = store.create_conversation(owner, "crashed", "llama3.2", None).await.unwrap();
+    let conversation = store
+        .create_conversation(owner, "crashed", "llama3.2", None)
+        .await
+        .unwrap();
     let answer = store
         .insert_message(ollamastack::db::NewMessage {
             conversation_id: conversation.id,
@@ -199,12 +327,17 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
         })
         .await
         .unwrap();
-    store.save_partial(owner, answer.id, "half of it").await.unwrap();
+    store
+        .save_partial(owner, answer.id, "half of it")
+        .await
+        .unwrap();
     store.close().await;
     let (db, fake) = app.shutdown().await;
     let settings = common::test_settings(&db, &fake.url());
     let app = TestApp::serve(db, fake, settings).await;
-    let stored = app.message(&conversation.id.to_string(), &answer.id.to_string()).await;
+    let stored = app
+        .message(&conversation.id.to_string(), &answer.id.to_string())
+        .await;
     assert_eq!(stored["status"], "interrupted");
     assert_eq!(stored["content"], "half of it");
     // Watching it now just reports the final row.
@@ -216,11 +349,18 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
 async fn shutdown_saves_in_flight_generations(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[stall]").await;
-    app.wait_for_message(&conversation, &answer, 10, |m| m["content"] == expected_answer(3)).await;
+    app.wait_for_message(&conversation, &answer, 10, |m| {
+        m["content"] == expected_answer(3)
+    })
+    .await;
     let owner = app.state.current_user();
     let (db, _fake) = app.shutdown().await;
     let store = db.store().await;
-    let row = store.get_message(owner, answer.parse().unwrap()).await.unwrap().unwrap();
+    let row = store
+        .get_message(owner, answer.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.status, ollamastack::model::MessageStatus::Interrupted);
     assert_eq!(row.content, expected_answer(3));
 }
@@ -242,8 +382,16 @@ async fn ollama_down_is_explained(backend: Backend) {
     let (conversation, answer) = app.send_new("are you there?").await;
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
-    assert!(done["error"].as_str().unwrap().contains(&format!("not reachable at {}", app.fake.url())), "{done}");
-    let (_, body) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("not reachable at {}", app.fake.url())),
+        "{done}"
+    );
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     assert_eq!(body["messages"][0]["content"], "are you there?");
 }
 
@@ -260,19 +408,46 @@ async fn ready_when_database_and_ollama_answer(backend: Backend) {
 
 async fn bad_input_gets_a_clear_error_and_stores_nothing(backend: Backend) {
     let app = TestApp::start(backend).await;
-    let (status, body) = app.post("/api/v1/conversations", json!({ "content": "   ", "model": "llama3.2" })).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "content": "   ", "model": "llama3.2" }),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(body["error"]["message"], "a message cannot be empty");
-    let (status, _) = app.post("/api/v1/conversations", json!({ "content": "x".repeat(100_001) })).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "content": "x".repeat(100_001) }),
+        )
+        .await;
     assert_eq!(status, 422);
-    let response = app.http.post(format!("{}/api/v1/conversations", app.url)).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let response = app
+        .http
+        .post(format!("{}/api/v1/conversations", app.url))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_input");
-    let (status, _) = app.post("/api/v1/conversations", json!({ "content": "hi", "model": "bad model name" })).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "content": "hi", "model": "bad model name" }),
+        )
+        .await;
     assert_eq!(status, 422);
     assert_eq!(app.get("/api/v1/conversations/not-a-uuid").await.0, 404);
-    assert_eq!(app.get(&format!("/api/v1/conversations/{}", uuid::Uuid::now_v7())).await.0, 404);
+    assert_eq!(
+        app.get(&format!("/api/v1/conversations/{}", uuid::Uuid::now_v7()))
+            .await
+            .0,
+        404
+    );
     let (_, list) = app.get("/api/v1/conversations").await;
     assert_eq!(list, json!([]), "nothing was stored");
 }
@@ -281,7 +456,10 @@ async fn another_owners_rows_are_not_found(backend: Backend) {
     let app = TestApp::start(backend).await;
     let store = app.db.store().await;
     let stranger = store.ensure_user("stranger").await.unwrap();
-    let theirs = store.create_conversation(stranger, "private", "llama3.2", None).await.unwrap();
+    let theirs = store
+        .create_conversation(stranger, "private", "llama3.2", None)
+        .await
+        .unwrap();
     let message = store
         .insert_message(ollamastack::db::NewMessage {
             conversation_id: theirs.id,
@@ -296,37 +474,106 @@ async fn another_owners_rows_are_not_found(backend: Backend) {
     let id = theirs.id;
     assert_eq!(app.get(&format!("/api/v1/conversations/{id}")).await.0, 404);
     assert_eq!(app.get("/api/v1/conversations").await.1, json!([]));
-    assert_eq!(app.post(&format!("/api/v1/conversations/{id}/messages"), json!({ "content": "hi" })).await.0, 404);
-    assert_eq!(app.post(&format!("/api/v1/messages/{}/stop", message.id), json!({})).await.0, 404);
-    assert_eq!(app.get(&format!("/api/v1/messages/{}/events", message.id)).await.0, 404);
-    let response = app.http.delete(format!("{}/api/v1/conversations/{id}", app.url)).send().await.unwrap();
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({ "content": "hi" })
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        app.post(&format!("/api/v1/messages/{}/stop", message.id), json!({}))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{}/events", message.id))
+            .await
+            .0,
+        404
+    );
+    let response = app
+        .http
+        .delete(format!("{}/api/v1/conversations/{id}", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
-    assert!(store.get_conversation(stranger, id).await.unwrap().is_some(), "still there");
+    assert!(
+        store
+            .get_conversation(stranger, id)
+            .await
+            .unwrap()
+            .is_some(),
+        "still there"
+    );
 }
 
 async fn rename_and_delete(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[tokens=2] a title").await;
     app.follow(&answer).await;
-    let response = app.http.patch(format!("{}/api/v1/conversations/{conversation}", app.url)).json(&json!({ "title": "  Renamed\nchat " })).send().await.unwrap();
+    let response = app
+        .http
+        .patch(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .json(&json!({ "title": "  Renamed\nchat " }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["title"], "Renamed chat");
-    let response = app.http.patch(format!("{}/api/v1/conversations/{conversation}", app.url)).json(&json!({ "title": " " })).send().await.unwrap();
+    let response = app
+        .http
+        .patch(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .json(&json!({ "title": " " }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 422);
-    let response = app.http.delete(format!("{}/api/v1/conversations/{conversation}", app.url)).send().await.unwrap();
+    let response = app
+        .http
+        .delete(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 204);
-    assert_eq!(app.get(&format!("/api/v1/conversations/{conversation}")).await.0, 404);
-    assert_eq!(app.get(&format!("/api/v1/messages/{answer}/events")).await.0, 404);
+    assert_eq!(
+        app.get(&format!("/api/v1/conversations/{conversation}"))
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{answer}/events"))
+            .await
+            .0,
+        404
+    );
 }
 
 async fn deleting_a_conversation_stops_its_answer(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[stall]").await;
-    app.wait_for_message(&conversation, &answer, 10, |m| m["content"] == expected_answer(3)).await;
-    let response = app.http.delete(format!("{}/api/v1/conversations/{conversation}", app.url)).send().await.unwrap();
+    app.wait_for_message(&conversation, &answer, 10, |m| {
+        m["content"] == expected_answer(3)
+    })
+    .await;
+    let response = app
+        .http
+        .delete(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 204);
-    wait_until(|| app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1, "the upstream request is cancelled").await;
+    wait_until(
+        || app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
+        "the upstream request is cancelled",
+    )
+    .await;
     assert_eq!(app.state.generations.running(), 0);
 }
 
@@ -334,26 +581,66 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[markdown] show me").await;
     app.follow(&answer).await;
-    let response = app.http.get(format!("{}/c/{conversation}", app.url)).send().await.unwrap();
+    let response = app
+        .http
+        .get(format!("{}/c/{conversation}", app.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("x-request-id"));
-    assert!(response.headers()["x-response-time"].to_str().unwrap().ends_with("ms"));
+    assert!(response.headers()["x-response-time"]
+        .to_str()
+        .unwrap()
+        .ends_with("ms"));
     let html = response.text().await.unwrap();
-    assert!(html.contains("[markdown] show me"), "the conversation list and history are in the HTML");
+    assert!(
+        html.contains("[markdown] show me"),
+        "the conversation list and history are in the HTML"
+    );
     // As plain HTML, not in a <template> that only script would swap in.
     let first_template = html.find("<template").unwrap_or(usize::MAX);
-    assert!(html.find("<h1>Heading</h1>").unwrap() < first_template, "history readable without JS");
-    assert!(html.contains("<h1>Heading</h1>"), "markdown is rendered on the server");
+    assert!(
+        html.find("<h1>Heading</h1>").unwrap() < first_template,
+        "history readable without JS"
+    );
+    assert!(
+        html.contains("<h1>Heading</h1>"),
+        "markdown is rendered on the server"
+    );
     assert!(html.contains("<table>"));
     assert!(html.contains("class=\"code-lang\">rust<"));
-    assert!(!html.contains("<script>window.__pwned"), "raw HTML from the model never becomes markup");
+    assert!(
+        !html.contains("<script>window.__pwned"),
+        "raw HTML from the model never becomes markup"
+    );
     assert!(!html.contains("<img src=x"));
     assert!(html.contains("&lt;script&gt;window.__pwned"));
-    let home = app.http.get(&app.url).send().await.unwrap().text().await.unwrap();
+    let home = app
+        .http
+        .get(&app.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains("[markdown] show me"));
     assert!(home.contains("data-theme=\"system\""));
-    let dark = app.http.get(&app.url).header("cookie", "theme=dark").send().await.unwrap().text().await.unwrap();
-    assert!(dark.contains("data-theme=\"dark\""), "the theme comes from the cookie, so no flash");
+    let dark = app
+        .http
+        .get(&app.url)
+        .header("cookie", "theme=dark")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        dark.contains("data-theme=\"dark\""),
+        "the theme comes from the cookie, so no flash"
+    );
 }
 
 async fn wait_until(check: impl Fn() -> bool, what: &str) {

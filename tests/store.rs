@@ -6,8 +6,19 @@ use common::{Backend, TestDb};
 use ollamastack::db::{Finish, NewMessage};
 use ollamastack::model::{MessageStatus, Role};
 
-fn user_message(conversation_id: uuid::Uuid, owner_id: uuid::Uuid, content: &str) -> NewMessage<'_> {
-    NewMessage { conversation_id, owner_id, role: Role::User, content, model: None, status: MessageStatus::Complete }
+fn user_message(
+    conversation_id: uuid::Uuid,
+    owner_id: uuid::Uuid,
+    content: &str,
+) -> NewMessage<'_> {
+    NewMessage {
+        conversation_id,
+        owner_id,
+        role: Role::User,
+        content,
+        model: None,
+        status: MessageStatus::Complete,
+    }
 }
 
 async fn users_are_created_once(backend: Backend) {
@@ -25,42 +36,103 @@ async fn conversations_are_listed_newest_activity_first_and_scoped(backend: Back
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
     let them = store.ensure_user("them").await.unwrap();
-    let first = store.create_conversation(me, "first", "llama3.2", None).await.unwrap();
+    let first = store
+        .create_conversation(me, "first", "llama3.2", None)
+        .await
+        .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let second = store.create_conversation(me, "second", "llama3.2", Some("Be brief.")).await.unwrap();
-    let theirs = store.create_conversation(them, "theirs", "llama3.2", None).await.unwrap();
+    let second = store
+        .create_conversation(me, "second", "llama3.2", Some("Be brief."))
+        .await
+        .unwrap();
+    let theirs = store
+        .create_conversation(them, "theirs", "llama3.2", None)
+        .await
+        .unwrap();
 
-    let titles: Vec<_> = store.list_conversations(me).await.unwrap().into_iter().map(|c| c.title).collect();
+    let titles: Vec<_> = store
+        .list_conversations(me)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.title)
+        .collect();
     assert_eq!(titles, ["second", "first"]);
     // A message makes a conversation the most recent.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    store.insert_message(user_message(first.id, me, "hi")).await.unwrap();
-    let titles: Vec<_> = store.list_conversations(me).await.unwrap().into_iter().map(|c| c.title).collect();
+    store
+        .insert_message(user_message(first.id, me, "hi"))
+        .await
+        .unwrap();
+    let titles: Vec<_> = store
+        .list_conversations(me)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.title)
+        .collect();
     assert_eq!(titles, ["first", "second"]);
 
     // What is read back equals what was written, timestamps included.
-    let read = store.get_conversation(me, second.id).await.unwrap().unwrap();
+    let read = store
+        .get_conversation(me, second.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read, second);
     assert_eq!(read.system_prompt.as_deref(), Some("Be brief."));
 
     // Another owner's rows are invisible and untouchable.
-    assert!(store.get_conversation(me, theirs.id).await.unwrap().is_none());
-    assert!(store.rename_conversation(me, theirs.id, "mine now").await.unwrap().is_none());
+    assert!(store
+        .get_conversation(me, theirs.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .rename_conversation(me, theirs.id, "mine now")
+        .await
+        .unwrap()
+        .is_none());
     assert!(!store.delete_conversation(me, theirs.id).await.unwrap());
     assert!(store.list_messages(me, theirs.id).await.unwrap().is_empty());
-    assert_eq!(store.get_conversation(them, theirs.id).await.unwrap().unwrap().title, "theirs");
+    assert_eq!(
+        store
+            .get_conversation(them, theirs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .title,
+        "theirs"
+    );
 }
 
 async fn rename_and_delete_with_messages(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
-    let c = store.create_conversation(me, "old", "llama3.2", None).await.unwrap();
-    let m = store.insert_message(user_message(c.id, me, "hello")).await.unwrap();
-    assert_eq!(store.rename_conversation(me, c.id, "new").await.unwrap().unwrap().title, "new");
+    let c = store
+        .create_conversation(me, "old", "llama3.2", None)
+        .await
+        .unwrap();
+    let m = store
+        .insert_message(user_message(c.id, me, "hello"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rename_conversation(me, c.id, "new")
+            .await
+            .unwrap()
+            .unwrap()
+            .title,
+        "new"
+    );
     assert!(store.delete_conversation(me, c.id).await.unwrap());
     assert!(store.get_conversation(me, c.id).await.unwrap().is_none());
-    assert!(store.get_message(me, m.id).await.unwrap().is_none(), "messages go with their conversation");
+    assert!(
+        store.get_message(me, m.id).await.unwrap().is_none(),
+        "messages go with their conversation"
+    );
     assert!(!store.delete_conversation(me, c.id).await.unwrap());
 }
 
@@ -68,9 +140,15 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
-    let c = store.create_conversation(me, "t", "llama3.2", None).await.unwrap();
+    let c = store
+        .create_conversation(me, "t", "llama3.2", None)
+        .await
+        .unwrap();
     let text = "Unicode survives: héllo 日本語 🦀 <b>not markup</b>";
-    let question = store.insert_message(user_message(c.id, me, text)).await.unwrap();
+    let question = store
+        .insert_message(user_message(c.id, me, text))
+        .await
+        .unwrap();
     let answer = store
         .insert_message(NewMessage {
             conversation_id: c.id,
@@ -93,19 +171,42 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         duration_ms: Some(2300),
         done_reason: Some("stop".into()),
     };
-    let done = store.finish_message(me, answer.id, &finish).await.unwrap().unwrap();
+    let done = store
+        .finish_message(me, answer.id, &finish)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done.status, MessageStatus::Complete);
     assert_eq!(done.content, "partial and the rest");
-    assert_eq!((done.prompt_tokens, done.completion_tokens, done.ttft_ms, done.duration_ms), (Some(18), Some(100), Some(120), Some(2300)));
+    assert_eq!(
+        (
+            done.prompt_tokens,
+            done.completion_tokens,
+            done.ttft_ms,
+            done.duration_ms
+        ),
+        (Some(18), Some(100), Some(120), Some(2300))
+    );
     assert_eq!(done.done_reason.as_deref(), Some("stop"));
 
     // A final row is never overwritten by a late flush or a second finish.
     assert!(!store.save_partial(me, answer.id, "late").await.unwrap());
-    let again = Finish { content: "other".into(), status: Some(MessageStatus::Stopped), ..Default::default() };
-    assert!(store.finish_message(me, answer.id, &again).await.unwrap().is_none());
+    let again = Finish {
+        content: "other".into(),
+        status: Some(MessageStatus::Stopped),
+        ..Default::default()
+    };
+    assert!(store
+        .finish_message(me, answer.id, &again)
+        .await
+        .unwrap()
+        .is_none());
 
     let messages = store.list_messages(me, c.id).await.unwrap();
-    assert_eq!(messages.iter().map(|m| m.id).collect::<Vec<_>>(), [question.id, answer.id]);
+    assert_eq!(
+        messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [question.id, answer.id]
+    );
     assert_eq!(messages[0].content, text);
     assert_eq!(messages[1], done);
 
@@ -120,12 +221,25 @@ async fn streaming_rows_become_interrupted_at_start(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
-    let c = store.create_conversation(me, "t", "llama3.2", None).await.unwrap();
-    let answer = store
-        .insert_message(NewMessage { conversation_id: c.id, owner_id: me, role: Role::Assistant, content: "", model: Some("llama3.2"), status: MessageStatus::Streaming })
+    let c = store
+        .create_conversation(me, "t", "llama3.2", None)
         .await
         .unwrap();
-    store.save_partial(me, answer.id, "half an ans").await.unwrap();
+    let answer = store
+        .insert_message(NewMessage {
+            conversation_id: c.id,
+            owner_id: me,
+            role: Role::Assistant,
+            content: "",
+            model: Some("llama3.2"),
+            status: MessageStatus::Streaming,
+        })
+        .await
+        .unwrap();
+    store
+        .save_partial(me, answer.id, "half an ans")
+        .await
+        .unwrap();
     assert_eq!(store.interrupt_streaming().await.unwrap(), 1);
     let row = store.get_message(me, answer.id).await.unwrap().unwrap();
     assert_eq!(row.status, MessageStatus::Interrupted);
@@ -137,11 +251,20 @@ async fn migrations_apply_once_and_reopen(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
-    store.create_conversation(me, "kept", "llama3.2", None).await.unwrap();
+    store
+        .create_conversation(me, "kept", "llama3.2", None)
+        .await
+        .unwrap();
     store.close().await;
     let reopened = db.store().await;
     assert_eq!(reopened.list_conversations(me).await.unwrap().len(), 1);
-    assert_eq!(reopened.backend(), match backend { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" });
+    assert_eq!(
+        reopened.backend(),
+        match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    );
 }
 
 on_both_backends!(
@@ -156,25 +279,51 @@ on_both_backends!(
 #[tokio::test]
 async fn default_sqlite_file_is_created_in_the_data_dir_in_wal_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = ollamastack::config::DatabaseSettings { url: None, data_dir: dir.path().join("nested/data"), ..Default::default() };
+    let settings = ollamastack::config::DatabaseSettings {
+        url: None,
+        data_dir: dir.path().join("nested/data"),
+        ..Default::default()
+    };
     let store = ollamastack::db::Store::connect(&settings).await.unwrap();
     assert!(dir.path().join("nested/data/ollamastack.db").exists());
-    let ollamastack::db::Store::Sqlite(pool) = &store else { panic!("expected SQLite") };
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+    let ollamastack::db::Store::Sqlite(pool) = &store else {
+        panic!("expected SQLite")
+    };
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
 #[tokio::test]
 async fn a_bad_database_url_is_a_clear_error() {
-    let settings = ollamastack::config::DatabaseSettings { url: Some("mysql://x".into()), ..Default::default() };
-    let error = ollamastack::db::Store::connect(&settings).await.unwrap_err();
-    assert!(error.to_string().contains("unsupported DATABASE_URL"), "{error}");
+    let settings = ollamastack::config::DatabaseSettings {
+        url: Some("mysql://x".into()),
+        ..Default::default()
+    };
+    let error = ollamastack::db::Store::connect(&settings)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("unsupported DATABASE_URL"),
+        "{error}"
+    );
     let settings = ollamastack::config::DatabaseSettings {
         url: Some("postgres://postgres:secret@127.0.0.1:1/none".into()),
         connect_timeout_ms: 500,
         ..Default::default()
     };
-    let error = ollamastack::db::Store::connect(&settings).await.unwrap_err().to_string();
-    assert!(error.contains("cannot connect to the postgres database"), "{error}");
-    assert!(!error.contains("secret"), "the password is redacted: {error}");
+    let error = ollamastack::db::Store::connect(&settings)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("cannot connect to the postgres database"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("secret"),
+        "the password is redacted: {error}"
+    );
 }

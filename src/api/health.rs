@@ -34,7 +34,11 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "ollama": { "ok": ollama_error.is_none(), "url": state.ollama.base_url(), "version": ollama_version, "error": ollama_error },
         "generations_running": state.generations.running(),
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 

@@ -63,8 +63,13 @@ pub async fn regenerate(
 }
 
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.
-pub async fn stop(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<axum::Json<Message>> {
-    Ok(axum::Json(service::stop_generation(&state, state.current_user(), id).await?))
+pub async fn stop(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<Message>> {
+    Ok(axum::Json(
+        service::stop_generation(&state, state.current_user(), id).await?,
+    ))
 }
 
 /// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
@@ -77,9 +82,15 @@ pub async fn events(State(state): State<AppState>, IdPath(id): IdPath) -> AppRes
             Err(_) => Event::default().comment("unserialisable event"),
         })
     });
-    let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
+    let mut response = Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response();
     // Proxies such as nginx must pass each event on at once.
-    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
 }

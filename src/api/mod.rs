@@ -28,10 +28,15 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v1/conversations/{id}",
-            get(conversations::get).patch(conversations::rename).delete(conversations::delete),
+            get(conversations::get)
+                .patch(conversations::rename)
+                .delete(conversations::delete),
         )
         .route("/api/v1/conversations/{id}/messages", post(messages::send))
-        .route("/api/v1/conversations/{id}/regenerate", post(messages::regenerate))
+        .route(
+            "/api/v1/conversations/{id}/regenerate",
+            post(messages::regenerate),
+        )
         .route("/api/v1/messages/{id}/stop", post(messages::stop))
         .route("/api/v1/messages/{id}/events", get(messages::events))
 }
@@ -53,7 +58,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Json(value)),
             Err(rejection) => Err(AppError::InvalidInput(match rejection {
-                JsonRejection::MissingJsonContentType(_) => "send the body as application/json".into(),
+                JsonRejection::MissingJsonContentType(_) => {
+                    "send the body as application/json".into()
+                }
                 other => other.body_text(),
             })),
         }

@@ -12,7 +12,10 @@ async fn main() {
         eprintln!("fake-ollama: FAKE_OLLAMA_ADDR={addr:?} is not an address");
         std::process::exit(2);
     };
-    let delay = std::env::var("FAKE_OLLAMA_TOKEN_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let delay = std::env::var("FAKE_OLLAMA_TOKEN_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
     let config = FakeConfig {
         token_delay: Duration::from_millis(delay),
         ..FakeConfig::default()

@@ -110,7 +110,9 @@ pub fn copy_to_clipboard(text: &str) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsValue;
-        let Some(window) = web_sys::window() else { return };
+        let Some(window) = web_sys::window() else {
+            return;
+        };
         let clipboard = js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("clipboard"));
         if let Ok(clipboard) = clipboard {
             if let Ok(write) = js_sys::Reflect::get(&clipboard, &JsValue::from_str("writeText")) {

@@ -84,7 +84,9 @@ pub fn ThemeToggle() -> impl IntoView {
     let system_dark = RwSignal::new(false);
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
-        if let Some(query) = web_sys::window().and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten()) {
+        if let Some(query) = web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        {
             system_dark.set(query.matches());
         }
     });
@@ -94,7 +96,11 @@ pub fn ThemeToggle() -> impl IntoView {
         Theme::System => system_dark.get(),
     };
     let toggle = move |_| {
-        let next = if effective_dark() { Theme::Light } else { Theme::Dark };
+        let next = if effective_dark() {
+            Theme::Light
+        } else {
+            Theme::Dark
+        };
         preference.set(next);
         #[cfg(feature = "hydrate")]
         {
@@ -132,7 +138,10 @@ mod tests {
 
     #[test]
     fn theme_is_read_from_the_cookie_header() {
-        assert_eq!(Theme::from_cookie_header("a=1; theme=dark; b=2"), Theme::Dark);
+        assert_eq!(
+            Theme::from_cookie_header("a=1; theme=dark; b=2"),
+            Theme::Dark
+        );
         assert_eq!(Theme::from_cookie_header("theme=light"), Theme::Light);
         assert_eq!(Theme::from_cookie_header("theme=<script>"), Theme::System);
         assert_eq!(Theme::from_cookie_header(""), Theme::System);

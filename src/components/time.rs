@@ -9,7 +9,9 @@ pub fn MessageTime(at: DateTime<Utc>) -> impl IntoView {
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         {
-            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at.timestamp_millis() as f64));
+            let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(
+                at.timestamp_millis() as f64
+            ));
             text.set(format!("{:02}:{:02}", date.get_hours(), date.get_minutes()));
         }
     });

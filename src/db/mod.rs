@@ -86,7 +86,8 @@ pub fn now() -> DateTime<Utc> {
 
 const CONVERSATION_COLUMNS: &str =
     "id, owner_id, title, model, system_prompt, created_at, updated_at";
-const MESSAGE_COLUMNS: &str = "id, conversation_id, owner_id, role, content, model, status, error, \
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, owner_id, role, content, model, status, error, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
 impl Store {
@@ -145,15 +146,24 @@ impl Store {
     }
 
     /// One owner's conversations, most recently active first.
-    pub async fn list_conversations(&self, owner_id: Uuid) -> Result<Vec<Conversation>, sqlx::Error> {
+    pub async fn list_conversations(
+        &self,
+        owner_id: Uuid,
+    ) -> Result<Vec<Conversation>, sqlx::Error> {
         let sql = format!(
             "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC"
         );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(owner_id).fetch_all(pool).await)
     }
 
-    pub async fn get_conversation(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Conversation>, sqlx::Error> {
-        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND owner_id = $2");
+    pub async fn get_conversation(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Conversation>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND owner_id = $2"
+        );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
     }
 
@@ -172,7 +182,12 @@ impl Store {
     }
 
     /// Sets the model used for the next answers and marks the conversation active.
-    pub async fn touch_conversation(&self, owner_id: Uuid, id: Uuid, model: &str) -> Result<bool, sqlx::Error> {
+    pub async fn touch_conversation(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        model: &str,
+    ) -> Result<bool, sqlx::Error> {
         with_pool!(self, pool => sqlx::query("UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4")
             .bind(model).bind(now()).bind(id).bind(owner_id)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
@@ -192,14 +207,22 @@ impl Store {
     }
 
     /// A conversation's messages, oldest first.
-    pub async fn list_messages(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<Message>, sqlx::Error> {
+    pub async fn list_messages(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Vec<Message>, sqlx::Error> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
         );
         with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(conversation_id).bind(owner_id).fetch_all(pool).await)
     }
 
-    pub async fn get_message(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Message>, sqlx::Error> {
+    pub async fn get_message(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Message>, sqlx::Error> {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2");
         with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
     }
@@ -226,7 +249,12 @@ impl Store {
 
     /// Saves the text streamed so far; only while the message is still streaming, so a late
     /// flush never overwrites a final row.
-    pub async fn save_partial(&self, owner_id: Uuid, id: Uuid, content: &str) -> Result<bool, sqlx::Error> {
+    pub async fn save_partial(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        content: &str,
+    ) -> Result<bool, sqlx::Error> {
         with_pool!(self, pool => sqlx::query("UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 AND status = 'streaming'")
             .bind(content).bind(now()).bind(id).bind(owner_id)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
@@ -234,7 +262,12 @@ impl Store {
 
     /// Writes the final text, status and metrics of a generation. Only a streaming row changes:
     /// `None` when it was already finalised (stopped through another instance) or is gone.
-    pub async fn finish_message(&self, owner_id: Uuid, id: Uuid, finish: &Finish) -> Result<Option<Message>, sqlx::Error> {
+    pub async fn finish_message(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        finish: &Finish,
+    ) -> Result<Option<Message>, sqlx::Error> {
         let sql = format!(
             "UPDATE messages SET content = $1, status = $2, error = $3, prompt_tokens = $4, completion_tokens = $5, \
              ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9 WHERE id = $10 AND owner_id = $11 \

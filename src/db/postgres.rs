@@ -19,9 +19,12 @@ pub(super) async fn open(url: &str, settings: &DatabaseSettings) -> Result<Store
             source,
         })?;
     // Migrations take an advisory lock, so instances starting together apply them once.
-    MIGRATOR.run(&pool).await.map_err(|source| StoreError::Migrate {
-        backend: "postgres",
-        source,
-    })?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            backend: "postgres",
+            source,
+        })?;
     Ok(Store::Postgres(pool))
 }

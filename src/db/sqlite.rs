@@ -9,10 +9,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 pub(super) async fn open_default(settings: &DatabaseSettings) -> Result<Store, StoreError> {
     let dir = &settings.data_dir;
-    tokio::fs::create_dir_all(dir).await.map_err(|source| StoreError::DataDir {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|source| StoreError::DataDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
     let path = dir.join("ollamastack.db");
     let options = SqliteConnectOptions::new().filename(&path);
     open(options, &path.display().to_string(), settings).await
@@ -27,7 +29,11 @@ pub(super) async fn open_url(url: &str, settings: &DatabaseSettings) -> Result<S
     open(options, url, settings).await
 }
 
-async fn open(options: SqliteConnectOptions, shown: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+async fn open(
+    options: SqliteConnectOptions,
+    shown: &str,
+    settings: &DatabaseSettings,
+) -> Result<Store, StoreError> {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -46,9 +52,12 @@ async fn open(options: SqliteConnectOptions, shown: &str, settings: &DatabaseSet
             url: shown.to_string(),
             source,
         })?;
-    MIGRATOR.run(&pool).await.map_err(|source| StoreError::Migrate {
-        backend: "sqlite",
-        source,
-    })?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            backend: "sqlite",
+            source,
+        })?;
     Ok(Store::Sqlite(pool))
 }

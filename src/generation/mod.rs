@@ -85,13 +85,19 @@ impl LiveGeneration {
     }
 
     fn content(&self) -> String {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).content.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .content
+            .clone()
     }
 
     fn finish(&self, message: Message) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.done = Some(message.clone());
-        let _ = self.events.send(StreamEvent::Done { message });
+        let _ = self.events.send(StreamEvent::Done {
+            message: Box::new(message),
+        });
     }
 
     fn cancel_with(&self, status: MessageStatus) {
@@ -131,7 +137,11 @@ impl Generations {
     }
 
     pub fn get(&self, message_id: Uuid) -> Option<Arc<LiveGeneration>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner()).get(&message_id).cloned()
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&message_id)
+            .cloned()
     }
 
     /// Generations running on this instance.
@@ -164,7 +174,10 @@ impl Generations {
         let this = self.clone();
         self.tracker.spawn(async move {
             this.run(live, job.request).await;
-            this.live.lock().unwrap_or_else(|e| e.into_inner()).remove(&job.message_id);
+            this.live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&job.message_id);
         });
         true
     }
@@ -182,11 +195,15 @@ impl Generations {
 
     /// Waits until the generation of `message_id` (if running here) has been saved.
     pub async fn wait_finished(&self, message_id: Uuid) {
-        let Some(live) = self.get(message_id) else { return };
+        let Some(live) = self.get(message_id) else {
+            return;
+        };
         if let Subscription::Live { mut events, .. } = live.subscribe() {
             loop {
                 match events.recv().await {
-                    Ok(StreamEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => break,
+                    Ok(StreamEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => {
+                        break
+                    }
                     _ => {}
                 }
             }
@@ -201,8 +218,14 @@ impl Generations {
         if running > 0 {
             tracing::info!(running, "saving in-flight generations before exit");
         }
-        if tokio::time::timeout(grace, self.tracker.wait()).await.is_err() {
-            tracing::warn!("some generations were not saved within {}ms", grace.as_millis());
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some generations were not saved within {}ms",
+                grace.as_millis()
+            );
         }
     }
 
@@ -210,7 +233,8 @@ impl Generations {
         let started = Instant::now();
         let mut first_token: Option<Duration> = None;
         let mut flushed_len = 0usize;
-        let mut ticker = tokio::time::interval_at(started + self.flush_interval, self.flush_interval);
+        let mut ticker =
+            tokio::time::interval_at(started + self.flush_interval, self.flush_interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
         let end = tokio::select! {
@@ -264,7 +288,8 @@ impl Generations {
                 let status = *live.cancel_status.lock().unwrap_or_else(|e| e.into_inner());
                 finish.status = Some(status);
                 if status == MessageStatus::Interrupted {
-                    finish.error = Some("the server shut down before this answer was complete".into());
+                    finish.error =
+                        Some("the server shut down before this answer was complete".into());
                 }
             }
             End::Failed(error) => {
@@ -289,12 +314,23 @@ impl Generations {
             let result = match finish.status {
                 // Superseded: keep what the other writer stored.
                 None => self.store.get_message(live.owner_id, live.message_id).await,
-                Some(_) => self.store.finish_message(live.owner_id, live.message_id, finish).await,
+                Some(_) => {
+                    self.store
+                        .finish_message(live.owner_id, live.message_id, finish)
+                        .await
+                }
             };
             match result {
                 Ok(Some(message)) => return Some(message),
                 // Finalised elsewhere, or deleted with its conversation.
-                Ok(None) => return self.store.get_message(live.owner_id, live.message_id).await.ok().flatten(),
+                Ok(None) => {
+                    return self
+                        .store
+                        .get_message(live.owner_id, live.message_id)
+                        .await
+                        .ok()
+                        .flatten()
+                }
                 Err(error) => {
                     tracing::error!(%error, attempt, message_id = %live.message_id, "could not save the end of a generation");
                     tokio::time::sleep(delay).await;

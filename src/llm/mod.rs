@@ -3,4 +3,6 @@
 pub mod ndjson;
 pub mod ollama;
 
-pub use ollama::{ChatEvent, ChatMessage, ChatRequest, ChatStream, DoneInfo, OllamaClient, OllamaError};
+pub use ollama::{
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, DoneInfo, OllamaClient, OllamaError,
+};

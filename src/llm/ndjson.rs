@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn several_lines_in_one_read_are_separated() {
         // The unfinished third line is only handed out by `finish`, at the end of the stream.
-        assert_eq!(lines_of(&[b"{\"a\":1}\n{\"b\":2}\n{\"c\":"]), vec!["{\"a\":1}", "{\"b\":2}", "{\"c\":"]);
+        assert_eq!(
+            lines_of(&[b"{\"a\":1}\n{\"b\":2}\n{\"c\":"]),
+            vec!["{\"a\":1}", "{\"b\":2}", "{\"c\":"]
+        );
         assert_eq!(lines_of(&[b"1\n2\n", b"3\n"]), vec!["1", "2", "3"]);
     }
 
@@ -106,7 +109,14 @@ mod tests {
         let bytes = text.as_bytes();
         for split in 0..bytes.len() {
             let got = lines_of(&[&bytes[..split], &bytes[split..]]);
-            assert_eq!(got, vec!["{\"content\":\"héllo wörld — 你好 🦀\"}", "{\"content\":\"ça va 👍🏽\"}"], "split at {split}");
+            assert_eq!(
+                got,
+                vec![
+                    "{\"content\":\"héllo wörld — 你好 🦀\"}",
+                    "{\"content\":\"ça va 👍🏽\"}"
+                ],
+                "split at {split}"
+            );
         }
         // And one byte per read.
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();
@@ -120,7 +130,10 @@ mod tests {
 
     #[test]
     fn last_line_without_newline_is_returned_at_the_end() {
-        assert_eq!(lines_of(&[b"{\"a\":1}\n{\"done\":true}"]), vec!["{\"a\":1}", "{\"done\":true}"]);
+        assert_eq!(
+            lines_of(&[b"{\"a\":1}\n{\"done\":true}"]),
+            vec!["{\"a\":1}", "{\"done\":true}"]
+        );
     }
 
     #[test]

@@ -243,7 +243,11 @@ impl OllamaClient {
                 num_ctx: request.options.num_ctx,
             },
         };
-        let send = self.http.post(format!("{}/api/chat", self.base_url)).json(&body).send();
+        let send = self
+            .http
+            .post(format!("{}/api/chat", self.base_url))
+            .json(&body)
+            .send();
         let response = match tokio::time::timeout(self.first_token_timeout, send).await {
             Err(_) => return Err(OllamaError::FirstTokenTimeout(self.first_token_timeout)),
             Ok(result) => result.map_err(|e| self.send_error(e))?,
@@ -262,7 +266,10 @@ impl OllamaClient {
 }
 
 /// Turns an error status into a typed error, reading Ollama's `{"error": …}` body.
-async fn check_status(response: reqwest::Response, model: Option<&str>) -> Result<reqwest::Response, OllamaError> {
+async fn check_status(
+    response: reqwest::Response,
+    model: Option<&str>,
+) -> Result<reqwest::Response, OllamaError> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
@@ -274,7 +281,11 @@ async fn check_status(response: reqwest::Response, model: Option<&str>) -> Resul
         .unwrap_or_default();
     let message = serde_json::from_slice::<WireError>(&body)
         .map(|e| e.error)
-        .unwrap_or_else(|_| String::from_utf8_lossy(&body[..body.len().min(500)]).trim().to_string());
+        .unwrap_or_else(|_| {
+            String::from_utf8_lossy(&body[..body.len().min(500)])
+                .trim()
+                .to_string()
+        });
     if status == reqwest::StatusCode::NOT_FOUND {
         if let Some(model) = model {
             if message.contains("not found") {
@@ -324,7 +335,9 @@ impl ChatStream {
                 continue;
             }
             match tokio::time::timeout_at(self.deadline, self.body.next()).await {
-                Err(_) if self.got_first => return Err(OllamaError::IdleTimeout(self.idle_timeout)),
+                Err(_) if self.got_first => {
+                    return Err(OllamaError::IdleTimeout(self.idle_timeout))
+                }
                 Err(_) => return Err(OllamaError::FirstTokenTimeout(self.first_token_timeout)),
                 Ok(Some(Ok(bytes))) => {
                     if self.got_first {
@@ -339,16 +352,22 @@ impl ChatStream {
                             return Ok(Some(event));
                         }
                     }
-                    return Err(OllamaError::Protocol("the stream ended before the answer was done".into()));
+                    return Err(OllamaError::Protocol(
+                        "the stream ended before the answer was done".into(),
+                    ));
                 }
             }
         }
     }
 
-    fn parse(&mut self, line: Result<String, NdjsonError>) -> Result<Option<ChatEvent>, OllamaError> {
+    fn parse(
+        &mut self,
+        line: Result<String, NdjsonError>,
+    ) -> Result<Option<ChatEvent>, OllamaError> {
         let line = line.map_err(|e| OllamaError::Protocol(e.to_string()))?;
-        let chunk: WireChunk = serde_json::from_str(&line)
-            .map_err(|e| OllamaError::Protocol(format!("{e} in line {:?}", truncate(&line, 200))))?;
+        let chunk: WireChunk = serde_json::from_str(&line).map_err(|e| {
+            OllamaError::Protocol(format!("{e} in line {:?}", truncate(&line, 200)))
+        })?;
         if let Some(error) = chunk.error {
             return Err(OllamaError::Stream(error));
         }
@@ -361,7 +380,9 @@ impl ChatStream {
             return Ok(Some(ChatEvent::Done(chunk.done_info)));
         }
         match chunk.message {
-            Some(message) if !message.content.is_empty() => Ok(Some(ChatEvent::Delta(message.content))),
+            Some(message) if !message.content.is_empty() => {
+                Ok(Some(ChatEvent::Delta(message.content)))
+            }
             _ => Ok(None),
         }
     }

@@ -13,7 +13,12 @@ use uuid::Uuid;
 #[component]
 pub fn ConversationPage() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| Uuid::parse_str(&s).ok());
+    let id = move || {
+        params
+            .read()
+            .get("id")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    };
     let data = Resource::new(id, |id| async move {
         match id {
             Some(id) => get_conversation(id).await,
@@ -60,14 +65,18 @@ impl Row {
 fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     let chat = use_chat();
     let conversation_id = data.conversation.id;
-    chat.selected_model.set(Some(data.conversation.model.clone()));
+    chat.selected_model
+        .set(Some(data.conversation.model.clone()));
     let title = data.conversation.title.clone();
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
     let text = RwSignal::new(String::new());
     let sending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let streaming = Memo::new(move |_| {
-        messages.with(|rows| rows.iter().any(|r| r.data.with(|m| m.status == MessageStatus::Streaming)))
+        messages.with(|rows| {
+            rows.iter()
+                .any(|r| r.data.with(|m| m.status == MessageStatus::Streaming))
+        })
     });
     let last_id = Memo::new(move |_| messages.with(|rows| rows.last().map(|r| r.id)));
     let followers = live::Followers::new();
@@ -75,7 +84,10 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     // Answers still being written (this page was opened or reloaded mid-answer) continue live.
     Effect::new(move |_| {
         for row in messages.get_untracked() {
-            if row.data.with_untracked(|m| m.status == MessageStatus::Streaming) {
+            if row
+                .data
+                .with_untracked(|m| m.status == MessageStatus::Streaming)
+            {
                 followers.follow(row.id, row.data, chat);
             }
         }
@@ -128,7 +140,13 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
 
     let on_stop = Callback::new(move |_| {
         let running = messages.with_untracked(|rows| {
-            rows.iter().rev().find(|r| r.data.with_untracked(|m| m.status == MessageStatus::Streaming)).copied()
+            rows.iter()
+                .rev()
+                .find(|r| {
+                    r.data
+                        .with_untracked(|m| m.status == MessageStatus::Streaming)
+                })
+                .copied()
         });
         if let Some(row) = running {
             spawn_local(async move {
@@ -149,7 +167,10 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 Ok(message) => {
                     let answer = Row::new(message);
                     messages.update(|rows| {
-                        if rows.last().is_some_and(|r| r.data.with_untracked(|m| m.role == Role::Assistant)) {
+                        if rows
+                            .last()
+                            .is_some_and(|r| r.data.with_untracked(|m| m.role == Role::Assistant))
+                        {
                             rows.pop();
                         }
                         rows.push(answer);
@@ -231,7 +252,8 @@ mod live {
                 let (cancel_tx, cancel_rx) = futures::channel::oneshot::channel::<()>();
                 self.cancels.update_value(|c| c.push(cancel_tx));
                 leptos::task::spawn_local(async move {
-                    let Ok(mut source) = EventSource::new(&format!("/api/v1/messages/{id}/events")) else {
+                    let Ok(mut source) = EventSource::new(&format!("/api/v1/messages/{id}/events"))
+                    else {
                         return;
                     };
                     let Ok(mut events) = source.subscribe("message") else {
@@ -253,7 +275,7 @@ mod live {
                                             let _ = data.try_update(|m| m.content.push_str(&content));
                                         }
                                         Ok(StreamEvent::Done { message }) => {
-                                            let _ = data.try_set(message);
+                                            let _ = data.try_set(*message);
                                             chat.refresh_conversations();
                                             break;
                                         }
@@ -278,7 +300,10 @@ mod live {
         #[cfg(feature = "hydrate")]
         {
             use wasm_bindgen::JsCast;
-            let Some(target) = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+            let Some(target) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            else {
                 return;
             };
             if !target.has_attribute("data-copy-code") {

@@ -23,7 +23,10 @@ pub fn HomePage() -> impl IntoView {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.refresh_conversations();
-                    navigate(&format!("/c/{}", outcome.conversation.id), Default::default());
+                    navigate(
+                        &format!("/c/{}", outcome.conversation.id),
+                        Default::default(),
+                    );
                 }
                 // The text stays in the box: nothing typed is lost.
                 Err(e) => error.set(Some(e.to_string())),

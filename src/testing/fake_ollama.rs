@@ -120,11 +120,23 @@ impl Drop for FakeOllama {
 pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
     let shared = Arc::new(Shared { config, stats });
     Router::new()
-        .route("/api/version", get(|| async { Json(json!({ "version": "0.12.0" })) }))
+        .route(
+            "/api/version",
+            get(|| async { Json(json!({ "version": "0.12.0" })) }),
+        )
         .route("/api/tags", get(tags))
         .route("/api/chat", post(chat))
-        .route("/__fake/stats", get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }))
-        .fallback(|| async { (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], "404 page not found") })
+        .route(
+            "/__fake/stats",
+            get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "404 page not found",
+            )
+        })
         .with_state(shared)
 }
 
@@ -150,7 +162,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 fn knows(models: &[String], name: &str) -> bool {
-    models.iter().any(|m| m == name || m.strip_suffix(":latest") == Some(name))
+    models
+        .iter()
+        .any(|m| m == name || m.strip_suffix(":latest") == Some(name))
 }
 
 /// A number after `[key=` in the prompt.
@@ -161,8 +175,25 @@ fn switch(prompt: &str, key: &str) -> Option<u64> {
 }
 
 const WORDS: &[&str] = &[
-    "The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ";", " café", " naïve",
-    " 日本語", " 🦀", " crème", " brûlée", " —", " ok", ".",
+    "The",
+    " quick",
+    " brown",
+    " fox",
+    " jumps",
+    " over",
+    " the",
+    " lazy",
+    " dog",
+    ";",
+    " café",
+    " naïve",
+    " 日本語",
+    " 🦀",
+    " crème",
+    " brûlée",
+    " —",
+    " ok",
+    ".",
 ];
 
 /// The text of an answer of `n` tokens without switches, as the fake sends it.
@@ -196,19 +227,35 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .unwrap_or_default()
         .to_string();
     if prompt.contains("[http500]") {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "llama runner process has terminated: exit status 2");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "llama runner process has terminated: exit status 2",
+        );
     }
     let tokens: Vec<String> = if prompt.contains("[markdown]") {
-        MARKDOWN_ANSWER.split_inclusive([' ', '\n']).map(str::to_string).collect()
+        MARKDOWN_ANSWER
+            .split_inclusive([' ', '\n'])
+            .map(str::to_string)
+            .collect()
     } else {
         let n = switch(&prompt, "tokens").unwrap_or(12) as usize;
-        (0..n).map(|i| WORDS[i % WORDS.len()].to_string()).collect::<Vec<_>>()
+        (0..n)
+            .map(|i| WORDS[i % WORDS.len()].to_string())
+            .collect::<Vec<_>>()
     };
-    let delay = switch(&prompt, "delay").map(Duration::from_millis).unwrap_or(shared.config.token_delay);
-    let first = switch(&prompt, "first").map(Duration::from_millis).unwrap_or_default();
+    let delay = switch(&prompt, "delay")
+        .map(Duration::from_millis)
+        .unwrap_or(shared.config.token_delay);
+    let first = switch(&prompt, "first")
+        .map(Duration::from_millis)
+        .unwrap_or_default();
     let stall = prompt.contains("[stall]");
     let fail = prompt.contains("[error]");
-    let done_reason = if prompt.contains("[length]") { "length" } else { "stop" };
+    let done_reason = if prompt.contains("[length]") {
+        "length"
+    } else {
+        "stop"
+    };
     let split = shared.config.split_writes;
     let stream_stats = shared.stats.clone();
     let prompt_tokens = prompt.split_whitespace().count() as u64 + 10;
@@ -311,7 +358,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -325,7 +375,10 @@ struct StreamGuard {
 impl StreamGuard {
     fn new(stats: Arc<FakeStats>) -> Self {
         stats.active_streams.fetch_add(1, Ordering::SeqCst);
-        StreamGuard { stats, completed: false }
+        StreamGuard {
+            stats,
+            completed: false,
+        }
     }
 }
 

@@ -19,7 +19,8 @@ pub enum Backend {
 
 /// Where PostgreSQL tests connect to create their databases. They fail when it is missing.
 pub fn postgres_admin_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database that exists for one test.
@@ -35,7 +36,11 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                TestDb { url, _dir: Some(dir), postgres_name: None }
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -43,10 +48,22 @@ impl TestDb {
                 let name = format!("ollamastack_test_{}", uuid::Uuid::now_v7().simple());
                 let mut conn = sqlx::PgConnection::connect(&admin)
                     .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests ({admin}): {e}"));
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-                let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
-                TestDb { url: format!("{base}/{name}"), _dir: None, postgres_name: Some(name) }
+                    .unwrap_or_else(|e| {
+                        panic!("PostgreSQL is required for these tests ({admin}): {e}")
+                    });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
             }
         }
     }
@@ -65,15 +82,22 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.postgres_name.take() else { return };
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
         let admin = postgres_admin_url();
         // Drop runs outside async; a short-lived runtime on its own thread removes the database.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 use sqlx::Connection;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
                 }
             });
         })
@@ -108,7 +132,11 @@ impl TestApp {
         Self::start_with(backend, FakeConfig::default(), |_| {}).await
     }
 
-    pub async fn start_with(backend: Backend, fake: FakeConfig, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    pub async fn start_with(
+        backend: Backend,
+        fake: FakeConfig,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let db = TestDb::new(backend).await;
         let fake = FakeOllama::start(fake).await.expect("fake ollama");
         let mut settings = test_settings(&db, &fake.url());
@@ -118,7 +146,9 @@ impl TestApp {
 
     /// Serves the app on an existing database (as after a restart).
     pub async fn serve(db: TestDb, fake: FakeOllama, settings: Settings) -> TestApp {
-        let options = leptos::config::LeptosOptions::builder().output_name("ollamastack").build();
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("ollamastack")
+            .build();
         let state = AppState::build(settings, options).await.expect("app state");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -126,11 +156,28 @@ impl TestApp {
         let server = tokio::spawn(ollamastack::web::serve(listener, state.clone(), async {
             let _ = stopped.await;
         }));
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        let app = TestApp { url, fake, state, db, http, stop: Some(stop), server: Some(server) };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let app = TestApp {
+            url,
+            fake,
+            state,
+            db,
+            http,
+            stop: Some(stop),
+            server: Some(server),
+        };
         // Wait until it answers.
         for _ in 0..100 {
-            if app.http.get(format!("{}/healthz", app.url)).send().await.is_ok() {
+            if app
+                .http
+                .get(format!("{}/healthz", app.url))
+                .send()
+                .await
+                .is_ok()
+            {
                 return app;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -152,13 +199,24 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().await.unwrap();
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self.http.post(format!("{}{path}", self.url)).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -166,12 +224,18 @@ impl TestApp {
     /// Starts a new conversation with a first message; returns (conversation id, assistant message id).
     pub async fn send_new(&self, content: &str) -> (String, String) {
         let (status, body) = self
-            .post("/api/v1/conversations", serde_json::json!({ "content": content, "model": "llama3.2" }))
+            .post(
+                "/api/v1/conversations",
+                serde_json::json!({ "content": content, "model": "llama3.2" }),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         (
             body["conversation"]["id"].as_str().unwrap().to_string(),
-            body["assistant_message"]["id"].as_str().unwrap().to_string(),
+            body["assistant_message"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         )
     }
 
@@ -199,7 +263,9 @@ impl TestApp {
 
     /// The stored message, read through the API.
     pub async fn message(&self, conversation_id: &str, message_id: &str) -> Value {
-        let (status, body) = self.get(&format!("/api/v1/conversations/{conversation_id}")).await;
+        let (status, body) = self
+            .get(&format!("/api/v1/conversations/{conversation_id}"))
+            .await;
         assert_eq!(status, 200, "{body}");
         body["messages"]
             .as_array()
@@ -211,14 +277,23 @@ impl TestApp {
     }
 
     /// Polls until `check` holds for the stored message, or fails after `seconds`.
-    pub async fn wait_for_message(&self, conversation_id: &str, message_id: &str, seconds: u64, check: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for_message(
+        &self,
+        conversation_id: &str,
+        message_id: &str,
+        seconds: u64,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         loop {
             let message = self.message(conversation_id, message_id).await;
             if check(&message) {
                 return message;
             }
-            assert!(tokio::time::Instant::now() < deadline, "condition not met in time; last: {message}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "condition not met in time; last: {message}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -240,7 +315,10 @@ impl EventReader {
             .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        EventReader { response, buffer: Vec::new() }
+        EventReader {
+            response,
+            buffer: Vec::new(),
+        }
     }
 
     /// The next event, or None when the server closed the stream.
@@ -249,7 +327,11 @@ impl EventReader {
             if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
                 let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
                 let frame = String::from_utf8(frame).expect("SSE frames are UTF-8");
-                let data: Vec<&str> = frame.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect();
+                let data: Vec<&str> = frame
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
                 if data.is_empty() {
                     continue; // keep-alive comment
                 }
