@@ -8,6 +8,9 @@ bash scripts/setup.sh --test
 echo "==> formatting"
 cargo fmt --check
 
+echo "==> clippy"
+cargo clippy --features ssr --all-targets -- -D warnings
+
 echo "==> unit and integration tests (SQLite and PostgreSQL)"
 cargo test --features ssr
 

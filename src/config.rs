@@ -365,6 +365,18 @@ mod tests {
     }
 
     #[test]
+    fn every_environment_variable_is_documented_in_the_readme() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        for (name, _) in ENV_VARS {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not document {name}"
+            );
+        }
+    }
+
+    #[test]
     fn shipped_leptos_toml_is_valid() {
         let text =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();

@@ -136,6 +136,40 @@ async fn unknown_model_is_a_clear_error_and_the_question_is_kept(backend: Backen
     assert_eq!(stored["messages"][0]["content"], "hello?");
 }
 
+async fn ollama_dying_mid_stream_keeps_the_partial_text(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, answer) = app.send_new("[die]").await;
+    let (_, done) = app.follow(&answer).await;
+    assert_eq!(done["status"], "error");
+    assert_eq!(done["content"], expected_answer(3));
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection to Ollama failed"),
+        "{done}"
+    );
+    assert_eq!(
+        app.message(&conversation, &answer).await["content"],
+        expected_answer(3)
+    );
+}
+
+async fn a_broken_line_mid_stream_is_an_error_not_a_crash(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, answer) = app.send_new("[garbage]").await;
+    let (_, done) = app.follow(&answer).await;
+    assert_eq!(done["status"], "error");
+    assert_eq!(done["content"], expected_answer(3));
+    assert!(
+        done["error"].as_str().unwrap().contains("unreadable"),
+        "{done}"
+    );
+    // The server is fine afterwards.
+    let (_, next) = app.send_new("[tokens=2]").await;
+    assert_eq!(app.follow(&next).await.1["status"], "complete");
+}
+
 async fn http_error_from_ollama_is_reported(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (_, answer) = app.send_new("[http500]").await;
@@ -658,6 +692,8 @@ on_both_backends!(
     error_line_mid_stream_keeps_the_partial_text,
     unknown_model_is_a_clear_error_and_the_question_is_kept,
     http_error_from_ollama_is_reported,
+    ollama_dying_mid_stream_keeps_the_partial_text,
+    a_broken_line_mid_stream_is_an_error_not_a_crash,
     a_stall_trips_the_idle_timeout_and_closes_upstream,
     a_slow_first_token_trips_the_first_token_timeout,
     the_generation_outlives_the_browser,

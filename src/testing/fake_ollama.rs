@@ -8,6 +8,8 @@
 //!   `[first=MS]` wait MS before the first token
 //! - `[stall]` send 3 tokens, then nothing until the client hangs up
 //! - `[error]` send 3 tokens, then an `{"error": …}` line
+//! - `[die]` send 3 tokens, then cut the connection mid-body (the server process died)
+//! - `[garbage]` send 3 tokens, then a line that is not JSON
 //! - `[http500]` answer 500 with an error body
 //! - `[markdown]` answer with markdown: heading, list, table, code block and raw HTML
 //! - `[length]` end with `done_reason: "length"`
@@ -95,6 +97,10 @@ impl FakeOllama {
         let addr = listener.local_addr()?;
         let stats = Arc::new(FakeStats::default());
         let router = router(config, stats.clone());
+        // Go, and so Ollama, sets TCP_NODELAY on every connection.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -251,6 +257,8 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .unwrap_or_default();
     let stall = prompt.contains("[stall]");
     let fail = prompt.contains("[error]");
+    let die = prompt.contains("[die]");
+    let garbage = prompt.contains("[garbage]");
     let done_reason = if prompt.contains("[length]") {
         "length"
     } else {
@@ -266,7 +274,7 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         let mut pending: Vec<u8> = Vec::new();
         let started = std::time::Instant::now();
         tokio::time::sleep(first).await;
-        let limit = if stall || fail { 3.min(tokens.len()) } else { tokens.len() };
+        let limit = if stall || fail || die || garbage { 3.min(tokens.len()) } else { tokens.len() };
         for (i, token) in tokens.iter().take(limit).enumerate() {
             if i > 0 && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
@@ -286,6 +294,18 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             }
             // Never another byte; the client must give up (idle timeout) or hang up (stop).
             std::future::pending::<()>().await;
+        }
+        if !pending.is_empty() {
+            yield Ok(Bytes::from(std::mem::take(&mut pending)));
+        }
+        if die {
+            // An error from the body stream makes the server drop the connection mid-response.
+            guard.completed = true;
+            yield Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "ollama died"));
+            return;
+        }
+        if garbage {
+            yield Ok(Bytes::from_static(b"<html>502 Bad Gateway</html>\n"));
         }
         let last = if fail {
             serde_json::to_vec(&json!({ "error": "an error was encountered while running the model: unexpected EOF" })).unwrap()
