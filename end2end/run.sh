@@ -16,10 +16,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> building the app (cargo leptos build) and the fake Ollama"
-cargo leptos build
-cargo build --features ssr --bin fake-ollama
-server=target/debug/ollamastack
+# The release build: what people run (optimised WASM through wasm-opt), not only a debug build.
+echo "==> building the app (cargo leptos build --release) and the fake Ollama"
+cargo leptos build --release
+cargo build --release --features ssr --bin fake-ollama
+server=target/release/ollamastack
 [ -x "$server" ] || { echo "the server binary is missing at $server"; exit 1; }
 
 wait_for() {
@@ -31,7 +32,7 @@ wait_for() {
 }
 
 FAKE_OLLAMA_ADDR=127.0.0.1:$FAKE_PORT FAKE_OLLAMA_TOKEN_DELAY_MS=40 \
-  target/debug/fake-ollama >"$work/fake.log" 2>&1 &
+  target/release/fake-ollama >"$work/fake.log" 2>&1 &
 pids+=($!)
 start_app() { # name port ollama_url
   OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 \

@@ -3,6 +3,9 @@
 //! One crate, two builds: with `ssr` it is the server (axum, sqlx, reqwest), with `hydrate` it is
 //! the page's WebAssembly. Shared: the DTOs (`model`), the error type, markdown, the UI.
 
+// Leptos views are deeply nested types; the optimised WASM build needs more than the default 128.
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod components;
 pub mod error;

@@ -677,6 +677,31 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
     );
 }
 
+async fn pages_are_compressed_but_event_streams_are_not(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, answer) = app.send_new("[tokens=30][delay=20]").await;
+    let page = app
+        .http
+        .get(&app.url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    let events = app
+        .http
+        .get(format!("{}/api/v1/messages/{answer}/events", app.url))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    assert!(
+        events.headers().get("content-encoding").is_none(),
+        "SSE must reach the browser unbuffered"
+    );
+}
+
 async fn wait_until(check: impl Fn() -> bool, what: &str) {
     for _ in 0..200 {
         if check() {
@@ -710,4 +735,5 @@ on_both_backends!(
     rename_and_delete,
     deleting_a_conversation_stops_its_answer,
     pages_are_server_rendered_with_history_and_safe_markdown,
+    pages_are_compressed_but_event_streams_are_not,
 );
