@@ -36,8 +36,11 @@ fi
 
 # Tailwind CSS v4 and wasm-opt (binaryen) from npm; cargo-leptos finds them in node_modules/.bin.
 if [ ! -x node_modules/.bin/tailwindcss ] || [ ! -x node_modules/.bin/wasm-opt ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing front-end build tools (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing front-end build tools (npm install)"
+  # Not `npm ci`: Tailwind lists a native engine per platform as optional packages, and a registry
+  # that lacks other platforms' engines makes `npm ci` refuse the lock; `npm install` skips them
+  # and installs exactly the locked versions for this platform.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 if [ "$want_test" = 1 ]; then

@@ -41,11 +41,7 @@ pub async fn get_conversation(
     owner: Uuid,
     id: Uuid,
 ) -> AppResult<ConversationWithMessages> {
-    let conversation = state
-        .store
-        .get_conversation(owner, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("conversation".into()))?;
+    let conversation = owned_conversation(state, owner, id).await?;
     let messages = state.store.list_messages(owner, id).await?;
     Ok(ConversationWithMessages {
         conversation,
@@ -95,11 +91,7 @@ pub async fn send_message(
 
     let conversation = match input.conversation_id {
         Some(id) => {
-            let conversation = state
-                .store
-                .get_conversation(owner, id)
-                .await?
-                .ok_or_else(|| AppError::NotFound("conversation".into()))?;
+            let conversation = owned_conversation(state, owner, id).await?;
             ensure_idle(state, owner, id).await?;
             conversation
         }
@@ -171,11 +163,7 @@ pub async fn stop_generation(
     owner: Uuid,
     message_id: Uuid,
 ) -> AppResult<Message> {
-    let message = state
-        .store
-        .get_message(owner, message_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("message".into()))?;
+    let message = owned_message(state, owner, message_id).await?;
     if message.status.is_final() {
         return Ok(message);
     }
@@ -194,11 +182,7 @@ pub async fn stop_generation(
             .finish_message(owner, message_id, &finish)
             .await?;
     }
-    state
-        .store
-        .get_message(owner, message_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("message".into()))
+    owned_message(state, owner, message_id).await
 }
 
 /// The live events of a message: a snapshot of its text, deltas as they arrive, then `Done`.
@@ -208,11 +192,7 @@ pub async fn message_events(
     owner: Uuid,
     message_id: Uuid,
 ) -> AppResult<impl Stream<Item = StreamEvent> + Send + 'static> {
-    let message = state
-        .store
-        .get_message(owner, message_id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("message".into()))?;
+    let message = owned_message(state, owner, message_id).await?;
     let generations = state.generations.clone();
     let store = state.store.clone();
     let shutdown = generations.shutdown_token();
@@ -330,6 +310,24 @@ async fn default_model(state: &AppState) -> AppResult<String> {
             "Ollama has no models yet: pull one with `ollama pull llama3.2`".into(),
         )
     })
+}
+
+/// The owner's conversation, or NotFound (also for another owner's: its existence is not revealed).
+async fn owned_conversation(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Conversation> {
+    state
+        .store
+        .get_conversation(owner, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("conversation".into()))
+}
+
+/// The owner's message, or NotFound.
+async fn owned_message(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Message> {
+    state
+        .store
+        .get_message(owner, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("message".into()))
 }
 
 async fn start_answer(

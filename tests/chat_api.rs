@@ -350,17 +350,7 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
         .create_conversation(owner, "crashed", "llama3.2", None)
         .await
         .unwrap();
-    let answer = store
-        .insert_message(ollamastack::db::NewMessage {
-            conversation_id: conversation.id,
-            owner_id: owner,
-            role: ollamastack::model::Role::Assistant,
-            content: "",
-            model: Some("llama3.2"),
-            status: ollamastack::model::MessageStatus::Streaming,
-        })
-        .await
-        .unwrap();
+    let answer = common::insert_streaming_answer(&store, owner, conversation.id).await;
     store
         .save_partial(owner, answer.id, "half of it")
         .await

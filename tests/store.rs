@@ -149,17 +149,7 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         .insert_message(user_message(c.id, me, text))
         .await
         .unwrap();
-    let answer = store
-        .insert_message(NewMessage {
-            conversation_id: c.id,
-            owner_id: me,
-            role: Role::Assistant,
-            content: "",
-            model: Some("llama3.2"),
-            status: MessageStatus::Streaming,
-        })
-        .await
-        .unwrap();
+    let answer = common::insert_streaming_answer(&store, me, c.id).await;
     assert!(store.save_partial(me, answer.id, "partial").await.unwrap());
     let finish = Finish {
         content: "partial and the rest".into(),
@@ -225,17 +215,7 @@ async fn streaming_rows_become_interrupted_at_start(backend: Backend) {
         .create_conversation(me, "t", "llama3.2", None)
         .await
         .unwrap();
-    let answer = store
-        .insert_message(NewMessage {
-            conversation_id: c.id,
-            owner_id: me,
-            role: Role::Assistant,
-            content: "",
-            model: Some("llama3.2"),
-            status: MessageStatus::Streaming,
-        })
-        .await
-        .unwrap();
+    let answer = common::insert_streaming_answer(&store, me, c.id).await;
     store
         .save_partial(me, answer.id, "half an ans")
         .await

@@ -299,6 +299,25 @@ impl TestApp {
     }
 }
 
+/// Stores an assistant answer marked streaming, as a generation starts it (or a crash leaves it).
+pub async fn insert_streaming_answer(
+    store: &Store,
+    owner_id: uuid::Uuid,
+    conversation_id: uuid::Uuid,
+) -> ollamastack::model::Message {
+    store
+        .insert_message(ollamastack::db::NewMessage {
+            conversation_id,
+            owner_id,
+            role: ollamastack::model::Role::Assistant,
+            content: "",
+            model: Some("llama3.2"),
+            status: ollamastack::model::MessageStatus::Streaming,
+        })
+        .await
+        .unwrap()
+}
+
 /// Reads server-sent events from /api/v1/messages/{id}/events.
 pub struct EventReader {
     response: reqwest::Response,
