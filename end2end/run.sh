@@ -49,5 +49,11 @@ wait_for "http://127.0.0.1:$DOWN_PORT/healthz"
 
 echo "==> Playwright (headless Chromium)"
 cd end2end
+set +e
 E2E_BASE_URL="http://127.0.0.1:$APP_PORT" E2E_DOWN_URL="http://127.0.0.1:$DOWN_PORT" \
-  npx playwright test
+  npx playwright test 2>&1 | tee "$work/playwright.log"
+status=${PIPESTATUS[0]}
+set -e
+count() { grep -Eo "^ *[0-9]+ $1" "$work/playwright.log" | grep -Eo '[0-9]+' | tail -n1; }
+echo "end-to-end: $(count passed || true) passed, $(count failed || true) failed" | sed 's/:  passed/: 0 passed/; s/,  failed/, 0 failed/'
+exit "$status"

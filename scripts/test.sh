@@ -12,7 +12,8 @@ echo "==> clippy"
 cargo clippy --features ssr --all-targets -- -D warnings
 
 echo "==> unit and integration tests (SQLite and PostgreSQL)"
-cargo test --features ssr
+# --lib --tests: the crate has no doc tests, so cargo's closing line is a real suite's.
+cargo test --features ssr --lib --tests
 
 echo "==> end-to-end tests"
 bash end2end/run.sh
