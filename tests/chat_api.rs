@@ -46,14 +46,7 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
     );
 
     // The model got the conversation so far.
-    let request = app
-        .fake
-        .stats
-        .last_chat_request
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap();
+    let request = app.fake.stats.last_chat_request();
     assert_eq!(request["model"], "llama3.2");
     assert_eq!(request["stream"], true);
     assert_eq!(
@@ -73,14 +66,7 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
         .follow(second["assistant_message"]["id"].as_str().unwrap())
         .await;
     assert_eq!(done["content"], expected_answer(3));
-    let request = app
-        .fake
-        .stats
-        .last_chat_request
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap();
+    let request = app.fake.stats.last_chat_request();
     let roles: Vec<&str> = request["messages"]
         .as_array()
         .unwrap()

@@ -21,6 +21,11 @@ fn user_message(
     }
 }
 
+async fn titles(store: &ollamastack::db::Store, owner: uuid::Uuid) -> Vec<String> {
+    let conversations = store.list_conversations(owner).await.unwrap();
+    conversations.into_iter().map(|c| c.title).collect()
+}
+
 async fn users_are_created_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store().await;
@@ -50,28 +55,14 @@ async fn conversations_are_listed_newest_activity_first_and_scoped(backend: Back
         .await
         .unwrap();
 
-    let titles: Vec<_> = store
-        .list_conversations(me)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.title)
-        .collect();
-    assert_eq!(titles, ["second", "first"]);
+    assert_eq!(titles(&store, me).await, ["second", "first"]);
     // A message makes a conversation the most recent.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     store
         .insert_message(user_message(first.id, me, "hi"))
         .await
         .unwrap();
-    let titles: Vec<_> = store
-        .list_conversations(me)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.title)
-        .collect();
-    assert_eq!(titles, ["first", "second"]);
+    assert_eq!(titles(&store, me).await, ["first", "second"]);
 
     // What is read back equals what was written, timestamps included.
     let read = store

@@ -65,6 +65,15 @@ pub struct FakeStats {
 }
 
 impl FakeStats {
+    /// The body of the last /api/chat request (Null before any).
+    pub fn last_chat_request(&self) -> Value {
+        self.last_chat_request
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or(Value::Null)
+    }
+
     pub fn snapshot(&self) -> Value {
         json!({
             "chat_requests": self.chat_requests.load(Ordering::SeqCst),
