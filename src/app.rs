@@ -16,6 +16,17 @@ use leptos_router::{
 /// painted in the right colours from the first byte; "system" leaves it to the CSS media query.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let theme = Theme::from_request();
+    // The page's Content-Security-Policy allows exactly the scripts carrying this response's
+    // nonce, which Leptos puts on its own (hydration, streamed resources).
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&crate::security::page_csp(&nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme=theme.as_str()>

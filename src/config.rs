@@ -21,9 +21,20 @@ pub struct ServerSettings {
     pub addr: SocketAddr,
     /// Folder of the built front end (JS, WASM, CSS, public files).
     pub site_root: PathBuf,
+    /// The address people use, such as `https://chat.example.com`; state-changing requests must
+    /// come from this origin (or, when unset, from the host they were sent to).
+    pub public_url: Option<String>,
+    /// Host names (with or without port) the server answers to, besides localhost, 127.0.0.1,
+    /// [::1] and the host of `public_url`; other `Host` headers are refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// Set when something else protects the deployment (an authenticating proxy, a private
+    /// network): only then may the server listen on a non-loopback address.
+    pub protected: bool,
+    /// Largest request body accepted, in bytes, on every route (server functions included).
+    pub max_body_bytes: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `postgres://…` or `sqlite://…`; when empty, a SQLite file in `data_dir`.
@@ -34,7 +45,7 @@ pub struct DatabaseSettings {
     pub connect_timeout_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OllamaSettings {
     pub url: String,
@@ -59,6 +70,20 @@ pub struct GenerationSettings {
     pub shutdown_grace_ms: u64,
     /// System prompt of new conversations, if any.
     pub default_system_prompt: Option<String>,
+    /// A streaming row whose writer has not refreshed it for this long is taken for dead and
+    /// becomes interrupted (checked at start and every `sweep_interval_ms`).
+    pub heartbeat_timeout_ms: u64,
+    pub sweep_interval_ms: u64,
+    /// Generations running at once on this server, and per person; above, 429 with Retry-After.
+    pub max_concurrent: usize,
+    pub max_concurrent_per_owner: usize,
+    /// Longest answer in tokens: `num_predict` is capped by it (and set to it when absent, -1 or -2).
+    pub max_answer_tokens: i32,
+    /// Longest answer in characters and in time; past them the answer stops, keeping its text.
+    pub max_answer_chars: usize,
+    pub max_duration_ms: u64,
+    /// How long Stop and Delete wait for a running answer to be saved.
+    pub finish_wait_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +100,12 @@ impl Default for ServerSettings {
         ServerSettings {
             addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             site_root: PathBuf::from("target/site"),
+            public_url: None,
+            allowed_hosts: Vec::new(),
+            protected: false,
+            // A message is at most 100,000 characters; escaped as JSON or form data it stays
+            // well under this.
+            max_body_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -109,6 +140,14 @@ impl Default for GenerationSettings {
             flush_interval_ms: 500,
             shutdown_grace_ms: 5_000,
             default_system_prompt: None,
+            heartbeat_timeout_ms: 30_000,
+            sweep_interval_ms: 10_000,
+            max_concurrent: 16,
+            max_concurrent_per_owner: 4,
+            max_answer_tokens: 16_384,
+            max_answer_chars: 200_000,
+            max_duration_ms: 30 * 60 * 1000,
+            finish_wait_ms: 10_000,
         }
     }
 }
@@ -150,6 +189,8 @@ pub enum ConfigError {
         path: String,
         source: Box<toml::de::Error>,
     },
+    #[error("setting {key} is not valid: {reason}")]
+    Invalid { key: &'static str, reason: String },
     #[error("environment variable {name}={value:?} is not valid: {reason}")]
     Env {
         name: &'static str,
@@ -170,6 +211,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "server.addr (set by cargo-leptos; OLLAMASTACK_ADDR wins)",
     ),
     ("LEPTOS_SITE_ROOT", "server.site_root"),
+    ("OLLAMASTACK_PUBLIC_URL", "server.public_url"),
+    (
+        "OLLAMASTACK_ALLOWED_HOSTS",
+        "server.allowed_hosts (comma-separated)",
+    ),
+    ("OLLAMASTACK_PROTECTED", "server.protected (true/false)"),
+    ("OLLAMASTACK_MAX_BODY_BYTES", "server.max_body_bytes"),
     ("DATABASE_URL", "database.url"),
     ("OLLAMASTACK_DATA_DIR", "database.data_dir"),
     ("OLLAMASTACK_DB_MAX_CONNECTIONS", "database.max_connections"),
@@ -198,6 +246,29 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "OLLAMASTACK_SYSTEM_PROMPT",
         "generation.default_system_prompt",
     ),
+    (
+        "OLLAMASTACK_HEARTBEAT_TIMEOUT_MS",
+        "generation.heartbeat_timeout_ms",
+    ),
+    (
+        "OLLAMASTACK_SWEEP_INTERVAL_MS",
+        "generation.sweep_interval_ms",
+    ),
+    ("OLLAMASTACK_MAX_GENERATIONS", "generation.max_concurrent"),
+    (
+        "OLLAMASTACK_MAX_GENERATIONS_PER_OWNER",
+        "generation.max_concurrent_per_owner",
+    ),
+    (
+        "OLLAMASTACK_MAX_ANSWER_TOKENS",
+        "generation.max_answer_tokens",
+    ),
+    (
+        "OLLAMASTACK_MAX_ANSWER_CHARS",
+        "generation.max_answer_chars",
+    ),
+    ("OLLAMASTACK_MAX_ANSWER_MS", "generation.max_duration_ms"),
+    ("OLLAMASTACK_FINISH_WAIT_MS", "generation.finish_wait_ms"),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
 ];
@@ -258,6 +329,17 @@ impl Settings {
         set!("LEPTOS_SITE_ADDR" => self.server.addr);
         set!("OLLAMASTACK_ADDR" => self.server.addr);
         set!("LEPTOS_SITE_ROOT" => self.server.site_root);
+        set!("OLLAMASTACK_PUBLIC_URL" => some self.server.public_url);
+        if let Some(v) = lookup("OLLAMASTACK_ALLOWED_HOSTS") {
+            self.server.allowed_hosts = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        set!("OLLAMASTACK_PROTECTED" => self.server.protected);
+        set!("OLLAMASTACK_MAX_BODY_BYTES" => self.server.max_body_bytes);
         set!("DATABASE_URL" => some self.database.url);
         set!("OLLAMASTACK_DATA_DIR" => self.database.data_dir);
         set!("OLLAMASTACK_DB_MAX_CONNECTIONS" => self.database.max_connections);
@@ -271,10 +353,77 @@ impl Settings {
         set!("OLLAMASTACK_FLUSH_INTERVAL_MS" => self.generation.flush_interval_ms);
         set!("OLLAMASTACK_SHUTDOWN_GRACE_MS" => self.generation.shutdown_grace_ms);
         set!("OLLAMASTACK_SYSTEM_PROMPT" => some self.generation.default_system_prompt);
+        set!("OLLAMASTACK_HEARTBEAT_TIMEOUT_MS" => self.generation.heartbeat_timeout_ms);
+        set!("OLLAMASTACK_SWEEP_INTERVAL_MS" => self.generation.sweep_interval_ms);
+        set!("OLLAMASTACK_MAX_GENERATIONS" => self.generation.max_concurrent);
+        set!("OLLAMASTACK_MAX_GENERATIONS_PER_OWNER" => self.generation.max_concurrent_per_owner);
+        set!("OLLAMASTACK_MAX_ANSWER_TOKENS" => self.generation.max_answer_tokens);
+        set!("OLLAMASTACK_MAX_ANSWER_CHARS" => self.generation.max_answer_chars);
+        set!("OLLAMASTACK_MAX_ANSWER_MS" => self.generation.max_duration_ms);
+        set!("OLLAMASTACK_FINISH_WAIT_MS" => self.generation.finish_wait_ms);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
+        self.check()
+    }
+
+    /// Values no deployment can mean.
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.server.public_url {
+            match reqwest::Url::parse(url) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "server.public_url",
+                        reason: format!("{url:?} is not an http(s) URL"),
+                    })
+                }
+            }
+        }
+        if self.generation.max_answer_tokens < 1 {
+            return Err(ConfigError::Invalid {
+                key: "generation.max_answer_tokens",
+                reason: "must be at least 1".into(),
+            });
+        }
         Ok(())
+    }
+}
+
+/// Removes the user name and password of a URL: what a browser may be shown.
+pub fn public_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string().trim_end_matches('/').to_string()
+        }
+        Err(_) => "<unparsable url>".to_string(),
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("data_dir", &self.data_dir)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .finish()
+    }
+}
+
+impl fmt::Debug for OllamaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OllamaSettings")
+            .field("url", &redact_url(&self.url))
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("first_token_timeout_ms", &self.first_token_timeout_ms)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
+            .field("default_model", &self.default_model)
+            .finish()
     }
 }
 
@@ -356,8 +505,15 @@ mod tests {
     fn secrets_are_redacted_when_printed() {
         let mut settings = Settings::default();
         settings.database.url = Some("postgres://app:hunter2@db:5432/ollamastack".into());
+        settings.ollama.url = "http://user:s3cret@gpu-box:11434".into();
         let shown = settings.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
+        let debugged = format!("{settings:?}");
+        assert!(
+            !debugged.contains("hunter2") && !debugged.contains("s3cret"),
+            "{debugged}"
+        );
+        assert_eq!(public_url(&settings.ollama.url), "http://gpu-box:11434");
         assert!(
             shown.contains("postgres://app:***@db:5432/ollamastack"),
             "{shown}"

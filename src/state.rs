@@ -2,7 +2,7 @@
 
 use crate::config::Settings;
 use crate::db::Store;
-use crate::generation::Generations;
+use crate::generation::{watch::Notifier, Generations, Limits};
 use crate::llm::OllamaClient;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -16,6 +16,8 @@ pub struct AppState {
     pub store: Store,
     pub ollama: OllamaClient,
     pub generations: Arc<Generations>,
+    /// Tells watchers which messages changed in the database (push on PostgreSQL).
+    pub notifier: Arc<Notifier>,
     /// The owner of everything until accounts arrive.
     pub local_user: LocalUser,
 }
@@ -30,7 +32,18 @@ impl AppState {
         leptos_options: LeptosOptions,
     ) -> Result<AppState, crate::db::StoreError> {
         let store = Store::connect(&settings.database).await?;
-        let interrupted = store.interrupt_streaming().await?;
+        let limits = Limits::from_settings(&settings.generation);
+        // A SQLite file has one server; rows it left streaming died with it. On PostgreSQL other
+        // live instances may be writing: only rows whose heartbeat is stale are theirs no more.
+        let stale_before = match &store {
+            Store::Sqlite(_) => None,
+            Store::Postgres(_) => Some(
+                chrono::Utc::now()
+                    - chrono::Duration::from_std(limits.heartbeat_timeout)
+                        .unwrap_or(chrono::Duration::seconds(30)),
+            ),
+        };
+        let interrupted = store.interrupt_stale(stale_before).await?;
         if interrupted > 0 {
             tracing::warn!(
                 interrupted,
@@ -39,17 +52,18 @@ impl AppState {
         }
         let local_user = LocalUser(store.ensure_user("local").await?);
         let ollama = OllamaClient::new(&settings.ollama);
-        let generations = Generations::new(
-            store.clone(),
-            ollama.clone(),
-            std::time::Duration::from_millis(settings.generation.flush_interval_ms),
-        );
+        let generations = Generations::new(store.clone(), ollama.clone(), limits);
+        generations.spawn_sweeper(std::time::Duration::from_millis(
+            settings.generation.sweep_interval_ms,
+        ));
+        let notifier = Notifier::start(&store, generations.shutdown_token());
         Ok(AppState {
             leptos_options,
             settings: Arc::new(settings),
             store,
             ollama,
             generations,
+            notifier,
             local_user,
         })
     }

@@ -5,7 +5,7 @@ use crate::app::{shell, App};
 use crate::config::Settings;
 use crate::state::AppState;
 use axum::{
-    extract::Request,
+    extract::{DefaultBodyLimit, Request},
     http::{HeaderName, HeaderValue},
     middleware::{self, Next},
     response::Response,
@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
+    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -27,6 +28,8 @@ use tower_http::{
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
+    let guard = crate::security::Guard::from_settings(&state.settings.server);
+    let max_body = state.settings.server.max_body_bytes;
     Router::new()
         .merge(crate::api::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
@@ -45,6 +48,15 @@ pub fn app(state: AppState) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn(response_time))
+                .layer(middleware::from_fn(crate::security::security_headers))
+                .layer(middleware::from_fn_with_state(
+                    guard,
+                    crate::security::check_request,
+                ))
+                // Every route, server functions included: a larger declared body is refused with
+                // 413 before it is read, and a body that streams past the limit stops there.
+                .layer(RequestBodyLimitLayer::new(max_body))
+                .layer(DefaultBodyLimit::max(max_body))
                 // gzip or brotli for pages and the WASM bundle (1.8 MB -> 0.7 MB); the default
                 // predicate never compresses server-sent events, so tokens are not buffered.
                 .layer(CompressionLayer::new()),
@@ -120,6 +132,15 @@ pub async fn run_from_env() -> ExitCode {
     crate::telemetry::init(&settings.log);
     tracing::info!("settings:\n{settings}");
     let addr = settings.server.addr;
+    if !addr.ip().is_loopback() && !settings.server.protected {
+        eprintln!(
+            "ollamastack: refusing to listen on {addr}: there is no login yet, so anyone who can \
+             reach that address could use the app. Listen on 127.0.0.1, or, when a proxy with \
+             authentication or a private network protects it, set server.protected = true \
+             (OLLAMASTACK_PROTECTED=true)."
+        );
+        return ExitCode::FAILURE;
+    }
     let grace = Duration::from_millis(settings.generation.shutdown_grace_ms);
     let options = leptos_options(&settings);
     let state = match AppState::build(settings, options).await {

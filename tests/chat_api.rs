@@ -299,8 +299,15 @@ async fn one_answer_at_a_time_per_conversation(backend: Backend) {
             json!({ "content": "again" }),
         )
         .await;
-    assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_input");
+    assert_eq!(status, 409, "a state conflict, not bad input: {body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/regenerate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
     app.post(&format!("/api/v1/messages/{answer}/stop"), json!({}))
         .await;
 }
@@ -338,9 +345,11 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
         .unwrap();
     let answer = common::insert_streaming_answer(&store, owner, conversation.id).await;
     store
-        .save_partial(owner, answer.id, "half of it")
+        .append_partial(owner, answer.id, "half of it")
         .await
         .unwrap();
+    // Its writer is gone: the heartbeat is older than any live instance's.
+    common::age_heartbeat(&store, answer.id, 3600).await;
     store.close().await;
     let (db, fake) = app.shutdown().await;
     let settings = common::test_settings(&db, &fake.url());

@@ -3,7 +3,9 @@
 mod common;
 
 use common::{Backend, TestDb};
-use ollamastack::db::{Finish, NewMessage};
+use ollamastack::db::{
+    Finish, NewMessage, Turn, TurnConversation, TurnError, OUTBOX_GENERATION_FINISHED,
+};
 use ollamastack::model::{MessageStatus, Role};
 
 fn user_message(
@@ -141,7 +143,22 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         .await
         .unwrap();
     let answer = common::insert_streaming_answer(&store, me, c.id).await;
-    assert!(store.save_partial(me, answer.id, "partial").await.unwrap());
+    assert!(store.append_partial(me, answer.id, "par").await.unwrap());
+    assert!(store.append_partial(me, answer.id, "tial").await.unwrap());
+    assert!(
+        store.append_partial(me, answer.id, "").await.unwrap(),
+        "a heartbeat"
+    );
+    assert_eq!(
+        store
+            .get_message(me, answer.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .content,
+        "partial",
+        "flushes append"
+    );
     let finish = Finish {
         content: "partial and the rest".into(),
         status: Some(MessageStatus::Complete),
@@ -171,7 +188,7 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
     assert_eq!(done.done_reason.as_deref(), Some("stop"));
 
     // A final row is never overwritten by a late flush or a second finish.
-    assert!(!store.save_partial(me, answer.id, "late").await.unwrap());
+    assert!(!store.append_partial(me, answer.id, "late").await.unwrap());
     let again = Finish {
         content: "other".into(),
         status: Some(MessageStatus::Stopped),
@@ -208,14 +225,180 @@ async fn streaming_rows_become_interrupted_at_start(backend: Backend) {
         .unwrap();
     let answer = common::insert_streaming_answer(&store, me, c.id).await;
     store
-        .save_partial(me, answer.id, "half an ans")
+        .append_partial(me, answer.id, "half an ans")
         .await
         .unwrap();
-    assert_eq!(store.interrupt_streaming().await.unwrap(), 1);
+    // A fresh heartbeat: not stale yet, so another instance's sweep leaves it alone.
+    let a_minute_ago = chrono::Utc::now() - chrono::Duration::seconds(60);
+    assert_eq!(store.interrupt_stale(Some(a_minute_ago)).await.unwrap(), 0);
+    let in_a_minute = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert_eq!(store.interrupt_stale(Some(in_a_minute)).await.unwrap(), 1);
     let row = store.get_message(me, answer.id).await.unwrap().unwrap();
     assert_eq!(row.status, MessageStatus::Interrupted);
     assert_eq!(row.content, "half an ans", "partial text is kept");
-    assert_eq!(store.interrupt_streaming().await.unwrap(), 0);
+    assert_eq!(store.interrupt_stale(None).await.unwrap(), 0);
+    // Each interrupted answer is announced in the outbox, like any finished generation.
+    let events = store
+        .outbox_events(OUTBOX_GENERATION_FINISHED, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].subject_id, answer.id);
+    let payload: serde_json::Value = serde_json::from_str(&events[0].payload).unwrap();
+    assert_eq!(payload["status"], "interrupted");
+}
+
+/// Every character a model may stream is storable on both databases, and stored the same way:
+/// what PostgreSQL cannot hold (NUL) is removed, everything else is kept as it is.
+async fn every_character_is_storable_the_same_way(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let me = store.ensure_user("me").await.unwrap();
+    let c = store
+        .create_conversation(me, "t\0itle", "llama3.2", Some("sys\0tem"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.title.as_str(), c.system_prompt.as_deref()),
+        ("title", Some("system"))
+    );
+    let mut odd: Vec<char> = (0u32..0x20)
+        .chain(0x7f..0xa0)
+        .filter_map(char::from_u32)
+        .collect();
+    odd.extend([
+        '\u{200b}',
+        '\u{200e}',
+        '\u{2028}',
+        '\u{2029}',
+        '\u{feff}',
+        '\u{fffd}',
+        '\u{fffe}',
+        '\u{ffff}',
+        '\u{e000}',
+        '\u{1f980}',
+        '\u{10ffff}',
+        '\u{d7ff}',
+        '\u{e0001}',
+    ]);
+    for ch in odd {
+        let text = format!("a{ch}b");
+        let expected = if ch == '\0' {
+            "ab".to_string()
+        } else {
+            text.clone()
+        };
+        let answer = common::insert_streaming_answer(&store, me, c.id).await;
+        assert!(
+            store.append_partial(me, answer.id, &text).await.unwrap(),
+            "U+{:04X}",
+            ch as u32
+        );
+        assert_eq!(
+            store
+                .get_message(me, answer.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .content,
+            expected,
+            "partial U+{:04X}",
+            ch as u32
+        );
+        let finish = Finish {
+            content: format!("{text}{text}"),
+            status: Some(MessageStatus::Error),
+            error: Some(format!("error {text}")),
+            done_reason: Some(text.clone()),
+            ..Default::default()
+        };
+        let done = store
+            .finish_message(me, answer.id, &finish)
+            .await
+            .unwrap_or_else(|e| panic!("U+{:04X}: {e}", ch as u32))
+            .unwrap();
+        assert_eq!(
+            done.content,
+            format!("{expected}{expected}"),
+            "U+{:04X}",
+            ch as u32
+        );
+        assert_eq!(done.error, Some(format!("error {expected}")));
+        assert_eq!(done.done_reason, Some(expected.clone()));
+        let user = store
+            .insert_message(user_message(c.id, me, &text))
+            .await
+            .unwrap();
+        assert_eq!(user.content, expected);
+    }
+}
+
+/// The database keeps one streaming answer per conversation, whatever races above it.
+async fn one_streaming_answer_per_conversation_is_enforced(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let me = store.ensure_user("me").await.unwrap();
+    let instance = uuid::Uuid::now_v7();
+    let turn = |conversation, content| Turn {
+        owner_id: me,
+        conversation,
+        user_content: Some(content),
+        replace_last_answer: false,
+        model: "llama3.2",
+        instance_id: instance,
+    };
+    let first = store
+        .start_turn(turn(
+            TurnConversation::New {
+                title: "t",
+                system_prompt: None,
+            },
+            "one",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(first.history.len(), 1, "the question, not the new answer");
+    let c = first.conversation.id;
+    // Both at once: exactly one of them may start.
+    let (a, b) = tokio::join!(
+        store.start_turn(turn(TurnConversation::Existing(c), "two")),
+        store.start_turn(turn(TurnConversation::Existing(c), "three")),
+    );
+    assert!(matches!(a, Err(TurnError::Busy)), "{a:?}");
+    assert!(matches!(b, Err(TurnError::Busy)), "{b:?}");
+    let messages = store.list_messages(me, c).await.unwrap();
+    assert_eq!(
+        messages.len(),
+        2,
+        "a refused turn stores nothing: {messages:?}"
+    );
+
+    store
+        .finish_message(me, first.assistant.id, &Finish::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.start_turn(turn(TurnConversation::Existing(c), "two")),
+        store.start_turn(turn(TurnConversation::Existing(c), "three")),
+    );
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "one starts, one is refused: {a:?} {b:?}"
+    );
+    assert!(matches!(a, Err(TurnError::Busy)) || matches!(b, Err(TurnError::Busy)));
+    assert_eq!(store.list_messages(me, c).await.unwrap().len(), 4);
+
+    let them = store.ensure_user("them").await.unwrap();
+    let theirs = Turn {
+        owner_id: them,
+        ..turn(TurnConversation::Existing(c), "x")
+    };
+    assert!(matches!(
+        store.start_turn(theirs).await,
+        Err(TurnError::NotFound)
+    ));
 }
 
 async fn migrations_apply_once_and_reopen(backend: Backend) {
@@ -244,6 +427,8 @@ on_both_backends!(
     rename_and_delete_with_messages,
     messages_keep_order_content_and_metrics,
     streaming_rows_become_interrupted_at_start,
+    every_character_is_storable_the_same_way,
+    one_streaming_answer_per_conversation_is_enforced,
     migrations_apply_once_and_reopen,
 );
 

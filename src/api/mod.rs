@@ -44,7 +44,17 @@ pub fn routes() -> Router<AppState> {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
-        (self.status_code(), axum::Json(body)).into_response()
+        let mut response = (self.status_code(), axum::Json(body)).into_response();
+        if let AppError::TooBusy {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        response
     }
 }
 
@@ -57,6 +67,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, AppError> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::TooLarge(
+                    "the request body is larger than this server accepts".into(),
+                ))
+            }
             Err(rejection) => Err(AppError::InvalidInput(match rejection {
                 JsonRejection::MissingJsonContentType(_) => {
                     "send the body as application/json".into()

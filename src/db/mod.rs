@@ -9,6 +9,7 @@ mod sqlite;
 
 use crate::config::DatabaseSettings;
 use crate::model::{Conversation, Message, MessageStatus, Role};
+use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
@@ -90,6 +91,136 @@ const MESSAGE_COLUMNS: &str =
     "id, conversation_id, owner_id, role, content, model, status, error, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
+/// Inserts a message inside an open transaction `$tx` (a macro, so one text serves both drivers).
+macro_rules! insert_message_in {
+    ($tx:ident, $new:expr, $instance:expr, $at:expr) => {{
+        let new = &$new;
+        let sql = format!(
+            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
+        );
+        sqlx::query_as::<_, Message>(&sql)
+            .bind(Uuid::now_v7())
+            .bind(new.conversation_id)
+            .bind(new.owner_id)
+            .bind(new.role.as_str())
+            .bind(storable(new.content))
+            .bind(new.model.map(storable))
+            .bind(new.status.as_str())
+            .bind($at)
+            .bind($instance)
+            .fetch_one(&mut *$tx)
+            .await
+    }};
+}
+
+/// Writes an outbox event inside an open transaction `$tx`.
+macro_rules! insert_outbox_in {
+    ($tx:ident, $owner:expr, $kind:expr, $subject:expr, $payload:expr, $at:expr) => {
+        sqlx::query("INSERT INTO outbox (id, owner_id, kind, subject_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(Uuid::now_v7())
+            .bind($owner)
+            .bind($kind)
+            .bind($subject)
+            .bind($payload)
+            .bind($at)
+            .execute(&mut *$tx)
+            .await
+    };
+}
+
+/// The kind of the outbox event written when a generation reaches a final status.
+pub const OUTBOX_GENERATION_FINISHED: &str = "generation.finished";
+
+/// The payload of a `generation.finished` event: what analytics and webhooks need.
+fn finished_payload(message: &Message) -> String {
+    serde_json::json!({
+        "message_id": message.id,
+        "conversation_id": message.conversation_id,
+        "model": message.model,
+        "status": message.status,
+        "error": message.error,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "ttft_ms": message.ttft_ms,
+        "duration_ms": message.duration_ms,
+        "done_reason": message.done_reason,
+        "chars": message.content.chars().count(),
+    })
+    .to_string()
+}
+
+/// An event for later features, written with the change it describes.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct OutboxEvent {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub kind: String,
+    pub subject_id: Uuid,
+    /// JSON.
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A watcher's view of a message it follows: status, length in characters, text after a point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageTail {
+    pub status: MessageStatus,
+    pub chars: i64,
+    pub tail: String,
+}
+
+/// Where a turn happens.
+#[derive(Clone, Copy, Debug)]
+pub enum TurnConversation<'a> {
+    Existing(Uuid),
+    New {
+        title: &'a str,
+        system_prompt: Option<&'a str>,
+    },
+}
+
+/// A turn: optionally the person's message, then an assistant answer that starts streaming.
+#[derive(Clone, Copy, Debug)]
+pub struct Turn<'a> {
+    pub owner_id: Uuid,
+    pub conversation: TurnConversation<'a>,
+    /// The person's message; `None` to answer the last one again (regenerate).
+    pub user_content: Option<&'a str>,
+    /// Delete the last message first when it is a (final) answer: regenerate.
+    pub replace_last_answer: bool,
+    pub model: &'a str,
+    /// The instance that will write the answer.
+    pub instance_id: Uuid,
+}
+
+/// What a turn stored, and the history to send to the model (without the new answer row).
+#[derive(Clone, Debug)]
+pub struct TurnStarted {
+    pub conversation: Conversation,
+    pub user_message: Option<Message>,
+    pub assistant: Message,
+    pub history: Vec<Message>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    #[error("an answer is still being written in this conversation")]
+    Busy,
+    #[error("conversation not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl TurnError {
+    fn from_insert(error: sqlx::Error) -> TurnError {
+        match &error {
+            sqlx::Error::Database(e) if e.is_unique_violation() => TurnError::Busy,
+            _ => TurnError::Db(error),
+        }
+    }
+}
+
 impl Store {
     /// Opens the database named by the settings (SQLite file by default) and applies migrations.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
@@ -107,6 +238,14 @@ impl Store {
         match self {
             Store::Sqlite(_) => "sqlite",
             Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The PostgreSQL pool, for what only PostgreSQL offers (LISTEN/NOTIFY).
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match self {
+            Store::Postgres(pool) => Some(pool),
+            Store::Sqlite(_) => None,
         }
     }
 
@@ -141,7 +280,8 @@ impl Store {
             "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
         );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-            .bind(Uuid::now_v7()).bind(owner_id).bind(title).bind(model).bind(system_prompt).bind(now())
+            .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
+            .bind(system_prompt.map(storable)).bind(now())
             .fetch_one(pool).await)
     }
 
@@ -178,19 +318,7 @@ impl Store {
             "UPDATE conversations SET title = $1 WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
         );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-            .bind(title).bind(id).bind(owner_id).fetch_optional(pool).await)
-    }
-
-    /// Sets the model used for the next answers and marks the conversation active.
-    pub async fn touch_conversation(
-        &self,
-        owner_id: Uuid,
-        id: Uuid,
-        model: &str,
-    ) -> Result<bool, sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4")
-            .bind(model).bind(now()).bind(id).bind(owner_id)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
+            .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
     }
 
     /// Deletes a conversation and its messages; false when the owner has no such conversation.
@@ -227,41 +355,133 @@ impl Store {
         with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
     }
 
+    /// The status of a message and its text from character `from_char` on (0-based), for
+    /// watchers that follow an answer written elsewhere without re-reading what they have.
+    pub async fn message_tail(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        from_char: i64,
+    ) -> Result<Option<MessageTail>, sqlx::Error> {
+        // substr() counts characters, from 1, on both databases.
+        with_pool!(self, pool => sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT status, CAST(length(content) AS BIGINT), substr(content, CAST($1 AS INTEGER)) FROM messages WHERE id = $2 AND owner_id = $3")
+            .bind(i32::try_from(from_char + 1).unwrap_or(i32::MAX)).bind(id).bind(owner_id)
+            .fetch_optional(pool).await)
+        .map(|row| row.map(|(status, chars, tail)| MessageTail {
+            status: MessageStatus::try_from(status).unwrap_or(MessageStatus::Error),
+            chars,
+            tail,
+        }))
+    }
+
     /// Stores a message and marks its conversation active, in one transaction.
     pub async fn insert_message(&self, new: NewMessage<'_>) -> Result<Message, sqlx::Error> {
-        let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8) RETURNING {MESSAGE_COLUMNS}"
-        );
         let at = now();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let message = sqlx::query_as::<_, Message>(&sql)
-                .bind(Uuid::now_v7()).bind(new.conversation_id).bind(new.owner_id)
-                .bind(new.role.as_str()).bind(new.content).bind(new.model).bind(new.status.as_str()).bind(at)
-                .fetch_one(&mut *tx).await?;
+            // The conversation first: on SQLite this takes the write lock at once.
             sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
                 .bind(at).bind(new.conversation_id).bind(new.owner_id)
                 .execute(&mut *tx).await?;
+            let message = insert_message_in!(tx, new, None::<Uuid>, at)?;
             tx.commit().await?;
             Ok(message)
         })
     }
 
-    /// Saves the text streamed so far; only while the message is still streaming, so a late
-    /// flush never overwrites a final row.
-    pub async fn save_partial(
+    /// Starts a turn in one transaction: the conversation (new, or an existing one of the owner),
+    /// the person's message, the assistant row `streaming`, and the conversation marked active.
+    /// The database allows one streaming answer per conversation: a second is `TurnError::Busy`.
+    pub async fn start_turn(&self, turn: Turn<'_>) -> Result<TurnStarted, TurnError> {
+        let at = now();
+        let owner = turn.owner_id;
+        let conversation_sql = format!(
+            "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
+        );
+        let create_sql = format!(
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+        );
+        let last_sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
+        );
+        let history_sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
+        );
+        let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // A write first: it takes SQLite's write lock (concurrent turns wait instead of
+            // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
+            let conversation = match turn.conversation {
+                TurnConversation::Existing(id) => sqlx::query_as::<_, Conversation>(&conversation_sql)
+                    .bind(storable(turn.model)).bind(at).bind(id).bind(owner)
+                    .fetch_optional(&mut *tx).await?
+                    .ok_or(TurnError::NotFound)?,
+                TurnConversation::New { title, system_prompt } => sqlx::query_as::<_, Conversation>(&create_sql)
+                    .bind(Uuid::now_v7()).bind(owner).bind(storable(title)).bind(storable(turn.model))
+                    .bind(system_prompt.map(storable)).bind(at)
+                    .fetch_one(&mut *tx).await?,
+            };
+            if turn.replace_last_answer {
+                let last = sqlx::query_as::<_, Message>(&last_sql)
+                    .bind(conversation.id).bind(owner).fetch_optional(&mut *tx).await?;
+                if let Some(last) = last.filter(|m| m.role == Role::Assistant) {
+                    if last.status == MessageStatus::Streaming {
+                        return Err(TurnError::Busy);
+                    }
+                    sqlx::query("DELETE FROM messages WHERE id = $1 AND owner_id = $2")
+                        .bind(last.id).bind(owner).execute(&mut *tx).await?;
+                }
+            }
+            let user_message = match turn.user_content {
+                Some(content) => {
+                    let new = NewMessage {
+                        conversation_id: conversation.id,
+                        owner_id: owner,
+                        role: Role::User,
+                        content,
+                        model: None,
+                        status: MessageStatus::Complete,
+                    };
+                    Some(insert_message_in!(tx, new, None::<Uuid>, at)?)
+                },
+                None => None,
+            };
+            let history = sqlx::query_as::<_, Message>(&history_sql)
+                .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?;
+            let new = NewMessage {
+                conversation_id: conversation.id,
+                owner_id: owner,
+                role: Role::Assistant,
+                content: "",
+                model: Some(turn.model),
+                status: MessageStatus::Streaming,
+            };
+            let assistant = insert_message_in!(tx, new, Some(turn.instance_id), at).map_err(TurnError::from_insert)?;
+            tx.commit().await?;
+            Ok(TurnStarted { conversation, user_message, assistant, history })
+        });
+        result
+    }
+
+    /// Appends newly streamed text (possibly none) and refreshes the heartbeat; only while the
+    /// message is still streaming, so a late flush never changes a final row. Appending keeps a
+    /// long answer's flushes linear instead of rewriting the whole text each time.
+    pub async fn append_partial(
         &self,
         owner_id: Uuid,
         id: Uuid,
-        content: &str,
+        appended: &str,
     ) -> Result<bool, sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 AND status = 'streaming'")
-            .bind(content).bind(now()).bind(id).bind(owner_id)
+        let at = now();
+        with_pool!(self, pool => sqlx::query("UPDATE messages SET content = content || $1, heartbeat_at = $2, updated_at = $2 WHERE id = $3 AND owner_id = $4 AND status = 'streaming'")
+            .bind(storable(appended)).bind(at).bind(id).bind(owner_id)
             .execute(pool).await.map(|r| r.rows_affected() == 1))
     }
 
-    /// Writes the final text, status and metrics of a generation. Only a streaming row changes:
-    /// `None` when it was already finalised (stopped through another instance) or is gone.
+    /// Writes the final text, status and metrics of a generation, with a `generation.finished`
+    /// event in the outbox, in one transaction. Only a streaming row changes: `None` when it was
+    /// already finalised (stopped through another instance, or swept as stale) or is gone.
     pub async fn finish_message(
         &self,
         owner_id: Uuid,
@@ -270,15 +490,24 @@ impl Store {
     ) -> Result<Option<Message>, sqlx::Error> {
         let sql = format!(
             "UPDATE messages SET content = $1, status = $2, error = $3, prompt_tokens = $4, completion_tokens = $5, \
-             ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9 WHERE id = $10 AND owner_id = $11 \
+             ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9, heartbeat_at = NULL WHERE id = $10 AND owner_id = $11 \
              AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
         );
         let status = finish.status.unwrap_or(MessageStatus::Complete);
-        with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql)
-            .bind(&finish.content).bind(status.as_str()).bind(&finish.error)
-            .bind(finish.prompt_tokens).bind(finish.completion_tokens).bind(finish.ttft_ms)
-            .bind(finish.duration_ms).bind(&finish.done_reason).bind(now()).bind(id).bind(owner_id)
-            .fetch_optional(pool).await)
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let message = sqlx::query_as::<_, Message>(&sql)
+                .bind(storable(&finish.content)).bind(status.as_str()).bind(finish.error.as_deref().map(storable))
+                .bind(finish.prompt_tokens).bind(finish.completion_tokens).bind(finish.ttft_ms)
+                .bind(finish.duration_ms).bind(finish.done_reason.as_deref().map(storable)).bind(at).bind(id).bind(owner_id)
+                .fetch_optional(&mut *tx).await?;
+            if let Some(message) = &message {
+                insert_outbox_in!(tx, owner_id, OUTBOX_GENERATION_FINISHED, message.id, finished_payload(message), at)?;
+            }
+            tx.commit().await?;
+            Ok(message)
+        })
     }
 
     pub async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
@@ -286,11 +515,43 @@ impl Store {
             .bind(id).bind(owner_id).execute(pool).await.map(|r| r.rows_affected() == 1))
     }
 
-    /// At start: rows still marked streaming belong to a server that died; they become
-    /// interrupted, keeping their text. Returns how many there were.
-    pub async fn interrupt_streaming(&self) -> Result<u64, sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("UPDATE messages SET status = 'interrupted', error = $1, updated_at = $2 WHERE status = 'streaming'")
-            .bind("the server stopped before this answer was complete").bind(now())
-            .execute(pool).await.map(|r| r.rows_affected()))
+    /// Rows still streaming whose writer stopped showing signs of life (no heartbeat since
+    /// `stale_before`; `None`: every streaming row, for a database no other instance can use)
+    /// become interrupted, keeping their text, with a `generation.finished` event each.
+    /// Returns how many there were.
+    pub async fn interrupt_stale(
+        &self,
+        stale_before: Option<DateTime<Utc>>,
+    ) -> Result<u64, sqlx::Error> {
+        let sql = format!(
+            "UPDATE messages SET status = 'interrupted', error = $1, updated_at = $2, heartbeat_at = NULL \
+             WHERE status = 'streaming' AND ($3 OR heartbeat_at IS NULL OR heartbeat_at < $4) RETURNING {MESSAGE_COLUMNS}"
+        );
+        let at = now();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query_as::<_, Message>(&sql)
+                .bind("the server stopped before this answer was complete").bind(at)
+                .bind(stale_before.is_none()).bind(stale_before.unwrap_or(at))
+                .fetch_all(&mut *tx).await?;
+            for message in &rows {
+                insert_outbox_in!(tx, message.owner_id, OUTBOX_GENERATION_FINISHED, message.id, finished_payload(message), at)?;
+            }
+            tx.commit().await?;
+            Ok(rows.len() as u64)
+        })
+    }
+
+    /// Outbox events of one kind after `after` (an event id), oldest first.
+    pub async fn outbox_events(
+        &self,
+        kind: &str,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
+        let after = after.unwrap_or(Uuid::nil());
+        with_pool!(self, pool => sqlx::query_as::<_, OutboxEvent>(
+            "SELECT id, owner_id, kind, subject_id, payload, created_at FROM outbox WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(kind).bind(after).bind(limit).fetch_all(pool).await)
     }
 }

@@ -5,6 +5,8 @@
 //! watcher gets a snapshot and then every later delta, with no gap and no duplicate. Text is
 //! flushed to the database periodically and at the end with its metrics.
 
+pub mod watch;
+
 use crate::db::{Finish, Store};
 use crate::llm::{ChatEvent, ChatRequest, DoneInfo, OllamaClient, OllamaError};
 use crate::model::{Message, MessageStatus, StreamEvent};
@@ -23,11 +25,83 @@ const EVENT_BUFFER: usize = 512;
 
 pub struct Generations {
     live: Mutex<HashMap<Uuid, Arc<LiveGeneration>>>,
+    /// Admitted generations (running, or about to start) in total and per owner.
+    admitted: Mutex<AdmissionCounts>,
     tracker: TaskTracker,
     shutting_down: CancellationToken,
     store: Store,
     ollama: OllamaClient,
-    flush_interval: Duration,
+    limits: Limits,
+    /// This process, as recorded on the rows it writes.
+    pub instance_id: Uuid,
+}
+
+/// What bounds the work of generations; from `GenerationSettings`.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub flush_interval: Duration,
+    /// A row whose heartbeat is older than this is taken for dead.
+    pub heartbeat_timeout: Duration,
+    pub max_concurrent: usize,
+    pub max_concurrent_per_owner: usize,
+    pub max_answer_chars: usize,
+    pub max_duration: Duration,
+}
+
+impl Limits {
+    pub fn from_settings(settings: &crate::config::GenerationSettings) -> Limits {
+        Limits {
+            flush_interval: Duration::from_millis(settings.flush_interval_ms.max(10)),
+            heartbeat_timeout: Duration::from_millis(settings.heartbeat_timeout_ms.max(100)),
+            max_concurrent: settings.max_concurrent.max(1),
+            max_concurrent_per_owner: settings.max_concurrent_per_owner.max(1),
+            max_answer_chars: settings.max_answer_chars.max(1),
+            max_duration: Duration::from_millis(settings.max_duration_ms.max(1)),
+        }
+    }
+
+    /// How often a generation with no new text still refreshes its heartbeat.
+    fn heartbeat_interval(&self) -> Duration {
+        (self.heartbeat_timeout / 4).max(self.flush_interval)
+    }
+}
+
+#[derive(Default)]
+struct AdmissionCounts {
+    total: usize,
+    per_owner: HashMap<Uuid, usize>,
+}
+
+/// A place among the running generations, taken before the turn is stored and given back when
+/// the generation ends (or when the turn fails before it starts).
+pub struct Admission {
+    generations: Arc<Generations>,
+    owner_id: Uuid,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut counts = self
+            .generations
+            .admitted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.per_owner.get_mut(&self.owner_id) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_owner.remove(&self.owner_id);
+            }
+        }
+    }
+}
+
+/// Why a generation was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    ShuttingDown,
+    ServerBusy { limit: usize },
+    OwnerBusy { limit: usize },
 }
 
 /// What started a generation: the assistant message it writes and what to ask Ollama.
@@ -77,11 +151,36 @@ impl LiveGeneration {
         }
     }
 
-    fn push(&self, text: String) {
+    /// Appends streamed text; returns the answer's length in bytes. What cannot be stored is
+    /// removed here already, so watchers see exactly what a reload will show.
+    fn push(&self, text: String) -> usize {
+        let text = match crate::text::storable(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(cleaned) => cleaned,
+        };
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if text.is_empty() {
+            return state.content.len();
+        }
         state.content.push_str(&text);
+        let len = state.content.len();
         // No watcher is fine: the text is kept and flushed to the database all the same.
         let _ = self.events.send(StreamEvent::Delta { content: text });
+        len
+    }
+
+    /// The text from byte `from` on (a char boundary: always a previous length).
+    fn content_from(&self, from: usize) -> String {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.content.get(from..).unwrap_or_default().to_string()
+    }
+
+    fn is_done(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .done
+            .is_some()
     }
 
     fn content(&self) -> String {
@@ -113,18 +212,88 @@ enum End {
     Failed(OllamaError),
     /// The row was finalised elsewhere (stopped through another instance).
     Superseded,
+    /// The answer reached the longest length or duration this server allows.
+    Limit(String),
 }
 
 impl Generations {
-    pub fn new(store: Store, ollama: OllamaClient, flush_interval: Duration) -> Arc<Self> {
+    pub fn new(store: Store, ollama: OllamaClient, limits: Limits) -> Arc<Self> {
         Arc::new(Generations {
             live: Mutex::new(HashMap::new()),
+            admitted: Mutex::new(AdmissionCounts::default()),
             tracker: TaskTracker::new(),
             shutting_down: CancellationToken::new(),
             store,
             ollama,
-            flush_interval: flush_interval.max(Duration::from_millis(10)),
+            limits,
+            instance_id: Uuid::now_v7(),
         })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Takes a place for a new generation of `owner_id`, or says why there is none. Never an
+    /// unbounded pile of tasks: above the caps the caller answers 429 with Retry-After.
+    pub fn admit(self: &Arc<Self>, owner_id: Uuid) -> Result<Admission, Refusal> {
+        if self.is_shutting_down() {
+            return Err(Refusal::ShuttingDown);
+        }
+        let mut counts = self.admitted.lock().unwrap_or_else(|e| e.into_inner());
+        if counts.total >= self.limits.max_concurrent {
+            return Err(Refusal::ServerBusy {
+                limit: self.limits.max_concurrent,
+            });
+        }
+        let mine = counts.per_owner.entry(owner_id).or_default();
+        if *mine >= self.limits.max_concurrent_per_owner {
+            return Err(Refusal::OwnerBusy {
+                limit: self.limits.max_concurrent_per_owner,
+            });
+        }
+        *mine += 1;
+        counts.total += 1;
+        Ok(Admission {
+            generations: self.clone(),
+            owner_id,
+        })
+    }
+
+    /// Admitted generations: running, or being started.
+    pub fn admitted(&self) -> usize {
+        self.admitted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .total
+    }
+
+    /// Every `every`, and once now, rows whose writer stopped refreshing their heartbeat become
+    /// interrupted, so no answer stays "streaming" for ever, whatever happened to its writer.
+    pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
+        let this = self.clone();
+        let shutdown = self.shutting_down.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every.max(Duration::from_millis(50)));
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = ticker.tick() => {}
+                }
+                let stale_before = chrono::Utc::now()
+                    - chrono::Duration::from_std(this.limits.heartbeat_timeout)
+                        .unwrap_or(chrono::Duration::seconds(30));
+                match this.store.interrupt_stale(Some(stale_before)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(
+                        interrupted = n,
+                        "answers whose writer stopped answering are now marked interrupted"
+                    ),
+                    Err(error) => tracing::warn!(%error, "could not sweep stale answers"),
+                }
+            }
+        });
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -149,8 +318,9 @@ impl Generations {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
-    /// Starts a generation as a task of its own; false when the server is shutting down.
-    pub fn start(self: &Arc<Self>, job: GenerationJob) -> bool {
+    /// Starts a generation as a task of its own, holding its admission until it ends; false
+    /// when the server is shutting down.
+    pub fn start(self: &Arc<Self>, job: GenerationJob, admission: Admission) -> bool {
         if self.is_shutting_down() {
             return false;
         }
@@ -172,14 +342,30 @@ impl Generations {
             .unwrap_or_else(|e| e.into_inner())
             .insert(job.message_id, live.clone());
         let this = self.clone();
-        self.tracker.spawn(async move {
+        self.spawn_guarded(live.clone(), admission, async move {
             this.run(live, job.request).await;
-            this.live
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&job.message_id);
         });
         true
+    }
+
+    /// Runs a generation's future under a guard: however it ends (even by a panic), the row is
+    /// saved with its text, watchers are told, the registry forgets it and its place is freed.
+    fn spawn_guarded(
+        self: &Arc<Self>,
+        live: Arc<LiveGeneration>,
+        admission: Admission,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let guard = RunGuard {
+            generations: self.clone(),
+            live,
+            _admission: admission,
+        };
+        self.tracker.spawn(async move {
+            let guard = guard;
+            work.await;
+            drop(guard);
+        });
     }
 
     /// Stops a generation running here, keeping its text; false when it is not running here.
@@ -193,21 +379,29 @@ impl Generations {
         }
     }
 
-    /// Waits until the generation of `message_id` (if running here) has been saved.
-    pub async fn wait_finished(&self, message_id: Uuid) {
+    /// Waits until the generation of `message_id` (if running here) has been saved, at most
+    /// `limit`; false when it had not by then.
+    pub async fn wait_finished(&self, message_id: Uuid, limit: Duration) -> bool {
         let Some(live) = self.get(message_id) else {
-            return;
+            return true;
         };
-        if let Subscription::Live { mut events, .. } = live.subscribe() {
-            loop {
-                match events.recv().await {
-                    Ok(StreamEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => {
-                        break
+        let wait = async {
+            if let Subscription::Live { mut events, .. } = live.subscribe() {
+                loop {
+                    match events.recv().await {
+                        Ok(StreamEvent::Done { .. }) | Err(broadcast::error::RecvError::Closed) => {
+                            break
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
             }
+        };
+        let finished = tokio::time::timeout(limit, wait).await.is_ok();
+        if !finished {
+            tracing::warn!(%message_id, "a generation did not finish in time");
         }
+        finished
     }
 
     /// Shutdown: every running generation is cancelled and saved as interrupted, within `grace`.
@@ -231,35 +425,55 @@ impl Generations {
 
     async fn run(&self, live: Arc<LiveGeneration>, request: ChatRequest) {
         let started = Instant::now();
+        let deadline = started + self.limits.max_duration;
         let mut first_token: Option<Duration> = None;
         let mut flushed_len = 0usize;
-        let mut ticker =
-            tokio::time::interval_at(started + self.flush_interval, self.flush_interval);
+        let mut last_write = started;
+        let heartbeat_every = self.limits.heartbeat_interval();
+        let mut ticker = tokio::time::interval_at(
+            started + self.limits.flush_interval,
+            self.limits.flush_interval,
+        );
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let max_chars = self.limits.max_answer_chars;
 
         let end = tokio::select! {
             biased;
             _ = live.cancel.cancelled() => End::Cancelled,
+            _ = tokio::time::sleep_until(deadline) => End::Limit(self.duration_limit_message()),
             result = self.ollama.chat_stream(&request) => match result {
                 Err(error) => End::Failed(error),
                 Ok(mut stream) => loop {
                     tokio::select! {
                         biased;
                         _ = live.cancel.cancelled() => break End::Cancelled,
+                        _ = tokio::time::sleep_until(deadline) => break End::Limit(self.duration_limit_message()),
                         _ = ticker.tick() => {
-                            let content = live.content();
-                            if content.len() != flushed_len {
-                                match self.store.save_partial(live.owner_id, live.message_id, &content).await {
-                                    Ok(true) => flushed_len = content.len(),
-                                    Ok(false) => break End::Superseded,
-                                    Err(error) => tracing::warn!(%error, message_id = %live.message_id, "could not flush partial text; will retry"),
+                            // Only what is new since the last flush is written; with nothing new,
+                            // a heartbeat now and then tells other instances this one is alive.
+                            let appended = live.content_from(flushed_len);
+                            if appended.is_empty() && last_write.elapsed() < heartbeat_every {
+                                continue;
+                            }
+                            match self.store.append_partial(live.owner_id, live.message_id, &appended).await {
+                                Ok(true) => {
+                                    flushed_len += appended.len();
+                                    last_write = Instant::now();
                                 }
+                                Ok(false) => break End::Superseded,
+                                Err(error) => tracing::warn!(%error, message_id = %live.message_id, "could not flush partial text; will retry"),
                             }
                         }
                         event = stream.next() => match event {
                             Ok(Some(ChatEvent::Delta(text))) => {
                                 first_token.get_or_insert_with(|| started.elapsed());
-                                live.push(text);
+                                let len = live.push(text);
+                                // Bytes bound characters from above: count only when it may matter.
+                                if len > max_chars && live.content().chars().count() > max_chars {
+                                    break End::Limit(format!(
+                                        "the answer reached the longest length this server allows ({max_chars} characters)"
+                                    ));
+                                }
                             }
                             Ok(Some(ChatEvent::Done(info))) => break End::Done(info),
                             Ok(None) => break End::Done(DoneInfo::default()),
@@ -298,6 +512,11 @@ impl Generations {
                 finish.error = Some(crate::error::AppError::from(error).to_string());
             }
             End::Superseded => finish.status = None,
+            End::Limit(reason) => {
+                finish.status = Some(MessageStatus::Stopped);
+                finish.done_reason = Some("limit".into());
+                finish.error = Some(reason);
+            }
         }
         let message = self.save_final(&live, &finish).await;
         match message {
@@ -306,11 +525,20 @@ impl Generations {
         }
     }
 
-    /// Writes the final row, retrying briefly if the database is unavailable, so that an answer
-    /// is not lost to a short outage. Returns the stored row.
+    fn duration_limit_message(&self) -> String {
+        format!(
+            "the answer reached the longest time this server allows ({}s)",
+            self.limits.max_duration.as_secs()
+        )
+    }
+
+    /// Writes the final row, retrying with back-off if the database is unavailable, so that an
+    /// answer is not lost to a short outage. Returns the stored row. If it keeps failing, the
+    /// row's heartbeat goes stale and the sweeper of any instance finalises it (status
+    /// interrupted, with the text flushed so far) once the database answers again.
     async fn save_final(&self, live: &LiveGeneration, finish: &Finish) -> Option<Message> {
         let mut delay = Duration::from_millis(100);
-        for attempt in 1..=5 {
+        for attempt in 1..=6 {
             let result = match finish.status {
                 // Superseded: keep what the other writer stored.
                 None => self.store.get_message(live.owner_id, live.message_id).await,
@@ -334,7 +562,7 @@ impl Generations {
                 Err(error) => {
                     tracing::error!(%error, attempt, message_id = %live.message_id, "could not save the end of a generation");
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
+                    delay = (delay * 2).min(Duration::from_secs(2));
                 }
             }
         }
@@ -361,5 +589,161 @@ impl Generations {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+/// Makes a generation's end certain: dropped when its task ends, normally or by a panic.
+struct RunGuard {
+    generations: Arc<Generations>,
+    live: Arc<LiveGeneration>,
+    _admission: Admission,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let generations = self.generations.clone();
+        let live = self.live.clone();
+        generations
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&live.message_id);
+        if live.is_done() {
+            return;
+        }
+        // The task died before saving (a panic): save what it had, and tell the watchers.
+        tracing::error!(message_id = %live.message_id, "a generation task ended without saving; saving its text");
+        let finish = Finish {
+            content: live.content(),
+            status: Some(MessageStatus::Error),
+            error: Some("the answer failed unexpectedly on the server".into()),
+            ..Finish::default()
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            live.finish(generations.fallback_message(&live, finish));
+            return;
+        };
+        runtime.spawn(async move {
+            let message = generations.save_final(&live, &finish).await;
+            match message {
+                Some(message) => live.finish(message),
+                None => live.finish(generations.fallback_message(&live, finish)),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DatabaseSettings, GenerationSettings, OllamaSettings};
+    use crate::db::NewMessage;
+    use crate::model::Role;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: Some(format!("sqlite://{}", dir.path().join("t.db").display())),
+            ..Default::default()
+        };
+        (dir, Store::connect(&settings).await.unwrap())
+    }
+
+    fn generations(store: &Store, settings: GenerationSettings) -> Arc<Generations> {
+        Generations::new(
+            store.clone(),
+            OllamaClient::new(&OllamaSettings::default()),
+            Limits::from_settings(&settings),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_panicking_generation_saves_its_row_and_leaves_the_registry() {
+        let (_dir, store) = store().await;
+        let owner = store.ensure_user("local").await.unwrap();
+        let conversation = store
+            .create_conversation(owner, "t", "m", None)
+            .await
+            .unwrap();
+        let row = store
+            .insert_message(NewMessage {
+                conversation_id: conversation.id,
+                owner_id: owner,
+                role: Role::Assistant,
+                content: "",
+                model: Some("m"),
+                status: MessageStatus::Streaming,
+            })
+            .await
+            .unwrap();
+        let generations = generations(&store, GenerationSettings::default());
+        let admission = generations.admit(owner).unwrap();
+        let (events, _) = broadcast::channel(8);
+        let live = Arc::new(LiveGeneration {
+            owner_id: owner,
+            conversation_id: conversation.id,
+            message_id: row.id,
+            state: Mutex::new(LiveState {
+                content: String::new(),
+                done: None,
+            }),
+            events,
+            cancel: CancellationToken::new(),
+            cancel_status: Mutex::new(MessageStatus::Interrupted),
+        });
+        generations
+            .live
+            .lock()
+            .unwrap()
+            .insert(row.id, live.clone());
+        let pushed = live.clone();
+        generations.spawn_guarded(live.clone(), admission, async move {
+            pushed.push("half an answer".into());
+            panic!("a bug in the generation loop");
+        });
+        assert!(
+            generations
+                .wait_finished(row.id, Duration::from_secs(5))
+                .await,
+            "watchers are told it ended"
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let stored = store.get_message(owner, row.id).await.unwrap().unwrap();
+            if stored.status.is_final() {
+                assert_eq!(stored.status, MessageStatus::Error);
+                assert_eq!(stored.content, "half an answer");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the row was not saved");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(generations.running(), 0, "the registry forgot it");
+        assert_eq!(generations.admitted(), 0, "its place is free again");
+    }
+
+    #[tokio::test]
+    async fn admission_is_capped_per_server_and_per_owner() {
+        let (_dir, store) = store().await;
+        let settings = GenerationSettings {
+            max_concurrent: 3,
+            max_concurrent_per_owner: 2,
+            ..Default::default()
+        };
+        let generations = generations(&store, settings);
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let a1 = generations.admit(a).unwrap();
+        let _a2 = generations.admit(a).unwrap();
+        assert_eq!(
+            generations.admit(a).err(),
+            Some(Refusal::OwnerBusy { limit: 2 })
+        );
+        let _b1 = generations.admit(b).unwrap();
+        assert_eq!(
+            generations.admit(b).err(),
+            Some(Refusal::ServerBusy { limit: 3 })
+        );
+        drop(a1);
+        assert!(generations.admit(b).is_ok(), "a freed place is reusable");
     }
 }

@@ -35,8 +35,14 @@ impl From<OllamaError> for crate::error::AppError {
     fn from(error: OllamaError) -> Self {
         use crate::error::AppError;
         match error {
-            OllamaError::Unreachable { url, .. } => AppError::OllamaUnreachable { url },
+            OllamaError::Unreachable { url, .. } => AppError::OllamaUnreachable {
+                url: crate::config::public_url(&url),
+            },
             OllamaError::ModelNotFound(model) => AppError::ModelNotFound(model),
+            // The detail (an OS error, an address) is logged where it happens, not shown.
+            OllamaError::Transport(_) => {
+                AppError::Unavailable("the connection to Ollama failed while it answered".into())
+            }
             other => AppError::Ollama(other.to_string()),
         }
     }
@@ -274,11 +280,7 @@ async fn check_status(
     if status.is_success() {
         return Ok(response);
     }
-    let body = tokio::time::timeout(Duration::from_secs(5), response.bytes())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let body = read_capped(response, ERROR_BODY_CAP).await;
     let message = serde_json::from_slice::<WireError>(&body)
         .map(|e| e.error)
         .unwrap_or_else(|_| {
@@ -297,6 +299,25 @@ async fn check_status(
         status: status.as_u16(),
         message,
     })
+}
+
+/// The most of an error body that is read: enough for any message Ollama writes.
+const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// Reads at most `cap` bytes of a body, within 5 seconds; an error body is never held whole.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = cap - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= cap {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
+    body
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

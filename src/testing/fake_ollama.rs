@@ -13,6 +13,8 @@
 //! - `[http500]` answer 500 with an error body
 //! - `[markdown]` answer with markdown: heading, list, table, code block and raw HTML
 //! - `[length]` end with `done_reason: "length"`
+//! - `[controls]` answer with characters some databases refuse or that are easy to mangle
+//!   (NUL, other control characters, line separators, noncharacters), as Ollama's JSON escapes them
 
 use axum::{
     body::{Body, Bytes},
@@ -216,6 +218,20 @@ pub fn expected_answer(n: usize) -> String {
     (0..n).map(|i| WORDS[i % WORDS.len()]).collect()
 }
 
+/// The tokens of `[controls]`.
+pub const CONTROLS_ANSWER: &[&str] = &[
+    "nul:\0;",
+    " bell:\u{7};",
+    " esc:\u{1b}[31m;",
+    " del:\u{7f};",
+    " c1:\u{85}\u{9f};",
+    " ls:\u{2028};",
+    " bom:\u{feff};",
+    " nonchar:\u{fffe}\u{ffff};",
+    " crab:🦀\0\0;",
+    " end",
+];
+
 /// The markdown answer of `[markdown]`, with raw HTML that must never run.
 pub const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
 Inline `code` and a [link](https://example.com) and <script>window.__pwned = true</script>\n\n\
@@ -247,7 +263,9 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             "llama runner process has terminated: exit status 2",
         );
     }
-    let tokens: Vec<String> = if prompt.contains("[markdown]") {
+    let tokens: Vec<String> = if prompt.contains("[controls]") {
+        CONTROLS_ANSWER.iter().map(|t| t.to_string()).collect()
+    } else if prompt.contains("[markdown]") {
         MARKDOWN_ANSWER
             .split_inclusive([' ', '\n'])
             .map(str::to_string)

@@ -68,6 +68,15 @@ impl TestDb {
         }
     }
 
+    /// The same database, for a second instance; dropping it leaves the database in place.
+    pub fn alias(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            postgres_name: None,
+        }
+    }
+
     pub fn settings(&self) -> ollamastack::config::DatabaseSettings {
         ollamastack::config::DatabaseSettings {
             url: Some(self.url.clone()),
@@ -318,6 +327,28 @@ pub async fn insert_streaming_answer(
         .unwrap()
 }
 
+/// Makes a streaming row look as if its writer had not shown signs of life for `seconds`.
+pub async fn age_heartbeat(store: &Store, message_id: uuid::Uuid, seconds: i64) {
+    let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    let sql = "UPDATE messages SET heartbeat_at = $1 WHERE id = $2";
+    let changed = match store {
+        Store::Sqlite(pool) => sqlx::query(sql)
+            .bind(at)
+            .bind(message_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        Store::Postgres(pool) => sqlx::query(sql)
+            .bind(at)
+            .bind(message_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+    }
+    .unwrap();
+    assert_eq!(changed, 1);
+}
+
 /// Reads server-sent events from /api/v1/messages/{id}/events.
 pub struct EventReader {
     response: reqwest::Response,
@@ -326,9 +357,12 @@ pub struct EventReader {
 
 impl EventReader {
     pub async fn open(app: &TestApp, message_id: &str) -> EventReader {
-        let response = app
-            .http
-            .get(format!("{}/api/v1/messages/{message_id}/events", app.url))
+        Self::open_url(&app.http, &app.url, message_id).await
+    }
+
+    pub async fn open_url(http: &reqwest::Client, url: &str, message_id: &str) -> EventReader {
+        let response = http
+            .get(format!("{url}/api/v1/messages/{message_id}/events"))
             .send()
             .await
             .unwrap();
