@@ -3,6 +3,8 @@
 //! For a 200-token answer from the fake Ollama, measures time to first token and total time,
 //! (a) read directly from the fake Ollama and (b) through OllamaStack: POST the message, then
 //! follow its server-sent events, as the page does. Prints median and 90th percentile.
+//! Then a 20,000-token answer (about 120,000 characters), the same two ways, with the CPU time
+//! the whole process used: what storing a long answer costs (flushes append, so it stays linear).
 //!
 //!     cargo bench --features ssr --bench relay [-- RUNS]
 
@@ -13,6 +15,8 @@ use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
 use std::time::{Duration, Instant};
 
 const PROMPT: &str = "benchmark [tokens=200][delay=1]";
+const LONG_PROMPT: &str = "long benchmark [tokens=20000][delay=1]";
+const LONG_RUNS: usize = 3;
 
 #[tokio::main]
 async fn main() {
@@ -28,6 +32,7 @@ async fn main() {
     settings.database.data_dir = data.path().to_path_buf();
     settings.ollama.url = fake.url();
     settings.log.filter = "warn".into();
+    settings.generation.max_answer_tokens = 20_000;
     let options = leptos::config::LeptosOptions::builder()
         .output_name("ollamastack")
         .build();
@@ -46,14 +51,14 @@ async fn main() {
 
     // Warm up both paths.
     for _ in 0..3 {
-        direct(&ollama).await;
-        relayed(&http, &app_url).await;
+        direct(&ollama, PROMPT).await;
+        relayed(&http, &app_url, PROMPT).await;
     }
     let mut direct_runs = Vec::with_capacity(runs);
     let mut relayed_runs = Vec::with_capacity(runs);
     for _ in 0..runs {
-        direct_runs.push(direct(&ollama).await);
-        relayed_runs.push(relayed(&http, &app_url).await);
+        direct_runs.push(direct(&ollama, PROMPT).await);
+        relayed_runs.push(relayed(&http, &app_url, PROMPT).await);
     }
     println!("relay benchmark: 200-token answers, {runs} runs each, fake Ollama with 1 ms between tokens (SQLite)");
     println!(
@@ -73,15 +78,60 @@ async fn main() {
         added(|r| r.1, 0.5),
         added(|r| r.1, 0.9)
     );
+
+    // A long answer: 20,000 tokens, 1 ms apart.
+    let mut long_direct = Vec::new();
+    let mut long_relayed = Vec::new();
+    let mut cpu_direct = Duration::ZERO;
+    let mut cpu_relayed = Duration::ZERO;
+    for _ in 0..LONG_RUNS {
+        let cpu = cpu_time();
+        long_direct.push(direct(&ollama, LONG_PROMPT).await);
+        cpu_direct += cpu_time() - cpu;
+        let cpu = cpu_time();
+        long_relayed.push(relayed(&http, &app_url, LONG_PROMPT).await);
+        cpu_relayed += cpu_time() - cpu;
+    }
+    println!();
+    println!("long answer: 20,000 tokens, {LONG_RUNS} runs each, 1 ms between tokens (SQLite, flush every 500 ms)");
+    println!(
+        "{:<28} {:>12} {:>12} {:>12} {:>12}",
+        "", "TTFT p50", "TTFT p90", "total p50", "total p90"
+    );
+    report("direct from Ollama", &long_direct);
+    report("through OllamaStack (SSE)", &long_relayed);
+    println!(
+        "CPU time of the whole process per answer (fake Ollama included): direct {:.0} ms, through OllamaStack {:.0} ms",
+        cpu_direct.as_secs_f64() * 1000.0 / LONG_RUNS as f64,
+        cpu_relayed.as_secs_f64() * 1000.0 / LONG_RUNS as f64
+    );
 }
 
-async fn direct(ollama: &OllamaClient) -> (Duration, Duration) {
+/// CPU time (user + system) this process has used, from /proc/self/stat (Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12. Linux uses 100 Hz.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+async fn direct(ollama: &OllamaClient, prompt: &str) -> (Duration, Duration) {
     let started = Instant::now();
     let request = ChatRequest {
         model: "llama3.2".into(),
         messages: vec![ChatMessage {
             role: "user".into(),
-            content: PROMPT.into(),
+            content: prompt.into(),
         }],
         options: Default::default(),
     };
@@ -98,11 +148,11 @@ async fn direct(ollama: &OllamaClient) -> (Duration, Duration) {
     (first.expect("a token"), started.elapsed())
 }
 
-async fn relayed(http: &reqwest::Client, app: &str) -> (Duration, Duration) {
+async fn relayed(http: &reqwest::Client, app: &str, prompt: &str) -> (Duration, Duration) {
     let started = Instant::now();
     let created: serde_json::Value = http
         .post(format!("{app}/api/v1/conversations"))
-        .json(&serde_json::json!({ "content": PROMPT, "model": "llama3.2" }))
+        .json(&serde_json::json!({ "content": prompt, "model": "llama3.2" }))
         .send()
         .await
         .unwrap()

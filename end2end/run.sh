@@ -51,6 +51,7 @@ echo "==> Playwright (headless Chromium)"
 cd end2end
 set +e
 E2E_BASE_URL="http://127.0.0.1:$APP_PORT" E2E_DOWN_URL="http://127.0.0.1:$DOWN_PORT" \
+  E2E_FAKE_URL="http://127.0.0.1:$FAKE_PORT" \
   npx playwright test 2>&1 | tee "$work/playwright.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -38,7 +38,22 @@ pub async fn get_conversation(
     id: Uuid,
 ) -> AppResult<ConversationWithMessages> {
     let conversation = owned_conversation(state, owner, id).await?;
-    let messages = state.store.list_messages(owner, id).await?;
+    let mut messages = state.store.list_messages(owner, id).await?;
+    // An answer being written here shows its text so far, not only what was last flushed.
+    for message in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Streaming)
+    {
+        if let Some(live) = state
+            .generations
+            .get(message.id)
+            .filter(|g| g.owner_id == owner)
+        {
+            if let crate::generation::Subscription::Live { snapshot, .. } = live.subscribe() {
+                message.content = snapshot;
+            }
+        }
+    }
     Ok(ConversationWithMessages {
         conversation,
         messages,

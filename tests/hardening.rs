@@ -4,7 +4,7 @@
 mod common;
 
 use common::{text_of, Backend, TestApp};
-use ollamastack::testing::fake_ollama::{FakeConfig, CONTROLS_ANSWER};
+use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig, CONTROLS_ANSWER};
 use serde_json::{json, Value};
 
 /// Whatever characters a model streams, the answer is stored, and a reload shows exactly what
@@ -145,6 +145,24 @@ async fn answers_are_capped_in_tokens_and_characters(backend: Backend) {
         app.fake.stats.last_chat_request()["options"]["num_predict"],
         500
     );
+
+    // A smaller num_predict is kept, and Ollama stops there.
+    let (_, body) = app
+        .post(
+            "/api/v1/conversations",
+            json!({ "content": "[tokens=50]", "model": "llama3.2", "options": { "num_predict": 10 } }),
+        )
+        .await;
+    let (_, done) = app
+        .follow(body["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        app.fake.stats.last_chat_request()["options"]["num_predict"],
+        10
+    );
+    assert_eq!(done["content"], expected_answer(10));
+    assert_eq!(done["done_reason"], "length");
+    assert_eq!(done["status"], "complete");
 }
 
 /// Bodies larger than the limit are refused before they are read, on the REST API and on

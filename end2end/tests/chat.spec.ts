@@ -58,9 +58,16 @@ test("an error mid-stream keeps the text, shows the error, and Retry answers aga
   await waitForStatus(page, "error");
   await expect(lastAnswer(page).getByTestId("message-error")).toContainText("unexpected EOF");
   await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+  const failed = await lastAnswer(page).getAttribute("data-message-id");
+  expect(failed).toMatch(/^[0-9a-f-]{36}$/);
   await page.getByTestId("retry").click();
-  // The fake fails the same prompt again; what matters is a new answer replaced the old one.
+  // The fake fails the same prompt again; what matters is that a new answer replaced the old
+  // one: another id, in the page and after a reload (so a Retry that did nothing fails here).
+  await expect(lastAnswer(page)).not.toHaveAttribute("data-message-id", failed!);
   await waitForStatus(page, "error");
+  await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toHaveCount(1);
+  await page.reload();
+  await expect(lastAnswer(page)).not.toHaveAttribute("data-message-id", failed!);
   await expect(page.locator('[data-testid="message"][data-role="assistant"]')).toHaveCount(1);
 });
 
@@ -132,4 +139,38 @@ test("when Ollama is down, a banner says where the app looked and how to fix it"
   await expect(banner).toContainText("Ollama is not reachable at http://127.0.0.1:9");
   await expect(banner).toContainText("ollama pull llama3.2");
   await expect(banner).toContainText("OLLAMA_URL");
+});
+
+test("Escape stops the answer being written", async ({ page }) => {
+  await sendNew(page, "Go on [stall]");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+  await page.keyboard.press("Escape");
+  await waitForStatus(page, "stopped");
+});
+
+test("when the event stream fails, the page reads the stored answer instead of spinning", async ({ page }) => {
+  // Every event stream fails, as behind a broken proxy: the page must still end up showing the
+  // stored answer, complete, without a reload.
+  await page.route("**/api/v1/messages/*/events", (route) => route.fulfill({ status: 502, body: "bad gateway" }));
+  await sendNew(page, "Through a broken proxy [tokens=20][delay=40]");
+  await waitForStatus(page, "complete");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(20));
+});
+
+test("the page is usable with assistive technology", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const toggle = page.getByTestId("sidebar-toggle");
+  await expect(toggle).toHaveAttribute("aria-expanded", "true");
+  await toggle.click();
+  await expect(toggle).toHaveAttribute("aria-expanded", "false");
+  await toggle.click();
+  await sendNew(page, "Accessible [tokens=5]");
+  await expect(page.getByRole("log", { name: "Messages" })).toBeVisible();
+  await expect(page.getByLabel("Message", { exact: true })).toBeVisible();
+  // Keyboard focus is visible.
+  await page.getByTestId("composer").focus();
+  await page.keyboard.press("Shift+Tab");
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+  expect(outline).not.toBe("none");
 });

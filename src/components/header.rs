@@ -12,6 +12,8 @@ pub fn Header() -> impl IntoView {
                 data-testid="sidebar-toggle"
                 class="rounded-md p-2 text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
                 aria-label="Show or hide the conversation list"
+                aria-controls="sidebar"
+                aria-expanded=move || if chat.sidebar_open.get() { "true" } else { "false" }
                 on:click=move |_| chat.sidebar_open.update(|open| *open = !*open)
             >
                 "☰"

@@ -55,6 +55,7 @@ pub fn MessageBubble(
     view! {
         <article
             data-testid="message"
+            data-message-id=move || message.with(|m| m.id.to_string())
             data-role=role.as_str()
             data-status=move || status().as_str()
             class="flex w-full"

@@ -11,6 +11,7 @@ pub fn Sidebar() -> impl IntoView {
     let chat = use_chat();
     view! {
         <aside
+            id="sidebar"
             data-testid="sidebar"
             class="w-72 shrink-0 flex-col border-r border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900"
             class:flex=move || chat.sidebar_open.get()
@@ -150,6 +151,7 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
                     >
                         <input
                             data-testid="rename-input"
+                            aria-label="New title"
                             class="min-w-0 flex-1 rounded border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-950"
                             prop:value=move || draft.get()
                             on:input=move |ev| draft.set(event_target_value(&ev))

