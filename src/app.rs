@@ -1,10 +1,8 @@
 //! The page shell and the application: header, sidebar, routes.
 
 use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar, theme::Theme};
-use crate::error::AppError;
-use crate::model::{Conversation, OllamaStatus};
+use crate::context::ChatContext;
 use crate::pages::{conversation::ConversationPage, home::HomePage};
-use crate::server::{conversations::list_conversations, ollama::get_ollama_status};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -46,50 +44,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// State every part of the page shares.
-#[derive(Clone, Copy)]
-pub struct ChatContext {
-    pub conversations: Resource<Result<Vec<Conversation>, AppError>>,
-    pub ollama: Resource<Result<OllamaStatus, AppError>>,
-    /// Bumped to reload the conversation list.
-    conversations_version: RwSignal<u32>,
-    ollama_version: RwSignal<u32>,
-    /// The model the next message goes to.
-    pub selected_model: RwSignal<Option<String>>,
-    pub sidebar_open: RwSignal<bool>,
-}
-
-impl ChatContext {
-    pub fn refresh_conversations(&self) {
-        self.conversations_version.update(|v| *v += 1);
-    }
-
-    pub fn refresh_ollama(&self) {
-        self.ollama_version.update(|v| *v += 1);
-    }
-}
-
-pub fn use_chat() -> ChatContext {
-    expect_context::<ChatContext>()
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let conversations_version = RwSignal::new(0u32);
-    let ollama_version = RwSignal::new(0u32);
-    let context = ChatContext {
-        conversations: Resource::new(
-            move || conversations_version.get(),
-            |_| list_conversations(),
-        ),
-        ollama: Resource::new(move || ollama_version.get(), |_| get_ollama_status()),
-        conversations_version,
-        ollama_version,
-        selected_model: RwSignal::new(None),
-        sidebar_open: RwSignal::new(true),
-    };
-    provide_context(context);
+    provide_context(ChatContext::create());
 
     view! {
         <Stylesheet id="leptos" href="/pkg/ollamastack.css"/>

@@ -8,11 +8,12 @@
 
 pub mod app;
 pub mod components;
+pub mod context;
 pub mod error;
 pub mod markdown;
 pub mod model;
 pub mod pages;
-pub mod server;
+pub mod server_fns;
 pub mod text;
 
 #[cfg(feature = "ssr")]

@@ -365,5 +365,5 @@ on_both_backends!(
 
 /// Where the page's `send_message` server function is served.
 fn send_message_path() -> &'static str {
-    <ollamastack::server::chat::SendMessage as leptos::server_fn::ServerFn>::PATH
+    <ollamastack::server_fns::chat::SendMessage as leptos::server_fn::ServerFn>::PATH
 }

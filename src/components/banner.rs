@@ -1,4 +1,4 @@
-use crate::app::use_chat;
+use crate::context::use_chat;
 use leptos::prelude::*;
 
 /// Says plainly when Ollama cannot be reached, where the server looked, and how to fix it.

@@ -1,5 +1,5 @@
 use super::theme::ThemeToggle;
-use crate::app::use_chat;
+use crate::context::use_chat;
 use leptos::prelude::*;
 
 #[component]

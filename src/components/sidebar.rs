@@ -1,6 +1,6 @@
-use crate::app::use_chat;
+use crate::context::use_chat;
 use crate::model::Conversation;
-use crate::server::conversations::{delete_conversation, rename_conversation};
+use crate::server_fns::conversations::{delete_conversation, rename_conversation};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_location, use_navigate};

@@ -1,9 +1,9 @@
-use crate::app::use_chat;
 use crate::components::{composer::Composer, message::MessageBubble};
+use crate::context::use_chat;
 use crate::error::AppError;
 use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
-use crate::server::chat::{regenerate_answer, send_message, stop_generation};
-use crate::server::conversations::get_conversation;
+use crate::server_fns::chat::{regenerate_answer, send_message, stop_generation};
+use crate::server_fns::conversations::get_conversation;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -227,7 +227,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
 
 /// Following answers live in the browser, over server-sent events.
 mod live {
-    use crate::app::ChatContext;
+    use crate::context::ChatContext;
     use crate::model::Message;
     use leptos::prelude::*;
     use uuid::Uuid;
@@ -312,7 +312,8 @@ mod live {
                         batch.flush();
                         // The stream failed: the stored row says whether the answer is over.
                         let conversation_id = data.with_untracked(|m| m.conversation_id);
-                        match crate::server::conversations::get_conversation(conversation_id).await
+                        match crate::server_fns::conversations::get_conversation(conversation_id)
+                            .await
                         {
                             Ok(stored) => match stored.messages.into_iter().find(|m| m.id == id) {
                                 Some(message) if message.status.is_final() => {

@@ -1,6 +1,6 @@
-use crate::app::use_chat;
 use crate::components::composer::Composer;
-use crate::server::chat::send_message;
+use crate::context::use_chat;
+use crate::server_fns::chat::send_message;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;

@@ -1,4 +1,4 @@
-//! Server functions, grouped by domain, one verb_noun per file. Each is a thin call into
+//! Server functions, one file per domain, one verb_noun each. Each is a thin call into
 //! `service`, which the REST API shares.
 
 pub mod chat;

@@ -1,3 +1,0 @@
-mod get_ollama_status;
-
-pub use get_ollama_status::*;

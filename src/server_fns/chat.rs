@@ -1,0 +1,49 @@
+//! Sending, regenerating and stopping answers.
+
+use crate::error::AppError;
+use crate::model::Message;
+use crate::model::SendOutcome;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// Replaces the last answer of a conversation with a new one (also: Retry after an error).
+#[server]
+pub async fn regenerate_answer(
+    conversation_id: Uuid,
+    model: Option<String>,
+) -> Result<Message, AppError> {
+    let state = super::app_state()?;
+    crate::service::regenerate(
+        &state,
+        state.current_user(),
+        conversation_id,
+        model,
+        Default::default(),
+    )
+    .await
+}
+
+/// Stores a message and starts its answer as a server task; the page then follows the answer
+/// at /api/v1/messages/{id}/events. Without a conversation id, a new conversation is created.
+#[server]
+pub async fn send_message(
+    conversation_id: Option<Uuid>,
+    content: String,
+    model: Option<String>,
+) -> Result<SendOutcome, AppError> {
+    let state = super::app_state()?;
+    let input = crate::service::SendMessage {
+        conversation_id,
+        content,
+        model,
+        options: Default::default(),
+    };
+    crate::service::send_message(&state, state.current_user(), input).await
+}
+
+/// Stops an answer being written; its text so far is kept with status `stopped`.
+#[server]
+pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
+    let state = super::app_state()?;
+    crate::service::stop_generation(&state, state.current_user(), message_id).await
+}

@@ -1,0 +1,34 @@
+//! Listing, reading, renaming and deleting conversations.
+
+use crate::error::AppError;
+use crate::model::Conversation;
+use crate::model::ConversationWithMessages;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// Deletes a conversation and its messages, stopping an answer still being written.
+#[server]
+pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
+    let state = super::app_state()?;
+    crate::service::delete_conversation(&state, state.current_user(), id).await
+}
+
+/// A conversation with its messages, oldest first (an answer being written included).
+#[server]
+pub async fn get_conversation(id: Uuid) -> Result<ConversationWithMessages, AppError> {
+    let state = super::app_state()?;
+    crate::service::get_conversation(&state, state.current_user(), id).await
+}
+
+/// The person's conversations, most recently active first.
+#[server]
+pub async fn list_conversations() -> Result<Vec<Conversation>, AppError> {
+    let state = super::app_state()?;
+    crate::service::list_conversations(&state, state.current_user()).await
+}
+
+#[server]
+pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation, AppError> {
+    let state = super::app_state()?;
+    crate::service::rename_conversation(&state, state.current_user(), id, &title).await
+}

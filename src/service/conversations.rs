@@ -1,0 +1,70 @@
+//! Listing, reading, renaming and deleting conversations.
+
+use super::{finish_wait, owned_conversation, validate_title};
+use crate::error::{AppError, AppResult};
+use crate::model::{Conversation, ConversationWithMessages, MessageStatus};
+use crate::state::AppState;
+use uuid::Uuid;
+
+pub async fn list_conversations(state: &AppState, owner: Uuid) -> AppResult<Vec<Conversation>> {
+    Ok(state.store.list_conversations(owner).await?)
+}
+
+pub async fn get_conversation(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+) -> AppResult<ConversationWithMessages> {
+    let conversation = owned_conversation(state, owner, id).await?;
+    let mut messages = state.store.list_messages(owner, id).await?;
+    // An answer being written here shows its text so far, not only what was last flushed.
+    for message in messages
+        .iter_mut()
+        .filter(|m| m.status == MessageStatus::Streaming)
+    {
+        if let Some(live) = state
+            .generations
+            .get(message.id)
+            .filter(|g| g.owner_id == owner)
+        {
+            if let crate::generation::Subscription::Live { snapshot, .. } = live.subscribe() {
+                message.content = snapshot;
+            }
+        }
+    }
+    Ok(ConversationWithMessages {
+        conversation,
+        messages,
+    })
+}
+
+pub async fn rename_conversation(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+    title: &str,
+) -> AppResult<Conversation> {
+    let title = validate_title(title)?;
+    state
+        .store
+        .rename_conversation(owner, id, &title)
+        .await?
+        .ok_or_else(|| AppError::NotFound("conversation".into()))
+}
+
+pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<()> {
+    // Stop what is still being written here first, so no task writes into a deleted conversation.
+    for message in state.store.list_messages(owner, id).await? {
+        if message.status == MessageStatus::Streaming && state.generations.stop(owner, message.id) {
+            state
+                .generations
+                .wait_finished(message.id, finish_wait(state))
+                .await;
+        }
+    }
+    if state.store.delete_conversation(owner, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("conversation".into()))
+    }
+}
