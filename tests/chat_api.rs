@@ -443,8 +443,7 @@ async fn bad_input_gets_a_clear_error_and_stores_nothing(backend: Backend) {
         .await;
     assert_eq!(status, 422);
     let response = app
-        .http
-        .post(format!("{}/api/v1/conversations", app.url))
+        .at(reqwest::Method::POST, "/api/v1/conversations")
         .header("content-type", "application/json")
         .body("{not json")
         .send()
@@ -515,8 +514,10 @@ async fn another_owners_rows_are_not_found(backend: Backend) {
         404
     );
     let response = app
-        .http
-        .delete(format!("{}/api/v1/conversations/{id}", app.url))
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/conversations/{id}"),
+        )
         .send()
         .await
         .unwrap();
@@ -536,8 +537,10 @@ async fn rename_and_delete(backend: Backend) {
     let (conversation, answer) = app.send_new("[tokens=2] a title").await;
     app.follow(&answer).await;
     let response = app
-        .http
-        .patch(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .at(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .json(&json!({ "title": "  Renamed\nchat " }))
         .send()
         .await
@@ -546,16 +549,20 @@ async fn rename_and_delete(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["title"], "Renamed chat");
     let response = app
-        .http
-        .patch(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .at(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .json(&json!({ "title": " " }))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
     let response = app
-        .http
-        .delete(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .send()
         .await
         .unwrap();
@@ -582,8 +589,10 @@ async fn deleting_a_conversation_stops_its_answer(backend: Backend) {
     })
     .await;
     let response = app
-        .http
-        .delete(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .send()
         .await
         .unwrap();
@@ -601,8 +610,7 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
     let (conversation, answer) = app.send_new("[markdown] show me").await;
     app.follow(&answer).await;
     let response = app
-        .http
-        .get(format!("{}/c/{conversation}", app.url))
+        .at(reqwest::Method::GET, &format!("/c/{conversation}"))
         .send()
         .await
         .unwrap();
@@ -674,8 +682,10 @@ async fn pages_are_compressed_but_event_streams_are_not(backend: Backend) {
         .unwrap();
     assert_eq!(page.headers()["content-encoding"], "gzip");
     let events = app
-        .http
-        .get(format!("{}/api/v1/messages/{answer}/events", app.url))
+        .at(
+            reqwest::Method::GET,
+            &format!("/api/v1/messages/{answer}/events"),
+        )
         .header("accept-encoding", "gzip, br")
         .send()
         .await

@@ -85,8 +85,7 @@ async fn too_many_answers_at_once_get_429(backend: Backend) {
     .await;
     let (_, running) = app.send_new("[stall]").await;
     let response = app
-        .http
-        .post(format!("{}/api/v1/conversations", app.url))
+        .at(reqwest::Method::POST, "/api/v1/conversations")
         .json(&json!({ "content": "another", "model": "llama3.2" }))
         .send()
         .await
@@ -227,8 +226,7 @@ async fn cross_origin_and_unknown_hosts_are_refused(backend: Backend) {
         ("sec-fetch-site", "cross-site"),
     ] {
         let response = app
-            .http
-            .post(format!("{}/api/v1/conversations", app.url))
+            .at(reqwest::Method::POST, "/api/v1/conversations")
             .header(name, value)
             .json(&body)
             .send()
@@ -250,8 +248,7 @@ async fn cross_origin_and_unknown_hosts_are_refused(backend: Backend) {
     assert_eq!(list, json!([]), "nothing was stored");
 
     let rebinding = app
-        .http
-        .get(format!("{}/api/v1/conversations", app.url))
+        .at(reqwest::Method::GET, "/api/v1/conversations")
         .header("host", "attacker.example:3000")
         .send()
         .await
@@ -261,8 +258,7 @@ async fn cross_origin_and_unknown_hosts_are_refused(backend: Backend) {
     // The page's own requests pass.
     let host = app.url.trim_start_matches("http://").to_string();
     let response = app
-        .http
-        .post(format!("{}/api/v1/conversations", app.url))
+        .at(reqwest::Method::POST, "/api/v1/conversations")
         .header("origin", format!("http://{host}"))
         .header("sec-fetch-site", "same-origin")
         .json(&json!({ "content": "from the page", "model": "llama3.2" }))
@@ -283,8 +279,7 @@ async fn security_headers_and_redaction(backend: Backend) {
     app.follow(&answer).await;
 
     let page = app
-        .http
-        .get(format!("{}/c/{conversation}", app.url))
+        .at(reqwest::Method::GET, &format!("/c/{conversation}"))
         .send()
         .await
         .unwrap();
@@ -313,8 +308,10 @@ async fn security_headers_and_redaction(backend: Backend) {
     );
 
     let api = app
-        .http
-        .get(format!("{}/api/v1/conversations/{conversation}", app.url))
+        .at(
+            reqwest::Method::GET,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .send()
         .await
         .unwrap();

@@ -207,6 +207,11 @@ impl TestApp {
         (db, fake)
     }
 
+    /// A request to the app, for the cases the JSON helpers below do not cover (headers, bodies).
+    pub fn at(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.url))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
