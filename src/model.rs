@@ -104,6 +104,10 @@ pub struct Conversation {
     pub title: String,
     pub model: String,
     pub system_prompt: Option<String>,
+    /// Sent with each turn, unless the turn sets its own.
+    #[cfg_attr(feature = "ssr", sqlx(flatten))]
+    #[serde(default)]
+    pub options: GenerationOptions,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -135,6 +139,17 @@ pub struct Message {
     pub updated_at: DateTime<Utc>,
 }
 
+impl GenerationOptions {
+    /// These options, each one that is unset taken from `defaults`.
+    pub fn or(&self, defaults: &GenerationOptions) -> GenerationOptions {
+        GenerationOptions {
+            temperature: self.temperature.or(defaults.temperature),
+            num_predict: self.num_predict.or(defaults.num_predict),
+            num_ctx: self.num_ctx.or(defaults.num_ctx),
+        }
+    }
+}
+
 impl Message {
     /// Tokens per second of the generation, when Ollama reported enough to tell.
     pub fn tokens_per_second(&self) -> Option<f64> {
@@ -160,6 +175,7 @@ pub struct SendOutcome {
 
 /// Sampling options passed to Ollama; `None` leaves the model's own default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct GenerationOptions {
     pub temperature: Option<f32>,
     pub num_predict: Option<i32>,

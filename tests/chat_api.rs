@@ -707,6 +707,74 @@ async fn wait_until(check: impl Fn() -> bool, what: &str) {
     panic!("timed out waiting: {what}");
 }
 
+/// A conversation's system prompt and options are stored and sent with its next turns; a turn's
+/// own options win; bad values are refused.
+async fn conversation_settings_are_sent_with_each_turn(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, answer) = app.send_new("first").await;
+    app.follow(&answer).await;
+    let patch = |body: Value| {
+        app.at(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
+        .json(&body)
+        .send()
+    };
+    let response = patch(json!({
+        "system_prompt": "Answer like a pirate.",
+        "options": { "temperature": 0.25, "num_predict": 64, "num_ctx": 4096 }
+    }))
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(updated["system_prompt"], "Answer like a pirate.");
+    assert_eq!(updated["options"]["num_ctx"], 4096);
+
+    let (_, second) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "second" }),
+        )
+        .await;
+    app.follow(second["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["messages"][0]["role"], "system");
+    assert_eq!(request["messages"][0]["content"], "Answer like a pirate.");
+    assert_eq!(request["options"]["temperature"], 0.25);
+    assert_eq!(request["options"]["num_predict"], 64);
+    assert_eq!(request["options"]["num_ctx"], 4096);
+
+    // A turn's own option wins over the conversation's; the others stay.
+    let (_, third) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "third", "options": { "temperature": 1.5 } }),
+        )
+        .await;
+    app.follow(third["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["options"]["temperature"], 1.5);
+    assert_eq!(request["options"]["num_ctx"], 4096);
+
+    // Bad values are refused and change nothing; null removes the prompt.
+    let refused = patch(json!({ "options": { "temperature": 9.0 } }))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 422);
+    let cleared: Value = patch(json!({ "system_prompt": null }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cleared["system_prompt"], Value::Null);
+    assert_eq!(cleared["options"]["temperature"], 0.25, "{cleared}");
+}
+
 on_both_backends!(
     answer_streams_in_pieces_and_is_stored,
     error_line_mid_stream_keeps_the_partial_text,
@@ -731,4 +799,5 @@ on_both_backends!(
     deleting_a_conversation_stops_its_answer,
     pages_are_server_rendered_with_history_and_safe_markdown,
     pages_are_compressed_but_event_streams_are_not,
+    conversation_settings_are_sent_with_each_turn,
 );

@@ -174,3 +174,29 @@ test("the page is usable with assistive technology", async ({ page }) => {
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
   expect(outline).not.toBe("none");
 });
+
+test("a conversation's system prompt and options are saved and kept", async ({ page, request }) => {
+  await sendNew(page, "Settings [tokens=5]");
+  await waitForStatus(page, "complete");
+  await page.getByTestId("settings-toggle").click();
+  await page.getByLabel("System prompt").fill("Answer in French.");
+  await page.getByLabel("Temperature").fill("0.4");
+  await page.getByLabel("Context length").fill("abc");
+  await page.getByTestId("settings-save").click();
+  await expect(page.getByTestId("settings-status")).toContainText("must be a number");
+  await page.getByLabel("Context length").fill("8192");
+  await page.getByTestId("settings-save").click();
+  await expect(page.getByTestId("settings-status")).toContainText("Saved");
+
+  const id = page.url().split("/c/")[1];
+  const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(stored.conversation.system_prompt).toBe("Answer in French.");
+  expect(stored.conversation.options).toEqual({ temperature: 0.4, num_predict: null, num_ctx: 8192 });
+
+  // Shown again after a reload.
+  await page.reload();
+  await waitForHydration(page);
+  await page.getByTestId("settings-toggle").click();
+  await expect(page.getByLabel("System prompt")).toHaveValue("Answer in French.");
+  await expect(page.getByLabel("Context length")).toHaveValue("8192");
+});

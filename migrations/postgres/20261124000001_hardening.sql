@@ -39,3 +39,8 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER messages_notify AFTER UPDATE ON messages FOR EACH ROW
     WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.content IS DISTINCT FROM NEW.content)
     EXECUTE FUNCTION ollamastack_notify_message();
+
+-- Sampling options of a conversation, sent with each of its turns unless a turn sets its own.
+ALTER TABLE conversations ADD COLUMN temperature REAL;
+ALTER TABLE conversations ADD COLUMN num_predict INTEGER;
+ALTER TABLE conversations ADD COLUMN num_ctx INTEGER;

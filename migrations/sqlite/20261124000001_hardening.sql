@@ -24,3 +24,8 @@ CREATE TABLE outbox (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX outbox_kind_id ON outbox (kind, id);
+
+-- Sampling options of a conversation, sent with each of its turns unless a turn sets its own.
+ALTER TABLE conversations ADD COLUMN temperature REAL;
+ALTER TABLE conversations ADD COLUMN num_predict INTEGER;
+ALTER TABLE conversations ADD COLUMN num_ctx INTEGER;

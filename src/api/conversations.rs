@@ -1,6 +1,6 @@
 use super::{IdPath, Json};
 use crate::error::AppResult;
-use crate::model::{Conversation, ConversationWithMessages};
+use crate::model::{Conversation, ConversationWithMessages, GenerationOptions};
 use crate::service;
 use crate::state::AppState;
 use axum::{extract::State, http::StatusCode};
@@ -21,19 +21,53 @@ pub async fn get(
     ))
 }
 
+/// What PATCH may change: the title, and the settings of the next turns. A settings field
+/// that is absent keeps its value; `system_prompt: null` removes the prompt.
 #[derive(Deserialize)]
-pub struct Rename {
-    title: String,
+pub struct Update {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    system_prompt: Option<Option<String>>,
+    #[serde(default)]
+    options: Option<GenerationOptions>,
 }
 
-pub async fn rename(
+/// Tells a field sent as null (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+pub async fn update(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-    Json(body): Json<Rename>,
+    Json(body): Json<Update>,
 ) -> AppResult<axum::Json<Conversation>> {
-    Ok(axum::Json(
-        service::rename_conversation(&state, state.current_user(), id, &body.title).await?,
-    ))
+    let owner = state.current_user();
+    let mut conversation = match &body.title {
+        Some(title) => service::rename_conversation(&state, owner, id, title).await?,
+        None => {
+            service::get_conversation(&state, owner, id)
+                .await?
+                .conversation
+        }
+    };
+    if body.system_prompt.is_some() || body.options.is_some() {
+        let system_prompt = match body.system_prompt {
+            Some(prompt) => prompt,
+            None => conversation.system_prompt.clone(),
+        };
+        let options = body.options.unwrap_or(conversation.options.clone());
+        conversation = service::update_conversation_settings(
+            &state,
+            owner,
+            id,
+            system_prompt.as_deref(),
+            options,
+        )
+        .await?;
+    }
+    Ok(axum::Json(conversation))
 }
 
 pub async fn delete(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {

@@ -29,7 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/conversations/{id}",
             get(conversations::get)
-                .patch(conversations::rename)
+                .patch(conversations::update)
                 .delete(conversations::delete),
         )
         .route("/api/v1/conversations/{id}/messages", post(messages::send))

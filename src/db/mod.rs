@@ -8,7 +8,7 @@ mod postgres;
 mod sqlite;
 
 use crate::config::DatabaseSettings;
-use crate::model::{Conversation, Message, MessageStatus, Role};
+use crate::model::{Conversation, GenerationOptions, Message, MessageStatus, Role};
 use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, SqlitePool};
@@ -86,7 +86,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 const CONVERSATION_COLUMNS: &str =
-    "id, owner_id, title, model, system_prompt, created_at, updated_at";
+    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at";
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, owner_id, role, content, model, status, error, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
@@ -277,7 +277,7 @@ impl Store {
         system_prompt: Option<&str>,
     ) -> Result<Conversation, sqlx::Error> {
         let sql = format!(
-            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
         );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
             .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
@@ -319,6 +319,24 @@ impl Store {
         );
         with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
             .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
+    }
+
+    /// Sets a conversation's system prompt and sampling options; `None` when the owner has no
+    /// such conversation.
+    pub async fn update_conversation_settings(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        system_prompt: Option<&str>,
+        options: &GenerationOptions,
+    ) -> Result<Option<Conversation>, sqlx::Error> {
+        let sql = format!(
+            "UPDATE conversations SET system_prompt = $1, temperature = $2, num_predict = $3, num_ctx = $4 \
+             WHERE id = $5 AND owner_id = $6 RETURNING {CONVERSATION_COLUMNS}"
+        );
+        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
+            .bind(system_prompt.map(storable)).bind(options.temperature).bind(options.num_predict)
+            .bind(options.num_ctx).bind(id).bind(owner_id).fetch_optional(pool).await)
     }
 
     /// Deletes a conversation and its messages; false when the owner has no such conversation.
@@ -400,7 +418,7 @@ impl Store {
             "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
         );
         let create_sql = format!(
-            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
         );
         let last_sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1"

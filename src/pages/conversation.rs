@@ -1,4 +1,6 @@
-use crate::components::{composer::Composer, message::MessageBubble};
+use crate::components::{
+    composer::Composer, conversation_settings::ConversationSettings, message::MessageBubble,
+};
 use crate::context::use_chat;
 use crate::error::AppError;
 use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
@@ -68,6 +70,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     chat.selected_model
         .set(Some(data.conversation.model.clone()));
     let title = data.conversation.title.clone();
+    let settings_for = data.conversation.clone();
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
     let text = RwSignal::new(String::new());
     let sending = RwSignal::new(false);
@@ -197,6 +200,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
 
     view! {
         <Title text=format!("{title} · OllamaStack")/>
+        <ConversationSettings conversation=settings_for/>
         <div
             node_ref=scroller
             on:scroll=on_scroll

@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use crate::model::Conversation;
 use crate::model::ConversationWithMessages;
+use crate::model::GenerationOptions;
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -31,4 +32,22 @@ pub async fn list_conversations() -> Result<Vec<Conversation>, AppError> {
 pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation, AppError> {
     let state = super::app_state()?;
     crate::service::rename_conversation(&state, state.current_user(), id, &title).await
+}
+
+/// Sets a conversation's system prompt and sampling options (empty fields: the model's defaults).
+#[server]
+pub async fn update_conversation_settings(
+    id: Uuid,
+    system_prompt: Option<String>,
+    options: GenerationOptions,
+) -> Result<Conversation, AppError> {
+    let state = super::app_state()?;
+    crate::service::update_conversation_settings(
+        &state,
+        state.current_user(),
+        id,
+        system_prompt.as_deref(),
+        options,
+    )
+    .await
 }

@@ -2,7 +2,7 @@
 
 use super::prompt::prompt_messages;
 use super::{
-    default_model, get_conversation, owned_conversation, owned_message, title_from,
+    check_options, default_model, get_conversation, owned_conversation, owned_message, title_from,
     validate_content, validate_model, validate_options,
 };
 use crate::db::{Turn, TurnConversation, TurnError, TurnStarted};
@@ -41,14 +41,17 @@ pub async fn send_message(
     input: SendMessage,
 ) -> AppResult<SendOutcome> {
     let content = validate_content(&input.content)?;
-    let options = validate_options(state, input.options)?;
+    check_options(&input.options)?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
     let admission = admit(state, owner)?;
 
+    let mut options = input.options;
     let (conversation, model) = match input.conversation_id {
         Some(id) => {
             let conversation = owned_conversation(state, owner, id).await?;
             let model = requested_model.unwrap_or_else(|| conversation.model.clone());
+            // The turn's own options first, then the conversation's.
+            options = options.or(&conversation.options);
             (TurnConversation::Existing(id), model)
         }
         None => {
@@ -65,6 +68,7 @@ pub async fn send_message(
             )
         }
     };
+    let options = validate_options(state, options)?;
     let title = title_from(&content);
     let conversation = match conversation {
         TurnConversation::New { system_prompt, .. } => TurnConversation::New {
@@ -103,12 +107,13 @@ pub async fn regenerate(
     model: Option<String>,
     options: GenerationOptions,
 ) -> AppResult<Message> {
-    let options = validate_options(state, options)?;
+    check_options(&options)?;
     let model = model.as_deref().map(validate_model).transpose()?;
     let ConversationWithMessages {
         conversation,
         messages,
     } = get_conversation(state, owner, conversation_id).await?;
+    let options = validate_options(state, options.or(&conversation.options))?;
     if messages
         .iter()
         .any(|m| m.status == MessageStatus::Streaming)

@@ -1,8 +1,10 @@
 //! Listing, reading, renaming and deleting conversations.
 
-use super::{finish_wait, owned_conversation, validate_title};
+use super::{
+    check_options, finish_wait, owned_conversation, validate_system_prompt, validate_title,
+};
 use crate::error::{AppError, AppResult};
-use crate::model::{Conversation, ConversationWithMessages, MessageStatus};
+use crate::model::{Conversation, ConversationWithMessages, GenerationOptions, MessageStatus};
 use crate::state::AppState;
 use uuid::Uuid;
 
@@ -67,4 +69,21 @@ pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> App
     } else {
         Err(AppError::NotFound("conversation".into()))
     }
+}
+
+/// Sets a conversation's system prompt and sampling options, used by its next turns.
+pub async fn update_conversation_settings(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+    system_prompt: Option<&str>,
+    options: GenerationOptions,
+) -> AppResult<Conversation> {
+    let system_prompt = validate_system_prompt(system_prompt)?;
+    check_options(&options)?;
+    state
+        .store
+        .update_conversation_settings(owner, id, system_prompt.as_deref(), &options)
+        .await?
+        .ok_or_else(|| AppError::NotFound("conversation".into()))
 }

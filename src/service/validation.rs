@@ -64,7 +64,7 @@ pub(crate) fn validate_options(
     Ok(options)
 }
 
-fn check_options(options: &GenerationOptions) -> AppResult<()> {
+pub(crate) fn check_options(options: &GenerationOptions) -> AppResult<()> {
     if let Some(t) = options.temperature {
         if !(0.0..=5.0).contains(&t) {
             return Err(AppError::InvalidInput(
@@ -87,6 +87,25 @@ fn check_options(options: &GenerationOptions) -> AppResult<()> {
         }
     }
     Ok(())
+}
+
+/// Longest system prompt, in characters.
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
+
+/// A system prompt as it will be kept: control characters removed; blank means none.
+pub fn validate_system_prompt(prompt: Option<&str>) -> AppResult<Option<String>> {
+    let Some(prompt) = prompt.map(crate::text::clean_input) else {
+        return Ok(None);
+    };
+    if prompt.trim().is_empty() {
+        return Ok(None);
+    }
+    if prompt.chars().count() > MAX_SYSTEM_PROMPT_CHARS {
+        return Err(AppError::InvalidInput(format!(
+            "a system prompt can be at most {MAX_SYSTEM_PROMPT_CHARS} characters"
+        )));
+    }
+    Ok(Some(prompt))
 }
 
 /// A title from the first line of the first message.

@@ -1,0 +1,130 @@
+//! A conversation's system prompt and sampling options, sent with each of its next turns.
+
+use crate::model::{Conversation, GenerationOptions};
+use crate::server_fns::conversations::update_conversation_settings;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// A number field's text: empty means "the model's default".
+fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{what} must be a number"))
+}
+
+fn shown<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+#[component]
+pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
+    let id = conversation.id;
+    let open = RwSignal::new(false);
+    let prompt = RwSignal::new(conversation.system_prompt.clone().unwrap_or_default());
+    let temperature = RwSignal::new(shown(conversation.options.temperature));
+    let num_predict = RwSignal::new(shown(conversation.options.num_predict));
+    let num_ctx = RwSignal::new(shown(conversation.options.num_ctx));
+    let status = RwSignal::new(None::<Result<&'static str, String>>);
+    let saving = RwSignal::new(false);
+
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let options = (|| {
+            Ok::<_, String>(GenerationOptions {
+                temperature: parse(&temperature.get_untracked(), "Temperature")?,
+                num_predict: parse(&num_predict.get_untracked(), "Max tokens")?,
+                num_ctx: parse(&num_ctx.get_untracked(), "Context length")?,
+            })
+        })();
+        let options = match options {
+            Ok(options) => options,
+            Err(message) => {
+                status.set(Some(Err(message)));
+                return;
+            }
+        };
+        let system_prompt = Some(prompt.get_untracked()).filter(|p| !p.trim().is_empty());
+        saving.set(true);
+        spawn_local(async move {
+            match update_conversation_settings(id, system_prompt, options).await {
+                Ok(_) => status.set(Some(Ok("Saved: the next answers use these settings."))),
+                Err(error) => status.set(Some(Err(error.to_string()))),
+            }
+            saving.set(false);
+        });
+    };
+
+    let field = "w-full rounded-md border border-zinc-300 bg-white px-2 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-900";
+    view! {
+        <div class="mx-auto w-full max-w-3xl px-4 pt-2 text-sm">
+            <button
+                type="button"
+                data-testid="settings-toggle"
+                class="rounded-md px-2 py-1 text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
+                aria-controls="conversation-settings"
+                aria-expanded=move || if open.get() { "true" } else { "false" }
+                on:click=move |_| open.update(|o| *o = !*o)
+            >
+                "⚙ Conversation settings"
+            </button>
+            <Show when=move || open.get()>
+                <form
+                    id="conversation-settings"
+                    data-testid="conversation-settings"
+                    class="mt-2 grid gap-3 rounded-lg border border-zinc-200 p-3 dark:border-zinc-800"
+                    on:submit=save
+                >
+                    <label class="grid gap-1">
+                        <span class="font-medium">"System prompt"</span>
+                        <textarea
+                            data-testid="system-prompt"
+                            class=field
+                            rows="3"
+                            placeholder="How the model should behave in this conversation"
+                            prop:value=move || prompt.get()
+                            on:input=move |ev| prompt.set(event_target_value(&ev))
+                        ></textarea>
+                    </label>
+                    <div class="grid grid-cols-3 gap-2">
+                        <label class="grid gap-1">
+                            <span>"Temperature"</span>
+                            <input data-testid="temperature" class=field type="number" step="0.1" min="0" max="5"
+                                placeholder="default"
+                                prop:value=move || temperature.get()
+                                on:input=move |ev| temperature.set(event_target_value(&ev))/>
+                        </label>
+                        <label class="grid gap-1">
+                            <span>"Max tokens"</span>
+                            <input data-testid="num-predict" class=field type="number" step="1" min="1"
+                                placeholder="server limit"
+                                prop:value=move || num_predict.get()
+                                on:input=move |ev| num_predict.set(event_target_value(&ev))/>
+                        </label>
+                        <label class="grid gap-1">
+                            <span>"Context length"</span>
+                            <input data-testid="num-ctx" class=field type="number" step="1" min="1"
+                                placeholder="default"
+                                prop:value=move || num_ctx.get()
+                                on:input=move |ev| num_ctx.set(event_target_value(&ev))/>
+                        </label>
+                    </div>
+                    <div class="flex items-center gap-3">
+                        <button type="submit" data-testid="settings-save"
+                            class="rounded-md bg-blue-600 px-3 py-1.5 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                            disabled=move || saving.get()>
+                            "Save"
+                        </button>
+                        {move || status.get().map(|s| match s {
+                            Ok(text) => view! { <span data-testid="settings-status" role="status" class="text-green-700 dark:text-green-400">{text}</span> }.into_any(),
+                            Err(text) => view! { <span data-testid="settings-status" role="alert" class="text-red-600">{text}</span> }.into_any(),
+                        })}
+                    </div>
+                </form>
+            </Show>
+        </div>
+    }
+}
