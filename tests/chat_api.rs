@@ -775,6 +775,95 @@ async fn conversation_settings_are_sent_with_each_turn(backend: Backend) {
     assert_eq!(cleared["options"]["temperature"], 0.25, "{cleared}");
 }
 
+/// Editing a sent message replaces what came after it with a new answer to the new text.
+async fn editing_a_message_resends_from_there(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, first_answer) = app.send_new("first question").await;
+    app.follow(&first_answer).await;
+    let (_, second) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "second question" }),
+        )
+        .await;
+    app.follow(second["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let first_question = body["messages"][0]["id"].as_str().unwrap().to_string();
+
+    // Not an answer, not empty, not someone else's.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{first_answer}/edit"),
+            json!({ "content": "x" }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{first_question}/edit"),
+            json!({ "content": "\u{0} " }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{}/edit", uuid::Uuid::now_v7()),
+            json!({ "content": "x" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let (status, edited) = app
+        .post(
+            &format!("/api/v1/messages/{first_question}/edit"),
+            json!({ "content": "first question, better [tokens=7]" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{edited}");
+    assert_eq!(edited["user_message"]["id"], first_question.as_str());
+    let (_, done) = app
+        .follow(edited["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["content"], expected_answer(7));
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "later messages replaced: {body}");
+    assert_eq!(messages[0]["content"], "first question, better [tokens=7]");
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        request["messages"][0]["content"],
+        "first question, better [tokens=7]"
+    );
+
+    // While an answer is being written, editing is a conflict and changes nothing.
+    let (_, running) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({ "content": "[stall]" }),
+        )
+        .await;
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{first_question}/edit"),
+            json!({ "content": "again" }),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let running = running["assistant_message"]["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/messages/{running}/stop"), json!({}))
+        .await;
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(body["messages"].as_array().unwrap().len(), 4);
+}
+
 on_both_backends!(
     answer_streams_in_pieces_and_is_stored,
     error_line_mid_stream_keeps_the_partial_text,
@@ -800,4 +889,5 @@ on_both_backends!(
     pages_are_server_rendered_with_history_and_safe_markdown,
     pages_are_compressed_but_event_streams_are_not,
     conversation_settings_are_sent_with_each_turn,
+    editing_a_message_resends_from_there,
 );

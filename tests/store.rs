@@ -344,6 +344,7 @@ async fn one_streaming_answer_per_conversation_is_enforced(backend: Backend) {
         conversation,
         user_content: Some(content),
         replace_last_answer: false,
+        edit_message: None,
         model: "llama3.2",
         instance_id: instance,
     };

@@ -202,3 +202,25 @@ test("a conversation's system prompt and options are saved and kept", async ({ p
   await expect(page.getByLabel("System prompt")).toHaveValue("Answer in French.");
   await expect(page.getByLabel("Context length")).toHaveValue("8192");
 });
+
+test("editing a sent message answers it again and replaces what came after", async ({ page }) => {
+  await sendNew(page, "Original question [tokens=4]");
+  await waitForStatus(page, "complete");
+  const composer = page.getByTestId("composer");
+  await composer.fill("Follow-up [tokens=5]");
+  await composer.press("Enter");
+  await expect(page.locator('[data-role="assistant"]')).toHaveCount(2);
+  await waitForStatus(page, "complete");
+
+  await page.locator('[data-role="user"]').first().getByTestId("edit-message").click();
+  await page.getByTestId("edit-text").fill("Edited question [tokens=6]");
+  await page.getByTestId("edit-send").click();
+  await waitForStatus(page, "complete");
+  await expect(page.locator('[data-testid="message"]')).toHaveCount(2);
+  await expect(page.locator('[data-role="user"]').first()).toContainText("Edited question [tokens=6]");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(6));
+  // The same after a reload.
+  await page.reload();
+  await expect(page.locator('[data-testid="message"]')).toHaveCount(2);
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(6));
+});

@@ -62,6 +62,26 @@ pub async fn regenerate(
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 
+#[derive(Deserialize)]
+pub struct Edit {
+    content: String,
+    #[serde(default)]
+    model: Option<String>,
+}
+
+/// POST /api/v1/messages/{id}/edit: new text for one of the person's messages; what came after
+/// it is replaced by a new answer (201, like a send).
+pub async fn edit(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Json(body): Json<Edit>,
+) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
+    let outcome =
+        service::edit_and_resend(&state, state.current_user(), id, &body.content, body.model)
+            .await?;
+    Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.
 pub async fn stop(
     State(state): State<AppState>,

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
             post(messages::regenerate),
         )
         .route("/api/v1/messages/{id}/stop", post(messages::stop))
+        .route("/api/v1/messages/{id}/edit", post(messages::edit))
         .route("/api/v1/messages/{id}/events", get(messages::events))
 }
 

@@ -13,7 +13,11 @@ pub fn MessageBubble(
     is_last: Signal<bool>,
     #[prop(into)] busy: Signal<bool>,
     on_regenerate: Callback<()>,
+    /// Edit and resend one of the person's messages: (its id, the new text).
+    on_edit: Callback<(uuid::Uuid, String)>,
 ) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let draft = RwSignal::new(String::new());
     let (role, created_at) = message.with_untracked(|m| (m.role, m.created_at));
     let is_user = role == Role::User;
     let status = move || message.with(|m| m.status);
@@ -81,6 +85,35 @@ pub fn MessageBubble(
                         {error().unwrap_or_else(|| "The answer failed.".into())}
                     </div>
                 })}
+                <Show when=move || editing.get()>
+                    <form
+                        data-testid="edit-form"
+                        class="mt-2 grid gap-2"
+                        on:submit=move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            let text = draft.get_untracked();
+                            if !text.trim().is_empty() {
+                                editing.set(false);
+                                on_edit.run((message.with_untracked(|m| m.id), text));
+                            }
+                        }
+                    >
+                        <label class="sr-only" for="edit-message-text">"Edited message"</label>
+                        <textarea
+                            id="edit-message-text"
+                            data-testid="edit-text"
+                            class="w-full rounded-md border border-blue-300 bg-white px-2 py-1.5 text-zinc-900"
+                            rows="3"
+                            prop:value=move || draft.get()
+                            on:input=move |ev| draft.set(event_target_value(&ev))
+                            on:keydown=move |ev| if ev.key() == "Escape" { ev.stop_propagation(); editing.set(false) }
+                        ></textarea>
+                        <div class="flex gap-2 text-sm">
+                            <button type="submit" data-testid="edit-send" class="rounded bg-white px-2 py-1 font-medium text-blue-700">"Save and send"</button>
+                            <button type="button" data-testid="edit-cancel" class="rounded px-2 py-1" on:click=move |_| editing.set(false)>"Cancel"</button>
+                        </div>
+                    </form>
+                </Show>
                 <div class="mt-1 flex flex-wrap items-center gap-2 text-xs" class=("text-blue-100", is_user) class=("text-zinc-400", !is_user)>
                     <MessageTime at=created_at/>
                     {move || status_label().map(|label| view! { <span data-testid="message-status" class="rounded bg-zinc-200 px-1.5 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300">{label}</span> })}
@@ -88,6 +121,21 @@ pub fn MessageBubble(
                     <button type="button" data-testid="copy-message" class="hover:underline" on:click=copy>
                         {move || if copied.get() { "Copied" } else { "Copy" }}
                     </button>
+                    {is_user.then(|| view! {
+                        <Show when=move || !busy.get() && !editing.get()>
+                            <button
+                                type="button"
+                                data-testid="edit-message"
+                                class="hover:underline"
+                                on:click=move |_| {
+                                    draft.set(content());
+                                    editing.set(true);
+                                }
+                            >
+                                "Edit"
+                            </button>
+                        </Show>
+                    })}
                     {(!is_user).then(|| view! {
                         <Show when=move || is_last.get() && status().is_final() && !busy.get()>
                             <button

@@ -188,6 +188,9 @@ pub struct Turn<'a> {
     pub user_content: Option<&'a str>,
     /// Delete the last message first when it is a (final) answer: regenerate.
     pub replace_last_answer: bool,
+    /// Edit and resend: this person's message gets the new text and everything after it is
+    /// deleted (in the same transaction) before the answer starts.
+    pub edit_message: Option<(Uuid, &'a str)>,
     pub model: &'a str,
     /// The instance that will write the answer.
     pub instance_id: Uuid,
@@ -426,8 +429,15 @@ impl Store {
         let history_sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
         );
+        let target_sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2 AND conversation_id = $3"
+        );
+        let edit_sql = format!(
+            "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {MESSAGE_COLUMNS}"
+        );
         let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            let mut edited_message: Option<Message> = None;
             // A write first: it takes SQLite's write lock (concurrent turns wait instead of
             // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
             let conversation = match turn.conversation {
@@ -440,6 +450,25 @@ impl Store {
                     .bind(system_prompt.map(storable)).bind(at)
                     .fetch_one(&mut *tx).await?,
             };
+            if let Some((edited, content)) = turn.edit_message {
+                let target = sqlx::query_as::<_, Message>(&target_sql)
+                    .bind(edited).bind(owner).bind(conversation.id)
+                    .fetch_optional(&mut *tx).await?
+                    .filter(|m| m.role == Role::User)
+                    .ok_or(TurnError::NotFound)?;
+                let later_streaming: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
+                    .bind(conversation.id).bind(owner).fetch_one(&mut *tx).await?;
+                if later_streaming {
+                    return Err(TurnError::Busy);
+                }
+                sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
+                    .bind(conversation.id).bind(owner).bind(target.created_at).bind(target.id)
+                    .execute(&mut *tx).await?;
+                edited_message = Some(sqlx::query_as::<_, Message>(&edit_sql)
+                    .bind(storable(content)).bind(at).bind(target.id).bind(owner)
+                    .fetch_one(&mut *tx).await?);
+            }
             if turn.replace_last_answer {
                 let last = sqlx::query_as::<_, Message>(&last_sql)
                     .bind(conversation.id).bind(owner).fetch_optional(&mut *tx).await?;
@@ -452,6 +481,7 @@ impl Store {
                 }
             }
             let user_message = match turn.user_content {
+                None if edited_message.is_some() => edited_message.take(),
                 Some(content) => {
                     let new = NewMessage {
                         conversation_id: conversation.id,

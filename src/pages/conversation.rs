@@ -4,7 +4,7 @@ use crate::components::{
 use crate::context::use_chat;
 use crate::error::AppError;
 use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
-use crate::server_fns::chat::{regenerate_answer, send_message, stop_generation};
+use crate::server_fns::chat::{edit_message, regenerate_answer, send_message, stop_generation};
 use crate::server_fns::conversations::get_conversation;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -161,6 +161,32 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         }
     });
 
+    let on_edit = Callback::new(move |(edited, content): (Uuid, String)| {
+        error.set(None);
+        sending.set(true);
+        let model = chat.selected_model.get_untracked();
+        spawn_local(async move {
+            match edit_message(edited, content, model).await {
+                Ok(outcome) => {
+                    let answer = Row::new(outcome.assistant_message);
+                    messages.update(|rows| {
+                        // What came after the edited message is replaced by the new answer.
+                        if let Some(at) = rows.iter().position(|r| r.id == edited) {
+                            rows.truncate(at + 1);
+                            rows[at].data.set(outcome.user_message);
+                        }
+                        rows.push(answer);
+                    });
+                    pinned.set(true);
+                    followers.follow(answer.id, answer.data, chat);
+                    chat.refresh_conversations();
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            sending.set(false);
+        });
+    });
+
     let on_regenerate = Callback::new(move |_| {
         error.set(None);
         sending.set(true);
@@ -218,6 +244,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                         is_last=Signal::derive(move || last_id.get() == Some(row.id))
                         busy=Signal::derive(move || sending.get() || streaming.get())
                         on_regenerate
+                        on_edit
                     />
                 </For>
             </div>

@@ -47,3 +47,14 @@ pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     let state = super::app_state()?;
     crate::service::stop_generation(&state, state.current_user(), message_id).await
 }
+
+/// Gives one of the person's messages new text and answers it again; later messages are replaced.
+#[server]
+pub async fn edit_message(
+    id: Uuid,
+    content: String,
+    model: Option<String>,
+) -> Result<SendOutcome, AppError> {
+    let state = super::app_state()?;
+    crate::service::edit_and_resend(&state, state.current_user(), id, &content, model).await
+}

@@ -84,6 +84,7 @@ pub async fn send_message(
             conversation,
             user_content: Some(&content),
             replace_last_answer: false,
+            edit_message: None,
             model: &model,
             instance_id: state.generations.instance_id,
         },
@@ -134,6 +135,7 @@ pub async fn regenerate(
             conversation: TurnConversation::Existing(conversation_id),
             user_content: None,
             replace_last_answer: true,
+            edit_message: None,
             model: &model,
             instance_id: state.generations.instance_id,
         },
@@ -142,6 +144,50 @@ pub async fn regenerate(
     )
     .await?;
     Ok(turn.assistant)
+}
+
+/// Edits one of the person's messages and answers it again: the messages after it are
+/// replaced (deleted in the same transaction that starts the new answer).
+pub async fn edit_and_resend(
+    state: &AppState,
+    owner: Uuid,
+    message_id: Uuid,
+    content: &str,
+    model: Option<String>,
+) -> AppResult<SendOutcome> {
+    let content = validate_content(content)?;
+    let model = model.as_deref().map(validate_model).transpose()?;
+    let message = owned_message(state, owner, message_id).await?;
+    if message.role != Role::User {
+        return Err(AppError::InvalidInput(
+            "only your own messages can be edited".into(),
+        ));
+    }
+    let conversation = owned_conversation(state, owner, message.conversation_id).await?;
+    let options = validate_options(state, conversation.options.clone())?;
+    let admission = admit(state, owner)?;
+    let model = model.unwrap_or_else(|| conversation.model.clone());
+    let turn = start_turn(
+        state,
+        Turn {
+            owner_id: owner,
+            conversation: TurnConversation::Existing(conversation.id),
+            user_content: None,
+            replace_last_answer: false,
+            edit_message: Some((message_id, &content)),
+            model: &model,
+            instance_id: state.generations.instance_id,
+        },
+        options,
+        admission,
+    )
+    .await?;
+    let user_message = turn.user_message.ok_or(AppError::Internal)?;
+    Ok(SendOutcome {
+        conversation: turn.conversation,
+        user_message,
+        assistant_message: turn.assistant,
+    })
 }
 
 /// Stops an answer being written, keeping its text; returns the saved message.
