@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Streaming smoothness in a real browser: builds the release app, starts it with the fake Ollama
+# on spare ports, runs bench/smoothness.mjs (headless Chromium) and stops everything.
+#   bash bench/smoothness.sh            (TOKENS=5000 by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --test >/dev/null
+cargo leptos build --release >/dev/null 2>&1
+cargo build --release --features ssr --bin fake-ollama >/dev/null 2>&1
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+FAKE_OLLAMA_ADDR=127.0.0.1:39322 target/release/fake-ollama >"$work/fake.log" 2>&1 &
+pids+=($!)
+OLLAMASTACK_ADDR=127.0.0.1:39320 OLLAMA_URL=http://127.0.0.1:39322 OLLAMASTACK_DATA_DIR="$work/data" \
+  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn target/release/ollamastack >"$work/app.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:39320/healthz >/dev/null 2>&1 && break; sleep 0.2; done
+APP_URL=http://127.0.0.1:39320 node bench/smoothness.mjs
