@@ -30,6 +30,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     TooLarge(String),
+    #[error("{0}")]
+    LengthRequired(String),
     /// Refused for safety (a cross-origin request, an unknown host).
     #[error("{0}")]
     Forbidden(String),
@@ -52,6 +54,7 @@ impl AppError {
             AppError::TooBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::ServerFn(_) => StatusCode::BAD_REQUEST,
         }
@@ -70,6 +73,7 @@ impl AppError {
             AppError::TooBusy { .. } => "too_busy",
             AppError::Forbidden(_) => "forbidden",
             AppError::TooLarge(_) => "too_large",
+            AppError::LengthRequired(_) => "length_required",
             AppError::Internal => "internal",
             AppError::ServerFn(_) => "bad_request",
         }

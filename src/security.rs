@@ -140,10 +140,7 @@ pub async fn check_request(
         && !path.starts_with("/api/v1/")
         && !request.headers().contains_key(header::CONTENT_LENGTH)
     {
-        return (
-            axum::http::StatusCode::LENGTH_REQUIRED,
-            axum::Json(serde_json::json!({ "error": { "code": "length_required", "message": "declare the body's length (Content-Length)" } })),
-        )
+        return AppError::LengthRequired("declare the body's length (Content-Length)".into())
             .into_response();
     }
     next.run(request).await

@@ -37,11 +37,7 @@ impl AppState {
         // live instances may be writing: only rows whose heartbeat is stale are theirs no more.
         let stale_before = match &store {
             Store::Sqlite(_) => None,
-            Store::Postgres(_) => Some(
-                chrono::Utc::now()
-                    - chrono::Duration::from_std(limits.heartbeat_timeout)
-                        .unwrap_or(chrono::Duration::seconds(30)),
-            ),
+            Store::Postgres(_) => Some(limits.stale_before()),
         };
         let interrupted = store.interrupt_stale(stale_before).await?;
         if interrupted > 0 {

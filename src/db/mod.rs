@@ -456,10 +456,10 @@ impl Store {
                     .fetch_optional(&mut *tx).await?
                     .filter(|m| m.role == Role::User)
                     .ok_or(TurnError::NotFound)?;
-                let later_streaming: bool = sqlx::query_scalar(
+                let streaming: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
                     .bind(conversation.id).bind(owner).fetch_one(&mut *tx).await?;
-                if later_streaming {
+                if streaming {
                     return Err(TurnError::Busy);
                 }
                 sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")

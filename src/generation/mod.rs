@@ -60,6 +60,13 @@ impl Limits {
         }
     }
 
+    /// Rows whose heartbeat is older than this belong to a writer taken for dead.
+    pub fn stale_before(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            - chrono::Duration::from_std(self.heartbeat_timeout)
+                .unwrap_or(chrono::Duration::seconds(30))
+    }
+
     /// How often a generation with no new text still refreshes its heartbeat.
     fn heartbeat_interval(&self) -> Duration {
         (self.heartbeat_timeout / 4).max(self.flush_interval)
@@ -125,6 +132,8 @@ pub struct LiveGeneration {
 
 struct LiveState {
     content: String,
+    /// Characters in `content`, kept as text arrives (the length cap is in characters).
+    chars: usize,
     done: Option<Message>,
 }
 
@@ -151,8 +160,8 @@ impl LiveGeneration {
         }
     }
 
-    /// Appends streamed text; returns the answer's length in bytes. What cannot be stored is
-    /// removed here already, so watchers see exactly what a reload will show.
+    /// Appends streamed text; returns the answer's length in characters. What cannot be stored
+    /// is removed here already, so watchers see exactly what a reload will show.
     fn push(&self, text: String) -> usize {
         let text = match crate::text::storable(&text) {
             std::borrow::Cow::Borrowed(_) => text,
@@ -160,13 +169,14 @@ impl LiveGeneration {
         };
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if text.is_empty() {
-            return state.content.len();
+            return state.chars;
         }
         state.content.push_str(&text);
-        let len = state.content.len();
+        state.chars += text.chars().count();
+        let chars = state.chars;
         // No watcher is fine: the text is kept and flushed to the database all the same.
         let _ = self.events.send(StreamEvent::Delta { content: text });
-        len
+        chars
     }
 
     /// The text from byte `from` on (a char boundary: always a previous length).
@@ -183,7 +193,8 @@ impl LiveGeneration {
             .is_some()
     }
 
-    fn content(&self) -> String {
+    /// The text so far.
+    pub fn content(&self) -> String {
         self.state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -281,10 +292,11 @@ impl Generations {
                     _ = shutdown.cancelled() => return,
                     _ = ticker.tick() => {}
                 }
-                let stale_before = chrono::Utc::now()
-                    - chrono::Duration::from_std(this.limits.heartbeat_timeout)
-                        .unwrap_or(chrono::Duration::seconds(30));
-                match this.store.interrupt_stale(Some(stale_before)).await {
+                match this
+                    .store
+                    .interrupt_stale(Some(this.limits.stale_before()))
+                    .await
+                {
                     Ok(0) => {}
                     Ok(n) => tracing::warn!(
                         interrupted = n,
@@ -331,6 +343,7 @@ impl Generations {
             message_id: job.message_id,
             state: Mutex::new(LiveState {
                 content: String::new(),
+                chars: 0,
                 done: None,
             }),
             events,
@@ -467,9 +480,7 @@ impl Generations {
                         event = stream.next() => match event {
                             Ok(Some(ChatEvent::Delta(text))) => {
                                 first_token.get_or_insert_with(|| started.elapsed());
-                                let len = live.push(text);
-                                // Bytes bound characters from above: count only when it may matter.
-                                if len > max_chars && live.content().chars().count() > max_chars {
+                                if live.push(text) > max_chars {
                                     break End::Limit(format!(
                                         "the answer reached the longest length this server allows ({max_chars} characters)"
                                     ));
@@ -685,6 +696,7 @@ mod tests {
             message_id: row.id,
             state: Mutex::new(LiveState {
                 content: String::new(),
+                chars: 0,
                 done: None,
             }),
             events,

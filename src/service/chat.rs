@@ -92,12 +92,7 @@ pub async fn send_message(
         admission,
     )
     .await?;
-    let user_message = turn.user_message.ok_or(AppError::Internal)?;
-    Ok(SendOutcome {
-        conversation: turn.conversation,
-        user_message,
-        assistant_message: turn.assistant,
-    })
+    send_outcome(turn)
 }
 
 /// Answers the last message again: the last answer (if any) is replaced by a new one.
@@ -182,12 +177,7 @@ pub async fn edit_and_resend(
         admission,
     )
     .await?;
-    let user_message = turn.user_message.ok_or(AppError::Internal)?;
-    Ok(SendOutcome {
-        conversation: turn.conversation,
-        user_message,
-        assistant_message: turn.assistant,
-    })
+    send_outcome(turn)
 }
 
 /// Stops an answer being written, keeping its text; returns the saved message.
@@ -275,6 +265,15 @@ async fn start_turn(
         return Err(shutting_down());
     }
     Ok(started)
+}
+
+/// What a turn with a message of the person's started, as the API and the page receive it.
+fn send_outcome(turn: TurnStarted) -> AppResult<SendOutcome> {
+    Ok(SendOutcome {
+        conversation: turn.conversation,
+        user_message: turn.user_message.ok_or(AppError::Internal)?,
+        assistant_message: turn.assistant,
+    })
 }
 
 /// A place for one more generation, or 429 / 503 saying when to try again.

@@ -29,9 +29,7 @@ pub async fn get_conversation(
             .get(message.id)
             .filter(|g| g.owner_id == owner)
         {
-            if let crate::generation::Subscription::Live { snapshot, .. } = live.subscribe() {
-                message.content = snapshot;
-            }
+            message.content = live.content();
         }
     }
     Ok(ConversationWithMessages {
