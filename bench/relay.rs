@@ -129,17 +129,16 @@ async fn direct(ollama: &OllamaClient, prompt: &str) -> (Duration, Duration) {
     let started = Instant::now();
     let request = ChatRequest {
         model: "llama3.2".into(),
-        messages: vec![ChatMessage {
-            role: "user".into(),
-            content: prompt.into(),
-        }],
+        messages: vec![ChatMessage::new("user", prompt)],
         options: Default::default(),
+        tools: Vec::new(),
+        format: None,
     };
     let mut stream = ollama.chat_stream(&request).await.expect("chat");
     let mut first = None;
     while let Some(event) = stream.next().await.expect("stream") {
         match event {
-            ChatEvent::Delta(_) => {
+            ChatEvent::Delta(_) | ChatEvent::ToolCalls(_) | ChatEvent::Thinking(_) => {
                 first.get_or_insert_with(|| started.elapsed());
             }
             ChatEvent::Done(_) => break,

@@ -9,6 +9,8 @@ const { chromium } = require("playwright-core");
 
 const app = process.env.APP_URL ?? "http://127.0.0.1:39320";
 const tokens = Number(process.env.TOKENS ?? 5000);
+// A new paragraph every PARA tokens, as real answers are laid out (0: one long paragraph).
+const para = Number(process.env.PARA ?? 60);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -27,7 +29,7 @@ const cdp = await page.context().newCDPSession(page);
 await cdp.send("Performance.enable");
 const metrics = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
 
-await page.getByTestId("composer").fill(`smoothness [tokens=${tokens}][delay=10]`);
+await page.getByTestId("composer").fill(`smoothness [tokens=${tokens}][delay=10][para=${para}]`);
 await page.getByTestId("composer").press("Enter");
 await page.waitForURL(/\/c\//);
 const answer = page.locator('[data-testid="message"][data-role="assistant"]').last();
@@ -53,7 +55,7 @@ await browser.close();
 const steady = samples.slice(0, -1); // the last second holds the end of the answer
 const pick = (k, q) => { const v = steady.map((s) => s[k]).sort((a, b) => a - b); return v[Math.min(v.length - 1, Math.round((v.length - 1) * q))]; };
 const f = (x) => x.toFixed(1).padStart(8);
-console.log(`streaming smoothness: ${tokens} tokens (${chars} characters) in ${seconds.toFixed(1)} s, headless Chromium, 1280x900`);
+console.log(`streaming smoothness: ${tokens} tokens (${chars} characters, a paragraph every ${para || "∞"} tokens) in ${seconds.toFixed(1)} s, headless Chromium, 1280x900`);
 console.log(`main-thread ms per second   ${"p50".padStart(8)} ${"p90".padStart(8)} ${"max".padStart(8)}`);
 for (const [name, key] of [["all tasks", "task"], ["script", "script"], ["layout", "layout"], ["style", "style"]]) {
   console.log(`${name.padEnd(27)} ${f(pick(key, 0.5))} ${f(pick(key, 0.9))} ${f(pick(key, 1))}`);

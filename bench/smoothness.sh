@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Streaming smoothness in a real browser: builds the release app, starts it with the fake Ollama
 # on spare ports, runs bench/smoothness.mjs (headless Chromium) and stops everything.
-#   bash bench/smoothness.sh            (TOKENS=5000 by default)
+#   bash bench/smoothness.sh            (TOKENS=5000, PARA=60 by default; PARA=0: one paragraph)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test >/dev/null

@@ -84,6 +84,8 @@ pub struct GenerationSettings {
     pub max_duration_ms: u64,
     /// How long Stop and Delete wait for a running answer to be saved.
     pub finish_wait_ms: u64,
+    /// Most model calls in one agent run; a model still calling tools then is stopped.
+    pub max_agent_steps: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +150,7 @@ impl Default for GenerationSettings {
             max_answer_chars: 200_000,
             max_duration_ms: 30 * 60 * 1000,
             finish_wait_ms: 10_000,
+            max_agent_steps: 8,
         }
     }
 }
@@ -269,6 +272,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("OLLAMASTACK_MAX_ANSWER_MS", "generation.max_duration_ms"),
     ("OLLAMASTACK_FINISH_WAIT_MS", "generation.finish_wait_ms"),
+    ("OLLAMASTACK_MAX_AGENT_STEPS", "generation.max_agent_steps"),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
 ];
@@ -361,6 +365,7 @@ impl Settings {
         set!("OLLAMASTACK_MAX_ANSWER_CHARS" => self.generation.max_answer_chars);
         set!("OLLAMASTACK_MAX_ANSWER_MS" => self.generation.max_duration_ms);
         set!("OLLAMASTACK_FINISH_WAIT_MS" => self.generation.finish_wait_ms);
+        set!("OLLAMASTACK_MAX_AGENT_STEPS" => self.generation.max_agent_steps);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();

@@ -16,6 +16,10 @@ pub struct ChatContext {
     ollama_version: RwSignal<u32>,
     /// The model the next message goes to.
     pub selected_model: RwSignal<Option<String>>,
+    /// The tools the next message's answer may call (none: a plain answer).
+    pub enabled_tools: RwSignal<Vec<String>>,
+    /// How the last agent run's model called its tools (natively, or by prompt).
+    pub tool_mode: RwSignal<Option<crate::model::ToolMode>>,
     pub sidebar_open: RwSignal<bool>,
 }
 
@@ -32,6 +36,8 @@ impl ChatContext {
             conversations_version,
             ollama_version,
             selected_model: RwSignal::new(None),
+            enabled_tools: RwSignal::new(Vec::new()),
+            tool_mode: RwSignal::new(None),
             sidebar_open: RwSignal::new(true),
         }
     }

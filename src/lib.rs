@@ -37,6 +37,8 @@ pub mod telemetry;
 #[cfg(feature = "ssr")]
 pub mod testing;
 #[cfg(feature = "ssr")]
+pub mod tools;
+#[cfg(feature = "ssr")]
 pub mod web;
 
 #[cfg(feature = "hydrate")]

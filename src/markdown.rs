@@ -78,6 +78,155 @@ pub fn render_markdown(source: &str) -> String {
     CLEANER.clean(&html).to_string()
 }
 
+/// Length in bytes of the part of `source` made of finished top-level blocks, which text
+/// appended later cannot change, so a streaming answer renders them once and re-renders only
+/// what follows. A block counts as finished when a later top-level block starts after a blank
+/// line: without the blank line, a later line may still join it (a table row that has only
+/// begun, a paragraph turning into a heading). Link reference definitions are the exception
+/// (they act backwards); the whole answer is rendered once more when it is final.
+pub fn settled_len(source: &str) -> usize {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut depth = 0usize;
+    let mut top_level_starts = Vec::new();
+    for (event, range) in Parser::new_ext(source, options).into_offset_iter() {
+        let top_level_start = match event {
+            Event::Start(_) => {
+                depth += 1;
+                depth == 1
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            // Top-level leaves that are not containers (a rule, raw HTML) start blocks too.
+            Event::Rule | Event::Html(_) => depth == 0,
+            _ => false,
+        };
+        if top_level_start {
+            // Blocks begin at a line start, but an offset may point past indentation that
+            // belongs to the block (an indented code block).
+            let line_start = source[..range.start].rfind('\n').map_or(0, |i| i + 1);
+            top_level_starts.push(line_start);
+        }
+    }
+    top_level_starts
+        .into_iter()
+        .rev()
+        .find(|&start| start > 0 && after_blank_line(&source[..start]))
+        .unwrap_or(0)
+}
+
+/// Whether `before` (text ending at a line start) ends with a blank line.
+fn after_blank_line(before: &str) -> bool {
+    let Some(previous) = before.strip_suffix('\n') else {
+        return false;
+    };
+    let previous_line = &previous[previous.rfind('\n').map_or(0, |i| i + 1)..];
+    previous_line.trim().is_empty()
+}
+
+/// What the page must do to show the answer as it stands (see [`IncrementalMarkdown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkdownUpdate {
+    /// Nothing changed on screen.
+    Unchanged,
+    /// Append this HTML to the settled part (if any) and show `live` as the last part.
+    Changed {
+        append: Option<String>,
+        live: Option<String>,
+    },
+    /// The text was replaced (not extended): show `settled` and `live` from scratch.
+    Reset { settled: String, live: String },
+}
+
+/// Renders an answer that grows at its end without re-rendering what is already finished: the
+/// settled blocks are rendered once and appended (their nodes, and any text the person selected
+/// in them, stay), and only the last block is rendered again for each batch of tokens. The
+/// page keeps two elements, the settled part and the live part; this struct says what changes.
+#[derive(Debug, Clone, Default)]
+pub struct IncrementalMarkdown {
+    /// The source the settled part was rendered from (a prefix of every later text).
+    settled_source: String,
+    settled_html: String,
+    live_html: String,
+}
+
+impl IncrementalMarkdown {
+    /// The state for text shown as it stands: while streaming, split into settled and live
+    /// parts; once final, all of it settled (the complete render).
+    pub fn new(text: &str, streaming: bool) -> IncrementalMarkdown {
+        let mut state = IncrementalMarkdown::default();
+        state.update(text, streaming);
+        state
+    }
+
+    pub fn settled_html(&self) -> &str {
+        &self.settled_html
+    }
+
+    pub fn live_html(&self) -> &str {
+        &self.live_html
+    }
+
+    /// The HTML on screen: the settled part followed by the live part.
+    pub fn html(&self) -> String {
+        format!("{}{}", self.settled_html, self.live_html)
+    }
+
+    /// Brings the state to `text`, saying what to change on screen.
+    pub fn update(&mut self, text: &str, streaming: bool) -> MarkdownUpdate {
+        if !streaming {
+            // Final: the whole render. Most often it is exactly what is on screen and nothing
+            // moves; it differs when a link reference defined late applies to earlier blocks.
+            let whole = render_markdown(text);
+            let on_screen = whole.len() == self.settled_html.len() + self.live_html.len()
+                && whole.starts_with(&self.settled_html)
+                && whole.ends_with(&self.live_html);
+            if on_screen {
+                return MarkdownUpdate::Unchanged;
+            }
+            self.settled_source = text.to_string();
+            self.settled_html = whole;
+            self.live_html.clear();
+            return MarkdownUpdate::Reset {
+                settled: self.settled_html.clone(),
+                live: String::new(),
+            };
+        }
+        let reset = !text.starts_with(&self.settled_source);
+        if reset {
+            self.settled_source.clear();
+            self.settled_html.clear();
+        }
+        let tail = &text[self.settled_source.len()..];
+        let newly_settled = settled_len(tail);
+        let append = (newly_settled > 0).then(|| {
+            let html = render_markdown(&tail[..newly_settled]);
+            self.settled_source.push_str(&tail[..newly_settled]);
+            self.settled_html.push_str(&html);
+            html
+        });
+        let live = render_markdown(&text[self.settled_source.len()..]);
+        let live_changed = live != self.live_html;
+        self.live_html = live;
+        if reset {
+            return MarkdownUpdate::Reset {
+                settled: self.settled_html.clone(),
+                live: self.live_html.clone(),
+            };
+        }
+        if append.is_none() && !live_changed {
+            return MarkdownUpdate::Unchanged;
+        }
+        MarkdownUpdate::Changed {
+            append,
+            live: live_changed.then(|| self.live_html.clone()),
+        }
+    }
+}
+
+/// Ends with a newline like every block `push_html` writes, so a block renders the same alone
+/// as in the whole answer (see `IncrementalMarkdown`).
 fn code_block_html(language: &str, text: &str) -> String {
     let language = escape_html(language);
     let label = if language.is_empty() {
@@ -93,7 +242,7 @@ fn code_block_html(language: &str, text: &str) -> String {
     format!(
         "<div class=\"code-block\"><div class=\"code-header\"><span class=\"code-lang\">{label}</span>\
          <button type=\"button\" class=\"copy-code\" data-copy-code=\"\">Copy</button></div>\
-         <pre><code{class}>{}</code></pre></div>",
+         <pre><code{class}>{}</code></pre></div>\n",
         escape_html(text)
     )
 }
@@ -203,5 +352,106 @@ mod tests {
             "shown as a link: {html}"
         );
         assert!(html.contains(">secret data</a>"), "{html}");
+    }
+    /// Streams `document` in pieces of `step` characters and checks, after every piece, that
+    /// the settled part plus the live part is exactly the render of the text so far.
+    fn stream_matches_whole_render(document: &str, step: usize) -> IncrementalMarkdown {
+        let chars: Vec<char> = document.chars().collect();
+        let mut state = IncrementalMarkdown::default();
+        let mut text = String::new();
+        for piece in chars.chunks(step) {
+            text.extend(piece);
+            state.update(&text, true);
+            assert_eq!(state.html(), render_markdown(&text), "after {:?}", text);
+        }
+        state
+    }
+
+    const DOCUMENTS: &[&str] = &[
+        "# Title\n\nA paragraph with **bold** and `code`.\n\n- one\n- two\n  continued\n\n  loose\n- three\n\nAfter the list.\n",
+        "Intro\n```rust\nfn main() {\n\n    println!(\"hi\");\n}\n```\nAfter code\n\n    indented code\n\n    more of it\nback\n",
+        "para\n---\n\npara two\n===\n\n| a | b |\n|---|:-:|\n| 1 | 2 |\n| 3 | 4 |\n\n> quote\nlazy line\n\n> > nested\n\n1. first\n2. second\n\n***\n\ndone ~~struck~~\n",
+        "<div>\nraw html block\n</div>\n\ntext <b>inline</b>\n\n[link](https://example.com) and ![img](https://x.example/a.png)\n",
+        "Árvíztűrő 🦀 tükörfúrógép\n\n- 日本語\n- ✓ done\n\n```\nunterminated fence with é",
+        "\n\n\nleading blank lines\n\n\n\ntrailing blank lines\n\n\n",
+        "1. a\n\n   still a\n2. b\n\n- other list\n* switched marker\n\nend",
+    ];
+
+    #[test]
+    fn streaming_render_equals_whole_render_at_every_step() {
+        for document in DOCUMENTS {
+            for step in [1, 2, 3, 7, 40] {
+                stream_matches_whole_render(document, step);
+            }
+        }
+    }
+
+    #[test]
+    fn finished_blocks_are_rendered_once_and_only_the_last_block_again() {
+        let mut state = IncrementalMarkdown::default();
+        state.update("First paragraph.\n\nSecond", true);
+        assert_eq!(state.settled_html(), "<p>First paragraph.</p>\n");
+        assert_eq!(state.live_html(), "<p>Second</p>\n");
+        // More text for the last block: nothing is appended, only the live part changes.
+        assert_eq!(
+            state.update("First paragraph.\n\nSecond one", true),
+            MarkdownUpdate::Changed {
+                append: None,
+                live: Some("<p>Second one</p>\n".into())
+            }
+        );
+        // A new block begins: the finished one is appended, the new one is live.
+        assert_eq!(
+            state.update("First paragraph.\n\nSecond one.\n\n- item", true),
+            MarkdownUpdate::Changed {
+                append: Some("<p>Second one.</p>\n".into()),
+                live: Some("<ul>\n<li>item</li>\n</ul>\n".into())
+            }
+        );
+        // Same text again: nothing to do.
+        assert_eq!(
+            state.update("First paragraph.\n\nSecond one.\n\n- item", true),
+            MarkdownUpdate::Unchanged
+        );
+        // Final, and the whole render is what is on screen: nothing moves.
+        assert_eq!(
+            state.update("First paragraph.\n\nSecond one.\n\n- item", false),
+            MarkdownUpdate::Unchanged
+        );
+    }
+
+    #[test]
+    fn replaced_text_resets_and_a_late_link_reference_is_settled_when_final() {
+        let mut state = stream_matches_whole_render("See [the docs].\n\nMore", 5);
+        assert!(matches!(
+            state.update("Something else", true),
+            MarkdownUpdate::Reset { .. }
+        ));
+        assert_eq!(state.html(), render_markdown("Something else"));
+        // A reference defined after its use: while streaming the use is plain text.
+        let final_text = "See [the docs].\n\nMore text.\n\n[the docs]: https://example.com\n";
+        let mut state = IncrementalMarkdown::default();
+        for end in 1..=final_text.len() {
+            state.update(&final_text[..end], true);
+        }
+        assert!(!state.html().contains("href"), "{}", state.html());
+        let update = state.update(final_text, false);
+        assert!(matches!(update, MarkdownUpdate::Reset { .. }), "{update:?}");
+        assert!(
+            state.html().contains("href=\"https://example.com\""),
+            "{}",
+            state.html()
+        );
+        assert_eq!(state.html(), render_markdown(final_text));
+    }
+
+    #[test]
+    fn a_final_answer_starts_settled_and_a_streaming_one_split() {
+        let final_state = IncrementalMarkdown::new("a\n\nb", false);
+        assert_eq!(final_state.settled_html(), "<p>a</p>\n<p>b</p>\n");
+        assert_eq!(final_state.live_html(), "");
+        let streaming = IncrementalMarkdown::new("a\n\nb", true);
+        assert_eq!(streaming.settled_html(), "<p>a</p>\n");
+        assert_eq!(streaming.live_html(), "<p>b</p>\n");
     }
 }

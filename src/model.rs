@@ -43,6 +43,57 @@ impl TryFrom<String> for Role {
     }
 }
 
+/// A tool call as Ollama sends it (`message.tool_calls[]`): `id` (Ollama 0.12.10+) and
+/// `function.index` (0.4.7+) may be absent; `arguments` is a JSON object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub function: ToolCallFunction,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallFunction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    pub name: String,
+    #[serde(default)]
+    pub arguments: serde_json::Value,
+}
+
+/// The tool calls of a message, stored as JSON text (NULL when there are none).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ToolCalls(pub Vec<ToolCall>);
+
+impl ToolCalls {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The column's value: JSON, or NULL for none.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| serde_json::to_string(&self.0).unwrap_or_default())
+    }
+}
+
+impl TryFrom<Option<String>> for ToolCalls {
+    type Error = serde_json::Error;
+    fn try_from(value: Option<String>) -> Result<Self, Self::Error> {
+        match value {
+            None => Ok(ToolCalls::default()),
+            Some(text) => serde_json::from_str(&text).map(ToolCalls),
+        }
+    }
+}
+
+/// A tool the agent may call, as the page lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolSummary {
+    pub name: String,
+    pub description: String,
+}
+
 /// Where a message is in its life. Only `Streaming` changes later; the others are final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,16 +178,45 @@ pub struct Message {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub status: MessageStatus,
     pub error: Option<String>,
+    /// An assistant step's calls; on a tool message, the one call it answers.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
+    #[serde(default, skip_serializing_if = "ToolCalls::is_empty")]
+    pub tool_calls: ToolCalls,
+    /// On a tool message: the tool that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// What a thinking model thought before this answer (kept apart from `content`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    /// Flattened: in JSON and in the table they are columns of the message.
+    #[cfg_attr(feature = "ssr", sqlx(flatten))]
+    #[serde(flatten)]
+    pub metrics: GenerationMetrics,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a generation measured: one struct for the stored row, the call that finishes it and
+/// the event that tells watchers (which carries the row).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct GenerationMetrics {
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
     /// Milliseconds from the request to Ollama until its first token.
     pub ttft_ms: Option<i64>,
     /// Milliseconds from the request to Ollama until the end of the generation.
     pub duration_ms: Option<i64>,
-    /// Ollama's `done_reason`: `stop`, `length`, …
+    /// Ollama's `done_reason`: `stop`, `length`, … (`limit` when our own caps ended it).
     pub done_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// A step of an agent run that is not its answer: a tool call, or a model call that asked
+    /// for tools. More rows follow it in the run.
+    pub fn is_agent_step(&self) -> bool {
+        self.role == Role::Tool || (self.role == Role::Assistant && !self.tool_calls.is_empty())
+    }
 }
 
 impl GenerationOptions {
@@ -150,7 +230,7 @@ impl GenerationOptions {
     }
 }
 
-impl Message {
+impl GenerationMetrics {
     /// Tokens per second of the generation, when Ollama reported enough to tell.
     pub fn tokens_per_second(&self) -> Option<f64> {
         let tokens = self.completion_tokens? as f64;
@@ -171,6 +251,21 @@ pub struct SendOutcome {
     pub conversation: Conversation,
     pub user_message: Message,
     pub assistant_message: Message,
+    /// With tools: how the model calls them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_mode: Option<ToolMode>,
+}
+
+/// How an agent run's model calls its tools.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolMode {
+    /// Ollama's native tool calling (`tools` in the request, `tool_calls` in the answer).
+    #[default]
+    Native,
+    /// For models without native tool calling (/api/show lists no `tools`): one JSON object
+    /// per model call, results sent back as user messages.
+    Prompted,
 }
 
 /// Sampling options passed to Ollama; `None` leaves the model's own default.
@@ -211,9 +306,21 @@ pub struct OllamaStatus {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// All the text so far; sent first on every connection, and again after a receiver lagged.
-    Snapshot { content: String },
+    Snapshot {
+        content: String,
+        /// What the model thought so far (thinking models).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        thinking: String,
+    },
+    /// New thinking to append (thinking models think before they answer).
+    Thinking { content: String },
     /// New text to append.
     Delta { content: String },
     /// The message reached a final status; the stored row, metrics included.
-    Done { message: Box<Message> },
+    Done {
+        message: Box<Message>,
+        /// In an agent run, the row the run goes on with (a tool call, the next model call).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Box<Message>>,
+    },
 }

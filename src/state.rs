@@ -1,9 +1,10 @@
 //! What every request handler and server function shares.
 
 use crate::config::Settings;
-use crate::db::Store;
+use crate::db::SharedStore;
 use crate::generation::{watch::Notifier, Generations, Limits};
 use crate::llm::OllamaClient;
+use crate::tools::Toolbox;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use std::sync::Arc;
@@ -13,11 +14,13 @@ use uuid::Uuid;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
-    pub store: Store,
+    pub store: SharedStore,
     pub ollama: OllamaClient,
     pub generations: Arc<Generations>,
     /// Tells watchers which messages changed in the database (push on PostgreSQL).
     pub notifier: Arc<Notifier>,
+    /// The tools agents may call.
+    pub tools: Arc<Toolbox>,
     /// The owner of everything until accounts arrive.
     pub local_user: LocalUser,
 }
@@ -31,14 +34,20 @@ impl AppState {
         settings: Settings,
         leptos_options: LeptosOptions,
     ) -> Result<AppState, crate::db::StoreError> {
-        let store = Store::connect(&settings.database).await?;
+        Self::build_with_tools(settings, leptos_options, Toolbox::standard()).await
+    }
+
+    /// `build` with the tools agents may call (tests add their own).
+    pub async fn build_with_tools(
+        settings: Settings,
+        leptos_options: LeptosOptions,
+        tools: Toolbox,
+    ) -> Result<AppState, crate::db::StoreError> {
+        let store = crate::db::connect(&settings.database).await?;
         let limits = Limits::from_settings(&settings.generation);
         // A SQLite file has one server; rows it left streaming died with it. On PostgreSQL other
         // live instances may be writing: only rows whose heartbeat is stale are theirs no more.
-        let stale_before = match &store {
-            Store::Sqlite(_) => None,
-            Store::Postgres(_) => Some(limits.stale_before()),
-        };
+        let stale_before = store.shared_by_instances().then(|| limits.stale_before());
         let interrupted = store.interrupt_stale(stale_before).await?;
         if interrupted > 0 {
             tracing::warn!(
@@ -48,7 +57,8 @@ impl AppState {
         }
         let local_user = LocalUser(store.ensure_user("local").await?);
         let ollama = OllamaClient::new(&settings.ollama);
-        let generations = Generations::new(store.clone(), ollama.clone(), limits);
+        let tools = Arc::new(tools);
+        let generations = Generations::new(store.clone(), ollama.clone(), limits, tools.clone());
         generations.spawn_sweeper(std::time::Duration::from_millis(
             settings.generation.sweep_interval_ms,
         ));
@@ -60,6 +70,7 @@ impl AppState {
             ollama,
             generations,
             notifier,
+            tools,
             local_user,
         })
     }

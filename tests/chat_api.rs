@@ -245,7 +245,7 @@ async fn reconnecting_mid_answer_shows_the_text_so_far_then_the_rest(backend: Ba
         }
     }
     match &seen[0] {
-        StreamEvent::Snapshot { content } => {
+        StreamEvent::Snapshot { content, .. } => {
             assert!(!content.is_empty(), "the snapshot carries the text so far")
         }
         other => panic!("expected a snapshot first, got {other:?}"),
@@ -345,7 +345,7 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
         .unwrap();
     let answer = common::insert_streaming_answer(&store, owner, conversation.id).await;
     store
-        .append_partial(owner, answer.id, "half of it")
+        .append_partial(owner, answer.id, "half of it", "")
         .await
         .unwrap();
     // Its writer is gone: the heartbeat is older than any live instance's.
@@ -486,6 +486,8 @@ async fn another_owners_rows_are_not_found(backend: Backend) {
             content: "secret",
             model: None,
             status: ollamastack::model::MessageStatus::Complete,
+            tool_calls: Default::default(),
+            tool_name: None,
         })
         .await
         .unwrap();

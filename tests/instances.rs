@@ -120,7 +120,7 @@ async fn an_answer_whose_writer_died_is_swept_by_a_live_instance() {
     // A row another instance was writing when it died: its heartbeat stops.
     let orphan = common::insert_streaming_answer(&store, owner, conversation.id).await;
     store
-        .append_partial(owner, orphan.id, "before the crash")
+        .append_partial(owner, orphan.id, "before the crash", "")
         .await
         .unwrap();
     let stored = a

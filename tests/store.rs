@@ -6,7 +6,7 @@ use common::{Backend, TestDb};
 use ollamastack::db::{
     Finish, NewMessage, Turn, TurnConversation, TurnError, OUTBOX_GENERATION_FINISHED,
 };
-use ollamastack::model::{MessageStatus, Role};
+use ollamastack::model::{GenerationMetrics, MessageStatus, Role};
 
 fn user_message(
     conversation_id: uuid::Uuid,
@@ -20,10 +20,12 @@ fn user_message(
         content,
         model: None,
         status: MessageStatus::Complete,
+        tool_calls: Default::default(),
+        tool_name: None,
     }
 }
 
-async fn titles(store: &ollamastack::db::Store, owner: uuid::Uuid) -> Vec<String> {
+async fn titles(store: &ollamastack::db::SharedStore, owner: uuid::Uuid) -> Vec<String> {
     let conversations = store.list_conversations(owner).await.unwrap();
     conversations.into_iter().map(|c| c.title).collect()
 }
@@ -143,10 +145,16 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         .await
         .unwrap();
     let answer = common::insert_streaming_answer(&store, me, c.id).await;
-    assert!(store.append_partial(me, answer.id, "par").await.unwrap());
-    assert!(store.append_partial(me, answer.id, "tial").await.unwrap());
+    assert!(store
+        .append_partial(me, answer.id, "par", "")
+        .await
+        .unwrap());
+    assert!(store
+        .append_partial(me, answer.id, "tial", "")
+        .await
+        .unwrap());
     assert!(
-        store.append_partial(me, answer.id, "").await.unwrap(),
+        store.append_partial(me, answer.id, "", "").await.unwrap(),
         "a heartbeat"
     );
     assert_eq!(
@@ -159,15 +167,31 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         "partial",
         "flushes append"
     );
+    // Thinking is appended beside the text, in the same flush, and stays apart from it.
+    assert!(store
+        .append_partial(me, answer.id, "", "Hmm, ")
+        .await
+        .unwrap());
+    assert!(store
+        .append_partial(me, answer.id, "", "I see.")
+        .await
+        .unwrap());
+    let flushed = store.get_message(me, answer.id).await.unwrap().unwrap();
+    assert_eq!(flushed.thinking.as_deref(), Some("Hmm, I see."));
+    assert_eq!(flushed.content, "partial");
     let finish = Finish {
         content: "partial and the rest".into(),
         status: Some(MessageStatus::Complete),
         error: None,
-        prompt_tokens: Some(18),
-        completion_tokens: Some(100),
-        ttft_ms: Some(120),
-        duration_ms: Some(2300),
-        done_reason: Some("stop".into()),
+        metrics: GenerationMetrics {
+            prompt_tokens: Some(18),
+            completion_tokens: Some(100),
+            ttft_ms: Some(120),
+            duration_ms: Some(2300),
+            done_reason: Some("stop".into()),
+        },
+        tool_calls: Default::default(),
+        thinking: None,
     };
     let done = store
         .finish_message(me, answer.id, &finish)
@@ -176,19 +200,13 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         .unwrap();
     assert_eq!(done.status, MessageStatus::Complete);
     assert_eq!(done.content, "partial and the rest");
-    assert_eq!(
-        (
-            done.prompt_tokens,
-            done.completion_tokens,
-            done.ttft_ms,
-            done.duration_ms
-        ),
-        (Some(18), Some(100), Some(120), Some(2300))
-    );
-    assert_eq!(done.done_reason.as_deref(), Some("stop"));
+    assert_eq!(done.metrics, finish.metrics, "metrics read back as written");
 
     // A final row is never overwritten by a late flush or a second finish.
-    assert!(!store.append_partial(me, answer.id, "late").await.unwrap());
+    assert!(!store
+        .append_partial(me, answer.id, "late", "")
+        .await
+        .unwrap());
     let again = Finish {
         content: "other".into(),
         status: Some(MessageStatus::Stopped),
@@ -225,7 +243,7 @@ async fn streaming_rows_become_interrupted_at_start(backend: Backend) {
         .unwrap();
     let answer = common::insert_streaming_answer(&store, me, c.id).await;
     store
-        .append_partial(me, answer.id, "half an ans")
+        .append_partial(me, answer.id, "half an ans", "")
         .await
         .unwrap();
     // A fresh heartbeat: not stale yet, so another instance's sweep leaves it alone.
@@ -290,7 +308,10 @@ async fn every_character_is_storable_the_same_way(backend: Backend) {
         };
         let answer = common::insert_streaming_answer(&store, me, c.id).await;
         assert!(
-            store.append_partial(me, answer.id, &text).await.unwrap(),
+            store
+                .append_partial(me, answer.id, &text, "")
+                .await
+                .unwrap(),
             "U+{:04X}",
             ch as u32
         );
@@ -309,8 +330,12 @@ async fn every_character_is_storable_the_same_way(backend: Backend) {
             content: format!("{text}{text}"),
             status: Some(MessageStatus::Error),
             error: Some(format!("error {text}")),
-            done_reason: Some(text.clone()),
-            ..Default::default()
+            metrics: GenerationMetrics {
+                done_reason: Some(text.clone()),
+                ..Default::default()
+            },
+            tool_calls: Default::default(),
+            thinking: None,
         };
         let done = store
             .finish_message(me, answer.id, &finish)
@@ -324,7 +349,7 @@ async fn every_character_is_storable_the_same_way(backend: Backend) {
             ch as u32
         );
         assert_eq!(done.error, Some(format!("error {expected}")));
-        assert_eq!(done.done_reason, Some(expected.clone()));
+        assert_eq!(done.metrics.done_reason, Some(expected.clone()));
         let user = store
             .insert_message(user_message(c.id, me, &text))
             .await
@@ -441,11 +466,9 @@ async fn default_sqlite_file_is_created_in_the_data_dir_in_wal_mode() {
         data_dir: dir.path().join("nested/data"),
         ..Default::default()
     };
-    let store = ollamastack::db::Store::connect(&settings).await.unwrap();
+    let store = ollamastack::db::connect(&settings).await.unwrap();
     assert!(dir.path().join("nested/data/ollamastack.db").exists());
-    let ollamastack::db::Store::Sqlite(pool) = &store else {
-        panic!("expected SQLite")
-    };
+    let pool = store.sqlite_pool().expect("the default store is SQLite");
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(pool)
         .await
@@ -459,9 +482,7 @@ async fn a_bad_database_url_is_a_clear_error() {
         url: Some("mysql://x".into()),
         ..Default::default()
     };
-    let error = ollamastack::db::Store::connect(&settings)
-        .await
-        .unwrap_err();
+    let error = ollamastack::db::connect(&settings).await.unwrap_err();
     assert!(
         error.to_string().contains("unsupported DATABASE_URL"),
         "{error}"
@@ -471,7 +492,7 @@ async fn a_bad_database_url_is_a_clear_error() {
         connect_timeout_ms: 500,
         ..Default::default()
     };
-    let error = ollamastack::db::Store::connect(&settings)
+    let error = ollamastack::db::connect(&settings)
         .await
         .unwrap_err()
         .to_string();

@@ -105,6 +105,36 @@ test("model output is shown as markdown and its HTML never runs", async ({ page 
   await expect(answer.locator("script, img")).toHaveCount(0);
 });
 
+test("while an answer streams, finished paragraphs stay in place and a selection in them is kept", async ({ page }) => {
+  await sendNew(page, "Select me [tokens=400][delay=40][para=10]");
+  const paragraphs = lastAnswer(page).getByTestId("message-content").locator("p");
+  await expect.poll(() => paragraphs.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+  await waitForStatus(page, "streaming");
+  // Select the first paragraph and mark its node.
+  const selected = await page.evaluate(() => {
+    const first = document.querySelectorAll('[data-role="assistant"] [data-testid="message-content"] p')[0] as any;
+    first.__marked = true;
+    const range = document.createRange();
+    range.selectNodeContents(first);
+    const selection = window.getSelection()!;
+    selection.removeAllRanges();
+    selection.addRange(range);
+    return selection.toString();
+  });
+  expect(selected.length).toBeGreaterThan(10);
+  const before = await paragraphs.count();
+  await expect.poll(() => paragraphs.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(before + 3);
+  await waitForStatus(page, "streaming");
+  // The same node, still selected: the finished paragraph was not rendered again.
+  const after = await page.evaluate(() => {
+    const first = document.querySelectorAll('[data-role="assistant"] [data-testid="message-content"] p')[0] as any;
+    return { marked: first.__marked === true, selection: window.getSelection()!.toString() };
+  });
+  expect(after).toEqual({ marked: true, selection: selected });
+  await page.getByTestId("stop").click();
+  await waitForStatus(page, "stopped");
+});
+
 test("Shift+Enter breaks the line, Enter sends", async ({ page }) => {
   await page.goto("/");
   await waitForHydration(page);

@@ -42,6 +42,9 @@ pub struct Regenerate {
     model: Option<String>,
     #[serde(default)]
     options: GenerationOptions,
+    /// Tools the new answer may call (an agent run), as when sending.
+    #[serde(default)]
+    tools: Vec<String>,
 }
 
 /// POST /api/v1/conversations/{id}/regenerate
@@ -51,14 +54,19 @@ pub async fn regenerate(
     body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, axum::Json<Message>)> {
     // The body is optional: empty or null means the conversation's model and default options.
-    let Regenerate { model, options } = if body.iter().all(u8::is_ascii_whitespace) {
+    let Regenerate {
+        model,
+        options,
+        tools,
+    } = if body.iter().all(u8::is_ascii_whitespace) {
         Regenerate::default()
     } else {
         serde_json::from_slice::<Option<Regenerate>>(&body)
             .map_err(|e| crate::error::AppError::InvalidInput(format!("invalid JSON body: {e}")))?
             .unwrap_or_default()
     };
-    let message = service::regenerate(&state, state.current_user(), id, model, options).await?;
+    let message =
+        service::regenerate(&state, state.current_user(), id, model, options, &tools).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 

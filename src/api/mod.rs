@@ -4,6 +4,7 @@
 mod conversations;
 mod health;
 mod messages;
+mod tools;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -40,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/messages/{id}/stop", post(messages::stop))
         .route("/api/v1/messages/{id}/edit", post(messages::edit))
         .route("/api/v1/messages/{id}/events", get(messages::events))
+        .route("/api/v1/tools", get(tools::list))
+        .route("/api/v1/tools/{name}/invoke", post(tools::invoke))
 }
 
 impl IntoResponse for AppError {

@@ -1,3 +1,5 @@
+use crate::context::use_chat;
+use crate::server_fns::tools::list_tools;
 use leptos::prelude::*;
 
 /// The message box: Enter sends, Shift+Enter breaks the line, Stop while an answer streams.
@@ -25,6 +27,7 @@ pub fn Composer(
                 submit();
             }
         >
+            <ToolPicker/>
             <label for="composer" class="sr-only">"Message"</label>
             <textarea
                 id="composer"
@@ -64,5 +67,56 @@ pub fn Composer(
                 </button>
             </Show>
         </form>
+    }
+}
+
+/// Which tools the next answer may call. With none picked, the model answers plainly; with
+/// some, the answer is an agent run whose steps show as they happen.
+#[component]
+fn ToolPicker() -> impl IntoView {
+    let chat = use_chat();
+    let tools = Resource::new(|| (), |_| list_tools());
+    let count = move || chat.enabled_tools.with(Vec::len);
+    view! {
+        <details data-testid="tool-picker" class="relative self-center text-sm">
+            <summary class="cursor-pointer select-none rounded-lg border border-zinc-300 px-2 py-1.5 dark:border-zinc-700">
+                "Tools" {move || (count() > 0).then(|| format!(" ({})", count()))}
+            </summary>
+            <div class="absolute bottom-full left-0 z-10 mb-2 w-72 rounded-lg border border-zinc-200 bg-white p-2 shadow-lg dark:border-zinc-800 dark:bg-zinc-900">
+                <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match tools.await {
+                            Ok(tools) => tools.into_iter().map(|tool| {
+                                let name = tool.name.clone();
+                                let checked = {
+                                    let name = name.clone();
+                                    move || chat.enabled_tools.with(|enabled| enabled.contains(&name))
+                                };
+                                let toggle = {
+                                    let name = name.clone();
+                                    move |_| chat.enabled_tools.update(|enabled| {
+                                        if let Some(i) = enabled.iter().position(|n| *n == name) {
+                                            enabled.remove(i);
+                                        } else {
+                                            enabled.push(name.clone());
+                                        }
+                                    })
+                                };
+                                view! {
+                                    <label class="flex cursor-pointer gap-2 rounded p-1 hover:bg-zinc-100 dark:hover:bg-zinc-800">
+                                        <input type="checkbox" data-testid=format!("tool-{name}") prop:checked=checked on:change=toggle/>
+                                        <span>
+                                            <span class="font-mono font-medium">{tool.name}</span>
+                                            <span class="block text-xs text-zinc-500">{tool.description}</span>
+                                        </span>
+                                    </label>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <p role="alert" class="text-red-600">{error.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </details>
     }
 }

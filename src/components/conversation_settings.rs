@@ -90,27 +90,12 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
                         ></textarea>
                     </label>
                     <div class="grid grid-cols-3 gap-2">
-                        <label class="grid gap-1">
-                            <span>"Temperature"</span>
-                            <input data-testid="temperature" class=field type="number" step="0.1" min="0" max="5"
-                                placeholder="default"
-                                prop:value=move || temperature.get()
-                                on:input=move |ev| temperature.set(event_target_value(&ev))/>
-                        </label>
-                        <label class="grid gap-1">
-                            <span>"Max tokens"</span>
-                            <input data-testid="num-predict" class=field type="number" step="1" min="1"
-                                placeholder="server limit"
-                                prop:value=move || num_predict.get()
-                                on:input=move |ev| num_predict.set(event_target_value(&ev))/>
-                        </label>
-                        <label class="grid gap-1">
-                            <span>"Context length"</span>
-                            <input data-testid="num-ctx" class=field type="number" step="1" min="1"
-                                placeholder="default"
-                                prop:value=move || num_ctx.get()
-                                on:input=move |ev| num_ctx.set(event_target_value(&ev))/>
-                        </label>
+                        <NumberField label="Temperature" test_id="temperature" step="0.1" max="5" min="0"
+                            placeholder="default" value=temperature class=field/>
+                        <NumberField label="Max tokens" test_id="num-predict" step="1" min="1"
+                            placeholder="server limit" value=num_predict class=field/>
+                        <NumberField label="Context length" test_id="num-ctx" step="1" min="1"
+                            placeholder="default" value=num_ctx class=field/>
                     </div>
                     <div class="flex items-center gap-3">
                         <button type="submit" data-testid="settings-save"
@@ -126,5 +111,28 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
                 </form>
             </Show>
         </div>
+    }
+}
+
+/// A labelled number input bound to a text signal (empty means "not set").
+#[component]
+fn NumberField(
+    label: &'static str,
+    test_id: &'static str,
+    step: &'static str,
+    min: &'static str,
+    #[prop(optional)] max: Option<&'static str>,
+    placeholder: &'static str,
+    value: RwSignal<String>,
+    class: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="grid gap-1">
+            <span>{label}</span>
+            <input data-testid=test_id class=class type="number" step=step min=min max=max
+                placeholder=placeholder
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+        </label>
     }
 }

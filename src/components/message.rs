@@ -1,5 +1,5 @@
 use super::time::MessageTime;
-use crate::markdown::render_markdown;
+use crate::markdown::{IncrementalMarkdown, MarkdownUpdate};
 use crate::model::{Message, MessageStatus, Role};
 use leptos::prelude::*;
 
@@ -16,9 +16,12 @@ pub fn MessageBubble(
     /// Edit and resend one of the person's messages: (its id, the new text).
     on_edit: Callback<(uuid::Uuid, String)>,
 ) -> impl IntoView {
+    let (role, created_at) = message.with_untracked(|m| (m.role, m.created_at));
+    if role == Role::Tool {
+        return view! { <ToolStep message/> }.into_any();
+    }
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
-    let (role, created_at) = message.with_untracked(|m| (m.role, m.created_at));
     let is_user = role == Role::User;
     let status = move || message.with(|m| m.status);
     let content = move || message.with(|m| m.content.clone());
@@ -34,17 +37,17 @@ pub fn MessageBubble(
             if let Some(model) = &m.model {
                 parts.push(model.clone());
             }
-            if let Some(ms) = m.ttft_ms {
+            if let Some(ms) = m.metrics.ttft_ms {
                 parts.push(if ms < 1000 {
                     format!("first token {ms} ms")
                 } else {
                     format!("first token {:.1} s", ms as f64 / 1000.0)
                 });
             }
-            if let Some(rate) = m.tokens_per_second() {
+            if let Some(rate) = m.metrics.tokens_per_second() {
                 parts.push(format!("{rate:.1} tok/s"));
             }
-            if let Some(tokens) = m.completion_tokens {
+            if let Some(tokens) = m.metrics.completion_tokens {
                 parts.push(format!("{tokens} tokens"));
             }
             parts.join(" · ")
@@ -74,7 +77,21 @@ pub fn MessageBubble(
                     view! { <div data-testid="message-content" class="whitespace-pre-wrap break-words">{content}</div> }.into_any()
                 } else {
                     view! {
-                        <div data-testid="message-content" class="markdown break-words" inner_html=move || render_markdown(&content())></div>
+                        {move || message.with(|m| m.thinking.is_some()).then(|| view! {
+                            <details data-testid="thinking" class="mb-2 rounded-lg border border-zinc-200 px-3 py-1.5 text-sm dark:border-zinc-800">
+                                <summary class="cursor-pointer select-none text-zinc-500">
+                                    {move || if message.with(|m| m.status == MessageStatus::Streaming && m.content.is_empty()) { "Thinking…" } else { "Thought" }}
+                                </summary>
+                                <div data-testid="thinking-text" class="mt-1 whitespace-pre-wrap break-words text-zinc-500">
+                                    {move || message.with(|m| m.thinking.clone().unwrap_or_default())}
+                                </div>
+                            </details>
+                        })}
+                        {move || message.with(|m| (!m.tool_calls.is_empty()).then(|| {
+                            let names = m.tool_calls.0.iter().map(|c| c.function.name.clone()).collect::<Vec<_>>().join(", ");
+                            view! { <p data-testid="step-calls" class="text-xs text-zinc-500">"Calling " {names}</p> }
+                        }))}
+                        <AnswerBody message/>
                     }.into_any()
                 }}
                 <Show when=move || status() == MessageStatus::Streaming>
@@ -151,6 +168,114 @@ pub fn MessageBubble(
                 </div>
             </div>
         </article>
+    }
+    .into_any()
+}
+
+/// One tool call of an agent run: the tool, its arguments, its result and its time, folded
+/// into one line until opened. Arguments and results are shown as text, never as markup.
+#[component]
+fn ToolStep(message: RwSignal<Message>) -> impl IntoView {
+    let status = move || message.with(|m| m.status);
+    let name = move || message.with(|m| m.tool_name.clone().unwrap_or_default());
+    let arguments = move || {
+        message.with(|m| {
+            m.tool_calls
+                .0
+                .first()
+                .map(|call| {
+                    serde_json::to_string_pretty(&call.function.arguments).unwrap_or_default()
+                })
+                .unwrap_or_default()
+        })
+    };
+    let outcome = move || match status() {
+        MessageStatus::Streaming => "running…".to_string(),
+        MessageStatus::Complete => message.with(|m| match m.metrics.duration_ms {
+            Some(ms) => format!("done in {ms} ms"),
+            None => "done".into(),
+        }),
+        MessageStatus::Error => "failed".into(),
+        MessageStatus::Stopped => "stopped".into(),
+        MessageStatus::Interrupted => "interrupted".into(),
+    };
+    view! {
+        <article
+            data-testid="message"
+            data-message-id=move || message.with(|m| m.id.to_string())
+            data-role="tool"
+            data-status=move || status().as_str()
+            class="flex w-full"
+        >
+            <details data-testid="tool-step" class="w-full rounded-lg border border-zinc-200 bg-zinc-50 px-3 py-1.5 text-sm dark:border-zinc-800 dark:bg-zinc-900">
+                <summary class="cursor-pointer select-none">
+                    <span class="font-mono font-medium" data-testid="tool-name">{name}</span>
+                    " · "
+                    <span data-testid="tool-outcome" class:text-red-600=move || status() == MessageStatus::Error>{outcome}</span>
+                </summary>
+                <div class="mt-2 grid gap-2">
+                    <div>
+                        <div class="text-xs font-semibold text-zinc-500">"Arguments"</div>
+                        <pre data-testid="tool-arguments" class="overflow-x-auto whitespace-pre-wrap break-words font-mono text-xs">{arguments}</pre>
+                    </div>
+                    <div>
+                        <div class="text-xs font-semibold text-zinc-500">"Result"</div>
+                        <pre data-testid="tool-result" class="overflow-x-auto whitespace-pre-wrap break-words font-mono text-xs">{move || message.with(|m| m.content.clone())}</pre>
+                    </div>
+                </div>
+            </details>
+        </article>
+    }
+}
+
+/// An answer rendered as sanitised markdown. Finished blocks live in one element that is only
+/// ever appended to, so their nodes (and any text the person selected in them) stay while the
+/// answer streams; the last block, the only one that can still change, is re-rendered in a
+/// second element for each batch of tokens.
+#[component]
+fn AnswerBody(message: RwSignal<Message>) -> impl IntoView {
+    let initial = message.with_untracked(|m| {
+        IncrementalMarkdown::new(&m.content, m.status == MessageStatus::Streaming)
+    });
+    let settled_html = initial.settled_html().to_string();
+    let live_html = initial.live_html().to_string();
+    let settled_part = NodeRef::<leptos::html::Div>::new();
+    let live_part = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let mut state = initial;
+        Effect::new(move |_| {
+            message.track();
+            let (Some(settled_part), Some(live_part)) = (settled_part.get(), live_part.get())
+            else {
+                return;
+            };
+            let update =
+                message.with(|m| state.update(&m.content, m.status == MessageStatus::Streaming));
+            match update {
+                MarkdownUpdate::Unchanged => {}
+                MarkdownUpdate::Changed { append, live } => {
+                    if let Some(html) = append {
+                        let _ = settled_part.insert_adjacent_html("beforeend", &html);
+                    }
+                    if let Some(html) = live {
+                        live_part.set_inner_html(&html);
+                    }
+                }
+                MarkdownUpdate::Reset { settled, live } => {
+                    settled_part.set_inner_html(&settled);
+                    live_part.set_inner_html(&live);
+                }
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (initial, MarkdownUpdate::Unchanged);
+    view! {
+        <div data-testid="message-content" class="markdown break-words">
+            <div class="md-part" node_ref=settled_part inner_html=settled_html></div>
+            <div class="md-part" node_ref=live_part inner_html=live_html></div>
+        </div>
     }
 }
 

@@ -1,33 +1,24 @@
-//! Storage. `Store` is the one interface the rest of the server uses; it holds a SQLite or a
-//! PostgreSQL pool, chosen from the URL at start (see `sqlite.rs` and `postgres.rs`, each with its
-//! own migrations folder). Each query is written once, in SQL both databases accept (`$n`
-//! placeholders, timestamps and ids bound from Rust), and compiled for both drivers.
-//! Every query on a person's rows is scoped by `owner_id`.
-
-mod postgres;
-mod sqlite;
+//! Storage. The `Store` trait is the one interface the rest of the server uses, with one
+//! implementation per database chosen from the URL at start (`sqlite.rs`, `postgres.rs`, each
+//! with its own migrations folder). Queries both databases accept are written once
+//! (`portable_store!`); what differs (full-text and vector search, date arithmetic, LISTEN) is
+//! written in the backend's own module. Every query on a person's rows is scoped by `owner_id`.
 
 use crate::config::DatabaseSettings;
-use crate::model::{Conversation, GenerationOptions, Message, MessageStatus, Role};
+use crate::model::{
+    Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus, Role, ToolCalls,
+};
 use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
-#[derive(Clone, Debug)]
-pub enum Store {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// Runs `$body` with `$pool` bound to the concrete pool, so one query text serves both databases.
+/// Runs `$body` with `$pool` bound to the backend's pool (in `portable_store!`).
 macro_rules! with_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
-        }
-    };
+    ($store:expr, $pool:ident => $body:expr) => {{
+        let $pool = &$store.pool;
+        $body
+    }};
 }
 
 /// Why the store could not be opened; the server refuses to start and says so.
@@ -64,6 +55,10 @@ pub struct NewMessage<'a> {
     pub content: &'a str,
     pub model: Option<&'a str>,
     pub status: MessageStatus,
+    /// On a tool message: the call it answers.
+    pub tool_calls: ToolCalls,
+    /// On a tool message: the tool that runs.
+    pub tool_name: Option<&'a str>,
 }
 
 /// The end of a generation: final text, status and metrics.
@@ -72,11 +67,11 @@ pub struct Finish {
     pub content: String,
     pub status: Option<MessageStatus>,
     pub error: Option<String>,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub ttft_ms: Option<i64>,
-    pub duration_ms: Option<i64>,
-    pub done_reason: Option<String>,
+    pub metrics: GenerationMetrics,
+    /// An assistant step's tool calls (kept as they are when empty).
+    pub tool_calls: ToolCalls,
+    /// What a thinking model thought (kept as it is when `None`).
+    pub thinking: Option<String>,
 }
 
 /// Timestamps are kept to the microsecond, the precision PostgreSQL stores, so that what is read
@@ -88,7 +83,7 @@ pub fn now() -> DateTime<Utc> {
 const CONVERSATION_COLUMNS: &str =
     "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at";
 const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, owner_id, role, content, model, status, error, \
+    "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
 /// Inserts a message inside an open transaction `$tx` (a macro, so one text serves both drivers).
@@ -96,7 +91,7 @@ macro_rules! insert_message_in {
     ($tx:ident, $new:expr, $instance:expr, $at:expr) => {{
         let new = &$new;
         let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
         );
         sqlx::query_as::<_, Message>(&sql)
             .bind(Uuid::now_v7())
@@ -108,8 +103,36 @@ macro_rules! insert_message_in {
             .bind(new.status.as_str())
             .bind($at)
             .bind($instance)
+            .bind(new.tool_calls.to_column())
+            .bind(new.tool_name.map(storable))
             .fetch_one(&mut *$tx)
             .await
+    }};
+}
+
+/// Finalises a streaming row inside an open transaction `$tx`, with its outbox event;
+/// `None` when the row was not streaming (any more).
+macro_rules! finish_in {
+    ($tx:ident, $owner:expr, $id:expr, $finish:expr, $at:expr) => {{
+        let finish: &Finish = $finish;
+        let sql = format!(
+            "UPDATE messages SET content = $1, status = $2, error = $3, prompt_tokens = $4, completion_tokens = $5, \
+             ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9, heartbeat_at = NULL, \
+             tool_calls = COALESCE($12, tool_calls), thinking = COALESCE($13, thinking) WHERE id = $10 AND owner_id = $11 \
+             AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
+        );
+        let status = finish.status.unwrap_or(MessageStatus::Complete);
+        let message = sqlx::query_as::<_, Message>(&sql)
+            .bind(storable(&finish.content)).bind(status.as_str()).bind(finish.error.as_deref().map(storable))
+            .bind(finish.metrics.prompt_tokens).bind(finish.metrics.completion_tokens).bind(finish.metrics.ttft_ms)
+            .bind(finish.metrics.duration_ms).bind(finish.metrics.done_reason.as_deref().map(storable)).bind($at)
+            .bind($id).bind($owner).bind(finish.tool_calls.to_column())
+            .bind(finish.thinking.as_deref().filter(|t| !t.is_empty()).map(storable))
+            .fetch_optional(&mut *$tx).await?;
+        if let Some(message) = &message {
+            insert_outbox_in!($tx, $owner, finished_kind(message), message.id, finished_payload(message), $at)?;
+        }
+        message
     }};
 }
 
@@ -131,6 +154,17 @@ macro_rules! insert_outbox_in {
 /// The kind of the outbox event written when a generation reaches a final status.
 pub const OUTBOX_GENERATION_FINISHED: &str = "generation.finished";
 
+/// The kind of the outbox event written when a tool call of an agent run ends.
+pub const OUTBOX_TOOL_FINISHED: &str = "tool.finished";
+
+fn finished_kind(message: &Message) -> &'static str {
+    if message.role == Role::Tool {
+        OUTBOX_TOOL_FINISHED
+    } else {
+        OUTBOX_GENERATION_FINISHED
+    }
+}
+
 /// The payload of a `generation.finished` event: what analytics and webhooks need.
 fn finished_payload(message: &Message) -> String {
     serde_json::json!({
@@ -139,12 +173,14 @@ fn finished_payload(message: &Message) -> String {
         "model": message.model,
         "status": message.status,
         "error": message.error,
-        "prompt_tokens": message.prompt_tokens,
-        "completion_tokens": message.completion_tokens,
-        "ttft_ms": message.ttft_ms,
-        "duration_ms": message.duration_ms,
-        "done_reason": message.done_reason,
+        "prompt_tokens": message.metrics.prompt_tokens,
+        "completion_tokens": message.metrics.completion_tokens,
+        "ttft_ms": message.metrics.ttft_ms,
+        "duration_ms": message.metrics.duration_ms,
+        "done_reason": message.metrics.done_reason,
         "chars": message.content.chars().count(),
+        "role": message.role,
+        "tool_name": message.tool_name,
     })
     .to_string()
 }
@@ -186,7 +222,8 @@ pub struct Turn<'a> {
     pub conversation: TurnConversation<'a>,
     /// The person's message; `None` to answer the last one again (regenerate).
     pub user_content: Option<&'a str>,
-    /// Delete the last message first when it is a (final) answer: regenerate.
+    /// Delete what follows the person's last message first (the answer, or every step of an
+    /// agent run): regenerate.
     pub replace_last_answer: bool,
     /// Edit and resend: this person's message gets the new text and everything after it is
     /// deleted (in the same transaction) before the answer starts.
@@ -224,382 +261,551 @@ impl TurnError {
     }
 }
 
-impl Store {
-    /// Opens the database named by the settings (SQLite file by default) and applies migrations.
-    pub async fn connect(settings: &DatabaseSettings) -> Result<Store, StoreError> {
-        match settings.url.as_deref() {
-            None => sqlite::open_default(settings).await,
-            Some(url) if url.starts_with("sqlite:") => sqlite::open_url(url, settings).await,
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                postgres::open(url, settings).await
-            }
-            Some(url) => Err(StoreError::UnsupportedUrl(crate::config::redact_url(url))),
-        }
-    }
+/// The storage the server uses, one implementation per database (`sqlite.rs`, `postgres.rs`).
+/// Every query on a person's rows is scoped by `owner_id`.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
 
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
-        }
-    }
+    /// Whether other instances may use this database too (then rows another instance is
+    /// writing must be left alone unless their heartbeat is stale).
+    fn shared_by_instances(&self) -> bool;
 
     /// The PostgreSQL pool, for what only PostgreSQL offers (LISTEN/NOTIFY).
-    pub fn postgres_pool(&self) -> Option<&PgPool> {
-        match self {
-            Store::Postgres(pool) => Some(pool),
-            Store::Sqlite(_) => None,
-        }
+    fn postgres_pool(&self) -> Option<&PgPool> {
+        None
     }
 
-    pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+    /// The SQLite pool, for tests that look at the file's settings.
+    fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        None
     }
 
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
-    }
+    async fn close(&self);
+
+    async fn ping(&self) -> Result<(), sqlx::Error>;
 
     /// The one local user that owns everything until accounts arrive; created on first start.
-    pub async fn ensure_user(&self, username: &str) -> Result<Uuid, sqlx::Error> {
-        let id = Uuid::now_v7();
-        with_pool!(self, pool => {
-            sqlx::query("INSERT INTO users (id, username, created_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING")
-                .bind(id).bind(username).bind(now())
-                .execute(pool).await?;
-            sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE username = $1")
-                .bind(username).fetch_one(pool).await
-        })
-    }
+    async fn ensure_user(&self, username: &str) -> Result<Uuid, sqlx::Error>;
 
-    pub async fn create_conversation(
+    async fn create_conversation(
         &self,
         owner_id: Uuid,
         title: &str,
         model: &str,
         system_prompt: Option<&str>,
-    ) -> Result<Conversation, sqlx::Error> {
-        let sql = format!(
-            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-            .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
-            .bind(system_prompt.map(storable)).bind(now())
-            .fetch_one(pool).await)
-    }
+    ) -> Result<Conversation, sqlx::Error>;
 
     /// One owner's conversations, most recently active first.
-    pub async fn list_conversations(
-        &self,
-        owner_id: Uuid,
-    ) -> Result<Vec<Conversation>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(owner_id).fetch_all(pool).await)
-    }
+    async fn list_conversations(&self, owner_id: Uuid) -> Result<Vec<Conversation>, sqlx::Error>;
 
-    pub async fn get_conversation(
+    async fn get_conversation(
         &self,
         owner_id: Uuid,
         id: Uuid,
-    ) -> Result<Option<Conversation>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND owner_id = $2"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
-    }
+    ) -> Result<Option<Conversation>, sqlx::Error>;
 
     /// Renames a conversation; `None` when the owner has no such conversation.
-    pub async fn rename_conversation(
+    async fn rename_conversation(
         &self,
         owner_id: Uuid,
         id: Uuid,
         title: &str,
-    ) -> Result<Option<Conversation>, sqlx::Error> {
-        let sql = format!(
-            "UPDATE conversations SET title = $1 WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-            .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
-    }
+    ) -> Result<Option<Conversation>, sqlx::Error>;
 
     /// Sets a conversation's system prompt and sampling options; `None` when the owner has no
     /// such conversation.
-    pub async fn update_conversation_settings(
+    async fn update_conversation_settings(
         &self,
         owner_id: Uuid,
         id: Uuid,
         system_prompt: Option<&str>,
         options: &GenerationOptions,
-    ) -> Result<Option<Conversation>, sqlx::Error> {
-        let sql = format!(
-            "UPDATE conversations SET system_prompt = $1, temperature = $2, num_predict = $3, num_ctx = $4 \
-             WHERE id = $5 AND owner_id = $6 RETURNING {CONVERSATION_COLUMNS}"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-            .bind(system_prompt.map(storable)).bind(options.temperature).bind(options.num_predict)
-            .bind(options.num_ctx).bind(id).bind(owner_id).fetch_optional(pool).await)
-    }
+    ) -> Result<Option<Conversation>, sqlx::Error>;
 
     /// Deletes a conversation and its messages; false when the owner has no such conversation.
-    pub async fn delete_conversation(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2")
-                .bind(id).bind(owner_id).execute(&mut *tx).await?;
-            let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND owner_id = $2")
-                .bind(id).bind(owner_id).execute(&mut *tx).await?.rows_affected() == 1;
-            tx.commit().await?;
-            Ok(deleted)
-        })
-    }
+    async fn delete_conversation(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
 
     /// A conversation's messages, oldest first.
-    pub async fn list_messages(
+    async fn list_messages(
         &self,
         owner_id: Uuid,
         conversation_id: Uuid,
-    ) -> Result<Vec<Message>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
-        );
-        with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(conversation_id).bind(owner_id).fetch_all(pool).await)
-    }
+    ) -> Result<Vec<Message>, sqlx::Error>;
 
-    pub async fn get_message(
-        &self,
-        owner_id: Uuid,
-        id: Uuid,
-    ) -> Result<Option<Message>, sqlx::Error> {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2");
-        with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
-    }
+    async fn get_message(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Message>, sqlx::Error>;
 
     /// The status of a message and its text from character `from_char` on (0-based), for
     /// watchers that follow an answer written elsewhere without re-reading what they have.
-    pub async fn message_tail(
+    async fn message_tail(
         &self,
         owner_id: Uuid,
         id: Uuid,
         from_char: i64,
-    ) -> Result<Option<MessageTail>, sqlx::Error> {
-        // substr() counts characters, from 1, on both databases.
-        with_pool!(self, pool => sqlx::query_as::<_, (String, i64, String)>(
-            "SELECT status, CAST(length(content) AS BIGINT), substr(content, CAST($1 AS INTEGER)) FROM messages WHERE id = $2 AND owner_id = $3")
-            .bind(i32::try_from(from_char + 1).unwrap_or(i32::MAX)).bind(id).bind(owner_id)
-            .fetch_optional(pool).await)
-        .map(|row| row.map(|(status, chars, tail)| MessageTail {
-            status: MessageStatus::try_from(status).unwrap_or(MessageStatus::Error),
-            chars,
-            tail,
-        }))
-    }
+    ) -> Result<Option<MessageTail>, sqlx::Error>;
 
     /// Stores a message and marks its conversation active, in one transaction.
-    pub async fn insert_message(&self, new: NewMessage<'_>) -> Result<Message, sqlx::Error> {
-        let at = now();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            // The conversation first: on SQLite this takes the write lock at once.
-            sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
-                .bind(at).bind(new.conversation_id).bind(new.owner_id)
-                .execute(&mut *tx).await?;
-            let message = insert_message_in!(tx, new, None::<Uuid>, at)?;
-            tx.commit().await?;
-            Ok(message)
-        })
-    }
+    async fn insert_message(&self, new: NewMessage<'_>) -> Result<Message, sqlx::Error>;
 
     /// Starts a turn in one transaction: the conversation (new, or an existing one of the owner),
     /// the person's message, the assistant row `streaming`, and the conversation marked active.
     /// The database allows one streaming answer per conversation: a second is `TurnError::Busy`.
-    pub async fn start_turn(&self, turn: Turn<'_>) -> Result<TurnStarted, TurnError> {
-        let at = now();
-        let owner = turn.owner_id;
-        let conversation_sql = format!(
-            "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
-        );
-        let create_sql = format!(
-            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
-        );
-        let last_sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1"
-        );
-        let history_sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
-        );
-        let target_sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2 AND conversation_id = $3"
-        );
-        let edit_sql = format!(
-            "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {MESSAGE_COLUMNS}"
-        );
-        let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let mut edited_message: Option<Message> = None;
-            // A write first: it takes SQLite's write lock (concurrent turns wait instead of
-            // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
-            let conversation = match turn.conversation {
-                TurnConversation::Existing(id) => sqlx::query_as::<_, Conversation>(&conversation_sql)
-                    .bind(storable(turn.model)).bind(at).bind(id).bind(owner)
-                    .fetch_optional(&mut *tx).await?
-                    .ok_or(TurnError::NotFound)?,
-                TurnConversation::New { title, system_prompt } => sqlx::query_as::<_, Conversation>(&create_sql)
-                    .bind(Uuid::now_v7()).bind(owner).bind(storable(title)).bind(storable(turn.model))
-                    .bind(system_prompt.map(storable)).bind(at)
-                    .fetch_one(&mut *tx).await?,
-            };
-            if let Some((edited, content)) = turn.edit_message {
-                let target = sqlx::query_as::<_, Message>(&target_sql)
-                    .bind(edited).bind(owner).bind(conversation.id)
-                    .fetch_optional(&mut *tx).await?
-                    .filter(|m| m.role == Role::User)
-                    .ok_or(TurnError::NotFound)?;
-                let streaming: bool = sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
-                    .bind(conversation.id).bind(owner).fetch_one(&mut *tx).await?;
-                if streaming {
-                    return Err(TurnError::Busy);
-                }
-                sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
-                    .bind(conversation.id).bind(owner).bind(target.created_at).bind(target.id)
-                    .execute(&mut *tx).await?;
-                edited_message = Some(sqlx::query_as::<_, Message>(&edit_sql)
-                    .bind(storable(content)).bind(at).bind(target.id).bind(owner)
-                    .fetch_one(&mut *tx).await?);
-            }
-            if turn.replace_last_answer {
-                let last = sqlx::query_as::<_, Message>(&last_sql)
-                    .bind(conversation.id).bind(owner).fetch_optional(&mut *tx).await?;
-                if let Some(last) = last.filter(|m| m.role == Role::Assistant) {
-                    if last.status == MessageStatus::Streaming {
-                        return Err(TurnError::Busy);
-                    }
-                    sqlx::query("DELETE FROM messages WHERE id = $1 AND owner_id = $2")
-                        .bind(last.id).bind(owner).execute(&mut *tx).await?;
-                }
-            }
-            let user_message = match turn.user_content {
-                None if edited_message.is_some() => edited_message.take(),
-                Some(content) => {
-                    let new = NewMessage {
-                        conversation_id: conversation.id,
-                        owner_id: owner,
-                        role: Role::User,
-                        content,
-                        model: None,
-                        status: MessageStatus::Complete,
-                    };
-                    Some(insert_message_in!(tx, new, None::<Uuid>, at)?)
-                },
-                None => None,
-            };
-            let history = sqlx::query_as::<_, Message>(&history_sql)
-                .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?;
-            let new = NewMessage {
-                conversation_id: conversation.id,
-                owner_id: owner,
-                role: Role::Assistant,
-                content: "",
-                model: Some(turn.model),
-                status: MessageStatus::Streaming,
-            };
-            let assistant = insert_message_in!(tx, new, Some(turn.instance_id), at).map_err(TurnError::from_insert)?;
-            tx.commit().await?;
-            Ok(TurnStarted { conversation, user_message, assistant, history })
-        });
-        result
-    }
+    async fn start_turn(&self, turn: Turn<'_>) -> Result<TurnStarted, TurnError>;
 
-    /// Appends newly streamed text (possibly none) and refreshes the heartbeat; only while the
-    /// message is still streaming, so a late flush never changes a final row. Appending keeps a
-    /// long answer's flushes linear instead of rewriting the whole text each time.
-    pub async fn append_partial(
+    /// Appends newly streamed text and thinking (either possibly none) and refreshes the
+    /// heartbeat, in one statement; only while the message is still streaming, so a late flush
+    /// never changes a final row. Appending keeps a long answer's flushes linear instead of
+    /// rewriting the whole text each time.
+    async fn append_partial(
         &self,
         owner_id: Uuid,
         id: Uuid,
         appended: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let at = now();
-        with_pool!(self, pool => sqlx::query("UPDATE messages SET content = content || $1, heartbeat_at = $2, updated_at = $2 WHERE id = $3 AND owner_id = $4 AND status = 'streaming'")
-            .bind(storable(appended)).bind(at).bind(id).bind(owner_id)
-            .execute(pool).await.map(|r| r.rows_affected() == 1))
-    }
+        appended_thinking: &str,
+    ) -> Result<bool, sqlx::Error>;
 
     /// Writes the final text, status and metrics of a generation, with a `generation.finished`
     /// event in the outbox, in one transaction. Only a streaming row changes: `None` when it was
     /// already finalised (stopped through another instance, or swept as stale) or is gone.
-    pub async fn finish_message(
+    async fn finish_message(
         &self,
         owner_id: Uuid,
         id: Uuid,
         finish: &Finish,
-    ) -> Result<Option<Message>, sqlx::Error> {
-        let sql = format!(
-            "UPDATE messages SET content = $1, status = $2, error = $3, prompt_tokens = $4, completion_tokens = $5, \
-             ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9, heartbeat_at = NULL WHERE id = $10 AND owner_id = $11 \
-             AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
-        );
-        let status = finish.status.unwrap_or(MessageStatus::Complete);
-        let at = now();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let message = sqlx::query_as::<_, Message>(&sql)
-                .bind(storable(&finish.content)).bind(status.as_str()).bind(finish.error.as_deref().map(storable))
-                .bind(finish.prompt_tokens).bind(finish.completion_tokens).bind(finish.ttft_ms)
-                .bind(finish.duration_ms).bind(finish.done_reason.as_deref().map(storable)).bind(at).bind(id).bind(owner_id)
-                .fetch_optional(&mut *tx).await?;
-            if let Some(message) = &message {
-                insert_outbox_in!(tx, owner_id, OUTBOX_GENERATION_FINISHED, message.id, finished_payload(message), at)?;
-            }
-            tx.commit().await?;
-            Ok(message)
-        })
-    }
+    ) -> Result<Option<Message>, sqlx::Error>;
 
-    pub async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("DELETE FROM messages WHERE id = $1 AND owner_id = $2")
-            .bind(id).bind(owner_id).execute(pool).await.map(|r| r.rows_affected() == 1))
-    }
+    /// The message after `message` in its conversation (the next step of an agent run).
+    async fn next_message(
+        &self,
+        owner_id: Uuid,
+        message: &Message,
+    ) -> Result<Option<Message>, sqlx::Error>;
+
+    /// An agent's next step, in one transaction: the streaming row `id` is finalised (with its
+    /// tool calls, if any) and `next` starts streaming, so the conversation always has exactly
+    /// one streaming row while the run goes on. `None` when `id` was no longer streaming
+    /// (stopped through another instance, swept, deleted): the run must end.
+    async fn advance_step(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        finish: &Finish,
+        next: NewMessage<'_>,
+        instance_id: Uuid,
+    ) -> Result<Option<(Message, Message)>, sqlx::Error>;
+
+    async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
 
     /// Rows still streaming whose writer stopped showing signs of life (no heartbeat since
     /// `stale_before`; `None`: every streaming row, for a database no other instance can use)
     /// become interrupted, keeping their text, with a `generation.finished` event each.
     /// Returns how many there were.
-    pub async fn interrupt_stale(
+    async fn interrupt_stale(
         &self,
         stale_before: Option<DateTime<Utc>>,
-    ) -> Result<u64, sqlx::Error> {
-        let sql = format!(
-            "UPDATE messages SET status = 'interrupted', error = $1, updated_at = $2, heartbeat_at = NULL \
-             WHERE status = 'streaming' AND ($3 OR heartbeat_at IS NULL OR heartbeat_at < $4) RETURNING {MESSAGE_COLUMNS}"
-        );
-        let at = now();
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let rows = sqlx::query_as::<_, Message>(&sql)
-                .bind("the server stopped before this answer was complete").bind(at)
-                .bind(stale_before.is_none()).bind(stale_before.unwrap_or(at))
-                .fetch_all(&mut *tx).await?;
-            for message in &rows {
-                insert_outbox_in!(tx, message.owner_id, OUTBOX_GENERATION_FINISHED, message.id, finished_payload(message), at)?;
-            }
-            tx.commit().await?;
-            Ok(rows.len() as u64)
-        })
-    }
+    ) -> Result<u64, sqlx::Error>;
 
     /// Outbox events of one kind after `after` (an event id), oldest first.
-    pub async fn outbox_events(
+    async fn outbox_events(
         &self,
         kind: &str,
         after: Option<Uuid>,
         limit: i64,
-    ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
-        let after = after.unwrap_or(Uuid::nil());
-        with_pool!(self, pool => sqlx::query_as::<_, OutboxEvent>(
-            "SELECT id, owner_id, kind, subject_id, payload, created_at FROM outbox WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(kind).bind(after).bind(limit).fetch_all(pool).await)
+    ) -> Result<Vec<OutboxEvent>, sqlx::Error>;
+}
+
+/// The queries both databases accept, written once (`$n` placeholders, timestamps and ids bound
+/// from Rust) and expanded into each backend's `impl Store`, beside what is its own.
+macro_rules! portable_store {
+    ($backend:ty { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl Store for $backend {
+            $($own)*
+
+            async fn close(&self) {
+                with_pool!(self, pool => pool.close().await)
+            }
+
+            async fn ping(&self) -> Result<(), sqlx::Error> {
+                with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+            }
+
+            async fn ensure_user(&self, username: &str) -> Result<Uuid, sqlx::Error> {
+                let id = Uuid::now_v7();
+                with_pool!(self, pool => {
+                    sqlx::query("INSERT INTO users (id, username, created_at) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING")
+                        .bind(id).bind(username).bind(now())
+                        .execute(pool).await?;
+                    sqlx::query_scalar::<_, Uuid>("SELECT id FROM users WHERE username = $1")
+                        .bind(username).fetch_one(pool).await
+                })
+            }
+
+            async fn create_conversation(
+                &self,
+                owner_id: Uuid,
+                title: &str,
+                model: &str,
+                system_prompt: Option<&str>,
+            ) -> Result<Conversation, sqlx::Error> {
+                let sql = format!(
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
+                    .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
+                    .bind(system_prompt.map(storable)).bind(now())
+                    .fetch_one(pool).await)
+            }
+
+            async fn list_conversations(
+                &self,
+                owner_id: Uuid,
+            ) -> Result<Vec<Conversation>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE owner_id = $1 ORDER BY updated_at DESC, id DESC"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(owner_id).fetch_all(pool).await)
+            }
+
+            async fn get_conversation(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+            ) -> Result<Option<Conversation>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 AND owner_id = $2"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
+            }
+
+            async fn rename_conversation(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                title: &str,
+            ) -> Result<Option<Conversation>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE conversations SET title = $1 WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
+                    .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
+            }
+
+            async fn update_conversation_settings(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                system_prompt: Option<&str>,
+                options: &GenerationOptions,
+            ) -> Result<Option<Conversation>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE conversations SET system_prompt = $1, temperature = $2, num_predict = $3, num_ctx = $4 \
+                     WHERE id = $5 AND owner_id = $6 RETURNING {CONVERSATION_COLUMNS}"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
+                    .bind(system_prompt.map(storable)).bind(options.temperature).bind(options.num_predict)
+                    .bind(options.num_ctx).bind(id).bind(owner_id).fetch_optional(pool).await)
+            }
+
+            async fn delete_conversation(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2")
+                        .bind(id).bind(owner_id).execute(&mut *tx).await?;
+                    let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND owner_id = $2")
+                        .bind(id).bind(owner_id).execute(&mut *tx).await?.rows_affected() == 1;
+                    tx.commit().await?;
+                    Ok(deleted)
+                })
+            }
+
+            async fn list_messages(
+                &self,
+                owner_id: Uuid,
+                conversation_id: Uuid,
+            ) -> Result<Vec<Message>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(conversation_id).bind(owner_id).fetch_all(pool).await)
+            }
+
+            async fn get_message(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+            ) -> Result<Option<Message>, sqlx::Error> {
+                let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2");
+                with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
+            }
+
+            async fn message_tail(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                from_char: i64,
+            ) -> Result<Option<MessageTail>, sqlx::Error> {
+                // substr() counts characters, from 1, on both databases.
+                with_pool!(self, pool => sqlx::query_as::<_, (String, i64, String)>(
+                    "SELECT status, CAST(length(content) AS BIGINT), substr(content, CAST($1 AS INTEGER)) FROM messages WHERE id = $2 AND owner_id = $3")
+                    .bind(i32::try_from(from_char + 1).unwrap_or(i32::MAX)).bind(id).bind(owner_id)
+                    .fetch_optional(pool).await)
+                .map(|row| row.map(|(status, chars, tail)| MessageTail {
+                    status: MessageStatus::try_from(status).unwrap_or(MessageStatus::Error),
+                    chars,
+                    tail,
+                }))
+            }
+
+            async fn insert_message(&self, new: NewMessage<'_>) -> Result<Message, sqlx::Error> {
+                let at = now();
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    // The conversation first: on SQLite this takes the write lock at once.
+                    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
+                        .bind(at).bind(new.conversation_id).bind(new.owner_id)
+                        .execute(&mut *tx).await?;
+                    let message = insert_message_in!(tx, new, None::<Uuid>, at)?;
+                    tx.commit().await?;
+                    Ok(message)
+                })
+            }
+
+            async fn start_turn(&self, turn: Turn<'_>) -> Result<TurnStarted, TurnError> {
+                let at = now();
+                let owner = turn.owner_id;
+                let conversation_sql = format!(
+                    "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
+                );
+                let create_sql = format!(
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+                );
+                let last_user_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND role = 'user' ORDER BY created_at DESC, id DESC LIMIT 1"
+                );
+                let history_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
+                );
+                let target_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2 AND conversation_id = $3"
+                );
+                let edit_sql = format!(
+                    "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {MESSAGE_COLUMNS}"
+                );
+                let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let mut edited_message: Option<Message> = None;
+                    // A write first: it takes SQLite's write lock (concurrent turns wait instead of
+                    // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
+                    let conversation = match turn.conversation {
+                        TurnConversation::Existing(id) => sqlx::query_as::<_, Conversation>(&conversation_sql)
+                            .bind(storable(turn.model)).bind(at).bind(id).bind(owner)
+                            .fetch_optional(&mut *tx).await?
+                            .ok_or(TurnError::NotFound)?,
+                        TurnConversation::New { title, system_prompt } => sqlx::query_as::<_, Conversation>(&create_sql)
+                            .bind(Uuid::now_v7()).bind(owner).bind(storable(title)).bind(storable(turn.model))
+                            .bind(system_prompt.map(storable)).bind(at)
+                            .fetch_one(&mut *tx).await?,
+                    };
+                    if let Some((edited, content)) = turn.edit_message {
+                        let target = sqlx::query_as::<_, Message>(&target_sql)
+                            .bind(edited).bind(owner).bind(conversation.id)
+                            .fetch_optional(&mut *tx).await?
+                            .filter(|m| m.role == Role::User)
+                            .ok_or(TurnError::NotFound)?;
+                        let streaming: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
+                            .bind(conversation.id).bind(owner).fetch_one(&mut *tx).await?;
+                        if streaming {
+                            return Err(TurnError::Busy);
+                        }
+                        sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
+                            .bind(conversation.id).bind(owner).bind(target.created_at).bind(target.id)
+                            .execute(&mut *tx).await?;
+                        edited_message = Some(sqlx::query_as::<_, Message>(&edit_sql)
+                            .bind(storable(content)).bind(at).bind(target.id).bind(owner)
+                            .fetch_one(&mut *tx).await?);
+                    }
+                    if turn.replace_last_answer {
+                        // The answer is everything after the person's last message: one row,
+                        // or every step of an agent run.
+                        let last_user = sqlx::query_as::<_, Message>(&last_user_sql)
+                            .bind(conversation.id).bind(owner).fetch_optional(&mut *tx).await?;
+                        if let Some(last_user) = last_user {
+                            let streaming: bool = sqlx::query_scalar(
+                                "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
+                                .bind(conversation.id).bind(owner).fetch_one(&mut *tx).await?;
+                            if streaming {
+                                return Err(TurnError::Busy);
+                            }
+                            sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
+                                .bind(conversation.id).bind(owner).bind(last_user.created_at).bind(last_user.id)
+                                .execute(&mut *tx).await?;
+                        }
+                    }
+                    let user_message = match turn.user_content {
+                        None if edited_message.is_some() => edited_message.take(),
+                        Some(content) => {
+                            let new = NewMessage {
+                                conversation_id: conversation.id,
+                                owner_id: owner,
+                                role: Role::User,
+                                content,
+                                model: None,
+                                status: MessageStatus::Complete,
+                                tool_calls: Default::default(),
+                                tool_name: None,
+                            };
+                            Some(insert_message_in!(tx, new, None::<Uuid>, at)?)
+                        },
+                        None => None,
+                    };
+                    let history = sqlx::query_as::<_, Message>(&history_sql)
+                        .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?;
+                    let new = NewMessage {
+                        conversation_id: conversation.id,
+                        owner_id: owner,
+                        role: Role::Assistant,
+                        content: "",
+                        model: Some(turn.model),
+                        status: MessageStatus::Streaming,
+                        tool_calls: Default::default(),
+                        tool_name: None,
+                    };
+                    let assistant = insert_message_in!(tx, new, Some(turn.instance_id), at).map_err(TurnError::from_insert)?;
+                    tx.commit().await?;
+                    Ok(TurnStarted { conversation, user_message, assistant, history })
+                });
+                result
+            }
+
+            async fn append_partial(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                appended: &str,
+                appended_thinking: &str,
+            ) -> Result<bool, sqlx::Error> {
+                let at = now();
+                // Thinking stays NULL until a thinking model writes some.
+                with_pool!(self, pool => sqlx::query("UPDATE messages SET content = content || $1, \
+                    thinking = CASE WHEN $2 = '' THEN thinking ELSE COALESCE(thinking, '') || $2 END, \
+                    heartbeat_at = $3, updated_at = $3 WHERE id = $4 AND owner_id = $5 AND status = 'streaming'")
+                    .bind(storable(appended)).bind(storable(appended_thinking)).bind(at).bind(id).bind(owner_id)
+                    .execute(pool).await.map(|r| r.rows_affected() == 1))
+            }
+
+            async fn finish_message(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                finish: &Finish,
+            ) -> Result<Option<Message>, sqlx::Error> {
+                let at = now();
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let message = finish_in!(tx, owner_id, id, finish, at);
+                    tx.commit().await?;
+                    Ok(message)
+                })
+            }
+
+            async fn next_message(
+                &self,
+                owner_id: Uuid,
+                message: &Message,
+            ) -> Result<Option<Message>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 \
+                     AND (created_at > $3 OR (created_at = $3 AND id > $4)) ORDER BY created_at, id LIMIT 1"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql)
+                    .bind(message.conversation_id).bind(owner_id).bind(message.created_at).bind(message.id)
+                    .fetch_optional(pool).await)
+            }
+
+            async fn advance_step(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                finish: &Finish,
+                next: NewMessage<'_>,
+                instance_id: Uuid,
+            ) -> Result<Option<(Message, Message)>, sqlx::Error> {
+                let at = now();
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let Some(finished) = finish_in!(tx, owner_id, id, finish, at) else {
+                        return Ok(None);
+                    };
+                    let next = insert_message_in!(tx, next, Some(instance_id), at)?;
+                    tx.commit().await?;
+                    Ok(Some((finished, next)))
+                })
+            }
+
+            async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+                with_pool!(self, pool => sqlx::query("DELETE FROM messages WHERE id = $1 AND owner_id = $2")
+                    .bind(id).bind(owner_id).execute(pool).await.map(|r| r.rows_affected() == 1))
+            }
+
+            async fn interrupt_stale(
+                &self,
+                stale_before: Option<DateTime<Utc>>,
+            ) -> Result<u64, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE messages SET status = 'interrupted', error = $1, updated_at = $2, heartbeat_at = NULL \
+                     WHERE status = 'streaming' AND ($3 OR heartbeat_at IS NULL OR heartbeat_at < $4) RETURNING {MESSAGE_COLUMNS}"
+                );
+                let at = now();
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let rows = sqlx::query_as::<_, Message>(&sql)
+                        .bind("the server stopped before this answer was complete").bind(at)
+                        .bind(stale_before.is_none()).bind(stale_before.unwrap_or(at))
+                        .fetch_all(&mut *tx).await?;
+                    for message in &rows {
+                        insert_outbox_in!(tx, message.owner_id, finished_kind(message), message.id, finished_payload(message), at)?;
+                    }
+                    tx.commit().await?;
+                    Ok(rows.len() as u64)
+                })
+            }
+
+            async fn outbox_events(
+                &self,
+                kind: &str,
+                after: Option<Uuid>,
+                limit: i64,
+            ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
+                let after = after.unwrap_or(Uuid::nil());
+                with_pool!(self, pool => sqlx::query_as::<_, OutboxEvent>(
+                    "SELECT id, owner_id, kind, subject_id, payload, created_at FROM outbox WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3")
+                    .bind(kind).bind(after).bind(limit).fetch_all(pool).await)
+            }
+        }
+    };
+}
+
+/// Opens the database named by the settings (SQLite file by default) and applies migrations.
+pub async fn connect(settings: &DatabaseSettings) -> Result<SharedStore, StoreError> {
+    match settings.url.as_deref() {
+        None => sqlite::open_default(settings).await,
+        Some(url) if url.starts_with("sqlite:") => sqlite::open_url(url, settings).await,
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            postgres::open(url, settings).await
+        }
+        Some(url) => Err(StoreError::UnsupportedUrl(crate::config::redact_url(url))),
     }
 }
+
+/// The store as the server holds it.
+pub type SharedStore = std::sync::Arc<dyn Store>;
+
+// After the macros, which the backends use.
+mod postgres;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;

@@ -1,13 +1,16 @@
 //! PostgreSQL, for production and for several instances sharing one database.
 
-use super::{Store, StoreError};
-use crate::config::{redact_url, DatabaseSettings};
+use super::*;
+use crate::config::redact_url;
 use sqlx::postgres::PgPoolOptions;
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-pub(super) async fn open(url: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+pub(super) async fn open(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<SharedStore, StoreError> {
     let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms))
@@ -26,5 +29,25 @@ pub(super) async fn open(url: &str, settings: &DatabaseSettings) -> Result<Store
             backend: "postgres",
             source,
         })?;
-    Ok(Store::Postgres(pool))
+    Ok(Arc::new(PostgresStore { pool }))
 }
+
+/// PostgreSQL: several instances may share it.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+portable_store!(PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn shared_by_instances(&self) -> bool {
+        true
+    }
+
+    fn postgres_pool(&self) -> Option<&PgPool> {
+        Some(&self.pool)
+    }
+});

@@ -1,13 +1,12 @@
 //! The embedded default: a SQLite file in WAL mode, created on first start.
 
-use super::{Store, StoreError};
-use crate::config::DatabaseSettings;
+use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-pub(super) async fn open_default(settings: &DatabaseSettings) -> Result<Store, StoreError> {
+pub(super) async fn open_default(settings: &DatabaseSettings) -> Result<SharedStore, StoreError> {
     let dir = &settings.data_dir;
     tokio::fs::create_dir_all(dir)
         .await
@@ -20,7 +19,10 @@ pub(super) async fn open_default(settings: &DatabaseSettings) -> Result<Store, S
     open(options, &path.display().to_string(), settings).await
 }
 
-pub(super) async fn open_url(url: &str, settings: &DatabaseSettings) -> Result<Store, StoreError> {
+pub(super) async fn open_url(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<SharedStore, StoreError> {
     let options = SqliteConnectOptions::from_str(url).map_err(|source| StoreError::Connect {
         backend: "sqlite",
         url: url.to_string(),
@@ -33,7 +35,7 @@ async fn open(
     options: SqliteConnectOptions,
     shown: &str,
     settings: &DatabaseSettings,
-) -> Result<Store, StoreError> {
+) -> Result<SharedStore, StoreError> {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -59,5 +61,25 @@ async fn open(
             backend: "sqlite",
             source,
         })?;
-    Ok(Store::Sqlite(pool))
+    Ok(Arc::new(SqliteStore { pool }))
 }
+
+/// A SQLite file: one server uses it.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+portable_store!(SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn shared_by_instances(&self) -> bool {
+        false
+    }
+
+    fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        Some(&self.pool)
+    }
+});

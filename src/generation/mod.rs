@@ -5,11 +5,15 @@
 //! watcher gets a snapshot and then every later delta, with no gap and no duplicate. Text is
 //! flushed to the database periodically and at the end with its metrics.
 
+pub mod prompted;
 pub mod watch;
 
-use crate::db::{Finish, Store};
-use crate::llm::{ChatEvent, ChatRequest, DoneInfo, OllamaClient, OllamaError};
-use crate::model::{Message, MessageStatus, StreamEvent};
+use crate::db::{Finish, NewMessage, SharedStore};
+use crate::llm::{ChatEvent, ChatMessage, ChatRequest, DoneInfo, OllamaClient, OllamaError};
+use crate::model::{
+    GenerationMetrics, Message, MessageStatus, Role, StreamEvent, ToolCall, ToolCalls,
+};
+use crate::tools::{ToolContext, Toolbox};
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -29,9 +33,11 @@ pub struct Generations {
     admitted: Mutex<AdmissionCounts>,
     tracker: TaskTracker,
     shutting_down: CancellationToken,
-    store: Store,
+    store: SharedStore,
     ollama: OllamaClient,
     limits: Limits,
+    /// The tools agent runs may call.
+    tools: Arc<Toolbox>,
     /// This process, as recorded on the rows it writes.
     pub instance_id: Uuid,
 }
@@ -45,7 +51,10 @@ pub struct Limits {
     pub max_concurrent: usize,
     pub max_concurrent_per_owner: usize,
     pub max_answer_chars: usize,
+    /// For a whole agent run, every step and tool call included.
     pub max_duration: Duration,
+    /// Most model calls in one agent run.
+    pub max_steps: usize,
 }
 
 impl Limits {
@@ -57,6 +66,7 @@ impl Limits {
             max_concurrent_per_owner: settings.max_concurrent_per_owner.max(1),
             max_answer_chars: settings.max_answer_chars.max(1),
             max_duration: Duration::from_millis(settings.max_duration_ms.max(1)),
+            max_steps: settings.max_agent_steps.max(1),
         }
     }
 
@@ -113,25 +123,36 @@ pub enum Refusal {
 
 /// What started a generation: the assistant message it writes and what to ask Ollama.
 pub struct GenerationJob {
-    pub owner_id: Uuid,
-    pub conversation_id: Uuid,
-    pub message_id: Uuid,
+    /// The assistant row, streaming, that the generation writes first.
+    pub row: Message,
+    /// With `tools` (or, prompted, a `format`), an agent run: the model may call them, step
+    /// after step.
     pub request: ChatRequest,
+    pub tool_mode: ToolMode,
 }
 
+pub use crate::model::ToolMode;
+
+/// One row being written: an answer, or one step of an agent run (a model call or a tool
+/// call). The steps of a run share its cancellation, so Stop on any of them stops the run.
 pub struct LiveGeneration {
     pub owner_id: Uuid,
     pub conversation_id: Uuid,
     pub message_id: Uuid,
+    role: Role,
+    tool_name: Option<String>,
+    model: Option<String>,
     state: Mutex<LiveState>,
     events: broadcast::Sender<StreamEvent>,
     cancel: CancellationToken,
     /// Why it was cancelled: `Stopped` by the person or `Interrupted` by shutdown.
-    cancel_status: Mutex<MessageStatus>,
+    cancel_status: Arc<Mutex<MessageStatus>>,
 }
 
 struct LiveState {
     content: String,
+    /// What a thinking model thought so far, apart from the answer.
+    thinking: String,
     /// Characters in `content`, kept as text arrives (the length cap is in characters).
     chars: usize,
     done: Option<Message>,
@@ -142,19 +163,46 @@ pub enum Subscription {
     /// Still running: the text so far, then the events after it.
     Live {
         snapshot: String,
+        thinking: String,
         events: broadcast::Receiver<StreamEvent>,
     },
     /// It ended while we looked; the final row.
-    Finished(Message),
+    Finished(Box<Message>),
 }
 
 impl LiveGeneration {
+    fn new(
+        row: &Message,
+        cancel: CancellationToken,
+        cancel_status: Arc<Mutex<MessageStatus>>,
+    ) -> Arc<LiveGeneration> {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Arc::new(LiveGeneration {
+            owner_id: row.owner_id,
+            conversation_id: row.conversation_id,
+            message_id: row.id,
+            role: row.role,
+            tool_name: row.tool_name.clone(),
+            model: row.model.clone(),
+            state: Mutex::new(LiveState {
+                content: String::new(),
+                thinking: String::new(),
+                chars: 0,
+                done: None,
+            }),
+            events,
+            cancel,
+            cancel_status,
+        })
+    }
+
     pub fn subscribe(&self) -> Subscription {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &state.done {
-            Some(message) => Subscription::Finished(message.clone()),
+            Some(message) => Subscription::Finished(Box::new(message.clone())),
             None => Subscription::Live {
                 snapshot: state.content.clone(),
+                thinking: state.thinking.clone(),
                 events: self.events.subscribe(),
             },
         }
@@ -179,10 +227,38 @@ impl LiveGeneration {
         chars
     }
 
-    /// The text from byte `from` on (a char boundary: always a previous length).
-    fn content_from(&self, from: usize) -> String {
+    /// Appends streamed thinking.
+    fn push_thinking(&self, text: String) {
+        let text = crate::text::storable(&text).into_owned();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !text.is_empty() {
+            state.thinking.push_str(&text);
+            let _ = self.events.send(StreamEvent::Thinking { content: text });
+        }
+    }
+
+    /// The thinking so far, if any.
+    fn thinking(&self) -> Option<String> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.content.get(from..).unwrap_or_default().to_string()
+        (!state.thinking.is_empty()).then(|| state.thinking.clone())
+    }
+
+    /// What is new since a flush: (text, thinking) after these byte lengths (char boundaries:
+    /// always previous lengths).
+    fn unflushed(&self, text_from: usize, thinking_from: usize) -> (String, String) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            state
+                .content
+                .get(text_from..)
+                .unwrap_or_default()
+                .to_string(),
+            state
+                .thinking
+                .get(thinking_from..)
+                .unwrap_or_default()
+                .to_string(),
+        )
     }
 
     fn is_done(&self) -> bool {
@@ -203,10 +279,17 @@ impl LiveGeneration {
     }
 
     fn finish(&self, message: Message) {
+        self.finish_with_next(message, None);
+    }
+
+    /// The row is final; `next` is the row the run goes on with (a tool call or the next model
+    /// call), so watchers can follow it.
+    fn finish_with_next(&self, message: Message, next: Option<Message>) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.done = Some(message.clone());
         let _ = self.events.send(StreamEvent::Done {
             message: Box::new(message),
+            next: next.map(Box::new),
         });
     }
 
@@ -228,7 +311,12 @@ enum End {
 }
 
 impl Generations {
-    pub fn new(store: Store, ollama: OllamaClient, limits: Limits) -> Arc<Self> {
+    pub fn new(
+        store: SharedStore,
+        ollama: OllamaClient,
+        limits: Limits,
+        tools: Arc<Toolbox>,
+    ) -> Arc<Self> {
         Arc::new(Generations {
             live: Mutex::new(HashMap::new()),
             admitted: Mutex::new(AdmissionCounts::default()),
@@ -237,6 +325,7 @@ impl Generations {
             store,
             ollama,
             limits,
+            tools,
             instance_id: Uuid::now_v7(),
         })
     }
@@ -336,27 +425,21 @@ impl Generations {
         if self.is_shutting_down() {
             return false;
         }
-        let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let live = Arc::new(LiveGeneration {
-            owner_id: job.owner_id,
-            conversation_id: job.conversation_id,
-            message_id: job.message_id,
-            state: Mutex::new(LiveState {
-                content: String::new(),
-                chars: 0,
-                done: None,
-            }),
-            events,
-            cancel: self.shutting_down.child_token(),
-            cancel_status: Mutex::new(MessageStatus::Interrupted),
-        });
+        let live = LiveGeneration::new(
+            &job.row,
+            self.shutting_down.child_token(),
+            Arc::new(Mutex::new(MessageStatus::Interrupted)),
+        );
         self.live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(job.message_id, live.clone());
+            .insert(live.message_id, live.clone());
+        let current = Arc::new(Mutex::new(live.clone()));
         let this = self.clone();
-        self.spawn_guarded(live.clone(), admission, async move {
-            this.run(live, job.request).await;
+        let run_current = current.clone();
+        self.spawn_guarded(current, admission, async move {
+            this.run(live, job.request, job.tool_mode, run_current)
+                .await;
         });
         true
     }
@@ -365,13 +448,13 @@ impl Generations {
     /// saved with its text, watchers are told, the registry forgets it and its place is freed.
     fn spawn_guarded(
         self: &Arc<Self>,
-        live: Arc<LiveGeneration>,
+        current: Arc<Mutex<Arc<LiveGeneration>>>,
         admission: Admission,
         work: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         let guard = RunGuard {
             generations: self.clone(),
-            live,
+            current,
             _admission: admission,
         };
         self.tracker.spawn(async move {
@@ -436,11 +519,265 @@ impl Generations {
         }
     }
 
-    async fn run(&self, live: Arc<LiveGeneration>, request: ChatRequest) {
+    /// Runs a generation: one model call, or an agent run (model calls and tool calls, each
+    /// step a row of its own, until the model answers without calls). `current` always holds
+    /// the row being written, for the guard.
+    async fn run(
+        &self,
+        first: Arc<LiveGeneration>,
+        mut request: ChatRequest,
+        mode: ToolMode,
+        current: Arc<Mutex<Arc<LiveGeneration>>>,
+    ) {
+        let deadline = Instant::now() + self.limits.max_duration;
+        let mut live = first;
+        let mut step = 1usize;
+        loop {
+            let (mut finish, calls, raw) = self.stream_step(&live, &request, mode, deadline).await;
+            let wants_tools = finish.status == Some(MessageStatus::Complete) && !calls.is_empty();
+            if !wants_tools {
+                self.end(&live, finish).await;
+                return;
+            }
+            finish.tool_calls = ToolCalls(calls.clone());
+            if step >= self.limits.max_steps {
+                finish.status = Some(MessageStatus::Stopped);
+                finish.metrics.done_reason = Some("limit".into());
+                finish.error = Some(format!(
+                    "the agent reached its step limit ({} model calls) before answering",
+                    self.limits.max_steps
+                ));
+                self.end(&live, finish).await;
+                return;
+            }
+            request.messages.push(match mode {
+                ToolMode::Native => ChatMessage {
+                    tool_calls: calls.clone(),
+                    ..ChatMessage::new("assistant", finish.content.clone())
+                },
+                // The model's own JSON, as it wrote it.
+                ToolMode::Prompted => ChatMessage::new("assistant", raw),
+            });
+            // Each call is a row of its own, run one after the other.
+            for call in &calls {
+                let next = NewMessage {
+                    conversation_id: live.conversation_id,
+                    owner_id: live.owner_id,
+                    role: Role::Tool,
+                    content: "",
+                    model: None,
+                    status: MessageStatus::Streaming,
+                    tool_calls: ToolCalls(vec![call.clone()]),
+                    tool_name: Some(&call.function.name),
+                };
+                let Some(tool_live) = self.advance(&live, &finish, next, &current).await else {
+                    return;
+                };
+                live = tool_live;
+                let Some(tool_finish) = self.run_tool(&live, call, deadline).await else {
+                    return;
+                };
+                request.messages.push(match mode {
+                    ToolMode::Native => ChatMessage {
+                        tool_name: Some(call.function.name.clone()),
+                        tool_call_id: call.id.clone(),
+                        ..ChatMessage::new("tool", tool_finish.content.clone())
+                    },
+                    ToolMode::Prompted => ChatMessage::new(
+                        "user",
+                        prompted::result_message(&call.function.name, &tool_finish.content),
+                    ),
+                });
+                finish = tool_finish;
+            }
+            let next = NewMessage {
+                conversation_id: live.conversation_id,
+                owner_id: live.owner_id,
+                role: Role::Assistant,
+                content: "",
+                model: Some(&request.model),
+                status: MessageStatus::Streaming,
+                tool_calls: ToolCalls::default(),
+                tool_name: None,
+            };
+            let Some(next_live) = self.advance(&live, &finish, next, &current).await else {
+                return;
+            };
+            live = next_live;
+            step += 1;
+        }
+    }
+
+    /// Runs one tool call on its row. `None` when the run ends here (stopped, out of time): the
+    /// row is saved and the run must not go on.
+    async fn run_tool(
+        &self,
+        live: &Arc<LiveGeneration>,
+        call: &ToolCall,
+        deadline: Instant,
+    ) -> Option<Finish> {
+        let context = ToolContext {
+            owner_id: live.owner_id,
+        };
         let started = Instant::now();
-        let deadline = started + self.limits.max_duration;
+        let invoke = self.tools.invoke(
+            &context,
+            &call.function.name,
+            call.function.arguments.clone(),
+        );
+        tokio::pin!(invoke);
+        // A long tool keeps its row's heartbeat fresh, so no instance takes it for dead.
+        let every = self.limits.heartbeat_interval();
+        let mut heartbeat = tokio::time::interval_at(started + every, every);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                _ = live.cancel.cancelled() => break None,
+                _ = tokio::time::sleep_until(deadline) => break None,
+                outcome = &mut invoke => break Some(outcome),
+                _ = heartbeat.tick() => {
+                    if let Err(error) = self.store.append_partial(live.owner_id, live.message_id, "", "").await {
+                        tracing::warn!(%error, message_id = %live.message_id, "could not refresh a tool's heartbeat");
+                    }
+                }
+            }
+        };
+        let metrics = GenerationMetrics {
+            duration_ms: Some(started.elapsed().as_millis() as i64),
+            ..GenerationMetrics::default()
+        };
+        let Some(outcome) = outcome else {
+            let (status, error) = if live.cancel.is_cancelled() {
+                let status = *live.cancel_status.lock().unwrap_or_else(|e| e.into_inner());
+                let why = if status == MessageStatus::Interrupted {
+                    "the server shut down while the tool ran"
+                } else {
+                    "stopped while the tool ran"
+                };
+                (status, why.to_string())
+            } else {
+                (MessageStatus::Stopped, self.duration_limit_message())
+            };
+            let finish = Finish {
+                status: Some(status),
+                error: Some(error),
+                metrics,
+                ..Finish::default()
+            };
+            self.end(live, finish).await;
+            return None;
+        };
+        Some(match outcome.result {
+            Ok(result) => {
+                live.push(result.clone());
+                Finish {
+                    content: live.content(),
+                    status: Some(MessageStatus::Complete),
+                    metrics,
+                    ..Finish::default()
+                }
+            }
+            Err(error) => {
+                // The model reads the error as the result and may try again.
+                let text = format!("Error: {error}");
+                live.push(text.clone());
+                Finish {
+                    content: live.content(),
+                    status: Some(MessageStatus::Error),
+                    error: Some(error.to_string()),
+                    metrics,
+                    ..Finish::default()
+                }
+            }
+        })
+    }
+
+    /// Finalises the row `live` writes and starts `next` in one transaction, hands the run on
+    /// to the new row (registry, watchers, guard) and returns it. `None` when the run must end
+    /// (the row was finalised elsewhere, or the database stayed unavailable).
+    async fn advance(
+        &self,
+        live: &Arc<LiveGeneration>,
+        finish: &Finish,
+        next: NewMessage<'_>,
+        current: &Mutex<Arc<LiveGeneration>>,
+    ) -> Option<Arc<LiveGeneration>> {
+        let mut delay = Duration::from_millis(100);
+        for attempt in 1..=6 {
+            match self
+                .store
+                .advance_step(
+                    live.owner_id,
+                    live.message_id,
+                    finish,
+                    next.clone(),
+                    self.instance_id,
+                )
+                .await
+            {
+                Ok(Some((finished, next_row))) => {
+                    let next_live = LiveGeneration::new(
+                        &next_row,
+                        live.cancel.clone(),
+                        live.cancel_status.clone(),
+                    );
+                    {
+                        let mut registry = self.live.lock().unwrap_or_else(|e| e.into_inner());
+                        registry.insert(next_live.message_id, next_live.clone());
+                        registry.remove(&live.message_id);
+                    }
+                    *current.lock().unwrap_or_else(|e| e.into_inner()) = next_live.clone();
+                    live.finish_with_next(finished, Some(next_row));
+                    return Some(next_live);
+                }
+                Ok(None) => {
+                    // Stopped through another instance, swept, or deleted: keep what is stored.
+                    let stored = self
+                        .store
+                        .get_message(live.owner_id, live.message_id)
+                        .await
+                        .ok()
+                        .flatten();
+                    live.finish(
+                        stored.unwrap_or_else(|| self.fallback_message(live, finish.clone())),
+                    );
+                    return None;
+                }
+                Err(error) => {
+                    tracing::error!(%error, attempt, message_id = %live.message_id, "could not store an agent step");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        self.end(live, finish.clone()).await;
+        None
+    }
+
+    /// Saves the final row and tells the watchers.
+    async fn end(&self, live: &LiveGeneration, finish: Finish) {
+        let message = self.save_final(live, &finish).await;
+        match message {
+            Some(message) => live.finish(message),
+            None => live.finish(self.fallback_message(live, finish)),
+        }
+    }
+
+    /// Streams one model call into the row `live` writes; returns how it ended, the tool calls
+    /// the model made and, prompted, the JSON it wrote (which is not shown as text).
+    async fn stream_step(
+        &self,
+        live: &LiveGeneration,
+        request: &ChatRequest,
+        mode: ToolMode,
+        deadline: Instant,
+    ) -> (Finish, Vec<ToolCall>, String) {
+        let mut raw = String::new();
+        let started = Instant::now();
         let mut first_token: Option<Duration> = None;
         let mut flushed_len = 0usize;
+        let mut thinking_flushed_len = 0usize;
         let mut last_write = started;
         let heartbeat_every = self.limits.heartbeat_interval();
         let mut ticker = tokio::time::interval_at(
@@ -449,12 +786,13 @@ impl Generations {
         );
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let max_chars = self.limits.max_answer_chars;
+        let mut calls: Vec<ToolCall> = Vec::new();
 
         let end = tokio::select! {
             biased;
             _ = live.cancel.cancelled() => End::Cancelled,
             _ = tokio::time::sleep_until(deadline) => End::Limit(self.duration_limit_message()),
-            result = self.ollama.chat_stream(&request) => match result {
+            result = self.ollama.chat_stream(request) => match result {
                 Err(error) => End::Failed(error),
                 Ok(mut stream) => loop {
                     tokio::select! {
@@ -464,13 +802,14 @@ impl Generations {
                         _ = ticker.tick() => {
                             // Only what is new since the last flush is written; with nothing new,
                             // a heartbeat now and then tells other instances this one is alive.
-                            let appended = live.content_from(flushed_len);
-                            if appended.is_empty() && last_write.elapsed() < heartbeat_every {
+                            let (appended, thinking) = live.unflushed(flushed_len, thinking_flushed_len);
+                            if appended.is_empty() && thinking.is_empty() && last_write.elapsed() < heartbeat_every {
                                 continue;
                             }
-                            match self.store.append_partial(live.owner_id, live.message_id, &appended).await {
+                            match self.store.append_partial(live.owner_id, live.message_id, &appended, &thinking).await {
                                 Ok(true) => {
                                     flushed_len += appended.len();
+                                    thinking_flushed_len += thinking.len();
                                     last_write = Instant::now();
                                 }
                                 Ok(false) => break End::Superseded,
@@ -478,6 +817,15 @@ impl Generations {
                             }
                         }
                         event = stream.next() => match event {
+                            Ok(Some(ChatEvent::Delta(text))) if mode == ToolMode::Prompted => {
+                                first_token.get_or_insert_with(|| started.elapsed());
+                                raw.push_str(&text);
+                                if raw.len() > max_chars.saturating_mul(4) {
+                                    break End::Limit(format!(
+                                        "the answer reached the longest length this server allows ({max_chars} characters)"
+                                    ));
+                                }
+                            }
                             Ok(Some(ChatEvent::Delta(text))) => {
                                 first_token.get_or_insert_with(|| started.elapsed());
                                 if live.push(text) > max_chars {
@@ -485,6 +833,14 @@ impl Generations {
                                         "the answer reached the longest length this server allows ({max_chars} characters)"
                                     ));
                                 }
+                            }
+                            Ok(Some(ChatEvent::Thinking(text))) => {
+                                first_token.get_or_insert_with(|| started.elapsed());
+                                live.push_thinking(text);
+                            }
+                            Ok(Some(ChatEvent::ToolCalls(mut more))) => {
+                                first_token.get_or_insert_with(|| started.elapsed());
+                                calls.append(&mut more);
                             }
                             Ok(Some(ChatEvent::Done(info))) => break End::Done(info),
                             Ok(None) => break End::Done(DoneInfo::default()),
@@ -496,18 +852,40 @@ impl Generations {
         };
         // The stream (and so the upstream request) was dropped with the select above.
 
+        // Prompted: the reply is one JSON object; a call becomes a tool call, an answer the
+        // text (shown at once, since the JSON around it was not for the person's eyes).
+        if mode == ToolMode::Prompted && matches!(end, End::Done(_)) {
+            match prompted::parse(&raw) {
+                prompted::Reply::Call { name, arguments } => calls.push(ToolCall {
+                    id: None,
+                    function: crate::model::ToolCallFunction {
+                        index: None,
+                        name,
+                        arguments,
+                    },
+                }),
+                prompted::Reply::Answer(text) => {
+                    live.push(text);
+                }
+            }
+        }
+
         let mut finish = Finish {
             content: live.content(),
-            ttft_ms: first_token.map(|d| d.as_millis() as i64),
-            duration_ms: Some(started.elapsed().as_millis() as i64),
+            thinking: live.thinking(),
+            metrics: GenerationMetrics {
+                ttft_ms: first_token.map(|d| d.as_millis() as i64),
+                duration_ms: Some(started.elapsed().as_millis() as i64),
+                ..GenerationMetrics::default()
+            },
             ..Finish::default()
         };
         match end {
             End::Done(info) => {
                 finish.status = Some(MessageStatus::Complete);
-                finish.done_reason = info.done_reason;
-                finish.prompt_tokens = info.prompt_eval_count;
-                finish.completion_tokens = info.eval_count;
+                finish.metrics.done_reason = info.done_reason;
+                finish.metrics.prompt_tokens = info.prompt_eval_count;
+                finish.metrics.completion_tokens = info.eval_count;
             }
             End::Cancelled => {
                 let status = *live.cancel_status.lock().unwrap_or_else(|e| e.into_inner());
@@ -525,15 +903,11 @@ impl Generations {
             End::Superseded => finish.status = None,
             End::Limit(reason) => {
                 finish.status = Some(MessageStatus::Stopped);
-                finish.done_reason = Some("limit".into());
+                finish.metrics.done_reason = Some("limit".into());
                 finish.error = Some(reason);
             }
         }
-        let message = self.save_final(&live, &finish).await;
-        match message {
-            Some(message) => live.finish(message),
-            None => live.finish(self.fallback_message(&live, finish)),
-        }
+        (finish, calls, raw)
     }
 
     fn duration_limit_message(&self) -> String {
@@ -587,16 +961,15 @@ impl Generations {
             id: live.message_id,
             conversation_id: live.conversation_id,
             owner_id: live.owner_id,
-            role: crate::model::Role::Assistant,
+            role: live.role,
             content: finish.content,
-            model: None,
+            model: live.model.clone(),
             status: finish.status.unwrap_or(MessageStatus::Error),
             error: finish.error,
-            prompt_tokens: finish.prompt_tokens,
-            completion_tokens: finish.completion_tokens,
-            ttft_ms: finish.ttft_ms,
-            duration_ms: finish.duration_ms,
-            done_reason: finish.done_reason,
+            tool_calls: finish.tool_calls,
+            tool_name: live.tool_name.clone(),
+            thinking: finish.thinking,
+            metrics: finish.metrics,
             created_at: now,
             updated_at: now,
         }
@@ -606,14 +979,19 @@ impl Generations {
 /// Makes a generation's end certain: dropped when its task ends, normally or by a panic.
 struct RunGuard {
     generations: Arc<Generations>,
-    live: Arc<LiveGeneration>,
+    /// The row the run is writing now.
+    current: Arc<Mutex<Arc<LiveGeneration>>>,
     _admission: Admission,
 }
 
 impl Drop for RunGuard {
     fn drop(&mut self) {
         let generations = self.generations.clone();
-        let live = self.live.clone();
+        let live = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         generations
             .live
             .lock()
@@ -635,11 +1013,7 @@ impl Drop for RunGuard {
             return;
         };
         runtime.spawn(async move {
-            let message = generations.save_final(&live, &finish).await;
-            match message {
-                Some(message) => live.finish(message),
-                None => live.finish(generations.fallback_message(&live, finish)),
-            }
+            generations.end(&live, finish).await;
         });
     }
 }
@@ -651,20 +1025,21 @@ mod tests {
     use crate::db::NewMessage;
     use crate::model::Role;
 
-    async fn store() -> (tempfile::TempDir, Store) {
+    async fn store() -> (tempfile::TempDir, SharedStore) {
         let dir = tempfile::tempdir().unwrap();
         let settings = DatabaseSettings {
             url: Some(format!("sqlite://{}", dir.path().join("t.db").display())),
             ..Default::default()
         };
-        (dir, Store::connect(&settings).await.unwrap())
+        (dir, crate::db::connect(&settings).await.unwrap())
     }
 
-    fn generations(store: &Store, settings: GenerationSettings) -> Arc<Generations> {
+    fn generations(store: &SharedStore, settings: GenerationSettings) -> Arc<Generations> {
         Generations::new(
             store.clone(),
             OllamaClient::new(&OllamaSettings::default()),
             Limits::from_settings(&settings),
+            Arc::new(Toolbox::standard()),
         )
     }
 
@@ -684,32 +1059,25 @@ mod tests {
                 content: "",
                 model: Some("m"),
                 status: MessageStatus::Streaming,
+                tool_calls: Default::default(),
+                tool_name: None,
             })
             .await
             .unwrap();
         let generations = generations(&store, GenerationSettings::default());
         let admission = generations.admit(owner).unwrap();
-        let (events, _) = broadcast::channel(8);
-        let live = Arc::new(LiveGeneration {
-            owner_id: owner,
-            conversation_id: conversation.id,
-            message_id: row.id,
-            state: Mutex::new(LiveState {
-                content: String::new(),
-                chars: 0,
-                done: None,
-            }),
-            events,
-            cancel: CancellationToken::new(),
-            cancel_status: Mutex::new(MessageStatus::Interrupted),
-        });
+        let live = LiveGeneration::new(
+            &row,
+            CancellationToken::new(),
+            Arc::new(Mutex::new(MessageStatus::Interrupted)),
+        );
         generations
             .live
             .lock()
             .unwrap()
             .insert(row.id, live.clone());
         let pushed = live.clone();
-        generations.spawn_guarded(live.clone(), admission, async move {
+        generations.spawn_guarded(Arc::new(Mutex::new(live.clone())), admission, async move {
             pushed.push("half an answer".into());
             panic!("a bug in the generation loop");
         });

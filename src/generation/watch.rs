@@ -4,8 +4,8 @@
 //! read only the text they do not have yet; SQLite (one instance) falls back to polling.
 
 use super::{Generations, Subscription};
-use crate::db::Store;
-use crate::model::StreamEvent;
+use crate::db::SharedStore;
+use crate::model::{Message, StreamEvent};
 use futures::Stream;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -28,7 +28,7 @@ pub struct Notifier {
 impl Notifier {
     /// On PostgreSQL, starts the one LISTEN connection of this instance (reconnecting after
     /// errors until shutdown); elsewhere a notifier that never pushes.
-    pub fn start(store: &Store, shutdown: CancellationToken) -> Arc<Notifier> {
+    pub fn start(store: &SharedStore, shutdown: CancellationToken) -> Arc<Notifier> {
         let (changed, _) = broadcast::channel(1024);
         let Some(pool) = store.postgres_pool().cloned() else {
             return Arc::new(Notifier {
@@ -110,7 +110,7 @@ impl Notifier {
 /// For a message that is already final, only `Done`. The caller has checked the owner.
 pub fn message_events(
     generations: Arc<Generations>,
-    store: Store,
+    store: SharedStore,
     notifier: Arc<Notifier>,
     owner: Uuid,
     message: crate::model::Message,
@@ -119,7 +119,7 @@ pub fn message_events(
     let shutdown = generations.shutdown_token();
     async_stream::stream! {
         if message.status.is_final() {
-            yield StreamEvent::Done { message: Box::new(message) };
+            yield done_event(&store, owner, message).await;
             return;
         }
         let mut changes = notifier.changed.subscribe();
@@ -132,11 +132,11 @@ pub fn message_events(
                 loop {
                     match subscription {
                         Subscription::Finished(message) => {
-                            yield StreamEvent::Done { message: Box::new(message) };
+                            yield done_event(&store, owner, *message).await;
                             return;
                         }
-                        Subscription::Live { snapshot, mut events } => {
-                            yield StreamEvent::Snapshot { content: snapshot };
+                        Subscription::Live { snapshot, thinking, mut events } => {
+                            yield StreamEvent::Snapshot { content: snapshot, thinking };
                             loop {
                                 match events.recv().await {
                                     Ok(event @ StreamEvent::Done { .. }) => {
@@ -148,7 +148,7 @@ pub fn message_events(
                                     Err(RecvError::Lagged(_)) => break,
                                     Err(RecvError::Closed) => {
                                         if let Ok(Some(message)) = store.get_message(owner, message_id).await {
-                                            yield StreamEvent::Done { message: Box::new(message) };
+                                            yield done_event(&store, owner, message).await;
                                         }
                                         return;
                                     }
@@ -178,7 +178,7 @@ pub fn message_events(
                                     yield StreamEvent::Delta { content: message.content[from..].to_string() };
                                 }
                             }
-                            yield StreamEvent::Done { message: Box::new(message) };
+                            yield done_event(&store, owner, message).await;
                         }
                         Ok(None) => {}
                         Err(error) => tracing::warn!(%error, %message_id, "could not read a finished message"),
@@ -198,7 +198,7 @@ pub fn message_events(
                         continue;
                     }
                     None => {
-                        yield StreamEvent::Snapshot { content: tail.tail };
+                        yield StreamEvent::Snapshot { content: tail.tail, thinking: String::new() };
                         have_chars = Some(tail.chars);
                     }
                 },
@@ -210,5 +210,26 @@ pub fn message_events(
                 _ = shutdown.cancelled() => return,
             }
         }
+    }
+}
+
+/// The `Done` event of a final row. A step of an agent run names the row that followed it, so
+/// a watcher who joins after the step ended (tool calls end in microseconds) still follows
+/// the run to its answer.
+async fn done_event(store: &SharedStore, owner: Uuid, message: Message) -> StreamEvent {
+    let next = if message.is_agent_step() {
+        match store.next_message(owner, &message).await {
+            Ok(next) => next.map(Box::new),
+            Err(error) => {
+                tracing::warn!(%error, message_id = %message.id, "could not read the next step");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    StreamEvent::Done {
+        message: Box::new(message),
+        next,
     }
 }

@@ -4,5 +4,6 @@ pub mod ndjson;
 pub mod ollama;
 
 pub use ollama::{
-    ChatEvent, ChatMessage, ChatRequest, ChatStream, DoneInfo, OllamaClient, OllamaError,
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, DoneInfo, ModelShow, OllamaClient,
+    OllamaError, ToolSpec,
 };

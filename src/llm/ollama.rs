@@ -4,7 +4,7 @@
 
 use super::ndjson::{NdjsonDecoder, NdjsonError};
 use crate::config::OllamaSettings;
-use crate::model::{GenerationOptions, ModelInfo};
+use crate::model::{GenerationOptions, ModelInfo, ToolCall};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -48,10 +48,61 @@ impl From<OllamaError> for crate::error::AppError {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A message as `/api/chat` reads it.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct ChatMessage {
     pub role: String,
     pub content: String,
+    /// An assistant message's tool calls, sent back before their results.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// A tool result's tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    /// A tool result's call id, when Ollama gave one (accepted since 0.12.10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// An assistant message's thinking, sent back as Ollama expects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage {
+            role: role.to_string(),
+            content: content.into(),
+            ..ChatMessage::default()
+        }
+    }
+}
+
+/// A tool as `/api/chat` reads it (`tools[]`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolSpec {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: ToolSpecFunction,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToolSpecFunction {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+impl ToolSpec {
+    pub fn function(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
+        ToolSpec {
+            kind: "function",
+            function: ToolSpecFunction {
+                name: name.to_string(),
+                description: description.to_string(),
+                parameters,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,12 +110,35 @@ pub struct ChatRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub options: GenerationOptions,
+    /// Tools the model may call (none: a plain chat).
+    pub tools: Vec<ToolSpec>,
+    /// A JSON Schema the answer must follow (Ollama's `format`).
+    pub format: Option<serde_json::Value>,
+}
+
+/// What /api/show says a model can do (`completion`, `tools`, `vision`, `thinking`, …).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ModelShow {
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+impl ModelShow {
+    /// Whether the model calls tools natively. Servers older than the `capabilities` field
+    /// say nothing: then it is tried natively.
+    pub fn calls_tools(&self) -> bool {
+        self.capabilities.is_empty() || self.capabilities.iter().any(|c| c == "tools")
+    }
 }
 
 /// One step of a streamed answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatEvent {
     Delta(String),
+    /// Calls the model wants run (they arrive whole, in one chunk or spread over several).
+    ToolCalls(Vec<ToolCall>),
+    /// What a thinking model thinks before it answers (`message.thinking`).
+    Thinking(String),
     Done(DoneInfo),
 }
 
@@ -94,6 +168,10 @@ struct WireChunk {
 struct WireMessage {
     #[serde(default)]
     content: String,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCall>>,
+    #[serde(default)]
+    thinking: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +208,10 @@ struct WireChatRequest<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "WireOptions::is_empty")]
     options: WireOptions,
+    #[serde(skip_serializing_if = "<[ToolSpec]>::is_empty")]
+    tools: &'a [ToolSpec],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize, Default)]
@@ -208,6 +290,21 @@ impl OllamaClient {
         serde_json::from_slice(&bytes).map_err(|e| OllamaError::Protocol(format!("{path}: {e}")))
     }
 
+    /// A model's details; `ModelNotFound` for a model Ollama does not have.
+    pub async fn show(&self, model: &str) -> Result<ModelShow, OllamaError> {
+        let response = self
+            .http
+            .post(format!("{}/api/show", self.base_url))
+            .timeout(self.request_timeout)
+            .json(&serde_json::json!({ "model": model }))
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        let response = check_status(response, Some(model)).await?;
+        let bytes = response.bytes().await.map_err(|e| self.send_error(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| OllamaError::Protocol(format!("/api/show: {e}")))
+    }
+
     pub async fn version(&self) -> Result<String, OllamaError> {
         #[derive(Deserialize)]
         struct Version {
@@ -248,6 +345,8 @@ impl OllamaClient {
                 num_predict: request.options.num_predict,
                 num_ctx: request.options.num_ctx,
             },
+            tools: &request.tools,
+            format: request.format.as_ref(),
         };
         let send = self
             .http
@@ -267,6 +366,7 @@ impl OllamaClient {
             idle_timeout: self.idle_timeout,
             got_first: false,
             finished: false,
+            pending: Default::default(),
         })
     }
 }
@@ -340,11 +440,16 @@ pub struct ChatStream {
     idle_timeout: Duration,
     got_first: bool,
     finished: bool,
+    /// Events read from one chunk that carried several (thinking, text, calls), in order.
+    pending: std::collections::VecDeque<ChatEvent>,
 }
 
 impl ChatStream {
     /// The next piece of the answer; `Ok(None)` after the closing line.
     pub async fn next(&mut self) -> Result<Option<ChatEvent>, OllamaError> {
+        if let Some(event) = self.pending.pop_front() {
+            return Ok(Some(event));
+        }
         if self.finished {
             return Ok(None);
         }
@@ -400,12 +505,19 @@ impl ChatStream {
             self.finished = true;
             return Ok(Some(ChatEvent::Done(chunk.done_info)));
         }
-        match chunk.message {
-            Some(message) if !message.content.is_empty() => {
-                Ok(Some(ChatEvent::Delta(message.content)))
-            }
-            _ => Ok(None),
+        let Some(message) = chunk.message else {
+            return Ok(None);
+        };
+        if let Some(thinking) = message.thinking.filter(|t| !t.is_empty()) {
+            self.pending.push_back(ChatEvent::Thinking(thinking));
         }
+        if !message.content.is_empty() {
+            self.pending.push_back(ChatEvent::Delta(message.content));
+        }
+        if let Some(calls) = message.tool_calls.filter(|calls| !calls.is_empty()) {
+            self.pending.push_back(ChatEvent::ToolCalls(calls));
+        }
+        Ok(self.pending.pop_front())
     }
 }
 
@@ -413,5 +525,123 @@ fn truncate(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
         Some((i, _)) => &text[..i],
         None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream over these bytes, cut into reads of `piece` bytes.
+    fn stream_of(body: &str, piece: usize) -> ChatStream {
+        let reads: Vec<Result<Bytes, reqwest::Error>> = body
+            .as_bytes()
+            .chunks(piece)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        ChatStream {
+            body: Box::pin(futures::stream::iter(reads)),
+            decoder: NdjsonDecoder::new(),
+            deadline: Instant::now() + Duration::from_secs(5),
+            first_token_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            got_first: false,
+            finished: false,
+            pending: Default::default(),
+        }
+    }
+
+    async fn events(body: &str, piece: usize) -> Vec<ChatEvent> {
+        let mut stream = stream_of(body, piece);
+        let mut events = Vec::new();
+        while let Some(event) = stream.next().await.unwrap() {
+            events.push(event);
+        }
+        events
+    }
+
+    #[tokio::test]
+    async fn thinking_text_and_tool_calls_in_one_chunk_come_out_in_order() {
+        let body = concat!(
+            r#"{"message":{"role":"assistant","content":"","thinking":"Hmm, é"},"done":false}"#,
+            "\n",
+            r#"{"message":{"role":"assistant","content":"Let me check. ","thinking":"ok","tool_calls":[{"id":"call_1","function":{"index":0,"name":"calculator","arguments":{"expression":"1+1"}}},{"function":{"name":"current_time","arguments":{}}}]},"done":false}"#,
+            "\n",
+            r#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3}"#,
+            "\n",
+        );
+        for piece in [1, 2, 7, 1000] {
+            let events = events(body, piece).await;
+            assert_eq!(events.len(), 5, "{events:?}");
+            assert_eq!(events[0], ChatEvent::Thinking("Hmm, é".into()));
+            assert_eq!(events[1], ChatEvent::Thinking("ok".into()));
+            assert_eq!(events[2], ChatEvent::Delta("Let me check. ".into()));
+            let ChatEvent::ToolCalls(calls) = &events[3] else {
+                panic!("{events:?}")
+            };
+            assert_eq!(calls.len(), 2);
+            assert_eq!(calls[0].id.as_deref(), Some("call_1"));
+            assert_eq!(calls[0].function.index, Some(0));
+            assert_eq!(calls[0].function.arguments["expression"], "1+1");
+            assert_eq!(calls[1].id, None, "older Ollama sends no id");
+            assert_eq!(calls[1].function.index, None);
+            assert!(matches!(events[4], ChatEvent::Done(_)));
+        }
+    }
+
+    #[test]
+    fn tools_and_tool_results_are_sent_in_ollamas_shape() {
+        let messages = vec![
+            ChatMessage {
+                tool_calls: vec![ToolCall {
+                    id: None,
+                    function: crate::model::ToolCallFunction {
+                        index: None,
+                        name: "calculator".into(),
+                        arguments: serde_json::json!({"expression": "2"}),
+                    },
+                }],
+                thinking: Some("so".into()),
+                ..ChatMessage::new("assistant", "")
+            },
+            ChatMessage {
+                tool_name: Some("calculator".into()),
+                tool_call_id: Some("c1".into()),
+                ..ChatMessage::new("tool", "2")
+            },
+            ChatMessage::new("user", "hi"),
+        ];
+        let tools = vec![ToolSpec::function(
+            "calculator",
+            "Adds.",
+            serde_json::json!({"type": "object"}),
+        )];
+        let body = serde_json::to_value(WireChatRequest {
+            model: "m",
+            messages: &messages,
+            stream: true,
+            options: WireOptions::default(),
+            tools: &tools,
+            format: None,
+        })
+        .unwrap();
+        assert_eq!(
+            body["messages"][0],
+            serde_json::json!({"role": "assistant", "content": "", "thinking": "so",
+                "tool_calls": [{"function": {"name": "calculator", "arguments": {"expression": "2"}}}]})
+        );
+        assert_eq!(
+            body["messages"][1],
+            serde_json::json!({"role": "tool", "content": "2", "tool_name": "calculator", "tool_call_id": "c1"})
+        );
+        assert_eq!(
+            body["messages"][2],
+            serde_json::json!({"role": "user", "content": "hi"})
+        );
+        assert_eq!(
+            body["tools"],
+            serde_json::json!([{"type": "function", "function": {"name": "calculator", "description": "Adds.", "parameters": {"type": "object"}}}])
+        );
+        assert!(body.get("options").is_none());
     }
 }

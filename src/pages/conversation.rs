@@ -82,7 +82,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         })
     });
     let last_id = Memo::new(move |_| messages.with(|rows| rows.last().map(|r| r.id)));
-    let followers = live::Followers::new();
+    let followers = live::Followers::new(messages, chat);
 
     // Answers still being written (this page was opened or reloaded mid-answer) continue live.
     Effect::new(move |_| {
@@ -91,7 +91,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 .data
                 .with_untracked(|m| m.status == MessageStatus::Streaming)
             {
-                followers.follow(row.id, row.data, chat);
+                followers.follow(row);
             }
         }
     });
@@ -122,16 +122,18 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         error.set(None);
         let model = chat.selected_model.get_untracked();
         spawn_local(async move {
-            match send_message(Some(conversation_id), content, model).await {
+            let tools = chat.enabled_tools.get_untracked();
+            match send_message(Some(conversation_id), content, model, tools).await {
                 Ok(outcome) => {
                     text.set(String::new());
+                    chat.tool_mode.set(outcome.tool_mode);
                     let answer = Row::new(outcome.assistant_message);
                     messages.update(|rows| {
                         rows.push(Row::new(outcome.user_message));
                         rows.push(answer);
                     });
                     pinned.set(true);
-                    followers.follow(answer.id, answer.data, chat);
+                    followers.follow(answer);
                     chat.refresh_conversations();
                 }
                 // The text stays in the box: nothing typed is lost.
@@ -178,7 +180,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                         rows.push(answer);
                     });
                     pinned.set(true);
-                    followers.follow(answer.id, answer.data, chat);
+                    followers.follow(answer);
                     chat.refresh_conversations();
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -192,7 +194,8 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         sending.set(true);
         let model = chat.selected_model.get_untracked();
         spawn_local(async move {
-            match regenerate_answer(conversation_id, model).await {
+            let tools = chat.enabled_tools.get_untracked();
+            match regenerate_answer(conversation_id, model, tools).await {
                 Ok(message) => {
                     let answer = Row::new(message);
                     messages.update(|rows| {
@@ -205,7 +208,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                         rows.push(answer);
                     });
                     pinned.set(true);
-                    followers.follow(answer.id, answer.data, chat);
+                    followers.follow(answer);
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -252,26 +255,35 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         {move || error.get().map(|e| view! {
             <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-3xl px-3 text-sm text-red-600">{e}</p>
         })}
+        {move || (chat.tool_mode.get() == Some(crate::model::ToolMode::Prompted)).then(|| view! {
+            <p data-testid="tool-mode" class="mx-auto w-full max-w-3xl px-3 text-xs text-zinc-500">
+                "Tools by prompt: this model has no native tool calling, so each step asks it for one JSON reply."
+            </p>
+        })}
         <Composer text streaming sending on_send on_stop/>
     }
 }
 
 /// Following answers live in the browser, over server-sent events.
 mod live {
+    use super::Row;
     use crate::context::ChatContext;
+    #[cfg(feature = "hydrate")]
     use crate::model::Message;
     use leptos::prelude::*;
-    use uuid::Uuid;
 
     /// The live streams of one page; all are closed when the page goes away.
     #[derive(Clone, Copy)]
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub struct Followers {
-        #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
         cancels: StoredValue<Vec<futures::channel::oneshot::Sender<()>>>,
+        /// The page's rows: an agent run adds its next steps here as they start.
+        rows: RwSignal<Vec<Row>>,
+        chat: ChatContext,
     }
 
     impl Followers {
-        pub fn new() -> Followers {
+        pub fn new(rows: RwSignal<Vec<Row>>, chat: ChatContext) -> Followers {
             let cancels = StoredValue::new(Vec::<futures::channel::oneshot::Sender<()>>::new());
             on_cleanup(move || {
                 if let Some(senders) = cancels.try_update_value(std::mem::take) {
@@ -280,16 +292,55 @@ mod live {
                     }
                 }
             });
-            Followers { cancels }
+            Followers {
+                cancels,
+                rows,
+                chat,
+            }
+        }
+
+        /// Adds a row the page does not show yet (the next step of an agent run) and follows
+        /// it while it streams.
+        #[cfg(feature = "hydrate")]
+        fn add(&self, message: Message) {
+            // A step that already ended is followed too: its `done` event names the row after
+            // it, and so on to the answer (tool calls end in microseconds).
+            let follow =
+                message.status == crate::model::MessageStatus::Streaming || message.is_agent_step();
+            let row = Row::new(message);
+            let mut added = false;
+            let _ = self.rows.try_update(|rows| {
+                if !rows.iter().any(|r| r.id == row.id) {
+                    rows.push(row);
+                    added = true;
+                }
+            });
+            if added && follow {
+                self.follow(row);
+            }
+        }
+
+        /// Brings the page up to date with the stored conversation (an agent run went on while
+        /// this page could not hear it).
+        #[cfg(feature = "hydrate")]
+        async fn catch_up(&self, conversation_id: uuid::Uuid) {
+            if let Ok(stored) =
+                crate::server_fns::conversations::get_conversation(conversation_id).await
+            {
+                for message in stored.messages {
+                    self.add(message);
+                }
+            }
         }
 
         /// Streams the answer `id` into `data` until it is final: a snapshot of the text, then
         /// each piece as the model writes it. The browser reconnects by itself after a network
         /// error, and the server then starts again from a snapshot.
         #[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
-        pub fn follow(&self, id: Uuid, data: RwSignal<Message>, chat: ChatContext) {
+        pub fn follow(&self, row: Row) {
             #[cfg(feature = "hydrate")]
             {
+                let (id, data, chat, followers) = (row.id, row.data, self.chat, *self);
                 use crate::model::StreamEvent;
                 use futures::{FutureExt, StreamExt};
                 use gloo_net::eventsource::futures::EventSource;
@@ -321,13 +372,30 @@ mod live {
                                         backoff_ms = 500;
                                         let Some(json) = event.data().as_string() else { continue };
                                         match serde_json::from_str::<StreamEvent>(&json) {
-                                            Ok(StreamEvent::Snapshot { content }) => batch.replace(content),
+                                            Ok(StreamEvent::Snapshot { content, thinking }) => {
+                                                batch.replace(content);
+                                                let _ = data.try_update(|m| {
+                                                    m.thinking = (!thinking.is_empty()).then_some(thinking)
+                                                });
+                                            }
+                                            Ok(StreamEvent::Thinking { content }) => {
+                                                let _ = data.try_update(|m| {
+                                                    m.thinking.get_or_insert_default().push_str(&content)
+                                                });
+                                            }
                                             Ok(StreamEvent::Delta { content }) => batch.push(&content),
-                                            Ok(StreamEvent::Done { message }) => {
+                                            Ok(StreamEvent::Done { message, next }) => {
                                                 batch.discard();
+                                                let step = message.is_agent_step();
+                                                let conversation_id = message.conversation_id;
                                                 let _ = data.try_set(*message);
-                                                chat.refresh_conversations();
                                                 source.close();
+                                                match next {
+                                                    Some(next) => followers.add(*next),
+                                                    // A step finished elsewhere: read what followed.
+                                                    None if step => followers.catch_up(conversation_id).await,
+                                                    None => chat.refresh_conversations(),
+                                                }
                                                 break 'connect;
                                             }
                                             Err(_) => {}
@@ -348,8 +416,12 @@ mod live {
                         {
                             Ok(stored) => match stored.messages.into_iter().find(|m| m.id == id) {
                                 Some(message) if message.status.is_final() => {
+                                    let step = message.is_agent_step();
                                     let _ = data.try_set(message);
                                     chat.refresh_conversations();
+                                    if step {
+                                        followers.catch_up(conversation_id).await;
+                                    }
                                     break 'connect;
                                 }
                                 Some(message) => {

@@ -19,9 +19,11 @@ pub fn HomePage() -> impl IntoView {
         error.set(None);
         let model = chat.selected_model.get_untracked();
         spawn_local(async move {
-            match send_message(None, content, model).await {
+            let tools = chat.enabled_tools.get_untracked();
+            match send_message(None, content, model, tools).await {
                 Ok(outcome) => {
                     text.set(String::new());
+                    chat.tool_mode.set(outcome.tool_mode);
                     chat.refresh_conversations();
                     navigate(
                         &format!("/c/{}", outcome.conversation.id),

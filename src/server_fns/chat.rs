@@ -11,6 +11,9 @@ use uuid::Uuid;
 pub async fn regenerate_answer(
     conversation_id: Uuid,
     model: Option<String>,
+    /// Tools the new answer may call.
+    #[server(default)]
+    tools: Vec<String>,
 ) -> Result<Message, AppError> {
     let state = super::app_state()?;
     crate::service::regenerate(
@@ -19,6 +22,7 @@ pub async fn regenerate_answer(
         conversation_id,
         model,
         Default::default(),
+        &tools,
     )
     .await
 }
@@ -30,6 +34,9 @@ pub async fn send_message(
     conversation_id: Option<Uuid>,
     content: String,
     model: Option<String>,
+    /// Tools the answer may call (an agent run); none: a plain answer.
+    #[server(default)]
+    tools: Vec<String>,
 ) -> Result<SendOutcome, AppError> {
     let state = super::app_state()?;
     let input = crate::service::SendMessage {
@@ -37,6 +44,7 @@ pub async fn send_message(
         content,
         model,
         options: Default::default(),
+        tools,
     };
     crate::service::send_message(&state, state.current_user(), input).await
 }

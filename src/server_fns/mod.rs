@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod conversations;
 pub mod ollama;
+pub mod tools;
 
 #[cfg(feature = "ssr")]
 pub(crate) fn app_state() -> Result<crate::state::AppState, crate::error::AppError> {

@@ -7,11 +7,12 @@ use super::{
 };
 use crate::db::{Turn, TurnConversation, TurnError, TurnStarted};
 use crate::error::{AppError, AppResult};
+use crate::generation::prompted;
 use crate::generation::{Admission, GenerationJob, Refusal};
-use crate::llm::ChatRequest;
+use crate::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::model::{
     ConversationWithMessages, GenerationOptions, Message, MessageStatus, Role, SendOutcome,
-    StreamEvent,
+    StreamEvent, ToolMode,
 };
 use crate::state::AppState;
 use futures::Stream;
@@ -30,6 +31,10 @@ pub struct SendMessage {
     pub model: Option<String>,
     #[serde(default)]
     pub options: GenerationOptions,
+    /// Tools the model may call (names from `GET /api/v1/tools`): the answer becomes an agent
+    /// run. None: a plain answer.
+    #[serde(default)]
+    pub tools: Vec<String>,
 }
 
 /// Stores the person's message and starts the answer as a server task, the whole turn in one
@@ -43,6 +48,7 @@ pub async fn send_message(
     let content = validate_content(&input.content)?;
     check_options(&input.options)?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
+    let tools = tool_specs(state, &input.tools)?;
     let admission = admit(state, owner)?;
 
     let mut options = input.options;
@@ -89,10 +95,39 @@ pub async fn send_message(
             instance_id: state.generations.instance_id,
         },
         options,
+        tools,
         admission,
     )
     .await?;
     send_outcome(turn)
+}
+
+/// The tools a turn asked for, as Ollama reads them; an unknown name is refused.
+fn tool_specs(state: &AppState, names: &[String]) -> AppResult<Vec<ToolSpec>> {
+    if names.len() > 32 {
+        return Err(AppError::InvalidInput("at most 32 tools per turn".into()));
+    }
+    let mut specs: Vec<ToolSpec> = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(tool) = state.tools.get(name) else {
+            return Err(AppError::InvalidInput(format!(
+                "unknown tool '{}' (see GET /api/v1/tools)",
+                crate::text::clean_input(name)
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            )));
+        };
+        if specs.iter().any(|spec| spec.function.name == tool.name()) {
+            continue;
+        }
+        specs.push(ToolSpec::function(
+            tool.name(),
+            tool.description(),
+            tool.parameters(),
+        ));
+    }
+    Ok(specs)
 }
 
 /// Answers the last message again: the last answer (if any) is replaced by a new one.
@@ -102,9 +137,11 @@ pub async fn regenerate(
     conversation_id: Uuid,
     model: Option<String>,
     options: GenerationOptions,
+    tools: &[String],
 ) -> AppResult<Message> {
     check_options(&options)?;
     let model = model.as_deref().map(validate_model).transpose()?;
+    let tools = tool_specs(state, tools)?;
     let ConversationWithMessages {
         conversation,
         messages,
@@ -135,10 +172,11 @@ pub async fn regenerate(
             instance_id: state.generations.instance_id,
         },
         options,
+        tools,
         admission,
     )
     .await?;
-    Ok(turn.assistant)
+    Ok(turn.0.assistant)
 }
 
 /// Edits one of the person's messages and answers it again: the messages after it are
@@ -174,6 +212,7 @@ pub async fn edit_and_resend(
             instance_id: state.generations.instance_id,
         },
         options,
+        Vec::new(),
         admission,
     )
     .await?;
@@ -188,6 +227,12 @@ pub async fn stop_generation(
 ) -> AppResult<Message> {
     let message = owned_message(state, owner, message_id).await?;
     if message.status.is_final() {
+        // An earlier step of an agent run (the id a send returned): stop the run where it is.
+        if message.is_agent_step() {
+            if let Some(current) = running_step_after(state, owner, &message).await? {
+                return Box::pin(stop_generation(state, owner, current)).await;
+            }
+        }
         return Ok(message);
     }
     if state.generations.stop(owner, message_id) {
@@ -211,6 +256,23 @@ pub async fn stop_generation(
     owned_message(state, owner, message_id).await
 }
 
+/// The row an agent run is writing now, if `step` belongs to a run that goes on.
+async fn running_step_after(
+    state: &AppState,
+    owner: Uuid,
+    step: &Message,
+) -> AppResult<Option<Uuid>> {
+    let messages = state
+        .store
+        .list_messages(owner, step.conversation_id)
+        .await?;
+    Ok(messages
+        .iter()
+        .skip_while(|m| m.id != step.id)
+        .find(|m| m.status == MessageStatus::Streaming)
+        .map(|m| m.id))
+}
+
 /// The live events of a message: a snapshot of its text, deltas as they arrive, then `Done`.
 pub async fn message_events(
     state: &AppState,
@@ -232,24 +294,53 @@ async fn start_turn(
     state: &AppState,
     turn: Turn<'_>,
     options: GenerationOptions,
+    tools: Vec<ToolSpec>,
     admission: Admission,
-) -> AppResult<TurnStarted> {
+) -> AppResult<(TurnStarted, Option<ToolMode>)> {
     let owner = turn.owner_id;
+    // With tools: natively when the model can (or the server does not say), else by prompt.
+    let tool_mode = if tools.is_empty() {
+        None
+    } else {
+        match state.ollama.show(turn.model).await {
+            Ok(show) if !show.calls_tools() => Some(ToolMode::Prompted),
+            _ => Some(ToolMode::Native),
+        }
+    };
     let started = state.store.start_turn(turn).await.map_err(|e| match e {
         TurnError::Busy => busy_conversation(),
         TurnError::NotFound => AppError::NotFound("conversation".into()),
         TurnError::Db(error) => AppError::from(error),
     })?;
-    let messages = prompt_messages(&started.conversation, &started.history);
-    let job = GenerationJob {
-        owner_id: owner,
-        conversation_id: started.conversation.id,
-        message_id: started.assistant.id,
-        request: ChatRequest {
+    let mut messages = prompt_messages(&started.conversation, &started.history);
+    let request = match tool_mode {
+        Some(ToolMode::Prompted) => {
+            // After the conversation's own system prompt, if any.
+            let at = messages.iter().take_while(|m| m.role == "system").count();
+            messages.insert(
+                at,
+                ChatMessage::new("system", prompted::instructions(&tools)),
+            );
+            ChatRequest {
+                model: turn.model.to_string(),
+                messages,
+                options,
+                format: Some(prompted::schema(&tools)),
+                tools: Vec::new(),
+            }
+        }
+        _ => ChatRequest {
             model: turn.model.to_string(),
             messages,
             options,
+            tools,
+            format: None,
         },
+    };
+    let job = GenerationJob {
+        row: started.assistant.clone(),
+        request,
+        tool_mode: tool_mode.unwrap_or_default(),
     };
     if !state.generations.start(job, admission) {
         // Shutdown began between admission and now: leave no row streaming.
@@ -264,15 +355,16 @@ async fn start_turn(
             .await?;
         return Err(shutting_down());
     }
-    Ok(started)
+    Ok((started, tool_mode))
 }
 
 /// What a turn with a message of the person's started, as the API and the page receive it.
-fn send_outcome(turn: TurnStarted) -> AppResult<SendOutcome> {
+fn send_outcome((turn, tool_mode): (TurnStarted, Option<ToolMode>)) -> AppResult<SendOutcome> {
     Ok(SendOutcome {
         conversation: turn.conversation,
         user_message: turn.user_message.ok_or(AppError::Internal)?,
         assistant_message: turn.assistant,
+        tool_mode,
     })
 }
 

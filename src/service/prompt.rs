@@ -1,5 +1,6 @@
 //! The context sent to the model: how a conversation's history becomes Ollama's messages.
-//! (Agents and documents will add tools, retrieved passages and summaries here.)
+//! Agent steps go back as Ollama expects: the assistant message with its `tool_calls`, then one
+//! `tool` message per result. (Documents will add retrieved passages here.)
 
 use crate::llm::ChatMessage;
 use crate::model::{Conversation, Message, Role};
@@ -15,21 +16,35 @@ pub(crate) fn prompt_messages(
         .as_deref()
         .filter(|s| !s.trim().is_empty())
     {
-        messages.push(ChatMessage {
-            role: "system".into(),
-            content: system.to_string(),
-        });
+        messages.push(ChatMessage::new("system", system));
     }
-    messages.extend(
-        history
-            .iter()
-            .filter(|m| {
-                m.role == Role::User || (m.role == Role::Assistant && !m.content.is_empty())
-            })
-            .map(|m| ChatMessage {
-                role: m.role.as_str().into(),
-                content: m.content.clone(),
-            }),
-    );
+    messages.extend(history.iter().filter_map(chat_message));
     messages
+}
+
+/// One stored message as Ollama reads it; `None` for what the model should not see (an
+/// answer that never got any text).
+fn chat_message(message: &Message) -> Option<ChatMessage> {
+    match message.role {
+        Role::User => Some(ChatMessage::new("user", message.content.clone())),
+        // An agent step: its text (often none) and the calls it made, before their results;
+        // a thinking model's thinking goes back with its message, as Ollama expects.
+        Role::Assistant if !message.tool_calls.is_empty() || !message.content.is_empty() => {
+            Some(ChatMessage {
+                tool_calls: message.tool_calls.0.clone(),
+                thinking: message.thinking.clone(),
+                ..ChatMessage::new("assistant", message.content.clone())
+            })
+        }
+        Role::Tool => Some(ChatMessage {
+            tool_name: message.tool_name.clone(),
+            tool_call_id: message
+                .tool_calls
+                .0
+                .first()
+                .and_then(|call| call.id.clone()),
+            ..ChatMessage::new("tool", message.content.clone())
+        }),
+        Role::Assistant | Role::System => None,
+    }
 }

@@ -5,7 +5,8 @@
 //! The answer depends on switches in the last user message, so tests choose a behaviour by
 //! what they type:
 //! - `[tokens=N]` answer with N tokens (default 12); `[delay=MS]` wait MS between tokens;
-//!   `[first=MS]` wait MS before the first token
+//!   `[first=MS]` wait MS before the first token; `[para=N]` start a new paragraph every N
+//!   tokens (a blank line before token N, 2N, …), as real answers are laid out
 //! - `[stall]` send 3 tokens, then nothing until the client hangs up
 //! - `[error]` send 3 tokens, then an `{"error": …}` line
 //! - `[die]` send 3 tokens, then cut the connection mid-body (the server process died)
@@ -16,6 +17,20 @@
 //! - `[image]` answer with a markdown image on a remote URL (how a prompt injection leaks data)
 //! - `[controls]` answer with characters some databases refuse or that are easy to mangle
 //!   (NUL, other control characters, line separators, noncharacters), as Ollama's JSON escapes them
+//!
+//! Tool calls, only when the request offers `tools`, as Ollama sends them (whole, in a
+//! `done: false` chunk with empty content, then a statistics-only `done: true` chunk):
+//! - `[call=NAME {JSON}]` call tool NAME with these arguments (several switches: several calls;
+//!   JSON that is not an object is sent as it is, for malformed-argument tests)
+//! - `[rounds=N]` make the calls in the first N model calls of the run (default 1), then answer
+//!   with the tool results it was sent: `Results: NAME=CONTENT; …`
+//! - `[think]` think first: `THINKING_ANSWER` in `message.thinking` chunks, then the answer
+//! - with a `format` schema and no `tools` (tools by prompt, for models that cannot call them):
+//!   one JSON reply per model call, `{"tool", "arguments"}` for each `[call=…]` in turn, then
+//!   `{"tool": "none", "answer": "Results: …"}` from the "Result of the tool …" messages
+//! - `/api/show`: models named `gemma…` list no `tools` capability
+//! - `[spread]` each call in a chunk of its own (default: all in one chunk); `[noid]` calls
+//!   without `id` (older Ollama)
 
 use axum::{
     body::{Body, Bytes},
@@ -144,6 +159,7 @@ pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
         )
         .route("/api/tags", get(tags))
         .route("/api/chat", post(chat))
+        .route("/api/show", post(show))
         .route(
             "/__fake/stats",
             get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }),
@@ -156,6 +172,28 @@ pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
             )
         })
         .with_state(shared)
+}
+
+/// /api/show: models whose name starts with `gemma` cannot call tools (as Gemma 2), the
+/// others can.
+async fn show(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or_default();
+    if !knows(&shared.config.models, model) {
+        return error(StatusCode::NOT_FOUND, &format!("model '{model}' not found"));
+    }
+    let capabilities = if model.starts_with("gemma") {
+        json!(["completion"])
+    } else {
+        json!(["completion", "tools"])
+    };
+    Json(json!({
+        "modelfile": "FROM fake", "parameters": "", "template": "{{ .Prompt }}",
+        "details": { "format": "gguf", "family": "llama", "parameter_size": "3.2B", "quantization_level": "Q4_K_M" },
+        "model_info": { "general.architecture": "llama", "llama.context_length": 131072 },
+        "capabilities": capabilities,
+    }))
+    .into_response()
 }
 
 async fn tags(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -183,6 +221,23 @@ fn knows(models: &[String], name: &str) -> bool {
     models
         .iter()
         .any(|m| m == name || m.strip_suffix(":latest") == Some(name))
+}
+
+/// The `[call=NAME {JSON}]` switches of a prompt: (tool name, arguments).
+fn tool_call_switches(prompt: &str) -> Vec<(String, Value)> {
+    let mut calls = Vec::new();
+    let mut rest = prompt;
+    while let Some(start) = rest.find("[call=") {
+        rest = &rest[start + 6..];
+        let Some(end) = rest.find(']') else { break };
+        let spec = &rest[..end];
+        let (name, arguments) = spec.split_once(' ').unwrap_or((spec, "{}"));
+        let arguments = serde_json::from_str(arguments.trim())
+            .unwrap_or_else(|_| Value::String(arguments.trim().to_string()));
+        calls.push((name.to_string(), arguments));
+        rest = &rest[end..];
+    }
+    calls
 }
 
 /// A number after `[key=` in the prompt.
@@ -218,6 +273,10 @@ const WORDS: &[&str] = &[
 pub fn expected_answer(n: usize) -> String {
     (0..n).map(|i| WORDS[i % WORDS.len()]).collect()
 }
+
+/// The thinking of `[think]`, before its answer.
+pub const THINKING_ANSWER: &str =
+    "The person wants a short answer; I will count the words — café, 日本語 — first.";
 
 /// The answer of `[image]`: an image whose URL would carry data out if it were loaded.
 pub const IMAGE_ANSWER: &str =
@@ -262,13 +321,87 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default()
         .to_string();
+    // Tools by prompt (a `format` schema, results sent back as user messages): one JSON reply
+    // per model call, naming a tool or holding the answer.
+    let prompted_tokens: Option<Vec<String>> = request["format"].is_object().then(|| {
+        let history = request["messages"].as_array().cloned().unwrap_or_default();
+        let asked = history
+            .iter()
+            .rposition(|m| {
+                m["role"] == "user"
+                    && !m["content"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("Result of the tool ")
+            })
+            .unwrap_or(0);
+        let question = history
+            .get(asked)
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default();
+        let calls = tool_call_switches(question);
+        let steps_done = history[asked..]
+            .iter()
+            .filter(|m| m["role"] == "assistant")
+            .count() as u64;
+        let rounds = switch(question, "rounds").unwrap_or(1);
+        let reply = if !calls.is_empty() && steps_done < calls.len() as u64 * rounds {
+            let (name, arguments) = &calls[steps_done as usize % calls.len()];
+            json!({ "tool": name, "arguments": arguments })
+        } else {
+            let results: Vec<String> = history[asked..]
+                .iter()
+                .filter_map(|m| m["content"].as_str()?.strip_prefix("Result of the tool "))
+                .map(|r| r.replacen(": ", "=", 1))
+                .collect();
+            json!({ "tool": "none", "answer": format!("Results: {}", results.join("; ")) })
+        };
+        let text = reply.to_string();
+        let chars: Vec<char> = text.chars().collect();
+        chars.chunks(5).map(|c| c.iter().collect()).collect()
+    });
+    let calls = tool_call_switches(&prompt);
+    let offered_tools = request["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let history = request["messages"].as_array().cloned().unwrap_or_default();
+    let after_user = history
+        .iter()
+        .rposition(|m| m["role"] == "user")
+        .map_or(&history[..], |i| &history[i + 1..]);
+    let rounds_done = after_user
+        .iter()
+        .filter(|m| {
+            m["role"] == "assistant" && m["tool_calls"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .count() as u64;
+    let calling =
+        offered_tools && !calls.is_empty() && rounds_done < switch(&prompt, "rounds").unwrap_or(1);
     if prompt.contains("[http500]") {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "llama runner process has terminated: exit status 2",
         );
     }
-    let tokens: Vec<String> = if prompt.contains("[image]") {
+    let tokens: Vec<String> = if let Some(tokens) = prompted_tokens {
+        tokens
+    } else if calling {
+        Vec::new()
+    } else if offered_tools && rounds_done > 0 {
+        let results: Vec<String> = after_user
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| {
+                format!(
+                    "{}={}",
+                    m["tool_name"].as_str().unwrap_or("?"),
+                    m["content"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        format!("Results: {}", results.join("; "))
+            .split_inclusive(' ')
+            .map(str::to_string)
+            .collect()
+    } else if prompt.contains("[image]") {
         IMAGE_ANSWER
             .split_inclusive(' ')
             .map(str::to_string)
@@ -282,8 +415,16 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .collect()
     } else {
         let n = switch(&prompt, "tokens").unwrap_or(12) as usize;
+        let paragraph = switch(&prompt, "para").unwrap_or(0) as usize;
         (0..n)
-            .map(|i| WORDS[i % WORDS.len()].to_string())
+            .map(|i| {
+                let word = WORDS[i % WORDS.len()];
+                if paragraph > 0 && i > 0 && i % paragraph == 0 {
+                    format!("\n\n{}", word.trim_start())
+                } else {
+                    word.to_string()
+                }
+            })
             .collect::<Vec<_>>()
     };
     // Like Ollama, stop at `options.num_predict` tokens, with done_reason "length".
@@ -309,6 +450,51 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     } else {
         "stop"
     };
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    if prompt.contains("[think]") {
+        for word in THINKING_ANSWER.split_inclusive(' ') {
+            let mut line = serde_json::to_vec(&json!({
+                "model": model, "created_at": "2026-01-01T00:00:00Z",
+                "message": { "role": "assistant", "content": "", "thinking": word }, "done": false
+            }))
+            .unwrap();
+            line.push(b'\n');
+            lines.push(line);
+        }
+    }
+    lines.extend(tokens.iter().map(|t| chunk_line(&model, t)));
+    if calling {
+        let with_ids = !prompt.contains("[noid]");
+        let wire: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, (name, arguments))| {
+                let mut call =
+                    json!({ "function": { "index": i, "name": name, "arguments": arguments } });
+                if with_ids {
+                    call["id"] = json!(format!("call_{}_{i}", rounds_done));
+                }
+                call
+            })
+            .collect();
+        let groups: Vec<Vec<Value>> = if prompt.contains("[spread]") {
+            wire.into_iter().map(|c| vec![c]).collect()
+        } else {
+            vec![wire]
+        };
+        lines = groups
+            .into_iter()
+            .map(|group| {
+                let mut line = serde_json::to_vec(&json!({
+                    "model": model, "created_at": "2026-01-01T00:00:00Z",
+                    "message": { "role": "assistant", "content": "", "tool_calls": group }, "done": false
+                }))
+                .unwrap();
+                line.push(b'\n');
+                line
+            })
+            .collect();
+    }
     let split = shared.config.split_writes;
     let stream_stats = shared.stats.clone();
     let prompt_tokens = prompt.split_whitespace().count() as u64 + 10;
@@ -319,12 +505,11 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         let mut pending: Vec<u8> = Vec::new();
         let started = std::time::Instant::now();
         tokio::time::sleep(first).await;
-        let limit = if stall || fail || die || garbage { 3.min(tokens.len()) } else { tokens.len() };
-        for (i, token) in tokens.iter().take(limit).enumerate() {
+        let limit = if stall || fail || die || garbage { 3.min(lines.len()) } else { lines.len() };
+        for (i, line) in lines.into_iter().take(limit).enumerate() {
             if i > 0 && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            let line = chunk_line(&model, token);
             for piece in cut(&mut rng, &mut pending, line, split) {
                 yield Ok::<_, std::io::Error>(Bytes::from(piece));
                 if split {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use ollamastack::config::Settings;
-use ollamastack::db::Store;
+use ollamastack::db::SharedStore;
 use ollamastack::model::StreamEvent;
 use ollamastack::state::AppState;
 use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
@@ -84,8 +84,10 @@ impl TestDb {
         }
     }
 
-    pub async fn store(&self) -> Store {
-        Store::connect(&self.settings()).await.expect("open store")
+    pub async fn store(&self) -> SharedStore {
+        ollamastack::db::connect(&self.settings())
+            .await
+            .expect("open store")
     }
 }
 
@@ -155,10 +157,22 @@ impl TestApp {
 
     /// Serves the app on an existing database (as after a restart).
     pub async fn serve(db: TestDb, fake: FakeOllama, settings: Settings) -> TestApp {
+        Self::serve_with_tools(db, fake, settings, ollamastack::tools::Toolbox::standard()).await
+    }
+
+    /// `serve` with these tools for agents.
+    pub async fn serve_with_tools(
+        db: TestDb,
+        fake: FakeOllama,
+        settings: Settings,
+        tools: ollamastack::tools::Toolbox,
+    ) -> TestApp {
         let options = leptos::config::LeptosOptions::builder()
             .output_name("ollamastack")
             .build();
-        let state = AppState::build(settings, options).await.expect("app state");
+        let state = AppState::build_with_tools(settings, options, tools)
+            .await
+            .expect("app state");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -237,12 +251,13 @@ impl TestApp {
 
     /// Starts a new conversation with a first message; returns (conversation id, assistant message id).
     pub async fn send_new(&self, content: &str) -> (String, String) {
-        let (status, body) = self
-            .post(
-                "/api/v1/conversations",
-                serde_json::json!({ "content": content, "model": "llama3.2" }),
-            )
-            .await;
+        self.send_new_with(serde_json::json!({ "content": content, "model": "llama3.2" }))
+            .await
+    }
+
+    /// `send_new` with a whole request body (tools, options, another model).
+    pub async fn send_new_with(&self, body: Value) -> (String, String) {
+        let (status, body) = self.post("/api/v1/conversations", body).await;
         assert_eq!(status, 201, "{body}");
         (
             body["conversation"]["id"].as_str().unwrap().to_string(),
@@ -251,6 +266,18 @@ impl TestApp {
                 .unwrap()
                 .to_string(),
         )
+    }
+
+    /// Sends a message in an existing conversation (201 expected); returns the outcome.
+    pub async fn send_in(&self, conversation_id: &str, body: Value) -> Value {
+        let (status, outcome) = self
+            .post(
+                &format!("/api/v1/conversations/{conversation_id}/messages"),
+                body,
+            )
+            .await;
+        assert_eq!(status, 201, "{outcome}");
+        outcome
     }
 
     /// Follows a message's events to the end: (events, final message).
@@ -269,10 +296,28 @@ impl TestApp {
             }
         }
         let final_message = match seen.last() {
-            Some(StreamEvent::Done { message }) => serde_json::to_value(message).unwrap(),
+            Some(StreamEvent::Done { message, .. }) => serde_json::to_value(message).unwrap(),
             _ => unreachable!(),
         };
         (seen, final_message)
+    }
+
+    /// Follows an agent run from its first row through each `next` to the row that ends it:
+    /// every row's final state, in order.
+    pub async fn follow_run(&self, first_id: &str) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut id = first_id.to_string();
+        loop {
+            let (events, done) = self.follow(&id).await;
+            rows.push(done);
+            match events.last() {
+                Some(StreamEvent::Done {
+                    next: Some(next), ..
+                }) => id = next.id.to_string(),
+                _ => return rows,
+            }
+            assert!(rows.len() < 100, "a run without end");
+        }
     }
 
     /// The stored message, read through the API.
@@ -315,7 +360,7 @@ impl TestApp {
 
 /// Stores an assistant answer marked streaming, as a generation starts it (or a crash leaves it).
 pub async fn insert_streaming_answer(
-    store: &Store,
+    store: &SharedStore,
     owner_id: uuid::Uuid,
     conversation_id: uuid::Uuid,
 ) -> ollamastack::model::Message {
@@ -327,28 +372,31 @@ pub async fn insert_streaming_answer(
             content: "",
             model: Some("llama3.2"),
             status: ollamastack::model::MessageStatus::Streaming,
+            tool_calls: Default::default(),
+            tool_name: None,
         })
         .await
         .unwrap()
 }
 
 /// Makes a streaming row look as if its writer had not shown signs of life for `seconds`.
-pub async fn age_heartbeat(store: &Store, message_id: uuid::Uuid, seconds: i64) {
+pub async fn age_heartbeat(store: &SharedStore, message_id: uuid::Uuid, seconds: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
     let sql = "UPDATE messages SET heartbeat_at = $1 WHERE id = $2";
-    let changed = match store {
-        Store::Sqlite(pool) => sqlx::query(sql)
+    let changed = match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query(sql)
             .bind(at)
             .bind(message_id)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
-        Store::Postgres(pool) => sqlx::query(sql)
+        (None, Some(pool)) => sqlx::query(sql)
             .bind(at)
             .bind(message_id)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
+        (None, None) => unreachable!("a store is SQLite or PostgreSQL"),
     }
     .unwrap();
     assert_eq!(changed, 1);
@@ -408,9 +456,9 @@ pub fn text_of(events: &[StreamEvent]) -> String {
     let mut text = String::new();
     for event in events {
         match event {
-            StreamEvent::Snapshot { content } => text = content.clone(),
+            StreamEvent::Snapshot { content, .. } => text = content.clone(),
             StreamEvent::Delta { content } => text.push_str(content),
-            StreamEvent::Done { .. } => {}
+            StreamEvent::Thinking { .. } | StreamEvent::Done { .. } => {}
         }
     }
     text

@@ -1,0 +1,63 @@
+//! The agent's tools, directly: list them, and run one (scripts and tests use it; the same
+//! limits and ownership as inside an agent run).
+
+use super::Json;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+use crate::tools::{ToolContext, ToolInfo};
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// GET /api/v1/tools
+pub async fn list(State(state): State<AppState>) -> axum::Json<Vec<ToolInfo>> {
+    axum::Json(state.tools.infos())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invoke {
+    #[serde(default)]
+    arguments: Value,
+}
+
+#[derive(Serialize)]
+pub struct Invoked {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    duration_ms: u64,
+}
+
+/// POST /api/v1/tools/{name}/invoke with `{"arguments": {…}}`. A tool that fails answers 200
+/// with `ok: false` and its error (what the model would read); an unknown tool is 404.
+pub async fn invoke(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<Invoke>,
+) -> AppResult<axum::Json<Invoked>> {
+    let Some(_) = state.tools.get(&name) else {
+        return Err(AppError::NotFound(format!("tool '{name}'")));
+    };
+    let context = ToolContext {
+        owner_id: state.current_user(),
+    };
+    let outcome = state.tools.invoke(&context, &name, body.arguments).await;
+    let duration_ms = outcome.duration.as_millis() as u64;
+    Ok(axum::Json(match outcome.result {
+        Ok(result) => Invoked {
+            ok: true,
+            result: Some(result),
+            error: None,
+            duration_ms,
+        },
+        Err(error) => Invoked {
+            ok: false,
+            result: None,
+            error: Some(error.to_string()),
+            duration_ms,
+        },
+    }))
+}

@@ -1,0 +1,158 @@
+//! Tools the agent can call. Each has a name, a description, a JSON Schema of its arguments
+//! (derived from the struct the arguments are parsed into, so the schema the model sees and the
+//! check the server applies cannot disagree) and a timeout; it returns text for the model.
+//! Whatever happens inside a tool (bad arguments, an error, a timeout, a panic) becomes an error
+//! result the model reads; it never ends the run.
+
+pub mod calculator;
+pub mod clock;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use uuid::Uuid;
+
+/// Why a tool call gave no result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ToolError {
+    #[error("there is no tool named '{0}'")]
+    Unknown(String),
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("the tool did not finish within {} ms", .0.as_millis())]
+    TimedOut(Duration),
+}
+
+/// Who is calling, for tools that read a person's data.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub owner_id: Uuid,
+}
+
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// JSON Schema of the arguments object.
+    fn parameters(&self) -> Value;
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+    async fn call(&self, context: &ToolContext, arguments: Value) -> Result<String, ToolError>;
+}
+
+/// The JSON Schema of `T` as Ollama's `tools[].function.parameters` expects it.
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+    }
+    schema
+}
+
+/// Parses a call's arguments into the tool's own type; anything else is an error for the model.
+pub fn parse_arguments<T: DeserializeOwned>(arguments: Value) -> Result<T, ToolError> {
+    // Some models send the arguments as a JSON string instead of an object.
+    let arguments = match arguments {
+        Value::String(text) => serde_json::from_str(&text)
+            .map_err(|e| ToolError::InvalidArguments(format!("not a JSON object: {e}")))?,
+        Value::Null => Value::Object(Default::default()),
+        other => other,
+    };
+    serde_json::from_value(arguments).map_err(|e| ToolError::InvalidArguments(e.to_string()))
+}
+
+/// Runs blocking work (an evaluator, a parser) off the async threads, within `timeout`, with a
+/// panic turned into an error.
+pub async fn run_blocking<T, F>(timeout: Duration, work: F) -> Result<T, ToolError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ToolError> + Send + 'static,
+{
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err(ToolError::Failed("the tool failed unexpectedly".into())),
+        Err(_) => Err(ToolError::TimedOut(timeout)),
+    }
+}
+
+/// What a call produced, as stored and shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub result: Result<String, ToolError>,
+    pub duration: Duration,
+}
+
+/// A tool's public description (for `GET /api/v1/tools` and for Ollama's `tools`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ToolInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub parameters: Value,
+}
+
+/// Every tool the server offers, by name.
+#[derive(Clone, Default)]
+pub struct Toolbox {
+    tools: BTreeMap<&'static str, Arc<dyn Tool>>,
+}
+
+impl Toolbox {
+    /// The built-in tools.
+    pub fn standard() -> Toolbox {
+        let mut toolbox = Toolbox::default();
+        toolbox.add(Arc::new(calculator::Calculator));
+        toolbox.add(Arc::new(clock::CurrentTime));
+        toolbox
+    }
+
+    pub fn add(&mut self, tool: Arc<dyn Tool>) {
+        self.tools.insert(tool.name(), tool);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.get(name)
+    }
+
+    pub fn infos(&self) -> Vec<ToolInfo> {
+        self.tools
+            .values()
+            .map(|tool| ToolInfo {
+                name: tool.name(),
+                description: tool.description(),
+                parameters: tool.parameters(),
+            })
+            .collect()
+    }
+
+    /// Runs one call with the tool's timeout. A panic inside the tool is an error result.
+    pub async fn invoke(&self, context: &ToolContext, name: &str, arguments: Value) -> ToolOutcome {
+        let started = std::time::Instant::now();
+        let result = match self.tools.get(name) {
+            None => Err(ToolError::Unknown(name.to_string())),
+            Some(tool) => {
+                let tool = tool.clone();
+                let timeout = tool.timeout();
+                let context = context.clone();
+                // A task of its own: a panic stays inside it, and dropping the handle (a stop
+                // during the call, or the timeout) aborts the tool.
+                let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+                    tool.call(&context, arguments).await
+                }));
+                match tokio::time::timeout(timeout, task).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) => Err(ToolError::Failed("the tool failed unexpectedly".into())),
+                    Err(_) => Err(ToolError::TimedOut(timeout)),
+                }
+            }
+        };
+        ToolOutcome {
+            result,
+            duration: started.elapsed(),
+        }
+    }
+}
