@@ -11,6 +11,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ollama: OllamaSettings,
     pub generation: GenerationSettings,
+    pub tools: ToolSettings,
     pub log: LogSettings,
 }
 
@@ -88,6 +89,29 @@ pub struct GenerationSettings {
     pub max_agent_steps: usize,
 }
 
+/// The agent's tools that reach outside the server.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolSettings {
+    /// Base URL of an Open-Meteo-compatible forecast API (`{url}/v1/forecast`), such as
+    /// `https://api.open-meteo.com`; the weather tool says how to set it while it is unset.
+    pub weather_url: Option<String>,
+    /// Base URL of its geocoding API (`{url}/v1/search`); the weather URL when unset (Open-Meteo
+    /// itself serves it from `https://geocoding-api.open-meteo.com`).
+    pub geocoding_url: Option<String>,
+    /// Time allowed for each outbound HTTP call a tool makes (connect and whole response).
+    pub http_timeout_ms: u64,
+    /// The database query tool: time allowed per query, and the most rows and bytes it returns.
+    pub query_timeout_ms: u64,
+    pub query_max_rows: usize,
+    pub query_max_bytes: usize,
+    /// PostgreSQL only: how the query tool logs in, as a role that may only SELECT from the
+    /// `agent_query` views. When unset, the server creates the role `ollamastack_query` (if it
+    /// may) and logs in as it with the main URL's host and database (enough with trust or peer
+    /// authentication; with passwords, create the role yourself and set this URL).
+    pub query_database_url: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -152,6 +176,46 @@ impl Default for GenerationSettings {
             finish_wait_ms: 10_000,
             max_agent_steps: 8,
         }
+    }
+}
+
+impl Default for ToolSettings {
+    fn default() -> Self {
+        ToolSettings {
+            weather_url: None,
+            geocoding_url: None,
+            http_timeout_ms: 8_000,
+            query_timeout_ms: 3_000,
+            query_max_rows: 50,
+            query_max_bytes: 16 * 1024,
+            query_database_url: None,
+        }
+    }
+}
+
+impl ToolSettings {
+    pub fn http_timeout(&self) -> Duration {
+        Duration::from_millis(self.http_timeout_ms)
+    }
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_millis(self.query_timeout_ms)
+    }
+}
+
+impl fmt::Debug for ToolSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolSettings")
+            .field("weather_url", &self.weather_url)
+            .field("geocoding_url", &self.geocoding_url)
+            .field("http_timeout_ms", &self.http_timeout_ms)
+            .field("query_timeout_ms", &self.query_timeout_ms)
+            .field("query_max_rows", &self.query_max_rows)
+            .field("query_max_bytes", &self.query_max_bytes)
+            .field(
+                "query_database_url",
+                &self.query_database_url.as_deref().map(redact_url),
+            )
+            .finish()
     }
 }
 
@@ -273,6 +337,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_MAX_ANSWER_MS", "generation.max_duration_ms"),
     ("OLLAMASTACK_FINISH_WAIT_MS", "generation.finish_wait_ms"),
     ("OLLAMASTACK_MAX_AGENT_STEPS", "generation.max_agent_steps"),
+    ("OLLAMASTACK_WEATHER_URL", "tools.weather_url"),
+    ("OLLAMASTACK_GEOCODING_URL", "tools.geocoding_url"),
+    ("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS", "tools.http_timeout_ms"),
+    ("OLLAMASTACK_QUERY_TIMEOUT_MS", "tools.query_timeout_ms"),
+    ("OLLAMASTACK_QUERY_DATABASE_URL", "tools.query_database_url"),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
 ];
@@ -366,6 +435,11 @@ impl Settings {
         set!("OLLAMASTACK_MAX_ANSWER_MS" => self.generation.max_duration_ms);
         set!("OLLAMASTACK_FINISH_WAIT_MS" => self.generation.finish_wait_ms);
         set!("OLLAMASTACK_MAX_AGENT_STEPS" => self.generation.max_agent_steps);
+        set!("OLLAMASTACK_WEATHER_URL" => some self.tools.weather_url);
+        set!("OLLAMASTACK_GEOCODING_URL" => some self.tools.geocoding_url);
+        set!("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS" => self.tools.http_timeout_ms);
+        set!("OLLAMASTACK_QUERY_TIMEOUT_MS" => self.tools.query_timeout_ms);
+        set!("OLLAMASTACK_QUERY_DATABASE_URL" => some self.tools.query_database_url);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
@@ -383,6 +457,24 @@ impl Settings {
                         key: "server.public_url",
                         reason: format!("{url:?} is not an http(s) URL"),
                     })
+                }
+            }
+        }
+        for (key, url) in [
+            ("tools.weather_url", &self.tools.weather_url),
+            ("tools.geocoding_url", &self.tools.geocoding_url),
+        ] {
+            if let Some(url) = url {
+                match reqwest::Url::parse(url) {
+                    Ok(parsed)
+                        if matches!(parsed.scheme(), "http" | "https")
+                            && parsed.host().is_some() => {}
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            key,
+                            reason: format!("{url:?} is not an http(s) URL"),
+                        })
+                    }
                 }
             }
         }
@@ -450,6 +542,7 @@ impl fmt::Display for Settings {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_url);
         shown.ollama.url = redact_url(&shown.ollama.url);
+        shown.tools.query_database_url = shown.tools.query_database_url.as_deref().map(redact_url);
         match toml::to_string(&shown) {
             Ok(text) => f.write_str(&text),
             Err(_) => write!(f, "{shown:?}"),
@@ -511,11 +604,17 @@ mod tests {
         let mut settings = Settings::default();
         settings.database.url = Some("postgres://app:hunter2@db:5432/ollamastack".into());
         settings.ollama.url = "http://user:s3cret@gpu-box:11434".into();
+        settings.tools.query_database_url = Some("postgres://reader:r3ader@db/ollamastack".into());
         let shown = settings.to_string();
-        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("r3ader"),
+            "{shown}"
+        );
         let debugged = format!("{settings:?}");
         assert!(
-            !debugged.contains("hunter2") && !debugged.contains("s3cret"),
+            !debugged.contains("hunter2")
+                && !debugged.contains("s3cret")
+                && !debugged.contains("r3ader"),
             "{debugged}"
         );
         assert_eq!(public_url(&settings.ollama.url), "http://gpu-box:11434");

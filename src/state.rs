@@ -34,14 +34,14 @@ impl AppState {
         settings: Settings,
         leptos_options: LeptosOptions,
     ) -> Result<AppState, crate::db::StoreError> {
-        Self::build_with_tools(settings, leptos_options, Toolbox::standard()).await
+        Self::build_with_tools(settings, leptos_options, Toolbox::default()).await
     }
 
-    /// `build` with the tools agents may call (tests add their own).
+    /// `build` with more tools for agents besides the built-in ones (tests add their own).
     pub async fn build_with_tools(
         settings: Settings,
         leptos_options: LeptosOptions,
-        tools: Toolbox,
+        extra_tools: Toolbox,
     ) -> Result<AppState, crate::db::StoreError> {
         let store = crate::db::connect(&settings.database).await?;
         let limits = Limits::from_settings(&settings.generation);
@@ -57,6 +57,8 @@ impl AppState {
         }
         let local_user = LocalUser(store.ensure_user("local").await?);
         let ollama = OllamaClient::new(&settings.ollama);
+        let mut tools = Toolbox::for_server(&settings.tools, &store).await;
+        tools.extend(extra_tools);
         let tools = Arc::new(tools);
         let generations = Generations::new(store.clone(), ollama.clone(), limits, tools.clone());
         generations.spawn_sweeper(std::time::Duration::from_millis(

@@ -530,7 +530,7 @@ async fn app_with_slow_tool(backend: Backend, sleep: Duration, timeout: Duration
     let db = TestDb::new(backend).await;
     let fake = FakeOllama::start(FakeConfig::default()).await.unwrap();
     let settings = common::test_settings(&db, &fake.url());
-    let mut tools = Toolbox::standard();
+    let mut tools = Toolbox::default();
     tools.add(Arc::new(Slow { sleep, timeout }));
     TestApp::serve_with_tools(db, fake, settings, tools).await
 }
@@ -625,7 +625,44 @@ async fn stop_during_a_tool_ends_the_run_and_reload_shows_the_steps(backend: Bac
     assert_eq!(stored.len(), 3, "nothing after the stopped tool");
 }
 
+/// The database query tool in a run: the model asks for a count of the person's messages and
+/// reads the table; a write it tries is refused and the run goes on.
+async fn the_agent_queries_the_persons_own_history(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, first) = send_with_tools(
+        &app,
+        r#"[call=query_database {"sql": "SELECT role, count(*) AS n FROM messages GROUP BY role ORDER BY role"}] [call=query_database {"sql": "DELETE FROM messages"}]"#,
+        &["query_database"],
+    )
+    .await;
+    let rows = app.follow_run(&first).await;
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    assert_eq!(rows[1]["tool_name"], "query_database");
+    assert_eq!(rows[1]["status"], "complete", "{}", rows[1]);
+    // While the run is under way its own rows are there: the question and the first step.
+    let table = rows[1]["content"].as_str().unwrap();
+    assert!(table.starts_with("| role | n |"), "{table}");
+    assert!(table.contains("| user | 1 |"), "{table}");
+    assert_eq!(rows[2]["status"], "error", "{}", rows[2]);
+    assert!(
+        rows[2]["content"]
+            .as_str()
+            .unwrap()
+            .contains("only a SELECT"),
+        "{}",
+        rows[2]
+    );
+    let answer = rows[3]["content"].as_str().unwrap();
+    assert!(
+        answer.contains("| user | 1 |"),
+        "the model read the table: {answer}"
+    );
+    // The refused DELETE removed nothing.
+    assert_eq!(stored_messages(&app, &conversation).await.len(), 5);
+}
+
 on_both_backends!(
+    the_agent_queries_the_persons_own_history,
     a_multi_step_run_is_stored_streamed_and_sent_back,
     calls_spread_over_chunks_and_without_ids,
     bad_calls_are_errors_the_model_reads,

@@ -4,6 +4,9 @@
 mod common;
 
 use common::{Backend, TestApp};
+use ollamastack::db::NewMessage;
+use ollamastack::model::{MessageStatus, Role};
+use ollamastack::testing::fake_ollama::FakeConfig;
 use serde_json::{json, Value};
 
 async fn tools_are_listed_with_their_schemas(backend: Backend) {
@@ -103,8 +106,282 @@ async fn hostile_arguments_get_clear_errors(backend: Backend) {
     assert_eq!(status, 422, "unknown body fields are refused: {body}");
 }
 
+/// The app with one conversation of the local person ("my question") and one of another person
+/// ("MALLORY-SECRET"); returns the other person's message id.
+async fn app_with_two_people(backend: Backend) -> (TestApp, uuid::Uuid) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.tools.query_timeout_ms = 700;
+        settings.tools.query_max_rows = 5;
+    })
+    .await;
+    let (_, answer) = app.send_new("my question").await;
+    app.follow(&answer).await;
+    let store = &app.state.store;
+    let mallory = store.ensure_user("mallory").await.unwrap();
+    let theirs = store
+        .create_conversation(mallory, "MALLORY-TITLE", "llama3.2", None)
+        .await
+        .unwrap();
+    let secret = store
+        .insert_message(NewMessage {
+            conversation_id: theirs.id,
+            owner_id: mallory,
+            role: Role::User,
+            content: "MALLORY-SECRET",
+            model: None,
+            status: MessageStatus::Complete,
+            tool_calls: Default::default(),
+            tool_name: None,
+        })
+        .await
+        .unwrap();
+    (app, secret.id)
+}
+
+async fn query(app: &TestApp, sql: &str) -> Value {
+    let (status, body) = invoke(app, "query_database", json!({ "sql": sql })).await;
+    assert_eq!(status, 200, "{sql}: {body}");
+    body
+}
+
+async fn the_query_tool_reads_the_askers_own_rows(backend: Backend) {
+    let (app, _) = app_with_two_people(backend).await;
+    let body = query(
+        &app,
+        "SELECT role, content FROM messages ORDER BY created_at",
+    )
+    .await;
+    assert_eq!(body["ok"], true, "{body}");
+    let table = body["result"].as_str().unwrap();
+    assert!(
+        table.starts_with(
+            "| role | content |\n| --- | --- |\n| user | my question |\n| assistant |"
+        ),
+        "{table}"
+    );
+    assert!(table.ends_with("(2 rows)"), "{table}");
+    assert!(!table.contains("MALLORY"), "{table}");
+    let body = query(
+        &app,
+        "SELECT c.title, count(m.id) AS n FROM conversations c JOIN messages m ON m.conversation_id = c.id GROUP BY c.title",
+    )
+    .await;
+    let table = body["result"].as_str().unwrap();
+    assert!(table.contains("| my question | 2 |"), "{table}");
+    assert!(table.ends_with("(1 row)"), "{table}");
+    // Ids are shown as the API shows them.
+    let (_, conversations) = app.get("/api/v1/conversations").await;
+    let id = conversations[0]["id"].as_str().unwrap();
+    let body = query(
+        &app,
+        &format!("SELECT title FROM conversations WHERE id = '{id}'"),
+    )
+    .await;
+    assert!(
+        body["result"].as_str().unwrap().contains("| my question |"),
+        "{body}"
+    );
+    // Rows past the cap are left out, and the model is told.
+    let body = query(
+        &app,
+        "SELECT a.role FROM messages a, messages b, messages c",
+    )
+    .await;
+    let table = body["result"].as_str().unwrap();
+    assert!(
+        table.ends_with("(the first 5 rows; more were left out: narrow the query or add LIMIT)"),
+        "{table}"
+    );
+    let body = query(&app, "SELECT content FROM messages WHERE role = 'system'").await;
+    assert_eq!(body["result"], "| content |\n| --- |\n(no rows)", "{body}");
+}
+
+/// Whatever SQL the model writes: nothing changes and nothing of another person shows.
+async fn hostile_sql_changes_nothing_and_leaks_nothing(backend: Backend) {
+    let (app, secret) = app_with_two_people(backend).await;
+    let store = app.state.store.clone();
+    let owner = app.state.current_user();
+    let conversation = app.get("/api/v1/conversations").await.1[0]["id"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .unwrap();
+    let before = store.list_messages(owner, conversation).await.unwrap();
+    let hostile = [
+        "DELETE FROM messages",
+        "UPDATE messages SET content = 'pwned'",
+        "INSERT INTO messages (id) VALUES ('x')",
+        "DROP TABLE messages",
+        "TRUNCATE messages",
+        "SELECT 1; DELETE FROM messages",
+        "SELECT 1; UPDATE messages SET content = 'pwned'; --",
+        "WITH gone AS (DELETE FROM messages RETURNING *) SELECT count(*) FROM gone",
+        "WITH x AS (UPDATE messages SET content = 'pwned' RETURNING id) SELECT * FROM x",
+        "SELECT * INTO stolen FROM messages",
+        "SELECT * FROM messages FOR UPDATE",
+        "CREATE TABLE t AS SELECT * FROM messages",
+        "PRAGMA query_only = OFF",
+        "ATTACH DATABASE '/tmp/evil.db' AS evil",
+        "SELECT * FROM users",
+        "SELECT * FROM public.messages",
+        "SELECT * FROM main.messages",
+        "SELECT * FROM temp.agent_query_asker",
+        "SELECT * FROM agent_query_sessions",
+        "SELECT content FROM messages UNION SELECT username FROM users",
+        "SELECT (SELECT content FROM public.messages LIMIT 1)",
+        "WITH users AS (SELECT 1 AS x) SELECT * FROM (SELECT * FROM users)",
+        "SELECT * FROM (WITH users2 AS (SELECT 1) SELECT 1) s, users",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT pg_ls_dir('.')",
+        "SELECT lo_import('/etc/passwd')",
+        "SELECT pg_sleep(30)",
+        "SELECT set_config('role', 'postgres', true)",
+        "SELECT current_setting('role'), content FROM messages",
+        "SELECT load_extension('/tmp/evil.so')",
+        "SELECT randomblob(900000000)",
+        "SELECT repeat('x', 900000000)",
+        "SELECT count(*) FROM generate_series(1, 100000000000)",
+        "SELECT count(*) FROM (SELECT generate_series(1, 100000000000)) s",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        "SELECT count(*) FROM messages a, messages b, messages c, messages d, messages e, messages f, messages g, messages h, messages i, messages j, messages k, messages l, messages m2, messages n, messages o, messages p, messages q, messages r, messages s, messages t, messages u, messages v, messages w, messages x",
+        "SELECT * FROM messages WHERE owner_id IS NOT NULL",
+        "SELECT content FROM messages WHERE conversation_id IN (SELECT id FROM conversations) OR 1 = 1",
+        "select/**/content/**/from/**/messages;/**/delete/**/from/**/messages",
+        "SELECT '\'; DELETE FROM messages; --'",
+        "SELECT \"content\" FROM \"messages\"; DELETE FROM \"messages\"",
+        "SELECT * FROM pg_stat_activity",
+        "SELECT * FROM sqlite_master",
+        "SELECT * FROM pragma_table_info('users')",
+        "COPY messages TO '/tmp/stolen.csv'",
+        "EXPLAIN ANALYZE DELETE FROM messages",
+        "VACUUM INTO '/tmp/copy.db'",
+        "SET ROLE postgres",
+        "RESET ROLE",
+        "BEGIN; DELETE FROM messages; COMMIT",
+    ];
+    for sql in hostile {
+        let started = std::time::Instant::now();
+        let body = query(&app, sql).await;
+        let shown = body.to_string();
+        assert!(
+            !shown.contains("MALLORY") && !shown.contains("mallory"),
+            "{sql} leaked: {shown}"
+        );
+        assert!(!shown.contains("root:"), "{sql} read a file: {shown}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{sql} ran for {:?}",
+            started.elapsed()
+        );
+        if body["ok"] == true {
+            // Only harmless reads may succeed: then they show the asker's rows or nothing.
+            let result = body["result"].as_str().unwrap();
+            assert!(
+                result.contains("row") || result.contains("no columns"),
+                "{sql}: {result}"
+            );
+        } else {
+            assert!(
+                body["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{sql}: {body}"
+            );
+        }
+    }
+    // Nothing changed: the asker's messages, the other person's message, the tables.
+    assert_eq!(
+        store.list_messages(owner, conversation).await.unwrap(),
+        before
+    );
+    let mallory = store.ensure_user("mallory").await.unwrap();
+    let theirs = store.get_message(mallory, secret).await.unwrap().unwrap();
+    assert_eq!(theirs.content, "MALLORY-SECRET");
+    // A slow query is cancelled at the limit and says so.
+    let body = query(
+        &app,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    )
+    .await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("longer than 700 ms"),
+        "{body}"
+    );
+    // The tool still works afterwards (no connection was left in a bad state).
+    let body = query(&app, "SELECT count(*) AS n FROM messages").await;
+    assert!(body["result"].as_str().unwrap().contains("| 2 |"), "{body}");
+}
+
 on_both_backends!(
     tools_are_listed_with_their_schemas,
     a_tool_runs_directly,
     hostile_arguments_get_clear_errors,
+    the_query_tool_reads_the_askers_own_rows,
+    hostile_sql_changes_nothing_and_leaks_nothing,
+    the_guarded_table_list_is_complete,
 );
+
+/// The guard under the SQL check: the role the tool logs in as can read the views and nothing
+/// else, and cannot write, even when it sends SQL the check would have refused.
+#[tokio::test]
+async fn postgres_the_query_role_itself_cannot_write_or_read_tables() {
+    use sqlx::Connection;
+    let (app, _) = app_with_two_people(Backend::Postgres).await;
+    // The role is set up at start.
+    let reader_url =
+        app.db
+            .url
+            .replacen("postgres://postgres@", "postgres://ollamastack_query@", 1);
+    let mut reader = sqlx::PgConnection::connect(&reader_url).await.unwrap();
+    for sql in [
+        "SELECT * FROM public.messages",
+        "SELECT * FROM public.users",
+        "SELECT * FROM public.agent_query_sessions",
+        "INSERT INTO public.agent_query_sessions VALUES (pg_backend_pid(), gen_random_uuid(), now())",
+        "DELETE FROM agent_query.messages",
+        "CREATE TABLE agent_query.t (x int)",
+        "CREATE TABLE public.t (x int)",
+        "SELECT pg_read_file('/etc/passwd')",
+    ] {
+        let error = sqlx::query(sql).execute(&mut reader).await.unwrap_err();
+        assert!(
+            error.to_string().contains("permission denied")
+                || error.to_string().contains("cannot")
+                || error.to_string().contains("read-only"),
+            "{sql}: {error}"
+        );
+    }
+    // Without a mapping for its connection, the views show nothing.
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM agent_query.messages")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+/// The server's table list the query tool guards must name every table the migrations create.
+async fn the_guarded_table_list_is_complete(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let tables: Vec<String> = match backend {
+        Backend::Sqlite => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(app.state.store.sqlite_pool().unwrap())
+        .await
+        .unwrap(),
+        Backend::Postgres => sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(app.state.store.postgres_pool().unwrap())
+        .await
+        .unwrap(),
+    };
+    assert!(tables.len() >= 5, "{tables:?}");
+    for table in tables {
+        assert!(
+            ollamastack::tools::query::SERVER_TABLES.contains(&table.as_str()),
+            "add {table} to tools::query::SERVER_TABLES"
+        );
+    }
+}

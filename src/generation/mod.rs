@@ -1039,7 +1039,7 @@ mod tests {
             store.clone(),
             OllamaClient::new(&OllamaSettings::default()),
             Limits::from_settings(&settings),
-            Arc::new(Toolbox::standard()),
+            Arc::new(Toolbox::basic()),
         )
     }
 

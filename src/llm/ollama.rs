@@ -404,20 +404,11 @@ async fn check_status(
 /// The most of an error body that is read: enough for any message Ollama writes.
 const ERROR_BODY_CAP: usize = 64 * 1024;
 
-/// Reads at most `cap` bytes of a body, within 5 seconds; an error body is never held whole.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    let read = async {
-        while let Ok(Some(chunk)) = response.chunk().await {
-            let room = cap - body.len();
-            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() >= cap {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), read).await;
-    body
+/// Reads at most `cap` bytes of an error body, within 5 seconds.
+async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
+    crate::net::read_capped(response, cap, Duration::from_secs(5))
+        .await
+        .0
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {

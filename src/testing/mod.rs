@@ -2,3 +2,4 @@
 //! end-to-end tests and the relay benchmark.
 
 pub mod fake_ollama;
+pub mod fake_weather;

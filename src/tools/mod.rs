@@ -6,6 +6,8 @@
 
 pub mod calculator;
 pub mod clock;
+pub mod query;
+pub mod weather;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -102,12 +104,30 @@ pub struct Toolbox {
 }
 
 impl Toolbox {
-    /// The built-in tools.
-    pub fn standard() -> Toolbox {
+    /// The tools that need nothing but themselves: calculator and current time.
+    pub fn basic() -> Toolbox {
         let mut toolbox = Toolbox::default();
         toolbox.add(Arc::new(calculator::Calculator));
         toolbox.add(Arc::new(clock::CurrentTime));
         toolbox
+    }
+
+    /// Every built-in tool, set up for this server's settings and database.
+    pub async fn for_server(
+        settings: &crate::config::ToolSettings,
+        store: &crate::db::SharedStore,
+    ) -> Toolbox {
+        let mut toolbox = Toolbox::basic();
+        toolbox.add(Arc::new(weather::Weather::new(settings)));
+        if let Some(query) = query::QueryDatabase::connect(settings, store).await {
+            toolbox.add(Arc::new(query));
+        }
+        toolbox
+    }
+
+    /// Adds `other`'s tools, replacing tools of the same name.
+    pub fn extend(&mut self, other: Toolbox) {
+        self.tools.extend(other.tools);
     }
 
     pub fn add(&mut self, tool: Arc<dyn Tool>) {

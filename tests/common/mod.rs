@@ -157,7 +157,7 @@ impl TestApp {
 
     /// Serves the app on an existing database (as after a restart).
     pub async fn serve(db: TestDb, fake: FakeOllama, settings: Settings) -> TestApp {
-        Self::serve_with_tools(db, fake, settings, ollamastack::tools::Toolbox::standard()).await
+        Self::serve_with_tools(db, fake, settings, ollamastack::tools::Toolbox::default()).await
     }
 
     /// `serve` with these tools for agents.
