@@ -2,7 +2,7 @@
 
 use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar, theme::Theme};
 use crate::context::ChatContext;
-use crate::pages::{conversation::ConversationPage, home::HomePage};
+use crate::pages::{assistants::AssistantsPage, conversation::ConversationPage, home::HomePage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -64,6 +64,7 @@ pub fn App() -> impl IntoView {
                             // readable before (and without) the WebAssembly.
                             <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                             <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/assistants") view=AssistantsPage ssr=SsrMode::InOrder/>
                         </Routes>
                     </main>
                 </div>

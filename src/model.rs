@@ -161,6 +161,69 @@ pub struct Conversation {
     pub options: GenerationOptions,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The assistant the conversation runs with, if any.
+    #[serde(default)]
+    pub assistant_id: Option<Uuid>,
+}
+
+/// A preset: model, sampling, system prompt and the tools it may call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Assistant {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub owner_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub model: String,
+    pub temperature: Option<f32>,
+    /// Longest answer in tokens (Ollama's `num_predict`).
+    pub max_tokens: Option<i32>,
+    pub system_prompt: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub tools: ToolNames,
+    /// Whether it may call its tools.
+    pub tools_enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Tool names, stored as a JSON array.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ToolNames(pub Vec<String>);
+
+impl TryFrom<String> for ToolNames {
+    type Error = serde_json::Error;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&value).map(ToolNames)
+    }
+}
+
+/// What a person sets when creating an assistant, or changes when editing one (absent fields
+/// are kept).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub max_tokens: Option<i32>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Tool names; or `toolset` to take a toolset's tools.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
+    #[serde(default)]
+    pub toolset: Option<String>,
+    #[serde(default)]
+    pub tools_enabled: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -254,6 +317,10 @@ pub struct SendOutcome {
     /// With tools: how the model calls them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_mode: Option<ToolMode>,
+    /// Something the person should know about this turn (an assistant's model is missing and
+    /// another answers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// How an agent run's model calls its tools.

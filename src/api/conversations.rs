@@ -31,6 +31,15 @@ pub struct Update {
     system_prompt: Option<Option<String>>,
     #[serde(default)]
     options: Option<GenerationOptions>,
+    /// The assistant the conversation runs with from its next turn; null: none.
+    #[serde(default, deserialize_with = "present_id")]
+    assistant_id: Option<Option<uuid::Uuid>>,
+}
+
+fn present_id<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<uuid::Uuid>>, D::Error> {
+    Option::<uuid::Uuid>::deserialize(d).map(Some)
 }
 
 /// Tells a field sent as null (`Some(None)`) from an absent one (`None`).
@@ -66,6 +75,9 @@ pub async fn update(
             options,
         )
         .await?;
+    }
+    if let Some(assistant_id) = body.assistant_id {
+        conversation = service::set_conversation_assistant(&state, owner, id, assistant_id).await?;
     }
     Ok(axum::Json(conversation))
 }

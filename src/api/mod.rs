@@ -1,6 +1,7 @@
 //! The REST API under /api/v1, and the health checks. JSON in and out; errors are
 //! `{"error": {"code": …, "message": …}}` with a fitting status, never a stack trace.
 
+mod assistants;
 mod conversations;
 mod health;
 mod messages;
@@ -42,6 +43,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/messages/{id}/edit", post(messages::edit))
         .route("/api/v1/messages/{id}/events", get(messages::events))
         .route("/api/v1/tools", get(tools::list))
+        .route(
+            "/api/v1/assistants",
+            get(assistants::list).post(assistants::create),
+        )
+        .route(
+            "/api/v1/assistants/{id}",
+            get(assistants::get)
+                .patch(assistants::update)
+                .delete(assistants::delete),
+        )
+        .route(
+            "/api/v1/assistants/{id}/duplicate",
+            post(assistants::duplicate),
+        )
         .route("/api/v1/tools/{name}/invoke", post(tools::invoke))
 }
 

@@ -19,6 +19,8 @@ pub fn Header() -> impl IntoView {
                 "☰"
             </button>
             <a href="/" class="mr-auto text-lg font-semibold tracking-tight">"OllamaStack"</a>
+            <a href="/assistants" data-testid="assistants-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Assistants"</a>
+            <AssistantPicker/>
             <ModelPicker/>
             <ThemeToggle/>
         </header>
@@ -77,6 +79,62 @@ fn ModelPicker() -> impl IntoView {
                                 .collect_view()
                                 .into_any()
                         }}
+                    </select>
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The assistant the next message is answered by. Picking one shows its model in the model
+/// picker; its tools and sampling apply unless the person picks others.
+#[component]
+fn AssistantPicker() -> impl IntoView {
+    let chat = use_chat();
+    let on_change = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        let id = value.parse::<uuid::Uuid>().ok();
+        chat.selected_assistant.set(id);
+        chat.enabled_tools.set(Vec::new());
+        let assistant = id.and_then(|id| {
+            chat.assistants
+                .get_untracked()
+                .and_then(|list| list.ok())
+                .and_then(|list| list.into_iter().find(|a| a.id == id))
+        });
+        if let Some(assistant) = assistant {
+            chat.selected_model.set(Some(assistant.model));
+        }
+    };
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let assistants = chat.assistants.await.unwrap_or_default();
+                view! {
+                    <label class="sr-only" for="assistant-picker">"Assistant"</label>
+                    <select
+                        id="assistant-picker"
+                        data-testid="assistant-picker"
+                        class="max-w-[12rem] rounded-md border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-900"
+                        prop:value=move || chat.selected_assistant.get().map(|id| id.to_string()).unwrap_or_default()
+                        on:change=on_change
+                    >
+                        <option value="">"No assistant"</option>
+                        {assistants
+                            .into_iter()
+                            .map(|assistant| {
+                                let id = assistant.id;
+                                view! {
+                                    <option
+                                        value=id.to_string()
+                                        title=assistant.description.clone()
+                                        selected=move || chat.selected_assistant.get() == Some(id)
+                                    >
+                                        {assistant.name}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
                     </select>
                 }
             })}

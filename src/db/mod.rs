@@ -6,7 +6,8 @@
 
 use crate::config::DatabaseSettings;
 use crate::model::{
-    Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus, Role, ToolCalls,
+    Assistant, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus, Role,
+    ToolCalls,
 };
 use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -81,7 +82,38 @@ pub fn now() -> DateTime<Utc> {
 }
 
 const CONVERSATION_COLUMNS: &str =
-    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at";
+    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id";
+const ASSISTANT_COLUMNS: &str = "id, owner_id, name, description, model, temperature, max_tokens, \
+     system_prompt, tools, tools_enabled, created_at, updated_at";
+
+/// Binds an assistant's fields as $3..$10 (after its id and owner).
+macro_rules! bind_assistant {
+    ($query:expr, $fields:expr) => {
+        $query
+            .bind(storable(&$fields.name))
+            .bind(storable(&$fields.description))
+            .bind(storable(&$fields.model))
+            .bind($fields.temperature)
+            .bind($fields.max_tokens)
+            .bind(storable(&$fields.system_prompt))
+            .bind(serde_json::to_string(&$fields.tools).unwrap_or_else(|_| "[]".into()))
+            .bind($fields.tools_enabled)
+    };
+}
+
+/// An assistant's settings, as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssistantFields {
+    pub name: String,
+    pub description: String,
+    pub model: String,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<i32>,
+    pub system_prompt: String,
+    pub tools: Vec<String>,
+    pub tools_enabled: bool,
+}
+
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
@@ -406,6 +438,52 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         stale_before: Option<DateTime<Utc>>,
     ) -> Result<u64, sqlx::Error>;
 
+    /// A person's assistants, by name.
+    async fn list_assistants(&self, owner_id: Uuid) -> Result<Vec<Assistant>, sqlx::Error>;
+
+    /// Gives a person the shipped presets, once in their life (deleted presets stay deleted).
+    async fn seed_assistants(
+        &self,
+        owner_id: Uuid,
+        presets: &[AssistantFields],
+    ) -> Result<(), sqlx::Error>;
+
+    async fn get_assistant(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
+    /// By name, ignoring case.
+    async fn assistant_by_name(
+        &self,
+        owner_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
+    async fn insert_assistant(
+        &self,
+        owner_id: Uuid,
+        fields: &AssistantFields,
+    ) -> Result<Assistant, sqlx::Error>;
+
+    async fn update_assistant(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        fields: &AssistantFields,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
+    async fn delete_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
+
+    /// Remembers the assistant a conversation runs with.
+    async fn set_conversation_assistant(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+        assistant_id: Option<Uuid>,
+    ) -> Result<bool, sqlx::Error>;
+
     /// Outbox events of one kind after `after` (an event id), oldest first.
     async fn outbox_events(
         &self,
@@ -450,7 +528,7 @@ macro_rules! portable_store {
                 system_prompt: Option<&str>,
             ) -> Result<Conversation, sqlx::Error> {
                 let sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL) RETURNING {CONVERSATION_COLUMNS}"
                 );
                 with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
                     .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
@@ -579,7 +657,7 @@ macro_rules! portable_store {
                     "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let create_sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6) RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL) RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let last_user_sql = format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND role = 'user' ORDER BY created_at DESC, id DESC LIMIT 1"
@@ -771,6 +849,97 @@ macro_rules! portable_store {
                     tx.commit().await?;
                     Ok(rows.len() as u64)
                 })
+            }
+
+            async fn list_assistants(&self, owner_id: Uuid) -> Result<Vec<Assistant>, sqlx::Error> {
+                let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE owner_id = $1 ORDER BY lower(name), id");
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).fetch_all(pool).await)
+            }
+
+            async fn seed_assistants(
+                &self,
+                owner_id: Uuid,
+                presets: &[AssistantFields],
+            ) -> Result<(), sqlx::Error> {
+                let sql = format!(
+                    "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                     ON CONFLICT DO NOTHING"
+                );
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    // Whoever flips the flag seeds; a second caller at the same time does nothing.
+                    let first = sqlx::query("UPDATE users SET assistants_seeded = $1 WHERE id = $2 AND assistants_seeded = $3")
+                        .bind(true).bind(owner_id).bind(false)
+                        .execute(&mut *tx).await?.rows_affected() == 1;
+                    if first {
+                        for fields in presets {
+                            bind_assistant!(sqlx::query(&sql).bind(Uuid::now_v7()).bind(owner_id), fields)
+                                .bind(now())
+                                .execute(&mut *tx).await?;
+                        }
+                    }
+                    tx.commit().await
+                })
+            }
+
+            async fn get_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE id = $1 AND owner_id = $2");
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(id).bind(owner_id).fetch_optional(pool).await)
+            }
+
+            async fn assistant_by_name(
+                &self,
+                owner_id: Uuid,
+                name: &str,
+            ) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE owner_id = $1 AND lower(name) = lower($2)");
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).bind(name).fetch_optional(pool).await)
+            }
+
+            async fn insert_assistant(
+                &self,
+                owner_id: Uuid,
+                fields: &AssistantFields,
+            ) -> Result<Assistant, sqlx::Error> {
+                let sql = format!(
+                    "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {ASSISTANT_COLUMNS}"
+                );
+                with_pool!(self, pool => bind_assistant!(sqlx::query_as::<_, Assistant>(&sql).bind(Uuid::now_v7()).bind(owner_id), fields)
+                    .bind(now()).fetch_one(pool).await)
+            }
+
+            async fn update_assistant(
+                &self,
+                owner_id: Uuid,
+                id: Uuid,
+                fields: &AssistantFields,
+            ) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE assistants SET name = $3, description = $4, model = $5, temperature = $6, max_tokens = $7, \
+                     system_prompt = $8, tools = $9, tools_enabled = $10, updated_at = $11 \
+                     WHERE id = $1 AND owner_id = $2 RETURNING {ASSISTANT_COLUMNS}"
+                );
+                with_pool!(self, pool => bind_assistant!(sqlx::query_as::<_, Assistant>(&sql).bind(id).bind(owner_id), fields)
+                    .bind(now()).fetch_optional(pool).await)
+            }
+
+            async fn delete_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+                with_pool!(self, pool => sqlx::query("DELETE FROM assistants WHERE id = $1 AND owner_id = $2")
+                    .bind(id).bind(owner_id).execute(pool).await.map(|r| r.rows_affected() == 1))
+            }
+
+            async fn set_conversation_assistant(
+                &self,
+                owner_id: Uuid,
+                conversation_id: Uuid,
+                assistant_id: Option<Uuid>,
+            ) -> Result<bool, sqlx::Error> {
+                // The assistant must be the same person's: checked in the statement itself.
+                with_pool!(self, pool => sqlx::query(
+                    "UPDATE conversations SET assistant_id = $1 WHERE id = $2 AND owner_id = $3 \
+                     AND ($1 IS NULL OR EXISTS (SELECT 1 FROM assistants a WHERE a.id = $1 AND a.owner_id = $3))")
+                    .bind(assistant_id).bind(conversation_id).bind(owner_id)
+                    .execute(pool).await.map(|r| r.rows_affected() == 1))
             }
 
             async fn outbox_events(

@@ -69,6 +69,9 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     let conversation_id = data.conversation.id;
     chat.selected_model
         .set(Some(data.conversation.model.clone()));
+    // The conversation remembers its assistant; its tools apply unless others are picked.
+    chat.selected_assistant.set(data.conversation.assistant_id);
+    chat.enabled_tools.set(Vec::new());
     let title = data.conversation.title.clone();
     let settings_for = data.conversation.clone();
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
@@ -120,13 +123,17 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     let on_send = Callback::new(move |content: String| {
         sending.set(true);
         error.set(None);
-        let model = chat.selected_model.get_untracked();
+        let model = chat.model_to_send();
+        let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            match send_message(Some(conversation_id), content, model, tools).await {
+            match send_message(Some(conversation_id), content, model, tools, assistant).await {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.tool_mode.set(outcome.tool_mode);
+                    chat.notice.set(outcome.notice.clone());
+                    chat.selected_model
+                        .set(outcome.assistant_message.model.clone());
                     let answer = Row::new(outcome.assistant_message);
                     messages.update(|rows| {
                         rows.push(Row::new(outcome.user_message));
@@ -258,6 +265,11 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         {move || (chat.tool_mode.get() == Some(crate::model::ToolMode::Prompted)).then(|| view! {
             <p data-testid="tool-mode" class="mx-auto w-full max-w-3xl px-3 text-xs text-zinc-500">
                 "Tools by prompt: this model has no native tool calling, so each step asks it for one JSON reply."
+            </p>
+        })}
+        {move || chat.notice.get().map(|notice| view! {
+            <p data-testid="turn-notice" role="status" class="mx-auto w-full max-w-3xl px-3 text-xs text-amber-700 dark:text-amber-400">
+                {notice}
             </p>
         })}
         <Composer text streaming sending on_send on_stop/>

@@ -17,13 +17,17 @@ pub fn HomePage() -> impl IntoView {
         let navigate = navigate.clone();
         sending.set(true);
         error.set(None);
-        let model = chat.selected_model.get_untracked();
+        let model = chat.model_to_send();
+        let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            match send_message(None, content, model, tools).await {
+            match send_message(None, content, model, tools, assistant).await {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.tool_mode.set(outcome.tool_mode);
+                    chat.notice.set(outcome.notice.clone());
+                    chat.selected_model
+                        .set(outcome.assistant_message.model.clone());
                     chat.refresh_conversations();
                     navigate(
                         &format!("/c/{}", outcome.conversation.id),

@@ -1,2 +1,3 @@
+pub mod assistants;
 pub mod conversation;
 pub mod home;

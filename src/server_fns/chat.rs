@@ -37,6 +37,9 @@ pub async fn send_message(
     /// Tools the answer may call (an agent run); none: a plain answer.
     #[server(default)]
     tools: Vec<String>,
+    /// The assistant to answer as (id); `""`: none; absent: the conversation's.
+    #[server(default)]
+    assistant: Option<String>,
 ) -> Result<SendOutcome, AppError> {
     let state = super::app_state()?;
     let input = crate::service::SendMessage {
@@ -45,6 +48,7 @@ pub async fn send_message(
         model,
         options: Default::default(),
         tools,
+        assistant,
     };
     crate::service::send_message(&state, state.current_user(), input).await
 }

@@ -1,6 +1,7 @@
 //! Server functions, one file per domain, one verb_noun each. Each is a thin call into
 //! `service`, which the REST API shares.
 
+pub mod assistants;
 pub mod chat;
 pub mod conversations;
 pub mod ollama;

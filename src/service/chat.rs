@@ -11,8 +11,8 @@ use crate::generation::prompted;
 use crate::generation::{Admission, GenerationJob, Refusal};
 use crate::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::model::{
-    ConversationWithMessages, GenerationOptions, Message, MessageStatus, Role, SendOutcome,
-    StreamEvent, ToolMode,
+    Assistant, Conversation, ConversationWithMessages, GenerationOptions, Message, MessageStatus,
+    Role, SendOutcome, StreamEvent, ToolMode,
 };
 use crate::state::AppState;
 use futures::Stream;
@@ -35,6 +35,18 @@ pub struct SendMessage {
     /// run. None: a plain answer.
     #[serde(default)]
     pub tools: Vec<String>,
+    /// The assistant to answer as (id or name); `""` or `"none"`: none. When absent, a
+    /// conversation keeps the assistant it runs with.
+    #[serde(default)]
+    pub assistant: Option<String>,
+}
+
+/// Which assistant a turn runs with.
+enum AssistantChoice {
+    /// The one the conversation remembers (or none for a new conversation).
+    Keep,
+    None,
+    Use(Assistant),
 }
 
 /// Stores the person's message and starts the answer as a server task, the whole turn in one
@@ -51,19 +63,43 @@ pub async fn send_message(
     let tools = tool_specs(state, &input.tools)?;
     let admission = admit(state, owner)?;
 
+    let choice = match input.assistant.as_deref().map(str::trim) {
+        None => AssistantChoice::Keep,
+        Some("") => AssistantChoice::None,
+        Some(key) if key.eq_ignore_ascii_case("none") => AssistantChoice::None,
+        Some(key) => AssistantChoice::Use(super::find_assistant(state, owner, key).await?),
+    };
+    let mut notice = None;
     let mut options = input.options;
-    let (conversation, model) = match input.conversation_id {
+    let (conversation, model, assistant) = match input.conversation_id {
         Some(id) => {
             let conversation = owned_conversation(state, owner, id).await?;
-            let model = requested_model.unwrap_or_else(|| conversation.model.clone());
+            let assistant = match &choice {
+                AssistantChoice::Use(assistant) => Some(assistant.clone()),
+                AssistantChoice::None => None,
+                AssistantChoice::Keep => remembered_assistant(state, owner, &conversation).await?,
+            };
+            let model = match (requested_model, &choice) {
+                (Some(model), _) => model,
+                // A newly chosen assistant brings its model.
+                (None, AssistantChoice::Use(assistant)) => {
+                    assistant_model(state, assistant, &mut notice).await?
+                }
+                (None, _) => conversation.model.clone(),
+            };
             // The turn's own options first, then the conversation's.
             options = options.or(&conversation.options);
-            (TurnConversation::Existing(id), model)
+            (TurnConversation::Existing(id), model, assistant)
         }
         None => {
-            let model = match requested_model {
-                Some(model) => model,
-                None => default_model(state).await?,
+            let assistant = match &choice {
+                AssistantChoice::Use(assistant) => Some(assistant.clone()),
+                _ => None,
+            };
+            let model = match (requested_model, &assistant) {
+                (Some(model), _) => model,
+                (None, Some(assistant)) => assistant_model(state, assistant, &mut notice).await?,
+                (None, None) => default_model(state).await?,
             };
             (
                 TurnConversation::New {
@@ -71,15 +107,26 @@ pub async fn send_message(
                     system_prompt: state.settings.generation.default_system_prompt.as_deref(),
                 },
                 model,
+                assistant,
             )
         }
     };
-    let options = validate_options(state, options)?;
+    let options = validate_options(state, options.or(&assistant_options(assistant.as_ref())))?;
+    // The turn's tools, else the assistant's when it may call them.
+    let tools = if tools.is_empty() {
+        tool_specs(state, &assistant_tools(assistant.as_ref()))?
+    } else {
+        tools
+    };
     let title = title_from(&content);
     let conversation = match conversation {
         TurnConversation::New { system_prompt, .. } => TurnConversation::New {
             title: &title,
-            system_prompt,
+            system_prompt: assistant
+                .as_ref()
+                .map(|a| a.system_prompt.as_str())
+                .filter(|p| !p.trim().is_empty())
+                .or(system_prompt),
         },
         existing => existing,
     };
@@ -96,10 +143,77 @@ pub async fn send_message(
         },
         options,
         tools,
+        assistant.as_ref().map(|a| a.system_prompt.as_str()),
         admission,
     )
     .await?;
-    send_outcome(turn)
+    let mut outcome = send_outcome(turn)?;
+    let chosen = assistant.as_ref().map(|a| a.id);
+    if !matches!(choice, AssistantChoice::Keep) && outcome.conversation.assistant_id != chosen {
+        state
+            .store
+            .set_conversation_assistant(owner, outcome.conversation.id, chosen)
+            .await?;
+        outcome.conversation.assistant_id = chosen;
+    }
+    outcome.notice = notice;
+    Ok(outcome)
+}
+
+/// The assistant a conversation runs with, if it still exists.
+async fn remembered_assistant(
+    state: &AppState,
+    owner: Uuid,
+    conversation: &Conversation,
+) -> AppResult<Option<Assistant>> {
+    match conversation.assistant_id {
+        Some(id) => Ok(state.store.get_assistant(owner, id).await?),
+        None => Ok(None),
+    }
+}
+
+/// The assistant's sampling options, below the turn's and the conversation's own.
+fn assistant_options(assistant: Option<&Assistant>) -> GenerationOptions {
+    GenerationOptions {
+        temperature: assistant.and_then(|a| a.temperature),
+        num_predict: assistant.and_then(|a| a.max_tokens),
+        num_ctx: None,
+    }
+}
+
+fn assistant_tools(assistant: Option<&Assistant>) -> Vec<String> {
+    match assistant {
+        // A tool removed from the server since is left out rather than failing every turn.
+        Some(a) if a.tools_enabled => a.tools.0.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// The assistant's model when Ollama has it; else the default model, with a note saying so.
+async fn assistant_model(
+    state: &AppState,
+    assistant: &Assistant,
+    notice: &mut Option<String>,
+) -> AppResult<String> {
+    let Ok(models) = state.ollama.list_models().await else {
+        // Ollama does not answer: the turn will say so itself.
+        return Ok(assistant.model.clone());
+    };
+    if models.iter().any(|m| same_model(&m.name, &assistant.model)) {
+        return Ok(assistant.model.clone());
+    }
+    let fallback = default_model(state).await?;
+    *notice = Some(format!(
+        "{} uses the model {}, which Ollama does not have; answering with {fallback} instead. \
+         Install it with `ollama pull {}`.",
+        assistant.name, assistant.model, assistant.model
+    ));
+    Ok(fallback)
+}
+
+/// `llama3.2` names `llama3.2:latest`; a name with a tag names only that tag.
+fn same_model(installed: &str, wanted: &str) -> bool {
+    installed == wanted || (!wanted.contains(':') && installed == format!("{wanted}:latest"))
 }
 
 /// The tools a turn asked for, as Ollama reads them; an unknown name is refused.
@@ -146,7 +260,18 @@ pub async fn regenerate(
         conversation,
         messages,
     } = get_conversation(state, owner, conversation_id).await?;
-    let options = validate_options(state, options.or(&conversation.options))?;
+    let assistant = remembered_assistant(state, owner, &conversation).await?;
+    let options = validate_options(
+        state,
+        options
+            .or(&conversation.options)
+            .or(&assistant_options(assistant.as_ref())),
+    )?;
+    let tools = if tools.is_empty() {
+        tool_specs(state, &assistant_tools(assistant.as_ref()))?
+    } else {
+        tools
+    };
     if messages
         .iter()
         .any(|m| m.status == MessageStatus::Streaming)
@@ -173,6 +298,7 @@ pub async fn regenerate(
         },
         options,
         tools,
+        assistant.as_ref().map(|a| a.system_prompt.as_str()),
         admission,
     )
     .await?;
@@ -197,7 +323,15 @@ pub async fn edit_and_resend(
         ));
     }
     let conversation = owned_conversation(state, owner, message.conversation_id).await?;
-    let options = validate_options(state, conversation.options.clone())?;
+    let assistant = remembered_assistant(state, owner, &conversation).await?;
+    let options = validate_options(
+        state,
+        conversation
+            .options
+            .clone()
+            .or(&assistant_options(assistant.as_ref())),
+    )?;
+    let tools = tool_specs(state, &assistant_tools(assistant.as_ref()))?;
     let admission = admit(state, owner)?;
     let model = model.unwrap_or_else(|| conversation.model.clone());
     let turn = start_turn(
@@ -212,7 +346,8 @@ pub async fn edit_and_resend(
             instance_id: state.generations.instance_id,
         },
         options,
-        Vec::new(),
+        tools,
+        assistant.as_ref().map(|a| a.system_prompt.as_str()),
         admission,
     )
     .await?;
@@ -295,6 +430,7 @@ async fn start_turn(
     turn: Turn<'_>,
     options: GenerationOptions,
     tools: Vec<ToolSpec>,
+    assistant_prompt: Option<&str>,
     admission: Admission,
 ) -> AppResult<(TurnStarted, Option<ToolMode>)> {
     let owner = turn.owner_id;
@@ -313,6 +449,12 @@ async fn start_turn(
         TurnError::Db(error) => AppError::from(error),
     })?;
     let mut messages = prompt_messages(&started.conversation, &started.history);
+    // A conversation without a system prompt of its own gets its assistant's.
+    if let Some(prompt) = assistant_prompt.filter(|p| !p.trim().is_empty()) {
+        if messages.first().is_none_or(|m| m.role != "system") {
+            messages.insert(0, ChatMessage::new("system", prompt));
+        }
+    }
     let request = match tool_mode {
         Some(ToolMode::Prompted) => {
             // After the conversation's own system prompt, if any.
@@ -365,6 +507,7 @@ fn send_outcome((turn, tool_mode): (TurnStarted, Option<ToolMode>)) -> AppResult
         user_message: turn.user_message.ok_or(AppError::Internal)?,
         assistant_message: turn.assistant,
         tool_mode,
+        notice: None,
     })
 }
 

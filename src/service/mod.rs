@@ -2,12 +2,14 @@
 //! these. Input is validated here, at the edge, into typed errors. One module per domain, so that
 //! agents, documents, analytics, accounts and webhooks become siblings.
 
+mod assistants;
 mod chat;
 mod conversations;
 mod models;
 mod prompt;
 mod validation;
 
+pub use assistants::*;
 pub use chat::*;
 pub use conversations::*;
 pub use models::*;

@@ -15,6 +15,22 @@ use serde_json::Value;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use uuid::Uuid;
 
+/// Toolsets from the customization guide: tools chosen together for a kind of assistant, by
+/// name. (The data analysis, web development and customer support sets grow as their tools
+/// arrive.)
+pub const TOOLSETS: &[(&str, &[&str])] = &[
+    ("general", &["calculator", "current_time", "weather"]),
+    ("data_analysis", &["calculator", "query_database"]),
+];
+
+/// The tools of a toolset.
+pub fn toolset(name: &str) -> Option<&'static [&'static str]> {
+    TOOLSETS
+        .iter()
+        .find(|(set, _)| set.eq_ignore_ascii_case(name.trim()))
+        .map(|(_, tools)| *tools)
+}
+
 /// Why a tool call gave no result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ToolError {

@@ -41,6 +41,7 @@ pub const SERVER_TABLES: &[&str] = &[
     "messages",
     "outbox",
     "agent_query_sessions",
+    "assistants",
     "_sqlx_migrations",
     "sqlite_master",
     "sqlite_schema",

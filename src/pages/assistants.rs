@@ -1,0 +1,245 @@
+//! Assistants: the person's presets, each editable, duplicable and deletable, and a form for a
+//! new one.
+
+use crate::context::use_chat;
+use crate::model::{Assistant, AssistantInput};
+use crate::server_fns::assistants::{delete_assistant, duplicate_assistant, save_assistant};
+use crate::server_fns::tools::list_tools;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use uuid::Uuid;
+
+#[component]
+pub fn AssistantsPage() -> impl IntoView {
+    let chat = use_chat();
+    // The assistant being edited (None with `editing` on: a new one).
+    let editing = RwSignal::new(None::<Option<Assistant>>);
+    let error = RwSignal::new(None::<String>);
+    let act =
+        move |work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>>>>| {
+            error.set(None);
+            spawn_local(async move {
+                match work.await {
+                    Ok(()) => chat.refresh_assistants(),
+                    Err(message) => error.set(Some(message)),
+                }
+            });
+        };
+    view! {
+        <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="assistants-page">
+            <div class="mb-4 flex items-center gap-2">
+                <h1 class="mr-auto text-xl font-semibold">"Assistants"</h1>
+                <button
+                    type="button"
+                    data-testid="new-assistant"
+                    class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700"
+                    on:click=move |_| editing.set(Some(None))
+                >
+                    "New assistant"
+                </button>
+            </div>
+            <p class="mb-4 text-sm text-zinc-500">
+                "An assistant is a model with its own temperature, answer length, system prompt and tools. Pick one next to the model picker; a conversation remembers it."
+            </p>
+            {move || error.get().map(|e| view! { <p role="alert" data-testid="assistant-error" class="mb-3 text-sm text-red-600">{e}</p> })}
+            {move || editing.get().map(|assistant| view! {
+                <AssistantForm
+                    assistant
+                    on_done=Callback::new(move |saved: bool| {
+                        editing.set(None);
+                        if saved {
+                            chat.refresh_assistants();
+                        }
+                    })
+                />
+            })}
+            <Transition fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match chat.assistants.await {
+                        Err(e) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="text-zinc-500">"No assistants yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="space-y-2" data-testid="assistant-list">
+                                {list.into_iter().map(|assistant| {
+                                    let id = assistant.id;
+                                    let for_edit = assistant.clone();
+                                    let tools = if assistant.tools_enabled && !assistant.tools.0.is_empty() {
+                                        format!(" · tools: {}", assistant.tools.0.join(", "))
+                                    } else {
+                                        String::new()
+                                    };
+                                    let summary = format!(
+                                        "{} · temperature {} · {} tokens{}",
+                                        assistant.model,
+                                        assistant.temperature.map(|t| t.to_string()).unwrap_or_else(|| "default".into()),
+                                        assistant.max_tokens.map(|t| t.to_string()).unwrap_or_else(|| "default".into()),
+                                        tools
+                                    );
+                                    let name = assistant.name.clone();
+                                    view! {
+                                        <li class="rounded-lg border border-zinc-200 p-3 dark:border-zinc-800" data-testid="assistant-item">
+                                            <div class="flex items-start gap-2">
+                                                <div class="mr-auto min-w-0">
+                                                    <p class="font-medium" data-testid="assistant-name">{assistant.name.clone()}</p>
+                                                    <p class="text-sm text-zinc-500">{assistant.description.clone()}</p>
+                                                    <p class="mt-1 text-xs text-zinc-400">{summary}</p>
+                                                </div>
+                                                <button type="button" data-testid="edit-assistant" class="rounded px-2 py-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                                                    on:click=move |_| editing.set(Some(Some(for_edit.clone())))>"Edit"</button>
+                                                <button type="button" data-testid="duplicate-assistant" class="rounded px-2 py-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                                                    on:click=move |_| act(Box::pin(async move {
+                                                        duplicate_assistant(id).await.map(|_| ()).map_err(|e| e.to_string())
+                                                    }))>"Duplicate"</button>
+                                                <button type="button" data-testid="delete-assistant" class="rounded px-2 py-1 text-sm text-red-600 hover:bg-red-50 dark:hover:bg-red-950"
+                                                    aria-label=format!("Delete {name}")
+                                                    on:click=move |_| act(Box::pin(async move {
+                                                        delete_assistant(id).await.map_err(|e| e.to_string())
+                                                    }))>"Delete"</button>
+                                            </div>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// A number field's value: empty is none.
+fn optional_number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{what} must be a number"))
+}
+
+/// Create (no assistant) or edit form; `on_done(true)` once saved.
+#[component]
+fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl IntoView {
+    let id: Option<Uuid> = assistant.as_ref().map(|a| a.id);
+    let field = |f: fn(&Assistant) -> String| assistant.as_ref().map(f).unwrap_or_default();
+    let name = RwSignal::new(field(|a| a.name.clone()));
+    let description = RwSignal::new(field(|a| a.description.clone()));
+    let model = RwSignal::new(field(|a| a.model.clone()));
+    let temperature = RwSignal::new(field(|a| {
+        a.temperature.map(|t| t.to_string()).unwrap_or_default()
+    }));
+    let max_tokens = RwSignal::new(field(|a| {
+        a.max_tokens.map(|t| t.to_string()).unwrap_or_default()
+    }));
+    let system_prompt = RwSignal::new(field(|a| a.system_prompt.clone()));
+    let tools = RwSignal::new(
+        assistant
+            .as_ref()
+            .map(|a| a.tools.0.clone())
+            .unwrap_or_default(),
+    );
+    let tools_enabled = RwSignal::new(assistant.as_ref().is_some_and(|a| a.tools_enabled));
+    let status = RwSignal::new(None::<String>);
+    let saving = RwSignal::new(false);
+    let available = Resource::new(|| (), |_| list_tools());
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let parsed = (|| {
+            let temperature = optional_number::<f32>(&temperature.get_untracked(), "Temperature")?;
+            let max_tokens = optional_number::<i32>(&max_tokens.get_untracked(), "Max tokens")?;
+            Ok::<_, String>(AssistantInput {
+                name: Some(name.get_untracked()),
+                description: Some(description.get_untracked()),
+                model: Some(model.get_untracked()),
+                temperature,
+                max_tokens,
+                system_prompt: Some(system_prompt.get_untracked()),
+                tools: Some(tools.get_untracked()),
+                toolset: None,
+                tools_enabled: Some(tools_enabled.get_untracked()),
+            })
+        })();
+        let input = match parsed {
+            Ok(input) => input,
+            Err(message) => {
+                status.set(Some(message));
+                return;
+            }
+        };
+        saving.set(true);
+        spawn_local(async move {
+            match save_assistant(id, input).await {
+                Ok(_) => on_done.run(true),
+                Err(e) => status.set(Some(e.to_string())),
+            }
+            saving.set(false);
+        });
+    };
+    let input_class = "w-full rounded-md border border-zinc-300 bg-white px-2 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-900";
+    view! {
+        <form class="mb-6 space-y-3 rounded-lg border border-zinc-300 p-4 dark:border-zinc-700" data-testid="assistant-form" on:submit=submit>
+            <h2 class="font-medium">{if id.is_some() { "Edit assistant" } else { "New assistant" }}</h2>
+            <label class="block text-sm">"Name"
+                <input class=input_class data-testid="assistant-name-input" required maxlength="60"
+                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+            </label>
+            <label class="block text-sm">"Description"
+                <input class=input_class data-testid="assistant-description-input" maxlength="500"
+                    prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))/>
+            </label>
+            <div class="grid grid-cols-3 gap-3">
+                <label class="block text-sm">"Model"
+                    <input class=input_class data-testid="assistant-model-input" required placeholder="llama3.2"
+                        prop:value=move || model.get() on:input=move |ev| model.set(event_target_value(&ev))/>
+                </label>
+                <label class="block text-sm">"Temperature"
+                    <input class=input_class data-testid="assistant-temperature-input" type="number" min="0" max="2" step="0.05"
+                        prop:value=move || temperature.get() on:input=move |ev| temperature.set(event_target_value(&ev))/>
+                </label>
+                <label class="block text-sm">"Max tokens"
+                    <input class=input_class data-testid="assistant-max-tokens-input" type="number" min="1" step="1"
+                        prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
+                </label>
+            </div>
+            <label class="block text-sm">"System prompt"
+                <textarea class=input_class data-testid="assistant-prompt-input" rows="4" maxlength="20000"
+                    prop:value=move || system_prompt.get() on:input=move |ev| system_prompt.set(event_target_value(&ev))></textarea>
+            </label>
+            <label class="flex items-center gap-2 text-sm">
+                <input type="checkbox" data-testid="assistant-tools-enabled" prop:checked=move || tools_enabled.get()
+                    on:change=move |ev| tools_enabled.set(event_target_checked(&ev))/>
+                "May call tools"
+            </label>
+            <fieldset class="text-sm" disabled=move || !tools_enabled.get()>
+                <legend class="mb-1">"Tools"</legend>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        available.await.unwrap_or_default().into_iter().map(|tool| {
+                            let name = tool.name.clone();
+                            let checked = { let name = name.clone(); move || tools.with(|t| t.contains(&name)) };
+                            let toggle = { let name = name.clone(); move |_| tools.update(|t| {
+                                if let Some(i) = t.iter().position(|n| *n == name) { t.remove(i); } else { t.push(name.clone()); }
+                            }) };
+                            view! {
+                                <label class="mr-3 inline-flex items-center gap-1">
+                                    <input type="checkbox" data-testid=format!("assistant-tool-{name}") prop:checked=checked on:change=toggle/>
+                                    <span class="font-mono">{tool.name}</span>
+                                </label>
+                            }
+                        }).collect_view()
+                    })}
+                </Suspense>
+            </fieldset>
+            {move || status.get().map(|s| view! { <p role="alert" data-testid="assistant-form-error" class="text-sm text-red-600">{s}</p> })}
+            <div class="flex gap-2">
+                <button type="submit" data-testid="save-assistant" class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                    disabled=move || saving.get()>"Save"</button>
+                <button type="button" class="rounded-lg px-3 py-1.5 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                    on:click=move |_| on_done.run(false)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}

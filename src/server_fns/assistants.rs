@@ -1,0 +1,55 @@
+//! Assistants for the page: list, pick one for a conversation, create, edit, duplicate, delete.
+
+use crate::error::AppError;
+use crate::model::{Assistant, AssistantInput, Conversation};
+use leptos::prelude::*;
+use uuid::Uuid;
+
+/// The person's assistants (the shipped presets the first time).
+#[server]
+pub async fn list_assistants() -> Result<Vec<Assistant>, AppError> {
+    let state = super::app_state()?;
+    crate::service::list_assistants(&state, state.current_user()).await
+}
+
+/// The assistant a conversation runs with from its next turn; `None`: none.
+#[server]
+pub async fn set_conversation_assistant(
+    conversation_id: Uuid,
+    assistant_id: Option<Uuid>,
+) -> Result<Conversation, AppError> {
+    let state = super::app_state()?;
+    crate::service::set_conversation_assistant(
+        &state,
+        state.current_user(),
+        conversation_id,
+        assistant_id,
+    )
+    .await
+}
+
+/// Creates an assistant (`id` absent) or changes one.
+#[server]
+pub async fn save_assistant(
+    id: Option<Uuid>,
+    input: AssistantInput,
+) -> Result<Assistant, AppError> {
+    let state = super::app_state()?;
+    let owner = state.current_user();
+    match id {
+        Some(id) => crate::service::update_assistant(&state, owner, id, input).await,
+        None => crate::service::create_assistant(&state, owner, input).await,
+    }
+}
+
+#[server]
+pub async fn duplicate_assistant(id: Uuid) -> Result<Assistant, AppError> {
+    let state = super::app_state()?;
+    crate::service::duplicate_assistant(&state, state.current_user(), id).await
+}
+
+#[server]
+pub async fn delete_assistant(id: Uuid) -> Result<(), AppError> {
+    let state = super::app_state()?;
+    crate::service::delete_assistant(&state, state.current_user(), id).await
+}

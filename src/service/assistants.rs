@@ -1,0 +1,315 @@
+//! Assistants: presets of model, sampling, system prompt and tools that a conversation runs with.
+
+use crate::db::AssistantFields;
+use crate::error::{AppError, AppResult};
+use crate::model::{Assistant, AssistantInput};
+use crate::state::AppState;
+use uuid::Uuid;
+
+const MAX_NAME_CHARS: usize = 60;
+const MAX_DESCRIPTION_CHARS: usize = 500;
+const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
+
+/// The presets every person starts with.
+pub fn presets() -> Vec<AssistantFields> {
+    vec![
+        AssistantFields {
+            name: "Creative writer".into(),
+            description: "Stories, poems and vivid prose; varied and imaginative.".into(),
+            model: "llama3.2".into(),
+            temperature: Some(0.9),
+            max_tokens: Some(2000),
+            system_prompt: "You are a creative writer. Write vivid, original prose and verse \
+                with concrete images, fresh metaphors and a clear voice. Match the form, length \
+                and tone the person asks for; when they leave it open, choose boldly and say \
+                nothing about your choices. Show rather than tell, vary sentence rhythm, and \
+                end with intent. Offer to revise when the request is ambiguous."
+                .into(),
+            tools: Vec::new(),
+            tools_enabled: false,
+        },
+        AssistantFields {
+            name: "Code assistant".into(),
+            description: "Precise help with code: writing, explaining, reviewing, debugging."
+                .into(),
+            model: "codellama".into(),
+            temperature: Some(0.1),
+            max_tokens: Some(1500),
+            system_prompt: "You are an expert programmer. Give correct, idiomatic, minimal code \
+                in fenced blocks with the language named, then a short explanation of what \
+                matters. When reviewing or debugging, name the cause before the fix. Say which \
+                assumptions you make about versions and environment; never invent APIs. Prefer \
+                clarity to cleverness, and mention edge cases and tests worth writing."
+                .into(),
+            tools: Vec::new(),
+            tools_enabled: false,
+        },
+        AssistantFields {
+            name: "Data analyst".into(),
+            description: "Answers questions about data with calculations and queries, not guesses."
+                .into(),
+            model: "llama3.2".into(),
+            temperature: Some(0.3),
+            max_tokens: Some(1000),
+            system_prompt: "You are a careful data analyst. Answer from the data, not from \
+                memory: use the tools to compute and to query, one step at a time, and never \
+                guess a number you could calculate. State the figures you found, how you got \
+                them, and what they do and do not show. Keep answers short; use a small table \
+                when comparing values."
+                .into(),
+            tools: crate::tools::toolset("data_analysis")
+                .unwrap_or_default()
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            tools_enabled: true,
+        },
+    ]
+}
+
+/// The person's assistants, by name (the presets are added the first time).
+pub async fn list_assistants(state: &AppState, owner: Uuid) -> AppResult<Vec<Assistant>> {
+    state.store.seed_assistants(owner, &presets()).await?;
+    Ok(state.store.list_assistants(owner).await?)
+}
+
+/// By id, or by name (ignoring case).
+pub async fn find_assistant(state: &AppState, owner: Uuid, key: &str) -> AppResult<Assistant> {
+    state.store.seed_assistants(owner, &presets()).await?;
+    let found = match key.trim().parse::<Uuid>() {
+        Ok(id) => state.store.get_assistant(owner, id).await?,
+        Err(_) => state.store.assistant_by_name(owner, key.trim()).await?,
+    };
+    found.ok_or_else(|| AppError::NotFound("assistant".into()))
+}
+
+pub async fn create_assistant(
+    state: &AppState,
+    owner: Uuid,
+    input: AssistantInput,
+) -> AppResult<Assistant> {
+    // The presets come first, so that their names are taken before the person's own.
+    state.store.seed_assistants(owner, &presets()).await?;
+    let Some(name) = input.name.clone() else {
+        return Err(AppError::InvalidInput("an assistant needs a name".into()));
+    };
+    let blank = AssistantFields {
+        name,
+        description: String::new(),
+        model: String::new(),
+        temperature: None,
+        max_tokens: None,
+        system_prompt: String::new(),
+        tools: Vec::new(),
+        tools_enabled: false,
+    };
+    if input.model.is_none() {
+        return Err(AppError::InvalidInput("an assistant needs a model".into()));
+    }
+    let fields = merge(state, blank, input)?;
+    state
+        .store
+        .insert_assistant(owner, &fields)
+        .await
+        .map_err(|e| name_taken(e, &fields.name))
+}
+
+pub async fn update_assistant(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+    input: AssistantInput,
+) -> AppResult<Assistant> {
+    let current = state
+        .store
+        .get_assistant(owner, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    let fields = merge(state, fields_of(&current), input)?;
+    state
+        .store
+        .update_assistant(owner, id, &fields)
+        .await
+        .map_err(|e| name_taken(e, &fields.name))?
+        .ok_or_else(|| AppError::NotFound("assistant".into()))
+}
+
+/// A copy named "… (copy)", "… (copy 2)", …
+pub async fn duplicate_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Assistant> {
+    let original = state
+        .store
+        .get_assistant(owner, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    let mut fields = fields_of(&original);
+    let base: String = original.name.chars().take(MAX_NAME_CHARS - 10).collect();
+    for n in 1..100 {
+        fields.name = if n == 1 {
+            format!("{base} (copy)")
+        } else {
+            format!("{base} (copy {n})")
+        };
+        if state
+            .store
+            .assistant_by_name(owner, &fields.name)
+            .await?
+            .is_none()
+        {
+            return state
+                .store
+                .insert_assistant(owner, &fields)
+                .await
+                .map_err(|e| name_taken(e, &fields.name));
+        }
+    }
+    Err(AppError::Conflict(
+        "too many copies of this assistant".into(),
+    ))
+}
+
+pub async fn delete_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<()> {
+    if state.store.delete_assistant(owner, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("assistant".into()))
+    }
+}
+
+/// Sets (or, with `None`, clears) the assistant a conversation runs with.
+pub async fn set_conversation_assistant(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    assistant_id: Option<Uuid>,
+) -> AppResult<crate::model::Conversation> {
+    if let Some(id) = assistant_id {
+        // NotFound for another person's assistant as for one that does not exist.
+        state
+            .store
+            .get_assistant(owner, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    }
+    if !state
+        .store
+        .set_conversation_assistant(owner, conversation_id, assistant_id)
+        .await?
+    {
+        return Err(AppError::NotFound("conversation".into()));
+    }
+    super::owned_conversation(state, owner, conversation_id).await
+}
+
+fn fields_of(assistant: &Assistant) -> AssistantFields {
+    AssistantFields {
+        name: assistant.name.clone(),
+        description: assistant.description.clone(),
+        model: assistant.model.clone(),
+        temperature: assistant.temperature,
+        max_tokens: assistant.max_tokens,
+        system_prompt: assistant.system_prompt.clone(),
+        tools: assistant.tools.0.clone(),
+        tools_enabled: assistant.tools_enabled,
+    }
+}
+
+/// `fields` changed by what `input` sets, each value checked.
+fn merge(
+    state: &AppState,
+    mut fields: AssistantFields,
+    input: AssistantInput,
+) -> AppResult<AssistantFields> {
+    let invalid = |message: String| Err(AppError::InvalidInput(message));
+    if let Some(name) = input.name {
+        let name = crate::text::clean_input(&name).trim().to_string();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return invalid(format!(
+                "an assistant's name has 1 to {MAX_NAME_CHARS} characters"
+            ));
+        }
+        fields.name = name;
+    }
+    if let Some(description) = input.description {
+        let description = crate::text::clean_input(&description).trim().to_string();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return invalid(format!(
+                "a description has at most {MAX_DESCRIPTION_CHARS} characters"
+            ));
+        }
+        fields.description = description;
+    }
+    if let Some(model) = input.model {
+        fields.model = super::validate_model(&model)?;
+    }
+    if let Some(temperature) = input.temperature {
+        if !(0.0..=2.0).contains(&temperature) {
+            return invalid("temperature must be between 0 and 2".into());
+        }
+        fields.temperature = Some(temperature);
+    }
+    if let Some(max_tokens) = input.max_tokens {
+        let cap = state.settings.generation.max_answer_tokens;
+        if !(1..=cap).contains(&max_tokens) {
+            return invalid(format!("max_tokens must be between 1 and {cap}"));
+        }
+        fields.max_tokens = Some(max_tokens);
+    }
+    if let Some(prompt) = input.system_prompt {
+        let prompt = crate::text::clean_input(&prompt);
+        if prompt.chars().count() > MAX_SYSTEM_PROMPT_CHARS {
+            return invalid(format!(
+                "a system prompt has at most {MAX_SYSTEM_PROMPT_CHARS} characters"
+            ));
+        }
+        fields.system_prompt = prompt.trim().to_string();
+    }
+    match (input.toolset, input.tools) {
+        (Some(_), Some(_)) => return invalid("give either tools or a toolset, not both".into()),
+        (Some(set), None) => {
+            let Some(tools) = crate::tools::toolset(&set) else {
+                let known: Vec<&str> = crate::tools::TOOLSETS.iter().map(|(n, _)| *n).collect();
+                return invalid(format!(
+                    "unknown toolset (the toolsets are {})",
+                    known.join(", ")
+                ));
+            };
+            fields.tools = tools.iter().map(|t| t.to_string()).collect();
+        }
+        (None, Some(tools)) => {
+            if tools.len() > 32 {
+                return invalid("at most 32 tools".into());
+            }
+            let mut checked: Vec<String> = Vec::new();
+            for name in tools {
+                let Some(tool) = state.tools.get(name.trim()) else {
+                    return invalid(format!(
+                        "unknown tool '{}' (see GET /api/v1/tools)",
+                        crate::text::clean_input(&name)
+                            .chars()
+                            .take(64)
+                            .collect::<String>()
+                    ));
+                };
+                if !checked.iter().any(|t| t == tool.name()) {
+                    checked.push(tool.name().to_string());
+                }
+            }
+            fields.tools = checked;
+        }
+        (None, None) => {}
+    }
+    if let Some(enabled) = input.tools_enabled {
+        fields.tools_enabled = enabled;
+    }
+    Ok(fields)
+}
+
+/// A unique-name violation is the person's to fix (409); anything else is the server's.
+fn name_taken(error: sqlx::Error, name: &str) -> AppError {
+    match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => {
+            AppError::Conflict(format!("you already have an assistant named '{name}'"))
+        }
+        _ => AppError::from(error),
+    }
+}

@@ -1,0 +1,250 @@
+//! Assistants on SQLite and PostgreSQL: the shipped presets, create/edit/duplicate/delete with
+//! clear errors, and turns that run with one (model, sampling, system prompt, tools), remembered
+//! by the conversation; a missing model falls back with a notice.
+
+mod common;
+
+use common::{Backend, TestApp};
+use serde_json::{json, Value};
+
+async fn assistants(app: &TestApp) -> Vec<Value> {
+    let (status, body) = app.get("/api/v1/assistants").await;
+    assert_eq!(status, 200, "{body}");
+    body.as_array().unwrap().clone()
+}
+
+fn named<'a>(list: &'a [Value], name: &str) -> &'a Value {
+    list.iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("no assistant {name} in {list:#?}"))
+}
+
+async fn the_presets_are_there_once(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let list = assistants(&app).await;
+    assert_eq!(list.len(), 3, "{list:#?}");
+    let writer = named(&list, "Creative writer");
+    assert_eq!(writer["model"], "llama3.2");
+    assert_eq!(writer["temperature"].as_f64().unwrap() as f32, 0.9);
+    assert_eq!(writer["max_tokens"], 2000);
+    assert_eq!(writer["tools_enabled"], false);
+    let coder = named(&list, "Code assistant");
+    assert_eq!(coder["model"], "codellama");
+    assert_eq!(coder["temperature"].as_f64().unwrap() as f32, 0.1);
+    assert_eq!(coder["max_tokens"], 1500);
+    let analyst = named(&list, "Data analyst");
+    assert_eq!(analyst["model"], "llama3.2");
+    assert_eq!(analyst["temperature"].as_f64().unwrap() as f32, 0.3);
+    assert_eq!(analyst["max_tokens"], 1000);
+    assert_eq!(analyst["tools_enabled"], true);
+    assert_eq!(analyst["tools"], json!(["calculator", "query_database"]));
+    for assistant in &list {
+        assert!(
+            assistant["system_prompt"].as_str().unwrap().len() > 100,
+            "{assistant}"
+        );
+        assert!(assistant.get("owner_id").is_none(), "{assistant}");
+    }
+    // A deleted preset stays deleted.
+    let id = writer["id"].as_str().unwrap();
+    let response = app
+        .at(reqwest::Method::DELETE, &format!("/api/v1/assistants/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let list = assistants(&app).await;
+    assert_eq!(list.len(), 2, "{list:#?}");
+    let (status, _) = app.get(&format!("/api/v1/assistants/{id}")).await;
+    assert_eq!(status, 404);
+}
+
+async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .at(reqwest::Method::PATCH, path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, created) = app
+        .post(
+            "/api/v1/assistants",
+            json!({
+                "name": "Planner", "description": "Plans trips", "model": "qwen2.5:0.5b",
+                "temperature": 0.5, "max_tokens": 300, "system_prompt": "You plan trips.",
+                "toolset": "general", "tools_enabled": true
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["tools"], json!(["calculator", "current_time", "weather"]));
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/assistants/{id}");
+
+    let refused = [
+        (json!({"name": "planner", "model": "x"}), 409, "already have an assistant named"),
+        (json!({"model": "x"}), 422, "needs a name"),
+        (json!({"name": "A"}), 422, "needs a model"),
+        (json!({"name": "  ", "model": "x"}), 422, "1 to 60 characters"),
+        (json!({"name": "B", "model": "x", "temperature": 3.0}), 422, "between 0 and 2"),
+        (json!({"name": "B", "model": "x", "max_tokens": 0}), 422, "max_tokens"),
+        (json!({"name": "B", "model": "bad model"}), 422, "not a valid model name"),
+        (json!({"name": "B", "model": "x", "tools": ["rm"]}), 422, "unknown tool 'rm'"),
+        (json!({"name": "B", "model": "x", "toolset": "hacking"}), 422, "unknown toolset"),
+        (json!({"name": "B", "model": "x", "tools": [], "toolset": "general"}), 422, "not both"),
+        (json!({"name": "B", "model": "x", "owner_id": "x"}), 422, ""),
+    ];
+    for (body, status, message) in refused {
+        let (got, error) = app.post("/api/v1/assistants", body.clone()).await;
+        assert_eq!(got, status, "{body}: {error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap_or_default().contains(message),
+            "{body}: {error}"
+        );
+    }
+
+    let (status, edited) = patch(&app, &path, json!({"temperature": 1.1, "tools": ["calculator"]})).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["temperature"].as_f64().unwrap() as f32, 1.1);
+    assert_eq!(edited["tools"], json!(["calculator"]));
+    assert_eq!(edited["name"], "Planner", "absent fields are kept");
+    let (status, _) = patch(&app, &path, json!({"name": "Data analyst"})).await;
+    assert_eq!(status, 409, "names are unique per person");
+
+    let (status, copy) = app.post(&format!("{path}/duplicate"), json!({})).await;
+    assert_eq!(status, 201, "{copy}");
+    assert_eq!(copy["name"], "Planner (copy)");
+    assert_eq!(copy["tools"], json!(["calculator"]));
+    let (_, second) = app.post(&format!("{path}/duplicate"), json!({})).await;
+    assert_eq!(second["name"], "Planner (copy 2)");
+    assert_eq!(assistants(&app).await.len(), 6);
+
+    // Another person's assistant is invisible: not listed, not readable, not usable.
+    let store = &app.state.store;
+    let mallory = store.ensure_user("mallory").await.unwrap();
+    store
+        .seed_assistants(mallory, &ollamastack::service::presets())
+        .await
+        .unwrap();
+    let theirs = store.list_assistants(mallory).await.unwrap()[0].id;
+    assert_eq!(assistants(&app).await.len(), 6);
+    let (status, _) = app.get(&format!("/api/v1/assistants/{theirs}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = patch(&app, &format!("/api/v1/assistants/{theirs}"), json!({"name": "x"})).await;
+    assert_eq!(status, 404);
+    let (status, body) = app
+        .post("/api/v1/conversations", json!({"content": "hi", "assistant": theirs.to_string()}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    let response = app.at(reqwest::Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let response = app.at(reqwest::Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, planner) = app
+        .post(
+            "/api/v1/assistants",
+            json!({
+                "name": "Planner", "model": "qwen2.5:0.5b", "temperature": 0.25,
+                "max_tokens": 321, "system_prompt": "You plan trips.",
+                "tools": ["calculator"], "tools_enabled": true
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{planner}");
+    // By name, ignoring case.
+    let (status, sent) = app
+        .post("/api/v1/conversations", json!({"content": "hello", "assistant": "planner"}))
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["conversation"]["assistant_id"], planner["id"]);
+    assert!(sent.get("notice").is_none(), "{sent}");
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["model"], "qwen2.5:0.5b");
+    assert_eq!(request["options"]["temperature"].as_f64().unwrap() as f32, 0.25);
+    assert_eq!(request["options"]["num_predict"], 321);
+    assert_eq!(request["messages"][0]["role"], "system");
+    assert_eq!(request["messages"][0]["content"], "You plan trips.");
+    assert_eq!(request["tools"][0]["function"]["name"], "calculator");
+
+    // The next turn, sent with nothing but text, runs with the same assistant.
+    let (status, next) = app
+        .post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"content": "again"}))
+        .await;
+    assert_eq!(status, 201, "{next}");
+    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["options"]["num_predict"], 321);
+    assert_eq!(request["tools"][0]["function"]["name"], "calculator");
+    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(stored["conversation"]["assistant_id"], planner["id"]);
+
+    // "none" leaves the assistant: no tools, no sampling of its own.
+    let (status, plain) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"content": "plain", "assistant": ""}),
+        )
+        .await;
+    assert_eq!(status, 201, "{plain}");
+    app.follow(plain["assistant_message"]["id"].as_str().unwrap()).await;
+    let request = app.fake.stats.last_chat_request();
+    assert!(request.get("tools").is_none_or(|t| t.as_array().is_some_and(|a| a.is_empty())), "{request}");
+    assert_eq!(plain["conversation"]["assistant_id"], Value::Null);
+    // The system prompt the conversation got from the assistant stays its own.
+    assert_eq!(request["messages"][0]["content"], "You plan trips.");
+
+    // PATCH sets it back; deleting the assistant leaves the conversation without one.
+    let (status, patched) = patch(
+        &app,
+        &format!("/api/v1/conversations/{conversation}"),
+        json!({"assistant_id": planner["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["assistant_id"], planner["id"]);
+    let id = planner["id"].as_str().unwrap();
+    app.at(reqwest::Method::DELETE, &format!("/api/v1/assistants/{id}"))
+        .send()
+        .await
+        .unwrap();
+    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(stored["conversation"]["assistant_id"], Value::Null);
+}
+
+async fn a_missing_model_falls_back_with_a_notice(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    // The code assistant's codellama is not among the fake's models.
+    let (status, sent) = app
+        .post("/api/v1/conversations", json!({"content": "fn main", "assistant": "Code assistant"}))
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let notice = sent["notice"].as_str().unwrap();
+    assert!(notice.contains("codellama"), "{notice}");
+    assert!(notice.contains("ollama pull codellama"), "{notice}");
+    assert_eq!(sent["assistant_message"]["model"], "llama3.2:latest");
+    app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["model"], "llama3.2:latest");
+    assert_eq!(request["options"]["temperature"].as_f64().unwrap() as f32, 0.1);
+    assert_eq!(request["options"]["num_predict"], 1500);
+}
+
+on_both_backends!(
+    the_presets_are_there_once,
+    create_edit_duplicate_delete_with_clear_errors,
+    a_turn_runs_with_the_assistant_and_the_conversation_remembers_it,
+    a_missing_model_falls_back_with_a_notice,
+);
