@@ -83,33 +83,76 @@ async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201, "{created}");
-    assert_eq!(created["tools"], json!(["calculator", "current_time", "weather"]));
+    assert_eq!(
+        created["tools"],
+        json!(["calculator", "current_time", "weather"])
+    );
     let id = created["id"].as_str().unwrap().to_string();
     let path = format!("/api/v1/assistants/{id}");
 
     let refused = [
-        (json!({"name": "planner", "model": "x"}), 409, "already have an assistant named"),
+        (
+            json!({"name": "planner", "model": "x"}),
+            409,
+            "already have an assistant named",
+        ),
         (json!({"model": "x"}), 422, "needs a name"),
         (json!({"name": "A"}), 422, "needs a model"),
-        (json!({"name": "  ", "model": "x"}), 422, "1 to 60 characters"),
-        (json!({"name": "B", "model": "x", "temperature": 3.0}), 422, "between 0 and 2"),
-        (json!({"name": "B", "model": "x", "max_tokens": 0}), 422, "max_tokens"),
-        (json!({"name": "B", "model": "bad model"}), 422, "not a valid model name"),
-        (json!({"name": "B", "model": "x", "tools": ["rm"]}), 422, "unknown tool 'rm'"),
-        (json!({"name": "B", "model": "x", "toolset": "hacking"}), 422, "unknown toolset"),
-        (json!({"name": "B", "model": "x", "tools": [], "toolset": "general"}), 422, "not both"),
+        (
+            json!({"name": "  ", "model": "x"}),
+            422,
+            "1 to 60 characters",
+        ),
+        (
+            json!({"name": "B", "model": "x", "temperature": 3.0}),
+            422,
+            "between 0 and 2",
+        ),
+        (
+            json!({"name": "B", "model": "x", "max_tokens": 0}),
+            422,
+            "max_tokens",
+        ),
+        (
+            json!({"name": "B", "model": "bad model"}),
+            422,
+            "not a valid model name",
+        ),
+        (
+            json!({"name": "B", "model": "x", "tools": ["rm"]}),
+            422,
+            "unknown tool 'rm'",
+        ),
+        (
+            json!({"name": "B", "model": "x", "toolset": "hacking"}),
+            422,
+            "unknown toolset",
+        ),
+        (
+            json!({"name": "B", "model": "x", "tools": [], "toolset": "general"}),
+            422,
+            "not both",
+        ),
         (json!({"name": "B", "model": "x", "owner_id": "x"}), 422, ""),
     ];
     for (body, status, message) in refused {
         let (got, error) = app.post("/api/v1/assistants", body.clone()).await;
         assert_eq!(got, status, "{body}: {error}");
         assert!(
-            error["error"]["message"].as_str().unwrap_or_default().contains(message),
+            error["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(message),
             "{body}: {error}"
         );
     }
 
-    let (status, edited) = patch(&app, &path, json!({"temperature": 1.1, "tools": ["calculator"]})).await;
+    let (status, edited) = patch(
+        &app,
+        &path,
+        json!({"temperature": 1.1, "tools": ["calculator"]}),
+    )
+    .await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edited["temperature"].as_f64().unwrap() as f32, 1.1);
     assert_eq!(edited["tools"], json!(["calculator"]));
@@ -136,10 +179,18 @@ async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
     assert_eq!(assistants(&app).await.len(), 6);
     let (status, _) = app.get(&format!("/api/v1/assistants/{theirs}")).await;
     assert_eq!(status, 404);
-    let (status, _) = patch(&app, &format!("/api/v1/assistants/{theirs}"), json!({"name": "x"})).await;
+    let (status, _) = patch(
+        &app,
+        &format!("/api/v1/assistants/{theirs}"),
+        json!({"name": "x"}),
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, body) = app
-        .post("/api/v1/conversations", json!({"content": "hi", "assistant": theirs.to_string()}))
+        .post(
+            "/api/v1/conversations",
+            json!({"content": "hi", "assistant": theirs.to_string()}),
+        )
         .await;
     assert_eq!(status, 404, "{body}");
 
@@ -164,16 +215,23 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
     assert_eq!(status, 201, "{planner}");
     // By name, ignoring case.
     let (status, sent) = app
-        .post("/api/v1/conversations", json!({"content": "hello", "assistant": "planner"}))
+        .post(
+            "/api/v1/conversations",
+            json!({"content": "hello", "assistant": "planner"}),
+        )
         .await;
     assert_eq!(status, 201, "{sent}");
     assert_eq!(sent["conversation"]["assistant_id"], planner["id"]);
     assert!(sent.get("notice").is_none(), "{sent}");
     let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
-    app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let request = app.fake.stats.last_chat_request();
     assert_eq!(request["model"], "qwen2.5:0.5b");
-    assert_eq!(request["options"]["temperature"].as_f64().unwrap() as f32, 0.25);
+    assert_eq!(
+        request["options"]["temperature"].as_f64().unwrap() as f32,
+        0.25
+    );
     assert_eq!(request["options"]["num_predict"], 321);
     assert_eq!(request["messages"][0]["role"], "system");
     assert_eq!(request["messages"][0]["content"], "You plan trips.");
@@ -181,14 +239,20 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
 
     // The next turn, sent with nothing but text, runs with the same assistant.
     let (status, next) = app
-        .post(&format!("/api/v1/conversations/{conversation}/messages"), json!({"content": "again"}))
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"content": "again"}),
+        )
         .await;
     assert_eq!(status, 201, "{next}");
-    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let request = app.fake.stats.last_chat_request();
     assert_eq!(request["options"]["num_predict"], 321);
     assert_eq!(request["tools"][0]["function"]["name"], "calculator");
-    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     assert_eq!(stored["conversation"]["assistant_id"], planner["id"]);
 
     // "none" leaves the assistant: no tools, no sampling of its own.
@@ -199,9 +263,15 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
         )
         .await;
     assert_eq!(status, 201, "{plain}");
-    app.follow(plain["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(plain["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let request = app.fake.stats.last_chat_request();
-    assert!(request.get("tools").is_none_or(|t| t.as_array().is_some_and(|a| a.is_empty())), "{request}");
+    assert!(
+        request
+            .get("tools")
+            .is_none_or(|t| t.as_array().is_some_and(|a| a.is_empty())),
+        "{request}"
+    );
     assert_eq!(plain["conversation"]["assistant_id"], Value::Null);
     // The system prompt the conversation got from the assistant stays its own.
     assert_eq!(request["messages"][0]["content"], "You plan trips.");
@@ -220,7 +290,9 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
         .send()
         .await
         .unwrap();
-    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     assert_eq!(stored["conversation"]["assistant_id"], Value::Null);
 }
 
@@ -228,17 +300,24 @@ async fn a_missing_model_falls_back_with_a_notice(backend: Backend) {
     let app = TestApp::start(backend).await;
     // The code assistant's codellama is not among the fake's models.
     let (status, sent) = app
-        .post("/api/v1/conversations", json!({"content": "fn main", "assistant": "Code assistant"}))
+        .post(
+            "/api/v1/conversations",
+            json!({"content": "fn main", "assistant": "Code assistant"}),
+        )
         .await;
     assert_eq!(status, 201, "{sent}");
     let notice = sent["notice"].as_str().unwrap();
     assert!(notice.contains("codellama"), "{notice}");
     assert!(notice.contains("ollama pull codellama"), "{notice}");
     assert_eq!(sent["assistant_message"]["model"], "llama3.2:latest");
-    app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let request = app.fake.stats.last_chat_request();
     assert_eq!(request["model"], "llama3.2:latest");
-    assert_eq!(request["options"]["temperature"].as_f64().unwrap() as f32, 0.1);
+    assert_eq!(
+        request["options"]["temperature"].as_f64().unwrap() as f32,
+        0.1
+    );
     assert_eq!(request["options"]["num_predict"], 1500);
 }
 

@@ -47,3 +47,68 @@ test("a thinking model's thoughts are shown folded, apart from the answer", asyn
   await page.reload();
   await expect(lastAnswer(page).getByTestId("thinking-text")).toHaveText(/^The person wants a short answer/, { useInnerText: false });
 });
+
+test("a person picks the data analyst; a question that needs two tool calls shows both steps live, then the answer; the conversation remembers the assistant", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const picker = page.getByTestId("assistant-picker");
+  await expect(picker.locator("option", { hasText: "Data analyst" })).toHaveCount(1);
+  await picker.selectOption({ label: "Data analyst" });
+  // Its model shows in the model picker.
+  await expect(page.getByTestId("model-picker")).toHaveValue("llama3.2:latest");
+  const composer = page.getByTestId("composer");
+  // No tools picked by hand: the analyst's own (calculator, query_database) are offered.
+  await composer.fill('How many messages have I sent, and what is 12.5% of that times 96? [call=query_database {"sql":"SELECT count(*) AS sent FROM messages WHERE role = \'user\'"}][call=calculator {"expression":"0.125 * 1 * 96"}][delay=300][first=600]');
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+
+  const steps = page.getByTestId("tool-step");
+  await expect(steps).toHaveCount(2, { timeout: 15_000 });
+  await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
+  await expect(steps.nth(0).getByTestId("tool-name")).toHaveText("query_database");
+  await expect(steps.nth(1).getByTestId("tool-name")).toHaveText("calculator");
+  await waitForStatus(page, "complete");
+  await expect(lastAnswer(page).getByTestId("message-content")).toContainText("calculator=12");
+  await steps.nth(0).locator("summary").click();
+  await expect(steps.nth(0).getByTestId("tool-result")).toContainText("| sent |");
+
+  // After a reload the picker still shows the conversation's assistant.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("assistant-picker")).toHaveValue(/[0-9a-f-]{36}/);
+  await expect(page.getByTestId("assistant-picker").locator("option:checked")).toHaveText("Data analyst");
+});
+
+test("assistants are created, edited, duplicated and deleted in their page", async ({ page }) => {
+  await page.goto("/assistants");
+  await waitForHydration(page);
+  await expect(page.getByTestId("assistant-item")).toHaveCount(3);
+  await page.getByTestId("new-assistant").click();
+  const form = page.getByTestId("assistant-form");
+  await form.getByTestId("assistant-name-input").fill("data analyst");
+  await form.getByTestId("assistant-model-input").fill("llama3.2");
+  await form.getByTestId("assistant-temperature-input").fill("0.7");
+  await form.getByTestId("save-assistant").click();
+  // The server refuses a name in use, and what was typed stays in the form.
+  await expect(form.getByTestId("assistant-form-error")).toContainText("already have an assistant named");
+  await expect(form.getByTestId("assistant-model-input")).toHaveValue("llama3.2");
+  await form.getByTestId("assistant-name-input").fill("Haiku poet");
+  await form.getByTestId("assistant-prompt-input").fill("Answer in haiku.");
+  await form.getByTestId("save-assistant").click();
+  await expect(page.getByTestId("assistant-item")).toHaveCount(4);
+  const poet = page.getByTestId("assistant-item").filter({ hasText: "Haiku poet" });
+  await expect(poet).toContainText("temperature 0.7");
+
+  await poet.getByTestId("duplicate-assistant").click();
+  await expect(page.getByTestId("assistant-name")).toContainText(["Haiku poet (copy)"]);
+  await page.getByTestId("assistant-item").filter({ hasText: "Haiku poet (copy)" }).getByTestId("edit-assistant").click();
+  await form.getByTestId("assistant-name-input").fill("Limerick poet");
+  await form.getByTestId("save-assistant").click();
+  await expect(page.getByTestId("assistant-item").filter({ hasText: "Limerick poet" })).toHaveCount(1);
+  await page.getByTestId("assistant-item").filter({ hasText: "Limerick poet" }).getByTestId("delete-assistant").click();
+  await expect(page.getByTestId("assistant-item")).toHaveCount(4);
+  await page.reload();
+  await expect(page.getByTestId("assistant-item")).toHaveCount(4);
+  // The picker offers the new one.
+  await expect(page.getByTestId("assistant-picker").locator("option", { hasText: "Haiku poet" })).toHaveCount(1);
+});

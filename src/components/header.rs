@@ -103,7 +103,18 @@ fn AssistantPicker() -> impl IntoView {
                 .and_then(|list| list.into_iter().find(|a| a.id == id))
         });
         if let Some(assistant) = assistant {
-            chat.selected_model.set(Some(assistant.model));
+            // `llama3.2` is served as `llama3.2:latest`: show the name the picker lists.
+            let served = chat
+                .ollama
+                .get_untracked()
+                .and_then(|status| status.ok())
+                .and_then(|status| {
+                    status.models.into_iter().map(|m| m.name).find(|name| {
+                        *name == assistant.model || *name == format!("{}:latest", assistant.model)
+                    })
+                });
+            chat.selected_model
+                .set(Some(served.unwrap_or(assistant.model)));
         }
     };
     view! {
