@@ -661,7 +661,40 @@ async fn the_agent_queries_the_persons_own_history(backend: Backend) {
     assert_eq!(stored_messages(&app, &conversation).await.len(), 5);
 }
 
+/// The CSV summary tool reads the table the person pasted in the conversation.
+async fn the_agent_summarises_a_pasted_csv(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, first) = send_with_tools(
+        &app,
+        "What is the average of units? [call=csv_summary {}]\n```csv\nregion,units\nNorth,10\nSouth,4\nEast,7\n```",
+        &["csv_summary"],
+    )
+    .await;
+    let rows = app.follow_run(&first).await;
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows[1]["status"], "complete", "{}", rows[1]);
+    let summary = rows[1]["content"].as_str().unwrap();
+    assert!(
+        summary.contains("units: numeric; count 3, missing 0, min 4, max 10, mean 7, median 7"),
+        "{summary}"
+    );
+    assert!(summary.starts_with("3 rows, 2 columns."), "{summary}");
+    // Called outside a conversation without CSV: a clear error.
+    let (status, body) = app
+        .post("/api/v1/tools/csv_summary/invoke", json!({"arguments": {}}))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("pass the CSV text"),
+        "{body}"
+    );
+}
+
 on_both_backends!(
+    the_agent_summarises_a_pasted_csv,
     the_agent_queries_the_persons_own_history,
     a_multi_step_run_is_stored_streamed_and_sent_back,
     calls_spread_over_chunks_and_without_ids,

@@ -37,7 +37,10 @@ async fn the_presets_are_there_once(backend: Backend) {
     assert_eq!(analyst["temperature"].as_f64().unwrap() as f32, 0.3);
     assert_eq!(analyst["max_tokens"], 1000);
     assert_eq!(analyst["tools_enabled"], true);
-    assert_eq!(analyst["tools"], json!(["calculator", "query_database"]));
+    assert_eq!(
+        analyst["tools"],
+        json!(["calculator", "csv_summary", "query_database"])
+    );
     for assistant in &list {
         assert!(
             assistant["system_prompt"].as_str().unwrap().len() > 100,

@@ -57,7 +57,7 @@ test("a person picks the data analyst; a question that needs two tool calls show
   // Its model shows in the model picker.
   await expect(page.getByTestId("model-picker")).toHaveValue("llama3.2:latest");
   const composer = page.getByTestId("composer");
-  // No tools picked by hand: the analyst's own (calculator, query_database) are offered.
+  // No tools picked by hand: the analyst's own (calculator, csv_summary, query_database) are offered.
   await composer.fill('How many messages have I sent, and what is 12.5% of that times 96? [call=query_database {"sql":"SELECT count(*) AS sent FROM messages WHERE role = \'user\'"}][call=calculator {"expression":"0.125 * 1 * 96"}][delay=300][first=600]');
   await composer.press("Enter");
   await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);

@@ -211,11 +211,11 @@ test("a conversation's system prompt and options are saved and kept", async ({ p
   await page.getByTestId("settings-toggle").click();
   await page.getByLabel("System prompt").fill("Answer in French.");
   // An out-of-range value is stopped by the form itself, and nothing is sent.
-  await page.getByLabel("Temperature").fill("9");
+  await page.getByLabel("Temperature", { exact: true }).fill("9");
   await page.getByTestId("settings-save").click();
-  expect(await page.getByLabel("Temperature").evaluate((e) => (e as HTMLInputElement).validity.valid)).toBe(false);
+  expect(await page.getByLabel("Temperature", { exact: true }).evaluate((e) => (e as HTMLInputElement).validity.valid)).toBe(false);
   await expect(page.getByTestId("settings-status")).toHaveCount(0);
-  await page.getByLabel("Temperature").fill("0.4");
+  await page.getByLabel("Temperature", { exact: true }).fill("0.4");
   await page.getByLabel("Context length").fill("8192");
   await page.getByTestId("settings-save").click();
   await expect(page.getByTestId("settings-status")).toContainText("Saved");

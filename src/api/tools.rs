@@ -43,6 +43,7 @@ pub async fn invoke(
     };
     let context = ToolContext {
         owner_id: state.current_user(),
+        conversation_id: None,
     };
     let outcome = state.tools.invoke(&context, &name, body.arguments).await;
     let duration_ms = outcome.duration.as_millis() as u64;

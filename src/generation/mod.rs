@@ -618,6 +618,7 @@ impl Generations {
     ) -> Option<Finish> {
         let context = ToolContext {
             owner_id: live.owner_id,
+            conversation_id: Some(live.conversation_id),
         };
         let started = Instant::now();
         let invoke = self.tools.invoke(

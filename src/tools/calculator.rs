@@ -158,6 +158,7 @@ mod tests {
     async fn arguments_must_match_the_schema() {
         let context = ToolContext {
             owner_id: uuid::Uuid::nil(),
+            conversation_id: None,
         };
         let tool = Calculator;
         assert_eq!(

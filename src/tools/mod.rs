@@ -6,6 +6,7 @@
 
 pub mod calculator;
 pub mod clock;
+pub mod csv_stats;
 pub mod query;
 pub mod weather;
 
@@ -20,7 +21,10 @@ use uuid::Uuid;
 /// arrive.)
 pub const TOOLSETS: &[(&str, &[&str])] = &[
     ("general", &["calculator", "current_time", "weather"]),
-    ("data_analysis", &["calculator", "query_database"]),
+    (
+        "data_analysis",
+        &["calculator", "csv_summary", "query_database"],
+    ),
 ];
 
 /// The tools of a toolset.
@@ -48,6 +52,8 @@ pub enum ToolError {
 #[derive(Debug, Clone)]
 pub struct ToolContext {
     pub owner_id: Uuid,
+    /// The conversation of the agent run (none for a direct call).
+    pub conversation_id: Option<Uuid>,
 }
 
 #[async_trait::async_trait]
@@ -135,6 +141,7 @@ impl Toolbox {
     ) -> Toolbox {
         let mut toolbox = Toolbox::basic();
         toolbox.add(Arc::new(weather::Weather::new(settings)));
+        toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
         if let Some(query) = query::QueryDatabase::connect(settings, store).await {
             toolbox.add(Arc::new(query));
         }

@@ -330,6 +330,7 @@ mod tests {
     fn context() -> ToolContext {
         ToolContext {
             owner_id: Uuid::nil(),
+            conversation_id: None,
         }
     }
 
