@@ -110,6 +110,9 @@ pub struct ToolSettings {
     /// may) and logs in as it with the main URL's host and database (enough with trust or peer
     /// authentication; with passwords, create the role yourself and set this URL).
     pub query_database_url: Option<String>,
+    /// The registries `package_info` asks (crates.io's API, the npm registry).
+    pub crates_io_url: String,
+    pub npm_url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,6 +192,8 @@ impl Default for ToolSettings {
             query_max_rows: 50,
             query_max_bytes: 16 * 1024,
             query_database_url: None,
+            crates_io_url: "https://crates.io".into(),
+            npm_url: "https://registry.npmjs.org".into(),
         }
     }
 }
@@ -215,6 +220,8 @@ impl fmt::Debug for ToolSettings {
                 "query_database_url",
                 &self.query_database_url.as_deref().map(redact_url),
             )
+            .field("crates_io_url", &self.crates_io_url)
+            .field("npm_url", &self.npm_url)
             .finish()
     }
 }
@@ -463,6 +470,11 @@ impl Settings {
         for (key, url) in [
             ("tools.weather_url", &self.tools.weather_url),
             ("tools.geocoding_url", &self.tools.geocoding_url),
+            (
+                "tools.crates_io_url",
+                &Some(self.tools.crates_io_url.clone()),
+            ),
+            ("tools.npm_url", &Some(self.tools.npm_url.clone())),
         ] {
             if let Some(url) = url {
                 match reqwest::Url::parse(url) {

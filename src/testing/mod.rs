@@ -2,4 +2,5 @@
 //! end-to-end tests and the relay benchmark.
 
 pub mod fake_ollama;
+pub mod fake_registry;
 pub mod fake_weather;

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod csv_stats;
 pub mod query;
 pub mod weather;
+pub mod webdev;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -142,6 +143,8 @@ impl Toolbox {
         let mut toolbox = Toolbox::basic();
         toolbox.add(Arc::new(weather::Weather::new(settings)));
         toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
+        toolbox.add(Arc::new(webdev::FormatCode));
+        toolbox.add(Arc::new(webdev::PackageInfo::new(settings)));
         if let Some(query) = query::QueryDatabase::connect(settings, store).await {
             toolbox.add(Arc::new(query));
         }
