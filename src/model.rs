@@ -188,6 +188,31 @@ pub struct Assistant {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Toolsets from the customization guide: tools chosen together for a kind of assistant, by
+/// name (shared with the page, which offers them in the assistant form).
+pub const TOOLSETS: &[(&str, &[&str])] = &[
+    ("general", &["calculator", "current_time", "weather"]),
+    (
+        "data_analysis",
+        &["calculator", "csv_summary", "query_database"],
+    ),
+    (
+        "web_development",
+        &["format_code", "package_info", "calculator"],
+    ),
+    (
+        "customer_support",
+        &[
+            "search_notes",
+            "save_note",
+            "create_ticket",
+            "lookup_ticket",
+            "escalate",
+            "current_time",
+        ],
+    ),
+];
+
 /// Tool names, stored as a JSON array.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -313,7 +313,157 @@ async fn hostile_sql_changes_nothing_and_leaks_nothing(backend: Backend) {
     assert!(body["result"].as_str().unwrap().contains("| 2 |"), "{body}");
 }
 
+async fn ok(app: &TestApp, tool: &str, arguments: Value) -> String {
+    let (status, body) = invoke(app, tool, arguments.clone()).await;
+    assert_eq!(status, 200, "{tool} {arguments}: {body}");
+    assert_eq!(body["ok"], true, "{tool} {arguments}: {body}");
+    body["result"].as_str().unwrap().to_string()
+}
+
+async fn failed(app: &TestApp, tool: &str, arguments: Value) -> String {
+    let (status, body) = invoke(app, tool, arguments.clone()).await;
+    assert_eq!(status, 200, "{tool} {arguments}: {body}");
+    assert_eq!(body["ok"], false, "{tool} {arguments}: {body}");
+    body["error"].as_str().unwrap().to_string()
+}
+
+/// The customer support toolset: notes searched by relevance, tickets numbered per person and
+/// found by number or words (wildcards taken literally), escalation flagging the ticket with an
+/// outbox event; another person's tickets never show.
+async fn the_support_tools_keep_a_knowledge_base_tickets_and_escalations(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for (title, body) in [
+        (
+            "Refunds",
+            "Refunds are paid within 14 days to the original card.",
+        ),
+        (
+            "Shipping",
+            "Parcels ship within 2 days; refunds for lost parcels after 30 days.",
+        ),
+        ("Passwords", "Reset a password from the sign-in page."),
+    ] {
+        ok(&app, "save_note", json!({"title": title, "body": body})).await;
+    }
+    let found = ok(
+        &app,
+        "search_notes",
+        json!({"query": "refund policy", "limit": 2}),
+    )
+    .await;
+    assert!(
+        found.starts_with("## Refunds\n"),
+        "the title hit ranks first: {found}"
+    );
+    assert!(
+        found.contains("## Shipping") && !found.contains("Passwords"),
+        "{found}"
+    );
+    assert_eq!(
+        ok(&app, "search_notes", json!({"query": "warranty"})).await,
+        "No note matches 'warranty'."
+    );
+    assert!(
+        failed(&app, "save_note", json!({"title": " ", "body": "x"}))
+            .await
+            .contains("title is empty")
+    );
+
+    // Another person's ticket #1 exists first: ours are numbered on their own.
+    let mallory = app.state.store.ensure_user("mallory").await.unwrap();
+    app.state
+        .store
+        .create_ticket(mallory, "MALLORY-TICKET", "secret", None, "high")
+        .await
+        .unwrap();
+    assert!(failed(&app, "lookup_ticket", json!({"number": 1}))
+        .await
+        .contains("no ticket #1"));
+    let first = ok(
+        &app,
+        "create_ticket",
+        json!({"subject": "Card charged twice", "description": "Order 100% paid twice", "customer": "ann@example.com", "priority": "high"}),
+    )
+    .await;
+    assert!(
+        first.starts_with("Opened Ticket #1: Card charged twice [high priority, open]"),
+        "{first}"
+    );
+    let second = ok(
+        &app,
+        "create_ticket",
+        json!({"subject": "Login loop", "description": "Cannot sign in"}),
+    )
+    .await;
+    assert!(
+        second.starts_with("Opened Ticket #2: Login loop [normal priority, open]"),
+        "{second}"
+    );
+    let by_number = ok(&app, "lookup_ticket", json!({"number": 1})).await;
+    assert!(
+        by_number.contains("Customer: ann@example.com"),
+        "{by_number}"
+    );
+    let by_words = ok(&app, "lookup_ticket", json!({"query": "ANN@"})).await;
+    assert!(by_words.starts_with("Ticket #1"), "{by_words}");
+    // % and _ are letters here, not wildcards.
+    assert!(ok(&app, "lookup_ticket", json!({"query": "100%"}))
+        .await
+        .starts_with("Ticket #1"));
+    assert_eq!(
+        ok(&app, "lookup_ticket", json!({"query": "_"})).await,
+        "No ticket mentions '_'."
+    );
+    assert!(!ok(&app, "lookup_ticket", json!({"query": "ticket"}))
+        .await
+        .contains("MALLORY"));
+    assert!(failed(&app, "lookup_ticket", json!({}))
+        .await
+        .contains("give a ticket"));
+    assert!(failed(
+        &app,
+        "create_ticket",
+        json!({"subject": "x", "description": "y", "priority": "asap"})
+    )
+    .await
+    .contains("unknown variant"));
+
+    let escalated = ok(
+        &app,
+        "escalate",
+        json!({"ticket_number": 2, "reason": "Customer asks for a person", "severity": "high"}),
+    )
+    .await;
+    assert_eq!(
+        escalated,
+        "Escalated ticket #2 (high severity): an administrator will look at it."
+    );
+    assert!(ok(&app, "lookup_ticket", json!({"number": 2}))
+        .await
+        .contains("[normal priority, escalated]"));
+    assert!(failed(
+        &app,
+        "escalate",
+        json!({"ticket_number": 99, "reason": "x"})
+    )
+    .await
+    .contains("no ticket #99"));
+    let events = app
+        .state
+        .store
+        .outbox_events("escalation.created", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].payload.contains("\"ticket_number\":2"),
+        "{:?}",
+        events[0]
+    );
+}
+
 on_both_backends!(
+    the_support_tools_keep_a_knowledge_base_tickets_and_escalations,
     tools_are_listed_with_their_schemas,
     a_tool_runs_directly,
     hostile_arguments_get_clear_errors,

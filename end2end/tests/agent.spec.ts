@@ -93,11 +93,16 @@ test("assistants are created, edited, duplicated and deleted in their page", asy
   await expect(form.getByTestId("assistant-form-error")).toContainText("already have an assistant named");
   await expect(form.getByTestId("assistant-model-input")).toHaveValue("llama3.2");
   await form.getByTestId("assistant-name-input").fill("Haiku poet");
+  // A toolset fills the tools.
+  await form.getByTestId("assistant-tools-enabled").check();
+  await form.getByTestId("toolset-web_development").click();
+  await expect(form.getByTestId("assistant-tool-package_info")).toBeChecked();
   await form.getByTestId("assistant-prompt-input").fill("Answer in haiku.");
   await form.getByTestId("save-assistant").click();
   await expect(page.getByTestId("assistant-item")).toHaveCount(4);
   const poet = page.getByTestId("assistant-item").filter({ hasText: "Haiku poet" });
   await expect(poet).toContainText("temperature 0.7");
+  await expect(poet).toContainText("tools: format_code, package_info, calculator");
 
   await poet.getByTestId("duplicate-assistant").click();
   await expect(page.getByTestId("assistant-name")).toContainText(["Haiku poet (copy)"]);

@@ -101,6 +101,49 @@ macro_rules! bind_assistant {
     };
 }
 
+/// A person's note: the knowledge base the support agent searches.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct Note {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub owner_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A support ticket; `number` counts from 1 per person.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct Ticket {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub owner_id: Uuid,
+    pub number: i64,
+    pub subject: String,
+    pub description: String,
+    pub customer: Option<String>,
+    pub priority: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Something flagged for an administrator.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, sqlx::FromRow)]
+pub struct Escalation {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub owner_id: Uuid,
+    pub ticket_id: Option<Uuid>,
+    pub reason: String,
+    pub severity: String,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+const TICKET_COLUMNS: &str = "id, owner_id, number, subject, description, customer, priority, status, created_at, updated_at";
+
 /// An assistant's settings, as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AssistantFields {
@@ -483,6 +526,47 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         conversation_id: Uuid,
         assistant_id: Option<Uuid>,
     ) -> Result<bool, sqlx::Error>;
+
+    async fn insert_note(
+        &self,
+        owner_id: Uuid,
+        title: &str,
+        body: &str,
+    ) -> Result<Note, sqlx::Error>;
+
+    /// A person's notes, most recently changed first.
+    async fn recent_notes(&self, owner_id: Uuid, limit: i64) -> Result<Vec<Note>, sqlx::Error>;
+
+    /// A new ticket with the person's next number.
+    async fn create_ticket(
+        &self,
+        owner_id: Uuid,
+        subject: &str,
+        description: &str,
+        customer: Option<&str>,
+        priority: &str,
+    ) -> Result<Ticket, sqlx::Error>;
+
+    async fn get_ticket(&self, owner_id: Uuid, number: i64) -> Result<Option<Ticket>, sqlx::Error>;
+
+    /// Tickets whose subject, description or customer contains `text` (ignoring case), newest
+    /// first.
+    async fn find_tickets(
+        &self,
+        owner_id: Uuid,
+        text: &str,
+        limit: i64,
+    ) -> Result<Vec<Ticket>, sqlx::Error>;
+
+    /// Flags an item for an administrator (and its ticket as escalated), with an
+    /// `escalation.created` outbox event, in one transaction. `None`: no such ticket.
+    async fn escalate(
+        &self,
+        owner_id: Uuid,
+        ticket_number: Option<i64>,
+        reason: &str,
+        severity: &str,
+    ) -> Result<Option<(Escalation, Option<Ticket>)>, sqlx::Error>;
 
     /// Outbox events of one kind after `after` (an event id), oldest first.
     async fn outbox_events(
@@ -940,6 +1024,110 @@ macro_rules! portable_store {
                      AND ($1 IS NULL OR EXISTS (SELECT 1 FROM assistants a WHERE a.id = $1 AND a.owner_id = $3))")
                     .bind(assistant_id).bind(conversation_id).bind(owner_id)
                     .execute(pool).await.map(|r| r.rows_affected() == 1))
+            }
+
+            async fn insert_note(&self, owner_id: Uuid, title: &str, body: &str) -> Result<Note, sqlx::Error> {
+                let at = now();
+                with_pool!(self, pool => sqlx::query_as::<_, Note>(
+                    "INSERT INTO notes (id, owner_id, title, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
+                     RETURNING id, owner_id, title, body, created_at, updated_at")
+                    .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(body)).bind(at)
+                    .fetch_one(pool).await)
+            }
+
+            async fn recent_notes(&self, owner_id: Uuid, limit: i64) -> Result<Vec<Note>, sqlx::Error> {
+                with_pool!(self, pool => sqlx::query_as::<_, Note>(
+                    "SELECT id, owner_id, title, body, created_at, updated_at FROM notes WHERE owner_id = $1 \
+                     ORDER BY updated_at DESC, id DESC LIMIT $2")
+                    .bind(owner_id).bind(limit).fetch_all(pool).await)
+            }
+
+            async fn create_ticket(
+                &self,
+                owner_id: Uuid,
+                subject: &str,
+                description: &str,
+                customer: Option<&str>,
+                priority: &str,
+            ) -> Result<Ticket, sqlx::Error> {
+                let sql = format!(
+                    "INSERT INTO tickets ({TICKET_COLUMNS}) \
+                     SELECT $1, $2, COALESCE(MAX(number), 0) + 1, $3, $4, $5, $6, 'open', $7, $7 FROM tickets WHERE owner_id = $2 \
+                     RETURNING {TICKET_COLUMNS}"
+                );
+                // Two tickets at once may pick the same number: the unique index refuses one,
+                // which tries again.
+                let mut attempt = 0;
+                loop {
+                    let inserted = with_pool!(self, pool => sqlx::query_as::<_, Ticket>(&sql)
+                        .bind(Uuid::now_v7()).bind(owner_id).bind(storable(subject)).bind(storable(description))
+                        .bind(customer.map(storable)).bind(priority).bind(now())
+                        .fetch_one(pool).await);
+                    match inserted {
+                        Err(sqlx::Error::Database(e)) if e.is_unique_violation() && attempt < 5 => attempt += 1,
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn get_ticket(&self, owner_id: Uuid, number: i64) -> Result<Option<Ticket>, sqlx::Error> {
+                let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE owner_id = $1 AND number = $2");
+                with_pool!(self, pool => sqlx::query_as::<_, Ticket>(&sql).bind(owner_id).bind(number).fetch_optional(pool).await)
+            }
+
+            async fn find_tickets(
+                &self,
+                owner_id: Uuid,
+                text: &str,
+                limit: i64,
+            ) -> Result<Vec<Ticket>, sqlx::Error> {
+                let pattern = format!(
+                    "%{}%",
+                    text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                );
+                let sql = format!(
+                    "SELECT {TICKET_COLUMNS} FROM tickets WHERE owner_id = $1 AND (lower(subject) LIKE $2 ESCAPE '\\' \
+                     OR lower(description) LIKE $2 ESCAPE '\\' OR lower(COALESCE(customer, '')) LIKE $2 ESCAPE '\\') \
+                     ORDER BY number DESC LIMIT $3"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Ticket>(&sql).bind(owner_id).bind(pattern).bind(limit).fetch_all(pool).await)
+            }
+
+            async fn escalate(
+                &self,
+                owner_id: Uuid,
+                ticket_number: Option<i64>,
+                reason: &str,
+                severity: &str,
+            ) -> Result<Option<(Escalation, Option<Ticket>)>, sqlx::Error> {
+                let at = now();
+                let update = format!(
+                    "UPDATE tickets SET status = 'escalated', updated_at = $1 WHERE owner_id = $2 AND number = $3 RETURNING {TICKET_COLUMNS}"
+                );
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin().await?;
+                    let ticket = match ticket_number {
+                        None => None,
+                        Some(number) => match sqlx::query_as::<_, Ticket>(&update)
+                            .bind(at).bind(owner_id).bind(number).fetch_optional(&mut *tx).await? {
+                            None => return Ok(None),
+                            found => found,
+                        },
+                    };
+                    let escalation = sqlx::query_as::<_, Escalation>(
+                        "INSERT INTO escalations (id, owner_id, ticket_id, reason, severity, created_at, resolved_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, NULL) RETURNING id, owner_id, ticket_id, reason, severity, created_at, resolved_at")
+                        .bind(Uuid::now_v7()).bind(owner_id).bind(ticket.as_ref().map(|t| t.id))
+                        .bind(storable(reason)).bind(severity).bind(at)
+                        .fetch_one(&mut *tx).await?;
+                    let payload = serde_json::json!({
+                        "escalation_id": escalation.id, "ticket_number": ticket.as_ref().map(|t| t.number),
+                        "severity": severity,
+                    }).to_string();
+                    insert_outbox_in!(tx, owner_id, "escalation.created", escalation.id, payload, at)?;
+                    tx.commit().await?;
+                    Ok(Some((escalation, ticket)))
+                })
             }
 
             async fn outbox_events(

@@ -215,6 +215,19 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             </label>
             <fieldset class="text-sm" disabled=move || !tools_enabled.get()>
                 <legend class="mb-1">"Tools"</legend>
+                <p class="mb-1 flex flex-wrap items-center gap-1 text-xs text-zinc-500">
+                    "Toolsets:"
+                    {crate::model::TOOLSETS.iter().map(|(set, members)| {
+                        let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+                        view! {
+                            <button type="button" data-testid=format!("toolset-{set}")
+                                class="rounded border border-zinc-300 px-1.5 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                                on:click=move |_| tools.set(members.clone())>
+                                {set.replace('_', " ")}
+                            </button>
+                        }
+                    }).collect_view()}
+                </p>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         available.await.unwrap_or_default().into_iter().map(|tool| {

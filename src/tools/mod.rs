@@ -8,6 +8,7 @@ pub mod calculator;
 pub mod clock;
 pub mod csv_stats;
 pub mod query;
+pub mod support;
 pub mod weather;
 pub mod webdev;
 
@@ -17,16 +18,7 @@ use serde_json::Value;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use uuid::Uuid;
 
-/// Toolsets from the customization guide: tools chosen together for a kind of assistant, by
-/// name. (The data analysis, web development and customer support sets grow as their tools
-/// arrive.)
-pub const TOOLSETS: &[(&str, &[&str])] = &[
-    ("general", &["calculator", "current_time", "weather"]),
-    (
-        "data_analysis",
-        &["calculator", "csv_summary", "query_database"],
-    ),
-];
+pub use crate::model::TOOLSETS;
 
 /// The tools of a toolset.
 pub fn toolset(name: &str) -> Option<&'static [&'static str]> {
@@ -144,6 +136,11 @@ impl Toolbox {
         toolbox.add(Arc::new(weather::Weather::new(settings)));
         toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
         toolbox.add(Arc::new(webdev::FormatCode));
+        toolbox.add(Arc::new(support::SearchNotes::new(store.clone())));
+        toolbox.add(Arc::new(support::SaveNote::new(store.clone())));
+        toolbox.add(Arc::new(support::CreateTicket::new(store.clone())));
+        toolbox.add(Arc::new(support::LookupTicket::new(store.clone())));
+        toolbox.add(Arc::new(support::Escalate::new(store.clone())));
         toolbox.add(Arc::new(webdev::PackageInfo::new(settings)));
         if let Some(query) = query::QueryDatabase::connect(settings, store).await {
             toolbox.add(Arc::new(query));
