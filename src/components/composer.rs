@@ -82,7 +82,7 @@ fn ToolPicker() -> impl IntoView {
             <summary class="cursor-pointer select-none rounded-lg border border-zinc-300 px-2 py-1.5 dark:border-zinc-700">
                 "Tools" {move || (count() > 0).then(|| format!(" ({})", count()))}
             </summary>
-            <div class="absolute bottom-full left-0 z-10 mb-2 w-72 rounded-lg border border-zinc-200 bg-white p-2 shadow-lg dark:border-zinc-800 dark:bg-zinc-900">
+            <div class="absolute bottom-full left-0 z-10 mb-2 max-h-[60vh] w-72 overflow-y-auto rounded-lg border border-zinc-200 bg-white p-2 shadow-lg dark:border-zinc-800 dark:bg-zinc-900">
                 <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match tools.await {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 /// A number field's text: empty means "the model's default".
-fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+pub(crate) fn parse<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

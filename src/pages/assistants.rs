@@ -1,6 +1,7 @@
 //! Assistants: the person's presets, each editable, duplicable and deletable, and a form for a
 //! new one.
 
+use crate::components::conversation_settings::parse;
 use crate::context::use_chat;
 use crate::model::{Assistant, AssistantInput};
 use crate::server_fns::assistants::{delete_assistant, duplicate_assistant, save_assistant};
@@ -108,17 +109,6 @@ pub fn AssistantsPage() -> impl IntoView {
     }
 }
 
-/// A number field's value: empty is none.
-fn optional_number<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    text.parse()
-        .map(Some)
-        .map_err(|_| format!("{what} must be a number"))
-}
-
 /// Create (no assistant) or edit form; `on_done(true)` once saved.
 #[component]
 fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl IntoView {
@@ -148,8 +138,8 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let parsed = (|| {
-            let temperature = optional_number::<f32>(&temperature.get_untracked(), "Temperature")?;
-            let max_tokens = optional_number::<i32>(&max_tokens.get_untracked(), "Max tokens")?;
+            let temperature = parse::<f32>(&temperature.get_untracked(), "Temperature")?;
+            let max_tokens = parse::<i32>(&max_tokens.get_untracked(), "Max tokens")?;
             Ok::<_, String>(AssistantInput {
                 name: Some(name.get_untracked()),
                 description: Some(description.get_untracked()),
