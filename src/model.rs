@@ -369,6 +369,13 @@ pub struct GenerationOptions {
     pub num_ctx: Option<i32>,
 }
 
+/// Whether `wanted` names the model Ollama lists as `installed`: `llama3.2` names
+/// `llama3.2:latest`; a name with a tag names only that tag.
+pub fn same_model(installed: &str, wanted: &str) -> bool {
+    installed == wanted
+        || (!wanted.contains(':') && installed.strip_suffix(":latest") == Some(wanted))
+}
+
 /// A model that Ollama serves (`/api/tags`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -415,4 +422,19 @@ pub enum StreamEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next: Option<Box<Message>>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_model;
+
+    #[test]
+    fn an_untagged_name_names_the_latest_tag_only() {
+        assert!(same_model("llama3.2:latest", "llama3.2"));
+        assert!(same_model("llama3.2:latest", "llama3.2:latest"));
+        assert!(same_model("qwen2.5:0.5b", "qwen2.5:0.5b"));
+        assert!(!same_model("qwen2.5:0.5b", "qwen2.5"));
+        assert!(!same_model("llama3.2:latest", "llama3"));
+        assert!(!same_model("codellama:latest", "llama3.2"));
+    }
 }

@@ -62,17 +62,6 @@ async fn the_presets_are_there_once(backend: Backend) {
     assert_eq!(status, 404);
 }
 
-async fn patch(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .at(reqwest::Method::PATCH, path)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (status, created) = app
@@ -150,17 +139,14 @@ async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
         );
     }
 
-    let (status, edited) = patch(
-        &app,
-        &path,
-        json!({"temperature": 1.1, "tools": ["calculator"]}),
-    )
-    .await;
+    let (status, edited) = app
+        .patch(&path, json!({"temperature": 1.1, "tools": ["calculator"]}))
+        .await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edited["temperature"].as_f64().unwrap() as f32, 1.1);
     assert_eq!(edited["tools"], json!(["calculator"]));
     assert_eq!(edited["name"], "Planner", "absent fields are kept");
-    let (status, _) = patch(&app, &path, json!({"name": "Data analyst"})).await;
+    let (status, _) = app.patch(&path, json!({"name": "Data analyst"})).await;
     assert_eq!(status, 409, "names are unique per person");
 
     let (status, copy) = app.post(&format!("{path}/duplicate"), json!({})).await;
@@ -182,12 +168,12 @@ async fn create_edit_duplicate_delete_with_clear_errors(backend: Backend) {
     assert_eq!(assistants(&app).await.len(), 6);
     let (status, _) = app.get(&format!("/api/v1/assistants/{theirs}")).await;
     assert_eq!(status, 404);
-    let (status, _) = patch(
-        &app,
-        &format!("/api/v1/assistants/{theirs}"),
-        json!({"name": "x"}),
-    )
-    .await;
+    let (status, _) = app
+        .patch(
+            &format!("/api/v1/assistants/{theirs}"),
+            json!({"name": "x"}),
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, body) = app
         .post(
@@ -280,12 +266,12 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
     assert_eq!(request["messages"][0]["content"], "You plan trips.");
 
     // PATCH sets it back; deleting the assistant leaves the conversation without one.
-    let (status, patched) = patch(
-        &app,
-        &format!("/api/v1/conversations/{conversation}"),
-        json!({"assistant_id": planner["id"]}),
-    )
-    .await;
+    let (status, patched) = app
+        .patch(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({"assistant_id": planner["id"]}),
+        )
+        .await;
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["assistant_id"], planner["id"]);
     let id = planner["id"].as_str().unwrap();

@@ -44,7 +44,7 @@ fn ModelPicker() -> impl IntoView {
                 }
                 // A conversation's model that Ollama no longer serves is still shown.
                 if let Some(current) = chat.selected_model.get_untracked() {
-                    if !models.iter().any(|m| *m == current || m.strip_suffix(":latest") == Some(current.as_str())) {
+                    if !models.iter().any(|m| crate::model::same_model(m, &current)) {
                         models.insert(0, current);
                     }
                 }
@@ -109,9 +109,11 @@ fn AssistantPicker() -> impl IntoView {
                 .get_untracked()
                 .and_then(|status| status.ok())
                 .and_then(|status| {
-                    status.models.into_iter().map(|m| m.name).find(|name| {
-                        *name == assistant.model || *name == format!("{}:latest", assistant.model)
-                    })
+                    status
+                        .models
+                        .into_iter()
+                        .map(|m| m.name)
+                        .find(|name| crate::model::same_model(name, &assistant.model))
                 });
             chat.selected_model
                 .set(Some(served.unwrap_or(assistant.model)));

@@ -950,6 +950,12 @@ macro_rules! portable_store {
                      ON CONFLICT DO NOTHING"
                 );
                 with_pool!(self, pool => {
+                    // Read first: after the first time (every later call) no write lock is taken.
+                    let seeded: Option<bool> = sqlx::query_scalar("SELECT assistants_seeded FROM users WHERE id = $1")
+                        .bind(owner_id).fetch_optional(pool).await?;
+                    if seeded != Some(false) {
+                        return Ok(());
+                    }
                     let mut tx = pool.begin().await?;
                     // Whoever flips the flag seeds; a second caller at the same time does nothing.
                     let first = sqlx::query("UPDATE users SET assistants_seeded = $1 WHERE id = $2 AND assistants_seeded = $3")

@@ -199,21 +199,20 @@ async fn assistant_model(
         // Ollama does not answer: the turn will say so itself.
         return Ok(assistant.model.clone());
     };
-    if models.iter().any(|m| same_model(&m.name, &assistant.model)) {
+    if models
+        .iter()
+        .any(|m| crate::model::same_model(&m.name, &assistant.model))
+    {
         return Ok(assistant.model.clone());
     }
-    let fallback = default_model(state).await?;
+    // The list just read serves for the default too.
+    let fallback = super::models::default_model_among(state, &models)?;
     *notice = Some(format!(
         "{} uses the model {}, which Ollama does not have; answering with {fallback} instead. \
          Install it with `ollama pull {}`.",
         assistant.name, assistant.model, assistant.model
     ));
     Ok(fallback)
-}
-
-/// `llama3.2` names `llama3.2:latest`; a name with a tag names only that tag.
-fn same_model(installed: &str, wanted: &str) -> bool {
-    installed == wanted || (!wanted.contains(':') && installed == format!("{wanted}:latest"))
 }
 
 /// The tools a turn asked for, as Ollama reads them; an unknown name is refused.

@@ -49,7 +49,15 @@ pub(crate) async fn default_model(state: &AppState) -> AppResult<String> {
         return Ok(model.clone());
     }
     let models = state.ollama.list_models().await?;
-    pick_default(None, &models).ok_or_else(|| {
+    default_model_among(state, &models)
+}
+
+/// The default model, given the models Ollama lists.
+pub(crate) fn default_model_among(
+    state: &AppState,
+    models: &[crate::model::ModelInfo],
+) -> AppResult<String> {
+    pick_default(state.settings.ollama.default_model.as_deref(), models).ok_or_else(|| {
         AppError::InvalidInput(
             "Ollama has no models yet: pull one with `ollama pull llama3.2`".into(),
         )

@@ -249,6 +249,17 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .at(reqwest::Method::PATCH, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Starts a new conversation with a first message; returns (conversation id, assistant message id).
     pub async fn send_new(&self, content: &str) -> (String, String) {
         self.send_new_with(serde_json::json!({ "content": content, "model": "llama3.2" }))
