@@ -276,25 +276,11 @@ fn merge(
             fields.tools = tools.iter().map(|t| t.to_string()).collect();
         }
         (None, Some(tools)) => {
-            if tools.len() > 32 {
-                return invalid("at most 32 tools".into());
-            }
-            let mut checked: Vec<String> = Vec::new();
-            for name in tools {
-                let Some(tool) = state.tools.get(name.trim()) else {
-                    return invalid(format!(
-                        "unknown tool '{}' (see GET /api/v1/tools)",
-                        crate::text::clean_input(&name)
-                            .chars()
-                            .take(64)
-                            .collect::<String>()
-                    ));
-                };
-                if !checked.iter().any(|t| t == tool.name()) {
-                    checked.push(tool.name().to_string());
-                }
-            }
-            fields.tools = checked;
+            let names: Vec<String> = tools.iter().map(|n| n.trim().to_string()).collect();
+            fields.tools = super::known_tools(state, &names)?
+                .into_iter()
+                .map(|tool| tool.name().to_string())
+                .collect();
         }
         (None, None) => {}
     }

@@ -217,30 +217,10 @@ async fn assistant_model(
 
 /// The tools a turn asked for, as Ollama reads them; an unknown name is refused.
 fn tool_specs(state: &AppState, names: &[String]) -> AppResult<Vec<ToolSpec>> {
-    if names.len() > 32 {
-        return Err(AppError::InvalidInput("at most 32 tools per turn".into()));
-    }
-    let mut specs: Vec<ToolSpec> = Vec::with_capacity(names.len());
-    for name in names {
-        let Some(tool) = state.tools.get(name) else {
-            return Err(AppError::InvalidInput(format!(
-                "unknown tool '{}' (see GET /api/v1/tools)",
-                crate::text::clean_input(name)
-                    .chars()
-                    .take(64)
-                    .collect::<String>()
-            )));
-        };
-        if specs.iter().any(|spec| spec.function.name == tool.name()) {
-            continue;
-        }
-        specs.push(ToolSpec::function(
-            tool.name(),
-            tool.description(),
-            tool.parameters(),
-        ));
-    }
-    Ok(specs)
+    Ok(super::known_tools(state, names)?
+        .into_iter()
+        .map(|tool| ToolSpec::function(tool.name(), tool.description(), tool.parameters()))
+        .collect())
 }
 
 /// Answers the last message again: the last answer (if any) is replaced by a new one.

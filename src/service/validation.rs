@@ -127,6 +127,32 @@ pub fn title_from(content: &str) -> String {
     }
 }
 
+/// The tools these names name, each once, in order; an unknown name is refused (422).
+pub(crate) fn known_tools<'a>(
+    state: &'a AppState,
+    names: &[String],
+) -> AppResult<Vec<&'a std::sync::Arc<dyn crate::tools::Tool>>> {
+    if names.len() > 32 {
+        return Err(AppError::InvalidInput("at most 32 tools".into()));
+    }
+    let mut tools: Vec<&std::sync::Arc<dyn crate::tools::Tool>> = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(tool) = state.tools.get(name) else {
+            return Err(AppError::InvalidInput(format!(
+                "unknown tool '{}' (see GET /api/v1/tools)",
+                crate::text::clean_input(name)
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            )));
+        };
+        if !tools.iter().any(|known| known.name() == tool.name()) {
+            tools.push(tool);
+        }
+    }
+    Ok(tools)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
