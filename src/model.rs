@@ -87,6 +87,82 @@ impl TryFrom<Option<String>> for ToolCalls {
     }
 }
 
+/// A chart a tool drew: data, never markup. The page draws it as SVG with escaped text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    pub kind: ChartKind,
+    pub title: String,
+    /// What the points are (the label column, or the bins of a histogram).
+    pub x_label: String,
+    /// What the values measure.
+    pub y_label: String,
+    pub points: Vec<ChartPoint>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartKind {
+    /// One bar per point (counts of a text column, or a value per label).
+    Bar,
+    /// Bars that touch: counts of a number column per bin.
+    Histogram,
+    /// Points joined in order.
+    Line,
+}
+
+/// One point of a chart: its label on the x axis and its (finite) value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChartPoint {
+    pub label: String,
+    pub value: f64,
+}
+
+/// The round step (1, 2 or 5 times a power of ten) nearest to `raw`, as d3's tickIncrement: for
+/// histogram bins and chart axes.
+pub fn nice_step(raw: f64) -> f64 {
+    if !(raw.is_finite() && raw > 0.0) {
+        return 1.0;
+    }
+    let power = 10f64.powf(raw.log10().floor());
+    let error = raw / power;
+    let factor = if error >= 50f64.sqrt() {
+        10.0
+    } else if error >= 10f64.sqrt() {
+        5.0
+    } else if error >= 2f64.sqrt() {
+        2.0
+    } else {
+        1.0
+    };
+    factor * power
+}
+
+/// The charts of a tool message, stored as JSON text (NULL when there are none).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Charts(pub Vec<Chart>);
+
+impl Charts {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The column's value: JSON, or NULL for none.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| serde_json::to_string(&self.0).unwrap_or_default())
+    }
+}
+
+impl TryFrom<Option<String>> for Charts {
+    type Error = serde_json::Error;
+    fn try_from(value: Option<String>) -> Result<Self, Self::Error> {
+        match value {
+            None => Ok(Charts::default()),
+            Some(text) => serde_json::from_str(&text).map(Charts),
+        }
+    }
+}
+
 /// A tool the agent may call, as the page lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolSummary {
@@ -194,7 +270,7 @@ pub const TOOLSETS: &[(&str, &[&str])] = &[
     ("general", &["calculator", "current_time", "weather"]),
     (
         "data_analysis",
-        &["calculator", "csv_summary", "query_database"],
+        &["calculator", "csv_summary", "csv_chart", "query_database"],
     ),
     (
         "web_development",
@@ -276,6 +352,10 @@ pub struct Message {
     /// What a thinking model thought before this answer (kept apart from `content`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
+    /// On a tool message: the charts the tool drew, shown with the answer.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
+    #[serde(default, skip_serializing_if = "Charts::is_empty")]
+    pub charts: Charts,
     /// Flattened: in JSON and in the table they are columns of the message.
     #[cfg_attr(feature = "ssr", sqlx(flatten))]
     #[serde(flatten)]

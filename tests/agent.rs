@@ -693,7 +693,57 @@ async fn the_agent_summarises_a_pasted_csv(backend: Backend) {
     );
 }
 
+/// The chart tool draws a column of the pasted CSV: its data is stored on the step and comes
+/// back with the conversation (the page draws it as SVG); the model reads the same figures.
+async fn the_agent_charts_a_pasted_csv(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, first) = send_with_tools(
+        &app,
+        "Chart units by month [call=csv_chart {\"column\":\"units\",\"by\":\"month\"}]\n```csv\nmonth,units\nJan,10\nFeb,4\nJan,5\nMar,<b>7</b>\n```",
+        &["csv_chart"],
+    )
+    .await;
+    let rows = app.follow_run(&first).await;
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows[1]["tool_name"], "csv_chart");
+    assert_eq!(rows[1]["status"], "complete", "{}", rows[1]);
+    let chart = &rows[1]["charts"][0];
+    assert_eq!(chart["kind"], "bar", "{chart}");
+    assert_eq!(chart["title"], "units by month");
+    // Rows of the same month are added up; a cell that is not a number is left out.
+    assert_eq!(
+        chart["points"],
+        json!([{"label": "Jan", "value": 15.0}, {"label": "Feb", "value": 4.0}])
+    );
+    let result = rows[1]["content"].as_str().unwrap();
+    assert!(
+        result.contains("month | units\nJan | 15\nFeb | 4\n"),
+        "{result}"
+    );
+    assert!(result.contains("1 rows without"), "{result}");
+    // The answer and the messages without charts carry no `charts` field.
+    assert!(rows[2].get("charts").is_none(), "{}", rows[2]);
+    // The same chart straight from the tool.
+    let (status, body) = app
+        .post(
+            "/api/v1/tools/csv_chart/invoke",
+            json!({"arguments": {"column": "units", "csv": "units\n1\n2\n2\n9"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["charts"][0]["kind"], "histogram", "{body}");
+    let counted: f64 = body["charts"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap())
+        .sum();
+    assert_eq!(counted, 4.0, "{body}");
+}
+
 on_both_backends!(
+    the_agent_charts_a_pasted_csv,
     the_agent_summarises_a_pasted_csv,
     the_agent_queries_the_persons_own_history,
     a_multi_step_run_is_stored_streamed_and_sent_back,

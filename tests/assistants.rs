@@ -39,7 +39,7 @@ async fn the_presets_are_there_once(backend: Backend) {
     assert_eq!(analyst["tools_enabled"], true);
     assert_eq!(
         analyst["tools"],
-        json!(["calculator", "csv_summary", "query_database"])
+        json!(["calculator", "csv_summary", "csv_chart", "query_database"])
     );
     for assistant in &list {
         assert!(

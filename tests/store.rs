@@ -6,7 +6,9 @@ use common::{Backend, TestDb};
 use ollamastack::db::{
     Finish, NewMessage, Turn, TurnConversation, TurnError, OUTBOX_GENERATION_FINISHED,
 };
-use ollamastack::model::{GenerationMetrics, MessageStatus, Role};
+use ollamastack::model::{
+    Chart, ChartKind, ChartPoint, Charts, GenerationMetrics, MessageStatus, Role,
+};
 
 fn user_message(
     conversation_id: uuid::Uuid,
@@ -192,6 +194,16 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
         },
         tool_calls: Default::default(),
         thinking: None,
+        charts: Charts(vec![Chart {
+            kind: ChartKind::Histogram,
+            title: "Distribution of price \u{0}".into(),
+            x_label: "price".into(),
+            y_label: "rows".into(),
+            points: vec![ChartPoint {
+                label: "0.5–1".into(),
+                value: 3.0,
+            }],
+        }]),
     };
     let done = store
         .finish_message(me, answer.id, &finish)
@@ -201,6 +213,7 @@ async fn messages_keep_order_content_and_metrics(backend: Backend) {
     assert_eq!(done.status, MessageStatus::Complete);
     assert_eq!(done.content, "partial and the rest");
     assert_eq!(done.metrics, finish.metrics, "metrics read back as written");
+    assert_eq!(done.charts, finish.charts, "charts read back as written");
 
     // A final row is never overwritten by a late flush or a second finish.
     assert!(!store
@@ -336,6 +349,7 @@ async fn every_character_is_storable_the_same_way(backend: Backend) {
             },
             tool_calls: Default::default(),
             thinking: None,
+            charts: Default::default(),
         };
         let done = store
             .finish_message(me, answer.id, &finish)

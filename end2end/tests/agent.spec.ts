@@ -57,7 +57,7 @@ test("a person picks the data analyst; a question that needs two tool calls show
   // Its model shows in the model picker.
   await expect(page.getByTestId("model-picker")).toHaveValue("llama3.2:latest");
   const composer = page.getByTestId("composer");
-  // No tools picked by hand: the analyst's own (calculator, csv_summary, query_database) are offered.
+  // No tools picked by hand: the analyst's own (calculator, csv_summary, csv_chart, query_database) are offered.
   await composer.fill('How many messages have I sent, and what is 12.5% of that times 96? [call=query_database {"sql":"SELECT count(*) AS sent FROM messages WHERE role = \'user\'"}][call=calculator {"expression":"0.125 * 1 * 96"}][delay=300][first=600]');
   await composer.press("Enter");
   await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
@@ -116,4 +116,29 @@ test("assistants are created, edited, duplicated and deleted in their page", asy
   await expect(page.getByTestId("assistant-item")).toHaveCount(4);
   // The picker offers the new one.
   await expect(page.getByTestId("assistant-picker").locator("option", { hasText: "Haiku poet" })).toHaveCount(1);
+});
+
+test("the data analyst draws a chart of a pasted CSV under its step; labels stay text; the chart is there after a reload", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  await page.getByTestId("assistant-picker").selectOption({ label: "Data analyst" });
+  const composer = page.getByTestId("composer");
+  await composer.fill('Chart units by month [call=csv_chart {"column":"units","by":"month"}]\n```csv\nmonth,units\nJan,10\n<img src=x onerror=alert(1)>,4\nMar,7\n```');
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+
+  const check = async () => {
+    const chart = page.getByTestId("chart");
+    await expect(chart).toHaveCount(1);
+    await expect(chart).toHaveAttribute("data-kind", "bar");
+    await expect(chart.getByTestId("chart-title")).toHaveText("units by month");
+    await expect(chart.getByTestId("chart-mark")).toHaveCount(3);
+    // The label is text on the axis and in the data table, never an element.
+    await expect(chart.getByTestId("chart-data").locator("td").nth(2)).toHaveText("<img src=x onerror=alert(1)>");
+    await expect(page.locator('img[src="x"]')).toHaveCount(0);
+  };
+  await check();
+  await page.reload();
+  await check();
 });

@@ -3,6 +3,7 @@
 
 use super::Json;
 use crate::error::{AppError, AppResult};
+use crate::model::Chart;
 use crate::state::AppState;
 use crate::tools::{ToolContext, ToolInfo};
 use axum::extract::{Path, State};
@@ -26,6 +27,9 @@ pub struct Invoked {
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     result: Option<String>,
+    /// Charts the tool drew (data the page draws as SVG).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    charts: Vec<Chart>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     duration_ms: u64,
@@ -48,15 +52,17 @@ pub async fn invoke(
     let outcome = state.tools.invoke(&context, &name, body.arguments).await;
     let duration_ms = outcome.duration.as_millis() as u64;
     Ok(axum::Json(match outcome.result {
-        Ok(result) => Invoked {
+        Ok(reply) => Invoked {
             ok: true,
-            result: Some(result),
+            result: Some(reply.text),
+            charts: reply.charts,
             error: None,
             duration_ms,
         },
         Err(error) => Invoked {
             ok: false,
             result: None,
+            charts: Vec::new(),
             error: Some(error.to_string()),
             duration_ms,
         },

@@ -1,3 +1,4 @@
+use super::chart::ChartFigure;
 use super::time::MessageTime;
 use crate::markdown::{IncrementalMarkdown, MarkdownUpdate};
 use crate::model::{Message, MessageStatus, Role};
@@ -225,6 +226,8 @@ fn ToolStep(message: RwSignal<Message>) -> impl IntoView {
                 </div>
             </details>
         </article>
+        // What the tool drew is part of the answer: shown open, under its step.
+        {move || message.with(|m| m.charts.0.clone()).into_iter().map(|chart| view! { <ChartFigure chart/> }).collect_view()}
     }
 }
 

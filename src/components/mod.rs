@@ -1,4 +1,5 @@
 pub mod banner;
+pub mod chart;
 pub mod composer;
 pub mod conversation_settings;
 pub mod header;

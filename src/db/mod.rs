@@ -6,8 +6,8 @@
 
 use crate::config::DatabaseSettings;
 use crate::model::{
-    Assistant, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus, Role,
-    ToolCalls,
+    Assistant, Charts, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus,
+    Role, ToolCalls,
 };
 use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -73,6 +73,8 @@ pub struct Finish {
     pub tool_calls: ToolCalls,
     /// What a thinking model thought (kept as it is when `None`).
     pub thinking: Option<String>,
+    /// The charts a tool drew (kept as they are when empty).
+    pub charts: Charts,
 }
 
 /// Timestamps are kept to the microsecond, the precision PostgreSQL stores, so that what is read
@@ -158,7 +160,7 @@ pub struct AssistantFields {
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, \
+    "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, charts, \
      prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
 /// Inserts a message inside an open transaction `$tx` (a macro, so one text serves both drivers).
@@ -166,7 +168,7 @@ macro_rules! insert_message_in {
     ($tx:ident, $new:expr, $instance:expr, $at:expr) => {{
         let new = &$new;
         let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
         );
         sqlx::query_as::<_, Message>(&sql)
             .bind(Uuid::now_v7())
@@ -193,7 +195,8 @@ macro_rules! finish_in {
         let sql = format!(
             "UPDATE messages SET content = $1, status = $2, error = $3, prompt_tokens = $4, completion_tokens = $5, \
              ttft_ms = $6, duration_ms = $7, done_reason = $8, updated_at = $9, heartbeat_at = NULL, \
-             tool_calls = COALESCE($12, tool_calls), thinking = COALESCE($13, thinking) WHERE id = $10 AND owner_id = $11 \
+             tool_calls = COALESCE($12, tool_calls), thinking = COALESCE($13, thinking), \
+             charts = COALESCE($14, charts) WHERE id = $10 AND owner_id = $11 \
              AND status = 'streaming' RETURNING {MESSAGE_COLUMNS}"
         );
         let status = finish.status.unwrap_or(MessageStatus::Complete);
@@ -203,6 +206,7 @@ macro_rules! finish_in {
             .bind(finish.metrics.duration_ms).bind(finish.metrics.done_reason.as_deref().map(storable)).bind($at)
             .bind($id).bind($owner).bind(finish.tool_calls.to_column())
             .bind(finish.thinking.as_deref().filter(|t| !t.is_empty()).map(storable))
+            .bind(finish.charts.to_column().as_deref().map(storable))
             .fetch_optional(&mut *$tx).await?;
         if let Some(message) = &message {
             insert_outbox_in!($tx, $owner, finished_kind(message), message.id, finished_payload(message), $at)?;

@@ -11,7 +11,7 @@ pub mod watch;
 use crate::db::{Finish, NewMessage, SharedStore};
 use crate::llm::{ChatEvent, ChatMessage, ChatRequest, DoneInfo, OllamaClient, OllamaError};
 use crate::model::{
-    GenerationMetrics, Message, MessageStatus, Role, StreamEvent, ToolCall, ToolCalls,
+    Charts, GenerationMetrics, Message, MessageStatus, Role, StreamEvent, ToolCall, ToolCalls,
 };
 use crate::tools::{ToolContext, Toolbox};
 use std::{
@@ -670,11 +670,12 @@ impl Generations {
             return None;
         };
         Some(match outcome.result {
-            Ok(result) => {
-                live.push(result.clone());
+            Ok(reply) => {
+                live.push(reply.text);
                 Finish {
                     content: live.content(),
                     status: Some(MessageStatus::Complete),
+                    charts: Charts(reply.charts),
                     metrics,
                     ..Finish::default()
                 }
@@ -970,6 +971,7 @@ impl Generations {
             tool_calls: finish.tool_calls,
             tool_name: live.tool_name.clone(),
             thinking: finish.thinking,
+            charts: finish.charts,
             metrics: finish.metrics,
             created_at: now,
             updated_at: now,

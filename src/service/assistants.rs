@@ -54,8 +54,9 @@ pub fn presets() -> Vec<AssistantFields> {
             system_prompt: "You are a careful data analyst. Answer from the data, not from \
                 memory: use the tools to compute and to query, one step at a time, and never \
                 guess a number you could calculate. State the figures you found, how you got \
-                them, and what they do and do not show. Keep answers short; use a small table \
-                when comparing values."
+                them, and what they do and do not show. When a distribution, a comparison or a \
+                trend is easier to see than to read, draw it with the chart tool and say what it \
+                shows. Keep answers short; use a small table when comparing values."
                 .into(),
             tools: crate::tools::toolset("data_analysis")
                 .unwrap_or_default()

@@ -33,32 +33,51 @@ impl CsvSummary {
     pub fn new(store: SharedStore) -> CsvSummary {
         CsvSummary { store }
     }
+}
 
-    /// The newest CSV in the person's messages of this conversation.
-    async fn pasted_csv(&self, context: &ToolContext) -> Result<String, ToolError> {
-        let Some(conversation_id) = context.conversation_id else {
-            return Err(ToolError::InvalidArguments(
-                "no CSV given: pass the CSV text in `csv`".into(),
-            ));
-        };
-        let messages = self
-            .store
-            .list_messages(context.owner_id, conversation_id)
-            .await
-            .map_err(|_| ToolError::Failed("the conversation cannot be read now".into()))?;
-        messages
-            .iter()
-            .rev()
-            .filter(|m| m.role == Role::User)
-            .find_map(|m| find_csv(&m.content))
-            .ok_or_else(|| {
-                ToolError::Failed(
-                    "no CSV found in this conversation: ask the person to paste one (a header \
-                     row, then rows, comma-, semicolon- or tab-separated)"
-                        .into(),
-                )
-            })
+/// The CSV a call is about: the one in its arguments, else the newest CSV the person sent in
+/// this conversation. Refused above the size cap.
+pub async fn csv_text(
+    store: &SharedStore,
+    context: &ToolContext,
+    given: Option<String>,
+) -> Result<String, ToolError> {
+    let text = match given.filter(|c| !c.trim().is_empty()) {
+        Some(text) => text,
+        None => pasted_csv(store, context).await?,
+    };
+    if text.len() > MAX_CSV_BYTES {
+        return Err(ToolError::InvalidArguments(format!(
+            "the CSV is larger than {} MB",
+            MAX_CSV_BYTES / 1024 / 1024
+        )));
     }
+    Ok(text)
+}
+
+/// The newest CSV in the person's messages of this conversation.
+async fn pasted_csv(store: &SharedStore, context: &ToolContext) -> Result<String, ToolError> {
+    let Some(conversation_id) = context.conversation_id else {
+        return Err(ToolError::InvalidArguments(
+            "no CSV given: pass the CSV text in `csv`".into(),
+        ));
+    };
+    let messages = store
+        .list_messages(context.owner_id, conversation_id)
+        .await
+        .map_err(|_| ToolError::Failed("the conversation cannot be read now".into()))?;
+    messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == Role::User)
+        .find_map(|m| find_csv(&m.content))
+        .ok_or_else(|| {
+            ToolError::Failed(
+                "no CSV found in this conversation: ask the person to paste one (a header \
+                 row, then rows, comma-, semicolon- or tab-separated)"
+                    .into(),
+            )
+        })
 }
 
 #[async_trait::async_trait]
@@ -81,16 +100,7 @@ impl Tool for CsvSummary {
 
     async fn call(&self, context: &ToolContext, arguments: Value) -> Result<String, ToolError> {
         let arguments: Arguments = parse_arguments(arguments)?;
-        let text = match arguments.csv.filter(|c| !c.trim().is_empty()) {
-            Some(text) => text,
-            None => self.pasted_csv(context).await?,
-        };
-        if text.len() > MAX_CSV_BYTES {
-            return Err(ToolError::InvalidArguments(format!(
-                "the CSV is larger than {} MB",
-                MAX_CSV_BYTES / 1024 / 1024
-            )));
-        }
+        let text = csv_text(&self.store, context, arguments.csv).await?;
         let columns = arguments.columns;
         run_blocking(self.timeout(), move || {
             let table = parse_table(&text)?;
@@ -105,6 +115,28 @@ impl Tool for CsvSummary {
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// The index of the column named `name` (case and surrounding spaces ignored).
+    pub fn column(&self, name: &str) -> Result<usize, ToolError> {
+        self.headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| {
+                ToolError::InvalidArguments(format!(
+                    "there is no column '{name}' (the columns are {})",
+                    self.headers.join(", ")
+                ))
+            })
+    }
+
+    /// The cells of one column, "" where a row is short.
+    pub fn cells(&self, index: usize) -> impl Iterator<Item = &str> {
+        self.rows
+            .iter()
+            .map(move |row| row.get(index).map(String::as_str).unwrap_or(""))
+    }
 }
 
 /// The CSV inside a message: a fenced ```csv block, else the whole message when it looks like
@@ -227,14 +259,14 @@ pub fn parse_number(cell: &str) -> Option<f64> {
     cleaned.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
-fn is_missing(cell: &str) -> bool {
+pub fn is_missing(cell: &str) -> bool {
     matches!(
         cell.trim().to_ascii_lowercase().as_str(),
         "" | "na" | "n/a" | "null" | "none" | "nan" | "-"
     )
 }
 
-fn round(value: f64) -> String {
+pub fn round(value: f64) -> String {
     let rounded = (value * 10_000.0).round() / 10_000.0;
     if rounded == rounded.trunc() && rounded.abs() < 1e15 {
         format!("{}", rounded as i64)
@@ -248,18 +280,7 @@ pub fn summarize(table: &Table, only: Option<&[String]>) -> Result<String, ToolE
         None => (0..table.headers.len()).collect(),
         Some(names) => names
             .iter()
-            .map(|name| {
-                table
-                    .headers
-                    .iter()
-                    .position(|h| h.eq_ignore_ascii_case(name.trim()))
-                    .ok_or_else(|| {
-                        ToolError::InvalidArguments(format!(
-                            "there is no column '{name}' (the columns are {})",
-                            table.headers.join(", ")
-                        ))
-                    })
-            })
+            .map(|name| table.column(name))
             .collect::<Result<_, _>>()?,
     };
     let mut out = format!(
@@ -268,11 +289,7 @@ pub fn summarize(table: &Table, only: Option<&[String]>) -> Result<String, ToolE
         table.headers.len()
     );
     for index in chosen {
-        let cells: Vec<&str> = table
-            .rows
-            .iter()
-            .map(|row| row.get(index).map(String::as_str).unwrap_or(""))
-            .collect();
+        let cells: Vec<&str> = table.cells(index).collect();
         let present: Vec<&str> = cells.iter().copied().filter(|c| !is_missing(c)).collect();
         let missing = cells.len() - present.len();
         let numbers: Vec<f64> = present.iter().filter_map(|c| parse_number(c)).collect();

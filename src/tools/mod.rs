@@ -6,6 +6,7 @@
 
 pub mod calculator;
 pub mod clock;
+pub mod csv_chart;
 pub mod csv_stats;
 pub mod query;
 pub mod support;
@@ -59,6 +60,27 @@ pub trait Tool: Send + Sync {
         Duration::from_secs(10)
     }
     async fn call(&self, context: &ToolContext, arguments: Value) -> Result<String, ToolError>;
+    /// The call with what it shows the person besides its text (charts). Tools that only
+    /// answer in text keep this default.
+    async fn reply(&self, context: &ToolContext, arguments: Value) -> Result<ToolReply, ToolError> {
+        self.call(context, arguments).await.map(ToolReply::from)
+    }
+}
+
+/// What a call returns: text for the model, and charts the page draws for the person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolReply {
+    pub text: String,
+    pub charts: Vec<crate::model::Chart>,
+}
+
+impl From<String> for ToolReply {
+    fn from(text: String) -> ToolReply {
+        ToolReply {
+            text,
+            charts: Vec::new(),
+        }
+    }
 }
 
 /// The JSON Schema of `T` as Ollama's `tools[].function.parameters` expects it.
@@ -100,7 +122,7 @@ where
 /// What a call produced, as stored and shown.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
-    pub result: Result<String, ToolError>,
+    pub result: Result<ToolReply, ToolError>,
     pub duration: Duration,
 }
 
@@ -135,6 +157,7 @@ impl Toolbox {
         let mut toolbox = Toolbox::basic();
         toolbox.add(Arc::new(weather::Weather::new(settings)));
         toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
+        toolbox.add(Arc::new(csv_chart::CsvChart::new(store.clone())));
         toolbox.add(Arc::new(webdev::FormatCode));
         toolbox.add(Arc::new(support::SearchNotes::new(store.clone())));
         toolbox.add(Arc::new(support::SaveNote::new(store.clone())));
@@ -184,7 +207,7 @@ impl Toolbox {
                 // A task of its own: a panic stays inside it, and dropping the handle (a stop
                 // during the call, or the timeout) aborts the tool.
                 let task = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-                    tool.call(&context, arguments).await
+                    tool.reply(&context, arguments).await
                 }));
                 match tokio::time::timeout(timeout, task).await {
                     Ok(Ok(result)) => result,
