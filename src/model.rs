@@ -301,8 +301,18 @@ impl TryFrom<String> for ToolNames {
     }
 }
 
+/// A field that is present, possibly `null` (`Some(None)`); with `default`, an absent field is
+/// `None`. For changes where "absent" keeps a value and `null` clears it.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// What a person sets when creating an assistant, or changes when editing one (absent fields
-/// are kept).
+/// are kept; `null` temperature or max_tokens goes back to the model's default).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssistantInput {
@@ -312,10 +322,18 @@ pub struct AssistantInput {
     pub description: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
-    #[serde(default)]
-    pub temperature: Option<f32>,
-    #[serde(default)]
-    pub max_tokens: Option<i32>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub temperature: Option<Option<f32>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_tokens: Option<Option<i32>>,
     #[serde(default)]
     pub system_prompt: Option<String>,
     /// Tool names; or `toolset` to take a toolset's tools.

@@ -262,8 +262,9 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
         "{request}"
     );
     assert_eq!(plain["conversation"]["assistant_id"], Value::Null);
-    // The system prompt the conversation got from the assistant stays its own.
-    assert_eq!(request["messages"][0]["content"], "You plan trips.");
+    // The system prompt came with the assistant and leaves with it.
+    assert_eq!(request["messages"][0]["role"], "user", "{request}");
+    assert_eq!(plain["conversation"]["system_prompt"], Value::Null);
 
     // PATCH sets it back; deleting the assistant leaves the conversation without one.
     let (status, patched) = app
@@ -283,6 +284,114 @@ async fn a_turn_runs_with_the_assistant_and_the_conversation_remembers_it(backen
         .get(&format!("/api/v1/conversations/{conversation}"))
         .await;
     assert_eq!(stored["conversation"]["assistant_id"], Value::Null);
+}
+
+/// Switching assistants switches the system prompt the previous one gave the conversation;
+/// a prompt the person wrote themselves stays whatever assistant they pick.
+async fn the_system_prompt_follows_the_assistant_unless_the_person_wrote_one(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let list = assistants(&app).await;
+    let prompt_of =
+        |name: &str| list.iter().find(|a| a["name"] == name).unwrap()["system_prompt"].clone();
+    let (status, sent) = app
+        .post(
+            "/api/v1/conversations",
+            json!({"content": "a poem", "assistant": "Creative writer"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(
+        sent["conversation"]["system_prompt"],
+        prompt_of("Creative writer")
+    );
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    app.follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
+
+    // The next turn with the data analyst is sent with the analyst's prompt.
+    let (status, next) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"content": "now the numbers", "assistant": "Data analyst"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{next}");
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["messages"][0]["role"], "system");
+    assert_eq!(request["messages"][0]["content"], prompt_of("Data analyst"));
+    assert_eq!(
+        next["conversation"]["system_prompt"],
+        prompt_of("Data analyst")
+    );
+
+    // Through PATCH (the page's picker) as well.
+    let writer = list
+        .iter()
+        .find(|a| a["name"] == "Creative writer")
+        .unwrap();
+    let (status, patched) = app
+        .patch(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({"assistant_id": writer["id"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["system_prompt"], prompt_of("Creative writer"));
+
+    // A prompt of the person's own survives any switch.
+    let (status, own) = app
+        .patch(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({"system_prompt": "Answer in French."}),
+        )
+        .await;
+    assert_eq!(status, 200, "{own}");
+    let (status, switched) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"content": "encore", "assistant": "Code assistant", "model": "llama3.2"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{switched}");
+    app.follow(switched["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["messages"][0]["content"], "Answer in French.");
+    assert_eq!(
+        switched["conversation"]["system_prompt"],
+        "Answer in French."
+    );
+}
+
+/// A null temperature or answer length in an edit goes back to the model's default; an absent
+/// one is kept.
+async fn an_edit_can_clear_sampling_back_to_the_default(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, created) = app
+        .post(
+            "/api/v1/assistants",
+            json!({"name": "Terse", "model": "llama3.2", "temperature": 0.2, "max_tokens": 50}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/api/v1/assistants/{}", created["id"].as_str().unwrap());
+    let (status, kept) = app
+        .patch(&path, json!({"description": "Short answers"}))
+        .await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(kept["temperature"].as_f64().unwrap() as f32, 0.2);
+    assert_eq!(kept["max_tokens"], 50);
+    let (status, cleared) = app
+        .patch(&path, json!({"temperature": null, "max_tokens": null}))
+        .await;
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["temperature"], Value::Null);
+    assert_eq!(cleared["max_tokens"], Value::Null);
+    assert_eq!(cleared["description"], "Short answers");
+    let (status, refused) = app.patch(&path, json!({"temperature": "hot"})).await;
+    assert_eq!(status, 422, "{refused}");
 }
 
 async fn a_missing_model_falls_back_with_a_notice(backend: Backend) {
@@ -312,6 +421,8 @@ async fn a_missing_model_falls_back_with_a_notice(backend: Backend) {
 
 on_both_backends!(
     the_presets_are_there_once,
+    the_system_prompt_follows_the_assistant_unless_the_person_wrote_one,
+    an_edit_can_clear_sampling_back_to_the_default,
     create_edit_duplicate_delete_with_clear_errors,
     a_turn_runs_with_the_assistant_and_the_conversation_remembers_it,
     a_missing_model_falls_back_with_a_notice,

@@ -146,6 +146,15 @@ pub struct Escalation {
 
 const TICKET_COLUMNS: &str = "id, owner_id, number, subject, description, customer, priority, status, created_at, updated_at";
 
+/// How a conversation's system prompt follows a change of assistant: it becomes `to` when it
+/// is empty or still `from` (what the previous assistant, or the instance default, gave it). A
+/// prompt the person wrote themselves stays.
+#[derive(Clone, Copy, Debug)]
+pub struct PromptSwitch<'a> {
+    pub from: &'a str,
+    pub to: Option<&'a str>,
+}
+
 /// An assistant's settings, as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AssistantFields {
@@ -524,11 +533,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn delete_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
 
     /// Remembers the assistant a conversation runs with.
+    /// Sets the assistant a conversation runs with (one of the owner's, or none); with
+    /// `prompt`, its system prompt follows (see [`PromptSwitch`]), in the same statement.
     async fn set_conversation_assistant(
         &self,
         owner_id: Uuid,
         conversation_id: Uuid,
         assistant_id: Option<Uuid>,
+        prompt: Option<PromptSwitch<'_>>,
     ) -> Result<bool, sqlx::Error>;
 
     async fn insert_note(
@@ -1027,12 +1039,22 @@ macro_rules! portable_store {
                 owner_id: Uuid,
                 conversation_id: Uuid,
                 assistant_id: Option<Uuid>,
+                prompt: Option<PromptSwitch<'_>>,
             ) -> Result<bool, sqlx::Error> {
-                // The assistant must be the same person's: checked in the statement itself.
+                // The assistant must be the same person's: checked in the statement itself. The
+                // prompt is compared in the statement too, so a prompt the person saves at the
+                // same moment is never overwritten.
+                let (switch, from, to) = match &prompt {
+                    Some(p) => (true, storable(p.from), p.to.map(storable)),
+                    None => (false, std::borrow::Cow::Borrowed(""), None),
+                };
                 with_pool!(self, pool => sqlx::query(
-                    "UPDATE conversations SET assistant_id = $1 WHERE id = $2 AND owner_id = $3 \
+                    "UPDATE conversations SET assistant_id = $1, system_prompt = CASE \
+                     WHEN $4 AND COALESCE(system_prompt, '') IN ('', $5) THEN $6 ELSE system_prompt END \
+                     WHERE id = $2 AND owner_id = $3 \
                      AND ($1 IS NULL OR EXISTS (SELECT 1 FROM assistants a WHERE a.id = $1 AND a.owner_id = $3))")
                     .bind(assistant_id).bind(conversation_id).bind(owner_id)
+                    .bind(switch).bind(from).bind(to)
                     .execute(pool).await.map(|r| r.rows_affected() == 1))
             }
 

@@ -144,8 +144,9 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                 name: Some(name.get_untracked()),
                 description: Some(description.get_untracked()),
                 model: Some(model.get_untracked()),
-                temperature,
-                max_tokens,
+                // An empty field: the model's default.
+                temperature: Some(temperature),
+                max_tokens: Some(max_tokens),
                 system_prompt: Some(system_prompt.get_untracked()),
                 tools: Some(tools.get_untracked()),
                 toolset: None,

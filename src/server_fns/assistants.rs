@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use crate::model::{Assistant, AssistantInput, Conversation};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 /// The person's assistants (the shipped presets the first time).
@@ -28,8 +29,9 @@ pub async fn set_conversation_assistant(
     .await
 }
 
-/// Creates an assistant (`id` absent) or changes one.
-#[server]
+/// Creates an assistant (`id` absent) or changes one. JSON, so that a cleared temperature or
+/// answer length (`null`) reaches the server as such.
+#[server(input = Json)]
 pub async fn save_assistant(
     id: Option<Uuid>,
     input: AssistantInput,

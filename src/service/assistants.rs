@@ -176,29 +176,80 @@ pub async fn delete_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppRes
     }
 }
 
-/// Sets (or, with `None`, clears) the assistant a conversation runs with.
+/// Sets (or, with `None`, clears) the assistant a conversation runs with; its system prompt
+/// follows unless the person wrote their own.
 pub async fn set_conversation_assistant(
     state: &AppState,
     owner: Uuid,
     conversation_id: Uuid,
     assistant_id: Option<Uuid>,
 ) -> AppResult<crate::model::Conversation> {
-    if let Some(id) = assistant_id {
+    let conversation = super::owned_conversation(state, owner, conversation_id).await?;
+    let next = match assistant_id {
         // NotFound for another person's assistant as for one that does not exist.
-        state
-            .store
-            .get_assistant(owner, id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+        Some(id) => Some(
+            state
+                .store
+                .get_assistant(owner, id)
+                .await?
+                .ok_or_else(|| AppError::NotFound("assistant".into()))?,
+        ),
+        None => None,
+    };
+    if conversation.assistant_id != assistant_id {
+        let previous = match conversation.assistant_id {
+            Some(id) => state.store.get_assistant(owner, id).await?,
+            None => None,
+        };
+        switch_assistant(
+            state,
+            owner,
+            conversation_id,
+            previous.as_ref(),
+            next.as_ref(),
+        )
+        .await?;
     }
+    super::owned_conversation(state, owner, conversation_id).await
+}
+
+/// Moves a conversation from the `previous` assistant to `next`. The system prompt the previous
+/// one gave it (or the instance default) becomes the next one's; one the person wrote stays.
+pub(super) async fn switch_assistant(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    previous: Option<&Assistant>,
+    next: Option<&Assistant>,
+) -> AppResult<()> {
+    let default = state
+        .settings
+        .generation
+        .default_system_prompt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    fn prompt_of<'a>(
+        assistant: Option<&'a Assistant>,
+        default: Option<&'a str>,
+    ) -> Option<&'a str> {
+        assistant
+            .map(|a| a.system_prompt.trim())
+            .filter(|p| !p.is_empty())
+            .or(default)
+    }
+    let switch = crate::db::PromptSwitch {
+        from: prompt_of(previous, default).unwrap_or(""),
+        to: prompt_of(next, default),
+    };
     if !state
         .store
-        .set_conversation_assistant(owner, conversation_id, assistant_id)
+        .set_conversation_assistant(owner, conversation_id, next.map(|a| a.id), Some(switch))
         .await?
     {
         return Err(AppError::NotFound("conversation".into()));
     }
-    super::owned_conversation(state, owner, conversation_id).await
+    Ok(())
 }
 
 fn fields_of(assistant: &Assistant) -> AssistantFields {
@@ -243,17 +294,17 @@ fn merge(
         fields.model = super::validate_model(&model)?;
     }
     if let Some(temperature) = input.temperature {
-        if !(0.0..=2.0).contains(&temperature) {
+        if temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
             return invalid("temperature must be between 0 and 2".into());
         }
-        fields.temperature = Some(temperature);
+        fields.temperature = temperature;
     }
     if let Some(max_tokens) = input.max_tokens {
         let cap = state.settings.generation.max_answer_tokens;
-        if !(1..=cap).contains(&max_tokens) {
+        if max_tokens.is_some_and(|m| !(1..=cap).contains(&m)) {
             return invalid(format!("max_tokens must be between 1 and {cap}"));
         }
-        fields.max_tokens = Some(max_tokens);
+        fields.max_tokens = max_tokens;
     }
     if let Some(prompt) = input.system_prompt {
         let prompt = crate::text::clean_input(&prompt);

@@ -74,11 +74,25 @@ pub async fn send_message(
     let (conversation, model, assistant) = match input.conversation_id {
         Some(id) => {
             let conversation = owned_conversation(state, owner, id).await?;
+            let remembered = remembered_assistant(state, owner, &conversation).await?;
             let assistant = match &choice {
                 AssistantChoice::Use(assistant) => Some(assistant.clone()),
                 AssistantChoice::None => None,
-                AssistantChoice::Keep => remembered_assistant(state, owner, &conversation).await?,
+                AssistantChoice::Keep => remembered.clone(),
             };
+            // Another assistant from this turn on: before the turn, so that its system prompt
+            // is the one this turn is sent with.
+            let chosen = assistant.as_ref().map(|a| a.id);
+            if !matches!(choice, AssistantChoice::Keep) && conversation.assistant_id != chosen {
+                super::assistants::switch_assistant(
+                    state,
+                    owner,
+                    id,
+                    remembered.as_ref(),
+                    assistant.as_ref(),
+                )
+                .await?;
+            }
             let model = match (requested_model, &choice) {
                 (Some(model), _) => model,
                 // A newly chosen assistant brings its model.
@@ -148,11 +162,12 @@ pub async fn send_message(
     )
     .await?;
     let mut outcome = send_outcome(turn)?;
+    // A new conversation was created with the assistant's prompt: it only needs the link.
     let chosen = assistant.as_ref().map(|a| a.id);
     if !matches!(choice, AssistantChoice::Keep) && outcome.conversation.assistant_id != chosen {
         state
             .store
-            .set_conversation_assistant(owner, outcome.conversation.id, chosen)
+            .set_conversation_assistant(owner, outcome.conversation.id, chosen, None)
             .await?;
         outcome.conversation.assistant_id = chosen;
     }
