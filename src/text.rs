@@ -22,9 +22,40 @@ pub fn clean_input(text: &str) -> String {
         .collect()
 }
 
+/// `text` cut to at most `max` characters (`max` ≥ 1), the last one "…" when anything was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut clipped: String = text.chars().take(max.saturating_sub(1)).collect();
+        clipped.push('…');
+        clipped
+    }
+}
+
+/// A number as tables and charts show it: at most four decimals, whole numbers without any.
+pub fn plain_number(value: f64) -> String {
+    let rounded = (value * 10_000.0).round() / 10_000.0;
+    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
+        format!("{}", rounded as i64)
+    } else {
+        format!("{rounded}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_and_plain_number() {
+        assert_eq!(clip("abcdef", 6), "abcdef");
+        assert_eq!(clip("abcdefg", 6), "abcde…");
+        assert_eq!(clip("ééééé", 3).chars().count(), 3);
+        assert_eq!(plain_number(6.666_666), "6.6667");
+        assert_eq!(plain_number(-4.0), "-4");
+        assert_eq!(plain_number(1e20), "100000000000000000000");
+    }
 
     #[test]
     fn storable_removes_only_nul() {

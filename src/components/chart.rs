@@ -3,6 +3,7 @@
 //! server and in the browser; a folded table holds the numbers for screen readers and copying.
 
 use crate::model::{nice_step, Chart, ChartKind};
+use crate::text::{clip, plain_number};
 use leptos::prelude::*;
 
 const WIDTH: f64 = 640.0;
@@ -78,26 +79,6 @@ impl ValueAxis {
     }
 }
 
-/// A value as the tooltip and the data table show it.
-fn exact(value: f64) -> String {
-    let rounded = (value * 10_000.0).round() / 10_000.0;
-    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
-        format!("{}", rounded as i64)
-    } else {
-        format!("{rounded}")
-    }
-}
-
-fn shorten(label: &str, max: usize) -> String {
-    if label.chars().count() <= max {
-        label.to_string()
-    } else {
-        let mut short: String = label.chars().take(max - 1).collect();
-        short.push('…');
-        short
-    }
-}
-
 fn px(value: f64) -> String {
     format!("{value:.1}")
 }
@@ -163,7 +144,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
                     } else {
                         (baseline, y - baseline)
                     };
-                    let tip = format!("{}: {}", point.label, exact(point.value));
+                    let tip = format!("{}: {}", point.label, plain_number(point.value));
                     view! {
                         <g data-testid="chart-mark">
                             <rect x=px(center(i) - width / 2.0) y=px(top) width=px(width) height=px(height.max(0.5)) class="fill-blue-600 dark:fill-blue-400"/>
@@ -185,7 +166,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
                     .iter()
                     .enumerate()
                     .map(|(i, point)| {
-                        let tip = format!("{}: {}", point.label, exact(point.value));
+                        let tip = format!("{}: {}", point.label, plain_number(point.value));
                         view! {
                             <g data-testid="chart-mark">
                                 <circle cx=px(center(i)) cy=px(axis.y(point.value)) r="3" class="fill-blue-600 dark:fill-blue-400"/>
@@ -212,7 +193,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
         .map(|(i, point)| {
             let x = px(center(i));
             let y = px(HEIGHT - BOTTOM + 14.0);
-            let text = shorten(&point.label, X_LABEL_CHARS);
+            let text = clip(&point.label, X_LABEL_CHARS);
             let transform = lean.then(|| format!("rotate(-35 {x} {y})"));
             let anchor = if lean { "end" } else { "middle" };
             view! {
@@ -227,7 +208,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
             view! {
                 <tr>
                     <td class="pr-4">{point.label.clone()}</td>
-                    <td class="text-right tabular-nums">{exact(point.value)}</td>
+                    <td class="text-right tabular-nums">{plain_number(point.value)}</td>
                 </tr>
             }
         })

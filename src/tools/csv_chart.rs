@@ -2,10 +2,11 @@
 //! one they sent in the conversation). The tool returns the chart as data; the page draws it as
 //! SVG with every label escaped, so nothing in the CSV can become markup.
 
-use super::csv_stats::{csv_text, is_missing, parse_number, parse_table, round, Table};
+use super::csv_stats::{csv_text, is_missing, parse_number, parse_table, Table};
 use super::{parse_arguments, run_blocking, schema_of, Tool, ToolContext, ToolError, ToolReply};
 use crate::db::SharedStore;
 use crate::model::{nice_step, Chart, ChartKind, ChartPoint};
+use crate::text::{clip, plain_number};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -187,7 +188,7 @@ fn histogram(column: &str, numbers: &[f64], bins: Option<u32>) -> Drawn {
         .unwrap_or_else(|| ((numbers.len() as f64).log2().ceil() + 1.0).clamp(2.0, 20.0));
     let points = if max - min <= f64::EPSILON * max.abs().max(1.0) {
         vec![ChartPoint {
-            label: round(min),
+            label: plain_number(min),
             value: numbers.len() as f64,
         }]
     } else {
@@ -399,7 +400,7 @@ fn describe(drawn: &Drawn) -> String {
     }
     let _ = writeln!(text, "\n{} | {}", chart.x_label, chart.y_label);
     for point in chart.points.iter().take(MAX_LISTED_POINTS) {
-        let _ = writeln!(text, "{} | {}", point.label, round(point.value));
+        let _ = writeln!(text, "{} | {}", point.label, plain_number(point.value));
     }
     if chart.points.len() > MAX_LISTED_POINTS {
         let _ = writeln!(
@@ -409,16 +410,6 @@ fn describe(drawn: &Drawn) -> String {
         );
     }
     text
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut clipped: String = text.chars().take(max - 1).collect();
-        clipped.push('…');
-        clipped
-    }
 }
 
 #[cfg(test)]

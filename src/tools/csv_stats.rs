@@ -4,6 +4,7 @@
 use super::{parse_arguments, run_blocking, schema_of, Tool, ToolContext, ToolError};
 use crate::db::SharedStore;
 use crate::model::Role;
+use crate::text::plain_number;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -266,15 +267,6 @@ pub fn is_missing(cell: &str) -> bool {
     )
 }
 
-pub fn round(value: f64) -> String {
-    let rounded = (value * 10_000.0).round() / 10_000.0;
-    if rounded == rounded.trunc() && rounded.abs() < 1e15 {
-        format!("{}", rounded as i64)
-    } else {
-        format!("{rounded}")
-    }
-}
-
 pub fn summarize(table: &Table, only: Option<&[String]>) -> Result<String, ToolError> {
     let chosen: Vec<usize> = match only {
         None => (0..table.headers.len()).collect(),
@@ -315,12 +307,12 @@ pub fn summarize(table: &Table, only: Option<&[String]>) -> Result<String, ToolE
                 out,
                 "numeric; count {}, missing {missing}, min {}, max {}, mean {}, median {}, std dev {}, sum {}",
                 sorted.len(),
-                round(sorted[0]),
-                round(sorted[sorted.len() - 1]),
-                round(mean),
-                round(median),
-                round(deviation),
-                round(sum)
+                plain_number(sorted[0]),
+                plain_number(sorted[sorted.len() - 1]),
+                plain_number(mean),
+                plain_number(median),
+                plain_number(deviation),
+                plain_number(sum)
             );
         } else {
             let mut counts: HashMap<&str, usize> = HashMap::new();

@@ -423,11 +423,7 @@ impl Collector {
 }
 
 fn cell(text: &str) -> String {
-    let mut shown: String = text.chars().take(MAX_CELL_CHARS).collect();
-    if shown.len() < text.len() {
-        shown.push('…');
-    }
-    shown
+    crate::text::clip(text, MAX_CELL_CHARS)
 }
 
 /// A markdown table, then how many rows it has.
