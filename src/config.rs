@@ -12,6 +12,7 @@ pub struct Settings {
     pub ollama: OllamaSettings,
     pub generation: GenerationSettings,
     pub tools: ToolSettings,
+    pub documents: DocumentSettings,
     pub log: LogSettings,
 }
 
@@ -113,6 +114,91 @@ pub struct ToolSettings {
     /// The registries `package_info` asks (crates.io's API, the npm registry).
     pub crates_io_url: String,
     pub npm_url: String,
+}
+
+/// Where uploaded files' bytes are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStorage {
+    /// On disk with SQLite (one server), in the database with PostgreSQL (every instance can
+    /// read them).
+    #[default]
+    Auto,
+    Disk,
+    Database,
+}
+
+impl std::str::FromStr for FileStorage {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(FileStorage::Auto),
+            "disk" => Ok(FileStorage::Disk),
+            "database" => Ok(FileStorage::Database),
+            _ => Err("use auto, disk or database".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentSettings {
+    /// Where files live when they are kept on disk: a folder the server never serves, files
+    /// named by generated ids. Default: `files` in `database.data_dir`.
+    pub files_dir: Option<PathBuf>,
+    pub storage: FileStorage,
+    /// Largest file accepted, in bytes (refused while it streams in).
+    pub max_file_bytes: u64,
+    /// Most files in one upload.
+    pub max_files_per_upload: usize,
+    /// Most bytes of files one person may keep.
+    pub quota_bytes: u64,
+    /// The Ollama model that embeds chunks (`ollama pull` it); changing it re-embeds every
+    /// file at the next start.
+    pub embedding_model: String,
+    /// Chunks per /api/embed request, and the time allowed for one.
+    pub embed_batch: usize,
+    pub embed_timeout_ms: u64,
+    /// Time allowed to extract the text of one file.
+    pub extract_timeout_ms: u64,
+    /// Most characters of text kept from one file.
+    pub max_extracted_chars: usize,
+    /// DOCX (a zip): most entries, and most bytes once decompressed.
+    pub max_archive_entries: usize,
+    pub max_archive_bytes: u64,
+    /// Target size of a chunk in characters, and the characters two neighbours share.
+    pub chunk_chars: usize,
+    pub chunk_overlap: usize,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        DocumentSettings {
+            files_dir: None,
+            storage: FileStorage::Auto,
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files_per_upload: 5,
+            quota_bytes: 1024 * 1024 * 1024,
+            embedding_model: "nomic-embed-text".into(),
+            embed_batch: 16,
+            embed_timeout_ms: 120_000,
+            extract_timeout_ms: 30_000,
+            max_extracted_chars: 5_000_000,
+            max_archive_entries: 1_000,
+            max_archive_bytes: 100 * 1024 * 1024,
+            chunk_chars: 1_000,
+            chunk_overlap: 150,
+        }
+    }
+}
+
+impl DocumentSettings {
+    pub fn extract_timeout(&self) -> Duration {
+        Duration::from_millis(self.extract_timeout_ms)
+    }
+    pub fn embed_timeout(&self) -> Duration {
+        Duration::from_millis(self.embed_timeout_ms)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -349,9 +435,27 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS", "tools.http_timeout_ms"),
     ("OLLAMASTACK_QUERY_TIMEOUT_MS", "tools.query_timeout_ms"),
     ("OLLAMASTACK_QUERY_DATABASE_URL", "tools.query_database_url"),
+    ("OLLAMASTACK_FILES_DIR", "documents.files_dir"),
+    (
+        "OLLAMASTACK_FILE_STORAGE",
+        "documents.storage (auto, disk or database)",
+    ),
+    ("OLLAMASTACK_MAX_FILE_BYTES", "documents.max_file_bytes"),
+    ("OLLAMASTACK_FILE_QUOTA_BYTES", "documents.quota_bytes"),
+    ("OLLAMASTACK_EMBEDDING_MODEL", "documents.embedding_model"),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
 ];
+
+impl Settings {
+    /// The folder of files kept on disk.
+    pub fn files_dir(&self) -> PathBuf {
+        self.documents
+            .files_dir
+            .clone()
+            .unwrap_or_else(|| self.database.data_dir.join("files"))
+    }
+}
 
 impl Settings {
     /// Defaults, then the settings file, then the process environment.
@@ -447,6 +551,13 @@ impl Settings {
         set!("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS" => self.tools.http_timeout_ms);
         set!("OLLAMASTACK_QUERY_TIMEOUT_MS" => self.tools.query_timeout_ms);
         set!("OLLAMASTACK_QUERY_DATABASE_URL" => some self.tools.query_database_url);
+        if let Some(v) = lookup("OLLAMASTACK_FILES_DIR") {
+            self.documents.files_dir = Some(PathBuf::from(v));
+        }
+        set!("OLLAMASTACK_FILE_STORAGE" => self.documents.storage);
+        set!("OLLAMASTACK_MAX_FILE_BYTES" => self.documents.max_file_bytes);
+        set!("OLLAMASTACK_FILE_QUOTA_BYTES" => self.documents.quota_bytes);
+        set!("OLLAMASTACK_EMBEDDING_MODEL" => self.documents.embedding_model);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
@@ -488,6 +599,30 @@ impl Settings {
                         })
                     }
                 }
+            }
+        }
+        let documents = &self.documents;
+        for (key, ok, reason) in [
+            ("documents.max_file_bytes", documents.max_file_bytes >= 1, "must be at least 1"),
+            ("documents.max_files_per_upload", documents.max_files_per_upload >= 1, "must be at least 1"),
+            ("documents.embed_batch", documents.embed_batch >= 1, "must be at least 1"),
+            ("documents.chunk_chars", documents.chunk_chars >= 100, "must be at least 100"),
+            (
+                "documents.chunk_overlap",
+                documents.chunk_overlap < documents.chunk_chars / 2,
+                "must be less than half of documents.chunk_chars",
+            ),
+            (
+                "documents.embedding_model",
+                !documents.embedding_model.trim().is_empty(),
+                "must name a model",
+            ),
+        ] {
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key,
+                    reason: reason.into(),
+                });
             }
         }
         if self.generation.max_answer_tokens < 1 {

@@ -179,6 +179,14 @@ struct WireError {
     error: String,
 }
 
+fn is_embedding_model(model: &WireModel) -> bool {
+    let bert = |family: &str| family.to_ascii_lowercase().contains("bert");
+    model.name.to_ascii_lowercase().contains("embed")
+        || model.details.as_ref().is_some_and(|d| {
+            d.family.as_deref().is_some_and(bert) || d.families.iter().flatten().any(|f| bert(f))
+        })
+}
+
 #[derive(Deserialize)]
 struct WireTags {
     #[serde(default)]
@@ -197,6 +205,9 @@ struct WireModel {
 #[derive(Deserialize, Default)]
 struct WireDetails {
     family: Option<String>,
+    /// Null for some models.
+    #[serde(default)]
+    families: Option<Vec<String>>,
     parameter_size: Option<String>,
     quantization_level: Option<String>,
 }
@@ -305,6 +316,40 @@ impl OllamaClient {
         serde_json::from_slice(&bytes).map_err(|e| OllamaError::Protocol(format!("/api/show: {e}")))
     }
 
+    /// Embeds each input with `model` (`/api/embed`, within `timeout`); one vector per input,
+    /// L2-normalised by Ollama. `ModelNotFound` when the model is not pulled.
+    pub async fn embed(
+        &self,
+        model: &str,
+        inputs: &[&str],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<f32>>, OllamaError> {
+        #[derive(Deserialize)]
+        struct Embeddings {
+            embeddings: Vec<Vec<f32>>,
+        }
+        let response = self
+            .http
+            .post(format!("{}/api/embed", self.base_url))
+            .timeout(timeout)
+            .json(&serde_json::json!({ "model": model, "input": inputs, "truncate": true }))
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        let response = check_status(response, Some(model)).await?;
+        let bytes = response.bytes().await.map_err(|e| self.send_error(e))?;
+        let embeddings: Embeddings = serde_json::from_slice(&bytes)
+            .map_err(|e| OllamaError::Protocol(format!("/api/embed: {e}")))?;
+        if embeddings.embeddings.len() != inputs.len() {
+            return Err(OllamaError::Protocol(format!(
+                "/api/embed returned {} vectors for {} inputs",
+                embeddings.embeddings.len(),
+                inputs.len()
+            )));
+        }
+        Ok(embeddings.embeddings)
+    }
+
     pub async fn version(&self) -> Result<String, OllamaError> {
         #[derive(Deserialize)]
         struct Version {
@@ -313,11 +358,15 @@ impl OllamaClient {
         Ok(self.get_json::<Version>("/api/version").await?.version)
     }
 
+    /// The models that can chat. Embedding models (nomic-embed-text, mxbai-embed-large,
+    /// all-minilm, bge-m3: BERT families, or "embed" in the name) are left out: they cannot
+    /// answer, and /api/tags does not say what a model can do without one /api/show per model.
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, OllamaError> {
         let tags: WireTags = self.get_json("/api/tags").await?;
         let mut models: Vec<ModelInfo> = tags
             .models
             .into_iter()
+            .filter(|m| !is_embedding_model(m))
             .map(|m| {
                 let details = m.details.unwrap_or_default();
                 ModelInfo {

@@ -31,6 +31,13 @@
 //! - `/api/show`: models named `gemma…` list no `tools` capability
 //! - `[spread]` each call in a chunk of its own (default: all in one chunk); `[noid]` calls
 //!   without `id` (older Ollama)
+//!
+//! Embeddings (`/api/embed`, for `embedding_models` only, listed in /api/tags with a BERT family
+//! as Ollama lists nomic-embed-text): deterministic vectors made from the text itself, so that
+//! search can be tested: each lowercase word (a trailing "s" dropped) is hashed (FNV-1a) into one
+//! of 256 dimensions, and the vector is L2-normalised as Ollama's are. Texts that share words
+//! are close; texts that share none are orthogonal. An input containing `[embed500]` makes the
+//! request fail with 500.
 
 use axum::{
     body::{Body, Bytes},
@@ -54,6 +61,8 @@ use tokio::net::TcpListener;
 #[derive(Clone, Debug)]
 pub struct FakeConfig {
     pub models: Vec<String>,
+    /// Models that only embed (`/api/embed`); chat with them is refused as Ollama does.
+    pub embedding_models: Vec<String>,
     /// Pause between tokens unless the prompt says otherwise.
     pub token_delay: Duration,
     /// Cut lines at random byte offsets (and glue some together) when sending.
@@ -64,6 +73,7 @@ impl Default for FakeConfig {
     fn default() -> Self {
         FakeConfig {
             models: vec!["llama3.2:latest".into(), "qwen2.5:0.5b".into()],
+            embedding_models: vec!["nomic-embed-text:latest".into()],
             token_delay: Duration::from_millis(5),
             split_writes: true,
         }
@@ -74,6 +84,9 @@ impl Default for FakeConfig {
 #[derive(Default, Debug)]
 pub struct FakeStats {
     pub chat_requests: AtomicUsize,
+    /// /api/embed requests, and the texts they carried.
+    pub embed_requests: AtomicUsize,
+    pub embedded_inputs: AtomicUsize,
     /// Streams still being sent.
     pub active_streams: AtomicUsize,
     /// Streams the client hung up on before the end.
@@ -95,6 +108,7 @@ impl FakeStats {
     pub fn snapshot(&self) -> Value {
         json!({
             "chat_requests": self.chat_requests.load(Ordering::SeqCst),
+            "embed_requests": self.embed_requests.load(Ordering::SeqCst),
             "active_streams": self.active_streams.load(Ordering::SeqCst),
             "cancelled_streams": self.cancelled_streams.load(Ordering::SeqCst),
             "completed_streams": self.completed_streams.load(Ordering::SeqCst),
@@ -160,6 +174,7 @@ pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
         .route("/api/tags", get(tags))
         .route("/api/chat", post(chat))
         .route("/api/show", post(show))
+        .route("/api/embed", post(embed))
         .route(
             "/__fake/stats",
             get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }),
@@ -197,20 +212,91 @@ async fn show(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn tags(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    let models: Vec<Value> = shared
-        .config
-        .models
-        .iter()
-        .map(|name| {
-            json!({
-                "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z",
-                "size": 2019393189u64, "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
-                "details": { "format": "gguf", "family": "llama", "families": ["llama"],
-                             "parameter_size": "3.2B", "quantization_level": "Q4_K_M" }
-            })
+    let chat = shared.config.models.iter().map(|name| {
+        json!({
+            "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z",
+            "size": 2019393189u64, "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+            "details": { "format": "gguf", "family": "llama", "families": ["llama"],
+                         "parameter_size": "3.2B", "quantization_level": "Q4_K_M" }
         })
-        .collect();
-    Json(json!({ "models": models }))
+    });
+    // As Ollama lists nomic-embed-text.
+    let embedding = shared.config.embedding_models.iter().map(|name| {
+        json!({
+            "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z",
+            "size": 274302450u64, "digest": "0a109f422b47e3a30ba2b10eca18548e944e8a23073ee3f3e947efcf3c45e59f",
+            "details": { "format": "gguf", "family": "nomic-bert", "families": ["nomic-bert"],
+                         "parameter_size": "137M", "quantization_level": "F16" }
+        })
+    });
+    Json(json!({ "models": chat.chain(embedding).collect::<Vec<_>>() }))
+}
+
+/// /api/embed: `input` is a string or a list of strings; one deterministic vector per input
+/// (see the module comment).
+async fn embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    shared.stats.embed_requests.fetch_add(1, Ordering::SeqCst);
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or_default();
+    if !knows(&shared.config.embedding_models, model) {
+        if knows(&shared.config.models, model) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("\"{model}\" does not support embeddings"),
+            );
+        }
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("model \"{model}\" not found, try pulling it first"),
+        );
+    }
+    let inputs: Vec<String> = match &request["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => return error(StatusCode::BAD_REQUEST, "invalid input type"),
+    };
+    if inputs.iter().any(|i| i.contains("[embed500]")) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "failed to embed: the runner crashed");
+    }
+    shared
+        .stats
+        .embedded_inputs
+        .fetch_add(inputs.len(), Ordering::SeqCst);
+    let embeddings: Vec<Vec<f32>> = inputs.iter().map(|i| fake_embedding(i)).collect();
+    Json(json!({
+        "model": model, "embeddings": embeddings,
+        "total_duration": 14143917u64, "load_duration": 1019500u64, "prompt_eval_count": 8
+    }))
+    .into_response()
+}
+
+/// Dimensions of the fake's embeddings.
+pub const FAKE_EMBEDDING_DIMENSIONS: usize = 256;
+
+/// The fake's embedding of a text: hashed words, L2-normalised (see the module comment).
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut vector = vec![0f32; FAKE_EMBEDDING_DIMENSIONS];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let word = word.to_lowercase();
+        let word = word.strip_suffix('s').filter(|w| w.len() > 2).unwrap_or(&word);
+        let mut hash: u64 = 0xcbf29ce484222325;
+        for byte in word.bytes() {
+            hash ^= byte as u64;
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+        vector[(hash % FAKE_EMBEDDING_DIMENSIONS as u64) as usize] += 1.0;
+    }
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        vector.iter_mut().for_each(|x| *x /= norm);
+    }
+    vector
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

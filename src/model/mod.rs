@@ -1,6 +1,9 @@
 //! Data shared by the server and the browser: what is stored, sent over server functions and
 //! streamed to the page.
 
+mod documents;
+pub use documents::*;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

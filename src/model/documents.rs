@@ -1,0 +1,170 @@
+//! Documents as the page and the API see them: files, their indexing status, search hits.
+
+use super::UnknownVariant;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The kinds of file people can upload, recognised from their content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    Txt,
+    Md,
+    Pdf,
+    Docx,
+    Csv,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Txt,
+        FileKind::Md,
+        FileKind::Pdf,
+        FileKind::Docx,
+        FileKind::Csv,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Txt => "txt",
+            FileKind::Md => "md",
+            FileKind::Pdf => "pdf",
+            FileKind::Docx => "docx",
+            FileKind::Csv => "csv",
+        }
+    }
+
+    /// The media type a download is served with.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            FileKind::Txt => "text/plain; charset=utf-8",
+            FileKind::Md => "text/markdown; charset=utf-8",
+            FileKind::Pdf => "application/pdf",
+            FileKind::Docx => {
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            }
+            FileKind::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// The kind a file name's extension claims (case ignored).
+    pub fn from_name(name: &str) -> Option<FileKind> {
+        let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        Some(match extension.as_str() {
+            "txt" | "text" => FileKind::Txt,
+            "md" | "markdown" => FileKind::Md,
+            "pdf" => FileKind::Pdf,
+            "docx" => FileKind::Docx,
+            "csv" => FileKind::Csv,
+            _ => return None,
+        })
+    }
+}
+
+impl TryFrom<String> for FileKind {
+    type Error = UnknownVariant;
+    fn try_from(value: String) -> Result<Self, UnknownVariant> {
+        FileKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == value)
+            .ok_or(UnknownVariant(value))
+    }
+}
+
+/// Where a file is in its indexing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Waiting for an indexer.
+    Queued,
+    /// Its text is being read.
+    Extracting,
+    /// Its chunks are being embedded (keyword search already finds them).
+    Embedding,
+    Ready,
+    /// See `error`.
+    Failed,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Queued => "queued",
+            FileStatus::Extracting => "extracting",
+            FileStatus::Embedding => "embedding",
+            FileStatus::Ready => "ready",
+            FileStatus::Failed => "failed",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, FileStatus::Ready | FileStatus::Failed)
+    }
+}
+
+impl TryFrom<String> for FileStatus {
+    type Error = UnknownVariant;
+    fn try_from(value: String) -> Result<Self, UnknownVariant> {
+        Ok(match value.as_str() {
+            "queued" => FileStatus::Queued,
+            "extracting" => FileStatus::Extracting,
+            "embedding" => FileStatus::Embedding,
+            "ready" => FileStatus::Ready,
+            "failed" => FileStatus::Failed,
+            _ => return Err(UnknownVariant(value)),
+        })
+    }
+}
+
+/// An uploaded file and its indexing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct FileInfo {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub owner_id: Uuid,
+    /// The name as uploaded, cleaned for display (no folders, no control characters).
+    pub name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub kind: FileKind,
+    pub size_bytes: i64,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub status: FileStatus,
+    /// Why indexing failed, or what the person can do about it.
+    pub error: Option<String>,
+    /// Pages of a PDF.
+    pub pages: Option<i32>,
+    pub chunk_count: i32,
+    /// Chunks embedded so far (for the progress of `embedding`).
+    pub embedded_count: i32,
+    pub embedding_model: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One passage found by a search, with where it comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub chunk_id: Uuid,
+    pub file_id: Uuid,
+    pub file_name: String,
+    /// The chunk's place in its file (0-based).
+    pub ordinal: i32,
+    /// The PDF page (1-based) the passage starts on.
+    pub page: Option<i32>,
+    /// The heading the passage sits under.
+    pub section: Option<String>,
+    /// The whole passage.
+    pub text: String,
+    /// A short extract around the words searched for.
+    pub snippet: String,
+    /// Where the searched words are in `snippet`: [start, end) in characters. The page marks
+    /// them; the snippet itself is plain text.
+    pub highlights: Vec<(u32, u32)>,
+    /// Reciprocal-rank fusion of the keyword and vector rankings (higher is better).
+    pub score: f64,
+    /// Rank (1-based) in the keyword and in the vector ranking, when it was in them.
+    pub keyword_rank: Option<u32>,
+    pub vector_rank: Option<u32>,
+}
