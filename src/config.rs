@@ -603,10 +603,26 @@ impl Settings {
         }
         let documents = &self.documents;
         for (key, ok, reason) in [
-            ("documents.max_file_bytes", documents.max_file_bytes >= 1, "must be at least 1"),
-            ("documents.max_files_per_upload", documents.max_files_per_upload >= 1, "must be at least 1"),
-            ("documents.embed_batch", documents.embed_batch >= 1, "must be at least 1"),
-            ("documents.chunk_chars", documents.chunk_chars >= 100, "must be at least 100"),
+            (
+                "documents.max_file_bytes",
+                documents.max_file_bytes >= 1,
+                "must be at least 1",
+            ),
+            (
+                "documents.max_files_per_upload",
+                documents.max_files_per_upload >= 1,
+                "must be at least 1",
+            ),
+            (
+                "documents.embed_batch",
+                documents.embed_batch >= 1,
+                "must be at least 1",
+            ),
+            (
+                "documents.chunk_chars",
+                documents.chunk_chars >= 100,
+                "must be at least 100",
+            ),
             (
                 "documents.chunk_overlap",
                 documents.chunk_overlap < documents.chunk_chars / 2,

@@ -23,6 +23,8 @@ pub mod config;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod documents;
+#[cfg(feature = "ssr")]
 pub mod generation;
 #[cfg(feature = "ssr")]
 pub mod llm;

@@ -352,7 +352,7 @@ impl TurnError {
 /// The storage the server uses, one implementation per database (`sqlite.rs`, `postgres.rs`).
 /// Every query on a person's rows is scoped by `owner_id`.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: DocumentStore + Send + Sync + std::fmt::Debug {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -1193,8 +1193,17 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<SharedStore, StoreEr
 pub type SharedStore = std::sync::Arc<dyn Store>;
 
 // After the macros, which the backends use.
+pub mod documents;
 mod postgres;
 mod sqlite;
+
+use documents::{claim_file_sql, portable_documents, FILE_COLUMNS};
+pub use documents::{DocumentStore, FoundChunk, Inserted, NewFile, StoredFile};
+#[allow(unused_imports)] // used by the backends' `portable_documents!`
+use {
+    crate::documents::chunk::ChunkDraft,
+    crate::model::{FileInfo, FileStatus},
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -51,3 +51,49 @@ portable_store!(PostgresStore {
         Some(&self.pool)
     }
 });
+
+portable_documents!(PostgresStore {
+    async fn claim_file(
+        &self,
+        instance: Uuid,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Option<StoredFile>, sqlx::Error> {
+        sqlx::query_as::<_, StoredFile>(claim_file_sql!("FOR UPDATE SKIP LOCKED"))
+            .bind(instance)
+            .bind(now())
+            .bind(stale_before)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    async fn keyword_search(
+        &self,
+        owner_id: Uuid,
+        words: &[String],
+        file: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, sqlx::Error> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Any of the words (letters and digits only, so nothing in them is tsquery syntax),
+        // stemmed and without stop words by the `english` configuration, by cover density.
+        let query = words
+            .iter()
+            .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        sqlx::query_scalar(
+            "SELECT c.id FROM chunks c, to_tsquery('english', $1) query \
+             WHERE c.owner_id = $2 AND ($3::uuid IS NULL OR c.file_id = $3) AND c.tsv @@ query \
+             ORDER BY ts_rank_cd(c.tsv, query) DESC, c.id LIMIT $4",
+        )
+        .bind(query)
+        .bind(owner_id)
+        .bind(file)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+});

@@ -83,3 +83,47 @@ portable_store!(SqliteStore {
         Some(&self.pool)
     }
 });
+
+portable_documents!(SqliteStore {
+    async fn claim_file(
+        &self,
+        instance: Uuid,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Option<StoredFile>, sqlx::Error> {
+        sqlx::query_as::<_, StoredFile>(claim_file_sql!(""))
+            .bind(instance)
+            .bind(now())
+            .bind(stale_before)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    async fn keyword_search(
+        &self,
+        owner_id: Uuid,
+        words: &[String],
+        file: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, sqlx::Error> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Any of the words (each quoted: FTS5 reads nothing in them as syntax), by BM25.
+        let query = words
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "")))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        sqlx::query_scalar(
+            "SELECT c.id FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid \
+             WHERE chunks_fts MATCH $1 AND c.owner_id = $2 AND ($3 IS NULL OR c.file_id = $3) \
+             ORDER BY bm25(chunks_fts), c.seq LIMIT $4",
+        )
+        .bind(query)
+        .bind(owner_id)
+        .bind(file)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+});

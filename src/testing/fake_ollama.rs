@@ -259,7 +259,10 @@ async fn embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         _ => return error(StatusCode::BAD_REQUEST, "invalid input type"),
     };
     if inputs.iter().any(|i| i.contains("[embed500]")) {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "failed to embed: the runner crashed");
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "failed to embed: the runner crashed",
+        );
     }
     shared
         .stats
@@ -284,7 +287,10 @@ pub fn fake_embedding(text: &str) -> Vec<f32> {
         .filter(|w| !w.is_empty())
     {
         let word = word.to_lowercase();
-        let word = word.strip_suffix('s').filter(|w| w.len() > 2).unwrap_or(&word);
+        let word = word
+            .strip_suffix('s')
+            .filter(|w| w.len() > 2)
+            .unwrap_or(&word);
         let mut hash: u64 = 0xcbf29ce484222325;
         for byte in word.bytes() {
             hash ^= byte as u64;

@@ -1,0 +1,389 @@
+//! Storage of documents: files, their bytes (when kept in the database), chunks, embeddings,
+//! keyword indexes. One text of each query serves both databases (`portable_documents!`); the
+//! keyword search and the claim of pending work differ and come from each backend.
+
+use crate::documents::chunk::ChunkDraft;
+use crate::model::{FileInfo, FileKind, FileStatus};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// The kinds of the outbox events documents write.
+pub const OUTBOX_FILE_UPLOADED: &str = "file.uploaded";
+pub const OUTBOX_FILE_INDEXED: &str = "file.indexed";
+
+pub(super) const FILE_COLUMNS: &str =
+    "id, owner_id, name, kind, size_bytes, status, error, pages, \
+     chunk_count, embedded_count, embedding_model, created_at, updated_at";
+
+/// A file as the server handles it: what people see, and where its bytes are.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct StoredFile {
+    #[sqlx(flatten)]
+    pub info: FileInfo,
+    /// `disk` or `database`.
+    pub stored_in: String,
+    /// Its chunks are stored (only embedding may be left to do).
+    pub extracted: bool,
+}
+
+/// A new upload.
+#[derive(Clone, Debug)]
+pub struct NewFile<'a> {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub name: &'a str,
+    pub kind: FileKind,
+    pub size_bytes: i64,
+    pub stored_in: &'a str,
+}
+
+/// A chunk found by a search, with its file's name.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct FoundChunk {
+    pub id: Uuid,
+    pub file_id: Uuid,
+    pub file_name: String,
+    pub ordinal: i32,
+    pub page: Option<i32>,
+    pub section: Option<String>,
+    pub text: String,
+}
+
+/// How an upload ended in the database.
+#[derive(Debug)]
+pub enum Inserted {
+    Stored(FileInfo),
+    /// The person's files would pass their quota: (bytes used, quota).
+    OverQuota {
+        used: i64,
+    },
+}
+
+/// An embedding as stored: float32, little-endian.
+pub fn encode_vector(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn decode_vector(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[async_trait::async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Stores a new file's row (and its bytes, when given) with a `file.uploaded` event, in one
+    /// transaction, unless the owner's files would then pass `quota` bytes.
+    async fn insert_file(
+        &self,
+        new: &NewFile<'_>,
+        bytes: Option<&[u8]>,
+        quota: i64,
+    ) -> Result<Inserted, sqlx::Error>;
+
+    /// The owner's files, newest first.
+    async fn list_files(&self, owner_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error>;
+
+    async fn get_file(&self, owner_id: Uuid, id: Uuid) -> Result<Option<StoredFile>, sqlx::Error>;
+
+    /// The bytes of a file kept in the database.
+    async fn file_bytes(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error>;
+
+    /// Deletes a file with its bytes (in the database), chunks and vectors; returns what it was.
+    async fn delete_file(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<StoredFile>, sqlx::Error>;
+
+    /// Files left unfinished by a stopped instance (heartbeat before `stale_before`) or queued:
+    /// the oldest is claimed for `instance` and marked extracting (or embedding when its chunks
+    /// are stored).
+    async fn claim_file(
+        &self,
+        instance: Uuid,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Option<StoredFile>, sqlx::Error>;
+
+    /// Refreshes the claim; false when the file is gone or another instance took it.
+    async fn file_heartbeat(&self, id: Uuid, instance: Uuid) -> Result<bool, sqlx::Error>;
+
+    /// Replaces the file's chunks with these, in one transaction; the file moves to embedding.
+    async fn save_chunks(
+        &self,
+        id: Uuid,
+        instance: Uuid,
+        chunks: &[ChunkDraft],
+        pages: Option<i32>,
+        note: Option<&str>,
+    ) -> Result<bool, sqlx::Error>;
+
+    /// Chunks of a file without an embedding from `model`, in order.
+    async fn chunks_to_embed(
+        &self,
+        file_id: Uuid,
+        model: &str,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, String)>, sqlx::Error>;
+
+    /// Stores embeddings from `model` and counts them on the file.
+    async fn save_embeddings(
+        &self,
+        file_id: Uuid,
+        instance: Uuid,
+        model: &str,
+        vectors: &[(Uuid, Vec<u8>)],
+    ) -> Result<bool, sqlx::Error>;
+
+    /// Ends indexing: ready (with a `file.indexed` event) or failed with its reason.
+    async fn finish_file(
+        &self,
+        id: Uuid,
+        instance: Uuid,
+        status: FileStatus,
+        error: Option<&str>,
+    ) -> Result<Option<FileInfo>, sqlx::Error>;
+
+    /// Files embedded with another model than `model` go back to the queue (their chunks stay;
+    /// only the embeddings are made again). Returns how many.
+    async fn requeue_other_models(&self, model: &str) -> Result<u64, sqlx::Error>;
+
+    /// Chunk ids by keyword relevance (best first) among the owner's chunks.
+    async fn keyword_search(
+        &self,
+        owner_id: Uuid,
+        words: &[String],
+        file: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, sqlx::Error>;
+
+    /// The owner's chunk embeddings from `model`.
+    async fn chunk_vectors(
+        &self,
+        owner_id: Uuid,
+        model: &str,
+        file: Option<Uuid>,
+    ) -> Result<Vec<(Uuid, Vec<u8>)>, sqlx::Error>;
+
+    /// These chunks of the owner's, with their file's name (in no particular order).
+    async fn chunks_by_ids(
+        &self,
+        owner_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<FoundChunk>, sqlx::Error>;
+}
+
+/// Implements [`DocumentStore`] for a backend; `$own` holds its `claim_file` and
+/// `keyword_search`.
+macro_rules! portable_documents {
+    ($backend:ty { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::db::documents::DocumentStore for $backend {
+            $($own)*
+
+            async fn insert_file(
+                &self,
+                new: &NewFile<'_>,
+                bytes: Option<&[u8]>,
+                quota: i64,
+            ) -> Result<Inserted, sqlx::Error> {
+                let at = now();
+                let mut tx = self.pool.begin().await?;
+                let used: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM files WHERE owner_id = $1")
+                    .bind(new.owner_id).fetch_one(&mut *tx).await?;
+                if used + new.size_bytes > quota {
+                    return Ok(Inserted::OverQuota { used });
+                }
+                let sql = format!(
+                    "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING {FILE_COLUMNS}"
+                );
+                let info = sqlx::query_as::<_, FileInfo>(&sql)
+                    .bind(new.id).bind(new.owner_id).bind(storable(new.name)).bind(new.kind.as_str())
+                    .bind(new.kind.media_type()).bind(new.size_bytes).bind(new.stored_in).bind(at)
+                    .fetch_one(&mut *tx).await?;
+                if let Some(bytes) = bytes {
+                    sqlx::query("INSERT INTO file_blobs (file_id, bytes) VALUES ($1, $2)")
+                        .bind(new.id).bind(bytes).execute(&mut *tx).await?;
+                }
+                let payload = serde_json::json!({
+                    "file_id": info.id, "name": info.name, "kind": info.kind, "size_bytes": info.size_bytes,
+                }).to_string();
+                insert_outbox_in!(tx, new.owner_id, $crate::db::documents::OUTBOX_FILE_UPLOADED, info.id, payload, at)?;
+                tx.commit().await?;
+                Ok(Inserted::Stored(info))
+            }
+
+            async fn list_files(&self, owner_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
+                let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE owner_id = $1 ORDER BY created_at DESC, id DESC");
+                sqlx::query_as::<_, FileInfo>(&sql).bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn get_file(&self, owner_id: Uuid, id: Uuid) -> Result<Option<StoredFile>, sqlx::Error> {
+                let sql = format!("SELECT {FILE_COLUMNS}, stored_in, extracted FROM files WHERE id = $1 AND owner_id = $2");
+                sqlx::query_as::<_, StoredFile>(&sql).bind(id).bind(owner_id).fetch_optional(&self.pool).await
+            }
+
+            async fn file_bytes(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                sqlx::query_scalar(
+                    "SELECT b.bytes FROM file_blobs b JOIN files f ON f.id = b.file_id WHERE b.file_id = $1 AND f.owner_id = $2")
+                    .bind(id).bind(owner_id).fetch_optional(&self.pool).await
+            }
+
+            async fn delete_file(&self, owner_id: Uuid, id: Uuid) -> Result<Option<StoredFile>, sqlx::Error> {
+                // Bytes, chunks (and their keyword index) and attachments go with the row.
+                let sql = format!("DELETE FROM files WHERE id = $1 AND owner_id = $2 RETURNING {FILE_COLUMNS}, stored_in, extracted");
+                sqlx::query_as::<_, StoredFile>(&sql).bind(id).bind(owner_id).fetch_optional(&self.pool).await
+            }
+
+            async fn file_heartbeat(&self, id: Uuid, instance: Uuid) -> Result<bool, sqlx::Error> {
+                sqlx::query("UPDATE files SET heartbeat_at = $1 WHERE id = $2 AND instance_id = $3 AND status IN ('extracting', 'embedding')")
+                    .bind(now()).bind(id).bind(instance)
+                    .execute(&self.pool).await.map(|r| r.rows_affected() == 1)
+            }
+
+            async fn save_chunks(
+                &self,
+                id: Uuid,
+                instance: Uuid,
+                chunks: &[ChunkDraft],
+                pages: Option<i32>,
+                note: Option<&str>,
+            ) -> Result<bool, sqlx::Error> {
+                let at = now();
+                let mut tx = self.pool.begin().await?;
+                let owner: Option<Uuid> = sqlx::query_scalar(
+                    "UPDATE files SET status = 'embedding', extracted = $1, pages = $2, chunk_count = $3, embedded_count = 0, \
+                     error = $4, heartbeat_at = $5, updated_at = $5 WHERE id = $6 AND instance_id = $7 AND status = 'extracting' RETURNING owner_id")
+                    .bind(true).bind(pages).bind(chunks.len() as i32).bind(note.map(storable)).bind(at).bind(id).bind(instance)
+                    .fetch_optional(&mut *tx).await?;
+                let Some(owner) = owner else {
+                    return Ok(false);
+                };
+                sqlx::query("DELETE FROM chunks WHERE file_id = $1").bind(id).execute(&mut *tx).await?;
+                for chunk in chunks {
+                    sqlx::query(
+                        "INSERT INTO chunks (id, file_id, owner_id, ordinal, page, section, text) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(Uuid::now_v7()).bind(id).bind(owner).bind(chunk.ordinal).bind(chunk.page)
+                        .bind(chunk.section.as_deref().map(storable)).bind(storable(&chunk.text))
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn chunks_to_embed(&self, file_id: Uuid, model: &str, limit: i64) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT id, text FROM chunks WHERE file_id = $1 AND (embedding IS NULL OR embedding_model IS NULL OR embedding_model <> $2) \
+                     ORDER BY ordinal LIMIT $3")
+                    .bind(file_id).bind(model).bind(limit).fetch_all(&self.pool).await
+            }
+
+            async fn save_embeddings(
+                &self,
+                file_id: Uuid,
+                instance: Uuid,
+                model: &str,
+                vectors: &[(Uuid, Vec<u8>)],
+            ) -> Result<bool, sqlx::Error> {
+                let at = now();
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE files SET heartbeat_at = $1, updated_at = $1, embedding_model = $2 WHERE id = $3 AND instance_id = $4 AND status = 'embedding'")
+                    .bind(at).bind(model).bind(file_id).bind(instance).execute(&mut *tx).await?.rows_affected() == 1;
+                if !claimed {
+                    return Ok(false);
+                }
+                for (chunk_id, vector) in vectors {
+                    sqlx::query("UPDATE chunks SET embedding = $1, embedding_model = $2 WHERE id = $3 AND file_id = $4")
+                        .bind(vector).bind(model).bind(chunk_id).bind(file_id).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "UPDATE files SET embedded_count = (SELECT COUNT(*) FROM chunks WHERE file_id = $1 AND embedding_model = $2) WHERE id = $1")
+                    .bind(file_id).bind(model).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn finish_file(
+                &self,
+                id: Uuid,
+                instance: Uuid,
+                status: FileStatus,
+                error: Option<&str>,
+            ) -> Result<Option<FileInfo>, sqlx::Error> {
+                let at = now();
+                let mut tx = self.pool.begin().await?;
+                let sql = format!(
+                    "UPDATE files SET status = $1, error = COALESCE($2, error), instance_id = NULL, heartbeat_at = NULL, updated_at = $3 \
+                     WHERE id = $4 AND instance_id = $5 AND status IN ('extracting', 'embedding') RETURNING {FILE_COLUMNS}"
+                );
+                let info = sqlx::query_as::<_, FileInfo>(&sql)
+                    .bind(status.as_str()).bind(error.map(storable)).bind(at).bind(id).bind(instance)
+                    .fetch_optional(&mut *tx).await?;
+                if let Some(info) = &info {
+                    let payload = serde_json::json!({
+                        "file_id": info.id, "name": info.name, "status": info.status, "error": info.error,
+                        "chunks": info.chunk_count, "embedding_model": info.embedding_model,
+                    }).to_string();
+                    insert_outbox_in!(tx, info.owner_id, $crate::db::documents::OUTBOX_FILE_INDEXED, info.id, payload, at)?;
+                }
+                tx.commit().await?;
+                Ok(info)
+            }
+
+            async fn requeue_other_models(&self, model: &str) -> Result<u64, sqlx::Error> {
+                sqlx::query(
+                    "UPDATE files SET status = 'queued', updated_at = $1 WHERE status = 'ready' AND chunk_count > 0 \
+                     AND (embedding_model IS NULL OR embedding_model <> $2)")
+                    .bind(now()).bind(model).execute(&self.pool).await.map(|r| r.rows_affected())
+            }
+
+            async fn chunk_vectors(
+                &self,
+                owner_id: Uuid,
+                model: &str,
+                file: Option<Uuid>,
+            ) -> Result<Vec<(Uuid, Vec<u8>)>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT id, embedding FROM chunks WHERE owner_id = $1 AND embedding_model = $2 AND embedding IS NOT NULL \
+                     AND ($3 IS NULL OR file_id = $3)")
+                    .bind(owner_id).bind(model).bind(file).fetch_all(&self.pool).await
+            }
+
+            async fn chunks_by_ids(&self, owner_id: Uuid, ids: &[Uuid]) -> Result<Vec<FoundChunk>, sqlx::Error> {
+                let mut found = Vec::with_capacity(ids.len());
+                // A handful of ids per search: one indexed lookup each, the same text on both
+                // databases.
+                for id in ids {
+                    if let Some(chunk) = sqlx::query_as::<_, FoundChunk>(
+                        "SELECT c.id, c.file_id, f.name AS file_name, c.ordinal, c.page, c.section, c.text \
+                         FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = $1 AND c.owner_id = $2")
+                        .bind(id).bind(owner_id).fetch_optional(&self.pool).await? {
+                        found.push(chunk);
+                    }
+                }
+                Ok(found)
+            }
+        }
+    };
+}
+pub(super) use portable_documents;
+
+/// Claims the oldest pending file; `$lock` is what the backend adds so that two instances
+/// never claim the same row.
+macro_rules! claim_file_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE files SET instance_id = $1, heartbeat_at = $2, updated_at = $2, \
+             status = CASE WHEN extracted THEN 'embedding' ELSE 'extracting' END \
+             WHERE id = (SELECT id FROM files WHERE status IN ('queued', 'extracting', 'embedding') \
+             AND (status = 'queued' OR heartbeat_at IS NULL OR heartbeat_at < $3) ORDER BY created_at LIMIT 1 ",
+            $lock,
+            ") RETURNING id, owner_id, name, kind, size_bytes, status, error, pages, chunk_count, embedded_count, \
+             embedding_model, created_at, updated_at, stored_in, extracted"
+        )
+    };
+}
+pub(super) use claim_file_sql;
