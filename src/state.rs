@@ -21,6 +21,8 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// The tools agents may call.
     pub tools: Arc<Toolbox>,
+    /// Uploaded files, their indexing and search.
+    pub documents: Arc<crate::documents::Documents>,
     /// The owner of everything until accounts arrive.
     pub local_user: LocalUser,
 }
@@ -65,6 +67,18 @@ impl AppState {
             settings.generation.sweep_interval_ms,
         ));
         let notifier = Notifier::start(&store, generations.shutdown_token());
+        let documents = crate::documents::Documents::start(
+            &settings,
+            store.clone(),
+            ollama.clone(),
+            generations.instance_id,
+            generations.shutdown_token(),
+        )
+        .await
+        .map_err(|source| crate::db::StoreError::Files {
+            path: settings.files_dir().display().to_string(),
+            source,
+        })?;
         Ok(AppState {
             leptos_options,
             settings: Arc::new(settings),
@@ -73,6 +87,7 @@ impl AppState {
             generations,
             notifier,
             tools,
+            documents,
             local_user,
         })
     }

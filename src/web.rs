@@ -30,10 +30,17 @@ pub fn app(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let guard = crate::security::Guard::from_settings(&state.settings.server);
     let max_body = state.settings.server.max_body_bytes;
+    let upload_limit = crate::api::files::upload_limit(&state.settings.documents);
     Router::new()
         .merge(crate::api::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Every route, server functions included: a larger declared body is refused with 413
+        // before it is read, and a body that streams past the limit stops there.
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(DefaultBodyLimit::max(max_body))
+        // Uploads have a limit of their own (documents.max_file_bytes per file).
+        .merge(crate::api::upload_routes(upload_limit))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -53,10 +60,6 @@ pub fn app(state: AppState) -> Router {
                     guard,
                     crate::security::check_request,
                 ))
-                // Every route, server functions included: a larger declared body is refused with
-                // 413 before it is read, and a body that streams past the limit stops there.
-                .layer(RequestBodyLimitLayer::new(max_body))
-                .layer(DefaultBodyLimit::max(max_body))
                 // gzip or brotli for pages and the WASM bundle (1.8 MB -> 0.7 MB); the default
                 // predicate never compresses server-sent events, so tokens are not buffered.
                 .layer(CompressionLayer::new()),

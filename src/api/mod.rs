@@ -3,6 +3,7 @@
 
 mod assistants;
 mod conversations;
+pub mod files;
 mod health;
 mod messages;
 mod tools;
@@ -58,6 +59,19 @@ pub fn routes() -> Router<AppState> {
             post(assistants::duplicate),
         )
         .route("/api/v1/tools/{name}/invoke", post(tools::invoke))
+        .route("/api/v1/files", get(files::list))
+        .route("/api/v1/files/{id}", get(files::get).delete(files::delete))
+        .route("/api/v1/files/{id}/content", get(files::content))
+        .route("/api/v1/files/{id}/reindex", post(files::reindex))
+        .route("/api/v1/search", get(files::search))
+}
+
+/// The upload route, with a body limit of its own (the others keep the server's).
+pub fn upload_routes(limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/files", post(files::upload))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
 }
 
 impl IntoResponse for AppError {

@@ -145,6 +145,11 @@ pub trait DocumentStore: Send + Sync {
         error: Option<&str>,
     ) -> Result<Option<FileInfo>, sqlx::Error>;
 
+    /// Queues a finished (ready or failed) file to be indexed again; `None` when the owner has
+    /// no such finished file.
+    async fn requeue_file(&self, owner_id: Uuid, id: Uuid)
+        -> Result<Option<FileInfo>, sqlx::Error>;
+
     /// Files embedded with another model than `model` go back to the queue (their chunks stay;
     /// only the embeddings are made again). Returns how many.
     async fn requeue_other_models(&self, model: &str) -> Result<u64, sqlx::Error>;
@@ -331,6 +336,14 @@ macro_rules! portable_documents {
                 }
                 tx.commit().await?;
                 Ok(info)
+            }
+
+            async fn requeue_file(&self, owner_id: Uuid, id: Uuid) -> Result<Option<FileInfo>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE files SET status = 'queued', error = NULL, updated_at = $1 WHERE id = $2 AND owner_id = $3 \
+                     AND status IN ('ready', 'failed') RETURNING {FILE_COLUMNS}"
+                );
+                sqlx::query_as::<_, FileInfo>(&sql).bind(now()).bind(id).bind(owner_id).fetch_optional(&self.pool).await
             }
 
             async fn requeue_other_models(&self, model: &str) -> Result<u64, sqlx::Error> {

@@ -32,6 +32,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot prepare the files folder {path}: {source}")]
+    Files {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the {backend} database at {url}: {source}")]
     Connect {
         backend: &'static str,
@@ -1198,7 +1203,9 @@ mod postgres;
 mod sqlite;
 
 use documents::{claim_file_sql, portable_documents, FILE_COLUMNS};
-pub use documents::{DocumentStore, FoundChunk, Inserted, NewFile, StoredFile};
+pub use documents::{
+    decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, StoredFile,
+};
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

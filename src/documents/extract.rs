@@ -136,10 +136,43 @@ fn pdf(bytes: &[u8]) -> Result<Extracted, ExtractError> {
     })
 }
 
-/// The text of a DOCX's main document as markdown: a paragraph per line (blank line between),
-/// headings (styles Title, Heading1…6) as `#` lines, tabs and breaks kept.
-fn docx(bytes: &[u8], limits: &Limits) -> Result<String, ExtractError> {
-    let not_docx = || ExtractError("the file is not a valid DOCX document".into());
+/// Checks a DOCX as a whole before it is kept: a zip within the entry cap, whose entries
+/// really expand (not only by what they declare) to no more than the size cap, holding a
+/// `word/document.xml`. A zip bomb renamed .docx stops here.
+pub fn check_docx(bytes: &[u8], limits: &Limits) -> Result<(), ExtractError> {
+    let mut archive = open_docx(bytes, limits)?;
+    let mut left = limits.max_archive_bytes;
+    for index in 0..archive.len() {
+        let entry = archive.by_index(index).map_err(|_| not_docx())?;
+        let read = std::io::copy(&mut entry.take(left + 1), &mut std::io::sink())
+            .map_err(|_| not_docx())?;
+        if read > left {
+            return Err(too_big(limits));
+        }
+        left -= read;
+    }
+    archive
+        .by_name("word/document.xml")
+        .map_err(|_| not_docx())?;
+    Ok(())
+}
+
+fn not_docx() -> ExtractError {
+    ExtractError("the file is not a valid DOCX document".into())
+}
+
+fn too_big(limits: &Limits) -> ExtractError {
+    ExtractError(format!(
+        "the DOCX expands to more than {} MB",
+        limits.max_archive_bytes / 1024 / 1024
+    ))
+}
+
+/// The archive, after the cheap checks: the entry count and the sizes entries declare.
+fn open_docx<'a>(
+    bytes: &'a [u8],
+    limits: &Limits,
+) -> Result<zip::ZipArchive<std::io::Cursor<&'a [u8]>>, ExtractError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|_| not_docx())?;
     if archive.len() > limits.max_archive_entries {
         return Err(ExtractError(format!(
@@ -147,32 +180,32 @@ fn docx(bytes: &[u8], limits: &Limits) -> Result<String, ExtractError> {
             limits.max_archive_entries
         )));
     }
-    // Declared sizes can lie; they are checked first to refuse an honest bomb early, and the
-    // read below is capped whatever they say.
     let mut declared: u64 = 0;
     for index in 0..archive.len() {
         let entry = archive.by_index_raw(index).map_err(|_| not_docx())?;
         declared = declared.saturating_add(entry.size());
     }
-    let too_big = || {
-        ExtractError(format!(
-            "the DOCX expands to more than {} MB",
-            limits.max_archive_bytes / 1024 / 1024
-        ))
-    };
     if declared > limits.max_archive_bytes {
-        return Err(too_big());
+        return Err(too_big(limits));
     }
+    Ok(archive)
+}
+
+/// The text of a DOCX's main document as markdown: a paragraph per line (blank line between),
+/// headings (styles Title, Heading1…6) as `#` lines, tabs and breaks kept.
+fn docx(bytes: &[u8], limits: &Limits) -> Result<String, ExtractError> {
+    let mut archive = open_docx(bytes, limits)?;
     let entry = archive
         .by_name("word/document.xml")
         .map_err(|_| not_docx())?;
     let mut xml = Vec::new();
+    // Whatever the entry declares, no more than the cap is read.
     entry
         .take(limits.max_archive_bytes + 1)
         .read_to_end(&mut xml)
         .map_err(|_| not_docx())?;
     if xml.len() as u64 > limits.max_archive_bytes {
-        return Err(too_big());
+        return Err(too_big(limits));
     }
     docx_markdown(&xml).map_err(|_| not_docx())
 }

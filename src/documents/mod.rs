@@ -5,3 +5,8 @@
 pub mod chunk;
 pub mod detect;
 pub mod extract;
+pub mod search;
+pub mod service;
+pub mod storage;
+
+pub use service::{Documents, Received, RefusedFile};

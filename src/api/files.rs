@@ -1,0 +1,268 @@
+//! Files: upload (multipart, each file streamed to a temporary file and refused as soon as it
+//! passes the size limit), list, read, download, delete, index again; and search over them.
+
+use super::IdPath;
+use crate::documents::detect::clean_name;
+use crate::documents::search::SearchResults;
+use crate::documents::{Received, RefusedFile};
+use crate::error::{AppError, AppResult};
+use crate::model::FileInfo;
+use crate::state::AppState;
+use axum::{
+    extract::{multipart::MultipartError, Multipart, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+/// The body limit of an upload: every file at its limit, plus room for the multipart framing.
+pub fn upload_limit(settings: &crate::config::DocumentSettings) -> usize {
+    let files = settings
+        .max_file_bytes
+        .saturating_mul(settings.max_files_per_upload as u64);
+    (files.saturating_add(1024 * 1024)).min(usize::MAX as u64) as usize
+}
+
+/// POST /api/v1/files: multipart, one field named `file` per file. 201 with the stored files
+/// (`files`) and the refused ones with their reason (`refused`); when none was stored, 422 (or
+/// 413 when every one was too large) with the same `refused` list.
+pub async fn upload(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Response> {
+    let mut multipart = multipart.map_err(|_| {
+        AppError::InvalidInput(
+            "send the files as multipart/form-data, each in a field named `file`".into(),
+        )
+    })?;
+    let documents = &state.documents;
+    let settings = documents.settings();
+    let incoming = documents.storage.incoming_dir();
+    let mut received: Vec<Received> = Vec::new();
+    let mut refused: Vec<RefusedFile> = Vec::new();
+    let mut count = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        if !matches!(field.name(), Some("file" | "files" | "file[]")) {
+            continue;
+        }
+        count += 1;
+        if count > settings.max_files_per_upload {
+            // Everything read so far is dropped with its temporary file.
+            return Err(AppError::InvalidInput(format!(
+                "at most {} files at once",
+                settings.max_files_per_upload
+            )));
+        }
+        let name = clean_name(field.file_name().unwrap_or("file"));
+        let temp = {
+            let incoming = incoming.clone();
+            tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(incoming))
+                .await
+                .map_err(|_| AppError::Internal)?
+                .map_err(io_error)?
+        };
+        let mut out = tokio::fs::File::from_std(temp.reopen().map_err(io_error)?);
+        let mut size: u64 = 0;
+        let mut too_large = false;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            size += chunk.len() as u64;
+            if size > settings.max_file_bytes {
+                // Read on (the route's own limit bounds it) but keep nothing.
+                too_large = true;
+                continue;
+            }
+            out.write_all(&chunk).await.map_err(io_error)?;
+        }
+        out.flush().await.map_err(io_error)?;
+        drop(out);
+        if too_large {
+            refused.push(RefusedFile {
+                name,
+                error: format!(
+                    "larger than {} MB, the limit for one file",
+                    settings.max_file_bytes / 1024 / 1024
+                ),
+                too_large: true,
+            });
+            continue;
+        }
+        received.push(Received { name, temp, size });
+    }
+    if received.is_empty() && refused.is_empty() {
+        return Err(AppError::InvalidInput(
+            "the upload holds no file: send each file in a field named `file`".into(),
+        ));
+    }
+    let (stored, mut more_refused) = documents.keep(state.current_user(), received).await?;
+    refused.append(&mut more_refused);
+    if stored.is_empty() {
+        let status = if refused.iter().all(|r| r.too_large) {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        let message = match refused.as_slice() {
+            [one] => format!("{}: {}", one.name, one.error),
+            _ => "no file was accepted".to_string(),
+        };
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "invalid_input"
+        };
+        let body = json!({ "error": { "code": code, "message": message }, "refused": refused });
+        return Ok((status, axum::Json(body)).into_response());
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "files": stored, "refused": refused })),
+    )
+        .into_response())
+}
+
+fn multipart_error(error: MultipartError) -> AppError {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge("the upload is larger than this server accepts".into())
+    } else {
+        AppError::InvalidInput(format!(
+            "the upload was cut off or is not valid multipart ({})",
+            error.body_text()
+        ))
+    }
+}
+
+fn io_error(error: std::io::Error) -> AppError {
+    tracing::error!(%error, "an upload could not be written to a temporary file");
+    AppError::Unavailable("the upload cannot be stored now".into())
+}
+
+/// GET /api/v1/files: the person's files, newest first, with their indexing status.
+pub async fn list(State(state): State<AppState>) -> AppResult<axum::Json<Vec<FileInfo>>> {
+    Ok(axum::Json(
+        state.documents.list(state.current_user()).await?,
+    ))
+}
+
+/// GET /api/v1/files/{id}
+pub async fn get(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<FileInfo>> {
+    Ok(axum::Json(
+        state.documents.get(state.current_user(), id).await?.info,
+    ))
+}
+
+/// GET /api/v1/files/{id}/content: the bytes as uploaded, always as an attachment (never shown
+/// inline under our origin), with its type and `nosniff`.
+pub async fn content(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
+    let (file, bytes) = state.documents.content(state.current_user(), id).await?;
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(file.info.kind.media_type()),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&content_disposition(&file.info.name))
+            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+/// `attachment` with an ASCII fallback name (quotes, backslashes and anything else outside
+/// printable ASCII replaced) and the exact name in RFC 5987 form.
+pub fn content_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+/// DELETE /api/v1/files/{id}: the bytes, the text, the chunks and the vectors.
+pub async fn delete(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    state.documents.delete(state.current_user(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// POST /api/v1/files/{id}/reindex: index a ready or failed file again.
+pub async fn reindex(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<FileInfo>> {
+    Ok(axum::Json(
+        state.documents.reindex(state.current_user(), id).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<usize>,
+    file: Option<uuid::Uuid>,
+}
+
+/// GET /api/v1/search?q=&limit=&file=: the best passages of the person's documents.
+pub async fn search(
+    State(state): State<AppState>,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<axum::Json<SearchResults>> {
+    let Query(query) = query.map_err(|rejection| AppError::InvalidInput(rejection.body_text()))?;
+    Ok(axum::Json(
+        state
+            .documents
+            .search(
+                state.current_user(),
+                &query.q,
+                query.file,
+                query.limit.unwrap_or(10),
+            )
+            .await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downloads_name_the_file_safely() {
+        assert_eq!(
+            content_disposition("report \"final\".pdf"),
+            "attachment; filename=\"report _final_.pdf\"; filename*=UTF-8''report%20%22final%22.pdf"
+        );
+        assert_eq!(
+            content_disposition("été\r\n.txt"),
+            "attachment; filename=\"__t___.txt\"; filename*=UTF-8''%C3%A9t%C3%A9%0D%0A.txt"
+        );
+    }
+}
