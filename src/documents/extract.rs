@@ -282,7 +282,6 @@ fn docx_markdown(xml: &[u8]) -> Result<String, quick_xml::Error> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::Write;
 
     pub fn limits() -> Limits {
         Limits {
@@ -292,61 +291,41 @@ pub(crate) mod tests {
         }
     }
 
-    /// A real DOCX: the parts Word writes, with `paragraphs` as (style, text).
-    pub fn docx_file(paragraphs: &[(&str, &str)]) -> Vec<u8> {
-        let body: String = paragraphs
-            .iter()
-            .map(|(style, text)| {
-                let style = if style.is_empty() {
-                    String::new()
-                } else {
-                    format!("<w:pPr><w:pStyle w:val=\"{style}\"/></w:pPr>")
-                };
-                format!("<w:p>{style}<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r></w:p>")
-            })
-            .collect();
-        let document = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
-             <w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\">\
-             <w:body>{body}</w:body></w:document>"
-        );
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default();
-        zip.start_file("[Content_Types].xml", options).unwrap();
-        zip.write_all(b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>").unwrap();
-        zip.start_file("word/document.xml", options).unwrap();
-        zip.write_all(document.as_bytes()).unwrap();
-        zip.finish().unwrap().into_inner()
-    }
+    pub use crate::testing::sample_files::docx as docx_file;
 
     #[test]
     fn docx_paragraphs_headings_and_entities() {
         let file = docx_file(&[
             ("Title", "Holiday policy"),
-            ("", "Staff get 25 days &amp; public holidays."),
+            ("", "Staff get 25 days & public holidays."),
             ("Heading2", "Carry-over"),
-            ("", "Up to 5 days carry over &#x2192; March."),
+            ("", "Up to 5 days carry over."),
         ]);
         let text = extract(FileKind::Docx, &file, &limits()).unwrap();
         assert_eq!(
             text.parts[0].text,
-            "# Holiday policy\n\nStaff get 25 days & public holidays.\n\n## Carry-over\n\nUp to 5 days carry over → March.\n\n"
+            "# Holiday policy\n\nStaff get 25 days & public holidays.\n\n## Carry-over\n\nUp to 5 days carry over.\n\n"
         );
         assert!(text.parts[0].markdown);
+        // Entities and character references as Word writes them; tabs and breaks.
+        let raw = crate::testing::sample_files::docx_with_document(
+            "<w:document xmlns:w=\"w\"><w:body><w:p><w:r><w:t>a &lt;b&gt; &amp; &#x2192;</w:t><w:tab/>\
+             <w:t>c</w:t><w:br/><w:t>d</w:t></w:r></w:p></w:body></w:document>",
+        );
+        let text = extract(FileKind::Docx, &raw, &limits()).unwrap();
+        assert_eq!(text.parts[0].text, "a <b> & →\tc\nd\n\n");
     }
 
     #[test]
     fn a_zip_bomb_is_refused_by_its_real_size() {
-        // 5 MB of zeros compress to a few KB; the cap is 1 MB.
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("word/document.xml", options).unwrap();
-        zip.write_all(&vec![b' '; 5 * 1024 * 1024]).unwrap();
-        let bomb = zip.finish().unwrap().into_inner();
+        // 5 MB of spaces compress to a few KB; the cap is 1 MB.
+        let bomb = crate::testing::sample_files::docx_bomb(5 * 1024 * 1024);
         assert!(bomb.len() < 100 * 1024);
         let error = extract(FileKind::Docx, &bomb, &limits()).unwrap_err();
         assert!(error.0.contains("expands to more than 1 MB"), "{error}");
+        let error = check_docx(&bomb, &limits()).unwrap_err();
+        assert!(error.0.contains("expands to more than 1 MB"), "{error}");
+        check_docx(&docx_file(&[("", "fine")]), &limits()).unwrap();
         // Too many entries.
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         for i in 0..101 {
@@ -367,11 +346,9 @@ pub(crate) mod tests {
 
     #[test]
     fn pdf_text_by_page() {
-        let pdf = pdf_oxide::api::Pdf::from_text(
+        let pdf = crate::testing::sample_files::pdf(
             "The warranty lasts two years.\nReturns within 30 days.",
-        )
-        .unwrap()
-        .into_bytes();
+        );
         let text = extract(FileKind::Pdf, &pdf, &limits()).unwrap();
         assert_eq!(text.pages, Some(1));
         assert_eq!(text.parts[0].page, Some(1));

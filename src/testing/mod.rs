@@ -4,3 +4,4 @@
 pub mod fake_ollama;
 pub mod fake_registry;
 pub mod fake_weather;
+pub mod sample_files;

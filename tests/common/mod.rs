@@ -26,7 +26,10 @@ pub fn postgres_admin_url() -> String {
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
+    /// Where uploaded files are kept on disk (a temporary folder of the test's own).
+    pub files_dir: std::path::PathBuf,
     _dir: Option<tempfile::TempDir>,
+    _files: Option<std::sync::Arc<tempfile::TempDir>>,
     postgres_name: Option<String>,
 }
 
@@ -36,9 +39,12 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let files = tempfile::tempdir().expect("temp dir");
                 TestDb {
                     url,
+                    files_dir: files.path().to_path_buf(),
                     _dir: Some(dir),
+                    _files: Some(std::sync::Arc::new(files)),
                     postgres_name: None,
                 }
             }
@@ -59,9 +65,12 @@ impl TestDb {
                     .rsplit_once('/')
                     .map(|(base, _)| base)
                     .unwrap_or(&admin);
+                let files = tempfile::tempdir().expect("temp dir");
                 TestDb {
                     url: format!("{base}/{name}"),
+                    files_dir: files.path().to_path_buf(),
                     _dir: None,
+                    _files: Some(std::sync::Arc::new(files)),
                     postgres_name: Some(name),
                 }
             }
@@ -72,7 +81,9 @@ impl TestDb {
     pub fn alias(&self) -> TestDb {
         TestDb {
             url: self.url.clone(),
+            files_dir: self.files_dir.clone(),
             _dir: None,
+            _files: self._files.clone(),
             postgres_name: None,
         }
     }
@@ -129,6 +140,7 @@ pub struct TestApp {
 pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.database = db.settings();
+    settings.documents.files_dir = Some(db.files_dir.clone());
     settings.ollama.url = ollama_url.to_string();
     settings.ollama.idle_timeout_ms = 5_000;
     settings.ollama.first_token_timeout_ms = 5_000;
