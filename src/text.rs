@@ -43,6 +43,26 @@ pub fn plain_number(value: f64) -> String {
     }
 }
 
+/// A size for people: "512 bytes", "64 KB", "1.5 MB", "10 MB" (1 KB = 1024 bytes).
+pub fn human_size(bytes: u64) -> String {
+    const KB: f64 = 1024.0;
+    let b = bytes as f64;
+    let (value, unit) = if b < KB {
+        return format!("{bytes} bytes");
+    } else if b < KB * KB {
+        (b / KB, "KB")
+    } else if b < KB * KB * KB {
+        (b / KB / KB, "MB")
+    } else {
+        (b / KB / KB / KB, "GB")
+    };
+    if value < 10.0 && value.fract() >= 0.05 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{} {unit}", value.round())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +75,10 @@ mod tests {
         assert_eq!(plain_number(6.666_666), "6.6667");
         assert_eq!(plain_number(-4.0), "-4");
         assert_eq!(plain_number(1e20), "100000000000000000000");
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(64 * 1024), "64 KB");
+        assert_eq!(human_size(1536 * 1024), "1.5 MB");
+        assert_eq!(human_size(10 * 1024 * 1024), "10 MB");
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub async fn upload(
             refused.push(RefusedFile {
                 name,
                 error: format!(
-                    "larger than {} MB, the limit for one file",
-                    settings.max_file_bytes / 1024 / 1024
+                    "larger than {}, the limit for one file",
+                    crate::text::human_size(settings.max_file_bytes)
                 ),
                 too_large: true,
             });

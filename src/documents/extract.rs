@@ -163,8 +163,8 @@ fn not_docx() -> ExtractError {
 
 fn too_big(limits: &Limits) -> ExtractError {
     ExtractError(format!(
-        "the DOCX expands to more than {} MB",
-        limits.max_archive_bytes / 1024 / 1024
+        "the DOCX expands to more than {}",
+        crate::text::human_size(limits.max_archive_bytes)
     ))
 }
 

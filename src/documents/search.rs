@@ -139,7 +139,10 @@ async fn vector_ranking(
             "the vector index cannot be read now; keyword results only".to_string()
         })?;
     if vectors.is_empty() {
-        return Ok(Vec::new());
+        return Err(format!(
+            "no passage is embedded with {model} yet (each file's status says why); keyword \
+             results only"
+        ));
     }
     let embedded = ollama
         .embed(model, &[query], settings.embed_timeout())

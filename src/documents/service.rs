@@ -197,10 +197,10 @@ impl Documents {
         match inserted {
             Inserted::Stored(info) => Ok(info),
             Inserted::OverQuota { used } => Err(KeepError::Refused(Refused(format!(
-                "this file would take your documents past your quota of {} MB ({} MB used); \
+                "this file would take your documents past your quota of {} ({} used); \
                  delete some files first",
-                self.settings.quota_bytes / 1024 / 1024,
-                used / 1024 / 1024
+                crate::text::human_size(self.settings.quota_bytes),
+                crate::text::human_size(used.max(0) as u64)
             )))),
         }
     }

@@ -1,0 +1,534 @@
+//! Documents on SQLite and PostgreSQL: uploads of every accepted type (real PDF and DOCX files
+//! written by the tests), extraction asserted on their content, indexing to `ready`, hybrid
+//! search with highlights, download, delete; hostile uploads refused with nothing left behind;
+//! a missing embedding model; indexing resumed after a restart; re-embedding on a model change.
+
+mod common;
+
+use common::{Backend, TestApp};
+use ollamastack::testing::fake_ollama::FakeConfig;
+use ollamastack::testing::sample_files;
+use serde_json::Value;
+use std::time::Duration;
+
+const BOUNDARY: &str = "----ollamastack-test-7d9a";
+
+/// A multipart body with one `file` field per (name, bytes).
+fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn upload_body(app: &TestApp, body: Vec<u8>) -> (u16, Value) {
+    let response = app
+        .at(reqwest::Method::POST, "/api/v1/files")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn upload(app: &TestApp, files: &[(&str, &[u8])]) -> (u16, Value) {
+    upload_body(app, multipart(files)).await
+}
+
+/// Polls a file until its indexing ends.
+async fn indexed(app: &TestApp, id: &str) -> Value {
+    for _ in 0..300 {
+        let (status, file) = app.get(&format!("/api/v1/files/{id}")).await;
+        assert_eq!(status, 200, "{file}");
+        if matches!(file["status"].as_str(), Some("ready" | "failed")) {
+            return file;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("file {id} was not indexed in time");
+}
+
+async fn file_count(app: &TestApp) -> usize {
+    let (_, files) = app.get("/api/v1/files").await;
+    files.as_array().unwrap().len()
+}
+
+/// Files on disk (outside the incoming folder) and files still incoming.
+fn disk_files(app: &TestApp) -> (usize, usize) {
+    let count = |dir: std::path::PathBuf| {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    (
+        count(app.db.files_dir.clone()),
+        count(app.db.files_dir.join(".incoming")),
+    )
+}
+
+const HANDBOOK: &str = "# Staff handbook\n\n## Holidays\n\nEvery employee gets twenty-five days of paid holiday a year. \
+Unused holiday days carry over until the end of March.\n\n## Expenses\n\nTravel expenses are reimbursed within thirty days \
+when the receipt is attached to the claim.\n";
+
+/// Every accepted type goes in, is indexed, is found by its words, downloads as it was, and
+/// leaves nothing behind when deleted.
+async fn every_type_is_indexed_found_downloaded_and_deleted(backend: Backend) {
+    // Small chunks, so that the handbook's sections are chunks of their own.
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.chunk_chars = 200;
+        settings.documents.chunk_overlap = 20;
+    })
+    .await;
+    let pdf = sample_files::pdf(
+        "Warranty terms.\nThe kettle warranty lasts two years from the date of purchase.",
+    );
+    let docx = sample_files::docx(&[
+        ("Title", "Returns policy"),
+        (
+            "",
+            "Customers may return unopened parcels within fourteen days for a refund.",
+        ),
+        ("Heading1", "Damaged goods"),
+        ("", "Damaged goods are replaced free of charge."),
+    ]);
+    let csv = b"city,population\nLyon,522000\nNantes,320000\n".to_vec();
+    let files: [(&str, &[u8]); 5] = [
+        ("handbook.md", HANDBOOK.as_bytes()),
+        ("notes.txt", b"The wifi password changes every Monday."),
+        ("warranty.pdf", &pdf),
+        ("returns.docx", &docx),
+        ("cities.csv", &csv),
+    ];
+    let (status, body) = upload(&app, &files).await;
+    assert_eq!(status, 201, "{body}");
+    let stored = body["files"].as_array().unwrap();
+    assert_eq!(stored.len(), 5, "{body}");
+    assert_eq!(body["refused"], Value::Array(vec![]));
+    let kinds: Vec<&str> = stored.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["md", "txt", "pdf", "docx", "csv"]);
+    assert!(stored.iter().all(|f| f.get("owner_id").is_none()));
+    let mut ids = Vec::new();
+    for file in stored {
+        let id = file["id"].as_str().unwrap().to_string();
+        let done = indexed(&app, &id).await;
+        assert_eq!(done["status"], "ready", "{done}");
+        assert!(done["chunk_count"].as_i64().unwrap() >= 1, "{done}");
+        assert_eq!(done["embedded_count"], done["chunk_count"], "{done}");
+        assert_eq!(done["embedding_model"], "nomic-embed-text");
+        ids.push(id);
+    }
+    let (_, pdf_file) = app.get(&format!("/api/v1/files/{}", ids[2])).await;
+    assert_eq!(pdf_file["pages"], 1);
+
+    // Each file's content is found by its own words, with page or section and highlights.
+    for (query, file_name, expected) in [
+        (
+            "how long does the kettle warranty last",
+            "warranty.pdf",
+            "two years",
+        ),
+        (
+            "refund for unopened parcels",
+            "returns.docx",
+            "fourteen days",
+        ),
+        (
+            "when are travel expenses reimbursed",
+            "handbook.md",
+            "thirty days",
+        ),
+        ("population of Nantes", "cities.csv", "Nantes"),
+        ("wifi password", "notes.txt", "Monday"),
+    ] {
+        let (status, results) = app
+            .get(&format!("/api/v1/search?q={}&limit=3", urlencode(query)))
+            .await;
+        assert_eq!(status, 200, "{results}");
+        assert_eq!(results["mode"], "hybrid", "{results}");
+        let best = &results["hits"][0];
+        assert_eq!(best["file_name"], file_name, "{query}: {results:#}");
+        assert!(best["text"].as_str().unwrap().contains(expected), "{best}");
+        assert!(best["score"].as_f64().unwrap() > 0.0);
+        assert!(!best["highlights"].as_array().unwrap().is_empty(), "{best}");
+    }
+    let (_, expenses) = app.get("/api/v1/search?q=travel%20expenses").await;
+    assert_eq!(expenses["hits"][0]["section"], "Expenses", "{expenses:#}");
+    let (_, warranty) = app.get("/api/v1/search?q=kettle%20warranty").await;
+    assert_eq!(warranty["hits"][0]["page"], 1, "{warranty:#}");
+    // Limited to one file.
+    let (_, only) = app
+        .get(&format!("/api/v1/search?q=days&file={}", ids[0]))
+        .await;
+    assert!(only["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["file_name"] == "handbook.md"));
+
+    // Downloads are the bytes as uploaded, as attachments, never sniffed.
+    let response = app
+        .at(
+            reqwest::Method::GET,
+            &format!("/api/v1/files/{}/content", ids[2]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment; filename=\"warranty.pdf\""));
+    assert_eq!(response.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // Delete: the row, the bytes, the chunks; search no longer finds it.
+    let response = app
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{}", ids[2]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(app.get(&format!("/api/v1/files/{}", ids[2])).await.0, 404);
+    let (_, after) = app.get("/api/v1/search?q=kettle%20warranty").await;
+    assert!(after["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["file_name"] != "warranty.pdf"));
+    assert_eq!(file_count(&app).await, 4);
+    let on_disk = disk_files(&app).0;
+    match backend {
+        // SQLite keeps the bytes on disk, PostgreSQL in the database (every instance reads them).
+        Backend::Sqlite => assert_eq!(on_disk, 4),
+        Backend::Postgres => assert_eq!(on_disk, 0),
+    }
+    let (status, _) = app.get(&format!("/api/v1/files/{}/content", ids[2])).await;
+    assert_eq!(status, 404);
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Hostile uploads are refused with a clear reason, and nothing of them is kept anywhere.
+async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.max_file_bytes = 64 * 1024;
+        settings.documents.max_archive_bytes = 1024 * 1024;
+    })
+    .await;
+    let refused = |body: &Value| {
+        body["refused"][0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+
+    // A name with a path and a reserved name: stored under an id, shown cleaned.
+    let (status, body) = upload(&app, &[("../../../etc/CON.txt", b"harmless")]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["files"][0]["name"], "_CON.txt");
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        (
+            "invoice.pdf",
+            b"<!doctype html><script>alert(1)</script>".to_vec(),
+            422,
+            "content is text",
+        ),
+        (
+            "notes.txt",
+            sample_files::pdf("hello"),
+            422,
+            "content is a PDF",
+        ),
+        (
+            "report.docx",
+            sample_files::docx_bomb(8 * 1024 * 1024),
+            422,
+            "expands to more than 1 MB",
+        ),
+        (
+            "program.exe",
+            b"MZ\x90\x00".to_vec(),
+            422,
+            "only .txt, .md, .pdf, .docx and .csv",
+        ),
+        (
+            "big.txt",
+            vec![b'a'; 64 * 1024 + 1],
+            413,
+            "larger than 64 KB",
+        ),
+        ("empty.md", Vec::new(), 422, "empty"),
+    ];
+    for (name, bytes, expected_status, reason) in &cases {
+        let (status, body) = upload(&app, &[(name, bytes)]).await;
+        assert_eq!(status, *expected_status, "{name}: {body}");
+        assert!(refused(&body).contains(reason), "{name}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(name),
+            "{body}"
+        );
+    }
+    // Too many files at once: nothing of the upload is kept.
+    let six: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("f{i}.txt"), b"x".to_vec()))
+        .collect();
+    let six: Vec<(&str, &[u8])> = six
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let (status, body) = upload(&app, &six).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 5 files"));
+    // A good file and a bad one: the good one is kept, the bad one is listed with its reason.
+    let (status, body) = upload(&app, &[("ok.md", b"# fine"), ("bad.pdf", b"nope")]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["files"].as_array().unwrap().len(), 1);
+    assert_eq!(body["refused"][0]["name"], "bad.pdf");
+    // An upload cut halfway (the body ends inside a file): refused, nothing kept.
+    let mut cut = multipart(&[("first.txt", b"complete"), ("second.txt", &[b'z'; 4000])]);
+    cut.truncate(cut.len() - 2000);
+    let (status, body) = upload_body(&app, cut).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cut off"),
+        "{body}"
+    );
+    // Not multipart at all.
+    let (status, body) = app
+        .post("/api/v1/files", serde_json::json!({"file": "x"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Only the two files accepted above exist, in the database and on disk.
+    assert_eq!(file_count(&app).await, 2);
+    let (kept, incoming) = disk_files(&app);
+    assert_eq!(incoming, 0, "no temporary file is left");
+    match backend {
+        Backend::Sqlite => assert_eq!(kept, 2),
+        Backend::Postgres => assert_eq!(kept, 0),
+    }
+    // Files on disk are named by id only.
+    for entry in std::fs::read_dir(&app.db.files_dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_file() {
+            let name = entry.file_name().into_string().unwrap();
+            assert!(uuid::Uuid::parse_str(&name).is_ok(), "{name}");
+        }
+    }
+    // Another id, or no id at all, is not found.
+    let (status, _) = app
+        .get(&format!("/api/v1/files/{}", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app.get("/api/v1/files/..%2F..%2Fetc").await;
+    assert_eq!(status, 404);
+}
+
+/// Without the embedding model a file still becomes searchable by keywords; it says how to
+/// fix it, and indexing it again after the pull makes it whole.
+async fn a_missing_embedding_model_is_explained(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        FakeConfig {
+            embedding_models: Vec::new(),
+            ..FakeConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    let (status, body) = upload(&app, &[("handbook.md", HANDBOOK.as_bytes())]).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["files"][0]["id"].as_str().unwrap().to_string();
+    let file = indexed(&app, &id).await;
+    assert_eq!(file["status"], "failed", "{file}");
+    assert!(
+        file["error"]
+            .as_str()
+            .unwrap()
+            .contains("run `ollama pull nomic-embed-text`"),
+        "{file}"
+    );
+    assert_eq!(file["embedded_count"], 0);
+    let (status, results) = app.get("/api/v1/search?q=holiday%20days").await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(results["mode"], "keyword");
+    assert!(
+        results["note"]
+            .as_str()
+            .unwrap()
+            .contains("keyword results only"),
+        "{results}"
+    );
+    assert_eq!(results["hits"][0]["file_name"], "handbook.md");
+    // Bad searches are clear errors.
+    for (query, reason) in [("", "empty"), ("q=x&limit=0", "limit")] {
+        let (status, body) = app.get(&format!("/api/v1/search?{query}")).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(reason),
+            "{body}"
+        );
+    }
+    // A finished file can be indexed again (after `ollama pull`).
+    let (status, again) = app
+        .post(&format!("/api/v1/files/{id}/reindex"), Value::Null)
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["status"], "queued");
+}
+
+/// A file an instance was indexing when it stopped is finished by the next start; a change of
+/// embedding model re-embeds every file (the chunks stay).
+async fn indexing_resumes_and_follows_the_embedding_model(backend: Backend) {
+    let fake = FakeConfig {
+        embedding_models: vec![
+            "nomic-embed-text:latest".into(),
+            "mxbai-embed-large:latest".into(),
+        ],
+        ..FakeConfig::default()
+    };
+    let app = TestApp::start_with(backend, fake, |_| {}).await;
+    let (status, body) = upload(&app, &[("handbook.md", HANDBOOK.as_bytes())]).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["files"][0]["id"].as_str().unwrap().to_string();
+    let first = indexed(&app, &id).await;
+    assert_eq!(first["status"], "ready");
+    let embedded_before = app
+        .fake
+        .stats
+        .embedded_inputs
+        .load(std::sync::atomic::Ordering::SeqCst);
+    // A stopped instance's claim: the row says extracting, with an old heartbeat.
+    let (db, fake) = app.shutdown().await;
+    let store = db.store().await;
+    let uuid = uuid::Uuid::parse_str(&id).unwrap();
+    leave_claimed(&store, uuid).await;
+    store.close().await;
+    let mut settings = common::test_settings(&db, &fake.url());
+    settings.documents.embedding_model = "mxbai-embed-large".into();
+    let app = TestApp::serve(db, fake, settings).await;
+    let done = indexed(&app, &id).await;
+    assert_eq!(done["status"], "ready", "{done}");
+    assert_eq!(done["embedding_model"], "mxbai-embed-large");
+    assert_eq!(done["embedded_count"], done["chunk_count"]);
+    let embedded_after = app
+        .fake
+        .stats
+        .embedded_inputs
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        embedded_after > embedded_before,
+        "the chunks were embedded again"
+    );
+    let (_, results) = app.get("/api/v1/search?q=holiday").await;
+    assert_eq!(results["mode"], "hybrid");
+    assert_eq!(results["hits"][0]["file_name"], "handbook.md");
+}
+
+/// Marks a file as being indexed by an instance that stopped a minute ago.
+async fn leave_claimed(store: &ollamastack::db::SharedStore, id: uuid::Uuid) {
+    let stale = chrono::Utc::now() - chrono::Duration::seconds(60);
+    let sql = "UPDATE files SET status = 'extracting', extracted = $1, instance_id = $2, heartbeat_at = $3 WHERE id = $4";
+    if let Some(pool) = store.postgres_pool() {
+        sqlx::query(sql)
+            .bind(false)
+            .bind(uuid::Uuid::now_v7())
+            .bind(stale)
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+    } else if let Some(pool) = store.sqlite_pool() {
+        sqlx::query(sql)
+            .bind(false)
+            .bind(uuid::Uuid::now_v7())
+            .bind(stale)
+            .bind(id)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+}
+
+/// One person's files are invisible to another, in every store call.
+async fn files_belong_to_their_owner(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, body) = upload(&app, &[("handbook.md", HANDBOOK.as_bytes())]).await;
+    let id = uuid::Uuid::parse_str(body["files"][0]["id"].as_str().unwrap()).unwrap();
+    indexed(&app, &id.to_string()).await;
+    let store = &app.state.store;
+    let me = app.state.current_user();
+    let them = store.ensure_user("someone-else").await.unwrap();
+    assert!(store.get_file(them, id).await.unwrap().is_none());
+    assert!(store.file_bytes(them, id).await.unwrap().is_none());
+    assert!(store.list_files(them).await.unwrap().is_empty());
+    assert!(store.requeue_file(them, id).await.unwrap().is_none());
+    let words = vec!["holiday".to_string()];
+    assert!(store
+        .keyword_search(them, &words, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store
+        .keyword_search(me, &words, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .chunk_vectors(them, "nomic-embed-text", None)
+        .await
+        .unwrap()
+        .is_empty());
+    let mine = store.keyword_search(me, &words, None, 10).await.unwrap();
+    assert!(store.chunks_by_ids(them, &mine).await.unwrap().is_empty());
+    assert!(store.delete_file(them, id).await.unwrap().is_none());
+    assert!(store.get_file(me, id).await.unwrap().is_some());
+}
+
+on_both_backends!(
+    every_type_is_indexed_found_downloaded_and_deleted,
+    hostile_uploads_leave_nothing_behind,
+    a_missing_embedding_model_is_explained,
+    indexing_resumes_and_follows_the_embedding_model,
+    files_belong_to_their_owner,
+);
