@@ -45,6 +45,15 @@ pub const SERVER_TABLES: &[&str] = &[
     "notes",
     "tickets",
     "escalations",
+    "files",
+    "file_blobs",
+    "chunks",
+    "chunks_fts",
+    "chunks_fts_config",
+    "chunks_fts_data",
+    "chunks_fts_docsize",
+    "chunks_fts_idx",
+    "conversation_files",
     "_sqlx_migrations",
     "sqlite_master",
     "sqlite_schema",
@@ -714,8 +723,11 @@ mod sqlite {
             .after_connect(|connection, _| {
                 Box::pin(async move {
                     let tables: Vec<String> = sqlx::query_scalar(
+                        // SQLite's own tables (sqlite_sequence…) cannot be shadowed, and the
+                        // query check refuses their names anyway.
                         "SELECT name FROM main.sqlite_master \
-                         WHERE type IN ('table', 'view') AND name NOT IN ('conversations', 'messages')",
+                         WHERE type IN ('table', 'view') AND name NOT IN ('conversations', 'messages') \
+                         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
                     )
                     .fetch_all(&mut *connection)
                     .await?;
