@@ -169,6 +169,11 @@ pub struct DocumentSettings {
     /// Target size of a chunk in characters, and the characters two neighbours share.
     pub chunk_chars: usize,
     pub chunk_overlap: usize,
+    /// Answers in a conversation with attached documents: the most passages put in the prompt,
+    /// and the context window (Ollama's `num_ctx`) asked for unless the conversation sets one,
+    /// capped by the model's own.
+    pub max_passages: usize,
+    pub context_tokens: u32,
 }
 
 impl Default for DocumentSettings {
@@ -188,6 +193,8 @@ impl Default for DocumentSettings {
             max_archive_bytes: 100 * 1024 * 1024,
             chunk_chars: 1_000,
             chunk_overlap: 150,
+            max_passages: 6,
+            context_tokens: 8_192,
         }
     }
 }

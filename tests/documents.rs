@@ -6,6 +6,7 @@
 mod common;
 
 use common::{Backend, TestApp};
+use ollamastack::db::Scope;
 use ollamastack::testing::fake_ollama::FakeConfig;
 use ollamastack::testing::sample_files;
 use serde_json::Value;
@@ -505,24 +506,141 @@ async fn files_belong_to_their_owner(backend: Backend) {
     assert!(store.requeue_file(them, id).await.unwrap().is_none());
     let words = vec!["holiday".to_string()];
     assert!(store
-        .keyword_search(them, &words, None, 10)
+        .keyword_search(them, &words, Scope::All, 10)
         .await
         .unwrap()
         .is_empty());
     assert!(!store
-        .keyword_search(me, &words, None, 10)
+        .keyword_search(me, &words, Scope::All, 10)
         .await
         .unwrap()
         .is_empty());
     assert!(store
-        .chunk_vectors(them, "nomic-embed-text", None)
+        .chunk_vectors(them, "nomic-embed-text", Scope::All)
         .await
         .unwrap()
         .is_empty());
-    let mine = store.keyword_search(me, &words, None, 10).await.unwrap();
+    let mine = store.keyword_search(me, &words, Scope::All, 10).await.unwrap();
     assert!(store.chunks_by_ids(them, &mine).await.unwrap().is_empty());
     assert!(store.delete_file(them, id).await.unwrap().is_none());
     assert!(store.get_file(me, id).await.unwrap().is_some());
+}
+
+/// A conversation with attached documents: each answer gets the best passages of those files
+/// (and of no other), numbered, within the context window; the answer stores them for its
+/// citations; what did not fit is counted.
+async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let paragraph = |topic: &str| {
+        format!("Holiday rules for {topic}: ").to_string() + &"every holiday request goes to the manager first. ".repeat(18)
+    };
+    let long = (1..=5)
+        .map(|i| paragraph(&format!("team {i}")))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let (status, body) = upload(
+        &app,
+        &[
+            ("handbook.md", HANDBOOK.as_bytes()),
+            ("other.txt", b"Holiday cottage bookings open in May."),
+            ("rules.txt", long.as_bytes()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let ids: Vec<String> = body["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in &ids {
+        assert_eq!(indexed(&app, id).await["status"], "ready");
+    }
+    let (status, sent) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "How many days of paid holiday do I get?", "files": [ids[0]]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    let passages = &sent["assistant_message"]["sources"]["passages"];
+    assert_eq!(passages[0]["n"], 1, "{sent}");
+    assert_eq!(passages[0]["file_name"], "handbook.md");
+    let (_, done) = app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert_eq!(done["sources"]["passages"][0]["file_name"], "handbook.md", "{done}");
+    let request = app.fake.stats.last_chat_request();
+    let messages = request["messages"].as_array().unwrap();
+    let grounding = &messages[messages.len() - 2];
+    assert_eq!(grounding["role"], "system", "{request:#}");
+    let text = grounding["content"].as_str().unwrap();
+    assert!(text.contains("[1] handbook.md"), "{text}");
+    assert!(text.contains("twenty-five days of paid holiday"), "{text}");
+    assert!(!text.contains("cottage"), "only attached files are used: {text}");
+    assert_eq!(messages.last().unwrap()["content"], "How many days of paid holiday do I get?");
+    assert_eq!(request["options"]["num_ctx"], 8192, "the window budgeted is asked for");
+    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert_eq!(stored["files"][0]["name"], "handbook.md");
+    assert_eq!(stored["messages"][1]["sources"]["passages"][0]["n"], 1);
+
+    // A small window: what does not fit is left out and counted.
+    let (status, _) = app
+        .post(&format!("/api/v1/conversations/{conversation}/files"), serde_json::json!({"file_id": ids[2]}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .patch(&format!("/api/v1/conversations/{conversation}"), serde_json::json!({"options": {"num_ctx": 1024}}))
+        .await;
+    assert_eq!(status, 200);
+    let next = app
+        .send_in(&conversation, serde_json::json!({"content": "Who approves a holiday request?"}))
+        .await;
+    let sources = &next["assistant_message"]["sources"];
+    let taken = sources["passages"].as_array().unwrap().len();
+    assert!(taken >= 1, "{sources}");
+    assert!(sources["omitted"].as_u64().unwrap() >= 1, "{sources}");
+    assert_eq!(sources["window_tokens"], 1024);
+    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    let request = app.fake.stats.last_chat_request();
+    assert_eq!(request["options"]["num_ctx"], 1024);
+    let prompt: usize = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().chars().count())
+        .sum();
+    assert!(prompt / 4 < 1024, "the prompt fits the window ({prompt} characters)");
+
+    // Detached: the next answer has no passages. Someone else's file cannot be attached.
+    for id in [&ids[0], &ids[2]] {
+        let response = app
+            .at(reqwest::Method::DELETE, &format!("/api/v1/conversations/{conversation}/files/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+    let plain = app
+        .send_in(&conversation, serde_json::json!({"content": "And sick days?"}))
+        .await;
+    assert!(plain["assistant_message"].get("sources").is_none(), "{plain}");
+    app.follow(plain["assistant_message"]["id"].as_str().unwrap()).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/files"),
+            serde_json::json!({"file_id": uuid::Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "hi", "files": [uuid::Uuid::now_v7()]}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
 }
 
 on_both_backends!(
@@ -531,4 +649,5 @@ on_both_backends!(
     a_missing_embedding_model_is_explained,
     indexing_resumes_and_follows_the_embedding_model,
     files_belong_to_their_owner,
+    answers_are_grounded_in_the_attached_documents,
 );

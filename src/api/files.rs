@@ -266,3 +266,50 @@ mod tests {
         );
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attach {
+    file_id: uuid::Uuid,
+}
+
+/// GET /api/v1/conversations/{id}/files: the documents its answers are grounded in.
+pub async fn attached(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<Vec<FileInfo>>> {
+    let owner = state.current_user();
+    crate::service::owned_conversation(&state, owner, id).await?;
+    Ok(axum::Json(state.store.conversation_files(owner, id).await?))
+}
+
+/// POST /api/v1/conversations/{id}/files with `{"file_id"}`: attach one of the person's files.
+pub async fn attach(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    super::Json(body): super::Json<Attach>,
+) -> AppResult<axum::Json<Vec<FileInfo>>> {
+    let owner = state.current_user();
+    crate::service::owned_conversation(&state, owner, id).await?;
+    state.documents.get(owner, body.file_id).await?;
+    state.store.attach_file(owner, id, body.file_id).await?;
+    Ok(axum::Json(state.store.conversation_files(owner, id).await?))
+}
+
+/// DELETE /api/v1/conversations/{id}/files/{file_id}: the file stays; the conversation stops
+/// using it.
+pub async fn detach(
+    State(state): State<AppState>,
+    ids: Result<axum::extract::Path<(uuid::Uuid, uuid::Uuid)>, axum::extract::rejection::PathRejection>,
+) -> AppResult<StatusCode> {
+    let axum::extract::Path((id, file_id)) =
+        ids.map_err(|_| AppError::NotFound("resource".into()))?;
+    if !state
+        .store
+        .detach_file(state.current_user(), id, file_id)
+        .await?
+    {
+        return Err(AppError::NotFound("attached file".into()));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -64,6 +64,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/files/{id}/content", get(files::content))
         .route("/api/v1/files/{id}/reindex", post(files::reindex))
         .route("/api/v1/search", get(files::search))
+        .route(
+            "/api/v1/conversations/{id}/files",
+            get(files::attached).post(files::attach),
+        )
+        .route(
+            "/api/v1/conversations/{id}/files/{file_id}",
+            axum::routing::delete(files::detach),
+        )
 }
 
 /// The upload route, with a body limit of its own (the others keep the server's).

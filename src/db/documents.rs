@@ -49,6 +49,26 @@ pub struct FoundChunk {
     pub text: String,
 }
 
+/// Which chunks a search reads (always among one person's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scope {
+    All,
+    File(Uuid),
+    /// The files attached to a conversation.
+    Conversation(Uuid),
+}
+
+impl Scope {
+    /// The two optional parameters the queries filter by: (file, conversation).
+    pub fn params(self) -> (Option<Uuid>, Option<Uuid>) {
+        match self {
+            Scope::All => (None, None),
+            Scope::File(id) => (Some(id), None),
+            Scope::Conversation(id) => (None, Some(id)),
+        }
+    }
+}
+
 /// How an upload ended in the database.
 #[derive(Debug)]
 pub enum Inserted {
@@ -159,7 +179,7 @@ pub trait DocumentStore: Send + Sync {
         &self,
         owner_id: Uuid,
         words: &[String],
-        file: Option<Uuid>,
+        scope: Scope,
         limit: i64,
     ) -> Result<Vec<Uuid>, sqlx::Error>;
 
@@ -168,8 +188,39 @@ pub trait DocumentStore: Send + Sync {
         &self,
         owner_id: Uuid,
         model: &str,
-        file: Option<Uuid>,
+        scope: Scope,
     ) -> Result<Vec<(Uuid, Vec<u8>)>, sqlx::Error>;
+
+    /// Attaches one of the owner's files to one of their conversations (true when attached,
+    /// also if it already was).
+    async fn attach_file(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<bool, sqlx::Error>;
+
+    async fn detach_file(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<bool, sqlx::Error>;
+
+    /// The files attached to a conversation, in the order they were attached.
+    async fn conversation_files(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Vec<FileInfo>, sqlx::Error>;
+
+    /// Records the passages an answer was given.
+    async fn set_sources(
+        &self,
+        owner_id: Uuid,
+        message_id: Uuid,
+        sources: &crate::model::Sources,
+    ) -> Result<bool, sqlx::Error>;
 
     /// These chunks of the owner's, with their file's name (in no particular order).
     async fn chunks_by_ids(
@@ -357,12 +408,49 @@ macro_rules! portable_documents {
                 &self,
                 owner_id: Uuid,
                 model: &str,
-                file: Option<Uuid>,
+                scope: Scope,
             ) -> Result<Vec<(Uuid, Vec<u8>)>, sqlx::Error> {
+                let (file, conversation) = scope.params();
                 sqlx::query_as(
                     "SELECT id, embedding FROM chunks WHERE owner_id = $1 AND embedding_model = $2 AND embedding IS NOT NULL \
-                     AND ($3 IS NULL OR file_id = $3)")
-                    .bind(owner_id).bind(model).bind(file).fetch_all(&self.pool).await
+                     AND ($3 IS NULL OR file_id = $3) \
+                     AND ($4 IS NULL OR file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $4 AND owner_id = $1))")
+                    .bind(owner_id).bind(model).bind(file).bind(conversation).fetch_all(&self.pool).await
+            }
+
+            async fn attach_file(&self, owner_id: Uuid, conversation_id: Uuid, file_id: Uuid) -> Result<bool, sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO conversation_files (conversation_id, file_id, owner_id, created_at) SELECT $1, $2, $3, $4 \
+                     WHERE EXISTS (SELECT 1 FROM conversations WHERE id = $1 AND owner_id = $3) \
+                     AND EXISTS (SELECT 1 FROM files WHERE id = $2 AND owner_id = $3) \
+                     ON CONFLICT (conversation_id, file_id) DO NOTHING")
+                    .bind(conversation_id).bind(file_id).bind(owner_id).bind(now())
+                    .execute(&self.pool).await?;
+                let attached: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM conversation_files WHERE conversation_id = $1 AND file_id = $2 AND owner_id = $3")
+                    .bind(conversation_id).bind(file_id).bind(owner_id).fetch_one(&self.pool).await?;
+                Ok(attached == 1)
+            }
+
+            async fn detach_file(&self, owner_id: Uuid, conversation_id: Uuid, file_id: Uuid) -> Result<bool, sqlx::Error> {
+                sqlx::query("DELETE FROM conversation_files WHERE conversation_id = $1 AND file_id = $2 AND owner_id = $3")
+                    .bind(conversation_id).bind(file_id).bind(owner_id)
+                    .execute(&self.pool).await.map(|r| r.rows_affected() == 1)
+            }
+
+            async fn conversation_files(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
+                let columns = FILE_COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "SELECT {columns} FROM conversation_files a JOIN files f ON f.id = a.file_id \
+                     WHERE a.conversation_id = $1 AND a.owner_id = $2 ORDER BY a.created_at, f.id"
+                );
+                sqlx::query_as::<_, FileInfo>(&sql).bind(conversation_id).bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn set_sources(&self, owner_id: Uuid, message_id: Uuid, sources: &crate::model::Sources) -> Result<bool, sqlx::Error> {
+                sqlx::query("UPDATE messages SET sources = $1 WHERE id = $2 AND owner_id = $3")
+                    .bind(sources.to_column().as_deref().map(storable)).bind(message_id).bind(owner_id)
+                    .execute(&self.pool).await.map(|r| r.rows_affected() == 1)
             }
 
             async fn chunks_by_ids(&self, owner_id: Uuid, ids: &[Uuid]) -> Result<Vec<FoundChunk>, sqlx::Error> {

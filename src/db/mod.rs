@@ -175,14 +175,14 @@ pub struct AssistantFields {
 
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, charts, \
-     prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
+     sources, prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
 /// Inserts a message inside an open transaction `$tx` (a macro, so one text serves both drivers).
 macro_rules! insert_message_in {
     ($tx:ident, $new:expr, $instance:expr, $at:expr) => {{
         let new = &$new;
         let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
         );
         sqlx::query_as::<_, Message>(&sql)
             .bind(Uuid::now_v7())
@@ -1204,7 +1204,7 @@ mod sqlite;
 
 use documents::{claim_file_sql, portable_documents, FILE_COLUMNS};
 pub use documents::{
-    decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, StoredFile,
+    decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, Scope, StoredFile,
 };
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {

@@ -70,12 +70,13 @@ portable_documents!(PostgresStore {
         &self,
         owner_id: Uuid,
         words: &[String],
-        file: Option<Uuid>,
+        scope: Scope,
         limit: i64,
     ) -> Result<Vec<Uuid>, sqlx::Error> {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let (file, conversation) = scope.params();
         // Any of the words (letters and digits only, so nothing in them is tsquery syntax),
         // stemmed and without stop words by the `english` configuration, by cover density.
         let query = words
@@ -87,12 +88,14 @@ portable_documents!(PostgresStore {
         sqlx::query_scalar(
             "SELECT c.id FROM chunks c, to_tsquery('english', $1) query \
              WHERE c.owner_id = $2 AND ($3::uuid IS NULL OR c.file_id = $3) AND c.tsv @@ query \
+             AND ($5::uuid IS NULL OR c.file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $5 AND owner_id = $2)) \
              ORDER BY ts_rank_cd(c.tsv, query) DESC, c.id LIMIT $4",
         )
         .bind(query)
         .bind(owner_id)
         .bind(file)
         .bind(limit)
+        .bind(conversation)
         .fetch_all(&self.pool)
         .await
     }

@@ -102,12 +102,13 @@ portable_documents!(SqliteStore {
         &self,
         owner_id: Uuid,
         words: &[String],
-        file: Option<Uuid>,
+        scope: Scope,
         limit: i64,
     ) -> Result<Vec<Uuid>, sqlx::Error> {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let (file, conversation) = scope.params();
         // Any of the words (each quoted: FTS5 reads nothing in them as syntax), by BM25.
         let query = words
             .iter()
@@ -117,12 +118,14 @@ portable_documents!(SqliteStore {
         sqlx::query_scalar(
             "SELECT c.id FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid \
              WHERE chunks_fts MATCH $1 AND c.owner_id = $2 AND ($3 IS NULL OR c.file_id = $3) \
+             AND ($5 IS NULL OR c.file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $5 AND owner_id = $2)) \
              ORDER BY bm25(chunks_fts), c.seq LIMIT $4",
         )
         .bind(query)
         .bind(owner_id)
         .bind(file)
         .bind(limit)
+        .bind(conversation)
         .fetch_all(&self.pool)
         .await
     }

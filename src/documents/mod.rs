@@ -5,6 +5,7 @@
 pub mod chunk;
 pub mod detect;
 pub mod extract;
+pub mod grounding;
 pub mod search;
 pub mod service;
 pub mod storage;

@@ -4,7 +4,7 @@
 //! embedding model cannot answer, the keyword ranking alone is returned, with a note.
 
 use crate::config::DocumentSettings;
-use crate::db::{decode_vector, SharedStore};
+use crate::db::{decode_vector, Scope, SharedStore};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
 use crate::model::SearchHit;
@@ -55,7 +55,7 @@ pub async fn hybrid(
     settings: &DocumentSettings,
     owner: Uuid,
     query: &str,
-    file: Option<Uuid>,
+    scope: Scope,
     limit: usize,
 ) -> AppResult<SearchResults> {
     let query = crate::text::clean_input(query).trim().to_string();
@@ -74,9 +74,9 @@ pub async fn hybrid(
     }
     let words = query_words(&query);
     let keyword = store
-        .keyword_search(owner, &words, file, CANDIDATES as i64)
+        .keyword_search(owner, &words, scope, CANDIDATES as i64)
         .await?;
-    let (vector, note) = match vector_ranking(store, ollama, settings, owner, &query, file).await {
+    let (vector, note) = match vector_ranking(store, ollama, settings, owner, &query, scope).await {
         Ok(ranking) => (ranking, None),
         Err(note) => (Vec::new(), Some(note)),
     };
@@ -128,11 +128,11 @@ async fn vector_ranking(
     settings: &DocumentSettings,
     owner: Uuid,
     query: &str,
-    file: Option<Uuid>,
+    scope: Scope,
 ) -> Result<Vec<Uuid>, String> {
     let model = &settings.embedding_model;
     let vectors = store
-        .chunk_vectors(owner, model, file)
+        .chunk_vectors(owner, model, scope)
         .await
         .map_err(|error| {
             tracing::warn!(%error, "could not read chunk vectors");

@@ -7,7 +7,7 @@ use super::extract::{check_docx, extract, Limits};
 use super::search::{self, SearchResults};
 use super::storage::Storage;
 use crate::config::DocumentSettings;
-use crate::db::{encode_vector, Inserted, NewFile, SharedStore, StoredFile};
+use crate::db::{encode_vector, Inserted, NewFile, Scope, SharedStore, StoredFile};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
 use crate::model::{FileInfo, FileKind, FileStatus};
@@ -94,6 +94,14 @@ impl Documents {
 
     pub fn settings(&self) -> &DocumentSettings {
         &self.settings
+    }
+
+    pub(super) fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    pub(super) fn ollama(&self) -> &OllamaClient {
+        &self.ollama
     }
 
     fn limits(&self) -> Limits {
@@ -260,13 +268,14 @@ impl Documents {
         file: Option<Uuid>,
         limit: usize,
     ) -> AppResult<SearchResults> {
+        let scope = file.map(Scope::File).unwrap_or(Scope::All);
         search::hybrid(
             &self.store,
             &self.ollama,
             &self.settings,
             owner,
             query,
-            file,
+            scope,
             limit,
         )
         .await

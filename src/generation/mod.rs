@@ -972,6 +972,7 @@ impl Generations {
             tool_name: live.tool_name.clone(),
             thinking: finish.thinking,
             charts: finish.charts,
+            sources: Default::default(),
             metrics: finish.metrics,
             created_at: now,
             updated_at: now,

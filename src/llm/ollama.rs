@@ -121,9 +121,22 @@ pub struct ChatRequest {
 pub struct ModelShow {
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Architecture details; `<architecture>.context_length` is the longest context the model
+    /// was trained for.
+    #[serde(default)]
+    pub model_info: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ModelShow {
+    /// The model's trained context length, when Ollama says it.
+    pub fn context_length(&self) -> Option<u32> {
+        self.model_info
+            .iter()
+            .find(|(key, _)| key.ends_with(".context_length"))
+            .and_then(|(_, value)| value.as_u64())
+            .map(|n| n.min(u32::MAX as u64) as u32)
+    }
+
     /// Whether the model calls tools natively. Servers older than the `capabilities` field
     /// say nothing: then it is tried natively.
     pub fn calls_tools(&self) -> bool {

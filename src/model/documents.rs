@@ -168,3 +168,74 @@ pub struct SearchHit {
     pub keyword_rank: Option<u32>,
     pub vector_rank: Option<u32>,
 }
+
+/// A passage of a document put in the prompt of an answer: what its citation `[n]` opens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Passage {
+    /// The number the answer cites it by (1-based).
+    pub n: u32,
+    pub chunk_id: Uuid,
+    pub file_id: Uuid,
+    pub file_name: String,
+    pub page: Option<i32>,
+    pub section: Option<String>,
+    pub text: String,
+}
+
+impl Passage {
+    /// Where the passage is, for people: "handbook.pdf, page 3" or "notes.md, Holidays".
+    pub fn place(&self) -> String {
+        match (&self.page, &self.section) {
+            (Some(page), _) => format!("{}, page {page}", self.file_name),
+            (None, Some(section)) => format!("{}, {section}", self.file_name),
+            (None, None) => self.file_name.clone(),
+        }
+    }
+}
+
+/// The documents an answer was grounded in, stored with it (JSON; NULL when there were none).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sources {
+    pub passages: Vec<Passage>,
+    /// Passages found but left out to fit the model's context window.
+    #[serde(default)]
+    pub omitted: u32,
+    /// The context window (tokens) the prompt was fitted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_tokens: Option<u32>,
+}
+
+impl Sources {
+    pub fn is_empty(&self) -> bool {
+        self.passages.is_empty() && self.omitted == 0
+    }
+
+    /// The column's value: JSON, or NULL for none.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    /// What the page says when passages had to be left out.
+    pub fn note(&self) -> Option<String> {
+        (self.omitted > 0).then(|| {
+            format!(
+                "{} more passage{} left out to fit the model's context window{}",
+                self.omitted,
+                if self.omitted == 1 { " was" } else { "s were" },
+                self.window_tokens
+                    .map(|w| format!(" ({w} tokens)"))
+                    .unwrap_or_default()
+            )
+        })
+    }
+}
+
+impl TryFrom<Option<String>> for Sources {
+    type Error = serde_json::Error;
+    fn try_from(value: Option<String>) -> Result<Self, Self::Error> {
+        match value {
+            None => Ok(Sources::default()),
+            Some(text) => serde_json::from_str(&text),
+        }
+    }
+}

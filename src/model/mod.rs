@@ -377,6 +377,10 @@ pub struct Message {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
     #[serde(default, skip_serializing_if = "Charts::is_empty")]
     pub charts: Charts,
+    /// On an answer: the passages of the person's documents it was given (its citations).
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
+    #[serde(default, skip_serializing_if = "Sources::is_empty")]
+    pub sources: Sources,
     /// Flattened: in JSON and in the table they are columns of the message.
     #[cfg_attr(feature = "ssr", sqlx(flatten))]
     #[serde(flatten)]
@@ -432,6 +436,9 @@ impl GenerationMetrics {
 pub struct ConversationWithMessages {
     pub conversation: Conversation,
     pub messages: Vec<Message>,
+    /// Documents attached to the conversation: its answers are grounded in them.
+    #[serde(default)]
+    pub files: Vec<FileInfo>,
 }
 
 /// What sending a message started: the stored user message and the assistant message being written.

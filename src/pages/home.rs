@@ -21,7 +21,7 @@ pub fn HomePage() -> impl IntoView {
         let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            match send_message(None, content, model, tools, assistant).await {
+            match send_message(None, content, model, tools, assistant, Vec::new()).await {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.tool_mode.set(outcome.tool_mode);

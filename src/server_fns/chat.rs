@@ -40,6 +40,9 @@ pub async fn send_message(
     /// The assistant to answer as (id); `""`: none; absent: the conversation's.
     #[server(default)]
     assistant: Option<String>,
+    /// Files to attach to the conversation with this message.
+    #[server(default)]
+    files: Vec<Uuid>,
 ) -> Result<SendOutcome, AppError> {
     let state = super::app_state()?;
     let input = crate::service::SendMessage {
@@ -49,6 +52,7 @@ pub async fn send_message(
         options: Default::default(),
         tools,
         assistant,
+        files,
     };
     crate::service::send_message(&state, state.current_user(), input).await
 }

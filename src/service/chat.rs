@@ -39,6 +39,10 @@ pub struct SendMessage {
     /// conversation keeps the assistant it runs with.
     #[serde(default)]
     pub assistant: Option<String>,
+    /// The person's files to attach to the conversation before this turn (its answer is
+    /// grounded in them, as every later one).
+    #[serde(default)]
+    pub files: Vec<Uuid>,
 }
 
 /// Which assistant a turn runs with.
@@ -59,6 +63,7 @@ pub async fn send_message(
 ) -> AppResult<SendOutcome> {
     let content = validate_content(&input.content)?;
     check_options(&input.options)?;
+    let files = owned_files(state, owner, &input.files).await?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
     let tools = tool_specs(state, &input.tools)?;
     let admission = admit(state, owner)?;
@@ -158,6 +163,7 @@ pub async fn send_message(
         options,
         tools,
         assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        &files,
         admission,
     )
     .await?;
@@ -253,6 +259,7 @@ pub async fn regenerate(
     let ConversationWithMessages {
         conversation,
         messages,
+        ..
     } = get_conversation(state, owner, conversation_id).await?;
     let assistant = remembered_assistant(state, owner, &conversation).await?;
     let options = validate_options(
@@ -293,6 +300,7 @@ pub async fn regenerate(
         options,
         tools,
         assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        &[],
         admission,
     )
     .await?;
@@ -342,6 +350,7 @@ pub async fn edit_and_resend(
         options,
         tools,
         assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        &[],
         admission,
     )
     .await?;
@@ -422,12 +431,14 @@ pub async fn message_events(
 async fn start_turn(
     state: &AppState,
     turn: Turn<'_>,
-    options: GenerationOptions,
+    mut options: GenerationOptions,
     tools: Vec<ToolSpec>,
     assistant_prompt: Option<&str>,
+    attach: &[Uuid],
     admission: Admission,
 ) -> AppResult<(TurnStarted, Option<ToolMode>)> {
     let owner = turn.owner_id;
+    let model = turn.model.to_string();
     // With tools: natively when the model can (or the server does not say), else by prompt.
     let tool_mode = if tools.is_empty() {
         None
@@ -437,7 +448,7 @@ async fn start_turn(
             _ => Some(ToolMode::Native),
         }
     };
-    let started = state.store.start_turn(turn).await.map_err(|e| match e {
+    let mut started = state.store.start_turn(turn).await.map_err(|e| match e {
         TurnError::Busy => busy_conversation(),
         TurnError::NotFound => AppError::NotFound("conversation".into()),
         TurnError::Db(error) => AppError::from(error),
@@ -449,6 +460,13 @@ async fn start_turn(
             messages.insert(0, ChatMessage::new("system", prompt));
         }
     }
+    for file in attach {
+        state
+            .store
+            .attach_file(owner, started.conversation.id, *file)
+            .await?;
+    }
+    ground_turn(state, owner, &mut started, &mut messages, &mut options, &model).await?;
     let request = match tool_mode {
         Some(ToolMode::Prompted) => {
             // After the conversation's own system prompt, if any.
@@ -492,6 +510,93 @@ async fn start_turn(
         return Err(shutting_down());
     }
     Ok((started, tool_mode))
+}
+
+/// The files a turn attaches: the person's own (404 otherwise), each once, at most 20.
+async fn owned_files(state: &AppState, owner: Uuid, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+    let mut files: Vec<Uuid> = Vec::new();
+    for id in ids {
+        if !files.contains(id) {
+            files.push(*id);
+        }
+    }
+    if files.len() > 20 {
+        return Err(AppError::InvalidInput(
+            "at most 20 files can be attached at once".into(),
+        ));
+    }
+    for id in &files {
+        state.documents.get(owner, *id).await?;
+    }
+    Ok(files)
+}
+
+/// With documents attached to the conversation: the best passages for the question go in the
+/// prompt just before it, within the context window, and are stored with the answer.
+async fn ground_turn(
+    state: &AppState,
+    owner: Uuid,
+    started: &mut TurnStarted,
+    messages: &mut Vec<ChatMessage>,
+    options: &mut GenerationOptions,
+    model: &str,
+) -> AppResult<()> {
+    let Some(question_at) = messages.iter().rposition(|m| m.role == "user") else {
+        return Ok(());
+    };
+    let settings = &state.settings.documents;
+    // The window Ollama will use: the conversation's num_ctx, else ours, never more than the
+    // model was trained for (asked only when documents are attached: see below).
+    let wanted = options
+        .num_ctx
+        .filter(|n| *n > 0)
+        .map(|n| n as u32)
+        .unwrap_or(settings.context_tokens);
+    let used: u32 = messages
+        .iter()
+        .map(|m| crate::documents::grounding::estimate_tokens(&m.content))
+        .sum();
+    let reserve = options
+        .num_predict
+        .filter(|n| *n > 0)
+        .map(|n| n as u32)
+        .unwrap_or(1024)
+        .min(wanted / 4);
+    let question = messages[question_at].content.clone();
+    let conversation_id = started.conversation.id;
+    let has_files = !state
+        .store
+        .conversation_files(owner, conversation_id)
+        .await?
+        .is_empty();
+    if !has_files {
+        return Ok(());
+    }
+    let trained = state
+        .ollama
+        .show(model)
+        .await
+        .ok()
+        .and_then(|show| show.context_length());
+    let window = trained.map_or(wanted, |t| wanted.min(t));
+    let Some(grounded) = state
+        .documents
+        .ground(owner, conversation_id, &question, used, window, reserve)
+        .await
+    else {
+        return Ok(());
+    };
+    messages.insert(question_at, ChatMessage::new("system", grounded.instructions));
+    // Ollama's default window is smaller than what was budgeted: ask for it.
+    if options.num_ctx.is_none() {
+        options.num_ctx = Some(window.min(i32::MAX as u32) as i32);
+    }
+    state
+        .store
+        .set_sources(owner, started.assistant.id, &grounded.sources)
+        .await?;
+    started.assistant.sources = grounded.sources;
+    Ok(())
 }
 
 /// What a turn with a message of the person's started, as the API and the page receive it.

@@ -32,9 +32,11 @@ pub async fn get_conversation(
             message.content = live.content();
         }
     }
+    let files = state.store.conversation_files(owner, id).await?;
     Ok(ConversationWithMessages {
         conversation,
         messages,
+        files,
     })
 }
 
