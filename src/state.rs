@@ -59,26 +59,37 @@ impl AppState {
         }
         let local_user = LocalUser(store.ensure_user("local").await?);
         let ollama = OllamaClient::new(&settings.ollama);
-        let mut tools = Toolbox::for_server(&settings.tools, &store).await;
-        tools.extend(extra_tools);
-        let tools = Arc::new(tools);
-        let generations = Generations::new(store.clone(), ollama.clone(), limits, tools.clone());
-        generations.spawn_sweeper(std::time::Duration::from_millis(
-            settings.generation.sweep_interval_ms,
-        ));
-        let notifier = Notifier::start(&store, generations.shutdown_token());
+        // The instance's id and shutdown signal, shared by generations and the indexer.
+        let instance_id = uuid::Uuid::now_v7();
+        let shutdown = tokio_util::sync::CancellationToken::new();
         let documents = crate::documents::Documents::start(
             &settings,
             store.clone(),
             ollama.clone(),
-            generations.instance_id,
-            generations.shutdown_token(),
+            instance_id,
+            shutdown.clone(),
         )
         .await
         .map_err(|source| crate::db::StoreError::Files {
             path: settings.files_dir().display().to_string(),
             source,
         })?;
+        let mut tools = Toolbox::for_server(&settings.tools, &store, &documents).await;
+        tools.extend(extra_tools);
+        let tools = Arc::new(tools);
+        let generations = Generations::new(
+            store.clone(),
+            ollama.clone(),
+            limits,
+            tools.clone(),
+            instance_id,
+            shutdown,
+        );
+        generations.spawn_sweeper(std::time::Duration::from_millis(
+            settings.generation.sweep_interval_ms,
+        ));
+        let notifier = Notifier::start(&store, generations.shutdown_token());
+
         Ok(AppState {
             leptos_options,
             settings: Arc::new(settings),

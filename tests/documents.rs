@@ -520,7 +520,10 @@ async fn files_belong_to_their_owner(backend: Backend) {
         .await
         .unwrap()
         .is_empty());
-    let mine = store.keyword_search(me, &words, Scope::All, 10).await.unwrap();
+    let mine = store
+        .keyword_search(me, &words, Scope::All, 10)
+        .await
+        .unwrap();
     assert!(store.chunks_by_ids(them, &mine).await.unwrap().is_empty());
     assert!(store.delete_file(them, id).await.unwrap().is_none());
     assert!(store.get_file(me, id).await.unwrap().is_some());
@@ -532,7 +535,8 @@ async fn files_belong_to_their_owner(backend: Backend) {
 async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
     let app = TestApp::start(backend).await;
     let paragraph = |topic: &str| {
-        format!("Holiday rules for {topic}: ").to_string() + &"every holiday request goes to the manager first. ".repeat(18)
+        format!("Holiday rules for {topic}: ").to_string()
+            + &"every holiday request goes to the manager first. ".repeat(18)
     };
     let long = (1..=5)
         .map(|i| paragraph(&format!("team {i}")))
@@ -568,9 +572,14 @@ async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
     let passages = &sent["assistant_message"]["sources"]["passages"];
     assert_eq!(passages[0]["n"], 1, "{sent}");
     assert_eq!(passages[0]["file_name"], "handbook.md");
-    let (_, done) = app.follow(sent["assistant_message"]["id"].as_str().unwrap()).await;
+    let (_, done) = app
+        .follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(done["status"], "complete", "{done}");
-    assert_eq!(done["sources"]["passages"][0]["file_name"], "handbook.md", "{done}");
+    assert_eq!(
+        done["sources"]["passages"][0]["file_name"], "handbook.md",
+        "{done}"
+    );
     let request = app.fake.stats.last_chat_request();
     let messages = request["messages"].as_array().unwrap();
     let grounding = &messages[messages.len() - 2];
@@ -578,31 +587,52 @@ async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
     let text = grounding["content"].as_str().unwrap();
     assert!(text.contains("[1] handbook.md"), "{text}");
     assert!(text.contains("twenty-five days of paid holiday"), "{text}");
-    assert!(!text.contains("cottage"), "only attached files are used: {text}");
-    assert_eq!(messages.last().unwrap()["content"], "How many days of paid holiday do I get?");
-    assert_eq!(request["options"]["num_ctx"], 8192, "the window budgeted is asked for");
-    let (_, stored) = app.get(&format!("/api/v1/conversations/{conversation}")).await;
+    assert!(
+        !text.contains("cottage"),
+        "only attached files are used: {text}"
+    );
+    assert_eq!(
+        messages.last().unwrap()["content"],
+        "How many days of paid holiday do I get?"
+    );
+    assert_eq!(
+        request["options"]["num_ctx"], 8192,
+        "the window budgeted is asked for"
+    );
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
     assert_eq!(stored["files"][0]["name"], "handbook.md");
     assert_eq!(stored["messages"][1]["sources"]["passages"][0]["n"], 1);
 
     // A small window: what does not fit is left out and counted.
     let (status, _) = app
-        .post(&format!("/api/v1/conversations/{conversation}/files"), serde_json::json!({"file_id": ids[2]}))
+        .post(
+            &format!("/api/v1/conversations/{conversation}/files"),
+            serde_json::json!({"file_id": ids[2]}),
+        )
         .await;
     assert_eq!(status, 200);
     let (status, _) = app
-        .patch(&format!("/api/v1/conversations/{conversation}"), serde_json::json!({"options": {"num_ctx": 1024}}))
+        .patch(
+            &format!("/api/v1/conversations/{conversation}"),
+            serde_json::json!({"options": {"num_ctx": 1024}}),
+        )
         .await;
     assert_eq!(status, 200);
     let next = app
-        .send_in(&conversation, serde_json::json!({"content": "Who approves a holiday request?"}))
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "Who approves a holiday request?"}),
+        )
         .await;
     let sources = &next["assistant_message"]["sources"];
     let taken = sources["passages"].as_array().unwrap().len();
     assert!(taken >= 1, "{sources}");
     assert!(sources["omitted"].as_u64().unwrap() >= 1, "{sources}");
     assert_eq!(sources["window_tokens"], 1024);
-    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let request = app.fake.stats.last_chat_request();
     assert_eq!(request["options"]["num_ctx"], 1024);
     let prompt: usize = request["messages"]
@@ -611,22 +641,35 @@ async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
         .iter()
         .map(|m| m["content"].as_str().unwrap().chars().count())
         .sum();
-    assert!(prompt / 4 < 1024, "the prompt fits the window ({prompt} characters)");
+    assert!(
+        prompt / 4 < 1024,
+        "the prompt fits the window ({prompt} characters)"
+    );
 
     // Detached: the next answer has no passages. Someone else's file cannot be attached.
     for id in [&ids[0], &ids[2]] {
         let response = app
-            .at(reqwest::Method::DELETE, &format!("/api/v1/conversations/{conversation}/files/{id}"))
+            .at(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/conversations/{conversation}/files/{id}"),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 204);
     }
     let plain = app
-        .send_in(&conversation, serde_json::json!({"content": "And sick days?"}))
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "And sick days?"}),
+        )
         .await;
-    assert!(plain["assistant_message"].get("sources").is_none(), "{plain}");
-    app.follow(plain["assistant_message"]["id"].as_str().unwrap()).await;
+    assert!(
+        plain["assistant_message"].get("sources").is_none(),
+        "{plain}"
+    );
+    app.follow(plain["assistant_message"]["id"].as_str().unwrap())
+        .await;
     let (status, body) = app
         .post(
             &format!("/api/v1/conversations/{conversation}/files"),
@@ -643,6 +686,57 @@ async fn answers_are_grounded_in_the_attached_documents(backend: Backend) {
     assert_eq!(status, 404, "{body}");
 }
 
+/// The agent's document search, directly and through the support knowledge base.
+async fn tools_search_the_documents(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, body) = upload(&app, &[("handbook.md", HANDBOOK.as_bytes())]).await;
+    indexed(&app, body["files"][0]["id"].as_str().unwrap()).await;
+    let (status, found) = app
+        .post(
+            "/api/v1/tools/search_documents/invoke",
+            serde_json::json!({"arguments": {"query": "how are travel expenses reimbursed", "limit": 2}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["ok"], true, "{found}");
+    let result = found["result"].as_str().unwrap();
+    assert!(result.starts_with("[1] handbook.md"), "{result}");
+    assert!(result.contains("thirty days"), "{result}");
+    let (_, nothing) = app
+        .post(
+            "/api/v1/tools/search_documents/invoke",
+            serde_json::json!({"arguments": {"query": "zeppelin"}}),
+        )
+        .await;
+    assert!(
+        nothing["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("No passage"),
+        "{nothing}"
+    );
+    let (_, bad) = app
+        .post(
+            "/api/v1/tools/search_documents/invoke",
+            serde_json::json!({"arguments": {"query": ""}}),
+        )
+        .await;
+    assert_eq!(bad["ok"], false, "{bad}");
+    // The support knowledge base reads the documents too.
+    let (_, kb) = app
+        .post(
+            "/api/v1/tools/search_notes/invoke",
+            serde_json::json!({"arguments": {"query": "holiday carry over"}}),
+        )
+        .await;
+    let result = kb["result"].as_str().unwrap();
+    assert!(result.contains("From the documents:"), "{result}");
+    assert!(
+        result.contains("carry over until the end of March"),
+        "{result}"
+    );
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -650,4 +744,5 @@ on_both_backends!(
     indexing_resumes_and_follows_the_embedding_model,
     files_belong_to_their_owner,
     answers_are_grounded_in_the_attached_documents,
+    tools_search_the_documents,
 );

@@ -361,7 +361,7 @@ async fn the_support_tools_keep_a_knowledge_base_tickets_and_escalations(backend
     );
     assert_eq!(
         ok(&app, "search_notes", json!({"query": "warranty"})).await,
-        "No note matches 'warranty'."
+        "Nothing in the notes or the documents matches 'warranty'."
     );
     assert!(
         failed(&app, "save_note", json!({"title": " ", "body": "x"}))

@@ -300,7 +300,10 @@ pub async fn attach(
 /// using it.
 pub async fn detach(
     State(state): State<AppState>,
-    ids: Result<axum::extract::Path<(uuid::Uuid, uuid::Uuid)>, axum::extract::rejection::PathRejection>,
+    ids: Result<
+        axum::extract::Path<(uuid::Uuid, uuid::Uuid)>,
+        axum::extract::rejection::PathRejection,
+    >,
 ) -> AppResult<StatusCode> {
     let axum::extract::Path((id, file_id)) =
         ids.map_err(|_| AppError::NotFound("resource".into()))?;

@@ -38,7 +38,11 @@ impl Documents {
         window: u32,
         reserve: u32,
     ) -> Option<Grounded> {
-        let attached = match self.store().conversation_files(owner, conversation_id).await {
+        let attached = match self
+            .store()
+            .conversation_files(owner, conversation_id)
+            .await
+        {
             Ok(files) => files,
             Err(error) => {
                 tracing::warn!(%error, "could not read a conversation's files");

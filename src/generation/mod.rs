@@ -311,22 +311,26 @@ enum End {
 }
 
 impl Generations {
+    /// `instance_id` names this process in the rows it writes; `shutting_down` is cancelled when
+    /// it stops (other server tasks share both).
     pub fn new(
         store: SharedStore,
         ollama: OllamaClient,
         limits: Limits,
         tools: Arc<Toolbox>,
+        instance_id: Uuid,
+        shutting_down: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Generations {
             live: Mutex::new(HashMap::new()),
             admitted: Mutex::new(AdmissionCounts::default()),
             tracker: TaskTracker::new(),
-            shutting_down: CancellationToken::new(),
+            shutting_down,
             store,
             ollama,
             limits,
             tools,
-            instance_id: Uuid::now_v7(),
+            instance_id,
         })
     }
 
@@ -1044,6 +1048,8 @@ mod tests {
             OllamaClient::new(&OllamaSettings::default()),
             Limits::from_settings(&settings),
             Arc::new(Toolbox::basic()),
+            Uuid::now_v7(),
+            CancellationToken::new(),
         )
     }
 

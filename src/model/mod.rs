@@ -280,6 +280,10 @@ pub const TOOLSETS: &[(&str, &[&str])] = &[
         &["format_code", "package_info", "calculator"],
     ),
     (
+        "research",
+        &["search_documents", "calculator", "current_time"],
+    ),
+    (
         "customer_support",
         &[
             "search_notes",

@@ -127,7 +127,16 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            match send_message(Some(conversation_id), content, model, tools, assistant, Vec::new()).await {
+            match send_message(
+                Some(conversation_id),
+                content,
+                model,
+                tools,
+                assistant,
+                Vec::new(),
+            )
+            .await
+            {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.tool_mode.set(outcome.tool_mode);

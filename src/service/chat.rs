@@ -466,7 +466,15 @@ async fn start_turn(
             .attach_file(owner, started.conversation.id, *file)
             .await?;
     }
-    ground_turn(state, owner, &mut started, &mut messages, &mut options, &model).await?;
+    ground_turn(
+        state,
+        owner,
+        &mut started,
+        &mut messages,
+        &mut options,
+        &model,
+    )
+    .await?;
     let request = match tool_mode {
         Some(ToolMode::Prompted) => {
             // After the conversation's own system prompt, if any.
@@ -586,7 +594,10 @@ async fn ground_turn(
     else {
         return Ok(());
     };
-    messages.insert(question_at, ChatMessage::new("system", grounded.instructions));
+    messages.insert(
+        question_at,
+        ChatMessage::new("system", grounded.instructions),
+    );
     // Ollama's default window is smaller than what was budgeted: ask for it.
     if options.num_ctx.is_none() {
         options.num_ctx = Some(window.min(i32::MAX as u32) as i32);

@@ -8,6 +8,7 @@ pub mod calculator;
 pub mod clock;
 pub mod csv_chart;
 pub mod csv_stats;
+pub mod documents;
 pub mod query;
 pub mod support;
 pub mod weather;
@@ -153,13 +154,18 @@ impl Toolbox {
     pub async fn for_server(
         settings: &crate::config::ToolSettings,
         store: &crate::db::SharedStore,
+        documents: &Arc<crate::documents::Documents>,
     ) -> Toolbox {
         let mut toolbox = Toolbox::basic();
+        toolbox.add(Arc::new(documents::SearchDocuments::new(documents.clone())));
         toolbox.add(Arc::new(weather::Weather::new(settings)));
         toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
         toolbox.add(Arc::new(csv_chart::CsvChart::new(store.clone())));
         toolbox.add(Arc::new(webdev::FormatCode));
-        toolbox.add(Arc::new(support::SearchNotes::new(store.clone())));
+        toolbox.add(Arc::new(support::SearchNotes::new(
+            store.clone(),
+            documents.clone(),
+        )));
         toolbox.add(Arc::new(support::SaveNote::new(store.clone())));
         toolbox.add(Arc::new(support::CreateTicket::new(store.clone())));
         toolbox.add(Arc::new(support::LookupTicket::new(store.clone())));

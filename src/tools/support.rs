@@ -49,9 +49,10 @@ fn describe_ticket(ticket: &Ticket) -> String {
     out
 }
 
-/// `search_notes`
+/// `search_notes`: the knowledge base is the person's notes and their uploaded documents.
 pub struct SearchNotes {
     store: SharedStore,
+    documents: std::sync::Arc<crate::documents::Documents>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -65,8 +66,11 @@ struct SearchArguments {
 }
 
 impl SearchNotes {
-    pub fn new(store: SharedStore) -> SearchNotes {
-        SearchNotes { store }
+    pub fn new(
+        store: SharedStore,
+        documents: std::sync::Arc<crate::documents::Documents>,
+    ) -> SearchNotes {
+        SearchNotes { store, documents }
     }
 }
 
@@ -105,7 +109,7 @@ impl Tool for SearchNotes {
         "search_notes"
     }
     fn description(&self) -> &'static str {
-        "Searches the knowledge base (the person's saved notes) for words and returns the best matching notes with their text."
+        "Searches the knowledge base (the person's saved notes, and the documents they uploaded) and returns the best matching notes with their text, then the best document passages with their file and page."
     }
     fn parameters(&self) -> Value {
         schema_of::<SearchArguments>()
@@ -123,17 +127,31 @@ impl Tool for SearchNotes {
             .await
             .map_err(store_error)?;
         let found = rank_notes(&notes, &query, limit);
-        if found.is_empty() {
-            return Ok(format!("No note matches '{query}'."));
+        // The documents are searched too; a failure there leaves the notes' answer.
+        let passages = super::documents::search_passages(&self.documents, context, &query, limit)
+            .await
+            .unwrap_or_default();
+        if found.is_empty() && passages.is_empty() {
+            return Ok(format!(
+                "Nothing in the notes or the documents matches '{query}'."
+            ));
         }
-        Ok(found
+        let mut out = found
             .iter()
             .map(|note| {
                 let body: String = note.body.chars().take(2_000).collect();
                 format!("## {}\n{body}", note.title)
             })
             .collect::<Vec<_>>()
-            .join("\n\n"))
+            .join("\n\n");
+        if !passages.is_empty() {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str("From the documents:\n\n");
+            out.push_str(&super::documents::describe_hits(&passages));
+        }
+        Ok(out)
     }
 }
 
