@@ -2,7 +2,12 @@
 
 use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar, theme::Theme};
 use crate::context::ChatContext;
-use crate::pages::{assistants::AssistantsPage, conversation::ConversationPage, home::HomePage};
+use crate::pages::{
+    assistants::AssistantsPage,
+    conversation::ConversationPage,
+    documents::{DocumentsPage, SearchPage},
+    home::HomePage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -65,6 +70,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                             <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/assistants") view=AssistantsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/documents") view=DocumentsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder/>
                         </Routes>
                     </main>
                 </div>

@@ -3,10 +3,9 @@
 
 use super::IdPath;
 use crate::documents::detect::clean_name;
-use crate::documents::search::SearchResults;
 use crate::documents::{Received, RefusedFile};
 use crate::error::{AppError, AppResult};
-use crate::model::FileInfo;
+use crate::model::{FileInfo, SearchResults};
 use crate::state::AppState;
 use axum::{
     extract::{multipart::MultipartError, Multipart, Query, State},

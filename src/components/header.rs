@@ -19,6 +19,7 @@ pub fn Header() -> impl IntoView {
                 "☰"
             </button>
             <a href="/" class="mr-auto text-lg font-semibold tracking-tight">"OllamaStack"</a>
+            <a href="/documents" data-testid="documents-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Documents"</a>
             <a href="/assistants" data-testid="assistants-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Assistants"</a>
             <AssistantPicker/>
             <ModelPicker/>

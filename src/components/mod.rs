@@ -7,3 +7,4 @@ pub mod message;
 pub mod sidebar;
 pub mod theme;
 pub mod time;
+pub mod upload;

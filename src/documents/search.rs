@@ -7,7 +7,7 @@ use crate::config::DocumentSettings;
 use crate::db::{decode_vector, Scope, SharedStore};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
-use crate::model::SearchHit;
+use crate::model::{SearchHit, SearchResults};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -19,17 +19,6 @@ const RRF_K: f64 = 60.0;
 const SNIPPET_CHARS: usize = 240;
 const MAX_QUERY_CHARS: usize = 500;
 const MAX_WORDS: usize = 32;
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SearchResults {
-    pub query: String,
-    /// `hybrid`, or `keyword` when no vector ranking could be made.
-    pub mode: &'static str,
-    /// Why the search is keyword-only, when it is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub hits: Vec<SearchHit>,
-}
 
 /// The words of a query, lowercased, for the keyword ranking and the highlights.
 pub fn query_words(query: &str) -> Vec<String> {
@@ -80,7 +69,7 @@ pub async fn hybrid(
         Ok(ranking) => (ranking, None),
         Err(note) => (Vec::new(), Some(note)),
     };
-    let mode = if note.is_none() { "hybrid" } else { "keyword" };
+    let mode = if note.is_none() { "hybrid" } else { "keyword" }.to_string();
     let fused = fuse(&keyword, &vector);
     let chosen: Vec<Uuid> = fused.iter().take(limit).map(|(id, _)| *id).collect();
     let mut chunks: HashMap<Uuid, _> = store

@@ -4,13 +4,13 @@
 use super::chunk::chunk;
 use super::detect::{detect, Refused};
 use super::extract::{check_docx, extract, Limits};
-use super::search::{self, SearchResults};
+use super::search;
 use super::storage::Storage;
 use crate::config::DocumentSettings;
 use crate::db::{encode_vector, Inserted, NewFile, Scope, SharedStore, StoredFile};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
-use crate::model::{FileInfo, FileKind, FileStatus};
+use crate::model::{FileInfo, FileKind, FileStatus, SearchResults};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;

@@ -169,6 +169,25 @@ pub struct SearchHit {
     pub vector_rank: Option<u32>,
 }
 
+/// What a search found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchResults {
+    pub query: String,
+    /// `hybrid`, or `keyword` when no vector ranking could be made.
+    pub mode: String,
+    /// Why the search is keyword-only, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub hits: Vec<SearchHit>,
+}
+
+/// What the page needs to know before an upload.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadLimits {
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+}
+
 /// A passage of a document put in the prompt of an answer: what its citation `[n]` opens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Passage {

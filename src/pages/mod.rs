@@ -1,3 +1,4 @@
 pub mod assistants;
 pub mod conversation;
+pub mod documents;
 pub mod home;

@@ -4,6 +4,7 @@
 pub mod assistants;
 pub mod chat;
 pub mod conversations;
+pub mod documents;
 pub mod ollama;
 pub mod tools;
 

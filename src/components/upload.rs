@@ -1,0 +1,286 @@
+//! Uploading files from the page: a drop zone and a picker, one request per file to
+//! `POST /api/v1/files` (XMLHttpRequest, whose upload progress events fetch does not have),
+//! each with a progress bar, a cancel button and its own error. Checks the server would make
+//! (type by extension, size, count) are made first, so a refusal is immediate; the server
+//! checks again, by content.
+
+use crate::model::{FileInfo, UploadLimits};
+use leptos::prelude::*;
+
+/// Where one file's upload is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum UploadState {
+    Uploading,
+    Done,
+    Failed(String),
+    Cancelled,
+}
+
+/// One file being uploaded.
+#[derive(Clone, Copy)]
+pub struct UploadItem {
+    pub key: u64,
+    pub name: StoredValue<String>,
+    pub size: u64,
+    /// 0.0 to 1.0.
+    pub progress: RwSignal<f64>,
+    pub state: RwSignal<UploadState>,
+    /// The request, to cancel it.
+    #[cfg(feature = "hydrate")]
+    request: StoredValue<Option<web_sys::XmlHttpRequest>, LocalStorage>,
+}
+
+impl UploadItem {
+    pub fn cancel(&self) {
+        #[cfg(feature = "hydrate")]
+        self.request.with_value(|request| {
+            if let Some(request) = request {
+                let _ = request.abort();
+            }
+        });
+    }
+}
+
+/// The uploads of one place in the page (the documents page, a conversation).
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub struct Uploads {
+    pub items: RwSignal<Vec<UploadItem>>,
+    next_key: StoredValue<u64>,
+    limits: Signal<Option<UploadLimits>>,
+    on_done: Callback<FileInfo>,
+}
+
+impl Uploads {
+    /// `on_done` runs for each file the server kept.
+    pub fn new(limits: Signal<Option<UploadLimits>>, on_done: Callback<FileInfo>) -> Uploads {
+        Uploads {
+            items: RwSignal::new(Vec::new()),
+            next_key: StoredValue::new(0),
+            limits,
+            on_done,
+        }
+    }
+
+    /// Whether a file is still on its way.
+    pub fn busy(&self) -> bool {
+        self.items.with(|items| {
+            items
+                .iter()
+                .any(|i| i.state.get() == UploadState::Uploading)
+        })
+    }
+
+    /// Starts uploading these files (from a drop or the picker).
+    #[cfg(feature = "hydrate")]
+    pub fn start(&self, files: Vec<web_sys::File>) {
+        let limits = self.limits.get_untracked().unwrap_or(UploadLimits {
+            max_file_bytes: 10 * 1024 * 1024,
+            max_files: 5,
+        });
+        let running = self.items.with_untracked(|items| {
+            items
+                .iter()
+                .filter(|i| i.state.get_untracked() == UploadState::Uploading)
+                .count()
+        });
+        for (index, file) in files.into_iter().enumerate() {
+            let key = self.next_key.get_value();
+            self.next_key.set_value(key + 1);
+            let name = file.name();
+            let size = file.size() as u64;
+            let item = UploadItem {
+                key,
+                name: StoredValue::new(name.clone()),
+                size,
+                progress: RwSignal::new(0.0),
+                state: RwSignal::new(UploadState::Uploading),
+                request: StoredValue::new_local(None),
+            };
+            self.items.update(|items| items.push(item));
+            let refused = if running + index >= limits.max_files {
+                Some(format!("at most {} files at once", limits.max_files))
+            } else if crate::model::FileKind::from_name(&name).is_none() {
+                Some("only .txt, .md, .pdf, .docx and .csv files are accepted".to_string())
+            } else if size > limits.max_file_bytes {
+                Some(format!(
+                    "larger than {}, the limit for one file",
+                    crate::text::human_size(limits.max_file_bytes)
+                ))
+            } else {
+                None
+            };
+            match refused {
+                Some(reason) => item.state.set(UploadState::Failed(reason)),
+                None => send(item, file, self.on_done),
+            }
+        }
+    }
+
+    /// Forgets finished rows (kept files, refusals read, cancellations).
+    pub fn clear_finished(&self) {
+        self.items
+            .update(|items| items.retain(|i| i.state.get_untracked() == UploadState::Uploading));
+    }
+}
+
+/// Sends one file; the item follows its progress and its end.
+#[cfg(feature = "hydrate")]
+fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let fail = move |reason: &str| item.state.set(UploadState::Failed(reason.to_string()));
+    let (Ok(request), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
+        fail("this browser cannot upload files");
+        return;
+    };
+    if form
+        .append_with_blob_and_filename("file", &file, &file.name())
+        .is_err()
+        || request.open("POST", "/api/v1/files").is_err()
+    {
+        fail("the file cannot be read");
+        return;
+    }
+    if let Ok(upload) = request.upload() {
+        let progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
+            move |event: web_sys::ProgressEvent| {
+                if event.length_computable() && event.total() > 0.0 {
+                    item.progress.set(event.loaded() / event.total());
+                }
+            },
+        );
+        upload.set_onprogress(Some(progress.as_ref().unchecked_ref()));
+        progress.forget();
+    }
+    let finished = {
+        let request = request.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            let status = request.status().unwrap_or(0);
+            let body: serde_json::Value = request
+                .response_text()
+                .ok()
+                .flatten()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
+            if status == 201 {
+                match serde_json::from_value::<FileInfo>(body["files"][0].clone()) {
+                    Ok(info) => {
+                        item.progress.set(1.0);
+                        item.state.set(UploadState::Done);
+                        on_done.run(info);
+                    }
+                    Err(_) => item.state.set(UploadState::Failed(
+                        body["refused"][0]["error"]
+                            .as_str()
+                            .unwrap_or("the server did not keep the file")
+                            .to_string(),
+                    )),
+                }
+            } else {
+                let reason = body["refused"][0]["error"]
+                    .as_str()
+                    .or(body["error"]["message"].as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("the upload failed ({status})"));
+                item.state.set(UploadState::Failed(reason));
+            }
+        })
+    };
+    request.set_onload(Some(finished.as_ref().unchecked_ref()));
+    finished.forget();
+    let lost = Closure::<dyn FnMut()>::new(move || {
+        item.state.set(UploadState::Failed(
+            "the connection was lost during the upload".into(),
+        ))
+    });
+    request.set_onerror(Some(lost.as_ref().unchecked_ref()));
+    lost.forget();
+    let aborted = Closure::<dyn FnMut()>::new(move || item.state.set(UploadState::Cancelled));
+    request.set_onabort(Some(aborted.as_ref().unchecked_ref()));
+    aborted.forget();
+    item.request.set_value(Some(request.clone()));
+    if request.send_with_opt_form_data(Some(&form)).is_err() {
+        fail("the upload could not start");
+    }
+}
+
+/// The files of a drop or of the picker.
+#[cfg(feature = "hydrate")]
+pub fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}
+
+/// A button that opens the file picker.
+#[component]
+pub fn PickFiles(uploads: Uploads, #[prop(into)] label: String) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    let on_change = move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = input.get_untracked() {
+            uploads.start(files_of(input.files()));
+            input.set_value("");
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = uploads;
+    };
+    view! {
+        <label class="inline-flex cursor-pointer items-center gap-1 rounded-lg border border-zinc-300 px-3 py-1.5 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800">
+            <input
+                node_ref=input
+                type="file"
+                multiple
+                accept=".txt,.md,.markdown,.pdf,.docx,.csv"
+                data-testid="file-input"
+                class="sr-only"
+                on:change=on_change
+            />
+            {label}
+        </label>
+    }
+}
+
+/// The uploads in progress and their ends: a bar each, Cancel while it runs, the reason when
+/// a file was refused.
+#[component]
+pub fn UploadList(uploads: Uploads) -> impl IntoView {
+    view! {
+        <Show when=move || uploads.items.with(|items| !items.is_empty())>
+            <ul class="space-y-1 text-sm" data-testid="upload-list">
+                <For each=move || uploads.items.get() key=|item| item.key let:item>
+                    <li data-testid="upload-item" class="flex items-center gap-2">
+                        <span class="max-w-[40%] truncate" title=move || item.name.get_value()>{move || item.name.get_value()}</span>
+                        {move || match item.state.get() {
+                            UploadState::Uploading => view! {
+                                <progress
+                                    data-testid="upload-progress"
+                                    class="h-2 flex-1"
+                                    max="1"
+                                    value=move || item.progress.get().to_string()
+                                ></progress>
+                                <button type="button" data-testid="cancel-upload" class="text-xs hover:underline" on:click=move |_| item.cancel()>"Cancel"</button>
+                            }.into_any(),
+                            UploadState::Done => view! { <span data-testid="upload-done" class="text-xs text-green-700 dark:text-green-400">"Uploaded"</span> }.into_any(),
+                            UploadState::Cancelled => view! { <span data-testid="upload-cancelled" class="text-xs text-zinc-500">"Cancelled"</span> }.into_any(),
+                            UploadState::Failed(reason) => view! { <span role="alert" data-testid="upload-error" class="text-xs text-red-600">{reason}</span> }.into_any(),
+                        }}
+                    </li>
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+/// The status of a file as the page shows it, with the embedding progress.
+pub fn status_label(file: &FileInfo) -> String {
+    use crate::model::FileStatus;
+    match file.status {
+        FileStatus::Queued => "queued".into(),
+        FileStatus::Extracting => "reading text…".into(),
+        FileStatus::Embedding => format!("indexing {}/{}", file.embedded_count, file.chunk_count),
+        FileStatus::Ready => "ready".into(),
+        FileStatus::Failed => "failed".into(),
+    }
+}

@@ -1,0 +1,256 @@
+//! Documents: upload (drop or pick, with progress), the list with each file's indexing status
+//! (followed live until it ends), download, index again, delete; and the search page.
+
+use crate::components::upload::{status_label, PickFiles, UploadList, Uploads};
+use crate::model::{FileInfo, FileStatus, SearchHit};
+use crate::server_fns::documents::{
+    delete_file, get_upload_limits, list_files, reindex_file, search_documents,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_query_map;
+
+/// While a file is being indexed, how often its status is read again.
+#[cfg(feature = "hydrate")]
+const POLL_MS: u64 = 1_000;
+
+/// Reads the list again every second while a file's indexing is under way.
+pub fn poll_while_indexing(files: Signal<Vec<FileInfo>>, refresh: impl Fn() + Copy + 'static) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let pending = files.with(|files| files.iter().any(|f| !f.status.is_final()));
+        if pending {
+            set_timeout(refresh, std::time::Duration::from_millis(POLL_MS));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (files, refresh);
+}
+
+#[component]
+pub fn DocumentsPage() -> impl IntoView {
+    let version = RwSignal::new(0u32);
+    let listed = Resource::new(move || version.get(), |_| list_files());
+    let files = RwSignal::new(Vec::<FileInfo>::new());
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = listed.get() {
+            files.set(list);
+        }
+    });
+    let refresh = move || version.update(|v| *v += 1);
+    poll_while_indexing(files.into(), refresh);
+    let limits = Resource::new(|| (), |_| get_upload_limits());
+    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
+    let uploads = Uploads::new(limits, Callback::new(move |_| refresh()));
+    let error = RwSignal::new(None::<String>);
+    let dragging = RwSignal::new(false);
+
+    view! {
+        <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="documents-page">
+            <div class="mb-4 flex items-center gap-2">
+                <h1 class="mr-auto text-xl font-semibold">"Documents"</h1>
+                <a href="/search" data-testid="search-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Search"</a>
+            </div>
+            <p class="mb-3 text-sm text-zinc-500">
+                "Upload .txt, .md, .pdf, .docx and .csv files. Once indexed, they can be searched, and attached to a conversation so that its answers cite them."
+            </p>
+            <div
+                data-testid="drop-zone"
+                class="mb-3 flex flex-col items-center gap-2 rounded-xl border-2 border-dashed p-6 text-sm"
+                class=("border-blue-500", move || dragging.get())
+                class=("bg-blue-50", move || dragging.get())
+                class=("dark:bg-blue-950", move || dragging.get())
+                class=("border-zinc-300", move || !dragging.get())
+                class=("dark:border-zinc-700", move || !dragging.get())
+                on:dragover=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(true);
+                }
+                on:dragleave=move |_| dragging.set(false)
+                on:drop=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    dragging.set(false);
+                    #[cfg(feature = "hydrate")]
+                    uploads.start(crate::components::upload::files_of(ev.data_transfer().and_then(|d| d.files())));
+                }
+            >
+                <span class="text-zinc-500">"Drop files here, or"</span>
+                <PickFiles uploads label="Choose files"/>
+                {move || limits.get().map(|l| view! {
+                    <span class="text-xs text-zinc-400">
+                        {format!("Up to {} files at once, {} each.", l.max_files, crate::text::human_size(l.max_file_bytes))}
+                    </span>
+                })}
+            </div>
+            <UploadList uploads/>
+            {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-red-600">{e}</p> })}
+            <Transition fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match listed.await {
+                        Err(e) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
+                        Ok(_) => view! { <FileList files=files.into() error refresh=Callback::new(move |_| refresh())/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn FileList(
+    files: Signal<Vec<FileInfo>>,
+    error: RwSignal<Option<String>>,
+    refresh: Callback<()>,
+) -> impl IntoView {
+    let act =
+        move |work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>>>>| {
+            error.set(None);
+            spawn_local(async move {
+                if let Err(message) = work.await {
+                    error.set(Some(message));
+                }
+                refresh.run(());
+            });
+        };
+    view! {
+        <Show
+            when=move || files.with(|f| !f.is_empty())
+            fallback=|| view! { <p class="mt-4 text-sm text-zinc-500" data-testid="no-files">"No documents yet."</p> }
+        >
+            <ul class="mt-4 divide-y divide-zinc-200 dark:divide-zinc-800" data-testid="file-list">
+                <For each=move || files.get() key=|f| (f.id, f.status, f.embedded_count) let:file>
+                    {
+                        let id = file.id;
+                        let failed = file.status == FileStatus::Failed;
+                        let finished = file.status.is_final();
+                        view! {
+                            <li class="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm" data-testid="file-item" data-status=file.status.as_str()>
+                                <a class="font-medium hover:underline" data-testid="file-name" href=format!("/api/v1/files/{id}/content")>{file.name.clone()}</a>
+                                <span class="text-xs uppercase text-zinc-400">{file.kind.as_str()}</span>
+                                <span class="text-xs text-zinc-400">{crate::text::human_size(file.size_bytes.max(0) as u64)}</span>
+                                <span data-testid="file-status" class="rounded bg-zinc-100 px-1.5 text-xs dark:bg-zinc-800" class:text-red-700=failed>{status_label(&file)}</span>
+                                <span class="ml-auto flex gap-2 text-xs">
+                                    {finished.then(|| view! {
+                                        <button type="button" data-testid="reindex-file" class="hover:underline"
+                                            on:click=move |_| act(Box::pin(async move { reindex_file(id).await.map(|_| ()).map_err(|e| e.to_string()) }))>
+                                            "Index again"
+                                        </button>
+                                    })}
+                                    <button type="button" data-testid="delete-file" class="text-red-600 hover:underline"
+                                        on:click=move |_| act(Box::pin(async move { delete_file(id).await.map_err(|e| e.to_string()) }))>
+                                        "Delete"
+                                    </button>
+                                </span>
+                                {file.error.clone().map(|e| view! { <p data-testid="file-error" class="w-full text-xs" class:text-red-600=failed class:text-zinc-500=!failed>{e}</p> })}
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </Show>
+    }
+}
+
+/// The search page: a plain GET form (works before the page is interactive), results with
+/// their file, page or section, and the searched words marked.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.with(|q| q.get("q").unwrap_or_default());
+    let results = Resource::new(q, |q| async move {
+        if q.trim().is_empty() {
+            None
+        } else {
+            Some(search_documents(q).await)
+        }
+    });
+    view! {
+        <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="search-page">
+            <div class="mb-4 flex items-center gap-2">
+                <h1 class="mr-auto text-xl font-semibold">"Search documents"</h1>
+                <a href="/documents" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Documents"</a>
+            </div>
+            <form method="get" action="/search" class="mb-4 flex gap-2" role="search">
+                <label for="search-query" class="sr-only">"Search"</label>
+                <input id="search-query" name="q" type="search" data-testid="search-input" prop:value=q
+                    class="flex-1 rounded-lg border border-zinc-300 bg-white px-3 py-1.5 dark:border-zinc-700 dark:bg-zinc-900"
+                    placeholder="A question or words from your documents"/>
+                <button type="submit" data-testid="search-submit" class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">"Search"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="text-zinc-400">"Searching…"</p> }>
+                {move || Suspend::new(async move {
+                    match results.await {
+                        None => view! { <p class="text-sm text-zinc-500">"Search what you uploaded."</p> }.into_any(),
+                        Some(Err(e)) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
+                        Some(Ok(found)) => view! {
+                            {found.note.clone().map(|note| view! { <p data-testid="search-note" class="mb-2 text-xs text-amber-700 dark:text-amber-400">{note}</p> })}
+                            {if found.hits.is_empty() {
+                                view! { <p data-testid="no-results" class="text-sm text-zinc-500">"Nothing found."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ol class="space-y-3" data-testid="search-results">
+                                        {found.hits.into_iter().map(|hit| view! { <SearchResult hit/> }).collect_view()}
+                                    </ol>
+                                }.into_any()
+                            }}
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn SearchResult(hit: SearchHit) -> impl IntoView {
+    let place = match (&hit.page, &hit.section) {
+        (Some(page), _) => format!("page {page}"),
+        (None, Some(section)) => section.clone(),
+        (None, None) => String::new(),
+    };
+    view! {
+        <li class="rounded-lg border border-zinc-200 p-3 dark:border-zinc-800" data-testid="search-result">
+            <div class="mb-1 flex flex-wrap items-baseline gap-2 text-sm">
+                <a class="font-medium hover:underline" data-testid="result-file" href=format!("/api/v1/files/{}/content", hit.file_id)>{hit.file_name.clone()}</a>
+                <span class="text-xs text-zinc-500" data-testid="result-place">{place}</span>
+                <span class="ml-auto text-xs text-zinc-400">{format!("score {:.3}", hit.score)}</span>
+            </div>
+            <p class="text-sm" data-testid="result-snippet"><Marked text=hit.snippet.clone() ranges=hit.highlights.clone()/></p>
+            <details class="mt-1 text-xs text-zinc-500">
+                <summary class="cursor-pointer select-none">"Whole passage"</summary>
+                <p class="mt-1 whitespace-pre-wrap">{hit.text.clone()}</p>
+            </details>
+        </li>
+    }
+}
+
+/// Text with some character ranges marked; every part stays text.
+#[component]
+pub fn Marked(text: String, ranges: Vec<(u32, u32)>) -> impl IntoView {
+    let chars: Vec<char> = text.chars().collect();
+    let mut parts = Vec::new();
+    let mut at = 0usize;
+    for (start, end) in ranges {
+        let (start, end) = (start as usize, (end as usize).min(chars.len()));
+        if start < at || start >= end {
+            continue;
+        }
+        parts.push((chars[at..start].iter().collect::<String>(), false));
+        parts.push((chars[start..end].iter().collect::<String>(), true));
+        at = end;
+    }
+    parts.push((
+        chars[at.min(chars.len())..].iter().collect::<String>(),
+        false,
+    ));
+    parts
+        .into_iter()
+        .map(|(part, marked)| {
+            if marked {
+                view! { <mark class="rounded bg-yellow-200 px-0.5 dark:bg-yellow-700 dark:text-white">{part}</mark> }.into_any()
+            } else {
+                part.into_any()
+            }
+        })
+        .collect_view()
+}
