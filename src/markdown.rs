@@ -247,6 +247,61 @@ fn code_block_html(language: &str, text: &str) -> String {
     )
 }
 
+/// Makes the citations `[1]`…`[count]` in sanitised answer HTML links to the passages under the
+/// answer (`#cite-{message}-{n}`). Only text is touched: not tags, not code. The links are ours
+/// (a UUID and a number), added after sanitising; nothing of the answer becomes markup.
+pub fn link_citations(html: &str, message: uuid::Uuid, count: u32) -> String {
+    if count == 0 || !html.contains('[') {
+        return html.to_string();
+    }
+    let mut out = String::with_capacity(html.len() + 64);
+    let mut rest = html;
+    let mut in_code = 0usize;
+    while let Some(at) = rest.find(['<', '[']) {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        if from.starts_with('<') {
+            let end = from.find('>').map_or(from.len(), |e| e + 1);
+            let tag = &from[..end];
+            let name = tag
+                .trim_start_matches(['<', '/'])
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or("");
+            if matches!(name, "code" | "pre") {
+                if tag.starts_with("</") {
+                    in_code = in_code.saturating_sub(1);
+                } else {
+                    in_code += 1;
+                }
+            }
+            out.push_str(tag);
+            rest = &from[end..];
+            continue;
+        }
+        // `[n]` with 1 <= n <= count, outside code.
+        let digits: String = from[1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        let closes = from[1 + digits.len()..].starts_with(']');
+        match digits.parse::<u32>() {
+            Ok(n) if closes && in_code == 0 && (1..=count).contains(&n) => {
+                out.push_str(&format!(
+                    "<a class=\"citation\" href=\"#cite-{message}-{n}\" data-citation=\"{n}\">[{n}]</a>"
+                ));
+                rest = &from[digits.len() + 2..];
+            }
+            _ => {
+                out.push('[');
+                rest = &from[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Escapes the five characters that matter in HTML text and attribute values.
 pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -453,5 +508,23 @@ mod tests {
         let streaming = IncrementalMarkdown::new("a\n\nb", true);
         assert_eq!(streaming.settled_html(), "<p>a</p>\n");
         assert_eq!(streaming.live_html(), "<p>b</p>\n");
+    }
+
+    #[test]
+    fn citations_become_links_to_their_passages_outside_code() {
+        let id = uuid::Uuid::nil();
+        let html = render_markdown(
+            "Paid holiday is 25 days [1], carried over [2][3]. See `[1]` and [9].\n\n```\n[1]\n```",
+        );
+        let linked = link_citations(&html, id, 2);
+        let link = |n: u32| {
+            format!("<a class=\"citation\" href=\"#cite-{id}-{n}\" data-citation=\"{n}\">[{n}]</a>")
+        };
+        assert!(linked.contains(&format!("25 days {}", link(1))), "{linked}");
+        assert!(linked.contains(&format!("{}[3]", link(2))), "{linked}");
+        assert!(linked.contains("<code>[1]</code>"), "{linked}");
+        assert!(linked.contains("[9]"), "{linked}");
+        assert_eq!(linked.matches("class=\"citation\"").count(), 2, "{linked}");
+        assert_eq!(link_citations(&html, id, 0), html);
     }
 }

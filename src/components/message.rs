@@ -93,6 +93,8 @@ pub fn MessageBubble(
                             view! { <p data-testid="step-calls" class="text-xs text-zinc-500">"Calling " {names}</p> }
                         }))}
                         <AnswerBody message/>
+                        {move || message.with(|m| (!m.sources.is_empty()).then(|| (m.id, m.sources.clone())))
+                            .map(|(id, sources)| view! { <SourceList message_id=id sources/> })}
                     }.into_any()
                 }}
                 <Show when=move || status() == MessageStatus::Streaming>
@@ -231,6 +233,35 @@ fn ToolStep(message: RwSignal<Message>) -> impl IntoView {
     }
 }
 
+/// The passages an answer was given, numbered as it cites them; each opens to the exact
+/// passage. Shown as text.
+#[component]
+fn SourceList(message_id: uuid::Uuid, sources: crate::model::Sources) -> impl IntoView {
+    let note = sources.note();
+    view! {
+        <div data-testid="sources" class="mt-2 text-xs">
+            <div class="font-semibold text-zinc-500">"Sources"</div>
+            <ol class="mt-1 space-y-1">
+                {sources.passages.into_iter().map(|passage| view! {
+                    <li>
+                        <details id=format!("cite-{message_id}-{}", passage.n) data-testid="citation"
+                            class="rounded border border-zinc-200 px-2 py-1 dark:border-zinc-800">
+                            <summary class="cursor-pointer select-none">
+                                <span class="font-mono">{format!("[{}]", passage.n)}</span>" "{passage.place()}
+                            </summary>
+                            <blockquote data-testid="citation-passage" class="mt-1 whitespace-pre-wrap border-l-2 border-zinc-300 pl-2 text-zinc-600 dark:border-zinc-700 dark:text-zinc-400">
+                                {passage.text.clone()}
+                            </blockquote>
+                            <a class="text-blue-600 hover:underline dark:text-blue-400" href=format!("/api/v1/files/{}/content", passage.file_id)>"Download the file"</a>
+                        </details>
+                    </li>
+                }).collect_view()}
+            </ol>
+            {note.map(|note| view! { <p data-testid="sources-note" class="mt-1 text-amber-700 dark:text-amber-400">{note}</p> })}
+        </div>
+    }
+}
+
 /// An answer rendered as sanitised markdown. Finished blocks live in one element that is only
 /// ever appended to, so their nodes (and any text the person selected in them) stay while the
 /// answer streams; the last block, the only one that can still change, is re-rendered in a
@@ -240,8 +271,11 @@ fn AnswerBody(message: RwSignal<Message>) -> impl IntoView {
     let initial = message.with_untracked(|m| {
         IncrementalMarkdown::new(&m.content, m.status == MessageStatus::Streaming)
     });
-    let settled_html = initial.settled_html().to_string();
-    let live_html = initial.live_html().to_string();
+    // Citations link to the passages under the answer (known before its text streams in).
+    let (id, cited) = message.with_untracked(|m| (m.id, m.sources.passages.len() as u32));
+    let cite = move |html: &str| crate::markdown::link_citations(html, id, cited);
+    let settled_html = cite(initial.settled_html());
+    let live_html = cite(initial.live_html());
     let settled_part = NodeRef::<leptos::html::Div>::new();
     let live_part = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
@@ -259,15 +293,15 @@ fn AnswerBody(message: RwSignal<Message>) -> impl IntoView {
                 MarkdownUpdate::Unchanged => {}
                 MarkdownUpdate::Changed { append, live } => {
                     if let Some(html) = append {
-                        let _ = settled_part.insert_adjacent_html("beforeend", &html);
+                        let _ = settled_part.insert_adjacent_html("beforeend", &cite(&html));
                     }
                     if let Some(html) = live {
-                        live_part.set_inner_html(&html);
+                        live_part.set_inner_html(&cite(&html));
                     }
                 }
                 MarkdownUpdate::Reset { settled, live } => {
-                    settled_part.set_inner_html(&settled);
-                    live_part.set_inner_html(&live);
+                    settled_part.set_inner_html(&cite(&settled));
+                    live_part.set_inner_html(&cite(&live));
                 }
             }
         });

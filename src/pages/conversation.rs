@@ -1,11 +1,18 @@
 use crate::components::{
-    composer::Composer, conversation_settings::ConversationSettings, message::MessageBubble,
+    attachments::{on_drop_files, Attachments},
+    composer::Composer,
+    conversation_settings::ConversationSettings,
+    message::MessageBubble,
+    upload::Uploads,
 };
 use crate::context::use_chat;
 use crate::error::AppError;
+use crate::model::FileInfo;
 use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
+use crate::pages::documents::poll_while_indexing;
 use crate::server_fns::chat::{edit_message, regenerate_answer, send_message, stop_generation};
 use crate::server_fns::conversations::get_conversation;
+use crate::server_fns::documents::{attach_file, conversation_files, get_upload_limits};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
@@ -74,10 +81,33 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     chat.enabled_tools.set(Vec::new());
     let title = data.conversation.title.clone();
     let settings_for = data.conversation.clone();
+    let attached = RwSignal::new(data.files.clone());
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
     let text = RwSignal::new(String::new());
     let sending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // Documents: attached at once (uploaded here, or chosen among the person's), followed
+    // while they are indexed.
+    poll_while_indexing(attached.into(), move || {
+        spawn_local(async move {
+            if let Ok(list) = conversation_files(conversation_id).await {
+                attached.set(list);
+            }
+        })
+    });
+    let attach = move |file_id: Uuid, attach: bool| {
+        spawn_local(async move {
+            match attach_file(conversation_id, file_id, attach).await {
+                Ok(list) => attached.set(list),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    let limits = Resource::new(|| (), |_| get_upload_limits());
+    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
+    let on_add = Callback::new(move |file: FileInfo| attach(file.id, true));
+    let uploads = Uploads::new(limits, on_add);
+    let on_remove = Callback::new(move |id: Uuid| attach(id, false));
     let streaming = Memo::new(move |_| {
         messages.with(|rows| {
             rows.iter()
@@ -251,6 +281,8 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
             on:scroll=on_scroll
             on:click=live::copy_code_on_click
             data-testid="messages"
+            on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
+            on:drop=on_drop_files(uploads)
             role="log"
             aria-live="polite"
             aria-label="Messages"
@@ -281,6 +313,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 {notice}
             </p>
         })}
+        <Attachments files=attached uploads on_add on_remove/>
         <Composer text streaming sending on_send on_stop/>
     }
 }
@@ -552,6 +585,17 @@ mod live {
             else {
                 return;
             };
+            // A citation opens its passage under the answer.
+            if target.has_attribute("data-citation") {
+                let passage = target
+                    .get_attribute("href")
+                    .and_then(|href| href.strip_prefix('#').map(str::to_string))
+                    .and_then(|id| web_sys::window()?.document()?.get_element_by_id(&id));
+                if let Some(passage) = passage {
+                    let _ = passage.set_attribute("open", "");
+                }
+                return;
+            }
             if !target.has_attribute("data-copy-code") {
                 return;
             }

@@ -1,6 +1,11 @@
+use crate::components::attachments::{on_drop_files, Attachments};
 use crate::components::composer::Composer;
+use crate::components::upload::Uploads;
 use crate::context::use_chat;
+use crate::model::FileInfo;
+use crate::pages::documents::poll_while_indexing;
 use crate::server_fns::chat::send_message;
+use crate::server_fns::documents::{get_upload_limits, list_files};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
@@ -13,6 +18,34 @@ pub fn HomePage() -> impl IntoView {
     let sending = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let navigate = use_navigate();
+    // Files for the first message: uploaded (or chosen) now, attached when it is sent.
+    let pending = RwSignal::new(Vec::<FileInfo>::new());
+    let refresh = move || {
+        spawn_local(async move {
+            if let Ok(all) = list_files().await {
+                pending.update(|files| {
+                    for file in files.iter_mut() {
+                        if let Some(fresh) = all.iter().find(|f| f.id == file.id) {
+                            *file = fresh.clone();
+                        }
+                    }
+                });
+            }
+        })
+    };
+    poll_while_indexing(pending.into(), refresh);
+    let limits = Resource::new(|| (), |_| get_upload_limits());
+    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
+    let add = Callback::new(move |file: FileInfo| {
+        pending.update(|files| {
+            if !files.iter().any(|f| f.id == file.id) {
+                files.push(file);
+            }
+        })
+    });
+    let uploads = Uploads::new(limits, add);
+    let remove =
+        Callback::new(move |id: uuid::Uuid| pending.update(|files| files.retain(|f| f.id != id)));
     let on_send = Callback::new(move |content: String| {
         let navigate = navigate.clone();
         sending.set(true);
@@ -21,7 +54,8 @@ pub fn HomePage() -> impl IntoView {
         let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            match send_message(None, content, model, tools, assistant, Vec::new()).await {
+            let files = pending.with_untracked(|files| files.iter().map(|f| f.id).collect());
+            match send_message(None, content, model, tools, assistant, files).await {
                 Ok(outcome) => {
                     text.set(String::new());
                     chat.tool_mode.set(outcome.tool_mode);
@@ -41,7 +75,9 @@ pub fn HomePage() -> impl IntoView {
         });
     });
     view! {
-        <div class="flex min-h-0 flex-1 flex-col">
+        <div class="flex min-h-0 flex-1 flex-col"
+            on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
+            on:drop=on_drop_files(uploads)>
             <div class="flex flex-1 flex-col items-center justify-center px-6 text-center" data-testid="empty-state">
                 <h1 class="text-2xl font-semibold">"What can I help with?"</h1>
                 <p class="mt-2 max-w-md text-sm text-zinc-500">
@@ -51,6 +87,7 @@ pub fn HomePage() -> impl IntoView {
             {move || error.get().map(|e| view! {
                 <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-3xl px-3 text-sm text-red-600">{e}</p>
             })}
+            <Attachments files=pending uploads on_add=add on_remove=remove/>
             <Composer text streaming=Signal::derive(|| false) sending on_send on_stop=Callback::new(|_| ())/>
         </div>
     }

@@ -1,0 +1,99 @@
+//! Documents attached to a conversation (or to the first message of a new one): chips with
+//! each file's indexing status, a button to attach more (upload, or one already uploaded), and
+//! the uploads in progress. The answers of the conversation are grounded in these files.
+
+use super::upload::{status_label, PickFiles, UploadList, Uploads};
+use crate::model::{FileInfo, FileStatus};
+use crate::server_fns::documents::list_files;
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[component]
+pub fn Attachments(
+    files: RwSignal<Vec<FileInfo>>,
+    uploads: Uploads,
+    /// Attach a file the person uploaded before.
+    on_add: Callback<FileInfo>,
+    on_remove: Callback<Uuid>,
+) -> impl IntoView {
+    let choosing = RwSignal::new(false);
+    let library = Resource::new(
+        move || choosing.get(),
+        |open| async move {
+            if open {
+                list_files().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        },
+    );
+    view! {
+        <div class="mx-auto w-full max-w-3xl px-3" data-testid="attachments">
+            <div class="flex flex-wrap items-center gap-2 py-1">
+                <For each=move || files.get() key=|f| (f.id, f.status, f.embedded_count) let:file>
+                    {
+                        let id = file.id;
+                        let failed = file.status == FileStatus::Failed;
+                        view! {
+                            <span data-testid="attached-file" data-status=file.status.as_str()
+                                class="inline-flex items-center gap-1 rounded-full border border-zinc-300 px-2 py-0.5 text-xs dark:border-zinc-700"
+                                title=file.error.clone().unwrap_or_default()>
+                                <span class="max-w-48 truncate">{file.name.clone()}</span>
+                                <span class="text-zinc-500" class:text-red-600=failed data-testid="attached-status">{status_label(&file)}</span>
+                                <button type="button" data-testid="detach-file" aria-label=format!("Remove {}", file.name)
+                                    class="text-zinc-400 hover:text-zinc-700 dark:hover:text-zinc-200"
+                                    on:click=move |_| on_remove.run(id)>"×"</button>
+                            </span>
+                        }
+                    }
+                </For>
+                <PickFiles uploads label="Attach files"/>
+                <button type="button" data-testid="attach-existing" class="text-xs text-zinc-500 hover:underline"
+                    on:click=move |_| choosing.update(|c| *c = !*c)>
+                    "From my documents"
+                </button>
+            </div>
+            <Show when=move || choosing.get()>
+                <Suspense fallback=|| view! { <p class="text-xs text-zinc-400">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        let attached: Vec<Uuid> = files.with_untracked(|f| f.iter().map(|f| f.id).collect());
+                        let offered: Vec<FileInfo> = library.await.into_iter().filter(|f| !attached.contains(&f.id)).collect();
+                        if offered.is_empty() {
+                            view! { <p class="text-xs text-zinc-500">"No other documents: upload some."</p> }.into_any()
+                        } else {
+                            view! {
+                                <ul class="mb-1 flex flex-wrap gap-1 text-xs" data-testid="document-choices">
+                                    {offered.into_iter().map(|file| {
+                                        let chosen = file.clone();
+                                        view! {
+                                            <li>
+                                                <button type="button" data-testid="choose-document" class="rounded border border-zinc-300 px-2 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                                                    on:click=move |_| { choosing.set(false); on_add.run(chosen.clone()) }>
+                                                    {file.name.clone()}
+                                                </button>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            }.into_any()
+                        }
+                    })}
+                </Suspense>
+            </Show>
+            <UploadList uploads/>
+        </div>
+    }
+}
+
+/// Drag-and-drop of files onto an area: the handlers to put on it.
+pub fn on_drop_files(uploads: Uploads) -> impl Fn(leptos::ev::DragEvent) + Copy + 'static {
+    move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        uploads.start(super::upload::files_of(
+            ev.data_transfer().and_then(|d| d.files()),
+        ));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = uploads;
+    }
+}
