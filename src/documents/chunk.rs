@@ -35,11 +35,12 @@ pub fn chunk(parts: &[Part], size: usize, overlap: usize) -> Vec<ChunkDraft> {
             text_splitter.chunk_indices(&part.text).collect()
         };
         for (offset, text) in pieces {
-            // The last heading that starts at or before the chunk (a chunk that starts with a
-            // heading is under it).
+            // The last heading before the chunk's first prose: a chunk that opens with
+            // headings ("# Handbook", "## Holidays", then text) is under the last of them.
+            let prose_at = offset + leading_headings_len(text);
             let section = headings
                 .iter()
-                .take_while(|(at, _)| *at <= offset)
+                .take_while(|(at, _)| *at < prose_at.max(offset + 1))
                 .last()
                 .map(|(_, title)| title.clone());
             chunks.push(ChunkDraft {
@@ -51,6 +52,20 @@ pub fn chunk(parts: &[Part], size: usize, overlap: usize) -> Vec<ChunkDraft> {
         }
     }
     chunks
+}
+
+/// Bytes of the heading lines (and blank lines) a chunk opens with.
+fn leading_headings_len(text: &str) -> usize {
+    let mut length = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            length += line.len();
+        } else {
+            break;
+        }
+    }
+    length
 }
 
 /// The ATX headings of a markdown text: (byte offset, title), outside code fences.
@@ -92,10 +107,11 @@ mod tests {
     fn chunks_follow_sections_and_pages() {
         let paragraph = "Refunds are paid within fourteen days of the return. ".repeat(8);
         let markdown = format!(
-            "# Returns\n\n{paragraph}\n\n## Warranty\n\n{paragraph}\n\n```\n# not a heading\n```\n"
+            "# Policies\n\n## Returns\n\n{paragraph}\n\n## Warranty\n\n{paragraph}\n\n```\n# not a heading\n```\n"
         );
         let chunks = chunk(&[part(&markdown, true, None)], 500, 60);
         assert!(chunks.len() >= 2, "{chunks:#?}");
+        // Under the last of the headings it opens with.
         assert_eq!(chunks[0].section.as_deref(), Some("Returns"));
         assert_eq!(chunks.last().unwrap().section.as_deref(), Some("Warranty"));
         assert!(chunks.iter().all(|c| c.text.chars().count() <= 500));

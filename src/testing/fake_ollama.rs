@@ -13,6 +13,8 @@
 //! - `[garbage]` send 3 tokens, then a line that is not JSON
 //! - `[http500]` answer 500 with an error body
 //! - `[markdown]` answer with markdown: heading, list, table, code block and raw HTML
+//! - `[cite]` answer from the first numbered passage of a documents system message, citing it
+//!   as a grounded model does: `According to PLACE: FIRST SENTENCE [1]`
 //! - `[length]` end with `done_reason: "length"`
 //! - `[image]` answer with a markdown image on a remote URL (how a prompt injection leaks data)
 //! - `[controls]` answer with characters some databases refuse or that are easy to mangle
@@ -388,6 +390,36 @@ pub const CONTROLS_ANSWER: &[&str] = &[
     " end",
 ];
 
+/// The answer of `[cite]`: the first sentence of passage [1] of the request's documents.
+fn cited_answer(request: &Value) -> String {
+    let passages = request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "system")
+        .filter_map(|m| m["content"].as_str())
+        .find(|c| c.contains("\n[1] "));
+    let Some(passages) = passages else {
+        return "The documents do not say.".into();
+    };
+    let after = &passages[passages.find("\n[1] ").unwrap_or(0) + 5..];
+    let (place, text) = after.split_once(":\n").unwrap_or((after, ""));
+    // The first sentence of its prose (headings left out).
+    let prose: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let prose = prose.join(" ");
+    let sentence = prose
+        .split_inclusive('.')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('.');
+    format!("According to {place}: {sentence} [1].")
+}
+
 /// The markdown answer of `[markdown]`, with raw HTML that must never run.
 pub const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
 Inline `code` and a [link](https://example.com) and <script>window.__pwned = true</script>\n\n\
@@ -500,6 +532,11 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .collect()
     } else if prompt.contains("[controls]") {
         CONTROLS_ANSWER.iter().map(|t| t.to_string()).collect()
+    } else if prompt.contains("[cite]") {
+        cited_answer(&request)
+            .split_inclusive(' ')
+            .map(str::to_string)
+            .collect()
     } else if prompt.contains("[markdown]") {
         MARKDOWN_ANSWER
             .split_inclusive([' ', '\n'])

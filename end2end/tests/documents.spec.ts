@@ -1,0 +1,91 @@
+import { test, expect, Page } from "@playwright/test";
+import { lastAnswer, waitForHydration, waitForStatus } from "./helpers";
+
+// Sections long enough to be chunks of their own (chunks are about 1000 characters).
+const HOLIDAY_RULES = " Holiday requests go to your manager at least two weeks ahead.".repeat(10);
+const EXPENSE_RULES = " Claims without a receipt are refused by the finance team.".repeat(10);
+const HANDBOOK = `# Staff handbook
+
+## Holidays
+
+Every employee gets twenty-five days of paid holiday a year.${HOLIDAY_RULES}
+
+## Expenses
+
+Travel expenses are reimbursed within thirty days when the receipt is attached.${EXPENSE_RULES}
+`;
+
+/** Drops files onto an element, as a person dragging them from their desktop. */
+async function dropFiles(page: Page, testId: string, files: { name: string; content: string }[]) {
+  const dataTransfer = await page.evaluateHandle((files) => {
+    const transfer = new DataTransfer();
+    for (const file of files) transfer.items.add(new File([file.content], file.name, { type: "text/plain" }));
+    return transfer;
+  }, files);
+  await page.getByTestId(testId).dispatchEvent("drop", { dataTransfer });
+}
+
+test("two files dropped onto the chat are indexed; the answer cites them, and a citation opens the exact passage", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  await dropFiles(page, "empty-state", [
+    { name: "handbook.md", content: HANDBOOK },
+    { name: "wifi.txt", content: "The office wifi password changes every Monday morning." },
+  ]);
+  const chips = page.getByTestId("attached-file");
+  await expect(chips).toHaveCount(2, { timeout: 15_000 });
+  // Each goes through its statuses to ready, shown live.
+  await expect(chips.nth(0)).toHaveAttribute("data-status", "ready", { timeout: 30_000 });
+  await expect(chips.nth(1)).toHaveAttribute("data-status", "ready", { timeout: 30_000 });
+  await expect(chips.nth(0).getByTestId("attached-status")).toHaveText("ready");
+
+  const composer = page.getByTestId("composer");
+  await composer.fill("How many days of paid holiday do I get? [cite]");
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+  const answer = lastAnswer(page);
+  await expect(answer.getByTestId("message-content")).toContainText("According to handbook.md, Holidays: Every employee gets twenty-five days of paid holiday a year");
+  // The sources are listed, numbered; the citation in the text opens its passage.
+  const citation = answer.getByTestId("citation").first();
+  await expect(citation.locator("summary")).toContainText("[1] handbook.md, Holidays");
+  await expect(citation.getByTestId("citation-passage")).toBeHidden();
+  await answer.locator("a.citation").first().click();
+  await expect(citation.getByTestId("citation-passage")).toBeVisible();
+  await expect(citation.getByTestId("citation-passage")).toContainText("twenty-five days of paid holiday");
+  // The conversation keeps its documents and the answer its sources after a reload.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("attached-file")).toHaveCount(2);
+  await expect(lastAnswer(page).getByTestId("citation").first().locator("summary")).toContainText("[1] handbook.md");
+});
+
+test("the documents page uploads with progress, refuses what it cannot take, follows indexing, searches and deletes", async ({ page }) => {
+  await page.goto("/documents");
+  await waitForHydration(page);
+  await page.getByTestId("file-input").setInputFiles([
+    { name: "expenses.md", mimeType: "text/markdown", buffer: Buffer.from(HANDBOOK) },
+    { name: "virus.exe", mimeType: "application/octet-stream", buffer: Buffer.from("MZ") },
+    { name: "fake.pdf", mimeType: "application/pdf", buffer: Buffer.from("<html>not a pdf</html>") },
+  ]);
+  const uploads = page.getByTestId("upload-item");
+  await expect(uploads).toHaveCount(3);
+  await expect(uploads.nth(0).getByTestId("upload-done")).toBeVisible({ timeout: 15_000 });
+  await expect(uploads.nth(1).getByTestId("upload-error")).toContainText("only .txt, .md, .pdf, .docx and .csv");
+  await expect(uploads.nth(2).getByTestId("upload-error")).toContainText("the content is text");
+  const item = page.getByTestId("file-item").filter({ hasText: "expenses.md" });
+  await expect(item).toHaveAttribute("data-status", "ready", { timeout: 30_000 });
+
+  await page.getByTestId("search-link").click();
+  await page.getByTestId("search-input").fill("travel expenses reimbursed");
+  await page.getByTestId("search-submit").click();
+  const result = page.getByTestId("search-result").first();
+  await expect(result.getByTestId("result-file")).toHaveText("expenses.md");
+  await expect(result.getByTestId("result-place")).toHaveText("Expenses");
+  await expect(result.locator("mark").first()).toHaveText(/travel/i);
+
+  await page.goto("/documents");
+  await waitForHydration(page);
+  await page.getByTestId("file-item").filter({ hasText: "expenses.md" }).getByTestId("delete-file").click();
+  await expect(page.getByTestId("file-item").filter({ hasText: "expenses.md" })).toHaveCount(0);
+});
