@@ -737,6 +737,48 @@ async fn tools_search_the_documents(backend: Backend) {
     );
 }
 
+/// Uploads at the same moment are all kept (no "database is locked"); the quota holds; the
+/// default limit refuses 10 MB + 1 byte.
+async fn concurrent_uploads_and_the_quota(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.quota_bytes = 4_000;
+    })
+    .await;
+    let texts: Vec<String> = (0..6).map(|i| format!("note {i} ").repeat(80)).collect();
+    let uploads = texts.iter().enumerate().map(|(i, text)| {
+        let app = &app;
+        async move { upload(app, &[(&format!("n{i}.txt"), text.as_bytes())]).await }
+    });
+    let results = futures::future::join_all(uploads).await;
+    let kept = results.iter().filter(|(status, _)| *status == 201).count();
+    // 6 files of 560 bytes: 7 would pass 4,000 bytes, 6 do not.
+    assert_eq!(kept, 6, "{results:?}");
+    let (status, body) = upload(&app, &[("big.txt", "x".repeat(1_000).as_bytes())]).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["refused"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("quota of 3.9 KB"),
+        "{body}"
+    );
+    assert_eq!(file_count(&app).await, 6);
+    let (kept_on_disk, incoming) = disk_files(&app);
+    assert_eq!(incoming, 0);
+    if backend == Backend::Sqlite {
+        assert_eq!(kept_on_disk, 6, "the refused file's bytes are gone");
+    }
+    let (status, body) = upload(&app, &[("huge.txt", &vec![b'a'; 10 * 1024 * 1024 + 1])]).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["refused"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 10 MB"),
+        "{body}"
+    );
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -745,4 +787,5 @@ on_both_backends!(
     files_belong_to_their_owner,
     answers_are_grounded_in_the_attached_documents,
     tools_search_the_documents,
+    concurrent_uploads_and_the_quota,
 );

@@ -46,6 +46,9 @@ impl UploadItem {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub struct Uploads {
     pub items: RwSignal<Vec<UploadItem>>,
+    /// The owner of the place the uploads belong to: each upload's signals are created under
+    /// it (an event handler has no owner of its own) and go away with it.
+    owner: StoredValue<Option<Owner>>,
     next_key: StoredValue<u64>,
     limits: Signal<Option<UploadLimits>>,
     on_done: Callback<FileInfo>,
@@ -56,6 +59,7 @@ impl Uploads {
     pub fn new(limits: Signal<Option<UploadLimits>>, on_done: Callback<FileInfo>) -> Uploads {
         Uploads {
             items: RwSignal::new(Vec::new()),
+            owner: StoredValue::new(Owner::current()),
             next_key: StoredValue::new(0),
             limits,
             on_done,
@@ -89,13 +93,17 @@ impl Uploads {
             self.next_key.set_value(key + 1);
             let name = file.name();
             let size = file.size() as u64;
-            let item = UploadItem {
+            let make = || UploadItem {
                 key,
                 name: StoredValue::new(name.clone()),
                 size,
                 progress: RwSignal::new(0.0),
                 state: RwSignal::new(UploadState::Uploading),
                 request: StoredValue::new_local(None),
+            };
+            let item = match self.owner.get_value() {
+                Some(owner) => owner.with(make),
+                None => make(),
             };
             self.items.update(|items| items.push(item));
             let refused = if running + index >= limits.max_files {
@@ -111,7 +119,9 @@ impl Uploads {
                 None
             };
             match refused {
-                Some(reason) => item.state.set(UploadState::Failed(reason)),
+                Some(reason) => {
+                    item.state.set(UploadState::Failed(reason));
+                }
                 None => send(item, file, self.on_done),
             }
         }
@@ -128,7 +138,10 @@ impl Uploads {
 #[cfg(feature = "hydrate")]
 fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
     use wasm_bindgen::{closure::Closure, JsCast};
-    let fail = move |reason: &str| item.state.set(UploadState::Failed(reason.to_string()));
+    // The page may be gone when the request ends: every write here tolerates that.
+    let fail = move |reason: &str| {
+        item.state.try_set(UploadState::Failed(reason.to_string()));
+    };
     let (Ok(request), Ok(form)) = (web_sys::XmlHttpRequest::new(), web_sys::FormData::new()) else {
         fail("this browser cannot upload files");
         return;
@@ -145,7 +158,7 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
         let progress = Closure::<dyn FnMut(web_sys::ProgressEvent)>::new(
             move |event: web_sys::ProgressEvent| {
                 if event.length_computable() && event.total() > 0.0 {
-                    item.progress.set(event.loaded() / event.total());
+                    item.progress.try_set(event.loaded() / event.total());
                 }
             },
         );
@@ -165,16 +178,15 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
             if status == 201 {
                 match serde_json::from_value::<FileInfo>(body["files"][0].clone()) {
                     Ok(info) => {
-                        item.progress.set(1.0);
-                        item.state.set(UploadState::Done);
-                        on_done.run(info);
+                        item.progress.try_set(1.0);
+                        item.state.try_set(UploadState::Done);
+                        on_done.try_run(info);
                     }
-                    Err(_) => item.state.set(UploadState::Failed(
+                    Err(_) => fail(
                         body["refused"][0]["error"]
                             .as_str()
-                            .unwrap_or("the server did not keep the file")
-                            .to_string(),
-                    )),
+                            .unwrap_or("the server did not keep the file"),
+                    ),
                 }
             } else {
                 let reason = body["refused"][0]["error"]
@@ -182,7 +194,7 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
                     .or(body["error"]["message"].as_str())
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("the upload failed ({status})"));
-                item.state.set(UploadState::Failed(reason));
+                fail(&reason);
             }
         })
     };
@@ -195,7 +207,9 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
     });
     request.set_onerror(Some(lost.as_ref().unchecked_ref()));
     lost.forget();
-    let aborted = Closure::<dyn FnMut()>::new(move || item.state.set(UploadState::Cancelled));
+    let aborted = Closure::<dyn FnMut()>::new(move || {
+        item.state.try_set(UploadState::Cancelled);
+    });
     request.set_onabort(Some(aborted.as_ref().unchecked_ref()));
     aborted.forget();
     item.request.set_value(Some(request.clone()));

@@ -245,12 +245,9 @@ macro_rules! portable_documents {
                 quota: i64,
             ) -> Result<Inserted, sqlx::Error> {
                 let at = now();
+                // The write comes first: on SQLite a transaction that reads, then writes, fails
+                // with "database is locked" when another upload wrote in between.
                 let mut tx = self.pool.begin().await?;
-                let used: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM files WHERE owner_id = $1")
-                    .bind(new.owner_id).fetch_one(&mut *tx).await?;
-                if used + new.size_bytes > quota {
-                    return Ok(Inserted::OverQuota { used });
-                }
                 let sql = format!(
                     "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING {FILE_COLUMNS}"
@@ -259,6 +256,12 @@ macro_rules! portable_documents {
                     .bind(new.id).bind(new.owner_id).bind(storable(new.name)).bind(new.kind.as_str())
                     .bind(new.kind.media_type()).bind(new.size_bytes).bind(new.stored_in).bind(at)
                     .fetch_one(&mut *tx).await?;
+                let used: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM files WHERE owner_id = $1")
+                    .bind(new.owner_id).fetch_one(&mut *tx).await?;
+                if used > quota {
+                    // Rolled back when `tx` is dropped.
+                    return Ok(Inserted::OverQuota { used: used - new.size_bytes });
+                }
                 if let Some(bytes) = bytes {
                     sqlx::query("INSERT INTO file_blobs (file_id, bytes) VALUES ($1, $2)")
                         .bind(new.id).bind(bytes).execute(&mut *tx).await?;

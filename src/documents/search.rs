@@ -65,7 +65,7 @@ pub async fn hybrid(
     let keyword = store
         .keyword_search(owner, &words, scope, CANDIDATES as i64)
         .await?;
-    let (vector, note) = match vector_ranking(store, ollama, settings, owner, &query, scope).await {
+    let (vector, note) = match vector_search(store, ollama, settings, owner, &query, scope).await {
         Ok(ranking) => (ranking, None),
         Err(note) => (Vec::new(), Some(note)),
     };
@@ -111,7 +111,7 @@ pub async fn hybrid(
 }
 
 /// Chunk ids by cosine similarity to the query, best first; `Err` says why there is none.
-async fn vector_ranking(
+pub async fn vector_search(
     store: &SharedStore,
     ollama: &OllamaClient,
     settings: &DocumentSettings,

@@ -91,15 +91,19 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     poll_while_indexing(attached.into(), move || {
         spawn_local(async move {
             if let Ok(list) = conversation_files(conversation_id).await {
-                attached.set(list);
+                attached.try_set(list);
             }
         })
     });
     let attach = move |file_id: Uuid, attach: bool| {
         spawn_local(async move {
             match attach_file(conversation_id, file_id, attach).await {
-                Ok(list) => attached.set(list),
-                Err(e) => error.set(Some(e.to_string())),
+                Ok(list) => {
+                    attached.try_set(list);
+                }
+                Err(e) => {
+                    error.try_set(Some(e.to_string()));
+                }
             }
         })
     };

@@ -37,7 +37,10 @@ pub fn DocumentsPage() -> impl IntoView {
             files.set(list);
         }
     });
-    let refresh = move || version.update(|v| *v += 1);
+    // Also from a timer or a request that ends after the page is gone: `try_`.
+    let refresh = move || {
+        version.try_update(|v| *v += 1);
+    };
     poll_while_indexing(files.into(), refresh);
     let limits = Resource::new(|| (), |_| get_upload_limits());
     let limits = Signal::derive(move || limits.get().and_then(Result::ok));

@@ -23,7 +23,7 @@ pub fn HomePage() -> impl IntoView {
     let refresh = move || {
         spawn_local(async move {
             if let Ok(all) = list_files().await {
-                pending.update(|files| {
+                pending.try_update(|files| {
                     for file in files.iter_mut() {
                         if let Some(fresh) = all.iter().find(|f| f.id == file.id) {
                             *file = fresh.clone();
