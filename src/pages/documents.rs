@@ -29,22 +29,18 @@ pub fn poll_while_indexing(files: Signal<Vec<FileInfo>>, refresh: impl Fn() + Co
 
 #[component]
 pub fn DocumentsPage() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let listed = Resource::new(move || version.get(), |_| list_files());
-    let files = RwSignal::new(Vec::<FileInfo>::new());
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = listed.get() {
-            files.set(list);
-        }
-    });
-    // Also from a timer or a request that ends after the page is gone: `try_`.
-    let refresh = move || {
-        version.try_update(|v| *v += 1);
-    };
-    poll_while_indexing(files.into(), refresh);
+    // The list as the server renders it; later reads replace it in place (no refetch that
+    // would rebuild the list under the person's pointer).
+    let listed = Resource::new(|| (), |_| list_files());
+    let reload = RwSignal::new(0u32);
     let limits = Resource::new(|| (), |_| get_upload_limits());
     let limits = Signal::derive(move || limits.get().and_then(Result::ok));
-    let uploads = Uploads::new(limits, Callback::new(move |_| refresh()));
+    let uploads = Uploads::new(
+        limits,
+        Callback::new(move |_| {
+            reload.try_update(|v| *v += 1);
+        }),
+    );
     let error = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
 
@@ -71,10 +67,8 @@ pub fn DocumentsPage() -> impl IntoView {
                 }
                 on:dragleave=move |_| dragging.set(false)
                 on:drop=move |ev: leptos::ev::DragEvent| {
-                    ev.prevent_default();
                     dragging.set(false);
-                    #[cfg(feature = "hydrate")]
-                    uploads.start(crate::components::upload::files_of(ev.data_transfer().and_then(|d| d.files())));
+                    crate::components::attachments::on_drop_files(uploads)(ev);
                 }
             >
                 <span class="text-zinc-500">"Drop files here, or"</span>
@@ -87,32 +81,50 @@ pub fn DocumentsPage() -> impl IntoView {
             </div>
             <UploadList uploads/>
             {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-red-600">{e}</p> })}
-            <Transition fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match listed.await {
                         Err(e) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
-                        Ok(_) => view! { <FileList files=files.into() error refresh=Callback::new(move |_| refresh())/> }.into_any(),
+                        Ok(initial) => view! { <FileList initial reload error/> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </div>
     }
 }
 
 #[component]
 fn FileList(
-    files: Signal<Vec<FileInfo>>,
+    initial: Vec<FileInfo>,
+    /// Bumped when the list changed elsewhere (an upload ended).
+    reload: RwSignal<u32>,
     error: RwSignal<Option<String>>,
-    refresh: Callback<()>,
 ) -> impl IntoView {
+    let files = RwSignal::new(initial);
+    // Also from a timer or a request that ends after the page is gone: `try_`.
+    let refresh = move || {
+        spawn_local(async move {
+            if let Ok(list) = list_files().await {
+                files.try_set(list);
+            }
+        })
+    };
+    Effect::new(move |seen: Option<u32>| {
+        let now = reload.get();
+        if seen.is_some_and(|seen| seen != now) {
+            refresh();
+        }
+        now
+    });
+    poll_while_indexing(files.into(), refresh);
     let act =
         move |work: std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>>>>| {
             error.set(None);
             spawn_local(async move {
                 if let Err(message) = work.await {
-                    error.set(Some(message));
+                    error.try_set(Some(message));
                 }
-                refresh.run(());
+                refresh();
             });
         };
     view! {
