@@ -130,9 +130,9 @@ async fn main() {
     let mut settings = Settings::default();
     settings.database.data_dir = dir.path().to_path_buf();
     settings.ollama.url = fake.url();
-    // Sections of these documents are a few hundred characters: chunks of about that size.
-    settings.documents.chunk_chars = 300;
-    settings.documents.chunk_overlap = 40;
+    // Small chunks (a sentence or two), so that the right one competes with its neighbours.
+    settings.documents.chunk_chars = 120;
+    settings.documents.chunk_overlap = 20;
     let options = leptos::config::LeptosOptions::builder()
         .output_name("ollamastack")
         .build();
