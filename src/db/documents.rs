@@ -230,13 +230,32 @@ pub trait DocumentStore: Send + Sync {
     ) -> Result<Vec<FoundChunk>, sqlx::Error>;
 }
 
-/// Implements [`DocumentStore`] for a backend; `$own` holds its `claim_file` and
+/// Implements [`DocumentStore`] for a backend; `$lock` is what the backend adds to the claim
+/// of pending work so that two instances never claim the same row, and `$own` holds its
 /// `keyword_search`.
 macro_rules! portable_documents {
-    ($backend:ty { $($own:tt)* }) => {
+    ($backend:ty, lock = $lock:literal { $($own:tt)* }) => {
         #[async_trait::async_trait]
         impl $crate::db::documents::DocumentStore for $backend {
             $($own)*
+
+            async fn claim_file(
+                &self,
+                instance: Uuid,
+                stale_before: DateTime<Utc>,
+            ) -> Result<Option<StoredFile>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE files SET instance_id = $1, heartbeat_at = $2, updated_at = $2, \
+                     status = CASE WHEN extracted THEN 'embedding' ELSE 'extracting' END \
+                     WHERE id = (SELECT id FROM files WHERE status IN ('queued', 'extracting', 'embedding') \
+                     AND (status = 'queued' OR heartbeat_at IS NULL OR heartbeat_at < $3) ORDER BY created_at LIMIT 1 {}) \
+                     RETURNING {FILE_COLUMNS}, stored_in, extracted",
+                    $lock
+                );
+                sqlx::query_as::<_, StoredFile>(&sql)
+                    .bind(instance).bind(now()).bind(stale_before)
+                    .fetch_optional(&self.pool).await
+            }
 
             async fn insert_file(
                 &self,
@@ -474,20 +493,3 @@ macro_rules! portable_documents {
     };
 }
 pub(super) use portable_documents;
-
-/// Claims the oldest pending file; `$lock` is what the backend adds so that two instances
-/// never claim the same row.
-macro_rules! claim_file_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE files SET instance_id = $1, heartbeat_at = $2, updated_at = $2, \
-             status = CASE WHEN extracted THEN 'embedding' ELSE 'extracting' END \
-             WHERE id = (SELECT id FROM files WHERE status IN ('queued', 'extracting', 'embedding') \
-             AND (status = 'queued' OR heartbeat_at IS NULL OR heartbeat_at < $3) ORDER BY created_at LIMIT 1 ",
-            $lock,
-            ") RETURNING id, owner_id, name, kind, size_bytes, status, error, pages, chunk_count, embedded_count, \
-             embedding_model, created_at, updated_at, stored_in, extracted"
-        )
-    };
-}
-pub(super) use claim_file_sql;

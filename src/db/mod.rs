@@ -1202,10 +1202,10 @@ pub mod documents;
 mod postgres;
 mod sqlite;
 
-use documents::{claim_file_sql, portable_documents, FILE_COLUMNS};
 pub use documents::{
     decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, Scope, StoredFile,
 };
+use documents::{portable_documents, FILE_COLUMNS};
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

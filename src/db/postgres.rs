@@ -52,20 +52,7 @@ portable_store!(PostgresStore {
     }
 });
 
-portable_documents!(PostgresStore {
-    async fn claim_file(
-        &self,
-        instance: Uuid,
-        stale_before: DateTime<Utc>,
-    ) -> Result<Option<StoredFile>, sqlx::Error> {
-        sqlx::query_as::<_, StoredFile>(claim_file_sql!("FOR UPDATE SKIP LOCKED"))
-            .bind(instance)
-            .bind(now())
-            .bind(stale_before)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
+portable_documents!(PostgresStore, lock = "FOR UPDATE SKIP LOCKED" {
     async fn keyword_search(
         &self,
         owner_id: Uuid,

@@ -84,20 +84,7 @@ portable_store!(SqliteStore {
     }
 });
 
-portable_documents!(SqliteStore {
-    async fn claim_file(
-        &self,
-        instance: Uuid,
-        stale_before: DateTime<Utc>,
-    ) -> Result<Option<StoredFile>, sqlx::Error> {
-        sqlx::query_as::<_, StoredFile>(claim_file_sql!(""))
-            .bind(instance)
-            .bind(now())
-            .bind(stale_before)
-            .fetch_optional(&self.pool)
-            .await
-    }
-
+portable_documents!(SqliteStore, lock = "" {
     async fn keyword_search(
         &self,
         owner_id: Uuid,

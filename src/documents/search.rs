@@ -190,19 +190,7 @@ fn matches(text_word: &str, query_word: &str) -> bool {
 /// words are in it ([start, end) in characters). Plain text: the page marks the ranges.
 pub fn snippet(text: &str, words: &[String]) -> (String, Vec<(u32, u32)>) {
     let chars: Vec<char> = text.chars().collect();
-    // Words of the text with their character ranges.
-    let mut found: Vec<(usize, usize)> = Vec::new();
-    let mut start = None;
-    for (i, c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
-        if c.is_alphanumeric() {
-            start.get_or_insert(i);
-        } else if let Some(s) = start.take() {
-            let word: String = chars[s..i].iter().collect::<String>().to_lowercase();
-            if words.iter().any(|w| matches(&word, w)) {
-                found.push((s, i));
-            }
-        }
-    }
+    let found = matching_words(&chars, words);
     // The window that holds the most matches.
     let begin = found
         .iter()
@@ -243,20 +231,28 @@ pub fn snippet(text: &str, words: &[String]) -> (String, Vec<(u32, u32)>) {
 }
 
 fn highlight(text: &str, words: &[String]) -> Vec<(u32, u32)> {
-    let mut ranges = Vec::new();
-    let mut start = None;
     let chars: Vec<char> = text.chars().collect();
+    matching_words(&chars, words)
+        .into_iter()
+        .map(|(start, end)| (start as u32, end as u32))
+        .collect()
+}
+
+/// The character ranges of the words of `chars` that match a searched word.
+fn matching_words(chars: &[char], words: &[String]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut start = None;
     for (i, c) in chars.iter().chain(std::iter::once(&' ')).enumerate() {
         if c.is_alphanumeric() {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
             let word: String = chars[s..i].iter().collect::<String>().to_lowercase();
             if words.iter().any(|w| matches(&word, w)) {
-                ranges.push((s as u32, i as u32));
+                found.push((s, i));
             }
         }
     }
-    ranges
+    found
 }
 
 #[cfg(test)]
