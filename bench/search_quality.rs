@@ -147,7 +147,6 @@ async fn main() {
         received.push(Received {
             name: name.to_string(),
             temp,
-            size: text.len() as u64,
         });
     }
     let (stored, refused) = state.documents.keep(owner, received).await.expect("upload");

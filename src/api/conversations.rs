@@ -27,24 +27,13 @@ pub async fn get(
 pub struct Update {
     #[serde(default)]
     title: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     system_prompt: Option<Option<String>>,
     #[serde(default)]
     options: Option<GenerationOptions>,
     /// The assistant the conversation runs with from its next turn; null: none.
-    #[serde(default, deserialize_with = "present_id")]
+    #[serde(default, deserialize_with = "crate::model::present")]
     assistant_id: Option<Option<uuid::Uuid>>,
-}
-
-fn present_id<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<uuid::Uuid>>, D::Error> {
-    Option::<uuid::Uuid>::deserialize(d).map(Some)
-}
-
-/// Tells a field sent as null (`Some(None)`) from an absent one (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 pub async fn update(

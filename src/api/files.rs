@@ -79,15 +79,12 @@ pub async fn upload(
         if too_large {
             refused.push(RefusedFile {
                 name,
-                error: format!(
-                    "larger than {}, the limit for one file",
-                    crate::text::human_size(settings.max_file_bytes)
-                ),
+                error: crate::model::too_large_message(settings.max_file_bytes),
                 too_large: true,
             });
             continue;
         }
-        received.push(Received { name, temp, size });
+        received.push(Received { name, temp });
     }
     if received.is_empty() && refused.is_empty() {
         return Err(AppError::InvalidInput(
@@ -277,9 +274,9 @@ pub async fn attached(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<Vec<FileInfo>>> {
-    let owner = state.current_user();
-    crate::service::owned_conversation(&state, owner, id).await?;
-    Ok(axum::Json(state.store.conversation_files(owner, id).await?))
+    Ok(axum::Json(
+        crate::service::attached_files(&state, state.current_user(), id).await?,
+    ))
 }
 
 /// POST /api/v1/conversations/{id}/files with `{"file_id"}`: attach one of the person's files.
@@ -288,11 +285,9 @@ pub async fn attach(
     IdPath(id): IdPath,
     super::Json(body): super::Json<Attach>,
 ) -> AppResult<axum::Json<Vec<FileInfo>>> {
-    let owner = state.current_user();
-    crate::service::owned_conversation(&state, owner, id).await?;
-    state.documents.get(owner, body.file_id).await?;
-    state.store.attach_file(owner, id, body.file_id).await?;
-    Ok(axum::Json(state.store.conversation_files(owner, id).await?))
+    Ok(axum::Json(
+        crate::service::set_attached(&state, state.current_user(), id, body.file_id, true).await?,
+    ))
 }
 
 /// DELETE /api/v1/conversations/{id}/files/{file_id}: the file stays; the conversation stops

@@ -21,7 +21,6 @@ pub enum UploadState {
 pub struct UploadItem {
     pub key: u64,
     pub name: StoredValue<String>,
-    pub size: u64,
     /// 0.0 to 1.0.
     pub progress: RwSignal<f64>,
     pub state: RwSignal<UploadState>,
@@ -66,15 +65,6 @@ impl Uploads {
         }
     }
 
-    /// Whether a file is still on its way.
-    pub fn busy(&self) -> bool {
-        self.items.with(|items| {
-            items
-                .iter()
-                .any(|i| i.state.get() == UploadState::Uploading)
-        })
-    }
-
     /// Starts uploading these files (from a drop or the picker).
     #[cfg(feature = "hydrate")]
     pub fn start(&self, files: Vec<web_sys::File>) {
@@ -96,7 +86,6 @@ impl Uploads {
             let make = || UploadItem {
                 key,
                 name: StoredValue::new(name.clone()),
-                size,
                 progress: RwSignal::new(0.0),
                 state: RwSignal::new(UploadState::Uploading),
                 request: StoredValue::new_local(None),
@@ -109,12 +98,9 @@ impl Uploads {
             let refused = if running + index >= limits.max_files {
                 Some(format!("at most {} files at once", limits.max_files))
             } else if crate::model::FileKind::from_name(&name).is_none() {
-                Some("only .txt, .md, .pdf, .docx and .csv files are accepted".to_string())
+                Some(crate::model::ACCEPTED_KINDS.to_string())
             } else if size > limits.max_file_bytes {
-                Some(format!(
-                    "larger than {}, the limit for one file",
-                    crate::text::human_size(limits.max_file_bytes)
-                ))
+                Some(crate::model::too_large_message(limits.max_file_bytes))
             } else {
                 None
             };
@@ -125,12 +111,6 @@ impl Uploads {
                 None => send(item, file, self.on_done),
             }
         }
-    }
-
-    /// Forgets finished rows (kept files, refusals read, cancellations).
-    pub fn clear_finished(&self) {
-        self.items
-            .update(|items| items.retain(|i| i.state.get_untracked() == UploadState::Uploading));
     }
 }
 

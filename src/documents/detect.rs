@@ -95,9 +95,7 @@ pub fn sniff(bytes: &[u8]) -> Content {
 /// we do not take, or the content is not what the name says.
 pub fn detect(name: &str, bytes: &[u8]) -> Result<FileKind, Refused> {
     let Some(claimed) = FileKind::from_name(name) else {
-        return Err(Refused(
-            "only .txt, .md, .pdf, .docx and .csv files are accepted".into(),
-        ));
+        return Err(Refused(crate::model::ACCEPTED_KINDS.into()));
     };
     if bytes.is_empty() {
         return Err(Refused("the file is empty".into()));

@@ -5,7 +5,7 @@
 use super::search;
 use super::service::Documents;
 use crate::db::Scope;
-use crate::model::{Passage, Sources};
+use crate::model::{FileInfo, Passage, Sources};
 use uuid::Uuid;
 
 /// Tokens kept for the instructions and the passages' headers, besides their text.
@@ -26,29 +26,20 @@ pub fn estimate_tokens(text: &str) -> u32 {
 }
 
 impl Documents {
-    /// The passages of the conversation's attached files that best answer `question`, as many
-    /// as fit in `window` tokens after `used` (the prompt so far) and `reserve` (the answer).
-    /// `None` when the conversation has no attached file with text.
+    /// The passages of the conversation's `attached` files that best answer `question`, as
+    /// many as fit in `window` tokens after `used` (the prompt so far) and `reserve` (the
+    /// answer). `None` when no attached file has text.
+    #[allow(clippy::too_many_arguments)]
     pub async fn ground(
         &self,
         owner: Uuid,
         conversation_id: Uuid,
+        attached: &[FileInfo],
         question: &str,
         used: u32,
         window: u32,
         reserve: u32,
     ) -> Option<Grounded> {
-        let attached = match self
-            .store()
-            .conversation_files(owner, conversation_id)
-            .await
-        {
-            Ok(files) => files,
-            Err(error) => {
-                tracing::warn!(%error, "could not read a conversation's files");
-                return None;
-            }
-        };
         if attached.iter().all(|f| f.chunk_count == 0) {
             return None;
         }

@@ -30,7 +30,6 @@ pub struct Received {
     /// The name, cleaned for display.
     pub name: String,
     pub temp: tempfile::NamedTempFile,
-    pub size: u64,
 }
 
 /// What became of one file of an upload.

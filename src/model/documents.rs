@@ -5,6 +5,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Why a file of another kind is refused (the page says it before uploading, the server after).
+pub const ACCEPTED_KINDS: &str = "only .txt, .md, .pdf, .docx and .csv files are accepted";
+
+/// Why a file over the size limit is refused (the page before uploading, the server while the
+/// file streams in).
+pub fn too_large_message(limit_bytes: u64) -> String {
+    format!(
+        "larger than {}, the limit for one file",
+        crate::text::human_size(limit_bytes)
+    )
+}
+
 /// The kinds of file people can upload, recognised from their content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,14 +213,24 @@ pub struct Passage {
     pub text: String,
 }
 
+/// Where a passage is, for people: "handbook.pdf, page 3" or "notes.md, Holidays".
+fn place(file_name: &str, page: Option<i32>, section: Option<&str>) -> String {
+    match (page, section) {
+        (Some(page), _) => format!("{file_name}, page {page}"),
+        (None, Some(section)) => format!("{file_name}, {section}"),
+        (None, None) => file_name.to_string(),
+    }
+}
+
 impl Passage {
-    /// Where the passage is, for people: "handbook.pdf, page 3" or "notes.md, Holidays".
     pub fn place(&self) -> String {
-        match (&self.page, &self.section) {
-            (Some(page), _) => format!("{}, page {page}", self.file_name),
-            (None, Some(section)) => format!("{}, {section}", self.file_name),
-            (None, None) => self.file_name.clone(),
-        }
+        place(&self.file_name, self.page, self.section.as_deref())
+    }
+}
+
+impl SearchHit {
+    pub fn place(&self) -> String {
+        place(&self.file_name, self.page, self.section.as_deref())
     }
 }
 

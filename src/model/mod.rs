@@ -310,7 +310,7 @@ impl TryFrom<String> for ToolNames {
 
 /// A field that is present, possibly `null` (`Some(None)`); with `default`, an absent field is
 /// `None`. For changes where "absent" keeps a value and `null` clears it.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

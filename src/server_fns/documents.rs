@@ -46,12 +46,7 @@ pub async fn search_documents(query: String) -> Result<SearchResults, AppError> 
 #[server]
 pub async fn conversation_files(conversation_id: Uuid) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    let owner = state.current_user();
-    crate::service::owned_conversation(&state, owner, conversation_id).await?;
-    Ok(state
-        .store
-        .conversation_files(owner, conversation_id)
-        .await?)
+    crate::service::attached_files(&state, state.current_user(), conversation_id).await
 }
 
 /// Attaches (or with `attach` false, detaches) one of the person's files.
@@ -62,22 +57,12 @@ pub async fn attach_file(
     attach: bool,
 ) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    let owner = state.current_user();
-    crate::service::owned_conversation(&state, owner, conversation_id).await?;
-    state.documents.get(owner, file_id).await?;
-    if attach {
-        state
-            .store
-            .attach_file(owner, conversation_id, file_id)
-            .await?;
-    } else {
-        state
-            .store
-            .detach_file(owner, conversation_id, file_id)
-            .await?;
-    }
-    Ok(state
-        .store
-        .conversation_files(owner, conversation_id)
-        .await?)
+    crate::service::set_attached(
+        &state,
+        state.current_user(),
+        conversation_id,
+        file_id,
+        attach,
+    )
+    .await
 }

@@ -440,14 +440,15 @@ async fn start_turn(
     let owner = turn.owner_id;
     let model = turn.model.to_string();
     // With tools: natively when the model can (or the server does not say), else by prompt.
-    let tool_mode = if tools.is_empty() {
+    let show = if tools.is_empty() {
         None
     } else {
-        match state.ollama.show(turn.model).await {
-            Ok(show) if !show.calls_tools() => Some(ToolMode::Prompted),
-            _ => Some(ToolMode::Native),
-        }
+        state.ollama.show(turn.model).await.ok()
     };
+    let tool_mode = (!tools.is_empty()).then(|| match &show {
+        Some(show) if !show.calls_tools() => ToolMode::Prompted,
+        _ => ToolMode::Native,
+    });
     let mut started = state.store.start_turn(turn).await.map_err(|e| match e {
         TurnError::Busy => busy_conversation(),
         TurnError::NotFound => AppError::NotFound("conversation".into()),
@@ -473,6 +474,7 @@ async fn start_turn(
         &mut messages,
         &mut options,
         &model,
+        show,
     )
     .await?;
     let request = match tool_mode {
@@ -548,6 +550,8 @@ async fn ground_turn(
     messages: &mut Vec<ChatMessage>,
     options: &mut GenerationOptions,
     model: &str,
+    // The model's details when the turn already asked for them (tools).
+    show: Option<crate::llm::ModelShow>,
 ) -> AppResult<()> {
     let Some(question_at) = messages.iter().rposition(|m| m.role == "user") else {
         return Ok(());
@@ -572,24 +576,30 @@ async fn ground_turn(
         .min(wanted / 4);
     let question = messages[question_at].content.clone();
     let conversation_id = started.conversation.id;
-    let has_files = !state
+    let attached = state
         .store
         .conversation_files(owner, conversation_id)
-        .await?
-        .is_empty();
-    if !has_files {
+        .await?;
+    if attached.is_empty() {
         return Ok(());
     }
-    let trained = state
-        .ollama
-        .show(model)
-        .await
-        .ok()
-        .and_then(|show| show.context_length());
+    let show = match show {
+        Some(show) => Some(show),
+        None => state.ollama.show(model).await.ok(),
+    };
+    let trained = show.and_then(|show| show.context_length());
     let window = trained.map_or(wanted, |t| wanted.min(t));
     let Some(grounded) = state
         .documents
-        .ground(owner, conversation_id, &question, used, window, reserve)
+        .ground(
+            owner,
+            conversation_id,
+            &attached,
+            &question,
+            used,
+            window,
+            reserve,
+        )
         .await
     else {
         return Ok(());

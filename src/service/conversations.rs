@@ -87,3 +87,44 @@ pub async fn update_conversation_settings(
         .await?
         .ok_or_else(|| AppError::NotFound("conversation".into()))
 }
+
+/// The documents attached to one of the person's conversations.
+pub async fn attached_files(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+) -> AppResult<Vec<crate::model::FileInfo>> {
+    owned_conversation(state, owner, conversation_id).await?;
+    Ok(state
+        .store
+        .conversation_files(owner, conversation_id)
+        .await?)
+}
+
+/// Attaches one of the person's files to one of their conversations (or, with `attach` false,
+/// detaches it); the conversation's files after the change. Another person's ids are 404.
+pub async fn set_attached(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    file_id: Uuid,
+    attach: bool,
+) -> AppResult<Vec<crate::model::FileInfo>> {
+    owned_conversation(state, owner, conversation_id).await?;
+    state.documents.get(owner, file_id).await?;
+    if attach {
+        state
+            .store
+            .attach_file(owner, conversation_id, file_id)
+            .await?;
+    } else {
+        state
+            .store
+            .detach_file(owner, conversation_id, file_id)
+            .await?;
+    }
+    Ok(state
+        .store
+        .conversation_files(owner, conversation_id)
+        .await?)
+}

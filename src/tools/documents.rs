@@ -37,14 +37,10 @@ pub fn describe_hits(hits: &[SearchHit]) -> String {
     hits.iter()
         .enumerate()
         .map(|(i, hit)| {
-            let place = match (&hit.page, &hit.section) {
-                (Some(page), _) => format!("{}, page {page}", hit.file_name),
-                (None, Some(section)) => format!("{}, {section}", hit.file_name),
-                (None, None) => hit.file_name.clone(),
-            };
             format!(
-                "[{}] {place}\n{}",
+                "[{}] {}\n{}",
                 i + 1,
+                hit.place(),
                 crate::text::clip(hit.text.trim(), MAX_PASSAGE_CHARS)
             )
         })
