@@ -335,6 +335,19 @@ async fn hostile_uploads_leave_nothing_behind(backend: Backend) {
             .contains("cut off"),
         "{body}"
     );
+    // From another site's page: refused before anything is read.
+    let response = app
+        .at(reqwest::Method::POST, "/api/v1/files")
+        .header("origin", "https://evil.example")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart(&[("evil.txt", b"planted")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
     // Not multipart at all.
     let (status, body) = app
         .post("/api/v1/files", serde_json::json!({"file": "x"}))
@@ -722,6 +735,21 @@ async fn tools_search_the_documents(backend: Backend) {
         )
         .await;
     assert_eq!(bad["ok"], false, "{bad}");
+    // Ollama failing while it embeds (an error on every try): the file fails with the reason,
+    // and stays searchable by keywords.
+    let (status, body) = upload(&app, &[("broken.txt", b"Zeppelin hangar notes [embed500]")]).await;
+    assert_eq!(status, 201, "{body}");
+    let broken = indexed(&app, body["files"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(broken["status"], "failed", "{broken}");
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .contains("embedding failed"),
+        "{broken}"
+    );
+    let (_, found) = app.get("/api/v1/search?q=zeppelin").await;
+    assert_eq!(found["hits"][0]["file_name"], "broken.txt", "{found}");
     // The support knowledge base reads the documents too.
     let (_, kb) = app
         .post(
