@@ -253,3 +253,61 @@ mod tests {
         assert!(!csp.contains(" 'unsafe-eval'"), "{csp}");
     }
 }
+
+/// How large a request body may be: uploads have a limit of their own, every other route the
+/// server's.
+#[derive(Clone, Debug)]
+pub struct BodyLimits {
+    default: usize,
+    upload: usize,
+}
+
+impl BodyLimits {
+    pub fn from_settings(settings: &crate::config::Settings) -> BodyLimits {
+        BodyLimits {
+            default: settings.server.max_body_bytes,
+            upload: crate::documents::upload::upload_limit(&settings.documents),
+        }
+    }
+
+    fn for_request(&self, request: &Request) -> usize {
+        let path = request.uri().path();
+        if request.method() == Method::POST
+            && (path == "/api/v1/files" || path == crate::components::upload::upload_path())
+        {
+            self.upload
+        } else {
+            self.default
+        }
+    }
+}
+
+/// Refuses a body declared larger than its limit before reading it (413), and stops one that
+/// streams past it. The upload server function gets only multipart bodies (Leptos' decoder
+/// would panic on any other).
+pub async fn limit_body(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = limits.for_request(&request);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return AppError::TooLarge(format!(
+            "the request body is larger than this server accepts ({})",
+            crate::text::human_size(limit as u64)
+        ))
+        .into_response();
+    }
+    if request.uri().path() == crate::components::upload::upload_path() {
+        if let Err(error) = crate::documents::upload::boundary(request.headers()) {
+            return error.into_response();
+        }
+    }
+    next.run(request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit))))
+        .await
+}

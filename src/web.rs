@@ -19,7 +19,6 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
-    limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -29,18 +28,20 @@ pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
     let guard = crate::security::Guard::from_settings(&state.settings.server);
-    let max_body = state.settings.server.max_body_bytes;
-    let upload_limit = crate::api::files::upload_limit(&state.settings.documents);
+    let body_limits = crate::security::BodyLimits::from_settings(&state.settings);
     Router::new()
         .merge(crate::api::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         // Every route, server functions included: a larger declared body is refused with 413
-        // before it is read, and a body that streams past the limit stops there.
-        .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(DefaultBodyLimit::max(max_body))
-        // Uploads have a limit of their own (documents.max_file_bytes per file).
-        .merge(crate::api::upload_routes(upload_limit))
+        // before it is read, and a body that streams past the limit stops there. Uploads have
+        // a limit of their own (documents.max_file_bytes per file).
+        .layer(middleware::from_fn_with_state(
+            body_limits,
+            crate::security::limit_body,
+        ))
+        // The limit above bounds every body; axum's extractors need not add their own.
+        .layer(DefaultBodyLimit::disable())
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

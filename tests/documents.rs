@@ -807,6 +807,316 @@ async fn concurrent_uploads_and_the_quota(backend: Backend) {
     );
 }
 
+/// The page's upload server function: with JavaScript it answers the XMLHttpRequest with what
+/// was kept and refused; a plain form post (no JavaScript) comes back to the documents page,
+/// which says how it went; bodies that are not multipart or are too large are refused before
+/// anything is read.
+async fn the_page_uploads_through_its_server_function(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.max_file_bytes = 64 * 1024;
+    })
+    .await;
+    let path = "/api/upload_files";
+    let post = |accept: &'static str, body: Vec<u8>| {
+        app.at(reqwest::Method::POST, path)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header("accept", accept)
+            .header("origin", app.url.clone())
+            .header("referer", format!("{}/documents", app.url))
+            .body(body)
+    };
+
+    // As the page's XMLHttpRequest sends it.
+    let response = post(
+        "*/*",
+        multipart(&[("notes.txt", b"The boiler is serviced in May.")]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    let outcome: Value = response.json().await.unwrap();
+    assert_eq!(outcome["files"][0]["name"], "notes.txt", "{outcome}");
+    assert_eq!(outcome["refused"], serde_json::json!([]), "{outcome}");
+    let id = outcome["files"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(indexed(&app, &id).await["status"], "ready");
+    let pdf = sample_files::pdf("hello");
+    let response = post("*/*", multipart(&[("notes.txt", &pdf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let outcome: Value = response.json().await.unwrap();
+    assert_eq!(outcome["files"], serde_json::json!([]), "{outcome}");
+    assert!(
+        outcome["refused"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("content is a PDF"),
+        "{outcome}"
+    );
+
+    // As a browser without JavaScript posts the documents page's form.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |body: Vec<u8>| {
+        no_redirects
+            .post(format!("{}{path}", app.url))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("origin", app.url.clone())
+            .header("referer", format!("{}/documents", app.url))
+            .body(body)
+    };
+    let response = form(multipart(&[
+        ("policy.md", b"# Policy\n\nVisitors sign in at the desk."),
+        ("<img src=x onerror=alert(1)>.exe", b"MZ\x90\x00"),
+    ]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with("/documents?uploaded=1&refused="),
+        "{location}"
+    );
+    let page = app
+        .at(reqwest::Method::GET, &location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("1 file uploaded"), "{page}");
+    assert!(
+        page.contains(
+            "&lt;img src=x onerror=alert(1)&gt;.exe: only .txt, .md, .pdf, .docx and .csv"
+        ),
+        "the refused name is shown as text: {page}"
+    );
+    assert!(page.contains("policy.md"), "the new file is listed");
+    assert_eq!(file_count(&app).await, 2);
+
+    // Six files where five are allowed: nothing kept, and the page says why.
+    let six: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|i| (format!("n{i}.txt"), format!("note {i}").into_bytes()))
+        .collect();
+    let six: Vec<(&str, &[u8])> = six
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    let response = form(multipart(&six)).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.contains("upload_error=at+most+5+files"),
+        "{location}"
+    );
+    let page = app
+        .at(reqwest::Method::GET, &location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("The upload failed: at most 5 files at once"),
+        "{page}"
+    );
+    assert_eq!(file_count(&app).await, 2);
+
+    // Not multipart: a clear refusal, not a crash; the server answers on.
+    let response = app
+        .at(reqwest::Method::POST, path)
+        .header("content-type", "application/json")
+        .header("origin", app.url.clone())
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    // Declared larger than five files at their limit: refused before it is read.
+    let response = no_redirects
+        .post(format!("{}{path}", app.url))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .header("origin", app.url.clone())
+        .body(vec![b'a'; 5 * 64 * 1024 + 1024 * 1024 + 1])
+        .send()
+        .await;
+    match response {
+        Ok(response) => assert_eq!(response.status(), 413),
+        // The server answered and hung up before the client had sent it all: also refused.
+        Err(error) => assert!(error.is_request(), "{error}"),
+    }
+    assert_eq!(file_count(&app).await, 2);
+    assert_eq!(disk_files(&app).1, 0, "nothing left incoming");
+}
+
+/// An assistant's knowledge: documents set on the assistant ground every conversation with it
+/// (beside the conversation's own files), another person's or an unknown file is refused with
+/// nothing changed, a copy keeps the knowledge, and deleting a document removes it from it.
+async fn an_assistants_knowledge_grounds_its_conversations(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, body) = upload(
+        &app,
+        &[
+            ("handbook.md", HANDBOOK.as_bytes()),
+            ("cottage.txt", b"Holiday cottage bookings open in May."),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let handbook = body["files"][0]["id"].as_str().unwrap().to_string();
+    let cottage = body["files"][1]["id"].as_str().unwrap().to_string();
+    for id in [&handbook, &cottage] {
+        assert_eq!(indexed(&app, id).await["status"], "ready");
+    }
+    let (status, assistant) = app
+        .post(
+            "/api/v1/assistants",
+            serde_json::json!({"name": "HR helper", "model": "llama3.2", "files": [handbook]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{assistant}");
+    assert_eq!(assistant["files"], serde_json::json!([handbook]));
+    let assistant_id = assistant["id"].as_str().unwrap().to_string();
+    let (status, files) = app
+        .get(&format!("/api/v1/assistants/{assistant_id}/files"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(files[0]["name"], "handbook.md", "{files}");
+
+    // Unknown files: refused, and the knowledge is what it was.
+    let (status, refused) = app
+        .patch(
+            &format!("/api/v1/assistants/{assistant_id}"),
+            serde_json::json!({"files": [cottage, uuid::Uuid::new_v4()], "name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    let (_, unchanged) = app.get(&format!("/api/v1/assistants/{assistant_id}")).await;
+    assert_eq!(unchanged["files"], serde_json::json!([handbook]));
+    assert_eq!(unchanged["name"], "HR helper");
+
+    // A conversation with the assistant is grounded in its knowledge.
+    let (status, sent) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "How many days of paid holiday do I get?", "assistant": assistant_id}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        sent["assistant_message"]["sources"]["passages"][0]["file_name"], "handbook.md",
+        "{sent}"
+    );
+    let (_, done) = app
+        .follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "complete", "{done}");
+    let request = app.fake.stats.last_chat_request();
+    let text = request.to_string();
+    assert!(text.contains("twenty-five days of paid holiday"), "{text}");
+    assert!(
+        !text.contains("cottage"),
+        "only the knowledge is used: {text}"
+    );
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["files"], serde_json::json!([]), "{stored}");
+    assert_eq!(stored["knowledge"][0]["name"], "handbook.md", "{stored}");
+
+    // The conversation's own file and the knowledge together.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/files"),
+            serde_json::json!({"file_id": cottage}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let next = app
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "When do holiday cottage bookings open, and how many holiday days are paid?"}),
+        )
+        .await;
+    let names: Vec<&str> = next["assistant_message"]["sources"]["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file_name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"handbook.md") && names.contains(&"cottage.txt"),
+        "{next}"
+    );
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
+
+    // A copy keeps the knowledge; a deleted document leaves it.
+    let (status, copy) = app
+        .post(
+            &format!("/api/v1/assistants/{assistant_id}/duplicate"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{copy}");
+    assert_eq!(copy["files"], serde_json::json!([handbook]));
+    let response = app
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{handbook}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (_, listed) = app.get("/api/v1/assistants").await;
+    for assistant in listed.as_array().unwrap() {
+        assert_eq!(assistant["files"], serde_json::json!([]), "{assistant}");
+    }
+
+    // Someone else cannot read the knowledge, nor give the assistant their files.
+    let stranger = app.state.store.ensure_user("stranger").await.unwrap();
+    let theirs = ollamastack::model::AssistantInput {
+        name: Some("Theirs".into()),
+        model: Some("llama3.2".into()),
+        files: Some(vec![cottage.parse().unwrap()]),
+        ..Default::default()
+    };
+    let refused = ollamastack::service::create_assistant(&app.state, stranger, theirs).await;
+    assert!(
+        matches!(refused, Err(ollamastack::error::AppError::InvalidInput(_))),
+        "{refused:?}"
+    );
+    let read = ollamastack::service::assistant_knowledge(
+        &app.state,
+        stranger,
+        assistant_id.parse().unwrap(),
+    )
+    .await;
+    assert!(
+        matches!(read, Err(ollamastack::error::AppError::NotFound(_))),
+        "{read:?}"
+    );
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -816,4 +1126,6 @@ on_both_backends!(
     answers_are_grounded_in_the_attached_documents,
     tools_search_the_documents,
     concurrent_uploads_and_the_quota,
+    the_page_uploads_through_its_server_function,
+    an_assistants_knowledge_grounds_its_conversations,
 );

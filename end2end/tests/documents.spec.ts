@@ -102,3 +102,53 @@ test("the documents page uploads with progress, refuses what it cannot take, fol
   await page.getByTestId("file-item").filter({ hasText: "expenses.md" }).getByTestId("delete-file").click();
   await expect(page.getByTestId("file-item").filter({ hasText: "expenses.md" })).toHaveCount(0);
 });
+
+test("an assistant's knowledge: documents chosen in its form ground every conversation with it, with citations", async ({ page, request }) => {
+  // A document of its own words, uploaded as a script would.
+  const uploaded = await request.post("/api/v1/files", {
+    multipart: { file: { name: "onboarding.md", mimeType: "text/markdown", buffer: Buffer.from("# Onboarding\n\n## Badges\n\nNew starters collect their door badge from the reception on the second floor.\n") } },
+  });
+  expect(uploaded.status()).toBe(201);
+  const fileId = (await uploaded.json()).files[0].id;
+  for (let i = 0; i < 100; i++) {
+    const file = await (await request.get(`/api/v1/files/${fileId}`)).json();
+    if (file.status === "ready") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+
+  await page.goto("/assistants");
+  await waitForHydration(page);
+  await page.getByTestId("new-assistant").click();
+  const form = page.getByTestId("assistant-form");
+  await form.getByTestId("assistant-name-input").fill("Onboarding guide");
+  await form.getByTestId("assistant-model-input").fill("llama3.2");
+  await form.getByTestId("assistant-knowledge").getByLabel("onboarding.md").check();
+  await form.getByTestId("save-assistant").click();
+  await expect(page.getByTestId("assistant-item").filter({ hasText: "Onboarding guide" })).toHaveCount(1);
+
+  await page.goto("/");
+  await waitForHydration(page);
+  await page.getByTestId("assistant-picker").selectOption({ label: "Onboarding guide" });
+  // The knowledge shows beside the attachments, not removable there.
+  const knowledge = page.getByTestId("knowledge-file");
+  await expect(knowledge).toHaveCount(1);
+  await expect(knowledge).toContainText("onboarding.md");
+  const composer = page.getByTestId("composer");
+  await composer.fill("Where do I collect my door badge? [cite]");
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+  const answer = lastAnswer(page);
+  await expect(answer.getByTestId("message-content")).toContainText("According to onboarding.md");
+  await expect(answer.getByTestId("citation").first().locator("summary")).toContainText("[1] onboarding.md, Badges");
+  // After a reload the knowledge is still shown (rendered by the server).
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("knowledge-file")).toContainText("onboarding.md");
+
+  // Leave the assistants as the other tests expect them.
+  await page.goto("/assistants");
+  await waitForHydration(page);
+  await page.getByTestId("assistant-item").filter({ hasText: "Onboarding guide" }).getByTestId("delete-assistant").click();
+  await expect(page.getByTestId("assistant-item").filter({ hasText: "Onboarding guide" })).toHaveCount(0);
+});

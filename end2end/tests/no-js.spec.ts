@@ -20,3 +20,19 @@ test("conversations and history are server-rendered", async ({ page, request }) 
   await expect(page.locator('[data-role="user"]')).toContainText("Rendered without JS [tokens=5]");
   await expect(page.locator('[data-role="assistant"]')).toHaveAttribute("data-status", "complete");
 });
+
+// With JavaScript off, the documents page's form uploads (through the upload server function)
+// and the page says what was kept and what was refused.
+test("files are uploaded from the documents page without JavaScript", async ({ page }) => {
+  await page.goto("/documents");
+  await page.getByTestId("file-input").setInputFiles([
+    { name: "visitors.md", mimeType: "text/markdown", buffer: Buffer.from("# Visitors\n\nVisitors sign in at the front desk.") },
+    { name: "tool.exe", mimeType: "application/octet-stream", buffer: Buffer.from("MZ") },
+  ]);
+  await page.getByTestId("upload-submit").click();
+  await page.waitForURL(/\/documents\?uploaded=1/);
+  const outcome = page.getByTestId("form-upload-outcome");
+  await expect(outcome).toContainText("1 file uploaded");
+  await expect(outcome).toContainText("tool.exe: only .txt, .md, .pdf, .docx and .csv");
+  await expect(page.getByTestId("file-item").filter({ hasText: "visitors.md" })).toHaveCount(1);
+});

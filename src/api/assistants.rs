@@ -59,3 +59,14 @@ pub async fn delete(State(state): State<AppState>, IdPath(id): IdPath) -> AppRes
     service::delete_assistant(&state, state.current_user(), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// GET /api/v1/assistants/{id}/files: the documents of its knowledge (set with `files` in
+/// POST or PATCH).
+pub async fn files(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<Vec<crate::model::FileInfo>>> {
+    Ok(axum::Json(
+        service::assistant_knowledge(&state, state.current_user(), id).await?,
+    ))
+}

@@ -1,137 +1,35 @@
-//! Files: upload (multipart, each file streamed to a temporary file and refused as soon as it
-//! passes the size limit), list, read, download, delete, index again; and search over them.
+//! Files: upload (multipart, read by `documents::upload`), list, read, download, delete,
+//! index again; and search over them.
 
 use super::IdPath;
-use crate::documents::detect::clean_name;
-use crate::documents::{Received, RefusedFile};
+use crate::documents::upload;
 use crate::error::{AppError, AppResult};
 use crate::model::{FileInfo, SearchResults};
 use crate::state::AppState;
 use axum::{
-    extract::{multipart::MultipartError, Multipart, Query, State},
+    extract::{Query, Request, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
-
-/// The body limit of an upload: every file at its limit, plus room for the multipart framing.
-pub fn upload_limit(settings: &crate::config::DocumentSettings) -> usize {
-    let files = settings
-        .max_file_bytes
-        .saturating_mul(settings.max_files_per_upload as u64);
-    (files.saturating_add(1024 * 1024)).min(usize::MAX as u64) as usize
-}
 
 /// POST /api/v1/files: multipart, one field named `file` per file. 201 with the stored files
 /// (`files`) and the refused ones with their reason (`refused`); when none was stored, 422 (or
 /// 413 when every one was too large) with the same `refused` list.
-pub async fn upload(
-    State(state): State<AppState>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> AppResult<Response> {
-    let mut multipart = multipart.map_err(|_| {
-        AppError::InvalidInput(
-            "send the files as multipart/form-data, each in a field named `file`".into(),
-        )
-    })?;
-    let documents = &state.documents;
-    let settings = documents.settings();
-    let incoming = documents.storage.incoming_dir();
-    let mut received: Vec<Received> = Vec::new();
-    let mut refused: Vec<RefusedFile> = Vec::new();
-    let mut count = 0;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        if !matches!(field.name(), Some("file" | "files" | "file[]")) {
-            continue;
-        }
-        count += 1;
-        if count > settings.max_files_per_upload {
-            // Everything read so far is dropped with its temporary file.
-            return Err(AppError::InvalidInput(format!(
-                "at most {} files at once",
-                settings.max_files_per_upload
-            )));
-        }
-        let name = clean_name(field.file_name().unwrap_or("file"));
-        let temp = {
-            let incoming = incoming.clone();
-            tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(incoming))
-                .await
-                .map_err(|_| AppError::Internal)?
-                .map_err(io_error)?
-        };
-        let mut out = tokio::fs::File::from_std(temp.reopen().map_err(io_error)?);
-        let mut size: u64 = 0;
-        let mut too_large = false;
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            size += chunk.len() as u64;
-            if size > settings.max_file_bytes {
-                // Read on (the route's own limit bounds it) but keep nothing.
-                too_large = true;
-                continue;
-            }
-            out.write_all(&chunk).await.map_err(io_error)?;
-        }
-        out.flush().await.map_err(io_error)?;
-        drop(out);
-        if too_large {
-            refused.push(RefusedFile {
-                name,
-                error: crate::model::too_large_message(settings.max_file_bytes),
-                too_large: true,
-            });
-            continue;
-        }
-        received.push(Received { name, temp });
+pub async fn upload(State(state): State<AppState>, request: Request) -> AppResult<Response> {
+    let boundary = upload::boundary(request.headers())?;
+    let multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
+    let outcome = upload::receive(&state.documents, state.current_user(), multipart).await?;
+    if outcome.files.is_empty() {
+        let error = upload::nothing_kept(&outcome.refused);
+        let body = json!({
+            "error": { "code": error.code(), "message": error.to_string() },
+            "refused": outcome.refused,
+        });
+        return Ok((error.status_code(), axum::Json(body)).into_response());
     }
-    if received.is_empty() && refused.is_empty() {
-        return Err(AppError::InvalidInput(
-            "the upload holds no file: send each file in a field named `file`".into(),
-        ));
-    }
-    let (stored, mut more_refused) = documents.keep(state.current_user(), received).await?;
-    refused.append(&mut more_refused);
-    if stored.is_empty() {
-        let status = if refused.iter().all(|r| r.too_large) {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        };
-        let message = match refused.as_slice() {
-            [one] => format!("{}: {}", one.name, one.error),
-            _ => "no file was accepted".to_string(),
-        };
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "invalid_input"
-        };
-        let body = json!({ "error": { "code": code, "message": message }, "refused": refused });
-        return Ok((status, axum::Json(body)).into_response());
-    }
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({ "files": stored, "refused": refused })),
-    )
-        .into_response())
-}
-
-fn multipart_error(error: MultipartError) -> AppError {
-    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::TooLarge("the upload is larger than this server accepts".into())
-    } else {
-        AppError::InvalidInput(format!(
-            "the upload was cut off or is not valid multipart ({})",
-            error.body_text()
-        ))
-    }
-}
-
-fn io_error(error: std::io::Error) -> AppError {
-    tracing::error!(%error, "an upload could not be written to a temporary file");
-    AppError::Unavailable("the upload cannot be stored now".into())
+    Ok((StatusCode::CREATED, axum::Json(outcome)).into_response())
 }
 
 /// GET /api/v1/files: the person's files, newest first, with their indexing status.

@@ -54,12 +54,13 @@ pub fn routes() -> Router<AppState> {
                 .patch(assistants::update)
                 .delete(assistants::delete),
         )
+        .route("/api/v1/assistants/{id}/files", get(assistants::files))
         .route(
             "/api/v1/assistants/{id}/duplicate",
             post(assistants::duplicate),
         )
         .route("/api/v1/tools/{name}/invoke", post(tools::invoke))
-        .route("/api/v1/files", get(files::list))
+        .route("/api/v1/files", get(files::list).post(files::upload))
         .route("/api/v1/files/{id}", get(files::get).delete(files::delete))
         .route("/api/v1/files/{id}/content", get(files::content))
         .route("/api/v1/files/{id}/reindex", post(files::reindex))
@@ -72,14 +73,6 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/conversations/{id}/files/{file_id}",
             axum::routing::delete(files::detach),
         )
-}
-
-/// The upload route, with a body limit of its own (the others keep the server's).
-pub fn upload_routes(limit: usize) -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/files", post(files::upload))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
 }
 
 impl IntoResponse for AppError {

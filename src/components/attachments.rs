@@ -8,9 +8,41 @@ use crate::server_fns::documents::list_files;
 use leptos::prelude::*;
 use uuid::Uuid;
 
+/// The knowledge of the assistant `selected`, starting from `initial` (what the server rendered
+/// for it), read again whenever another assistant is picked.
+pub fn follow_knowledge(
+    selected: RwSignal<Option<Uuid>>,
+    initial: Vec<FileInfo>,
+) -> RwSignal<Vec<FileInfo>> {
+    let knowledge = RwSignal::new(initial);
+    Effect::new(move |previous: Option<Option<Uuid>>| {
+        let assistant = selected.get();
+        // The first run has what the server rendered, unless nothing was rendered for it.
+        let stale = match previous {
+            Some(previous) => previous != assistant,
+            None => assistant.is_some() && knowledge.with_untracked(Vec::is_empty),
+        };
+        if stale {
+            leptos::task::spawn_local(async move {
+                let files = match assistant {
+                    Some(id) => crate::server_fns::assistants::assistant_knowledge(id)
+                        .await
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                knowledge.try_set(files);
+            });
+        }
+        assistant
+    });
+    knowledge
+}
+
 #[component]
 pub fn Attachments(
     files: RwSignal<Vec<FileInfo>>,
+    /// The knowledge of the conversation's assistant: shown, not removable here.
+    knowledge: RwSignal<Vec<FileInfo>>,
     uploads: Uploads,
     /// Attach a file the person uploaded before.
     on_add: Callback<FileInfo>,
@@ -46,6 +78,14 @@ pub fn Attachments(
                             </span>
                         }
                     }
+                </For>
+                <For each=move || knowledge.get() key=|f| (f.id, f.status) let:file>
+                    <span data-testid="knowledge-file" data-status=file.status.as_str()
+                        title="Knowledge of this conversation's assistant"
+                        class="inline-flex items-center gap-1 rounded-full border border-dashed border-zinc-300 px-2 py-0.5 text-xs text-zinc-600 dark:border-zinc-700 dark:text-zinc-300">
+                        <span class="max-w-48 truncate">{file.name.clone()}</span>
+                        <span class="text-zinc-400">"assistant"</span>
+                    </span>
                 </For>
                 <PickFiles uploads label="Attach files"/>
                 <button type="button" data-testid="attach-existing" class="text-xs text-zinc-500 hover:underline"

@@ -1,5 +1,6 @@
-//! Uploading files from the page: a drop zone and a picker, one request per file to
-//! `POST /api/v1/files` (XMLHttpRequest, whose upload progress events fetch does not have),
+//! Uploading files from the page: a drop zone and a picker, one request per file to the
+//! `upload_files` server function (through XMLHttpRequest, whose upload progress events neither
+//! fetch nor the server function client has),
 //! each with a progress bar, a cancel button and its own error. Checks the server would make
 //! (type by extension, size, count) are made first, so a refusal is immediate; the server
 //! checks again, by content.
@@ -114,6 +115,12 @@ impl Uploads {
     }
 }
 
+/// Where uploads go: the `upload_files` server function.
+pub fn upload_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::documents::UploadFiles::PATH
+}
+
 /// Sends one file; the item follows its progress and its end.
 #[cfg(feature = "hydrate")]
 fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
@@ -129,7 +136,7 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
     if form
         .append_with_blob_and_filename("file", &file, &file.name())
         .is_err()
-        || request.open("POST", "/api/v1/files").is_err()
+        || request.open("POST", upload_path()).is_err()
     {
         fail("the file cannot be read");
         return;
@@ -149,32 +156,28 @@ fn send(item: UploadItem, file: web_sys::File, on_done: Callback<FileInfo>) {
         let request = request.clone();
         Closure::<dyn FnMut()>::new(move || {
             let status = request.status().unwrap_or(0);
-            let body: serde_json::Value = request
-                .response_text()
-                .ok()
-                .flatten()
-                .and_then(|text| serde_json::from_str(&text).ok())
-                .unwrap_or_default();
-            if status == 201 {
-                match serde_json::from_value::<FileInfo>(body["files"][0].clone()) {
-                    Ok(info) => {
-                        item.progress.try_set(1.0);
-                        item.state.try_set(UploadState::Done);
-                        on_done.try_run(info);
-                    }
-                    Err(_) => fail(
-                        body["refused"][0]["error"]
-                            .as_str()
-                            .unwrap_or("the server did not keep the file"),
-                    ),
-                }
-            } else {
-                let reason = body["refused"][0]["error"]
-                    .as_str()
-                    .or(body["error"]["message"].as_str())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("the upload failed ({status})"));
+            let body = request.response_text().ok().flatten().unwrap_or_default();
+            if status != 200 {
+                let reason = serde_json::from_str::<crate::error::AppError>(&body)
+                    .map(|error| error.to_string())
+                    .unwrap_or_else(|_| format!("the upload failed ({status})"));
                 fail(&reason);
+                return;
+            }
+            match serde_json::from_str::<crate::model::UploadOutcome>(&body) {
+                Ok(mut outcome) if !outcome.files.is_empty() => {
+                    item.progress.try_set(1.0);
+                    item.state.try_set(UploadState::Done);
+                    on_done.try_run(outcome.files.remove(0));
+                }
+                Ok(outcome) => fail(
+                    outcome
+                        .refused
+                        .first()
+                        .map(|refused| refused.error.as_str())
+                        .unwrap_or("the server did not keep the file"),
+                ),
+                Err(_) => fail("the server did not keep the file"),
             }
         })
     };
@@ -225,6 +228,7 @@ pub fn PickFiles(uploads: Uploads, #[prop(into)] label: String) -> impl IntoView
             <input
                 node_ref=input
                 type="file"
+                name="file"
                 multiple
                 accept=".txt,.md,.markdown,.pdf,.docx,.csv"
                 data-testid="file-input"

@@ -11,6 +11,15 @@ use uuid::Uuid;
 pub const OUTBOX_FILE_UPLOADED: &str = "file.uploaded";
 pub const OUTBOX_FILE_INDEXED: &str = "file.indexed";
 
+/// The file columns of `FILE_COLUMNS` under a table alias, for joins.
+pub(super) fn file_columns_of(alias: &str) -> String {
+    FILE_COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(super) const FILE_COLUMNS: &str =
     "id, owner_id, name, kind, size_bytes, status, error, pages, \
      chunk_count, embedded_count, embedding_model, created_at, updated_at";
@@ -213,6 +222,33 @@ pub trait DocumentStore: Send + Sync {
         owner_id: Uuid,
         conversation_id: Uuid,
     ) -> Result<Vec<FileInfo>, sqlx::Error>;
+
+    /// What a conversation's answers are grounded in: its attached files and its assistant's
+    /// knowledge, each once, oldest first.
+    async fn knowledge_files(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Vec<FileInfo>, sqlx::Error>;
+
+    /// The files of an assistant's knowledge, oldest first.
+    async fn assistant_files(
+        &self,
+        owner_id: Uuid,
+        assistant_id: Uuid,
+    ) -> Result<Vec<FileInfo>, sqlx::Error>;
+
+    /// (assistant id, file id) for every file of every assistant of the owner's.
+    async fn assistants_knowledge(&self, owner_id: Uuid) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error>;
+
+    /// Makes `files` the whole knowledge of an assistant. False, with nothing changed, when the
+    /// assistant or one of the files is not the owner's.
+    async fn set_assistant_files(
+        &self,
+        owner_id: Uuid,
+        assistant_id: Uuid,
+        files: &[Uuid],
+    ) -> Result<bool, sqlx::Error>;
 
     /// Records the passages an answer was given.
     async fn set_sources(
@@ -436,7 +472,7 @@ macro_rules! portable_documents {
                 sqlx::query_as(
                     "SELECT id, embedding FROM chunks WHERE owner_id = $1 AND embedding_model = $2 AND embedding IS NOT NULL \
                      AND ($3 IS NULL OR file_id = $3) \
-                     AND ($4 IS NULL OR file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $4 AND owner_id = $1))")
+                     AND ($4 IS NULL OR file_id IN (SELECT file_id FROM conversation_knowledge WHERE conversation_id = $4 AND owner_id = $1))")
                     .bind(owner_id).bind(model).bind(file).bind(conversation).fetch_all(&self.pool).await
             }
 
@@ -461,12 +497,70 @@ macro_rules! portable_documents {
             }
 
             async fn conversation_files(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
-                let columns = FILE_COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ");
                 let sql = format!(
-                    "SELECT {columns} FROM conversation_files a JOIN files f ON f.id = a.file_id \
-                     WHERE a.conversation_id = $1 AND a.owner_id = $2 ORDER BY a.created_at, f.id"
+                    "SELECT {} FROM conversation_files a JOIN files f ON f.id = a.file_id \
+                     WHERE a.conversation_id = $1 AND a.owner_id = $2 ORDER BY a.created_at, f.id",
+                    file_columns_of("f")
                 );
                 sqlx::query_as::<_, FileInfo>(&sql).bind(conversation_id).bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn knowledge_files(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {} FROM conversation_knowledge k JOIN files f ON f.id = k.file_id \
+                     WHERE k.conversation_id = $1 AND k.owner_id = $2 ORDER BY f.created_at, f.id",
+                    file_columns_of("f")
+                );
+                sqlx::query_as::<_, FileInfo>(&sql).bind(conversation_id).bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn assistant_files(&self, owner_id: Uuid, assistant_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {} FROM assistant_files k JOIN files f ON f.id = k.file_id \
+                     WHERE k.assistant_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, f.created_at, f.id",
+                    file_columns_of("f")
+                );
+                sqlx::query_as::<_, FileInfo>(&sql).bind(assistant_id).bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn assistants_knowledge(&self, owner_id: Uuid) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT k.assistant_id, k.file_id FROM assistant_files k JOIN files f ON f.id = k.file_id \
+                     WHERE k.owner_id = $1 ORDER BY k.created_at, f.created_at, f.id")
+                    .bind(owner_id).fetch_all(&self.pool).await
+            }
+
+            async fn set_assistant_files(&self, owner_id: Uuid, assistant_id: Uuid, files: &[Uuid]) -> Result<bool, sqlx::Error> {
+                let mut unique: Vec<Uuid> = Vec::with_capacity(files.len());
+                for file in files {
+                    if !unique.contains(file) {
+                        unique.push(*file);
+                    }
+                }
+                let mut tx = self.pool.begin().await?;
+                let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assistants WHERE id = $1 AND owner_id = $2")
+                    .bind(assistant_id).bind(owner_id).fetch_one(&mut *tx).await?;
+                if owned == 0 {
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM assistant_files WHERE assistant_id = $1 AND owner_id = $2")
+                    .bind(assistant_id).bind(owner_id).execute(&mut *tx).await?;
+                // Later files a little later, so that the knowledge keeps the order it was given.
+                let start = now();
+                for (index, file) in unique.iter().enumerate() {
+                    let at = start + chrono::Duration::microseconds(index as i64);
+                    let inserted = sqlx::query(
+                        "INSERT INTO assistant_files (assistant_id, file_id, owner_id, created_at) \
+                         SELECT $1, id, owner_id, $2 FROM files WHERE id = $3 AND owner_id = $4")
+                        .bind(assistant_id).bind(at).bind(file).bind(owner_id)
+                        .execute(&mut *tx).await?.rows_affected();
+                    if inserted == 0 {
+                        // Dropping the transaction rolls it back.
+                        return Ok(false);
+                    }
+                }
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_sources(&self, owner_id: Uuid, message_id: Uuid, sources: &crate::model::Sources) -> Result<bool, sqlx::Error> {

@@ -75,7 +75,7 @@ portable_documents!(PostgresStore, lock = "FOR UPDATE SKIP LOCKED" {
         sqlx::query_scalar(
             "SELECT c.id FROM chunks c, to_tsquery('english', $1) query \
              WHERE c.owner_id = $2 AND ($3::uuid IS NULL OR c.file_id = $3) AND c.tsv @@ query \
-             AND ($5::uuid IS NULL OR c.file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $5 AND owner_id = $2)) \
+             AND ($5::uuid IS NULL OR c.file_id IN (SELECT file_id FROM conversation_knowledge WHERE conversation_id = $5 AND owner_id = $2)) \
              ORDER BY ts_rank_cd(c.tsv, query) DESC, c.id LIMIT $4",
         )
         .bind(query)

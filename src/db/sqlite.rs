@@ -105,7 +105,7 @@ portable_documents!(SqliteStore, lock = "" {
         sqlx::query_scalar(
             "SELECT c.id FROM chunks_fts JOIN chunks c ON c.seq = chunks_fts.rowid \
              WHERE chunks_fts MATCH $1 AND c.owner_id = $2 AND ($3 IS NULL OR c.file_id = $3) \
-             AND ($5 IS NULL OR c.file_id IN (SELECT file_id FROM conversation_files WHERE conversation_id = $5 AND owner_id = $2)) \
+             AND ($5 IS NULL OR c.file_id IN (SELECT file_id FROM conversation_knowledge WHERE conversation_id = $5 AND owner_id = $2)) \
              ORDER BY bm25(chunks_fts), c.seq LIMIT $4",
         )
         .bind(query)

@@ -9,5 +9,7 @@ pub mod grounding;
 pub mod search;
 pub mod service;
 pub mod storage;
+pub mod upload;
 
-pub use service::{Documents, Received, RefusedFile};
+pub use crate::model::{RefusedFile, UploadOutcome};
+pub use service::{Documents, Received};

@@ -10,7 +10,7 @@ use crate::config::DocumentSettings;
 use crate::db::{encode_vector, Inserted, NewFile, Scope, SharedStore, StoredFile};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
-use crate::model::{FileInfo, FileKind, FileStatus, SearchResults};
+use crate::model::{FileInfo, FileKind, FileStatus, RefusedFile, SearchResults};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,16 +30,6 @@ pub struct Received {
     /// The name, cleaned for display.
     pub name: String,
     pub temp: tempfile::NamedTempFile,
-}
-
-/// What became of one file of an upload.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RefusedFile {
-    pub name: String,
-    pub error: String,
-    /// Refused for its size (the upload answers 413 when every file was).
-    #[serde(skip)]
-    pub too_large: bool,
 }
 
 pub struct Documents {

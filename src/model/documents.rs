@@ -200,6 +200,24 @@ pub struct UploadLimits {
     pub max_files: usize,
 }
 
+/// A file of an upload that was not kept, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusedFile {
+    pub name: String,
+    pub error: String,
+    /// Refused for its size (the upload answers 413 when every file was).
+    #[serde(default)]
+    pub too_large: bool,
+}
+
+/// What became of the files of one upload.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UploadOutcome {
+    /// The files kept, queued for indexing.
+    pub files: Vec<FileInfo>,
+    pub refused: Vec<RefusedFile>,
+}
+
 /// A passage of a document put in the prompt of an answer: what its citation `[n]` opens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Passage {

@@ -263,6 +263,10 @@ pub struct Assistant {
     pub tools: ToolNames,
     /// Whether it may call its tools.
     pub tools_enabled: bool,
+    /// Its knowledge: the person's documents that every conversation with it is grounded in.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default)]
+    pub files: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -350,6 +354,9 @@ pub struct AssistantInput {
     pub toolset: Option<String>,
     #[serde(default)]
     pub tools_enabled: Option<bool>,
+    /// Its knowledge (file ids), replacing what it had.
+    #[serde(default)]
+    pub files: Option<Vec<Uuid>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -443,6 +450,9 @@ pub struct ConversationWithMessages {
     /// Documents attached to the conversation: its answers are grounded in them.
     #[serde(default)]
     pub files: Vec<FileInfo>,
+    /// The knowledge of its assistant: its answers are grounded in these too.
+    #[serde(default)]
+    pub knowledge: Vec<FileInfo>,
 }
 
 /// What sending a message started: the stored user message and the assistant message being written.

@@ -131,6 +131,13 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             .unwrap_or_default(),
     );
     let tools_enabled = RwSignal::new(assistant.as_ref().is_some_and(|a| a.tools_enabled));
+    let knowledge = RwSignal::new(
+        assistant
+            .as_ref()
+            .map(|a| a.files.clone())
+            .unwrap_or_default(),
+    );
+    let documents = Resource::new(|| (), |_| crate::server_fns::documents::list_files());
     let status = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
     let available = Resource::new(|| (), |_| list_tools());
@@ -151,6 +158,7 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                 tools: Some(tools.get_untracked()),
                 toolset: None,
                 tools_enabled: Some(tools_enabled.get_untracked()),
+                files: Some(knowledge.get_untracked()),
             })
         })();
         let input = match parsed {
@@ -234,6 +242,33 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                                 </label>
                             }
                         }).collect_view()
+                    })}
+                </Suspense>
+            </fieldset>
+            <fieldset class="text-sm" data-testid="assistant-knowledge">
+                <legend class="mb-1">"Knowledge"</legend>
+                <p class="mb-1 text-xs text-zinc-500">"Documents every conversation with this assistant answers from, with citations."</p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let files = documents.await.unwrap_or_default();
+                        if files.is_empty() {
+                            return view! {
+                                <p class="text-xs text-zinc-500">"No documents yet: upload some on the " <a class="underline" href="/documents">"documents page"</a> "."</p>
+                            }.into_any();
+                        }
+                        files.into_iter().map(|file| {
+                            let id = file.id;
+                            let checked = move || knowledge.with(|k| k.contains(&id));
+                            let toggle = move |_| knowledge.update(|k| {
+                                if let Some(i) = k.iter().position(|f| *f == id) { k.remove(i); } else { k.push(id); }
+                            });
+                            view! {
+                                <label class="mr-3 inline-flex items-center gap-1">
+                                    <input type="checkbox" data-testid="assistant-knowledge-file" prop:checked=checked on:change=toggle/>
+                                    <span>{file.name}</span>
+                                </label>
+                            }
+                        }).collect_view().into_any()
                     })}
                 </Suspense>
             </fieldset>

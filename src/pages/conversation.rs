@@ -1,5 +1,5 @@
 use crate::components::{
-    attachments::{on_drop_files, Attachments},
+    attachments::{follow_knowledge, on_drop_files, Attachments},
     composer::Composer,
     conversation_settings::ConversationSettings,
     message::MessageBubble,
@@ -82,6 +82,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     let title = data.conversation.title.clone();
     let settings_for = data.conversation.clone();
     let attached = RwSignal::new(data.files.clone());
+    let knowledge = follow_knowledge(chat.selected_assistant, data.knowledge.clone());
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
     let text = RwSignal::new(String::new());
     let sending = RwSignal::new(false);
@@ -317,7 +318,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 {notice}
             </p>
         })}
-        <Attachments files=attached uploads on_add on_remove/>
+        <Attachments files=attached knowledge uploads on_add on_remove/>
         <Composer text streaming sending on_send on_stop/>
     }
 }

@@ -43,6 +43,10 @@ pub fn DocumentsPage() -> impl IntoView {
     );
     let error = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
+    // Without JavaScript the form posts to the server function and comes back here; with it,
+    // files upload as soon as they are picked, so the button goes once the page is live.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
 
     view! {
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="documents-page">
@@ -53,7 +57,11 @@ pub fn DocumentsPage() -> impl IntoView {
             <p class="mb-3 text-sm text-zinc-500">
                 "Upload .txt, .md, .pdf, .docx and .csv files. Once indexed, they can be searched, and attached to a conversation so that its answers cite them."
             </p>
-            <div
+            <FormUploadOutcome/>
+            <form
+                method="post"
+                action=crate::components::upload::upload_path()
+                enctype="multipart/form-data"
                 data-testid="drop-zone"
                 class="mb-3 flex flex-col items-center gap-2 rounded-xl border-2 border-dashed p-6 text-sm"
                 class=("border-blue-500", move || dragging.get())
@@ -70,6 +78,7 @@ pub fn DocumentsPage() -> impl IntoView {
                     dragging.set(false);
                     crate::components::attachments::on_drop_files(uploads)(ev);
                 }
+                on:submit=move |ev: leptos::ev::SubmitEvent| ev.prevent_default()
             >
                 <span class="text-zinc-500">"Drop files here, or"</span>
                 <PickFiles uploads label="Choose files"/>
@@ -78,7 +87,15 @@ pub fn DocumentsPage() -> impl IntoView {
                         {format!("Up to {} files at once, {} each.", l.max_files, crate::text::human_size(l.max_file_bytes))}
                     </span>
                 })}
-            </div>
+                <button
+                    type="submit"
+                    data-testid="upload-submit"
+                    hidden=move || live.get()
+                    class="rounded-lg bg-zinc-900 px-3 py-1.5 text-sm text-white dark:bg-zinc-100 dark:text-zinc-900"
+                >
+                    "Upload"
+                </button>
+            </form>
             <UploadList uploads/>
             {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-red-600">{e}</p> })}
             <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
@@ -90,6 +107,36 @@ pub fn DocumentsPage() -> impl IntoView {
                 })}
             </Suspense>
         </div>
+    }
+}
+
+/// How an upload sent by the form without JavaScript went (the server function sends the
+/// browser back here with it in the address).
+#[component]
+fn FormUploadOutcome() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    move || {
+        query.with(|query| {
+            let uploaded = query
+                .get_str("uploaded")
+                .and_then(|n| n.parse::<usize>().ok());
+            let refused = query.get_all("refused").unwrap_or_default();
+            let failed = query.get("upload_error");
+            if uploaded.is_none() && failed.is_none() {
+                return None;
+            }
+            Some(view! {
+                <div data-testid="form-upload-outcome" class="mb-3 space-y-1 text-sm">
+                    {uploaded.filter(|n| *n > 0).map(|n| view! {
+                        <p role="status" class="text-green-700 dark:text-green-400">
+                            {if n == 1 { "1 file uploaded; it is being indexed.".to_string() } else { format!("{n} files uploaded; they are being indexed.") }}
+                        </p>
+                    })}
+                    {failed.map(|reason| view! { <p role="alert" class="text-red-600">{format!("The upload failed: {reason}")}</p> })}
+                    {refused.into_iter().map(|reason| view! { <p role="alert" class="text-red-600">{reason}</p> }).collect_view()}
+                </div>
+            })
+        })
     }
 }
 

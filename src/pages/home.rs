@@ -44,6 +44,8 @@ pub fn HomePage() -> impl IntoView {
         })
     });
     let uploads = Uploads::new(limits, add);
+    let knowledge =
+        crate::components::attachments::follow_knowledge(chat.selected_assistant, Vec::new());
     let remove =
         Callback::new(move |id: uuid::Uuid| pending.update(|files| files.retain(|f| f.id != id)));
     let on_send = Callback::new(move |content: String| {
@@ -87,7 +89,7 @@ pub fn HomePage() -> impl IntoView {
             {move || error.get().map(|e| view! {
                 <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-3xl px-3 text-sm text-red-600">{e}</p>
             })}
-            <Attachments files=pending uploads on_add=add on_remove=remove/>
+            <Attachments files=pending knowledge uploads on_add=add on_remove=remove/>
             <Composer text streaming=Signal::derive(|| false) sending on_send on_stop=Callback::new(|_| ())/>
         </div>
     }

@@ -1,7 +1,7 @@
 //! Assistants for the page: list, pick one for a conversation, create, edit, duplicate, delete.
 
 use crate::error::AppError;
-use crate::model::{Assistant, AssistantInput, Conversation};
+use crate::model::{Assistant, AssistantInput, Conversation, FileInfo};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use uuid::Uuid;
@@ -54,4 +54,11 @@ pub async fn duplicate_assistant(id: Uuid) -> Result<Assistant, AppError> {
 pub async fn delete_assistant(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
     crate::service::delete_assistant(&state, state.current_user(), id).await
+}
+
+/// The documents of an assistant's knowledge.
+#[server]
+pub async fn assistant_knowledge(id: Uuid) -> Result<Vec<FileInfo>, AppError> {
+    let state = super::app_state()?;
+    crate::service::assistant_knowledge(&state, state.current_user(), id).await
 }

@@ -1,10 +1,57 @@
-//! Documents for the page: list, delete, index again, search; a conversation's attached files.
-//! Uploads go to `POST /api/v1/files` (the page needs its progress events).
+//! Documents for the page: upload, list, delete, index again, search; a conversation's
+//! attached files.
 
 use crate::error::AppError;
-use crate::model::{FileInfo, SearchResults, UploadLimits};
+use crate::model::{FileInfo, SearchResults, UploadLimits, UploadOutcome};
 use leptos::prelude::*;
+use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 use uuid::Uuid;
+
+/// Where the documents page shows how a form upload (without JavaScript) went.
+pub const UPLOAD_RESULT_PAGE: &str = "/documents";
+
+/// Uploads files (multipart, one field named `file` per file). The page posts its form here
+/// with XMLHttpRequest, one file per request, for the progress events that the server function
+/// client does not give. Without JavaScript the documents page's form posts here and comes back
+/// to that page with the outcome in its address (`uploaded`, `refused`, `upload_error`).
+#[server(endpoint = "upload_files", input = MultipartFormData)]
+pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError> {
+    let state = super::app_state()?;
+    let multipart = data.into_inner().ok_or(AppError::Internal)?;
+    let result =
+        crate::documents::upload::receive(&state.documents, state.current_user(), multipart).await;
+    if !from_plain_form() {
+        return result;
+    }
+    let mut query: Vec<(&str, String)> = Vec::new();
+    match &result {
+        Ok(outcome) => {
+            query.push(("uploaded", outcome.files.len().to_string()));
+            for refused in &outcome.refused {
+                query.push(("refused", format!("{}: {}", refused.name, refused.error)));
+            }
+        }
+        Err(error) => query.push(("upload_error", error.to_string())),
+    }
+    let address =
+        reqwest::Url::parse_with_params(&format!("http://localhost{UPLOAD_RESULT_PAGE}"), &query)
+            .map(|url| format!("{}?{}", url.path(), url.query().unwrap_or_default()))
+            .unwrap_or_else(|_| UPLOAD_RESULT_PAGE.to_string());
+    leptos_axum::redirect(&address);
+    Ok(result.unwrap_or_default())
+}
+
+/// Whether the request is a browser's own form submission (it asks for a page back).
+#[cfg(feature = "ssr")]
+fn from_plain_form() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
 
 #[server]
 pub async fn list_files() -> Result<Vec<FileInfo>, AppError> {

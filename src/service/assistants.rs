@@ -68,10 +68,22 @@ pub fn presets() -> Vec<AssistantFields> {
     ]
 }
 
+/// The most documents one assistant's knowledge holds.
+pub const MAX_KNOWLEDGE_FILES: usize = 50;
+
 /// The person's assistants, by name (the presets are added the first time).
 pub async fn list_assistants(state: &AppState, owner: Uuid) -> AppResult<Vec<Assistant>> {
     state.store.seed_assistants(owner, &presets()).await?;
-    Ok(state.store.list_assistants(owner).await?)
+    let mut assistants = state.store.list_assistants(owner).await?;
+    let knowledge = state.store.assistants_knowledge(owner).await?;
+    for assistant in &mut assistants {
+        assistant.files = knowledge
+            .iter()
+            .filter(|(of, _)| *of == assistant.id)
+            .map(|(_, file)| *file)
+            .collect();
+    }
+    Ok(assistants)
 }
 
 /// By id, or by name (ignoring case).
@@ -81,13 +93,86 @@ pub async fn find_assistant(state: &AppState, owner: Uuid, key: &str) -> AppResu
         Ok(id) => state.store.get_assistant(owner, id).await?,
         Err(_) => state.store.assistant_by_name(owner, key.trim()).await?,
     };
-    found.ok_or_else(|| AppError::NotFound("assistant".into()))
+    with_knowledge(
+        state,
+        owner,
+        found.ok_or_else(|| AppError::NotFound("assistant".into()))?,
+    )
+    .await
+}
+
+async fn with_knowledge(
+    state: &AppState,
+    owner: Uuid,
+    mut assistant: Assistant,
+) -> AppResult<Assistant> {
+    assistant.files = state
+        .store
+        .assistant_files(owner, assistant.id)
+        .await?
+        .into_iter()
+        .map(|file| file.id)
+        .collect();
+    Ok(assistant)
+}
+
+/// The documents of an assistant's knowledge.
+pub async fn assistant_knowledge(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+) -> AppResult<Vec<crate::model::FileInfo>> {
+    if state.store.get_assistant(owner, id).await?.is_none() {
+        return Err(AppError::NotFound("assistant".into()));
+    }
+    Ok(state.store.assistant_files(owner, id).await?)
+}
+
+/// Checks a knowledge list before anything is written: each file one of the person's.
+async fn check_knowledge(state: &AppState, owner: Uuid, files: Option<&[Uuid]>) -> AppResult<()> {
+    let Some(files) = files else {
+        return Ok(());
+    };
+    if files.len() > MAX_KNOWLEDGE_FILES {
+        return Err(AppError::InvalidInput(format!(
+            "an assistant's knowledge holds at most {MAX_KNOWLEDGE_FILES} documents"
+        )));
+    }
+    for id in files {
+        if state.store.get_file(owner, *id).await?.is_none() {
+            return Err(AppError::InvalidInput(format!(
+                "there is no document {id} among yours"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes an assistant's knowledge (when given) and reads the assistant back with it.
+async fn save_knowledge(
+    state: &AppState,
+    owner: Uuid,
+    assistant: Assistant,
+    files: Option<Vec<Uuid>>,
+) -> AppResult<Assistant> {
+    if let Some(files) = files {
+        if !state
+            .store
+            .set_assistant_files(owner, assistant.id, &files)
+            .await?
+        {
+            return Err(AppError::Conflict(
+                "a document of the knowledge was deleted meanwhile; try again".into(),
+            ));
+        }
+    }
+    with_knowledge(state, owner, assistant).await
 }
 
 pub async fn create_assistant(
     state: &AppState,
     owner: Uuid,
-    input: AssistantInput,
+    mut input: AssistantInput,
 ) -> AppResult<Assistant> {
     // The presets come first, so that their names are taken before the person's own.
     state.store.seed_assistants(owner, &presets()).await?;
@@ -107,32 +192,38 @@ pub async fn create_assistant(
     if input.model.is_none() {
         return Err(AppError::InvalidInput("an assistant needs a model".into()));
     }
+    let files = input.files.take();
     let fields = merge(state, blank, input)?;
-    state
+    check_knowledge(state, owner, files.as_deref()).await?;
+    let assistant = state
         .store
         .insert_assistant(owner, &fields)
         .await
-        .map_err(|e| name_taken(e, &fields.name))
+        .map_err(|e| name_taken(e, &fields.name))?;
+    save_knowledge(state, owner, assistant, files).await
 }
 
 pub async fn update_assistant(
     state: &AppState,
     owner: Uuid,
     id: Uuid,
-    input: AssistantInput,
+    mut input: AssistantInput,
 ) -> AppResult<Assistant> {
     let current = state
         .store
         .get_assistant(owner, id)
         .await?
         .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    let files = input.files.take();
     let fields = merge(state, fields_of(&current), input)?;
-    state
+    check_knowledge(state, owner, files.as_deref()).await?;
+    let assistant = state
         .store
         .update_assistant(owner, id, &fields)
         .await
         .map_err(|e| name_taken(e, &fields.name))?
-        .ok_or_else(|| AppError::NotFound("assistant".into()))
+        .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    save_knowledge(state, owner, assistant, files).await
 }
 
 /// A copy named "… (copy)", "… (copy 2)", …
@@ -142,6 +233,7 @@ pub async fn duplicate_assistant(state: &AppState, owner: Uuid, id: Uuid) -> App
         .get_assistant(owner, id)
         .await?
         .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    let original = with_knowledge(state, owner, original).await?;
     let mut fields = fields_of(&original);
     let base: String = original.name.chars().take(MAX_NAME_CHARS - 10).collect();
     for n in 1..100 {
@@ -156,11 +248,12 @@ pub async fn duplicate_assistant(state: &AppState, owner: Uuid, id: Uuid) -> App
             .await?
             .is_none()
         {
-            return state
+            let copy = state
                 .store
                 .insert_assistant(owner, &fields)
                 .await
-                .map_err(|e| name_taken(e, &fields.name));
+                .map_err(|e| name_taken(e, &fields.name))?;
+            return save_knowledge(state, owner, copy, Some(original.files.clone())).await;
         }
     }
     Err(AppError::Conflict(

@@ -50,7 +50,7 @@ enum AssistantChoice {
     /// The one the conversation remembers (or none for a new conversation).
     Keep,
     None,
-    Use(Assistant),
+    Use(Box<Assistant>),
 }
 
 /// Stores the person's message and starts the answer as a server task, the whole turn in one
@@ -72,7 +72,9 @@ pub async fn send_message(
         None => AssistantChoice::Keep,
         Some("") => AssistantChoice::None,
         Some(key) if key.eq_ignore_ascii_case("none") => AssistantChoice::None,
-        Some(key) => AssistantChoice::Use(super::find_assistant(state, owner, key).await?),
+        Some(key) => {
+            AssistantChoice::Use(Box::new(super::find_assistant(state, owner, key).await?))
+        }
     };
     let mut notice = None;
     let mut options = input.options;
@@ -81,7 +83,7 @@ pub async fn send_message(
             let conversation = owned_conversation(state, owner, id).await?;
             let remembered = remembered_assistant(state, owner, &conversation).await?;
             let assistant = match &choice {
-                AssistantChoice::Use(assistant) => Some(assistant.clone()),
+                AssistantChoice::Use(assistant) => Some((**assistant).clone()),
                 AssistantChoice::None => None,
                 AssistantChoice::Keep => remembered.clone(),
             };
@@ -112,7 +114,7 @@ pub async fn send_message(
         }
         None => {
             let assistant = match &choice {
-                AssistantChoice::Use(assistant) => Some(assistant.clone()),
+                AssistantChoice::Use(assistant) => Some((**assistant).clone()),
                 _ => None,
             };
             let model = match (requested_model, &assistant) {
@@ -162,21 +164,17 @@ pub async fn send_message(
         },
         options,
         tools,
-        assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        TurnAssistant {
+            prompt: assistant.as_ref().map(|a| a.system_prompt.as_str()),
+            // A new choice is linked before the answer is grounded (its knowledge counts).
+            link: (!matches!(choice, AssistantChoice::Keep))
+                .then(|| assistant.as_ref().map(|a| a.id)),
+        },
         &files,
         admission,
     )
     .await?;
     let mut outcome = send_outcome(turn)?;
-    // A new conversation was created with the assistant's prompt: it only needs the link.
-    let chosen = assistant.as_ref().map(|a| a.id);
-    if !matches!(choice, AssistantChoice::Keep) && outcome.conversation.assistant_id != chosen {
-        state
-            .store
-            .set_conversation_assistant(owner, outcome.conversation.id, chosen, None)
-            .await?;
-        outcome.conversation.assistant_id = chosen;
-    }
     outcome.notice = notice;
     Ok(outcome)
 }
@@ -299,7 +297,10 @@ pub async fn regenerate(
         },
         options,
         tools,
-        assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        TurnAssistant {
+            prompt: assistant.as_ref().map(|a| a.system_prompt.as_str()),
+            link: None,
+        },
         &[],
         admission,
     )
@@ -349,7 +350,10 @@ pub async fn edit_and_resend(
         },
         options,
         tools,
-        assistant.as_ref().map(|a| a.system_prompt.as_str()),
+        TurnAssistant {
+            prompt: assistant.as_ref().map(|a| a.system_prompt.as_str()),
+            link: None,
+        },
         &[],
         admission,
     )
@@ -428,12 +432,19 @@ pub async fn message_events(
 }
 
 /// Stores the turn, then starts its generation with the conversation so far.
+/// The assistant of a turn: the system prompt it gives a conversation without one, and, when the
+/// turn picks it anew, the link the conversation gets (`Some(None)`: no assistant any more).
+struct TurnAssistant<'a> {
+    prompt: Option<&'a str>,
+    link: Option<Option<Uuid>>,
+}
+
 async fn start_turn(
     state: &AppState,
     turn: Turn<'_>,
     mut options: GenerationOptions,
     tools: Vec<ToolSpec>,
-    assistant_prompt: Option<&str>,
+    assistant: TurnAssistant<'_>,
     attach: &[Uuid],
     admission: Admission,
 ) -> AppResult<(TurnStarted, Option<ToolMode>)> {
@@ -456,7 +467,7 @@ async fn start_turn(
     })?;
     let mut messages = prompt_messages(&started.conversation, &started.history);
     // A conversation without a system prompt of its own gets its assistant's.
-    if let Some(prompt) = assistant_prompt.filter(|p| !p.trim().is_empty()) {
+    if let Some(prompt) = assistant.prompt.filter(|p| !p.trim().is_empty()) {
         if messages.first().is_none_or(|m| m.role != "system") {
             messages.insert(0, ChatMessage::new("system", prompt));
         }
@@ -466,6 +477,16 @@ async fn start_turn(
             .store
             .attach_file(owner, started.conversation.id, *file)
             .await?;
+    }
+    if let Some(chosen) = assistant.link {
+        if started.conversation.assistant_id != chosen {
+            // A new conversation already has the assistant's prompt: it only needs the link.
+            state
+                .store
+                .set_conversation_assistant(owner, started.conversation.id, chosen, None)
+                .await?;
+            started.conversation.assistant_id = chosen;
+        }
     }
     ground_turn(
         state,
@@ -576,10 +597,8 @@ async fn ground_turn(
         .min(wanted / 4);
     let question = messages[question_at].content.clone();
     let conversation_id = started.conversation.id;
-    let attached = state
-        .store
-        .conversation_files(owner, conversation_id)
-        .await?;
+    // Its own attached files and its assistant's knowledge.
+    let attached = state.store.knowledge_files(owner, conversation_id).await?;
     if attached.is_empty() {
         return Ok(());
     }

@@ -33,10 +33,15 @@ pub async fn get_conversation(
         }
     }
     let files = state.store.conversation_files(owner, id).await?;
+    let knowledge = match conversation.assistant_id {
+        Some(assistant) => state.store.assistant_files(owner, assistant).await?,
+        None => Vec::new(),
+    };
     Ok(ConversationWithMessages {
         conversation,
         messages,
         files,
+        knowledge,
     })
 }
 
