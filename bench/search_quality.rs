@@ -133,6 +133,8 @@ async fn main() {
     // Small chunks (a sentence or two), so that the right one competes with its neighbours.
     settings.documents.chunk_chars = 120;
     settings.documents.chunk_overlap = 20;
+    // Text is extracted as the server does it: in a child process of its binary.
+    settings.documents.extractor_program = Some(env!("CARGO_BIN_EXE_ollamastack").into());
     let options = leptos::config::LeptosOptions::builder()
         .output_name("ollamastack")
         .build();

@@ -140,6 +140,14 @@ impl std::str::FromStr for FileStorage {
     }
 }
 
+/// Where the text of files is extracted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExtractIn {
+    Process,
+    Thread,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DocumentSettings {
@@ -161,6 +169,14 @@ pub struct DocumentSettings {
     pub embed_timeout_ms: u64,
     /// Time allowed to extract the text of one file.
     pub extract_timeout_ms: u64,
+    /// Where text is extracted: in a child process of the server's binary (a reader that
+    /// loops is killed at the time limit, one that crashes takes only the child), or on a
+    /// blocking thread of the server.
+    pub extract_in: ExtractIn,
+    /// Most memory (address space) the extraction process may take.
+    pub extract_memory_bytes: u64,
+    /// The program run as the extractor; the server's own binary unless set.
+    pub extractor_program: Option<PathBuf>,
     /// Most characters of text kept from one file.
     pub max_extracted_chars: usize,
     /// DOCX (a zip): most entries, and most bytes once decompressed.
@@ -188,6 +204,9 @@ impl Default for DocumentSettings {
             embed_batch: 16,
             embed_timeout_ms: 120_000,
             extract_timeout_ms: 30_000,
+            extract_in: ExtractIn::Process,
+            extract_memory_bytes: 1024 * 1024 * 1024,
+            extractor_program: None,
             max_extracted_chars: 5_000_000,
             max_archive_entries: 1_000,
             max_archive_bytes: 100 * 1024 * 1024,

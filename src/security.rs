@@ -64,8 +64,12 @@ impl Guard {
     /// Requests without these headers (scripts, curl) are not from a page and pass.
     pub fn origin_allowed(&self, headers: &HeaderMap, host: Option<&str>) -> bool {
         let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        if matches!(fetch_site, Some("cross-site" | "same-site")) {
-            return false;
+        match fetch_site {
+            Some("cross-site" | "same-site") => return false,
+            // The browser's own word (a page cannot set this header). A form posted by one of
+            // our pages says `Origin: null` under our `Referrer-Policy: no-referrer`.
+            Some("same-origin") => return true,
+            _ => {}
         }
         let Some(origin) = headers.get(header::ORIGIN) else {
             return true;
@@ -239,6 +243,17 @@ mod tests {
         assert!(g.origin_allowed(&headers(&[("origin", "https://chat.example.com")]), host));
         assert!(!g.origin_allowed(&headers(&[("origin", "https://evil.example")]), host));
         assert!(!g.origin_allowed(&headers(&[("origin", "null")]), host));
+        assert!(!g.origin_allowed(
+            &headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]),
+            host
+        ));
+        assert!(
+            g.origin_allowed(
+                &headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]),
+                host
+            ),
+            "a form of our own page without JavaScript"
+        );
         assert!(!g.origin_allowed(&headers(&[("origin", "http://127.0.0.1:8080")]), host));
         assert!(!g.origin_allowed(&headers(&[("sec-fetch-site", "cross-site")]), host));
         assert!(!g.origin_allowed(&headers(&[("sec-fetch-site", "same-site")]), host));

@@ -1117,6 +1117,60 @@ async fn an_assistants_knowledge_grounds_its_conversations(backend: Backend) {
     );
 }
 
+/// Text is extracted in a child process of the server's binary: a reader that runs past the
+/// time limit is killed, one that runs out of memory dies alone; either way the file fails
+/// with its reason and the server goes on. On a thread (the other setting) it works too.
+async fn a_failing_reader_takes_only_its_child_process(backend: Backend) {
+    let pdf = sample_files::pdf("Warranty terms.\nThe kettle warranty lasts two years.");
+    // A child held to 1 MB of address space cannot even read its input: it aborts.
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.extract_memory_bytes = 1024 * 1024;
+    })
+    .await;
+    let (status, body) = upload(&app, &[("warranty.pdf", &pdf)]).await;
+    assert_eq!(status, 201, "{body}");
+    let file = indexed(&app, body["files"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(file["status"], "failed", "{file}");
+    assert!(
+        file["error"]
+            .as_str()
+            .unwrap()
+            .contains("its reader failed"),
+        "{file}"
+    );
+    let (status, _) = app.get("/api/v1/conversations").await;
+    assert_eq!(status, 200, "the server goes on");
+    drop(app);
+
+    // A reader that takes too long is stopped at the limit.
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.extract_timeout_ms = 1;
+    })
+    .await;
+    let (_, body) = upload(&app, &[("warranty.pdf", &pdf)]).await;
+    let file = indexed(&app, body["files"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(file["status"], "failed", "{file}");
+    assert!(
+        file["error"]
+            .as_str()
+            .unwrap()
+            .contains("reading the file took more than 1 ms"),
+        "{file}"
+    );
+    drop(app);
+
+    // On a thread of the server.
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.documents.extract_in = ollamastack::config::ExtractIn::Thread;
+    })
+    .await;
+    let (_, body) = upload(&app, &[("warranty.pdf", &pdf)]).await;
+    let file = indexed(&app, body["files"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(file["status"], "ready", "{file}");
+    let (_, results) = app.get("/api/v1/search?q=kettle%20warranty").await;
+    assert_eq!(results["hits"][0]["file_name"], "warranty.pdf", "{results}");
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -1128,4 +1182,5 @@ on_both_backends!(
     concurrent_uploads_and_the_quota,
     the_page_uploads_through_its_server_function,
     an_assistants_knowledge_grounds_its_conversations,
+    a_failing_reader_takes_only_its_child_process,
 );

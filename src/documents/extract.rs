@@ -1,12 +1,13 @@
 //! The text of a file: PDF pages through pdf_oxide, DOCX through its XML (with caps on the
-//! archive), markdown and text as they are, CSV as a summary plus its rows. Runs on a blocking
-//! thread (see `index`), so it may take its time; it never trusts sizes the file declares.
+//! archive), markdown and text as they are, CSV as a summary plus its rows. Runs in a child
+//! process or on a blocking thread (see `isolate`), so it may take its time; it never trusts
+//! sizes the file declares.
 
 use crate::model::FileKind;
 use std::io::{BufReader, Read};
 
 /// Caps on what one file may make the server do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     pub max_chars: usize,
     pub max_archive_entries: usize,
@@ -14,7 +15,7 @@ pub struct Limits {
 }
 
 /// A piece of a file's text: a page of a PDF, or the whole of other files.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Part {
     /// 1-based page of a PDF.
     pub page: Option<i32>,
@@ -23,7 +24,7 @@ pub struct Part {
     pub markdown: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Extracted {
     pub parts: Vec<Part>,
     pub pages: Option<i32>,

@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod detect;
 pub mod extract;
 pub mod grounding;
+pub mod isolate;
 pub mod search;
 pub mod service;
 pub mod storage;

@@ -3,10 +3,11 @@
 
 use super::chunk::chunk;
 use super::detect::{detect, Refused};
-use super::extract::{check_docx, extract, Limits};
+use super::extract::{check_docx, extract, Extracted, Limits};
+use super::isolate;
 use super::search;
 use super::storage::Storage;
-use crate::config::DocumentSettings;
+use crate::config::{DocumentSettings, ExtractIn};
 use crate::db::{encode_vector, Inserted, NewFile, Scope, SharedStore, StoredFile};
 use crate::error::{AppError, AppResult};
 use crate::llm::{OllamaClient, OllamaError};
@@ -25,6 +26,21 @@ const HEARTBEAT_STALE: Duration = Duration::from_secs(30);
 /// How often the indexer looks for work nobody announced (files queued by another instance).
 const POLL_EVERY: Duration = Duration::from_secs(5);
 
+/// The program that extracts text in a child process: the setting, else this very binary.
+fn extractor_program(settings: &DocumentSettings) -> Option<std::path::PathBuf> {
+    if settings.extract_in != ExtractIn::Process {
+        return None;
+    }
+    let program = settings
+        .extractor_program
+        .clone()
+        .or_else(|| std::env::current_exe().ok());
+    if program.is_none() {
+        tracing::warn!("the server's own program cannot be found: text is extracted on a thread");
+    }
+    program
+}
+
 /// An upload that streamed in completely, not yet checked.
 pub struct Received {
     /// The name, cleaned for display.
@@ -38,6 +54,8 @@ pub struct Documents {
     settings: DocumentSettings,
     pub storage: Storage,
     instance_id: Uuid,
+    /// The extractor program (process isolation), when there is one.
+    extractor: Option<std::path::PathBuf>,
     started_at: chrono::DateTime<Utc>,
     wake: Notify,
     shutdown: CancellationToken,
@@ -59,6 +77,7 @@ impl Documents {
             settings: settings.documents.clone(),
             storage,
             instance_id,
+            extractor: extractor_program(&settings.documents),
             started_at: crate::db::now(),
             wake: Notify::new(),
             shutdown,
@@ -367,26 +386,11 @@ impl Documents {
             let kind = file.info.kind;
             let limits = self.limits();
             let (size, overlap) = (self.settings.chunk_chars, self.settings.chunk_overlap);
-            // A blocking thread of its own, a panic caught, a time limit: the PDF reader is
-            // young and files are hostile.
-            let work = tokio::task::spawn_blocking(move || {
-                extract(kind, &bytes, &limits).map(|text| {
-                    let chunks = chunk(&text.parts, size, overlap);
-                    (chunks, text.pages, text.truncated)
-                })
-            });
-            let extracted = match tokio::time::timeout(self.settings.extract_timeout(), work).await
-            {
-                Ok(Ok(result)) => result.map_err(|e| e.0)?,
-                Ok(Err(_)) => return Err("the file could not be read (its reader failed)".into()),
-                Err(_) => {
-                    return Err(format!(
-                        "reading the file took more than {} s",
-                        self.settings.extract_timeout_ms / 1000
-                    ))
-                }
-            };
-            let (chunks, pages, truncated) = extracted;
+            let text = self.extract_text(kind, bytes, limits).await?;
+            let (pages, truncated) = (text.pages, text.truncated);
+            let chunks = tokio::task::spawn_blocking(move || chunk(&text.parts, size, overlap))
+                .await
+                .map_err(|_| "the file's text could not be cut into passages".to_string())?;
             let note = truncated.then(|| {
                 format!(
                     "only the first {} characters of this file are searchable",
@@ -406,6 +410,35 @@ impl Documents {
             }
         }
         self.embed_all(id).await
+    }
+
+    /// The text of a file, read where the settings say: the PDF reader is young and files are
+    /// hostile, so by default in a child process (see `isolate`), else on a blocking thread
+    /// with a panic caught; a time limit either way.
+    async fn extract_text(
+        &self,
+        kind: FileKind,
+        bytes: Vec<u8>,
+        limits: Limits,
+    ) -> Result<Extracted, String> {
+        let timeout = self.settings.extract_timeout();
+        if let (ExtractIn::Process, Some(program)) = (self.settings.extract_in, &self.extractor) {
+            return isolate::extract_in_child(
+                program,
+                kind,
+                bytes,
+                limits,
+                self.settings.extract_memory_bytes,
+                timeout,
+            )
+            .await;
+        }
+        let work = tokio::task::spawn_blocking(move || extract(kind, &bytes, &limits));
+        match tokio::time::timeout(timeout, work).await {
+            Ok(Ok(result)) => result.map_err(|e| e.0),
+            Ok(Err(_)) => Err(isolate::READER_FAILED.into()),
+            Err(_) => Err(isolate::too_slow(timeout)),
+        }
     }
 
     async fn embed_all(&self, id: Uuid) -> Result<(), String> {

@@ -141,6 +141,8 @@ pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
     let mut settings = Settings::default();
     settings.database = db.settings();
     settings.documents.files_dir = Some(db.files_dir.clone());
+    // Text is extracted by a child process of the server's own binary (a test's is not it).
+    settings.documents.extractor_program = Some(env!("CARGO_BIN_EXE_ollamastack").into());
     settings.ollama.url = ollama_url.to_string();
     settings.ollama.idle_timeout_ms = 5_000;
     settings.ollama.first_token_timeout_ms = 5_000;
