@@ -807,6 +807,39 @@ async fn concurrent_uploads_and_the_quota(backend: Backend) {
     );
 }
 
+/// Posts `body` as a browser's own form submission (it asks for a page back) and follows the
+/// redirect by hand: where it was sent, and that page.
+async fn post_form(app: &TestApp, path: &str, body: Vec<u8>) -> (String, String) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .post(format!("{}{path}", app.url))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let page = app
+        .at(reqwest::Method::GET, &location)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (location, page)
+}
+
 /// The page's upload server function: with JavaScript it answers the XMLHttpRequest with what
 /// was kept and refused; a plain form post (no JavaScript) comes back to the documents page,
 /// which says how it went; bodies that are not multipart or are too large are refused before
@@ -859,44 +892,21 @@ async fn the_page_uploads_through_its_server_function(backend: Backend) {
         "{outcome}"
     );
 
-    // As a browser without JavaScript posts the documents page's form.
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let form = |body: Vec<u8>| {
-        no_redirects
-            .post(format!("{}{path}", app.url))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={BOUNDARY}"),
-            )
-            .header("accept", "text/html,application/xhtml+xml")
-            .header("origin", app.url.clone())
-            .header("referer", format!("{}/documents", app.url))
-            .body(body)
-    };
-    let response = form(multipart(&[
-        ("policy.md", b"# Policy\n\nVisitors sign in at the desk."),
-        ("<img src=x onerror=alert(1)>.exe", b"MZ\x90\x00"),
-    ]))
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
+    // As a browser without JavaScript posts the documents page's form: sent back to the page,
+    // which says how it went.
+    let (location, page) = post_form(
+        &app,
+        path,
+        multipart(&[
+            ("policy.md", b"# Policy\n\nVisitors sign in at the desk."),
+            ("<img src=x onerror=alert(1)>.exe", b"MZ\x90\x00"),
+        ]),
+    )
+    .await;
     assert!(
         location.starts_with("/documents?uploaded=1&refused="),
         "{location}"
     );
-    let page = app
-        .at(reqwest::Method::GET, &location)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(page.contains("1 file uploaded"), "{page}");
     assert!(
         page.contains(
@@ -915,21 +925,11 @@ async fn the_page_uploads_through_its_server_function(backend: Backend) {
         .iter()
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
-    let response = form(multipart(&six)).send().await.unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let (location, page) = post_form(&app, path, multipart(&six)).await;
     assert!(
         location.contains("upload_error=at+most+5+files"),
         "{location}"
     );
-    let page = app
-        .at(reqwest::Method::GET, &location)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
         page.contains("The upload failed: at most 5 files at once"),
         "{page}"
@@ -946,8 +946,9 @@ async fn the_page_uploads_through_its_server_function(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
-    // Declared larger than five files at their limit: refused before it is read.
-    let response = no_redirects
+    // Declared larger than five files at their limit: refused before it is read (on a
+    // connection of its own: the server closes it).
+    let response = reqwest::Client::new()
         .post(format!("{}{path}", app.url))
         .header(
             "content-type",

@@ -11,13 +11,18 @@ use uuid::Uuid;
 pub const OUTBOX_FILE_UPLOADED: &str = "file.uploaded";
 pub const OUTBOX_FILE_INDEXED: &str = "file.indexed";
 
-/// The file columns of `FILE_COLUMNS` under a table alias, for joins.
-pub(super) fn file_columns_of(alias: &str) -> String {
-    FILE_COLUMNS
+/// The owner's files linked to one `key` (`$1`; the owner is `$2`) through a link table or
+/// view (`k`), in `order`.
+pub(super) fn linked_files_sql(link: &str, key: &str, order: &str) -> String {
+    let columns = FILE_COLUMNS
         .split(", ")
-        .map(|column| format!("{alias}.{}", column.trim()))
+        .map(|column| format!("f.{}", column.trim()))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    format!(
+        "SELECT {columns} FROM {link} k JOIN files f ON f.id = k.file_id \
+         WHERE k.{key} = $1 AND k.owner_id = $2 ORDER BY {order}"
+    )
 }
 
 pub(super) const FILE_COLUMNS: &str =
@@ -497,29 +502,17 @@ macro_rules! portable_documents {
             }
 
             async fn conversation_files(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
-                let sql = format!(
-                    "SELECT {} FROM conversation_files a JOIN files f ON f.id = a.file_id \
-                     WHERE a.conversation_id = $1 AND a.owner_id = $2 ORDER BY a.created_at, f.id",
-                    file_columns_of("f")
-                );
+                let sql = linked_files_sql("conversation_files", "conversation_id", "k.created_at, f.id");
                 sqlx::query_as::<_, FileInfo>(&sql).bind(conversation_id).bind(owner_id).fetch_all(&self.pool).await
             }
 
             async fn knowledge_files(&self, owner_id: Uuid, conversation_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
-                let sql = format!(
-                    "SELECT {} FROM conversation_knowledge k JOIN files f ON f.id = k.file_id \
-                     WHERE k.conversation_id = $1 AND k.owner_id = $2 ORDER BY f.created_at, f.id",
-                    file_columns_of("f")
-                );
+                let sql = linked_files_sql("conversation_knowledge", "conversation_id", "f.created_at, f.id");
                 sqlx::query_as::<_, FileInfo>(&sql).bind(conversation_id).bind(owner_id).fetch_all(&self.pool).await
             }
 
             async fn assistant_files(&self, owner_id: Uuid, assistant_id: Uuid) -> Result<Vec<FileInfo>, sqlx::Error> {
-                let sql = format!(
-                    "SELECT {} FROM assistant_files k JOIN files f ON f.id = k.file_id \
-                     WHERE k.assistant_id = $1 AND k.owner_id = $2 ORDER BY k.created_at, f.created_at, f.id",
-                    file_columns_of("f")
-                );
+                let sql = linked_files_sql("assistant_files", "assistant_id", "k.created_at, f.created_at, f.id");
                 sqlx::query_as::<_, FileInfo>(&sql).bind(assistant_id).bind(owner_id).fetch_all(&self.pool).await
             }
 

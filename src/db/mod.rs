@@ -1205,7 +1205,7 @@ mod sqlite;
 pub use documents::{
     decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, Scope, StoredFile,
 };
-use documents::{file_columns_of, portable_documents, FILE_COLUMNS};
+use documents::{linked_files_sql, portable_documents, FILE_COLUMNS};
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

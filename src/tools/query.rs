@@ -54,6 +54,8 @@ pub const SERVER_TABLES: &[&str] = &[
     "chunks_fts_docsize",
     "chunks_fts_idx",
     "conversation_files",
+    "assistant_files",
+    "conversation_knowledge",
     "_sqlx_migrations",
     "sqlite_master",
     "sqlite_schema",
