@@ -422,7 +422,8 @@ impl Documents {
         limits: Limits,
     ) -> Result<Extracted, String> {
         let timeout = self.settings.extract_timeout();
-        if let (ExtractIn::Process, Some(program)) = (self.settings.extract_in, &self.extractor) {
+        // Set only in process mode (see `extractor_program`).
+        if let Some(program) = &self.extractor {
             return isolate::extract_in_child(
                 program,
                 kind,
