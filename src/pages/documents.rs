@@ -33,8 +33,10 @@ pub fn DocumentsPage() -> impl IntoView {
     // would rebuild the list under the person's pointer).
     let listed = Resource::new(|| (), |_| list_files());
     let reload = RwSignal::new(0u32);
-    let limits = Resource::new(|| (), |_| get_upload_limits());
-    let limits = Signal::derive(move || limits.get().and_then(Result::ok));
+    let limits_resource = Resource::new(|| (), |_| get_upload_limits());
+    // Uploads read the limits only when a file is picked (untracked); the hint below reads them
+    // inside a Suspense, so server rendering waits for them in one place and hydration matches.
+    let limits = Signal::derive(move || limits_resource.get().and_then(Result::ok));
     let uploads = Uploads::new(
         limits,
         Callback::new(move |_| {
@@ -82,11 +84,15 @@ pub fn DocumentsPage() -> impl IntoView {
             >
                 <span class="text-zinc-500">"Drop files here, or"</span>
                 <PickFiles uploads label="Choose files"/>
-                {move || limits.get().map(|l| view! {
-                    <span class="text-xs text-zinc-400">
-                        {format!("Up to {} files at once, {} each.", l.max_files, crate::text::human_size(l.max_file_bytes))}
-                    </span>
-                })}
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        limits_resource.await.ok().map(|l| view! {
+                            <span class="text-xs text-zinc-400">
+                                {format!("Up to {} files at once, {} each.", l.max_files, crate::text::human_size(l.max_file_bytes))}
+                            </span>
+                        })
+                    })}
+                </Suspense>
                 <button
                     type="submit"
                     data-testid="upload-submit"
