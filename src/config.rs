@@ -14,6 +14,12 @@ pub struct Settings {
     pub tools: ToolSettings,
     pub documents: DocumentSettings,
     pub log: LogSettings,
+    pub analytics: AnalyticsSettings,
+    /// Defaults of the runtime settings (`ui.*`, `ai.*`, `features.*`), which people and the
+    /// instance may override while the server runs.
+    pub ui: crate::model::UiPreferences,
+    pub ai: crate::model::AiPreferences,
+    pub features: crate::model::Features,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +40,9 @@ pub struct ServerSettings {
     pub protected: bool,
     /// Largest request body accepted, in bytes, on every route (server functions included).
     pub max_body_bytes: usize,
+    /// How long the instance's saved settings (feature flags…) are kept before being read
+    /// again: how soon another instance's change arrives here.
+    pub settings_refresh_ms: u64,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +238,21 @@ impl DocumentSettings {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+pub struct AnalyticsSettings {
+    /// How often each instance records the outbox's new events (a report records them too).
+    pub record_interval_ms: u64,
+}
+
+impl Default for AnalyticsSettings {
+    fn default() -> Self {
+        AnalyticsSettings {
+            record_interval_ms: 2_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// A tracing filter such as `info,ollamastack=debug`; `RUST_LOG` overrides it.
     pub filter: String,
@@ -247,6 +271,7 @@ impl Default for ServerSettings {
             // A message is at most 100,000 characters; escaped as JSON or form data it stays
             // well under this.
             max_body_bytes: 2 * 1024 * 1024,
+            settings_refresh_ms: 1_000,
         }
     }
 }
@@ -377,6 +402,8 @@ pub enum ConfigError {
     },
     #[error("setting {key} is not valid: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("runtime setting {0}")]
+    Preference(String),
     #[error("environment variable {name}={value:?} is not valid: {reason}")]
     Env {
         name: &'static str,
@@ -471,7 +498,16 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_EMBEDDING_MODEL", "documents.embedding_model"),
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
+    (
+        "OLLAMASTACK_<KEY>",
+        "a runtime setting: its dotted key in capitals with _ for . (OLLAMASTACK_UI_THEME, OLLAMASTACK_FEATURES_ANALYTICS)",
+    ),
 ];
+
+/// The environment variable of a runtime setting: `ui.brand.primary` → `OLLAMASTACK_UI_BRAND_PRIMARY`.
+pub fn preference_env_name(key: &str) -> String {
+    format!("OLLAMASTACK_{}", key.replace('.', "_").to_ascii_uppercase())
+}
 
 impl Settings {
     /// The folder of files kept on disk.
@@ -586,12 +622,40 @@ impl Settings {
         set!("OLLAMASTACK_EMBEDDING_MODEL" => self.documents.embedding_model);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
+        let mut preferences = self.preferences();
+        for key in crate::model::Preferences::keys() {
+            let name = preference_env_name(&key);
+            if let Some(value) = lookup(&name) {
+                preferences
+                    .set_text(&key, &value)
+                    .map_err(|e| ConfigError::Preference(format!("from {name}: {e}")))?;
+            }
+        }
+        self.set_preferences(preferences);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
         self.check()
     }
 
+    /// The runtime settings as configured (file and environment), before any saved value.
+    pub fn preferences(&self) -> crate::model::Preferences {
+        crate::model::Preferences {
+            ui: self.ui.clone(),
+            ai: self.ai.clone(),
+            features: self.features.clone(),
+        }
+    }
+
+    pub fn set_preferences(&mut self, preferences: crate::model::Preferences) {
+        self.ui = preferences.ui;
+        self.ai = preferences.ai;
+        self.features = preferences.features;
+    }
+
     /// Values no deployment can mean.
     fn check(&self) -> Result<(), ConfigError> {
+        self.preferences()
+            .validate()
+            .map_err(|e| ConfigError::Preference(e.to_string()))?;
         if let Some(url) = &self.server.public_url {
             match reqwest::Url::parse(url) {
                 Ok(parsed)
@@ -823,6 +887,50 @@ mod tests {
                 "README.md does not document {name}"
             );
         }
+    }
+
+    #[test]
+    fn runtime_settings_come_from_the_file_then_the_environment() {
+        let mut settings = Settings::from_toml(
+            "[ui]\ntheme = \"dark\"\nsidebar_width = 300\n[ui.brand]\napp_name = \"Acme\"\n[features]\nanalytics = false\n",
+            "test.toml",
+        )
+        .unwrap();
+        settings
+            .apply_env(|name| match name {
+                "OLLAMASTACK_UI_SIDEBAR_WIDTH" => Some("360".into()),
+                "OLLAMASTACK_AI_DEFAULT_MODEL" => Some("qwen3:4b".into()),
+                "OLLAMASTACK_UI_BRAND_PRIMARY" => Some("#0f766e".into()),
+                _ => None,
+            })
+            .unwrap();
+        let prefs = settings.preferences();
+        assert_eq!(prefs.ui.theme, crate::model::ThemeChoice::Dark);
+        assert_eq!(prefs.ui.sidebar_width, 360);
+        assert_eq!(prefs.ui.brand.app_name, "Acme");
+        assert_eq!(prefs.ui.brand.primary, "#0f766e");
+        assert_eq!(prefs.ai.default_model.as_deref(), Some("qwen3:4b"));
+        assert!(!prefs.features.analytics);
+        assert!(prefs.features.file_upload);
+
+        let error = Settings::default()
+            .apply_env(|name| (name == "OLLAMASTACK_FEATURES_ANALYTICS").then(|| "maybe".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("OLLAMASTACK_FEATURES_ANALYTICS")
+                && error.contains("features.analytics"),
+            "{error}"
+        );
+        let error = Settings::from_toml("[ui]\nsidebar_width = 9000\n", "t.toml")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("ui.sidebar_width: must be between"),
+            "{error}"
+        );
     }
 
     #[test]

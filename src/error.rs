@@ -35,6 +35,10 @@ pub enum AppError {
     /// Refused for safety (a cross-origin request, an unknown host).
     #[error("{0}")]
     Forbidden(String),
+    /// A part of the app switched off by its feature flag: as absent as a route that does not
+    /// exist.
+    #[error("this is switched off on this server ({0})")]
+    FeatureOff(String),
     #[error("the server could not complete the request (the details are in its log)")]
     Internal,
     #[error("{0}")]
@@ -45,7 +49,7 @@ impl AppError {
     pub fn status_code(&self) -> http::StatusCode {
         use http::StatusCode;
         match self {
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) | AppError::FeatureOff(_) => StatusCode::NOT_FOUND,
             AppError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::OllamaUnreachable { .. } | AppError::Ollama(_) => StatusCode::BAD_GATEWAY,
             AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
@@ -64,6 +68,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::NotFound(_) => "not_found",
+            AppError::FeatureOff(_) => "feature_off",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::OllamaUnreachable { .. } => "ollama_unreachable",
             AppError::ModelNotFound(_) => "model_not_found",

@@ -17,6 +17,8 @@ pub mod server_fns;
 pub mod text;
 
 #[cfg(feature = "ssr")]
+pub mod analytics;
+#[cfg(feature = "ssr")]
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod config;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub documents: Arc<crate::documents::Documents>,
     /// The owner of everything until accounts arrive.
     pub local_user: LocalUser,
+    /// Settings people and the instance change while the server runs.
+    pub runtime: Arc<crate::service::preferences::RuntimeSettings>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +91,16 @@ impl AppState {
             settings.generation.sweep_interval_ms,
         ));
         let notifier = Notifier::start(&store, generations.shutdown_token());
+        crate::analytics::spawn_recorder(
+            store.clone(),
+            std::time::Duration::from_millis(settings.analytics.record_interval_ms.max(100)),
+            generations.shutdown_token(),
+        );
+        let runtime = Arc::new(crate::service::preferences::RuntimeSettings::new(
+            settings.preferences(),
+            store.clone(),
+            std::time::Duration::from_millis(settings.server.settings_refresh_ms),
+        ));
 
         Ok(AppState {
             leptos_options,
@@ -100,6 +112,7 @@ impl AppState {
             tools,
             documents,
             local_user,
+            runtime,
         })
     }
 

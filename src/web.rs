@@ -3,6 +3,7 @@
 
 use crate::app::{shell, App};
 use crate::config::Settings;
+use crate::service::preferences::Feature;
 use crate::state::AppState;
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -42,6 +43,8 @@ pub fn app(state: AppState) -> Router {
         ))
         // The limit above bounds every body; axum's extractors need not add their own.
         .layer(DefaultBodyLimit::disable())
+        // A feature switched off takes its routes with it.
+        .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -66,6 +69,112 @@ pub fn app(state: AppState) -> Router {
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)
+}
+
+/// The routes of each feature that can be switched off: a method (any when none), and a path
+/// that matches itself and, when `prefix`, everything under it.
+struct GatedRoute {
+    method: Option<axum::http::Method>,
+    path: &'static str,
+    prefix: bool,
+    feature: Feature,
+}
+
+const GATED_ROUTES: &[GatedRoute] = &[
+    GatedRoute {
+        method: None,
+        path: "/analytics",
+        prefix: true,
+        feature: Feature::Analytics,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/v1/analytics",
+        prefix: true,
+        feature: Feature::Analytics,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/get_analytics",
+        prefix: false,
+        feature: Feature::Analytics,
+    },
+    GatedRoute {
+        method: Some(axum::http::Method::POST),
+        path: "/api/v1/files",
+        prefix: false,
+        feature: Feature::FileUpload,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/upload_files",
+        prefix: false,
+        feature: Feature::FileUpload,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/v1/tools",
+        prefix: true,
+        feature: Feature::CustomTools,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/list_tools",
+        prefix: false,
+        feature: Feature::CustomTools,
+    },
+    GatedRoute {
+        method: None,
+        path: "/api/v1/webhooks",
+        prefix: true,
+        feature: Feature::Webhooks,
+    },
+    GatedRoute {
+        method: None,
+        path: "/integrations",
+        prefix: true,
+        feature: Feature::Webhooks,
+    },
+];
+
+/// The feature a request's route belongs to, if any.
+fn gated_feature(method: &axum::http::Method, path: &str) -> Option<Feature> {
+    GATED_ROUTES
+        .iter()
+        .find(|route| {
+            route.method.as_ref().is_none_or(|m| m == method)
+                && (path == route.path
+                    || (route.prefix
+                        && path
+                            .strip_prefix(route.path)
+                            .is_some_and(|rest| rest.starts_with('/'))))
+        })
+        .map(|route| route.feature)
+}
+
+/// Answers 404 for the routes of a feature that is switched off: JSON for the API and server
+/// functions, a small page for pages.
+async fn feature_gate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let Some(feature) = gated_feature(request.method(), request.uri().path()) else {
+        return next.run(request).await;
+    };
+    match crate::service::preferences::require_feature(&state, feature).await {
+        Ok(()) => next.run(request).await,
+        Err(error) if request.uri().path().starts_with("/api/") => error.into_response(),
+        Err(_) => (
+            axum::http::StatusCode::NOT_FOUND,
+            axum::response::Html(
+                "<!DOCTYPE html><html lang=\"en\"><meta charset=\"utf-8\"><title>Not found</title>\
+                 <p>Page not found. <a href=\"/\">Back to the chat</a></p></html>",
+            ),
+        )
+            .into_response(),
+    }
 }
 
 /// Adds `X-Response-Time`: time to the response head (for streams, time until streaming starts).

@@ -5,32 +5,12 @@
 
 mod common;
 
-use common::{Backend, TestApp};
+use common::{multipart, Backend, TestApp, BOUNDARY};
 use ollamastack::db::Scope;
 use ollamastack::testing::fake_ollama::FakeConfig;
 use ollamastack::testing::sample_files;
 use serde_json::Value;
 use std::time::Duration;
-
-const BOUNDARY: &str = "----ollamastack-test-7d9a";
-
-/// A multipart body with one `file` field per (name, bytes).
-fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for (name, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
-                 Content-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
 
 async fn upload_body(app: &TestApp, body: Vec<u8>) -> (u16, Value) {
     let response = app

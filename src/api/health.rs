@@ -44,5 +44,5 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Whether Ollama answers, and its models.
 pub async fn models(State(state): State<AppState>) -> impl IntoResponse {
-    Json(service::ollama_status(&state).await)
+    Json(service::ollama_status(&state, state.current_user()).await)
 }

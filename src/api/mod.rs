@@ -1,11 +1,13 @@
 //! The REST API under /api/v1, and the health checks. JSON in and out; errors are
 //! `{"error": {"code": …, "message": …}}` with a fitting status, never a stack trace.
 
+mod analytics;
 mod assistants;
 mod conversations;
 pub mod files;
 mod health;
 mod messages;
+mod settings;
 mod tools;
 
 use crate::error::AppError;
@@ -25,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/models", get(health::models))
+        .route("/api/v1/analytics", get(analytics::get))
         .route(
             "/api/v1/conversations",
             get(conversations::list).post(messages::send_new),
@@ -72,6 +75,16 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/conversations/{id}/files/{file_id}",
             axum::routing::delete(files::detach),
+        )
+        .route(
+            "/api/v1/settings",
+            get(settings::list).patch(settings::update_many),
+        )
+        .route(
+            "/api/v1/settings/{key}",
+            get(settings::get)
+                .put(settings::put)
+                .delete(settings::reset),
         )
 }
 

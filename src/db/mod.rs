@@ -247,6 +247,10 @@ macro_rules! insert_outbox_in {
 /// The kind of the outbox event written when a generation reaches a final status.
 pub const OUTBOX_GENERATION_FINISHED: &str = "generation.finished";
 
+/// The kinds of the outbox events a turn writes: a new conversation, a person's message.
+pub const OUTBOX_CONVERSATION_CREATED: &str = "conversation.created";
+pub const OUTBOX_MESSAGE_SENT: &str = "message.sent";
+
 /// The kind of the outbox event written when a tool call of an agent run ends.
 pub const OUTBOX_TOOL_FINISHED: &str = "tool.finished";
 
@@ -357,7 +361,9 @@ impl TurnError {
 /// The storage the server uses, one implementation per database (`sqlite.rs`, `postgres.rs`).
 /// Every query on a person's rows is scoped by `owner_id`.
 #[async_trait::async_trait]
-pub trait Store: DocumentStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    DocumentStore + SettingStore + AnalyticsStore + Send + Sync + std::fmt::Debug
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -781,6 +787,7 @@ macro_rules! portable_store {
                     let mut edited_message: Option<Message> = None;
                     // A write first: it takes SQLite's write lock (concurrent turns wait instead of
                     // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
+                    let created = matches!(turn.conversation, TurnConversation::New { .. });
                     let conversation = match turn.conversation {
                         TurnConversation::Existing(id) => sqlx::query_as::<_, Conversation>(&conversation_sql)
                             .bind(storable(turn.model)).bind(at).bind(id).bind(owner)
@@ -844,6 +851,21 @@ macro_rules! portable_store {
                         },
                         None => None,
                     };
+                    // For analytics (and webhooks to come), with the turn itself.
+                    if created {
+                        let payload = serde_json::json!({ "conversation_id": conversation.id, "model": turn.model }).to_string();
+                        insert_outbox_in!(tx, owner, OUTBOX_CONVERSATION_CREATED, conversation.id, payload, at)?;
+                    }
+                    if let Some(sent) = user_message.as_ref().or(edited_message.as_ref()) {
+                        let payload = serde_json::json!({
+                            "conversation_id": conversation.id,
+                            "message_id": sent.id,
+                            "model": turn.model,
+                            "chars": sent.content.chars().count(),
+                        })
+                        .to_string();
+                        insert_outbox_in!(tx, owner, OUTBOX_MESSAGE_SENT, sent.id, payload, at)?;
+                    }
                     let history = sqlx::query_as::<_, Message>(&history_sql)
                         .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?;
                     let new = NewMessage {
@@ -1198,14 +1220,20 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<SharedStore, StoreEr
 pub type SharedStore = std::sync::Arc<dyn Store>;
 
 // After the macros, which the backends use.
+pub mod analytics;
 pub mod documents;
 mod postgres;
+pub mod settings;
 mod sqlite;
 
+use analytics::portable_analytics;
+pub use analytics::AnalyticsStore;
 pub use documents::{
     decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, Scope, StoredFile,
 };
 use documents::{linked_files_sql, portable_documents, FILE_COLUMNS};
+use settings::portable_settings;
+pub use settings::{SavedSetting, SettingStore};
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

@@ -52,6 +52,10 @@ portable_store!(PostgresStore {
     }
 });
 
+portable_settings!(PostgresStore);
+
+portable_analytics!(PostgresStore, sqlx::Postgres);
+
 portable_documents!(PostgresStore, lock = "FOR UPDATE SKIP LOCKED" {
     async fn keyword_search(
         &self,

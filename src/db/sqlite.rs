@@ -84,6 +84,10 @@ portable_store!(SqliteStore {
     }
 });
 
+portable_settings!(SqliteStore);
+
+portable_analytics!(SqliteStore, sqlx::Sqlite);
+
 portable_documents!(SqliteStore, lock = "" {
     async fn keyword_search(
         &self,

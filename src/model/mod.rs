@@ -1,8 +1,12 @@
 //! Data shared by the server and the browser: what is stored, sent over server functions and
 //! streamed to the page.
 
+mod analytics;
 mod documents;
+mod preferences;
+pub use analytics::*;
 pub use documents::*;
+pub use preferences::*;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use crate::model::ToolSummary;
 use leptos::prelude::*;
 
 /// The tools an answer may call.
-#[server]
+#[server(endpoint = "list_tools")]
 pub async fn list_tools() -> Result<Vec<ToolSummary>, AppError> {
     let state = super::app_state()?;
     Ok(state

@@ -1,5 +1,6 @@
 //! A turn of the chat: sending, regenerating, stopping, and following answers.
 
+use super::preferences::Feature;
 use super::prompt::prompt_messages;
 use super::{
     check_options, default_model, get_conversation, owned_conversation, owned_message, title_from,
@@ -65,7 +66,7 @@ pub async fn send_message(
     check_options(&input.options)?;
     let files = owned_files(state, owner, &input.files).await?;
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
-    let tools = tool_specs(state, &input.tools)?;
+    let tools = tool_specs(state, &input.tools).await?;
     let admission = admit(state, owner)?;
 
     let choice = match input.assistant.as_deref().map(str::trim) {
@@ -120,7 +121,7 @@ pub async fn send_message(
             let model = match (requested_model, &assistant) {
                 (Some(model), _) => model,
                 (None, Some(assistant)) => assistant_model(state, assistant, &mut notice).await?,
-                (None, None) => default_model(state).await?,
+                (None, None) => default_model(state, owner).await?,
             };
             (
                 TurnConversation::New {
@@ -135,7 +136,7 @@ pub async fn send_message(
     let options = validate_options(state, options.or(&assistant_options(assistant.as_ref())))?;
     // The turn's tools, else the assistant's when it may call them.
     let tools = if tools.is_empty() {
-        tool_specs(state, &assistant_tools(assistant.as_ref()))?
+        tool_specs(state, &assistant_tools(state, assistant.as_ref()).await?).await?
     } else {
         tools
     };
@@ -200,12 +201,19 @@ fn assistant_options(assistant: Option<&Assistant>) -> GenerationOptions {
     }
 }
 
-fn assistant_tools(assistant: Option<&Assistant>) -> Vec<String> {
-    match assistant {
+/// The tools an assistant may call: none while tools are switched off on this server (its
+/// answers are then plain ones).
+async fn assistant_tools(
+    state: &AppState,
+    assistant: Option<&Assistant>,
+) -> AppResult<Vec<String>> {
+    Ok(match assistant {
         // A tool removed from the server since is left out rather than failing every turn.
-        Some(a) if a.tools_enabled => a.tools.0.clone(),
+        Some(a) if a.tools_enabled && super::preferences::features(state).await?.custom_tools => {
+            a.tools.0.clone()
+        }
         _ => Vec::new(),
-    }
+    })
 }
 
 /// The assistant's model when Ollama has it; else the default model, with a note saying so.
@@ -225,7 +233,7 @@ async fn assistant_model(
         return Ok(assistant.model.clone());
     }
     // The list just read serves for the default too.
-    let fallback = super::models::default_model_among(state, &models)?;
+    let fallback = super::models::default_model_among(state, assistant.owner_id, &models).await?;
     *notice = Some(format!(
         "{} uses the model {}, which Ollama does not have; answering with {fallback} instead. \
          Install it with `ollama pull {}`.",
@@ -235,7 +243,12 @@ async fn assistant_model(
 }
 
 /// The tools a turn asked for, as Ollama reads them; an unknown name is refused.
-fn tool_specs(state: &AppState, names: &[String]) -> AppResult<Vec<ToolSpec>> {
+/// The specs of the tools a request names: none, or, when tools are switched off on this
+/// server (`features.custom_tools`), the same 404 as their routes.
+async fn tool_specs(state: &AppState, names: &[String]) -> AppResult<Vec<ToolSpec>> {
+    if !names.is_empty() {
+        super::preferences::require_feature(state, Feature::CustomTools).await?;
+    }
     Ok(super::known_tools(state, names)?
         .into_iter()
         .map(|tool| ToolSpec::function(tool.name(), tool.description(), tool.parameters()))
@@ -253,7 +266,7 @@ pub async fn regenerate(
 ) -> AppResult<Message> {
     check_options(&options)?;
     let model = model.as_deref().map(validate_model).transpose()?;
-    let tools = tool_specs(state, tools)?;
+    let tools = tool_specs(state, tools).await?;
     let ConversationWithMessages {
         conversation,
         messages,
@@ -267,7 +280,7 @@ pub async fn regenerate(
             .or(&assistant_options(assistant.as_ref())),
     )?;
     let tools = if tools.is_empty() {
-        tool_specs(state, &assistant_tools(assistant.as_ref()))?
+        tool_specs(state, &assistant_tools(state, assistant.as_ref()).await?).await?
     } else {
         tools
     };
@@ -334,7 +347,7 @@ pub async fn edit_and_resend(
             .clone()
             .or(&assistant_options(assistant.as_ref())),
     )?;
-    let tools = tool_specs(state, &assistant_tools(assistant.as_ref()))?;
+    let tools = tool_specs(state, &assistant_tools(state, assistant.as_ref()).await?).await?;
     let admission = admit(state, owner)?;
     let model = model.unwrap_or_else(|| conversation.model.clone());
     let turn = start_turn(
@@ -450,6 +463,9 @@ async fn start_turn(
 ) -> AppResult<(TurnStarted, Option<ToolMode>)> {
     let owner = turn.owner_id;
     let model = turn.model.to_string();
+    // The person's runtime settings (read before anything is stored): a temperature when
+    // nothing set one, and how much of the history goes with the turn.
+    let preferences = state.runtime.for_person(owner).await?;
     // With tools: natively when the model can (or the server does not say), else by prompt.
     let show = if tools.is_empty() {
         None
@@ -465,7 +481,13 @@ async fn start_turn(
         TurnError::NotFound => AppError::NotFound("conversation".into()),
         TurnError::Db(error) => AppError::from(error),
     })?;
-    let mut messages = prompt_messages(&started.conversation, &started.history);
+    options.temperature = options.temperature.or(preferences.ai.temperature);
+    let history = super::prompt::recent_history(
+        &started.history,
+        preferences.ai.max_history as usize,
+        options.num_ctx.and_then(|n| u32::try_from(n).ok()),
+    );
+    let mut messages = prompt_messages(&started.conversation, history);
     // A conversation without a system prompt of its own gets its assistant's.
     if let Some(prompt) = assistant.prompt.filter(|p| !p.trim().is_empty()) {
         if messages.first().is_none_or(|m| m.role != "system") {

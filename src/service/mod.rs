@@ -2,13 +2,16 @@
 //! these. Input is validated here, at the edge, into typed errors. One module per domain, so that
 //! agents, documents, analytics, accounts and webhooks become siblings.
 
+mod analytics;
 mod assistants;
 mod chat;
 mod conversations;
 mod models;
+pub mod preferences;
 mod prompt;
 mod validation;
 
+pub use analytics::*;
 pub use assistants::*;
 pub use chat::*;
 pub use conversations::*;

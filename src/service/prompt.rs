@@ -22,6 +22,44 @@ pub(crate) fn prompt_messages(
     messages
 }
 
+/// Characters per token, roughly, for keeping a history within a context window.
+const CHARS_PER_TOKEN: usize = 4;
+
+/// The part of `history` a turn sends: its last message (the one answered) and at most
+/// `max_earlier` messages before it (`ai.max_history`), fewer when their text would not fit in
+/// three quarters of a `num_ctx`-token context window (the rest is left for the system prompt,
+/// documents and the answer). A cut never starts inside an agent run: the history begins at a
+/// message the person wrote, so no tool result goes without the call that asked for it.
+pub(crate) fn recent_history(
+    history: &[Message],
+    max_earlier: usize,
+    num_ctx: Option<u32>,
+) -> &[Message] {
+    let Some(last) = history.len().checked_sub(1) else {
+        return history;
+    };
+    let mut start = last.saturating_sub(max_earlier);
+    if let Some(num_ctx) = num_ctx {
+        let budget = num_ctx as usize * 3 / 4 * CHARS_PER_TOKEN;
+        let mut used = history[last].content.len();
+        let mut fits = last;
+        while fits > start {
+            let size = history[fits - 1].content.len()
+                + history[fits - 1].thinking.as_deref().map_or(0, str::len);
+            if used + size > budget {
+                break;
+            }
+            used += size;
+            fits -= 1;
+        }
+        start = fits;
+    }
+    while start < last && history[start].role != Role::User {
+        start += 1;
+    }
+    &history[start..]
+}
+
 /// One stored message as Ollama reads it; `None` for what the model should not see (an
 /// answer that never got any text).
 fn chat_message(message: &Message) -> Option<ChatMessage> {
@@ -46,5 +84,82 @@ fn chat_message(message: &Message) -> Option<ChatMessage> {
             ..ChatMessage::new("tool", message.content.clone())
         }),
         Role::Assistant | Role::System => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MessageStatus, ToolCalls};
+
+    fn message(role: Role, content: &str) -> Message {
+        Message {
+            id: uuid::Uuid::now_v7(),
+            conversation_id: uuid::Uuid::nil(),
+            owner_id: uuid::Uuid::nil(),
+            role,
+            content: content.into(),
+            model: None,
+            status: MessageStatus::Complete,
+            error: None,
+            tool_calls: ToolCalls::default(),
+            tool_name: None,
+            thinking: None,
+            charts: Default::default(),
+            sources: Default::default(),
+            metrics: Default::default(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn contents(history: &[Message]) -> Vec<&str> {
+        history.iter().map(|m| m.content.as_str()).collect()
+    }
+
+    #[test]
+    fn history_keeps_the_newest_messages_and_whole_agent_runs() {
+        let history = vec![
+            message(Role::User, "u1"),
+            message(Role::Assistant, "a1"),
+            message(Role::User, "u2"),
+            message(Role::Assistant, ""),
+            message(Role::Tool, "t2"),
+            message(Role::Assistant, "a2"),
+            message(Role::User, "u3"),
+        ];
+        assert_eq!(contents(recent_history(&history, 100, None)).len(), 7);
+        assert_eq!(
+            contents(recent_history(&history, 2, None)),
+            ["u3"],
+            "a cut inside a run starts at the next message the person wrote"
+        );
+        assert_eq!(
+            contents(recent_history(&history, 4, None)),
+            ["u2", "", "t2", "a2", "u3"]
+        );
+        assert_eq!(contents(recent_history(&history, 0, None)), ["u3"]);
+        assert!(recent_history(&[], 3, None).is_empty());
+    }
+
+    #[test]
+    fn history_fits_the_context_window() {
+        let long = "x".repeat(4_000);
+        let history = vec![
+            message(Role::User, &long),
+            message(Role::Assistant, &long),
+            message(Role::User, "short"),
+            message(Role::Assistant, "short"),
+            message(Role::User, "now"),
+        ];
+        // 2,048 tokens: three quarters is about 6,144 characters, one long message fits.
+        assert_eq!(
+            contents(recent_history(&history, 100, Some(2_048))),
+            ["short", "short", "now"]
+        );
+        assert_eq!(
+            contents(recent_history(&history, 100, Some(8_192))).len(),
+            5
+        );
     }
 }

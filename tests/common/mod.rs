@@ -127,6 +127,26 @@ impl Drop for TestDb {
     }
 }
 
+pub const BOUNDARY: &str = "----ollamastack-test-7d9a";
+
+/// A multipart body with one `file` field per (name, bytes).
+pub fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 pub struct TestApp {
     pub url: String,
     pub fake: FakeOllama,

@@ -1,0 +1,49 @@
+-- (See PostgreSQL's migration of the same name.)
+-- Analytics, recorded from the outbox by a background task: one row per event (its id is the
+-- outbox event's, so recording twice is recording once), and rollups by hour kept in the same
+-- transaction, which reports read whatever the number of events.
+CREATE TABLE analytics_events (
+    id                 BLOB PRIMARY KEY,
+    owner_id           BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind               TEXT NOT NULL,
+    at                 TEXT NOT NULL,
+    model              TEXT,
+    status             TEXT,
+    prompt_tokens      INTEGER,
+    completion_tokens  INTEGER,
+    ttft_ms            INTEGER,
+    duration_ms        INTEGER
+);
+CREATE INDEX analytics_events_at ON analytics_events (at);
+CREATE INDEX analytics_events_owner_at ON analytics_events (owner_id, at);
+
+CREATE TABLE analytics_hourly (
+    owner_id           BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    hour               TEXT NOT NULL,
+    kind               TEXT NOT NULL,
+    model              TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    events             INTEGER NOT NULL,
+    prompt_tokens      INTEGER NOT NULL,
+    completion_tokens  INTEGER NOT NULL,
+    duration_ms_sum    INTEGER NOT NULL,
+    duration_count     INTEGER NOT NULL,
+    ttft_ms_sum        INTEGER NOT NULL,
+    ttft_count         INTEGER NOT NULL,
+    rate_tokens        INTEGER NOT NULL,
+    rate_ms            INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, hour, kind, model, status)
+);
+
+-- Complete answers per latency bucket (2% wide) and hour: percentiles within 1%.
+CREATE TABLE analytics_latency (
+    owner_id  BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    hour      TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    bucket    INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, hour, metric, bucket)
+);
+
+-- What analytics has not recorded yet is found among the newest outbox events.
+CREATE INDEX outbox_created_at ON outbox (created_at);

@@ -1,0 +1,29 @@
+//! The analytics report (`features.analytics`): the person's figures over 24 hours, 7 or 30 days.
+
+use crate::error::{AppError, AppResult};
+use crate::model::{AnalyticsReport, Timeframe};
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    timeframe: Option<String>,
+}
+
+/// GET /api/v1/analytics?timeframe=24h|7d|30d (24h when absent).
+pub async fn get(
+    State(state): State<AppState>,
+    Query(query): Query<ReportQuery>,
+) -> AppResult<axum::Json<AnalyticsReport>> {
+    let timeframe = match query.timeframe.as_deref() {
+        None => Timeframe::Day,
+        Some(value) => Timeframe::parse(value).ok_or_else(|| {
+            AppError::InvalidInput(format!("timeframe must be 24h, 7d or 30d, not {value:?}"))
+        })?,
+    };
+    let owner = state.current_user();
+    Ok(axum::Json(
+        crate::service::analytics_report(&state, owner, timeframe).await?,
+    ))
+}

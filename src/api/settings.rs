@@ -1,0 +1,64 @@
+//! Runtime settings by dotted key: read, change (typed and checked: a wrong type or range is
+//! 422, an unknown key 404), and reset to the configured value.
+
+use super::Json;
+use crate::error::AppResult;
+use crate::model::SettingValue;
+use crate::service::preferences as service;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// GET /api/v1/settings: every setting with its value, scope and source.
+pub async fn list(State(state): State<AppState>) -> AppResult<axum::Json<Vec<SettingValue>>> {
+    let owner = state.current_user();
+    Ok(axum::Json(service::list_settings(&state, owner).await?))
+}
+
+/// PATCH /api/v1/settings with `{"ui.theme": "dark", "ai.max_history": 20}`: all saved, or
+/// none when one is refused. Answers every setting as it now is.
+pub async fn update_many(
+    State(state): State<AppState>,
+    Json(changes): Json<Map<String, Value>>,
+) -> AppResult<axum::Json<Vec<SettingValue>>> {
+    let owner = state.current_user();
+    service::save_settings(&state, owner, changes.into_iter().collect()).await?;
+    Ok(axum::Json(service::list_settings(&state, owner).await?))
+}
+
+/// GET /api/v1/settings/{key}
+pub async fn get(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> AppResult<axum::Json<SettingValue>> {
+    let owner = state.current_user();
+    Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewValue {
+    value: Value,
+}
+
+/// PUT /api/v1/settings/{key} with `{"value": …}`.
+pub async fn put(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Json(body): Json<NewValue>,
+) -> AppResult<axum::Json<SettingValue>> {
+    let owner = state.current_user();
+    service::save_settings(&state, owner, vec![(key.clone(), body.value)]).await?;
+    Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
+}
+
+/// DELETE /api/v1/settings/{key}: back to the instance's or the configured value.
+pub async fn reset(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> AppResult<axum::Json<SettingValue>> {
+    let owner = state.current_user();
+    service::reset_settings(&state, owner, vec![key.clone()]).await?;
+    Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
+}

@@ -1,0 +1,318 @@
+//! Runtime settings: the configured values with the saved ones applied over them (the
+//! instance's, then the person's), read and changed while the server runs.
+
+use crate::db::{SavedSetting, SharedStore};
+use crate::error::{AppError, AppResult};
+use crate::model::{Features, Preferences, SettingError, SettingScope, SettingValue};
+use crate::state::AppState;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// The configured values, and the instance's saved values for a short while: feature flags are
+/// read by every request, and other instances' changes must arrive without a restart.
+pub struct RuntimeSettings {
+    configured: Preferences,
+    store: SharedStore,
+    refresh: Duration,
+    instance: Mutex<Option<(Instant, Arc<Vec<SavedSetting>>)>>,
+}
+
+impl std::fmt::Debug for RuntimeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeSettings")
+            .field("configured", &self.configured)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeSettings {
+    pub fn new(configured: Preferences, store: SharedStore, refresh: Duration) -> RuntimeSettings {
+        RuntimeSettings {
+            configured,
+            store,
+            refresh,
+            instance: Mutex::new(None),
+        }
+    }
+
+    pub fn configured(&self) -> &Preferences {
+        &self.configured
+    }
+
+    /// The instance's saved values, read again once `refresh` has passed.
+    async fn instance_values(&self) -> Result<Arc<Vec<SavedSetting>>, sqlx::Error> {
+        if let Ok(cached) = self.instance.lock() {
+            if let Some((at, values)) = cached.as_ref() {
+                if at.elapsed() < self.refresh {
+                    return Ok(values.clone());
+                }
+            }
+        }
+        let values = Arc::new(self.store.saved_settings(None).await?);
+        if let Ok(mut cached) = self.instance.lock() {
+            *cached = Some((Instant::now(), values.clone()));
+        }
+        Ok(values)
+    }
+
+    /// Forgets the cached instance values (after this instance changed them).
+    fn invalidate(&self) {
+        if let Ok(mut cached) = self.instance.lock() {
+            *cached = None;
+        }
+    }
+
+    /// The instance's values (no person's): feature flags and every person's defaults.
+    pub async fn for_instance(&self) -> AppResult<Preferences> {
+        let saved = self.instance_values().await?;
+        Ok(resolve(&self.configured, &saved).0)
+    }
+
+    /// What `owner` sees: configured, then the instance's, then their own.
+    pub async fn for_person(&self, owner: Uuid) -> AppResult<Preferences> {
+        Ok(self.resolved(owner).await?.0)
+    }
+
+    async fn resolved(&self, owner: Uuid) -> AppResult<(Preferences, HashMap<String, String>)> {
+        let saved = self.store.saved_settings(Some(owner)).await?;
+        Ok(resolve(&self.configured, &saved))
+    }
+}
+
+/// The configured values with `saved` applied in order; where each value comes from. A saved
+/// value that no longer fits (a key renamed, a range narrowed by an upgrade) is skipped.
+fn resolve(
+    configured: &Preferences,
+    saved: &[SavedSetting],
+) -> (Preferences, HashMap<String, String>) {
+    let mut preferences = configured.clone();
+    let defaults = Preferences::default();
+    let mut sources: HashMap<String, String> = Preferences::keys()
+        .into_iter()
+        .map(|key| {
+            let source = if configured.get(&key) == defaults.get(&key) {
+                "default"
+            } else {
+                "configuration"
+            };
+            (key, source.to_string())
+        })
+        .collect();
+    for row in saved {
+        let person = row.owner_id.is_some();
+        if person && SettingScope::of(&row.key) == SettingScope::Instance {
+            continue;
+        }
+        let applied = serde_json::from_str::<Value>(&row.value)
+            .map_err(|e| e.to_string())
+            .and_then(|value| preferences.set(&row.key, value).map_err(|e| e.to_string()));
+        match applied {
+            Ok(()) => {
+                sources.insert(
+                    row.key.clone(),
+                    if person { "person" } else { "instance" }.into(),
+                );
+            }
+            Err(error) => {
+                tracing::warn!(key = %row.key, %error, "a saved setting no longer applies; skipped")
+            }
+        }
+    }
+    (preferences, sources)
+}
+
+fn setting_error(error: SettingError) -> AppError {
+    match error {
+        SettingError::UnknownKey(_) => AppError::NotFound(format!("setting ({error})")),
+        SettingError::Invalid { .. } => AppError::InvalidInput(error.to_string()),
+    }
+}
+
+fn shown(preferences: &Preferences, sources: &HashMap<String, String>, key: &str) -> SettingValue {
+    SettingValue {
+        key: key.to_string(),
+        value: preferences.get(key).unwrap_or(Value::Null),
+        scope: SettingScope::of(key),
+        source: sources
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| "default".into()),
+    }
+}
+
+/// Every setting as `owner` sees it.
+pub async fn list_settings(state: &AppState, owner: Uuid) -> AppResult<Vec<SettingValue>> {
+    let (preferences, sources) = state.runtime.resolved(owner).await?;
+    Ok(Preferences::keys()
+        .iter()
+        .map(|key| shown(&preferences, &sources, key))
+        .collect())
+}
+
+pub async fn get_setting(state: &AppState, owner: Uuid, key: &str) -> AppResult<SettingValue> {
+    if !Preferences::is_key(key) {
+        return Err(setting_error(SettingError::UnknownKey(key.to_string())));
+    }
+    let (preferences, sources) = state.runtime.resolved(owner).await?;
+    Ok(shown(&preferences, &sources, key))
+}
+
+/// Most values changed at once.
+pub const MAX_CHANGES: usize = 100;
+
+/// Checks every change against the settings as they would be, then saves them all in one
+/// transaction (a person's keys for them, `features.*` for the instance) or none.
+pub async fn save_settings(
+    state: &AppState,
+    owner: Uuid,
+    changes: Vec<(String, Value)>,
+) -> AppResult<Preferences> {
+    if changes.is_empty() {
+        return Err(AppError::InvalidInput("no setting to change".into()));
+    }
+    if changes.len() > MAX_CHANGES {
+        return Err(AppError::InvalidInput(format!(
+            "at most {MAX_CHANGES} settings at once"
+        )));
+    }
+    let (mut preferences, _) = state.runtime.resolved(owner).await?;
+    let mut rows = Vec::with_capacity(changes.len());
+    for (key, value) in changes {
+        preferences.set(&key, value).map_err(setting_error)?;
+        // What is saved is the value as read back: `0.40` and `0.4` are one value.
+        let value = preferences.get(&key).unwrap_or(Value::Null);
+        let owner_id = match SettingScope::of(&key) {
+            SettingScope::Person => Some(owner),
+            SettingScope::Instance => None,
+        };
+        rows.push(SavedSetting {
+            owner_id,
+            key,
+            value: value.to_string(),
+        });
+    }
+    state.store.save_settings(&rows).await?;
+    state.runtime.invalidate();
+    state.runtime.for_person(owner).await
+}
+
+/// Forgets saved values: each key goes back to the instance's value, or the configured one.
+pub async fn reset_settings(
+    state: &AppState,
+    owner: Uuid,
+    keys: Vec<String>,
+) -> AppResult<Preferences> {
+    let mut rows = Vec::with_capacity(keys.len());
+    for key in keys {
+        if !Preferences::is_key(&key) {
+            return Err(setting_error(SettingError::UnknownKey(key)));
+        }
+        let owner_id = match SettingScope::of(&key) {
+            SettingScope::Person => Some(owner),
+            SettingScope::Instance => None,
+        };
+        rows.push((owner_id, key));
+    }
+    state.store.delete_settings(&rows).await?;
+    state.runtime.invalidate();
+    state.runtime.for_person(owner).await
+}
+
+/// A part of the app that can be switched off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feature {
+    Analytics,
+    FileUpload,
+    Webhooks,
+    CustomTools,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 4] = [
+        Feature::Analytics,
+        Feature::FileUpload,
+        Feature::Webhooks,
+        Feature::CustomTools,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Feature::Analytics => "features.analytics",
+            Feature::FileUpload => "features.file_upload",
+            Feature::Webhooks => "features.webhooks",
+            Feature::CustomTools => "features.custom_tools",
+        }
+    }
+
+    pub fn is_on(self, features: &Features) -> bool {
+        match self {
+            Feature::Analytics => features.analytics,
+            Feature::FileUpload => features.file_upload,
+            Feature::Webhooks => features.webhooks,
+            Feature::CustomTools => features.custom_tools,
+        }
+    }
+}
+
+/// The instance's feature flags.
+pub async fn features(state: &AppState) -> AppResult<Features> {
+    Ok(state.runtime.for_instance().await?.features)
+}
+
+/// NotFound, as for a route that does not exist, when `feature` is switched off.
+pub async fn require_feature(state: &AppState, feature: Feature) -> AppResult<()> {
+    if feature.is_on(&features(state).await?) {
+        Ok(())
+    } else {
+        Err(AppError::FeatureOff(feature.key().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_values_apply_over_the_configured_ones_in_order() {
+        let configured = Preferences {
+            ai: crate::model::AiPreferences {
+                max_history: 40,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let owner = Uuid::now_v7();
+        let row = |owner_id: Option<Uuid>, key: &str, value: &str| SavedSetting {
+            owner_id,
+            key: key.into(),
+            value: value.into(),
+        };
+        let (preferences, sources) = resolve(
+            &configured,
+            &[
+                row(None, "ui.theme", "\"dark\""),
+                row(None, "features.analytics", "false"),
+                row(None, "ui.sidebar_width", "\"not a number\""),
+                row(Some(owner), "ui.theme", "\"light\""),
+                // A person cannot switch the instance's features.
+                row(Some(owner), "features.analytics", "true"),
+                row(Some(owner), "ui.gone", "1"),
+            ],
+        );
+        assert_eq!(preferences.ui.theme, crate::model::ThemeChoice::Light);
+        assert!(!preferences.features.analytics);
+        assert_eq!(
+            preferences.ui.sidebar_width, 288,
+            "an invalid saved value is skipped"
+        );
+        assert_eq!(preferences.ai.max_history, 40);
+        assert_eq!(sources["ui.theme"], "person");
+        assert_eq!(sources["features.analytics"], "instance");
+        assert_eq!(sources["ai.max_history"], "configuration");
+        assert_eq!(sources["ui.sidebar_width"], "default");
+    }
+}
