@@ -67,20 +67,11 @@ async fn every_figure_matches_the_traffic(backend: Backend) {
         .await;
     app.follow_run(&answer).await;
     conversations.push(third);
-    let response = app
-        .at(reqwest::Method::POST, "/api/v1/files")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={}", common::BOUNDARY),
-        )
-        .body(common::multipart(&[(
-            "notes.txt",
-            b"The boiler is serviced in May.",
-        )]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(
+        app.upload_text("notes.txt", "The boiler is serviced in May.")
+            .await,
+        201
+    );
 
     // The truth, from the stored messages.
     let mut messages = Vec::new();

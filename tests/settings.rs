@@ -311,34 +311,14 @@ async fn feature_flags_take_their_routes_away(backend: Backend) {
 
     // file_upload: uploads go (API and server function); the files kept stay readable.
     set(&app, "features.file_upload", json!(false)).await;
-    let response = app
-        .at(Method::POST, "/api/v1/files")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={}", common::BOUNDARY),
-        )
-        .body(common::multipart(&[("a.txt", b"hello")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+    assert_eq!(app.upload_text("a.txt", "hello").await, 404);
     assert_eq!(
         status(&app, Method::POST, "/api/upload_files", Some(json!({}))).await,
         404
     );
     assert_eq!(status(&app, Method::GET, "/api/v1/files", None).await, 200);
     set(&app, "features.file_upload", json!(true)).await;
-    let response = app
-        .at(Method::POST, "/api/v1/files")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={}", common::BOUNDARY),
-        )
-        .body(common::multipart(&[("a.txt", b"hello")]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(app.upload_text("a.txt", "hello").await, 201);
 
     // The flags are the instance's: a person's listing shows where they come from.
     let (_, list) = app.get("/api/v1/settings").await;

@@ -260,6 +260,21 @@ impl TestApp {
         self.http.request(method, format!("{}{path}", self.url))
     }
 
+    /// Uploads one text file through `POST /api/v1/files`; the status.
+    pub async fn upload_text(&self, name: &str, text: &str) -> u16 {
+        self.at(reqwest::Method::POST, "/api/v1/files")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(multipart(&[(name, text.as_bytes())]))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
