@@ -1,12 +1,18 @@
 //! The page shell and the application: header, sidebar, routes.
 
-use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar, theme::Theme};
+use crate::components::preferences::{
+    initial_preferences, preferences_json, root_attributes, root_style, PreferencesContext,
+    PREFERENCES_ELEMENT_ID,
+};
+use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar};
 use crate::context::ChatContext;
 use crate::pages::{
+    analytics::AnalyticsPage,
     assistants::AssistantsPage,
     conversation::ConversationPage,
     documents::{DocumentsPage, SearchPage},
     home::HomePage,
+    settings::SettingsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -15,10 +21,16 @@ use leptos_router::{
     path, SsrMode,
 };
 
-/// The HTML document, rendered on the server only. The theme comes from a cookie so the page is
-/// painted in the right colours from the first byte; "system" leaves it to the CSS media query.
+/// The HTML document, rendered on the server only. The person's settings (loaded for the
+/// request by `web::load_preferences`) set the theme, brand colours and layout on `<html>`, so
+/// the page is painted right from the first byte ("system" leaves it to the CSS media query),
+/// and go into the page as JSON for hydration.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let theme = Theme::from_request();
+    let preferences = initial_preferences();
+    let [theme, sidebar_position, sidebar_style, bubbles, header_fixed, timestamps, logo] =
+        root_attributes(&preferences).map(|(_, value)| value);
+    let style = root_style(&preferences);
+    let json = preferences_json(&preferences);
     // The page's Content-Security-Policy allows exactly the scripts carrying this response's
     // nonce, which Leptos puts on its own (hydration, streamed resources).
     #[cfg(feature = "ssr")]
@@ -32,7 +44,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
     view! {
         <!DOCTYPE html>
-        <html lang="en" data-theme=theme.as_str()>
+        <html
+            lang="en"
+            data-theme=theme
+            data-sidebar-position=sidebar_position
+            data-sidebar-style=sidebar_style
+            data-bubbles=bubbles
+            data-header-fixed=header_fixed
+            data-timestamps=timestamps
+            data-logo=logo
+            style=style
+        >
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -41,8 +63,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
+                // Data, not code: `<` is escaped, and the CSP never runs a JSON script.
+                <script type="application/json" id=PREFERENCES_ELEMENT_ID inner_html=json></script>
             </head>
-            <body class="h-full bg-white text-zinc-900 antialiased dark:bg-zinc-950 dark:text-zinc-100">
+            <body class="h-full bg-app text-fg antialiased">
                 <App/>
             </body>
         </html>
@@ -52,15 +76,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let preferences = PreferencesContext {
+        current: RwSignal::new(initial_preferences()),
+    };
+    provide_context(preferences);
     provide_context(ChatContext::create());
+    // A plain value: the head is rendered after the body, when the app's signals may be gone
+    // (a reactive title read them then). A save sets the live page's title itself.
+    let app_name = preferences
+        .current
+        .with_untracked(|p| p.ui.brand.app_name.clone());
 
     view! {
         <Stylesheet id="leptos" href="/pkg/ollamastack.css"/>
-        <Title text="OllamaStack"/>
+        <Title text=app_name/>
         <Router>
-            <div class="flex h-dvh overflow-hidden">
+            <div class="app-frame flex h-dvh overflow-hidden">
                 <Sidebar/>
-                <div class="flex min-w-0 flex-1 flex-col">
+                <div class="app-column flex min-w-0 flex-1 flex-col">
                     <Header/>
                     <OllamaBanner/>
                     <main class="flex min-h-0 flex-1 flex-col">
@@ -72,6 +105,8 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/assistants") view=AssistantsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/documents") view=DocumentsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
                         </Routes>
                     </main>
                 </div>

@@ -22,7 +22,11 @@ pub struct ChatContext {
     pub enabled_tools: RwSignal<Vec<String>>,
     /// How the last agent run's model called its tools (natively, or by prompt).
     pub tool_mode: RwSignal<Option<crate::model::ToolMode>>,
+    /// The sidebar beside the page (wide screens), and the sidebar as a drawer over it
+    /// (phones, where it starts closed).
     pub sidebar_open: RwSignal<bool>,
+    pub drawer_open: RwSignal<bool>,
+    preferences: crate::components::preferences::PreferencesContext,
     pub assistants: Resource<Result<Vec<Assistant>, AppError>>,
     assistants_version: RwSignal<u32>,
     /// The assistant the next message is answered by (none: the model alone).
@@ -33,6 +37,7 @@ pub struct ChatContext {
 
 impl ChatContext {
     pub fn create() -> ChatContext {
+        let preferences = crate::components::preferences::use_preferences();
         let conversations_version = RwSignal::new(0u32);
         let ollama_version = RwSignal::new(0u32);
         let assistants_version = RwSignal::new(0u32);
@@ -47,7 +52,13 @@ impl ChatContext {
             selected_model: RwSignal::new(None),
             enabled_tools: RwSignal::new(Vec::new()),
             tool_mode: RwSignal::new(None),
-            sidebar_open: RwSignal::new(true),
+            sidebar_open: RwSignal::new(
+                !preferences
+                    .current
+                    .with_untracked(|p| p.ui.sidebar_collapsible && p.ui.sidebar_collapsed),
+            ),
+            drawer_open: RwSignal::new(false),
+            preferences,
             assistants: Resource::new(move || assistants_version.get(), |_| list_assistants()),
             assistants_version,
             selected_assistant: RwSignal::new(None),
@@ -84,6 +95,50 @@ impl ChatContext {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
         )
+    }
+
+    /// Whether the screen is phone-sized: the sidebar is then a drawer (the same width as the
+    /// CSS media query that lays it out so).
+    fn narrow_screen() -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            web_sys::window()
+                .and_then(|w| w.match_media("(max-width: 767px)").ok().flatten())
+                .is_some_and(|query| query.matches())
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            false
+        }
+    }
+
+    pub fn sidebar_shown(&self) -> bool {
+        if Self::narrow_screen() {
+            self.drawer_open.get()
+        } else {
+            self.sidebar_open.get()
+        }
+    }
+
+    /// Opens or closes the drawer on a phone; elsewhere shows or hides the sidebar and
+    /// remembers it (`ui.sidebar_collapsed`).
+    pub fn toggle_sidebar(&self) {
+        if Self::narrow_screen() {
+            self.drawer_open.update(|open| *open = !*open);
+            return;
+        }
+        self.sidebar_open.update(|open| *open = !*open);
+        let collapsed = !self.sidebar_open.get_untracked();
+        self.preferences
+            .current
+            .update(|p| p.ui.sidebar_collapsed = collapsed);
+        leptos::task::spawn_local(async move {
+            let _ = crate::server_fns::settings::save_preferences(vec![(
+                "ui.sidebar_collapsed".into(),
+                serde_json::Value::Bool(collapsed),
+            )])
+            .await;
+        });
     }
 
     pub fn refresh_conversations(&self) {

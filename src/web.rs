@@ -45,6 +45,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         // A feature switched off takes its routes with it.
         .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
+        // Pages are rendered with the person's settings (theme, layout, features).
+        .layer(middleware::from_fn_with_state(state.clone(), load_preferences))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -175,6 +177,33 @@ async fn feature_gate(
         )
             .into_response(),
     }
+}
+
+/// Loads the person's runtime settings for a page request, for the shell and the app to render
+/// with (API calls, server functions and files go without).
+async fn load_preferences(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let page = request.method() == axum::http::Method::GET
+        && !path.starts_with("/api/")
+        && !path.starts_with("/pkg/")
+        && !matches!(path, "/healthz" | "/readyz")
+        && !path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'));
+    if page {
+        let preferences = match state.runtime.for_person(state.current_user()).await {
+            Ok(preferences) => preferences,
+            // The page still renders, with the configured settings.
+            Err(_) => state.runtime.configured().clone(),
+        };
+        request.extensions_mut().insert(preferences);
+    }
+    next.run(request).await
 }
 
 /// Adds `X-Response-Time`: time to the response head (for streams, time until streaming starts).

@@ -276,7 +276,11 @@ async fn the_recorder_records_in_the_background(backend: Backend) {
         let totals = app
             .state
             .store
-            .totals_since(app.state.current_user(), since)
+            .totals_since(
+                app.state.current_user(),
+                ollamastack::model::Bucket::Hour,
+                since,
+            )
             .await
             .unwrap();
         recorded = totals.iter().map(|t| t.events).sum::<i64>();

@@ -656,10 +656,16 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
         .unwrap();
     assert!(home.contains("[markdown] show me"));
     assert!(home.contains("data-theme=\"system\""));
+    let saved = app
+        .at(reqwest::Method::PUT, "/api/v1/settings/ui.theme")
+        .json(&serde_json::json!({ "value": "dark" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
     let dark = app
         .http
         .get(&app.url)
-        .header("cookie", "theme=dark")
         .send()
         .await
         .unwrap()
@@ -668,7 +674,11 @@ async fn pages_are_server_rendered_with_history_and_safe_markdown(backend: Backe
         .unwrap();
     assert!(
         dark.contains("data-theme=\"dark\""),
-        "the theme comes from the cookie, so no flash"
+        "the person's theme is rendered by the server, so no flash"
+    );
+    assert!(
+        dark.contains("id=\"ollamastack-preferences\""),
+        "the settings travel with the page for hydration"
     );
 }
 

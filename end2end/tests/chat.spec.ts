@@ -153,7 +153,10 @@ test("the theme toggle is remembered without a flash", async ({ page }) => {
   await waitForHydration(page);
   const before = await page.locator("html").getAttribute("data-theme");
   expect(before).toBe("system");
+  // The choice is saved as the person's `ui.theme`.
+  const saved = page.waitForResponse((r) => r.url().includes("/api/save_preferences") && r.ok());
   await page.getByTestId("theme-toggle").click();
+  await saved;
   const chosen = await page.locator("html").getAttribute("data-theme");
   expect(["light", "dark"]).toContain(chosen);
   // The server renders the choice into the first byte of HTML.
@@ -161,6 +164,8 @@ test("the theme toggle is remembered without a flash", async ({ page }) => {
   expect(await response.text()).toContain(`data-theme="${chosen}"`);
   await page.reload();
   await expect(page.locator("html")).toHaveAttribute("data-theme", chosen!);
+  // Back to the default for the tests that follow.
+  expect((await page.request.delete("/api/v1/settings/ui.theme")).status()).toBe(200);
 });
 
 test("when Ollama is down, a banner says where the app looked and how to fix it", async ({ page }) => {

@@ -6,6 +6,7 @@
 pub mod report;
 
 use crate::db::{OutboxEvent, SharedStore};
+use crate::model::Bucket;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -60,6 +61,19 @@ pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(TimeDelta::hours(1)).unwrap_or(at)
 }
 
+/// The start of the UTC day `at` falls in.
+pub fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(TimeDelta::days(1)).unwrap_or(at)
+}
+
+/// The start of the bucket `at` falls in.
+pub fn bucket_of(bucket: Bucket, at: DateTime<Utc>) -> DateTime<Utc> {
+    match bucket {
+        Bucket::Hour => hour_of(at),
+        Bucket::Day => day_of(at),
+    }
+}
+
 /// Latency histogram buckets grow by 2%: a percentile read from them is within 1% of the
 /// true value (bucket 0 holds 0 ms).
 const BUCKET_GROWTH: f64 = 1.02;
@@ -74,11 +88,11 @@ pub fn bucket_value(bucket: i32) -> f64 {
     (BUCKET_GROWTH.powi(bucket) - 1.0).max(0.0)
 }
 
-/// Counts and sums of one hour, kind, model and status.
+/// Counts and sums of one bucket (hour or day), kind, model and status.
 #[derive(Clone, Debug, Default, PartialEq, sqlx::FromRow)]
-pub struct HourlyRollup {
+pub struct Rollup {
     pub owner_id: Uuid,
-    pub hour: DateTime<Utc>,
+    pub start: DateTime<Utc>,
     pub kind: String,
     /// "" when the event has none.
     pub model: String,
@@ -96,11 +110,11 @@ pub struct HourlyRollup {
     pub rate_ms: i64,
 }
 
-/// How many complete answers of one hour fell in one latency bucket.
+/// How many complete answers of one bucket (hour or day) fell in one latency bucket.
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
 pub struct LatencyCount {
     pub owner_id: Uuid,
-    pub hour: DateTime<Utc>,
+    pub start: DateTime<Utc>,
     /// `response` or `ttft`.
     pub metric: String,
     pub bucket: i32,
@@ -110,19 +124,19 @@ pub struct LatencyCount {
 pub const RESPONSE: &str = "response";
 pub const TTFT: &str = "ttft";
 
-/// What `events` add to the rollups.
-pub fn rollups_of(events: &[AnalyticsEvent]) -> (Vec<HourlyRollup>, Vec<LatencyCount>) {
-    let mut hourly: HashMap<(Uuid, DateTime<Utc>, &str, &str, &str), HourlyRollup> = HashMap::new();
+/// What `events` add to the rollups of `bucket` size.
+pub fn rollups_of(events: &[AnalyticsEvent], bucket: Bucket) -> (Vec<Rollup>, Vec<LatencyCount>) {
+    let mut hourly: HashMap<(Uuid, DateTime<Utc>, &str, &str, &str), Rollup> = HashMap::new();
     let mut latency: HashMap<(Uuid, DateTime<Utc>, &str, i32), i64> = HashMap::new();
     for event in events {
-        let hour = hour_of(event.at);
+        let hour = bucket_of(bucket, event.at);
         let model = event.model.as_deref().unwrap_or("");
         let status = event.status.as_deref().unwrap_or("");
         let row = hourly
             .entry((event.owner_id, hour, &event.kind, model, status))
-            .or_insert_with(|| HourlyRollup {
+            .or_insert_with(|| Rollup {
                 owner_id: event.owner_id,
-                hour,
+                start: hour,
                 kind: event.kind.clone(),
                 model: model.to_string(),
                 status: status.to_string(),
@@ -159,9 +173,9 @@ pub fn rollups_of(events: &[AnalyticsEvent]) -> (Vec<HourlyRollup>, Vec<LatencyC
     }
     let latency = latency
         .into_iter()
-        .map(|((owner_id, hour, metric, bucket), count)| LatencyCount {
+        .map(|((owner_id, start, metric, bucket), count)| LatencyCount {
             owner_id,
-            hour,
+            start,
             metric: metric.to_string(),
             bucket,
             count,
@@ -236,15 +250,23 @@ mod tests {
             ttft_ms: Some(ttft),
             duration_ms: Some(duration),
         };
-        let (hourly, latency) = rollups_of(&[
-            answer("complete", 1_000, 200, 40),
-            answer("complete", 3_000, 1_000, 100),
-            answer("error", 500, 100, 0),
-        ]);
+        let (hourly, latency) = rollups_of(
+            &[
+                answer("complete", 1_000, 200, 40),
+                answer("complete", 3_000, 1_000, 100),
+                answer("error", 500, 100, 0),
+            ],
+            Bucket::Hour,
+        );
         let complete = hourly.iter().find(|r| r.status == "complete").unwrap();
         assert_eq!(
-            complete.hour,
+            complete.start,
             "2026-12-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let (daily, _) = rollups_of(&[answer("complete", 1, 1, 1)], Bucket::Day);
+        assert_eq!(
+            daily[0].start,
+            "2026-12-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
         assert_eq!(
             (

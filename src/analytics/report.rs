@@ -1,13 +1,15 @@
 //! A person's figures over a timeframe, read from the hourly rollups.
 
-use super::{bucket_value, hour_of, CONVERSATION_CREATED, FILE_UPLOADED, GENERATION_FINISHED};
+use super::{
+    bucket_value, day_of, hour_of, CONVERSATION_CREATED, FILE_UPLOADED, GENERATION_FINISHED,
+};
 use super::{MESSAGE_SENT, RESPONSE, TOOL_FINISHED, TTFT};
-use crate::db::analytics::{BucketCount, HourTotals, KindTotals};
+use crate::db::analytics::{BucketCount, BucketTotals, KindTotals};
 use crate::db::SharedStore;
 use crate::model::{
     AnalyticsReport, Bucket, Count, Latency, ModelShare, SeriesPoint, Timeframe, Totals,
 };
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
@@ -23,10 +25,6 @@ pub fn window_start(timeframe: Timeframe, now: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-fn day_of(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(TimeDelta::days(1)).unwrap_or(at)
-}
-
 pub async fn report(
     store: &SharedStore,
     owner: Uuid,
@@ -34,10 +32,12 @@ pub async fn report(
     now: DateTime<Utc>,
 ) -> Result<AnalyticsReport, sqlx::Error> {
     let from = window_start(timeframe, now);
+    // The window is whole buckets: the rollups of that size hold it exactly.
+    let size = timeframe.bucket();
     let (totals, hours, latency) = tokio::try_join!(
-        store.totals_since(owner, from),
-        store.hours_since(owner, from),
-        store.latency_since(owner, from),
+        store.totals_since(owner, size, from),
+        store.buckets_since(owner, size, from),
+        store.latency_since(owner, size, from),
     )?;
     Ok(build(timeframe, from, now, &totals, &hours, &latency))
 }
@@ -85,7 +85,7 @@ fn build(
     from: DateTime<Utc>,
     now: DateTime<Utc>,
     totals: &[KindTotals],
-    hours: &[HourTotals],
+    hours: &[BucketTotals],
     latency_counts: &[BucketCount],
 ) -> AnalyticsReport {
     let count_of = |kind: &str| -> i64 {
@@ -185,12 +185,9 @@ fn build(
     let mut active_days = BTreeSet::new();
     for h in hours {
         if h.events > 0 {
-            active_days.insert(day_of(h.hour));
+            active_days.insert(day_of(h.start));
         }
-        let key = match bucket {
-            Bucket::Hour => h.hour,
-            Bucket::Day => day_of(h.hour),
-        };
+        let key = h.start;
         let Some(point) = series.get_mut(&key) else {
             continue;
         };

@@ -60,7 +60,7 @@ pub fn Attachments(
         },
     );
     view! {
-        <div class="mx-auto w-full max-w-3xl px-3" data-testid="attachments">
+        <div class="mx-auto w-full max-w-(--chat-max-width) px-3" data-testid="attachments">
             <div class="flex flex-wrap items-center gap-2 py-1">
                 <For each=move || files.get() key=|f| (f.id, f.status, f.embedded_count) let:file>
                     {
@@ -68,12 +68,12 @@ pub fn Attachments(
                         let failed = file.status == FileStatus::Failed;
                         view! {
                             <span data-testid="attached-file" data-status=file.status.as_str()
-                                class="inline-flex items-center gap-1 rounded-full border border-zinc-300 px-2 py-0.5 text-xs dark:border-zinc-700"
+                                class="inline-flex items-center gap-1 rounded-full border border-line px-2 py-0.5 text-xs"
                                 title=file.error.clone().unwrap_or_default()>
                                 <span class="max-w-48 truncate">{file.name.clone()}</span>
-                                <span class="text-zinc-500" class:text-red-600=failed data-testid="attached-status">{status_label(&file)}</span>
+                                <span class="text-muted" class:text-danger=failed data-testid="attached-status">{status_label(&file)}</span>
                                 <button type="button" data-testid="detach-file" aria-label=format!("Remove {}", file.name)
-                                    class="text-zinc-400 hover:text-zinc-700 dark:hover:text-zinc-200"
+                                    class="text-muted hover:text-fg"
                                     on:click=move |_| on_remove.run(id)>"×"</button>
                             </span>
                         }
@@ -82,24 +82,24 @@ pub fn Attachments(
                 <For each=move || knowledge.get() key=|f| (f.id, f.status) let:file>
                     <span data-testid="knowledge-file" data-status=file.status.as_str()
                         title="Knowledge of this conversation's assistant"
-                        class="inline-flex items-center gap-1 rounded-full border border-dashed border-zinc-300 px-2 py-0.5 text-xs text-zinc-600 dark:border-zinc-700 dark:text-zinc-300">
+                        class="inline-flex items-center gap-1 rounded-full border border-dashed border-line px-2 py-0.5 text-xs text-muted">
                         <span class="max-w-48 truncate">{file.name.clone()}</span>
-                        <span class="text-zinc-400">"assistant"</span>
+                        <span class="text-muted">"assistant"</span>
                     </span>
                 </For>
                 <PickFiles uploads label="Attach files"/>
-                <button type="button" data-testid="attach-existing" class="text-xs text-zinc-500 hover:underline"
+                <button type="button" data-testid="attach-existing" class="text-xs text-muted hover:underline"
                     on:click=move |_| choosing.update(|c| *c = !*c)>
                     "From my documents"
                 </button>
             </div>
             <Show when=move || choosing.get()>
-                <Suspense fallback=|| view! { <p class="text-xs text-zinc-400">"Loading…"</p> }>
+                <Suspense fallback=|| view! { <p class="text-xs text-muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         let attached: Vec<Uuid> = files.with_untracked(|f| f.iter().map(|f| f.id).collect());
                         let offered: Vec<FileInfo> = library.await.into_iter().filter(|f| !attached.contains(&f.id)).collect();
                         if offered.is_empty() {
-                            view! { <p class="text-xs text-zinc-500">"No other documents: upload some."</p> }.into_any()
+                            view! { <p class="text-xs text-muted">"No other documents: upload some."</p> }.into_any()
                         } else {
                             view! {
                                 <ul class="mb-1 flex flex-wrap gap-1 text-xs" data-testid="document-choices">
@@ -107,7 +107,7 @@ pub fn Attachments(
                                         let chosen = file.clone();
                                         view! {
                                             <li>
-                                                <button type="button" data-testid="choose-document" class="rounded border border-zinc-300 px-2 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                                                <button type="button" data-testid="choose-document" class="rounded border border-line px-2 py-0.5 hover:bg-surface"
                                                     on:click=move |_| { choosing.set(false); on_add.run(chosen.clone()) }>
                                                     {file.name.clone()}
                                                 </button>
@@ -127,8 +127,15 @@ pub fn Attachments(
 
 /// Drag-and-drop of files onto an area: the handlers to put on it.
 pub fn on_drop_files(uploads: Uploads) -> impl Fn(leptos::ev::DragEvent) + Copy + 'static {
+    let preferences = super::preferences::use_preferences();
     move |ev: leptos::ev::DragEvent| {
         ev.prevent_default();
+        if !preferences
+            .current
+            .with_untracked(|p| p.features.file_upload)
+        {
+            return;
+        }
         #[cfg(feature = "hydrate")]
         uploads.start(super::upload::files_of(
             ev.data_transfer().and_then(|d| d.files()),

@@ -11,7 +11,7 @@ pub fn OllamaBanner() -> impl IntoView {
             {move || Suspend::new(async move {
                 match chat.ollama.await {
                     Ok(status) if !status.reachable => view! {
-                        <div role="alert" data-testid="ollama-banner" class="border-b border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100">
+                        <div role="alert" data-testid="ollama-banner" class="border-b border-warning bg-warning-soft px-4 py-3 text-sm text-warning">
                             <p class="font-semibold">
                                 "Ollama is not reachable at " <code class="font-mono">{status.url.clone()}</code>
                             </p>
@@ -26,14 +26,14 @@ pub fn OllamaBanner() -> impl IntoView {
                         </div>
                     }.into_any(),
                     Ok(status) if status.models.is_empty() => view! {
-                        <div role="alert" data-testid="ollama-banner" class="border-b border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900 dark:border-amber-700 dark:bg-amber-950 dark:text-amber-100">
+                        <div role="alert" data-testid="ollama-banner" class="border-b border-warning bg-warning-soft px-4 py-3 text-sm text-warning">
                             "Ollama is running at " <code class="font-mono">{status.url.clone()}</code>
                             " but has no models yet: run " <code class="font-mono">"ollama pull llama3.2"</code> ", then "
                             <button type="button" class="font-semibold underline" on:click=retry>"retry"</button> "."
                         </div>
                     }.into_any(),
                     Err(error) => view! {
-                        <div role="alert" data-testid="ollama-banner" class="border-b border-red-300 bg-red-50 px-4 py-3 text-sm text-red-900 dark:border-red-800 dark:bg-red-950 dark:text-red-100">
+                        <div role="alert" data-testid="ollama-banner" class="border-b border-danger bg-danger-soft px-4 py-3 text-sm text-danger">
                             {error.to_string()}
                         </div>
                     }.into_any(),

@@ -119,8 +119,8 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
             let label = axis.label(tick);
             view! {
                 <g>
-                    <line x1=px(LEFT) x2=px(WIDTH - RIGHT) y1=y.clone() y2=y.clone() class="stroke-zinc-200 dark:stroke-zinc-800" stroke-width="1"/>
-                    <text x=px(LEFT - 6.0) y=y dy="0.32em" text-anchor="end" class="fill-zinc-500" font-size="11">{label}</text>
+                    <line x1=px(LEFT) x2=px(WIDTH - RIGHT) y1=y.clone() y2=y.clone() class="stroke-line" stroke-width="1"/>
+                    <text x=px(LEFT - 6.0) y=y dy="0.32em" text-anchor="end" class="fill-muted" font-size="11">{label}</text>
                 </g>
             }
         })
@@ -147,7 +147,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
                     let tip = format!("{}: {}", point.label, plain_number(point.value));
                     view! {
                         <g data-testid="chart-mark">
-                            <rect x=px(center(i) - width / 2.0) y=px(top) width=px(width) height=px(height.max(0.5)) class="fill-blue-600 dark:fill-blue-400"/>
+                            <rect x=px(center(i) - width / 2.0) y=px(top) width=px(width) height=px(height.max(0.5)) class="fill-primary"/>
                             <title>{tip}</title>
                         </g>
                     }
@@ -169,7 +169,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
                         let tip = format!("{}: {}", point.label, plain_number(point.value));
                         view! {
                             <g data-testid="chart-mark">
-                                <circle cx=px(center(i)) cy=px(axis.y(point.value)) r="3" class="fill-blue-600 dark:fill-blue-400"/>
+                                <circle cx=px(center(i)) cy=px(axis.y(point.value)) r="3" class="fill-primary"/>
                                 <title>{tip}</title>
                             </g>
                         }
@@ -178,7 +178,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
             });
             view! {
                 <g>
-                    <polyline points=line.join(" ") fill="none" stroke-width="2" class="stroke-blue-600 dark:stroke-blue-400"/>
+                    <polyline points=line.join(" ") fill="none" stroke-width="2" class="stroke-primary"/>
                     {dots}
                 </g>
             }
@@ -197,7 +197,7 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
             let transform = lean.then(|| format!("rotate(-35 {x} {y})"));
             let anchor = if lean { "end" } else { "middle" };
             view! {
-                <text x=x y=y text-anchor=anchor transform=transform class="fill-zinc-500" font-size="11">{text}</text>
+                <text x=x y=y text-anchor=anchor transform=transform class="fill-muted" font-size="11">{text}</text>
             }
         })
         .collect_view();
@@ -219,13 +219,13 @@ pub fn ChartFigure(chart: Chart) -> impl IntoView {
             <figcaption data-testid="chart-title" class="mb-1 text-sm font-medium">{title}</figcaption>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-label=description class="h-auto w-full overflow-visible">
                 {grid}
-                <line x1=px(LEFT) x2=px(WIDTH - RIGHT) y1=px(baseline) y2=px(baseline) class="stroke-zinc-400 dark:stroke-zinc-600" stroke-width="1"/>
+                <line x1=px(LEFT) x2=px(WIDTH - RIGHT) y1=px(baseline) y2=px(baseline) class="stroke-muted" stroke-width="1"/>
                 {marks}
                 {x_labels}
-                <text x=px(LEFT + plot_width / 2.0) y=px(HEIGHT - 4.0) text-anchor="middle" class="fill-zinc-600 dark:fill-zinc-400" font-size="12">{x_label.clone()}</text>
-                <text x="12" y=px(TOP + (HEIGHT - TOP - BOTTOM) / 2.0) transform=format!("rotate(-90 12 {})", px(TOP + (HEIGHT - TOP - BOTTOM) / 2.0)) text-anchor="middle" class="fill-zinc-600 dark:fill-zinc-400" font-size="12">{y_label.clone()}</text>
+                <text x=px(LEFT + plot_width / 2.0) y=px(HEIGHT - 4.0) text-anchor="middle" class="fill-muted" font-size="12">{x_label.clone()}</text>
+                <text x="12" y=px(TOP + (HEIGHT - TOP - BOTTOM) / 2.0) transform=format!("rotate(-90 12 {})", px(TOP + (HEIGHT - TOP - BOTTOM) / 2.0)) text-anchor="middle" class="fill-muted" font-size="12">{y_label.clone()}</text>
             </svg>
-            <details class="mt-1 text-xs text-zinc-500">
+            <details class="mt-1 text-xs text-muted">
                 <summary class="cursor-pointer select-none">"Data"</summary>
                 <table data-testid="chart-data" class="mt-1">
                     <thead>

@@ -12,6 +12,9 @@ pub fn Composer(
     on_send: Callback<String>,
     on_stop: Callback<()>,
 ) -> impl IntoView {
+    let preferences = crate::components::preferences::use_preferences();
+    // Tools switched off on this server (`features.custom_tools`): no menu.
+    let tools_on = move || preferences.current.with(|p| p.features.custom_tools);
     let submit = move || {
         let value = text.get_untracked();
         if !value.trim().is_empty() && !sending.get_untracked() && !streaming.get_untracked() {
@@ -21,18 +24,18 @@ pub fn Composer(
     let rows = move || text.with(|t| t.lines().count().clamp(1, 8));
     view! {
         <form
-            class="mx-auto flex w-full max-w-3xl items-end gap-2 p-3"
+            class="mx-auto flex w-full max-w-(--chat-max-width) items-end gap-2 p-3"
             on:submit=move |ev| {
                 ev.prevent_default();
                 submit();
             }
         >
-            <ToolPicker/>
+            {move || tools_on().then(|| view! { <ToolPicker/> })}
             <label for="composer" class="sr-only">"Message"</label>
             <textarea
                 id="composer"
                 data-testid="composer"
-                class="min-h-[2.75rem] flex-1 resize-none rounded-xl border border-zinc-300 bg-white px-3 py-2.5 shadow-sm focus:border-blue-500 focus:outline-none dark:border-zinc-700 dark:bg-zinc-900"
+                class="min-h-[2.75rem] flex-1 resize-none rounded-xl border border-line bg-app px-3 py-2.5 shadow-sm focus:border-primary focus:outline-none"
                 placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
                 rows=rows
                 prop:value=move || text.get()
@@ -50,7 +53,7 @@ pub fn Composer(
                     <button
                         type="submit"
                         data-testid="send"
-                        class="rounded-xl bg-blue-600 px-4 py-2.5 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                        class="rounded-xl bg-primary px-4 py-2.5 font-medium text-on-primary hover:opacity-90 disabled:opacity-50"
                         disabled=move || sending.get() || text.with(|t| t.trim().is_empty())
                     >
                         {move || if sending.get() { "Sending…" } else { "Send" }}
@@ -60,7 +63,7 @@ pub fn Composer(
                 <button
                     type="button"
                     data-testid="stop"
-                    class="rounded-xl bg-zinc-800 px-4 py-2.5 font-medium text-white hover:bg-zinc-700 dark:bg-zinc-200 dark:text-zinc-900"
+                    class="rounded-xl bg-surface px-4 py-2.5 font-medium text-on-primary hover:opacity-90"
                     on:click=move |_| on_stop.run(())
                 >
                     "Stop"
@@ -79,11 +82,11 @@ fn ToolPicker() -> impl IntoView {
     let count = move || chat.enabled_tools.with(Vec::len);
     view! {
         <details data-testid="tool-picker" class="relative self-center text-sm">
-            <summary class="cursor-pointer select-none rounded-lg border border-zinc-300 px-2 py-1.5 dark:border-zinc-700">
+            <summary class="cursor-pointer select-none rounded-lg border border-line px-2 py-1.5">
                 "Tools" {move || (count() > 0).then(|| format!(" ({})", count()))}
             </summary>
-            <div class="absolute bottom-full left-0 z-10 mb-2 max-h-[60vh] w-72 overflow-y-auto rounded-lg border border-zinc-200 bg-white p-2 shadow-lg dark:border-zinc-800 dark:bg-zinc-900">
-                <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+            <div class="absolute bottom-full left-0 z-10 mb-2 max-h-[60vh] w-72 overflow-y-auto rounded-lg border border-line bg-app p-2 shadow-lg">
+                <Suspense fallback=|| view! { <p class="text-muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match tools.await {
                             Ok(tools) => tools.into_iter().map(|tool| {
@@ -103,16 +106,16 @@ fn ToolPicker() -> impl IntoView {
                                     })
                                 };
                                 view! {
-                                    <label class="flex cursor-pointer gap-2 rounded p-1 hover:bg-zinc-100 dark:hover:bg-zinc-800">
+                                    <label class="flex cursor-pointer gap-2 rounded p-1 hover:bg-surface">
                                         <input type="checkbox" data-testid=format!("tool-{name}") prop:checked=checked on:change=toggle/>
                                         <span>
                                             <span class="font-mono font-medium">{tool.name}</span>
-                                            <span class="block text-xs text-zinc-500">{tool.description}</span>
+                                            <span class="block text-xs text-muted">{tool.description}</span>
                                         </span>
                                     </label>
                                 }
                             }).collect_view().into_any(),
-                            Err(error) => view! { <p role="alert" class="text-red-600">{error.to_string()}</p> }.into_any(),
+                            Err(error) => view! { <p role="alert" class="text-danger">{error.to_string()}</p> }.into_any(),
                         }
                     })}
                 </Suspense>

@@ -58,13 +58,13 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
         });
     };
 
-    let field = "w-full rounded-md border border-zinc-300 bg-white px-2 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-900";
+    let field = "w-full rounded-md border border-line bg-app px-2 py-1.5 text-sm";
     view! {
-        <div class="mx-auto w-full max-w-3xl px-4 pt-2 text-sm">
+        <div class="mx-auto w-full max-w-(--chat-max-width) px-4 pt-2 text-sm">
             <button
                 type="button"
                 data-testid="settings-toggle"
-                class="rounded-md px-2 py-1 text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
+                class="rounded-md px-2 py-1 text-muted hover:bg-surface"
                 aria-controls="conversation-settings"
                 aria-expanded=move || if open.get() { "true" } else { "false" }
                 on:click=move |_| open.update(|o| *o = !*o)
@@ -75,7 +75,7 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
                 <form
                     id="conversation-settings"
                     data-testid="conversation-settings"
-                    class="mt-2 grid gap-3 rounded-lg border border-zinc-200 p-3 dark:border-zinc-800"
+                    class="mt-2 grid gap-3 rounded-lg border border-line p-3"
                     on:submit=save
                 >
                     <label class="grid gap-1">
@@ -99,13 +99,13 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
                     </div>
                     <div class="flex items-center gap-3">
                         <button type="submit" data-testid="settings-save"
-                            class="rounded-md bg-blue-600 px-3 py-1.5 font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                            class="rounded-md bg-primary px-3 py-1.5 font-medium text-on-primary hover:opacity-90 disabled:opacity-50"
                             disabled=move || saving.get()>
                             "Save"
                         </button>
                         {move || status.get().map(|s| match s {
-                            Ok(text) => view! { <span data-testid="settings-status" role="status" class="text-green-700 dark:text-green-400">{text}</span> }.into_any(),
-                            Err(text) => view! { <span data-testid="settings-status" role="alert" class="text-red-600">{text}</span> }.into_any(),
+                            Ok(text) => view! { <span data-testid="settings-status" role="status" class="text-success">{text}</span> }.into_any(),
+                            Err(text) => view! { <span data-testid="settings-status" role="alert" class="text-danger">{text}</span> }.into_any(),
                         })}
                     </div>
                 </form>

@@ -1,3 +1,5 @@
+use super::preferences::use_preferences;
+use super::quick_actions::{ActionList, QUICK_ACTIONS};
 use super::theme::ThemeToggle;
 use crate::context::use_chat;
 use leptos::prelude::*;
@@ -5,25 +7,45 @@ use leptos::prelude::*;
 #[component]
 pub fn Header() -> impl IntoView {
     let chat = use_chat();
+    let preferences = use_preferences();
+    let ui = move || preferences.current.with(|p| p.ui.clone());
     view! {
-        <header class="flex items-center gap-2 border-b border-zinc-200 px-3 py-2 dark:border-zinc-800">
+        <header class="app-header flex shrink-0 items-center gap-2 border-b border-line px-3">
+            // On a phone it opens the drawer, whatever the setting.
             <button
-                type="button"
-                data-testid="sidebar-toggle"
-                class="rounded-md p-2 text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800"
-                aria-label="Show or hide the conversation list"
-                aria-controls="sidebar"
-                aria-expanded=move || if chat.sidebar_open.get() { "true" } else { "false" }
-                on:click=move |_| chat.sidebar_open.update(|open| *open = !*open)
-            >
-                "☰"
+                    type="button"
+                    data-testid="sidebar-toggle"
+                    class="rounded-md p-2 text-muted hover:bg-surface"
+                    class=("md:hidden", move || !ui().sidebar_collapsible)
+                    aria-label="Show or hide the conversation list"
+                    aria-controls="sidebar"
+                    aria-expanded=move || if chat.sidebar_shown() { "true" } else { "false" }
+                    on:click=move |_| chat.toggle_sidebar()
+                >
+                    "☰"
             </button>
-            <a href="/" class="mr-auto text-lg font-semibold tracking-tight">"OllamaStack"</a>
-            <a href="/documents" data-testid="documents-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Documents"</a>
-            <a href="/assistants" data-testid="assistants-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Assistants"</a>
+            <a href="/" class="mr-auto flex min-w-0 items-center gap-2 text-lg font-semibold tracking-tight" data-testid="app-name">
+                {move || {
+                    let ui = ui();
+                    (ui.show_logo).then(|| match ui.brand.logo {
+                        Some(logo) => view! { <img src=logo alt="" class="h-7 w-7 rounded object-contain" data-testid="app-logo"/> }.into_any(),
+                        None => view! { <img src="/favicon.svg" alt="" class="h-6 w-6" data-testid="app-logo"/> }.into_any(),
+                    })
+                }}
+                <span class="truncate">{move || ui().brand.app_name}</span>
+            </a>
             <AssistantPicker/>
             <ModelPicker/>
             <ThemeToggle/>
+            <Show when=move || ui().show_user_menu>
+                // A <details> opens without JavaScript too.
+                <details class="relative" data-testid="user-menu">
+                    <summary class="cursor-pointer list-none rounded-md p-2 text-muted hover:bg-surface" aria-label="Quick actions">"⋯"</summary>
+                    <div class="absolute right-0 z-30 mt-1 w-48 rounded-lg border border-line bg-surface p-2 shadow-lg">
+                        <ActionList title="Go to" actions=QUICK_ACTIONS test_id="user-menu-actions"/>
+                    </div>
+                </details>
+            </Show>
         </header>
     }
 }
@@ -33,7 +55,7 @@ pub fn Header() -> impl IntoView {
 fn ModelPicker() -> impl IntoView {
     let chat = use_chat();
     view! {
-        <Transition fallback=|| view! { <span class="text-sm text-zinc-400">"Loading models…"</span> }>
+        <Transition fallback=|| view! { <span class="text-sm text-muted">"Loading models…"</span> }>
             {move || Suspend::new(async move {
                 let status = chat.ollama.await.ok();
                 let mut models: Vec<String> = status
@@ -55,7 +77,7 @@ fn ModelPicker() -> impl IntoView {
                     <select
                         id="model-picker"
                         data-testid="model-picker"
-                        class="max-w-[14rem] rounded-md border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-900"
+                        class="max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         disabled=empty
                         prop:value=move || chat.selected_model.get().unwrap_or_default()
                         on:change=move |ev| chat.selected_model.set(Some(event_target_value(&ev)))
@@ -129,7 +151,7 @@ fn AssistantPicker() -> impl IntoView {
                     <select
                         id="assistant-picker"
                         data-testid="assistant-picker"
-                        class="max-w-[12rem] rounded-md border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-900"
+                        class="max-w-[12rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         prop:value=move || chat.selected_assistant.get().map(|id| id.to_string()).unwrap_or_default()
                         on:change=on_change
                     >

@@ -70,7 +70,7 @@ pub fn MessageBubble(
             class:justify-end=is_user
         >
             <div class=if is_user {
-                "max-w-[85%] rounded-2xl bg-blue-600 px-4 py-2 text-white"
+                "bubble-user max-w-[85%] rounded-2xl bg-primary px-4 py-2 text-on-primary"
             } else {
                 "w-full max-w-none rounded-2xl px-1 py-2"
             }>
@@ -79,18 +79,18 @@ pub fn MessageBubble(
                 } else {
                     view! {
                         {move || message.with(|m| m.thinking.is_some()).then(|| view! {
-                            <details data-testid="thinking" class="mb-2 rounded-lg border border-zinc-200 px-3 py-1.5 text-sm dark:border-zinc-800">
-                                <summary class="cursor-pointer select-none text-zinc-500">
+                            <details data-testid="thinking" class="mb-2 rounded-lg border border-line px-3 py-1.5 text-sm">
+                                <summary class="cursor-pointer select-none text-muted">
                                     {move || if message.with(|m| m.status == MessageStatus::Streaming && m.content.is_empty()) { "Thinking…" } else { "Thought" }}
                                 </summary>
-                                <div data-testid="thinking-text" class="mt-1 whitespace-pre-wrap break-words text-zinc-500">
+                                <div data-testid="thinking-text" class="mt-1 whitespace-pre-wrap break-words text-muted">
                                     {move || message.with(|m| m.thinking.clone().unwrap_or_default())}
                                 </div>
                             </details>
                         })}
                         {move || message.with(|m| (!m.tool_calls.is_empty()).then(|| {
                             let names = m.tool_calls.0.iter().map(|c| c.function.name.clone()).collect::<Vec<_>>().join(", ");
-                            view! { <p data-testid="step-calls" class="text-xs text-zinc-500">"Calling " {names}</p> }
+                            view! { <p data-testid="step-calls" class="text-xs text-muted">"Calling " {names}</p> }
                         }))}
                         <AnswerBody message/>
                         {move || message.with(|m| (!m.sources.is_empty()).then(|| (m.id, m.sources.clone())))
@@ -98,10 +98,10 @@ pub fn MessageBubble(
                     }.into_any()
                 }}
                 <Show when=move || status() == MessageStatus::Streaming>
-                    <span data-testid="streaming-indicator" class="inline-block animate-pulse text-zinc-400" aria-label="Writing">"▍"</span>
+                    <span data-testid="streaming-indicator" class="inline-block animate-pulse text-muted" aria-label="Writing">"▍"</span>
                 </Show>
                 {move || (status() == MessageStatus::Error).then(|| view! {
-                    <div role="alert" data-testid="message-error" class="mt-2 rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+                    <div role="alert" data-testid="message-error" class="mt-2 rounded-md border border-danger bg-danger-soft px-3 py-2 text-sm text-danger">
                         {error().unwrap_or_else(|| "The answer failed.".into())}
                     </div>
                 })}
@@ -122,21 +122,21 @@ pub fn MessageBubble(
                         <textarea
                             id="edit-message-text"
                             data-testid="edit-text"
-                            class="w-full rounded-md border border-blue-300 bg-white px-2 py-1.5 text-zinc-900"
+                            class="w-full rounded-md border border-primary bg-app px-2 py-1.5 text-fg"
                             rows="3"
                             prop:value=move || draft.get()
                             on:input=move |ev| draft.set(event_target_value(&ev))
                             on:keydown=move |ev| if ev.key() == "Escape" { ev.stop_propagation(); editing.set(false) }
                         ></textarea>
                         <div class="flex gap-2 text-sm">
-                            <button type="submit" data-testid="edit-send" class="rounded bg-white px-2 py-1 font-medium text-blue-700">"Save and send"</button>
+                            <button type="submit" data-testid="edit-send" class="rounded bg-app px-2 py-1 font-medium text-primary">"Save and send"</button>
                             <button type="button" data-testid="edit-cancel" class="rounded px-2 py-1" on:click=move |_| editing.set(false)>"Cancel"</button>
                         </div>
                     </form>
                 </Show>
-                <div class="mt-1 flex flex-wrap items-center gap-2 text-xs" class=("text-blue-100", is_user) class=("text-zinc-400", !is_user)>
+                <div class="mt-1 flex flex-wrap items-center gap-2 text-xs" class=("text-on-primary", is_user) class=("text-muted", !is_user)>
                     <MessageTime at=created_at/>
-                    {move || status_label().map(|label| view! { <span data-testid="message-status" class="rounded bg-zinc-200 px-1.5 text-zinc-700 dark:bg-zinc-800 dark:text-zinc-300">{label}</span> })}
+                    {move || status_label().map(|label| view! { <span data-testid="message-status" class="rounded bg-surface px-1.5 text-fg">{label}</span> })}
                     {(!is_user).then(|| view! { <span data-testid="message-metrics">{metrics}</span> })}
                     <button type="button" data-testid="copy-message" class="hover:underline" on:click=copy>
                         {move || if copied.get() { "Copied" } else { "Copy" }}
@@ -210,19 +210,19 @@ fn ToolStep(message: RwSignal<Message>) -> impl IntoView {
             data-status=move || status().as_str()
             class="flex w-full"
         >
-            <details data-testid="tool-step" class="w-full rounded-lg border border-zinc-200 bg-zinc-50 px-3 py-1.5 text-sm dark:border-zinc-800 dark:bg-zinc-900">
+            <details data-testid="tool-step" class="w-full rounded-lg border border-line bg-surface px-3 py-1.5 text-sm">
                 <summary class="cursor-pointer select-none">
                     <span class="font-mono font-medium" data-testid="tool-name">{name}</span>
                     " · "
-                    <span data-testid="tool-outcome" class:text-red-600=move || status() == MessageStatus::Error>{outcome}</span>
+                    <span data-testid="tool-outcome" class:text-danger=move || status() == MessageStatus::Error>{outcome}</span>
                 </summary>
                 <div class="mt-2 grid gap-2">
                     <div>
-                        <div class="text-xs font-semibold text-zinc-500">"Arguments"</div>
+                        <div class="text-xs font-semibold text-muted">"Arguments"</div>
                         <pre data-testid="tool-arguments" class="overflow-x-auto whitespace-pre-wrap break-words font-mono text-xs">{arguments}</pre>
                     </div>
                     <div>
-                        <div class="text-xs font-semibold text-zinc-500">"Result"</div>
+                        <div class="text-xs font-semibold text-muted">"Result"</div>
                         <pre data-testid="tool-result" class="overflow-x-auto whitespace-pre-wrap break-words font-mono text-xs">{move || message.with(|m| m.content.clone())}</pre>
                     </div>
                 </div>
@@ -240,24 +240,24 @@ fn SourceList(message_id: uuid::Uuid, sources: crate::model::Sources) -> impl In
     let note = sources.note();
     view! {
         <div data-testid="sources" class="mt-2 text-xs">
-            <div class="font-semibold text-zinc-500">"Sources"</div>
+            <div class="font-semibold text-muted">"Sources"</div>
             <ol class="mt-1 space-y-1">
                 {sources.passages.into_iter().map(|passage| view! {
                     <li>
                         <details id=format!("cite-{message_id}-{}", passage.n) data-testid="citation"
-                            class="rounded border border-zinc-200 px-2 py-1 dark:border-zinc-800">
+                            class="rounded border border-line px-2 py-1">
                             <summary class="cursor-pointer select-none">
                                 <span class="font-mono">{format!("[{}]", passage.n)}</span>" "{passage.place()}
                             </summary>
-                            <blockquote data-testid="citation-passage" class="mt-1 whitespace-pre-wrap border-l-2 border-zinc-300 pl-2 text-zinc-600 dark:border-zinc-700 dark:text-zinc-400">
+                            <blockquote data-testid="citation-passage" class="mt-1 whitespace-pre-wrap border-l-2 border-line pl-2 text-muted">
                                 {passage.text.clone()}
                             </blockquote>
-                            <a class="text-blue-600 hover:underline dark:text-blue-400" href=format!("/api/v1/files/{}/content", passage.file_id)>"Download the file"</a>
+                            <a class="text-primary hover:underline" href=format!("/api/v1/files/{}/content", passage.file_id)>"Download the file"</a>
                         </details>
                     </li>
                 }).collect_view()}
             </ol>
-            {note.map(|note| view! { <p data-testid="sources-note" class="mt-1 text-amber-700 dark:text-amber-400">{note}</p> })}
+            {note.map(|note| view! { <p data-testid="sources-note" class="mt-1 text-warning">{note}</p> })}
         </div>
     }
 }

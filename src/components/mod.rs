@@ -5,6 +5,8 @@ pub mod composer;
 pub mod conversation_settings;
 pub mod header;
 pub mod message;
+pub mod preferences;
+pub mod quick_actions;
 pub mod sidebar;
 pub mod theme;
 pub mod time;

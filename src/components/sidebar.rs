@@ -1,3 +1,4 @@
+use crate::components::quick_actions::{ActionList, QUICK_ACTIONS};
 use crate::context::use_chat;
 use crate::model::Conversation;
 use crate::server_fns::conversations::{delete_conversation, rename_conversation};
@@ -5,33 +6,51 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_location, use_navigate};
 
-/// New chat, then the conversations, most recently active first.
+/// New chat, then the conversations, most recently active first, then quick actions. Beside
+/// the page on wide screens (its edge drags to resize it, remembered), a drawer over the page
+/// on phones.
 #[component]
 pub fn Sidebar() -> impl IntoView {
     let chat = use_chat();
+    let location = use_location();
+    // A drawer closes once the person went somewhere.
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            chat.drawer_open.set(false);
+        }
+        path
+    });
     view! {
+        <div
+            class="drawer-backdrop"
+            class:drawer-open=move || chat.drawer_open.get()
+            aria-hidden="true"
+            on:click=move |_| chat.drawer_open.set(false)
+        ></div>
         <aside
             id="sidebar"
             data-testid="sidebar"
-            class="w-72 shrink-0 flex-col border-r border-zinc-200 bg-zinc-50 dark:border-zinc-800 dark:bg-zinc-900"
+            class="sidebar relative shrink-0 flex-col border-line bg-surface"
             class:flex=move || chat.sidebar_open.get()
             class:hidden=move || !chat.sidebar_open.get()
+            class:drawer-open=move || chat.drawer_open.get()
         >
             <div class="p-3">
                 <a
                     href="/"
                     data-testid="new-chat"
-                    class="block rounded-md border border-zinc-300 px-3 py-2 text-center text-sm font-medium hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                    class="block rounded-md border border-line px-3 py-2 text-center text-sm font-medium hover:bg-app"
                 >
                     "+ New chat"
                 </a>
             </div>
             <nav class="min-h-0 flex-1 overflow-y-auto px-2 pb-3" aria-label="Conversations">
-                <Transition fallback=|| view! { <p class="px-2 text-sm text-zinc-400">"Loading…"</p> }>
+                <Transition fallback=|| view! { <p class="px-2 text-sm text-muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match chat.conversations.await {
                             Ok(list) if list.is_empty() => view! {
-                                <p class="px-2 text-sm text-zinc-500">"No conversations yet."</p>
+                                <p class="px-2 text-sm text-muted">"No conversations yet."</p>
                             }.into_any(),
                             Ok(list) => view! {
                                 <ul data-testid="conversation-list" class="space-y-0.5">
@@ -39,13 +58,91 @@ pub fn Sidebar() -> impl IntoView {
                                 </ul>
                             }.into_any(),
                             Err(error) => view! {
-                                <p class="px-2 text-sm text-red-600">{error.to_string()}</p>
+                                <p class="px-2 text-sm text-danger">{error.to_string()}</p>
                             }.into_any(),
                         }
                     })}
                 </Transition>
             </nav>
+            <div class="border-t border-line p-2">
+                <ActionList title="Quick actions" actions=QUICK_ACTIONS test_id="quick-actions"/>
+            </div>
+            <ResizeHandle/>
         </aside>
+    }
+}
+
+/// The sidebar's edge: dragging it sets the width live (a CSS variable), letting go saves it.
+#[component]
+fn ResizeHandle() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    let preferences = crate::components::preferences::use_preferences();
+    #[cfg(feature = "hydrate")]
+    let start = move |ev: leptos::ev::PointerEvent| {
+        use wasm_bindgen::JsCast;
+        ev.prevent_default();
+        let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        else {
+            return;
+        };
+        let right = preferences
+            .current
+            .with_untracked(|p| p.ui.sidebar_position == crate::model::Side::Right);
+        let width = std::rc::Rc::new(std::cell::Cell::new(
+            preferences.current.with_untracked(|p| p.ui.sidebar_width),
+        ));
+        let width_moving = width.clone();
+        let moving = {
+            let root = root.clone();
+            window_event_listener(leptos::ev::pointermove, move |ev| {
+                let viewport = web_sys::window()
+                    .and_then(|w| w.inner_width().ok())
+                    .and_then(|w| w.as_f64())
+                    .unwrap_or(1024.0);
+                let x = ev.client_x() as f64;
+                let wanted = if right { viewport - x } else { x };
+                let clamped = wanted.clamp(180.0, 560.0) as u32;
+                width_moving.set(clamped);
+                let _ = root
+                    .style()
+                    .set_property("--sidebar-width", &format!("{clamped}px"));
+            })
+        };
+        let moving = std::cell::RefCell::new(Some(moving));
+        let ended = std::rc::Rc::new(std::cell::RefCell::new(None::<WindowListenerHandle>));
+        let ended_inner = ended.clone();
+        *ended.borrow_mut() = Some(window_event_listener(leptos::ev::pointerup, move |_| {
+            if let Some(handle) = moving.borrow_mut().take() {
+                handle.remove();
+            }
+            if let Some(handle) = ended_inner.borrow_mut().take() {
+                handle.remove();
+            }
+            let chosen = width.get();
+            preferences.current.update(|p| p.ui.sidebar_width = chosen);
+            spawn_local(async move {
+                let _ = crate::server_fns::settings::save_preferences(vec![(
+                    "ui.sidebar_width".into(),
+                    serde_json::Value::from(chosen),
+                )])
+                .await;
+            });
+        }));
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let start = move |_: leptos::ev::PointerEvent| {};
+    view! {
+        <div
+            class="sidebar-resize"
+            data-testid="sidebar-resize"
+            role="separator"
+            aria-orientation="vertical"
+            aria-label="Drag to resize the sidebar"
+            on:pointerdown=start
+        ></div>
     }
 }
 
@@ -107,9 +204,8 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
             {move || match mode.get() {
                 Mode::View => view! {
                     <div
-                        class="group flex items-center rounded-md hover:bg-zinc-200/70 dark:hover:bg-zinc-800"
-                        class=("bg-zinc-200", active.clone())
-                        class=("dark:bg-zinc-800", active.clone())
+                        class="group flex items-center rounded-md hover:bg-app"
+                        class=("bg-app", active.clone())
                     >
                         <a href=href.clone() class="min-w-0 flex-1 truncate px-2 py-1.5 text-sm" title=move || title.get()>
                             {move || title.get()}
@@ -117,7 +213,7 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
                         <button
                             type="button"
                             data-testid="rename-conversation"
-                            class="px-1 text-xs text-zinc-500 opacity-60 hover:opacity-100 group-hover:opacity-100"
+                            class="px-1 text-xs text-muted opacity-60 hover:opacity-100 group-hover:opacity-100"
                             title="Rename"
                             aria-label="Rename conversation"
                             on:click=move |_| {
@@ -130,7 +226,7 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
                         <button
                             type="button"
                             data-testid="delete-conversation"
-                            class="px-1 pr-2 text-xs text-zinc-500 opacity-60 hover:text-red-600 hover:opacity-100 group-hover:opacity-100"
+                            class="px-1 pr-2 text-xs text-muted opacity-60 hover:text-danger hover:opacity-100 group-hover:opacity-100"
                             title="Delete"
                             aria-label="Delete conversation"
                             on:click=move |_| mode.set(Mode::ConfirmDelete)
@@ -152,27 +248,27 @@ fn ConversationItem(conversation: Conversation) -> impl IntoView {
                         <input
                             data-testid="rename-input"
                             aria-label="New title"
-                            class="min-w-0 flex-1 rounded border border-zinc-300 bg-white px-2 py-1 text-sm dark:border-zinc-700 dark:bg-zinc-950"
+                            class="min-w-0 flex-1 rounded border border-line bg-app px-2 py-1 text-sm"
                             prop:value=move || draft.get()
                             on:input=move |ev| draft.set(event_target_value(&ev))
                             on:keydown=move |ev| if ev.key() == "Escape" { mode.set(Mode::View) }
                             maxlength="200"
                             autofocus
                         />
-                        <button type="submit" data-testid="rename-save" class="rounded px-2 text-sm font-medium text-blue-700 dark:text-blue-400">"Save"</button>
+                        <button type="submit" data-testid="rename-save" class="rounded px-2 text-sm font-medium text-primary">"Save"</button>
                     </form>
                 }.into_any(),
                 Mode::ConfirmDelete => view! {
-                    <div class="rounded-md bg-red-50 p-2 text-sm dark:bg-red-950">
+                    <div class="rounded-md bg-danger-soft p-2 text-sm">
                         <p>"Delete “" {move || title.get()} "”?"</p>
                         <div class="mt-1 flex gap-2">
-                            <button type="button" data-testid="confirm-delete" class="rounded bg-red-600 px-2 py-0.5 text-white" on:click=delete.clone()>"Delete"</button>
+                            <button type="button" data-testid="confirm-delete" class="rounded bg-danger px-2 py-0.5 text-on-primary" on:click=delete.clone()>"Delete"</button>
                             <button type="button" class="rounded px-2 py-0.5" on:click=move |_| mode.set(Mode::View)>"Cancel"</button>
                         </div>
                     </div>
                 }.into_any(),
             }}
-            {move || error.get().map(|e| view! { <p role="alert" class="px-2 text-xs text-red-600">{e}</p> })}
+            {move || error.get().map(|e| view! { <p role="alert" class="px-2 text-xs text-danger">{e}</p> })}
         </li>
     }
 }

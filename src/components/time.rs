@@ -16,7 +16,7 @@ pub fn MessageTime(at: DateTime<Utc>) -> impl IntoView {
         }
     });
     view! {
-        <time datetime=at.to_rfc3339() title=at.to_rfc3339() class="text-xs text-zinc-400">
+        <time datetime=at.to_rfc3339() title=at.to_rfc3339() class="message-time text-xs text-muted">
             {move || text.get()}
         </time>
     }

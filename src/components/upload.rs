@@ -223,8 +223,14 @@ pub fn PickFiles(uploads: Uploads, #[prop(into)] label: String) -> impl IntoView
         #[cfg(not(feature = "hydrate"))]
         let _ = uploads;
     };
+    let preferences = super::preferences::use_preferences();
+    // Uploads switched off on this server (`features.file_upload`): no picker.
+    let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
     view! {
-        <label class="inline-flex cursor-pointer items-center gap-1 rounded-lg border border-zinc-300 px-3 py-1.5 text-sm hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800">
+        <label
+            class="inline-flex cursor-pointer items-center gap-1 rounded-lg border border-line px-3 py-1.5 text-sm hover:bg-surface"
+            class:hidden=move || !uploads_on()
+        >
             <input
                 node_ref=input
                 type="file"
@@ -260,9 +266,9 @@ pub fn UploadList(uploads: Uploads) -> impl IntoView {
                                 ></progress>
                                 <button type="button" data-testid="cancel-upload" class="text-xs hover:underline" on:click=move |_| item.cancel()>"Cancel"</button>
                             }.into_any(),
-                            UploadState::Done => view! { <span data-testid="upload-done" class="text-xs text-green-700 dark:text-green-400">"Uploaded"</span> }.into_any(),
-                            UploadState::Cancelled => view! { <span data-testid="upload-cancelled" class="text-xs text-zinc-500">"Cancelled"</span> }.into_any(),
-                            UploadState::Failed(reason) => view! { <span role="alert" data-testid="upload-error" class="text-xs text-red-600">{reason}</span> }.into_any(),
+                            UploadState::Done => view! { <span data-testid="upload-done" class="text-xs text-success">"Uploaded"</span> }.into_any(),
+                            UploadState::Cancelled => view! { <span data-testid="upload-cancelled" class="text-xs text-muted">"Cancelled"</span> }.into_any(),
+                            UploadState::Failed(reason) => view! { <span role="alert" data-testid="upload-error" class="text-xs text-danger">{reason}</span> }.into_any(),
                         }}
                     </li>
                 </For>

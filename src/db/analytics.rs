@@ -1,7 +1,8 @@
-//! Storage of analytics: events recorded from the outbox and their hourly rollups. One text of
+//! Storage of analytics: events recorded from the outbox and their rollups by hour and by day. One text of
 //! each query serves both databases.
 
 use crate::analytics::AnalyticsEvent;
+use crate::model::Bucket;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -27,10 +28,18 @@ pub struct KindTotals {
     pub rate_ms: i64,
 }
 
-/// Rollup sums of one hour and kind (status kept apart: errors).
+/// The tables of a bucket size: rollups, latency histogram, and their time column.
+pub fn rollup_tables(bucket: Bucket) -> (&'static str, &'static str, &'static str) {
+    match bucket {
+        Bucket::Hour => ("analytics_hourly", "analytics_latency", "hour"),
+        Bucket::Day => ("analytics_daily", "analytics_latency_daily", "day"),
+    }
+}
+
+/// Rollup sums of one bucket and kind (status kept apart: errors).
 #[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
-pub struct HourTotals {
-    pub hour: DateTime<Utc>,
+pub struct BucketTotals {
+    pub start: DateTime<Utc>,
     pub kind: String,
     pub status: String,
     pub events: i64,
@@ -57,24 +66,27 @@ pub trait AnalyticsStore: Send + Sync {
     /// how many were new.
     async fn record_events(&self, events: &[AnalyticsEvent]) -> Result<usize, sqlx::Error>;
 
-    /// The owner's rollups since `since`, by kind, model and status.
+    /// The owner's rollups of `bucket` size from `since`, by kind, model and status.
     async fn totals_since(
         &self,
         owner_id: Uuid,
+        bucket: Bucket,
         since: DateTime<Utc>,
     ) -> Result<Vec<KindTotals>, sqlx::Error>;
 
-    /// The owner's rollups since `since`, by hour, kind and status.
-    async fn hours_since(
+    /// The owner's rollups of `bucket` size from `since`, by bucket, kind and status.
+    async fn buckets_since(
         &self,
         owner_id: Uuid,
+        bucket: Bucket,
         since: DateTime<Utc>,
-    ) -> Result<Vec<HourTotals>, sqlx::Error>;
+    ) -> Result<Vec<BucketTotals>, sqlx::Error>;
 
-    /// The owner's latency histogram since `since`.
+    /// The owner's latency histogram from `since` (rolled up by `bucket`).
     async fn latency_since(
         &self,
         owner_id: Uuid,
+        bucket: Bucket,
         since: DateTime<Utc>,
     ) -> Result<Vec<BucketCount>, sqlx::Error>;
 }
@@ -142,38 +154,43 @@ macro_rules! portable_analytics {
                     .filter(|e| new_ids.contains(&e.id))
                     .cloned()
                     .collect();
-                let (hourly, latency) = $crate::analytics::rollups_of(&new);
-                for r in &hourly {
-                    sqlx::query(
-                        "INSERT INTO analytics_hourly (owner_id, hour, kind, model, status, events, prompt_tokens, completion_tokens, \
+                for size in [$crate::model::Bucket::Hour, $crate::model::Bucket::Day] {
+                    let (rollups, latency) = $crate::analytics::rollups_of(&new, size);
+                    let (table, latency_table, column) = $crate::db::analytics::rollup_tables(size);
+                    let rollup_sql = format!(
+                        "INSERT INTO {table} (owner_id, {column}, kind, model, status, events, prompt_tokens, completion_tokens, \
                          duration_ms_sum, duration_count, ttft_ms_sum, ttft_count, rate_tokens, rate_ms) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                         ON CONFLICT (owner_id, hour, kind, model, status) DO UPDATE SET \
-                         events = analytics_hourly.events + excluded.events, \
-                         prompt_tokens = analytics_hourly.prompt_tokens + excluded.prompt_tokens, \
-                         completion_tokens = analytics_hourly.completion_tokens + excluded.completion_tokens, \
-                         duration_ms_sum = analytics_hourly.duration_ms_sum + excluded.duration_ms_sum, \
-                         duration_count = analytics_hourly.duration_count + excluded.duration_count, \
-                         ttft_ms_sum = analytics_hourly.ttft_ms_sum + excluded.ttft_ms_sum, \
-                         ttft_count = analytics_hourly.ttft_count + excluded.ttft_count, \
-                         rate_tokens = analytics_hourly.rate_tokens + excluded.rate_tokens, \
-                         rate_ms = analytics_hourly.rate_ms + excluded.rate_ms",
-                    )
-                    .bind(r.owner_id).bind(r.hour).bind(&r.kind).bind(&r.model).bind(&r.status)
-                    .bind(r.events).bind(r.prompt_tokens).bind(r.completion_tokens)
-                    .bind(r.duration_ms_sum).bind(r.duration_count).bind(r.ttft_ms_sum).bind(r.ttft_count)
-                    .bind(r.rate_tokens).bind(r.rate_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for l in &latency {
-                    sqlx::query(
-                        "INSERT INTO analytics_latency (owner_id, hour, metric, bucket, count) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (owner_id, hour, metric, bucket) DO UPDATE SET count = analytics_latency.count + excluded.count",
-                    )
-                    .bind(l.owner_id).bind(l.hour).bind(&l.metric).bind(l.bucket).bind(l.count)
-                    .execute(&mut *tx)
-                    .await?;
+                         ON CONFLICT (owner_id, {column}, kind, model, status) DO UPDATE SET \
+                         events = {table}.events + excluded.events, \
+                         prompt_tokens = {table}.prompt_tokens + excluded.prompt_tokens, \
+                         completion_tokens = {table}.completion_tokens + excluded.completion_tokens, \
+                         duration_ms_sum = {table}.duration_ms_sum + excluded.duration_ms_sum, \
+                         duration_count = {table}.duration_count + excluded.duration_count, \
+                         ttft_ms_sum = {table}.ttft_ms_sum + excluded.ttft_ms_sum, \
+                         ttft_count = {table}.ttft_count + excluded.ttft_count, \
+                         rate_tokens = {table}.rate_tokens + excluded.rate_tokens, \
+                         rate_ms = {table}.rate_ms + excluded.rate_ms"
+                    );
+                    for r in &rollups {
+                        sqlx::query(&rollup_sql)
+                            .bind(r.owner_id).bind(r.start).bind(&r.kind).bind(&r.model).bind(&r.status)
+                            .bind(r.events).bind(r.prompt_tokens).bind(r.completion_tokens)
+                            .bind(r.duration_ms_sum).bind(r.duration_count).bind(r.ttft_ms_sum).bind(r.ttft_count)
+                            .bind(r.rate_tokens).bind(r.rate_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let latency_sql = format!(
+                        "INSERT INTO {latency_table} (owner_id, {column}, metric, bucket, count) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (owner_id, {column}, metric, bucket) DO UPDATE SET count = {latency_table}.count + excluded.count"
+                    );
+                    for l in &latency {
+                        sqlx::query(&latency_sql)
+                            .bind(l.owner_id).bind(l.start).bind(&l.metric).bind(l.bucket).bind(l.count)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(new.len())
@@ -182,32 +199,36 @@ macro_rules! portable_analytics {
             async fn totals_since(
                 &self,
                 owner_id: Uuid,
+                bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
             ) -> Result<Vec<$crate::db::analytics::KindTotals>, sqlx::Error> {
-                sqlx::query_as(
+                let (table, _, column) = $crate::db::analytics::rollup_tables(bucket);
+                sqlx::query_as(&format!(
                     "SELECT kind, model, status, CAST(SUM(events) AS BIGINT) AS events, \
                      CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
                      CAST(SUM(duration_ms_sum) AS BIGINT) AS duration_ms_sum, CAST(SUM(duration_count) AS BIGINT) AS duration_count, \
                      CAST(SUM(ttft_ms_sum) AS BIGINT) AS ttft_ms_sum, CAST(SUM(ttft_count) AS BIGINT) AS ttft_count, \
                      CAST(SUM(rate_tokens) AS BIGINT) AS rate_tokens, CAST(SUM(rate_ms) AS BIGINT) AS rate_ms \
-                     FROM analytics_hourly WHERE owner_id = $1 AND hour >= $2 GROUP BY kind, model, status",
-                )
+                     FROM {table} WHERE owner_id = $1 AND {column} >= $2 GROUP BY kind, model, status"
+                ))
                 .bind(owner_id)
                 .bind(since)
                 .fetch_all(&self.pool)
                 .await
             }
 
-            async fn hours_since(
+            async fn buckets_since(
                 &self,
                 owner_id: Uuid,
+                bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
-            ) -> Result<Vec<$crate::db::analytics::HourTotals>, sqlx::Error> {
-                sqlx::query_as(
-                    "SELECT hour, kind, status, CAST(SUM(events) AS BIGINT) AS events, \
+            ) -> Result<Vec<$crate::db::analytics::BucketTotals>, sqlx::Error> {
+                let (table, _, column) = $crate::db::analytics::rollup_tables(bucket);
+                sqlx::query_as(&format!(
+                    "SELECT {column} AS start, kind, status, CAST(SUM(events) AS BIGINT) AS events, \
                      CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
-                     FROM analytics_hourly WHERE owner_id = $1 AND hour >= $2 GROUP BY hour, kind, status",
-                )
+                     FROM {table} WHERE owner_id = $1 AND {column} >= $2 GROUP BY {column}, kind, status"
+                ))
                 .bind(owner_id)
                 .bind(since)
                 .fetch_all(&self.pool)
@@ -217,12 +238,14 @@ macro_rules! portable_analytics {
             async fn latency_since(
                 &self,
                 owner_id: Uuid,
+                bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
             ) -> Result<Vec<$crate::db::analytics::BucketCount>, sqlx::Error> {
-                sqlx::query_as(
-                    "SELECT metric, bucket, CAST(SUM(count) AS BIGINT) AS count FROM analytics_latency \
-                     WHERE owner_id = $1 AND hour >= $2 GROUP BY metric, bucket",
-                )
+                let (_, table, column) = $crate::db::analytics::rollup_tables(bucket);
+                sqlx::query_as(&format!(
+                    "SELECT metric, bucket, CAST(SUM(count) AS BIGINT) AS count FROM {table} \
+                     WHERE owner_id = $1 AND {column} >= $2 GROUP BY metric, bucket"
+                ))
                 .bind(owner_id)
                 .bind(since)
                 .fetch_all(&self.pool)

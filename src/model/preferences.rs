@@ -247,7 +247,7 @@ pub const MAX_APP_NAME_CHARS: usize = 40;
 pub const MAX_LOGO_CHARS: usize = 256 * 1024;
 
 impl Preferences {
-    /// Every dotted key, in the order of the struct.
+    /// Every dotted key, in alphabetical order.
     pub fn keys() -> Vec<String> {
         let mut keys = Vec::new();
         collect_keys(

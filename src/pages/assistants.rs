@@ -33,16 +33,16 @@ pub fn AssistantsPage() -> impl IntoView {
                 <button
                     type="button"
                     data-testid="new-assistant"
-                    class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700"
+                    class="rounded-lg bg-primary px-3 py-1.5 text-sm font-medium text-on-primary hover:opacity-90"
                     on:click=move |_| editing.set(Some(None))
                 >
                     "New assistant"
                 </button>
             </div>
-            <p class="mb-4 text-sm text-zinc-500">
+            <p class="mb-4 text-sm text-muted">
                 "An assistant is a model with its own temperature, answer length, system prompt and tools. Pick one next to the model picker; a conversation remembers it."
             </p>
-            {move || error.get().map(|e| view! { <p role="alert" data-testid="assistant-error" class="mb-3 text-sm text-red-600">{e}</p> })}
+            {move || error.get().map(|e| view! { <p role="alert" data-testid="assistant-error" class="mb-3 text-sm text-danger">{e}</p> })}
             {move || editing.get().map(|assistant| view! {
                 <AssistantForm
                     assistant
@@ -54,11 +54,11 @@ pub fn AssistantsPage() -> impl IntoView {
                     })
                 />
             })}
-            <Transition fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+            <Transition fallback=|| view! { <p class="text-muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match chat.assistants.await {
-                        Err(e) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="text-zinc-500">"No assistants yet."</p> }.into_any(),
+                        Err(e) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="text-muted">"No assistants yet."</p> }.into_any(),
                         Ok(list) => view! {
                             <ul class="space-y-2" data-testid="assistant-list">
                                 {list.into_iter().map(|assistant| {
@@ -78,20 +78,20 @@ pub fn AssistantsPage() -> impl IntoView {
                                     );
                                     let name = assistant.name.clone();
                                     view! {
-                                        <li class="rounded-lg border border-zinc-200 p-3 dark:border-zinc-800" data-testid="assistant-item">
+                                        <li class="rounded-lg border border-line p-3" data-testid="assistant-item">
                                             <div class="flex items-start gap-2">
                                                 <div class="mr-auto min-w-0">
                                                     <p class="font-medium" data-testid="assistant-name">{assistant.name.clone()}</p>
-                                                    <p class="text-sm text-zinc-500">{assistant.description.clone()}</p>
-                                                    <p class="mt-1 text-xs text-zinc-400">{summary}</p>
+                                                    <p class="text-sm text-muted">{assistant.description.clone()}</p>
+                                                    <p class="mt-1 text-xs text-muted">{summary}</p>
                                                 </div>
-                                                <button type="button" data-testid="edit-assistant" class="rounded px-2 py-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                                                <button type="button" data-testid="edit-assistant" class="rounded px-2 py-1 text-sm hover:bg-surface"
                                                     on:click=move |_| editing.set(Some(Some(for_edit.clone())))>"Edit"</button>
-                                                <button type="button" data-testid="duplicate-assistant" class="rounded px-2 py-1 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                                                <button type="button" data-testid="duplicate-assistant" class="rounded px-2 py-1 text-sm hover:bg-surface"
                                                     on:click=move |_| act(Box::pin(async move {
                                                         duplicate_assistant(id).await.map(|_| ()).map_err(|e| e.to_string())
                                                     }))>"Duplicate"</button>
-                                                <button type="button" data-testid="delete-assistant" class="rounded px-2 py-1 text-sm text-red-600 hover:bg-red-50 dark:hover:bg-red-950"
+                                                <button type="button" data-testid="delete-assistant" class="rounded px-2 py-1 text-sm text-danger hover:bg-danger-soft"
                                                     aria-label=format!("Delete {name}")
                                                     on:click=move |_| act(Box::pin(async move {
                                                         delete_assistant(id).await.map_err(|e| e.to_string())
@@ -177,9 +177,9 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             saving.set(false);
         });
     };
-    let input_class = "w-full rounded-md border border-zinc-300 bg-white px-2 py-1.5 text-sm dark:border-zinc-700 dark:bg-zinc-900";
+    let input_class = "w-full rounded-md border border-line bg-app px-2 py-1.5 text-sm";
     view! {
-        <form class="mb-6 space-y-3 rounded-lg border border-zinc-300 p-4 dark:border-zinc-700" data-testid="assistant-form" on:submit=submit>
+        <form class="mb-6 space-y-3 rounded-lg border border-line p-4" data-testid="assistant-form" on:submit=submit>
             <h2 class="font-medium">{if id.is_some() { "Edit assistant" } else { "New assistant" }}</h2>
             <label class="block text-sm">"Name"
                 <input class=input_class data-testid="assistant-name-input" required maxlength="60"
@@ -214,13 +214,13 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             </label>
             <fieldset class="text-sm" disabled=move || !tools_enabled.get()>
                 <legend class="mb-1">"Tools"</legend>
-                <p class="mb-1 flex flex-wrap items-center gap-1 text-xs text-zinc-500">
+                <p class="mb-1 flex flex-wrap items-center gap-1 text-xs text-muted">
                     "Toolsets:"
                     {crate::model::TOOLSETS.iter().map(|(set, members)| {
                         let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
                         view! {
                             <button type="button" data-testid=format!("toolset-{set}")
-                                class="rounded border border-zinc-300 px-1.5 py-0.5 hover:bg-zinc-100 dark:border-zinc-700 dark:hover:bg-zinc-800"
+                                class="rounded border border-line px-1.5 py-0.5 hover:bg-surface"
                                 on:click=move |_| tools.set(members.clone())>
                                 {set.replace('_', " ")}
                             </button>
@@ -247,13 +247,13 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             </fieldset>
             <fieldset class="text-sm" data-testid="assistant-knowledge">
                 <legend class="mb-1">"Knowledge"</legend>
-                <p class="mb-1 text-xs text-zinc-500">"Documents every conversation with this assistant answers from, with citations."</p>
+                <p class="mb-1 text-xs text-muted">"Documents every conversation with this assistant answers from, with citations."</p>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         let files = documents.await.unwrap_or_default();
                         if files.is_empty() {
                             return view! {
-                                <p class="text-xs text-zinc-500">"No documents yet: upload some on the " <a class="underline" href="/documents">"documents page"</a> "."</p>
+                                <p class="text-xs text-muted">"No documents yet: upload some on the " <a class="underline" href="/documents">"documents page"</a> "."</p>
                             }.into_any();
                         }
                         files.into_iter().map(|file| {
@@ -272,11 +272,11 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                     })}
                 </Suspense>
             </fieldset>
-            {move || status.get().map(|s| view! { <p role="alert" data-testid="assistant-form-error" class="text-sm text-red-600">{s}</p> })}
+            {move || status.get().map(|s| view! { <p role="alert" data-testid="assistant-form-error" class="text-sm text-danger">{s}</p> })}
             <div class="flex gap-2">
-                <button type="submit" data-testid="save-assistant" class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700 disabled:opacity-50"
+                <button type="submit" data-testid="save-assistant" class="rounded-lg bg-primary px-3 py-1.5 text-sm font-medium text-on-primary hover:opacity-90 disabled:opacity-50"
                     disabled=move || saving.get()>"Save"</button>
-                <button type="button" class="rounded-lg px-3 py-1.5 text-sm hover:bg-zinc-100 dark:hover:bg-zinc-800"
+                <button type="button" class="rounded-lg px-3 py-1.5 text-sm hover:bg-surface"
                     on:click=move |_| on_done.run(false)>"Cancel"</button>
             </div>
         </form>

@@ -35,18 +35,18 @@ pub fn ConversationPage() -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="p-8 text-center text-zinc-400">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="p-8 text-center text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(conversation) => view! { <ChatView data=conversation/> }.into_any(),
                     Err(AppError::NotFound(_)) => view! {
                         <div class="p-8 text-center" data-testid="not-found">
                             <p>"This conversation does not exist (any more)."</p>
-                            <a class="text-blue-600 underline" href="/">"Start a new chat"</a>
+                            <a class="text-primary underline" href="/">"Start a new chat"</a>
                         </div>
                     }.into_any(),
                     Err(error) => view! {
-                        <p role="alert" class="p-8 text-center text-red-600">{error.to_string()}</p>
+                        <p role="alert" class="p-8 text-center text-danger">{error.to_string()}</p>
                     }.into_any(),
                 }
             })}
@@ -293,7 +293,7 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
             aria-label="Messages"
             class="min-h-0 flex-1 overflow-y-auto"
         >
-            <div class="mx-auto flex w-full max-w-3xl flex-col gap-4 px-4 py-6">
+            <div class="mx-auto flex w-full max-w-(--chat-max-width) flex-col gap-4 px-4 py-6">
                 <For each=move || messages.get() key=|row| row.id let:row>
                     <MessageBubble
                         message=row.data
@@ -306,15 +306,15 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
             </div>
         </div>
         {move || error.get().map(|e| view! {
-            <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-3xl px-3 text-sm text-red-600">{e}</p>
+            <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-sm text-danger">{e}</p>
         })}
         {move || (chat.tool_mode.get() == Some(crate::model::ToolMode::Prompted)).then(|| view! {
-            <p data-testid="tool-mode" class="mx-auto w-full max-w-3xl px-3 text-xs text-zinc-500">
+            <p data-testid="tool-mode" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-xs text-muted">
                 "Tools by prompt: this model has no native tool calling, so each step asks it for one JSON reply."
             </p>
         })}
         {move || chat.notice.get().map(|notice| view! {
-            <p data-testid="turn-notice" role="status" class="mx-auto w-full max-w-3xl px-3 text-xs text-amber-700 dark:text-amber-400">
+            <p data-testid="turn-notice" role="status" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-xs text-warning">
                 {notice}
             </p>
         })}

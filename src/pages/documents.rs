@@ -49,14 +49,16 @@ pub fn DocumentsPage() -> impl IntoView {
     // files upload as soon as they are picked, so the button goes once the page is live.
     let live = RwSignal::new(false);
     Effect::new(move |_| live.set(true));
+    let preferences = crate::components::preferences::use_preferences();
+    let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
 
     view! {
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="documents-page">
             <div class="mb-4 flex items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Documents"</h1>
-                <a href="/search" data-testid="search-link" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Search"</a>
+                <a href="/search" data-testid="search-link" class="rounded-md px-2 py-1 text-sm text-muted hover:bg-surface">"Search"</a>
             </div>
-            <p class="mb-3 text-sm text-zinc-500">
+            <p class="mb-3 text-sm text-muted">
                 "Upload .txt, .md, .pdf, .docx and .csv files. Once indexed, they can be searched, and attached to a conversation so that its answers cite them."
             </p>
             <FormUploadOutcome/>
@@ -66,11 +68,10 @@ pub fn DocumentsPage() -> impl IntoView {
                 enctype="multipart/form-data"
                 data-testid="drop-zone"
                 class="mb-3 flex flex-col items-center gap-2 rounded-xl border-2 border-dashed p-6 text-sm"
-                class=("border-blue-500", move || dragging.get())
-                class=("bg-blue-50", move || dragging.get())
-                class=("dark:bg-blue-950", move || dragging.get())
-                class=("border-zinc-300", move || !dragging.get())
-                class=("dark:border-zinc-700", move || !dragging.get())
+                class:hidden=move || !uploads_on()
+                class=("border-primary", move || dragging.get())
+                class=("bg-primary-soft", move || dragging.get())
+                class=("border-line", move || !dragging.get())
                 on:dragover=move |ev: leptos::ev::DragEvent| {
                     ev.prevent_default();
                     dragging.set(true);
@@ -82,12 +83,12 @@ pub fn DocumentsPage() -> impl IntoView {
                 }
                 on:submit=move |ev: leptos::ev::SubmitEvent| ev.prevent_default()
             >
-                <span class="text-zinc-500">"Drop files here, or"</span>
+                <span class="text-muted">"Drop files here, or"</span>
                 <PickFiles uploads label="Choose files"/>
                 <Suspense>
                     {move || Suspend::new(async move {
                         limits_resource.await.ok().map(|l| view! {
-                            <span class="text-xs text-zinc-400">
+                            <span class="text-xs text-muted">
                                 {format!("Up to {} files at once, {} each.", l.max_files, crate::text::human_size(l.max_file_bytes))}
                             </span>
                         })
@@ -97,17 +98,17 @@ pub fn DocumentsPage() -> impl IntoView {
                     type="submit"
                     data-testid="upload-submit"
                     hidden=move || live.get()
-                    class="rounded-lg bg-zinc-900 px-3 py-1.5 text-sm text-white dark:bg-zinc-100 dark:text-zinc-900"
+                    class="rounded-lg bg-primary px-3 py-1.5 text-sm text-on-primary"
                 >
                     "Upload"
                 </button>
             </form>
             <UploadList uploads/>
-            {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-red-600">{e}</p> })}
-            <Suspense fallback=|| view! { <p class="text-zinc-400">"Loading…"</p> }>
+            {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-danger">{e}</p> })}
+            <Suspense fallback=|| view! { <p class="text-muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match listed.await {
-                        Err(e) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
                         Ok(initial) => view! { <FileList initial reload error/> }.into_any(),
                     }
                 })}
@@ -134,12 +135,12 @@ fn FormUploadOutcome() -> impl IntoView {
             Some(view! {
                 <div data-testid="form-upload-outcome" class="mb-3 space-y-1 text-sm">
                     {uploaded.filter(|n| *n > 0).map(|n| view! {
-                        <p role="status" class="text-green-700 dark:text-green-400">
+                        <p role="status" class="text-success">
                             {if n == 1 { "1 file uploaded; it is being indexed.".to_string() } else { format!("{n} files uploaded; they are being indexed.") }}
                         </p>
                     })}
-                    {failed.map(|reason| view! { <p role="alert" class="text-red-600">{format!("The upload failed: {reason}")}</p> })}
-                    {refused.into_iter().map(|reason| view! { <p role="alert" class="text-red-600">{reason}</p> }).collect_view()}
+                    {failed.map(|reason| view! { <p role="alert" class="text-danger">{format!("The upload failed: {reason}")}</p> })}
+                    {refused.into_iter().map(|reason| view! { <p role="alert" class="text-danger">{reason}</p> }).collect_view()}
                 </div>
             })
         })
@@ -183,9 +184,9 @@ fn FileList(
     view! {
         <Show
             when=move || files.with(|f| !f.is_empty())
-            fallback=|| view! { <p class="mt-4 text-sm text-zinc-500" data-testid="no-files">"No documents yet."</p> }
+            fallback=|| view! { <p class="mt-4 text-sm text-muted" data-testid="no-files">"No documents yet."</p> }
         >
-            <ul class="mt-4 divide-y divide-zinc-200 dark:divide-zinc-800" data-testid="file-list">
+            <ul class="mt-4 divide-y divide-line" data-testid="file-list">
                 <For each=move || files.get() key=|f| (f.id, f.status, f.embedded_count) let:file>
                     {
                         let id = file.id;
@@ -194,9 +195,9 @@ fn FileList(
                         view! {
                             <li class="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm" data-testid="file-item" data-status=file.status.as_str()>
                                 <a class="font-medium hover:underline" data-testid="file-name" href=format!("/api/v1/files/{id}/content")>{file.name.clone()}</a>
-                                <span class="text-xs uppercase text-zinc-400">{file.kind.as_str()}</span>
-                                <span class="text-xs text-zinc-400">{crate::text::human_size(file.size_bytes.max(0) as u64)}</span>
-                                <span data-testid="file-status" class="rounded bg-zinc-100 px-1.5 text-xs dark:bg-zinc-800" class:text-red-700=failed>{status_label(&file)}</span>
+                                <span class="text-xs uppercase text-muted">{file.kind.as_str()}</span>
+                                <span class="text-xs text-muted">{crate::text::human_size(file.size_bytes.max(0) as u64)}</span>
+                                <span data-testid="file-status" class="rounded bg-surface px-1.5 text-xs" class:text-danger=failed>{status_label(&file)}</span>
                                 <span class="ml-auto flex gap-2 text-xs">
                                     {finished.then(|| view! {
                                         <button type="button" data-testid="reindex-file" class="hover:underline"
@@ -204,12 +205,12 @@ fn FileList(
                                             "Index again"
                                         </button>
                                     })}
-                                    <button type="button" data-testid="delete-file" class="text-red-600 hover:underline"
+                                    <button type="button" data-testid="delete-file" class="text-danger hover:underline"
                                         on:click=move |_| act(Box::pin(async move { delete_file(id).await.map_err(|e| e.to_string()) }))>
                                         "Delete"
                                     </button>
                                 </span>
-                                {file.error.clone().map(|e| view! { <p data-testid="file-error" class="w-full text-xs" class:text-red-600=failed class:text-zinc-500=!failed>{e}</p> })}
+                                {file.error.clone().map(|e| view! { <p data-testid="file-error" class="w-full text-xs" class:text-danger=failed class:text-muted=!failed>{e}</p> })}
                             </li>
                         }
                     }
@@ -236,24 +237,24 @@ pub fn SearchPage() -> impl IntoView {
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="search-page">
             <div class="mb-4 flex items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Search documents"</h1>
-                <a href="/documents" class="rounded-md px-2 py-1 text-sm text-zinc-600 hover:bg-zinc-100 dark:text-zinc-300 dark:hover:bg-zinc-800">"Documents"</a>
+                <a href="/documents" class="rounded-md px-2 py-1 text-sm text-muted hover:bg-surface">"Documents"</a>
             </div>
             <form method="get" action="/search" class="mb-4 flex gap-2" role="search">
                 <label for="search-query" class="sr-only">"Search"</label>
                 <input id="search-query" name="q" type="search" data-testid="search-input" prop:value=q
-                    class="flex-1 rounded-lg border border-zinc-300 bg-white px-3 py-1.5 dark:border-zinc-700 dark:bg-zinc-900"
+                    class="flex-1 rounded-lg border border-line bg-app px-3 py-1.5"
                     placeholder="A question or words from your documents"/>
-                <button type="submit" data-testid="search-submit" class="rounded-lg bg-blue-600 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-700">"Search"</button>
+                <button type="submit" data-testid="search-submit" class="rounded-lg bg-primary px-3 py-1.5 text-sm font-medium text-on-primary hover:opacity-90">"Search"</button>
             </form>
-            <Transition fallback=|| view! { <p class="text-zinc-400">"Searching…"</p> }>
+            <Transition fallback=|| view! { <p class="text-muted">"Searching…"</p> }>
                 {move || Suspend::new(async move {
                     match results.await {
-                        None => view! { <p class="text-sm text-zinc-500">"Search what you uploaded."</p> }.into_any(),
-                        Some(Err(e)) => view! { <p role="alert" class="text-red-600">{e.to_string()}</p> }.into_any(),
+                        None => view! { <p class="text-sm text-muted">"Search what you uploaded."</p> }.into_any(),
+                        Some(Err(e)) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
                         Some(Ok(found)) => view! {
-                            {found.note.clone().map(|note| view! { <p data-testid="search-note" class="mb-2 text-xs text-amber-700 dark:text-amber-400">{note}</p> })}
+                            {found.note.clone().map(|note| view! { <p data-testid="search-note" class="mb-2 text-xs text-warning">{note}</p> })}
                             {if found.hits.is_empty() {
-                                view! { <p data-testid="no-results" class="text-sm text-zinc-500">"Nothing found."</p> }.into_any()
+                                view! { <p data-testid="no-results" class="text-sm text-muted">"Nothing found."</p> }.into_any()
                             } else {
                                 view! {
                                     <ol class="space-y-3" data-testid="search-results">
@@ -277,14 +278,14 @@ fn SearchResult(hit: SearchHit) -> impl IntoView {
         (None, None) => String::new(),
     };
     view! {
-        <li class="rounded-lg border border-zinc-200 p-3 dark:border-zinc-800" data-testid="search-result">
+        <li class="rounded-lg border border-line p-3" data-testid="search-result">
             <div class="mb-1 flex flex-wrap items-baseline gap-2 text-sm">
                 <a class="font-medium hover:underline" data-testid="result-file" href=format!("/api/v1/files/{}/content", hit.file_id)>{hit.file_name.clone()}</a>
-                <span class="text-xs text-zinc-500" data-testid="result-place">{place}</span>
-                <span class="ml-auto text-xs text-zinc-400">{format!("score {:.3}", hit.score)}</span>
+                <span class="text-xs text-muted" data-testid="result-place">{place}</span>
+                <span class="ml-auto text-xs text-muted">{format!("score {:.3}", hit.score)}</span>
             </div>
             <p class="text-sm" data-testid="result-snippet"><Marked text=hit.snippet.clone() ranges=hit.highlights.clone()/></p>
-            <details class="mt-1 text-xs text-zinc-500">
+            <details class="mt-1 text-xs text-muted">
                 <summary class="cursor-pointer select-none">"Whole passage"</summary>
                 <p class="mt-1 whitespace-pre-wrap">{hit.text.clone()}</p>
             </details>
@@ -315,7 +316,7 @@ pub fn Marked(text: String, ranges: Vec<(u32, u32)>) -> impl IntoView {
         .into_iter()
         .map(|(part, marked)| {
             if marked {
-                view! { <mark class="rounded bg-yellow-200 px-0.5 dark:bg-yellow-700 dark:text-white">{part}</mark> }.into_any()
+                view! { <mark class="rounded bg-highlight px-0.5">{part}</mark> }.into_any()
             } else {
                 part.into_any()
             }

@@ -82,12 +82,12 @@ pub fn HomePage() -> impl IntoView {
             on:drop=on_drop_files(uploads)>
             <div class="flex flex-1 flex-col items-center justify-center px-6 text-center" data-testid="empty-state">
                 <h1 class="text-2xl font-semibold">"What can I help with?"</h1>
-                <p class="mt-2 max-w-md text-sm text-zinc-500">
+                <p class="mt-2 max-w-md text-sm text-muted">
                     "Pick a model at the top, then write below. Answers stream in as the model writes them, and every conversation is kept in the list on the left."
                 </p>
             </div>
             {move || error.get().map(|e| view! {
-                <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-3xl px-3 text-sm text-red-600">{e}</p>
+                <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-sm text-danger">{e}</p>
             })}
             <Attachments files=pending knowledge uploads on_add=add on_remove=remove/>
             <Composer text streaming=Signal::derive(|| false) sending on_send on_stop=Callback::new(|_| ())/>

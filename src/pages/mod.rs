@@ -1,4 +1,6 @@
+pub mod analytics;
 pub mod assistants;
 pub mod conversation;
 pub mod documents;
 pub mod home;
+pub mod settings;

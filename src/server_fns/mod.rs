@@ -6,6 +6,7 @@ pub mod chat;
 pub mod conversations;
 pub mod documents;
 pub mod ollama;
+pub mod settings;
 pub mod tools;
 
 #[cfg(feature = "ssr")]

@@ -61,6 +61,8 @@ pub const SERVER_TABLES: &[&str] = &[
     "analytics_events",
     "analytics_hourly",
     "analytics_latency",
+    "analytics_daily",
+    "analytics_latency_daily",
     "_sqlx_migrations",
     "sqlite_master",
     "sqlite_schema",
