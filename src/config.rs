@@ -43,6 +43,10 @@ pub struct ServerSettings {
     /// How long the instance's saved settings (feature flags…) are kept before being read
     /// again: how soon another instance's change arrives here.
     pub settings_refresh_ms: u64,
+    /// Headers added to every response (`{"X-Served-By" = "acme"}`); checked at start.
+    pub response_headers: std::collections::BTreeMap<String, String>,
+    /// Largest body of a conversation import (`POST /api/v1/conversations/import`).
+    pub max_import_bytes: usize,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -272,6 +276,8 @@ impl Default for ServerSettings {
             // well under this.
             max_body_bytes: 2 * 1024 * 1024,
             settings_refresh_ms: 1_000,
+            response_headers: std::collections::BTreeMap::new(),
+            max_import_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -653,6 +659,16 @@ impl Settings {
 
     /// Values no deployment can mean.
     fn check(&self) -> Result<(), ConfigError> {
+        for (name, value) in &self.server.response_headers {
+            let name_ok = http::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            let value_ok = http::HeaderValue::from_str(value).is_ok();
+            if !name_ok || !value_ok {
+                return Err(ConfigError::Invalid {
+                    key: "server.response_headers",
+                    reason: format!("{name:?}: {value:?} is not a valid HTTP header"),
+                });
+            }
+        }
         self.preferences()
             .validate()
             .map_err(|e| ConfigError::Preference(e.to_string()))?;

@@ -275,6 +275,7 @@ mod tests {
 pub struct BodyLimits {
     default: usize,
     upload: usize,
+    import: usize,
 }
 
 impl BodyLimits {
@@ -282,6 +283,7 @@ impl BodyLimits {
         BodyLimits {
             default: settings.server.max_body_bytes,
             upload: crate::documents::upload::upload_limit(&settings.documents),
+            import: settings.server.max_import_bytes,
         }
     }
 
@@ -291,6 +293,8 @@ impl BodyLimits {
             && (path == "/api/v1/files" || path == crate::components::upload::upload_path())
         {
             self.upload
+        } else if request.method() == Method::POST && path == "/api/v1/conversations/import" {
+            self.import
         } else {
             self.default
         }

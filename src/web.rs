@@ -60,7 +60,10 @@ pub fn app(state: AppState) -> Router {
                     tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(middleware::from_fn(response_time))
+                .layer(middleware::from_fn_with_state(
+                    ResponseHeaders::from_settings(&state.settings.server),
+                    finish_response,
+                ))
                 .layer(middleware::from_fn(crate::security::security_headers))
                 .layer(middleware::from_fn_with_state(
                     guard,
@@ -206,15 +209,64 @@ async fn load_preferences(
     next.run(request).await
 }
 
-/// Adds `X-Response-Time`: time to the response head (for streams, time until streaming starts).
-async fn response_time(request: Request, next: Next) -> Response {
+/// The configured headers of every response (checked when the settings were read).
+#[derive(Clone, Debug, Default)]
+struct ResponseHeaders(std::sync::Arc<Vec<(HeaderName, HeaderValue)>>);
+
+impl ResponseHeaders {
+    fn from_settings(server: &crate::config::ServerSettings) -> ResponseHeaders {
+        ResponseHeaders(std::sync::Arc::new(
+            server
+                .response_headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        HeaderName::from_bytes(name.as_bytes()).ok()?,
+                        HeaderValue::from_str(value).ok()?,
+                    ))
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Health probes are logged at debug: a load balancer asks every few seconds.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
+/// Adds `X-Response-Time` (time to the response head; for streams, until streaming starts)
+/// and the configured headers, and logs one line per request: method, path (never the query,
+/// which may carry something private), status, duration and request id.
+async fn finish_response(
+    axum::extract::State(headers): axum::extract::State<ResponseHeaders>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     let mut response = next.run(request).await;
-    let elapsed = format!("{:.3}ms", started.elapsed().as_secs_f64() * 1000.0);
-    if let Ok(value) = HeaderValue::from_str(&elapsed) {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("{ms:.3}ms")) {
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-response-time"), value);
+    }
+    for (name, value) in headers.0.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    let status = response.status().as_u16();
+    if is_probe(&path) {
+        tracing::debug!(%method, %path, status, duration_ms = ms, request_id = %id, "request");
+    } else {
+        tracing::info!(%method, %path, status, duration_ms = ms, request_id = %id, "request");
     }
     response
 }

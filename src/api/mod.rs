@@ -4,6 +4,7 @@
 mod analytics;
 mod assistants;
 mod conversations;
+mod custom;
 pub mod files;
 mod health;
 mod messages;
@@ -39,6 +40,10 @@ pub fn routes() -> Router<AppState> {
                 .delete(conversations::delete),
         )
         .route("/api/v1/conversations/{id}/messages", post(messages::send))
+        .route("/api/v1/conversations/export", get(custom::export_all))
+        .route("/api/v1/conversations/import", post(custom::import))
+        .route("/api/v1/conversations/{id}/export", get(custom::export_one))
+        .route("/api/v1/custom/action", post(custom::action))
         .route(
             "/api/v1/conversations/{id}/regenerate",
             post(messages::regenerate),

@@ -362,7 +362,7 @@ impl TurnError {
 /// Every query on a person's rows is scoped by `owner_id`.
 #[async_trait::async_trait]
 pub trait Store:
-    DocumentStore + SettingStore + AnalyticsStore + Send + Sync + std::fmt::Debug
+    DocumentStore + SettingStore + AnalyticsStore + TransferStore + Send + Sync + std::fmt::Debug
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -1225,6 +1225,7 @@ pub mod documents;
 mod postgres;
 pub mod settings;
 mod sqlite;
+pub mod transfer;
 
 use analytics::portable_analytics;
 pub use analytics::AnalyticsStore;
@@ -1234,6 +1235,8 @@ pub use documents::{
 use documents::{linked_files_sql, portable_documents, FILE_COLUMNS};
 use settings::portable_settings;
 pub use settings::{SavedSetting, SettingStore};
+use transfer::portable_transfer;
+pub use transfer::TransferStore;
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

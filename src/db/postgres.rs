@@ -54,6 +54,8 @@ portable_store!(PostgresStore {
 
 portable_settings!(PostgresStore);
 
+portable_transfer!(PostgresStore);
+
 portable_analytics!(PostgresStore, sqlx::Postgres);
 
 portable_documents!(PostgresStore, lock = "FOR UPDATE SKIP LOCKED" {

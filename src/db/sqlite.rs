@@ -86,6 +86,8 @@ portable_store!(SqliteStore {
 
 portable_settings!(SqliteStore);
 
+portable_transfer!(SqliteStore);
+
 portable_analytics!(SqliteStore, sqlx::Sqlite);
 
 portable_documents!(SqliteStore, lock = "" {

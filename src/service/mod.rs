@@ -6,9 +6,11 @@ mod analytics;
 mod assistants;
 mod chat;
 mod conversations;
+pub mod custom_actions;
 mod models;
 pub mod preferences;
 mod prompt;
+pub mod transfer;
 mod validation;
 
 pub use analytics::*;
