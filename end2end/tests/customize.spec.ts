@@ -141,7 +141,7 @@ test("on a phone the sidebar is a drawer and the chat stays usable", async ({ pa
   await expect(page.getByTestId("sidebar")).toBeVisible();
   const drawer = await page.getByTestId("sidebar").boundingBox();
   expect(drawer!.width).toBeLessThanOrEqual(390);
-  await page.getByTestId("quick-settings").click();
+  await page.getByTestId("sidebar").getByTestId("quick-settings").click();
   await page.waitForURL(/\/settings$/);
   await expect(page.getByTestId("sidebar")).toBeHidden();
   await expect(page.getByTestId("settings-page")).toBeVisible();
@@ -155,7 +155,7 @@ test("a feature switched off leaves the page", async ({ page, request }) => {
   await page.goto("/");
   await waitForHydration(page);
   await expect(page.getByTestId("tool-picker")).toBeVisible();
-  await expect(page.getByTestId("quick-analytics")).toBeVisible();
+  await expect(page.getByTestId("sidebar").getByTestId("quick-analytics")).toBeVisible();
   await put(request, "features.custom_tools", false);
   await put(request, "features.analytics", false);
   await put(request, "features.file_upload", false);
@@ -163,7 +163,8 @@ test("a feature switched off leaves the page", async ({ page, request }) => {
   await waitForHydration(page);
   await expect(page.getByTestId("tool-picker")).toHaveCount(0);
   await expect(page.getByTestId("quick-analytics")).toHaveCount(0);
-  await expect(page.getByTestId("quick-settings")).toBeVisible();
+  await expect(page.getByTestId("user-menu-actions").getByTestId("quick-analytics")).toHaveCount(0);
+  await expect(page.getByTestId("sidebar").getByTestId("quick-settings")).toBeVisible();
   await expect(page.getByTestId("file-input")).toBeHidden();
   expect((await request.get("/analytics")).status()).toBe(404);
   expect((await request.get("/api/v1/tools")).status()).toBe(404);

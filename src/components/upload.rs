@@ -229,7 +229,7 @@ pub fn PickFiles(uploads: Uploads, #[prop(into)] label: String) -> impl IntoView
     view! {
         <label
             class="inline-flex cursor-pointer items-center gap-1 rounded-lg border border-line px-3 py-1.5 text-sm hover:bg-surface"
-            class:hidden=move || !uploads_on()
+            style=move || if uploads_on() { "" } else { "display: none" }
         >
             <input
                 node_ref=input

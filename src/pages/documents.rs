@@ -68,7 +68,7 @@ pub fn DocumentsPage() -> impl IntoView {
                 enctype="multipart/form-data"
                 data-testid="drop-zone"
                 class="mb-3 flex flex-col items-center gap-2 rounded-xl border-2 border-dashed p-6 text-sm"
-                class:hidden=move || !uploads_on()
+                style=move || if uploads_on() { "" } else { "display: none" }
                 class=("border-primary", move || dragging.get())
                 class=("bg-primary-soft", move || dragging.get())
                 class=("border-line", move || !dragging.get())
