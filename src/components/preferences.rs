@@ -66,7 +66,7 @@ pub fn readable_on(background: &str) -> &'static str {
 }
 
 /// Whether a colour is dark (then the status colours of dark themes are used with it).
-fn is_dark(colour: &str) -> bool {
+pub fn is_dark(colour: &str) -> bool {
     contrast_ratio("#ffffff", colour).unwrap_or(1.0)
         > contrast_ratio("#000000", colour).unwrap_or(1.0)
 }

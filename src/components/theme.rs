@@ -23,10 +23,9 @@ pub fn ThemeToggle() -> impl IntoView {
         ThemeChoice::Light => false,
         ThemeChoice::System => system_dark.get(),
         // A brand is as dark as its background.
-        ThemeChoice::Custom => preferences.current.with(|p| {
-            crate::model::contrast_ratio("#ffffff", &p.ui.brand.background).unwrap_or(1.0)
-                > crate::model::contrast_ratio("#000000", &p.ui.brand.background).unwrap_or(1.0)
-        }),
+        ThemeChoice::Custom => preferences
+            .current
+            .with(|p| super::preferences::is_dark(&p.ui.brand.background)),
     };
     let toggle = move |_| {
         let next = if effective_dark() {

@@ -249,17 +249,25 @@ pub const MAX_LOGO_CHARS: usize = 256 * 1024;
 impl Preferences {
     /// Every dotted key, in alphabetical order.
     pub fn keys() -> Vec<String> {
-        let mut keys = Vec::new();
-        collect_keys(
-            &serde_json::to_value(Preferences::default()).unwrap_or_default(),
-            "",
-            &mut keys,
-        );
-        keys
+        Preferences::key_list().to_vec()
+    }
+
+    /// The keys, found once: every `get`, `set` and resolution asks.
+    fn key_list() -> &'static [String] {
+        static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| {
+            let mut keys = Vec::new();
+            collect_keys(
+                &serde_json::to_value(Preferences::default()).unwrap_or_default(),
+                "",
+                &mut keys,
+            );
+            keys
+        })
     }
 
     pub fn is_key(key: &str) -> bool {
-        Preferences::keys().iter().any(|k| k == key)
+        Preferences::key_list().iter().any(|k| k == key)
     }
 
     /// The value of `key`, if there is such a setting.
@@ -382,7 +390,8 @@ fn collect_keys(value: &Value, prefix: &str, keys: &mut Vec<String>) {
     }
 }
 
-fn pointer(key: &str) -> String {
+/// The JSON pointer of a dotted key (`ui.brand.primary` → `/ui/brand/primary`).
+pub fn pointer(key: &str) -> String {
     format!("/{}", key.replace('.', "/"))
 }
 

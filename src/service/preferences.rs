@@ -90,11 +90,14 @@ fn resolve(
     saved: &[SavedSetting],
 ) -> (Preferences, HashMap<String, String>) {
     let mut preferences = configured.clone();
-    let defaults = Preferences::default();
+    // Each serialised once, then compared key by key.
+    let configured_json = serde_json::to_value(configured).unwrap_or_default();
+    let defaults_json = serde_json::to_value(Preferences::default()).unwrap_or_default();
     let mut sources: HashMap<String, String> = Preferences::keys()
         .into_iter()
         .map(|key| {
-            let source = if configured.get(&key) == defaults.get(&key) {
+            let pointer = crate::model::pointer(&key);
+            let source = if configured_json.pointer(&pointer) == defaults_json.pointer(&pointer) {
                 "default"
             } else {
                 "configuration"
