@@ -243,8 +243,35 @@ fn code_block_html(language: &str, text: &str) -> String {
         "<div class=\"code-block\"><div class=\"code-header\"><span class=\"code-lang\">{label}</span>\
          <button type=\"button\" class=\"copy-code\" data-copy-code=\"\">Copy</button></div>\
          <pre><code{class}>{}</code></pre></div>\n",
-        escape_html(text)
+        highlighted_code(&language, text)
     )
+}
+
+/// Longest code block that is highlighted; a longer one is shown as plain text (a block is
+/// highlighted again for each batch of tokens while it streams).
+const MAX_HIGHLIGHTED_BYTES: usize = 64 * 1024;
+
+/// The code as escaped HTML, its tokens wrapped in `<span class="hl-{kind}">` when the fence
+/// names a language the highlighter knows (the stylesheet colours the kinds from the theme).
+/// The spans reproduce the text exactly, so copying the block copies the code.
+fn highlighted_code(language: &str, text: &str) -> String {
+    let lang = hl_lite::Lang::from_slug(language).filter(|_| text.len() <= MAX_HIGHLIGHTED_BYTES);
+    let Some(lang) = lang else {
+        return escape_html(text);
+    };
+    let mut html = String::with_capacity(text.len() * 2);
+    for span in hl_lite::highlight(lang, text) {
+        if span.kind == hl_lite::Kind::Plain {
+            html.push_str(&escape_html(span.text));
+        } else {
+            html.push_str("<span class=\"hl-");
+            html.push_str(span.kind.class());
+            html.push_str("\">");
+            html.push_str(&escape_html(span.text));
+            html.push_str("</span>");
+        }
+    }
+    html
 }
 
 /// Makes the citations `[1]`…`[count]` in sanitised answer HTML links to the passages under the
@@ -374,7 +401,62 @@ mod tests {
         );
         assert!(html.contains("data-copy-code"), "{html}");
         assert!(html.contains("class=\"language-rust\""), "{html}");
-        assert!(html.contains("println!(\"&lt;b&gt;\");"), "{html}");
+        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"), "{html}");
+    }
+
+    #[test]
+    fn known_languages_are_highlighted_and_the_text_is_kept_exactly() {
+        let source = "fn main() {\n    let x = \"<b>\"; // note\n}";
+        let html = render_markdown(&format!("```rust\n{source}\n```\n"));
+        assert!(html.contains("<span class=\"hl-keyword\">fn</span>"), "{html}");
+        assert!(html.contains("<span class=\"hl-string\">&quot;&lt;b&gt;&quot;</span>") || html.contains("<span class=\"hl-string\">\"&lt;b&gt;\"</span>"), "{html}");
+        assert!(html.contains("<span class=\"hl-comment\">// note</span>"), "{html}");
+        // Without the spans, the code is the text as written.
+        let code = html.split("<code class=\"language-rust\">").nth(1).unwrap();
+        let code = code.split("</code>").next().unwrap();
+        assert_eq!(strip_tags(code), escape_html(&format!("{source}\n")).replace("&quot;", "\""));
+        // An unknown language is plain escaped text.
+        let plain = render_markdown("```brainfuck\n+[<script>]\n```\n");
+        assert!(!plain.contains("hl-"), "{plain}");
+        assert!(plain.contains("+[&lt;script&gt;]"), "{plain}");
+    }
+
+    #[test]
+    fn hostile_code_never_breaks_the_highlighter() {
+        // Unterminated strings and comments, lone quotes and multi-byte characters at every
+        // place, in every language: the render completes, keeps the text and makes no markup.
+        let pieces = [
+            "\"", "'", "`", "/*", "*/", "//", "#", "<!--", "<", ">", "&", "${", "}", "\\", "\n", "é",
+            "日本", "🦀", "\u{202E}", "r#\"", "\"\"\"", "<<EOF", "0x", "1e", "@", "--", "</script>",
+        ];
+        let languages = ["rust", "py", "js", "ts", "bash", "css", "html", "json", "yaml", "toml", "md", "dockerfile"];
+        let mut seed = 7u64;
+        for round in 0..400 {
+            let mut text = String::new();
+            for _ in 0..(round % 40) {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            let language = languages[round % languages.len()];
+            let html = highlighted_code(language, &text);
+            assert!(!html.contains("<script"), "{html}");
+            assert_eq!(strip_tags(&html), escape_html(&text), "{language}: {text:?}");
+        }
+    }
+
+    /// The text of highlighted HTML (our spans removed; everything else was escaped).
+    fn strip_tags(html: &str) -> String {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in html.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
     }
 
     #[test]
@@ -391,7 +473,8 @@ mod tests {
             "{html}"
         );
         assert!(
-            html.contains("print(&#39;hi&#39;)") || html.contains("print('hi')"),
+            html.contains("<span class=\"hl-string\">'hi'</span>")
+                || html.contains("<span class=\"hl-string\">&#39;hi&#39;</span>"),
             "{html}"
         );
     }

@@ -488,6 +488,7 @@ async fn another_owners_rows_are_not_found(backend: Backend) {
             status: ollamastack::model::MessageStatus::Complete,
             tool_calls: Default::default(),
             tool_name: None,
+            attachments: None,
         })
         .await
         .unwrap();

@@ -1152,6 +1152,177 @@ async fn a_failing_reader_takes_only_its_child_process(backend: Backend) {
     assert_eq!(results["hits"][0]["file_name"], "warranty.pdf", "{results}");
 }
 
+/// Images: uploaded like documents (by their bytes, ready at once, never indexed), sent with a
+/// message to a model that sees (in Ollama's `images`, base64), refused for one that does not,
+/// kept in the history for later turns of a seeing model only; thumbnails served inline with a
+/// sandbox; documents sent with a message attached to the conversation and shown as file cards.
+async fn images_and_files_go_with_their_message(backend: Backend) {
+    use ollamastack::testing::sample_files::{PIXEL_PNG, PIXEL_PNG_BASE64};
+    let fake = FakeConfig {
+        models: vec!["llama3.2:latest".into(), "llava:latest".into()],
+        ..FakeConfig::default()
+    };
+    let app = TestApp::start_with(backend, fake, |_| {}).await;
+    let (status, body) = upload(
+        &app,
+        &[("pixel.png", PIXEL_PNG), ("notes.txt", b"Zebra crossings are striped.")],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let image = body["files"][0].clone();
+    let notes = body["files"][1]["id"].as_str().unwrap().to_string();
+    assert_eq!(image["kind"], "png", "{body}");
+    assert_eq!(image["status"], "ready", "an image is not indexed: {body}");
+    assert_eq!(image["chunk_count"], 0);
+    let image_id = image["id"].as_str().unwrap().to_string();
+    indexed(&app, &notes).await;
+
+    // The thumbnail: inline, typed, sandboxed. Without `inline`, or for a document, a download.
+    let content = |path: String| {
+        let request = app.at(reqwest::Method::GET, &path);
+        async move { request.send().await.unwrap() }
+    };
+    let shown = content(format!("/api/v1/files/{image_id}/content?inline=true")).await;
+    assert_eq!(shown.status(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()[name].to_str().unwrap().to_string()
+    };
+    assert_eq!(header(&shown, "content-type"), "image/png");
+    assert!(header(&shown, "content-disposition").starts_with("inline;"));
+    assert!(header(&shown, "content-security-policy").contains("sandbox"));
+    assert_eq!(header(&shown, "x-content-type-options"), "nosniff");
+    assert_eq!(shown.bytes().await.unwrap().as_ref(), PIXEL_PNG);
+    let downloaded = content(format!("/api/v1/files/{image_id}/content")).await;
+    assert!(header(&downloaded, "content-disposition").starts_with("attachment;"));
+    let document = content(format!("/api/v1/files/{notes}/content?inline=true")).await;
+    assert!(
+        header(&document, "content-disposition").starts_with("attachment;"),
+        "only images are ever shown inline"
+    );
+    let (status, refused) = app
+        .post(&format!("/api/v1/files/{image_id}/reindex"), Value::Null)
+        .await;
+    assert_eq!(status, 422, "{refused}");
+
+    // A model that cannot see: refused before anything is stored.
+    let (status, refused) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "What is this?", "model": "llama3.2", "files": [image_id]}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    let reason = refused["error"]["message"].as_str().unwrap();
+    assert!(reason.contains("llama3.2 cannot see images"), "{reason}");
+    let (_, conversations) = app.get("/api/v1/conversations").await;
+    assert_eq!(conversations.as_array().unwrap().len(), 0, "{conversations}");
+
+    // A model that sees: the picture alone is a question; the document goes along.
+    let (status, sent) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "  ", "model": "llava", "files": [image_id, notes]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    assert_eq!(sent["conversation"]["title"], "pixel.png");
+    let attachments = &sent["user_message"]["attachments"];
+    assert_eq!(attachments[0]["file_id"], image_id.as_str(), "{sent}");
+    assert_eq!(attachments[0]["kind"], "png");
+    assert_eq!(attachments[0]["size_bytes"], PIXEL_PNG.len());
+    assert_eq!(attachments[1]["name"], "notes.txt");
+    assert_eq!(sent["user_message"]["content"], "");
+    let (_, done) = app
+        .follow(sent["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert!(
+        done["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("I see 1 image(s): png 70 bytes."),
+        "{done}"
+    );
+    let request = app.fake.stats.last_chat_request();
+    let asked = request["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(asked["images"], serde_json::json!([PIXEL_PNG_BASE64]), "{request:#}");
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["files"][0]["name"], "notes.txt", "a document is attached: {stored}");
+    assert_eq!(stored["files"].as_array().unwrap().len(), 1, "an image is not: {stored}");
+    assert_eq!(stored["messages"][0]["attachments"][0]["file_id"], image_id.as_str());
+
+    // The page: a thumbnail that opens full size, and a file card.
+    let page = app
+        .at(reqwest::Method::GET, &format!("/c/{conversation}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("src=\"/api/v1/files/{image_id}/content?inline=true\"")),
+        "{page}"
+    );
+    assert!(page.contains("data-testid=\"message-image\""), "{page}");
+    assert!(page.contains("data-testid=\"file-card\""), "{page}");
+
+    // A later turn of a seeing model sees the earlier picture again; a blind model gets text.
+    let images_sent = |request: &Value| -> Vec<Value> {
+        request["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["images"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let next = app
+        .send_in(&conversation, serde_json::json!({"content": "And the colour?", "model": "llava"}))
+        .await;
+    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    assert_eq!(images_sent(&app.fake.stats.last_chat_request()).len(), 1);
+    let blind = app
+        .send_in(&conversation, serde_json::json!({"content": "Summarise.", "model": "llama3.2"}))
+        .await;
+    let (_, done) = app
+        .follow(blind["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert!(images_sent(&app.fake.stats.last_chat_request()).is_empty());
+
+    // A deleted image leaves its message as text; the card still names it.
+    let deleted = app
+        .at(reqwest::Method::DELETE, &format!("/api/v1/files/{image_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let again = app
+        .send_in(&conversation, serde_json::json!({"content": "Still there?", "model": "llava"}))
+        .await;
+    let (_, done) = app
+        .follow(again["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "complete", "{done}");
+    assert!(images_sent(&app.fake.stats.last_chat_request()).is_empty());
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["messages"][0]["attachments"][0]["name"], "pixel.png");
+
+    // Another person's image cannot be sent.
+    let (status, _) = app
+        .post(
+            "/api/v1/conversations",
+            serde_json::json!({"content": "x", "model": "llava", "files": [uuid::Uuid::now_v7()]}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -1164,4 +1335,5 @@ on_both_backends!(
     the_page_uploads_through_its_server_function,
     an_assistants_knowledge_grounds_its_conversations,
     a_failing_reader_takes_only_its_child_process,
+    images_and_files_go_with_their_message,
 );

@@ -24,6 +24,7 @@ fn user_message(
         status: MessageStatus::Complete,
         tool_calls: Default::default(),
         tool_name: None,
+        attachments: None,
     }
 }
 
@@ -378,6 +379,7 @@ async fn one_streaming_answer_per_conversation_is_enforced(backend: Backend) {
     let store = db.store().await;
     let me = store.ensure_user("me").await.unwrap();
     let instance = uuid::Uuid::now_v7();
+    let no_files = ollamastack::model::Attachments::default();
     let turn = |conversation, content| Turn {
         owner_id: me,
         conversation,
@@ -386,6 +388,7 @@ async fn one_streaming_answer_per_conversation_is_enforced(backend: Backend) {
         edit_message: None,
         model: "llama3.2",
         instance_id: instance,
+        attachments: &no_files,
     };
     let first = store
         .start_turn(turn(
@@ -518,4 +521,105 @@ async fn a_bad_database_url_is_a_clear_error() {
         !error.contains("secret"),
         "the password is redacted: {error}"
     );
+}
+
+/// SQLite cannot change a CHECK constraint, so the migration that lets images into `files`
+/// rebuilds the table inside its transaction (where foreign keys cannot be switched off). A
+/// database written before it keeps every file, blob, chunk, search entry and attachment, and
+/// the other tables' foreign keys still point at `files` (a delete cascades). (PostgreSQL
+/// swaps the constraint in place: every PostgreSQL test that uploads an image goes through it.)
+#[tokio::test]
+async fn sqlite_files_survive_the_migration_that_admits_images() {
+    use sqlx::migrate::Migrator;
+    use std::borrow::Cow;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+    let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true).foreign_keys(true))
+        .await
+        .unwrap();
+    let all = Migrator::new(std::path::Path::new("migrations/sqlite"))
+        .await
+        .unwrap();
+    let before = all
+        .migrations
+        .iter()
+        .position(|m| m.description == "attachments")
+        .expect("the attachments migration");
+    let earlier = Migrator {
+        migrations: Cow::Owned(all.migrations[..before].to_vec()),
+        ..Migrator::DEFAULT
+    };
+    earlier.run(&pool).await.unwrap();
+    let (owner, file, conversation) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    let at = chrono::Utc::now();
+    for sql in [
+        "INSERT INTO users (id, username, created_at) VALUES ($1, 'me', $4)",
+        "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, chunk_count, created_at, updated_at) \
+         VALUES ($2, $1, 'zebra.md', 'md', 'text/markdown', 5, 'database', 'ready', 1, $4, $4)",
+        "INSERT INTO file_blobs (file_id, bytes) VALUES ($2, x'7a65627261')",
+        "INSERT INTO chunks (id, file_id, owner_id, ordinal, text) VALUES ($3, $2, $1, 0, 'zebra crossings')",
+        "INSERT INTO conversations (id, owner_id, title, model, created_at, updated_at) VALUES ($3, $1, 't', 'm', $4, $4)",
+        "INSERT INTO conversation_files (conversation_id, file_id, owner_id, created_at) VALUES ($3, $2, $1, $4)",
+    ] {
+        sqlx::query(sql)
+            .bind(owner)
+            .bind(file)
+            .bind(conversation)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    all.run(&pool).await.unwrap();
+
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM files").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM file_blobs").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM chunks").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM conversation_files").await, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chunks_fts WHERE chunks_fts MATCH 'zebra'").await,
+        1
+    );
+    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+    let schema: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'chunks'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(schema.contains("REFERENCES files(id)"), "{schema}");
+    // Images are admitted now, and the table's foreign keys still act.
+    sqlx::query(
+        "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, created_at, updated_at) \
+         VALUES ($1, $2, 'p.png', 'png', 'image/png', 70, 'disk', 'ready', $3, $3)",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(owner)
+    .bind(at)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM files WHERE id = $1")
+        .bind(file)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM chunks").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM conversation_files").await, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM file_blobs").await, 0);
 }

@@ -132,6 +132,7 @@ async fn app_with_two_people(backend: Backend) -> (TestApp, uuid::Uuid) {
             status: MessageStatus::Complete,
             tool_calls: Default::default(),
             tool_name: None,
+            attachments: None,
         })
         .await
         .unwrap();

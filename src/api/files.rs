@@ -49,19 +49,38 @@ pub async fn get(
     ))
 }
 
-/// GET /api/v1/files/{id}/content: the bytes as uploaded, always as an attachment (never shown
-/// inline under our origin), with its type and `nosniff`.
-pub async fn content(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
+#[derive(Deserialize)]
+pub struct ContentQuery {
+    /// Show an image in the page (`true`) instead of downloading it. Only images: any other
+    /// kind is always an attachment.
+    #[serde(default)]
+    inline: bool,
+}
+
+/// GET /api/v1/files/{id}/content: the bytes as uploaded, with their type and `nosniff`, as an
+/// attachment; an image with `?inline=true` is shown (the thumbnails of a message). Never
+/// script: a sandboxing Content-Security-Policy goes with every file.
+pub async fn content(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Query(query): Query<ContentQuery>,
+) -> AppResult<Response> {
+    let inline = query.inline;
     let (file, bytes) = state.documents.content(state.current_user(), id).await?;
+    let kind = file.info.kind;
+    let mut disposition = content_disposition(&file.info.name);
+    if inline && kind.is_image() {
+        disposition = disposition.replacen("attachment", "inline", 1);
+    }
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(file.info.kind.media_type()),
+        HeaderValue::from_static(kind.media_type()),
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&content_disposition(&file.info.name))
+        HeaderValue::from_str(&disposition)
             .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
     );
     headers.insert(
@@ -69,8 +88,18 @@ pub async fn content(State(state): State<AppState>, IdPath(id): IdPath) -> AppRe
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox"),
+    );
+    // A file's bytes never change (a new upload is a new id): an image is kept by the
+    // browser for an hour, so a conversation's thumbnails load once; documents are not kept.
+    headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
+        HeaderValue::from_static(if kind.is_image() {
+            "private, max-age=3600"
+        } else {
+            "private, no-store"
+        }),
     );
     Ok(response)
 }

@@ -1,6 +1,7 @@
-//! Documents attached to a conversation (or to the first message of a new one): chips with
-//! each file's indexing status, a button to attach more (upload, or one already uploaded), and
-//! the uploads in progress. The answers of the conversation are grounded in these files.
+//! Documents attached to a conversation (or to the first message of a new one), and images
+//! waiting to go with the next message: chips with each document's indexing status or the
+//! image's thumbnail, a button to attach more (upload, or one already uploaded), and the
+//! uploads in progress. The answers of the conversation are grounded in the documents.
 
 use super::upload::{status_label, PickFiles, UploadList, Uploads};
 use crate::model::{FileInfo, FileStatus};
@@ -40,7 +41,7 @@ pub fn follow_knowledge(
 
 #[component]
 pub fn Attachments(
-    files: RwSignal<Vec<FileInfo>>,
+    #[prop(into)] files: Signal<Vec<FileInfo>>,
     /// The knowledge of the conversation's assistant: shown, not removable here.
     knowledge: RwSignal<Vec<FileInfo>>,
     uploads: Uploads,
@@ -66,12 +67,17 @@ pub fn Attachments(
                     {
                         let id = file.id;
                         let failed = file.status == FileStatus::Failed;
+                        let image = file.kind.is_image();
+                        let thumbnail = image.then(|| crate::model::Attachment::of(&file).content_url());
                         view! {
-                            <span data-testid="attached-file" data-status=file.status.as_str()
+                            <span data-testid=if image { "pending-image" } else { "attached-file" } data-status=file.status.as_str()
                                 class="inline-flex items-center gap-1 rounded-full border border-line px-2 py-0.5 text-xs"
                                 title=file.error.clone().unwrap_or_default()>
+                                {thumbnail.map(|src| view! { <img src=src alt="" class="h-6 w-6 rounded object-cover"/> })}
                                 <span class="max-w-48 truncate">{file.name.clone()}</span>
-                                <span class="text-muted" class:text-danger=failed data-testid="attached-status">{status_label(&file)}</span>
+                                <span class="text-muted" class:text-danger=failed data-testid="attached-status">
+                                    {if image { "image".to_string() } else { status_label(&file) }}
+                                </span>
                                 <button type="button" data-testid="detach-file" aria-label=format!("Remove {}", file.name)
                                     class="text-muted hover:text-fg"
                                     on:click=move |_| on_remove.run(id)>"×"</button>

@@ -11,13 +11,20 @@ pub fn Composer(
     #[prop(into)] sending: Signal<bool>,
     on_send: Callback<String>,
     on_stop: Callback<()>,
+    /// Where pasted files (a screenshot, a copied image) are uploaded.
+    #[prop(optional)]
+    uploads: Option<crate::components::upload::Uploads>,
+    /// Images wait to be sent: a message may then be sent without text.
+    #[prop(optional, into)]
+    has_images: Signal<bool>,
 ) -> impl IntoView {
     let preferences = crate::components::preferences::use_preferences();
     // Tools switched off on this server (`features.custom_tools`): no menu.
     let tools_on = move || preferences.current.with(|p| p.features.custom_tools);
     let submit = move || {
         let value = text.get_untracked();
-        if !value.trim().is_empty() && !sending.get_untracked() && !streaming.get_untracked() {
+        let has_content = !value.trim().is_empty() || has_images.get_untracked();
+        if has_content && !sending.get_untracked() && !streaming.get_untracked() {
             on_send.run(value);
         }
     };
@@ -40,6 +47,21 @@ pub fn Composer(
                 rows=rows
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
+                on:paste=move |ev: leptos::ev::ClipboardEvent| {
+                    // Files on the clipboard are uploaded like dropped ones; text pastes as text.
+                    #[cfg(feature = "hydrate")]
+                    if let Some(uploads) = uploads {
+                        let files = crate::components::upload::files_of(
+                            ev.clipboard_data().and_then(|data| data.files()),
+                        );
+                        if !files.is_empty() {
+                            ev.prevent_default();
+                            uploads.start(files);
+                        }
+                    }
+                    #[cfg(not(feature = "hydrate"))]
+                    let _ = (&ev, uploads);
+                }
                 on:keydown=move |ev| {
                     if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                         ev.prevent_default();
@@ -54,7 +76,7 @@ pub fn Composer(
                         type="submit"
                         data-testid="send"
                         class="rounded-xl bg-primary px-4 py-2.5 font-medium text-on-primary hover:opacity-90 disabled:opacity-50"
-                        disabled=move || sending.get() || text.with(|t| t.trim().is_empty())
+                        disabled=move || sending.get() || (text.with(|t| t.trim().is_empty()) && !has_images.get())
                     >
                         {move || if sending.get() { "Sending…" } else { "Send" }}
                     </button>

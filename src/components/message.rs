@@ -75,7 +75,11 @@ pub fn MessageBubble(
                 "w-full max-w-none rounded-2xl px-1 py-2"
             }>
                 {if is_user {
-                    view! { <div data-testid="message-content" class="whitespace-pre-wrap break-words">{content}</div> }.into_any()
+                    view! {
+                        {move || message.with(|m| (!m.attachments.is_empty()).then(|| m.attachments.clone()))
+                            .map(|attachments| view! { <MessageFiles attachments/> })}
+                        <div data-testid="message-content" class="whitespace-pre-wrap break-words">{content}</div>
+                    }.into_any()
                 } else {
                     view! {
                         {move || message.with(|m| m.thinking.is_some()).then(|| view! {
@@ -230,6 +234,55 @@ fn ToolStep(message: RwSignal<Message>) -> impl IntoView {
         </article>
         // What the tool drew is part of the answer: shown open, under its step.
         {move || message.with(|m| m.charts.0.clone()).into_iter().map(|chart| view! { <ChartFigure chart/> }).collect_view()}
+    }
+}
+
+/// The documents attached to the conversation shown (their indexing status for the file cards
+/// of the messages that sent them).
+#[derive(Clone, Copy)]
+pub struct ConversationFiles(pub Signal<Vec<crate::model::FileInfo>>);
+
+/// The files a person sent with a message: images as thumbnails that open full size, documents
+/// as cards (name, type, size and, while the conversation has it, its indexing status).
+#[component]
+fn MessageFiles(attachments: crate::model::Attachments) -> impl IntoView {
+    let files = use_context::<ConversationFiles>();
+    let (images, documents): (Vec<_>, Vec<_>) =
+        attachments.0.into_iter().partition(|a| a.kind.is_image());
+    view! {
+        {(!images.is_empty()).then(|| view! {
+            <div class="mb-2 flex flex-wrap gap-2" data-testid="message-images">
+                {images.into_iter().map(|image| {
+                    let (url, src) = (image.content_url(), image.content_url());
+                    view! {
+                        <a href=url target="_blank" rel="noopener" data-testid="message-image"
+                            title=format!("{} · open full size", image.name)>
+                            <img src=src alt=image.name.clone() loading="lazy"
+                                class="h-32 max-w-48 rounded-lg border border-line bg-app object-cover"/>
+                        </a>
+                    }
+                }).collect_view()}
+            </div>
+        })}
+        {(!documents.is_empty()).then(|| view! {
+            <div class="mb-2 grid gap-1" data-testid="message-files">
+                {documents.into_iter().map(|document| {
+                    let id = document.file_id;
+                    let status = move || files.and_then(|files| files.0.with(|list| {
+                        list.iter().find(|f| f.id == id).map(super::upload::status_label)
+                    }));
+                    view! {
+                        <a href=document.content_url() data-testid="file-card"
+                            class="flex items-center gap-2 rounded-lg border border-line bg-app px-2 py-1 text-xs text-fg no-underline">
+                            <span class="rounded bg-surface px-1 font-mono uppercase" data-testid="file-card-kind">{document.kind.as_str()}</span>
+                            <span class="min-w-0 flex-1 truncate" data-testid="file-card-name">{document.name.clone()}</span>
+                            <span class="text-muted">{crate::text::human_size(document.size_bytes.max(0) as u64)}</span>
+                            {move || status().map(|status| view! { <span class="text-muted" data-testid="file-card-status">{status}</span> })}
+                        </a>
+                    }
+                }).collect_view()}
+            </div>
+        })}
     }
 }
 

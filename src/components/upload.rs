@@ -236,7 +236,7 @@ pub fn PickFiles(uploads: Uploads, #[prop(into)] label: String) -> impl IntoView
                 type="file"
                 name="file"
                 multiple
-                accept=".txt,.md,.markdown,.pdf,.docx,.csv"
+                accept=crate::model::ACCEPTED_EXTENSIONS
                 data-testid="file-input"
                 class="sr-only"
                 on:change=on_change

@@ -310,11 +310,14 @@ macro_rules! portable_documents {
                 let mut tx = self.pool.begin().await?;
                 let sql = format!(
                     "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $8) RETURNING {FILE_COLUMNS}"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) RETURNING {FILE_COLUMNS}"
                 );
+                // An image has no text to index: it is ready as it is.
+                let status = if new.kind.is_image() { FileStatus::Ready } else { FileStatus::Queued };
                 let info = sqlx::query_as::<_, FileInfo>(&sql)
                     .bind(new.id).bind(new.owner_id).bind(storable(new.name)).bind(new.kind.as_str())
                     .bind(new.kind.media_type()).bind(new.size_bytes).bind(new.stored_in).bind(at)
+                    .bind(status.as_str())
                     .fetch_one(&mut *tx).await?;
                 let used: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM files WHERE owner_id = $1")
                     .bind(new.owner_id).fetch_one(&mut *tx).await?;

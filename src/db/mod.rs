@@ -6,7 +6,7 @@
 
 use crate::config::DatabaseSettings;
 use crate::model::{
-    Assistant, Charts, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus,
+    Assistant, Attachments, Charts, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus,
     Role, ToolCalls,
 };
 use crate::text::storable;
@@ -65,6 +65,8 @@ pub struct NewMessage<'a> {
     pub tool_calls: ToolCalls,
     /// On a tool message: the tool that runs.
     pub tool_name: Option<&'a str>,
+    /// On a person's message: the files sent with it.
+    pub attachments: Option<&'a Attachments>,
 }
 
 /// The end of a generation: final text, status and metrics.
@@ -175,14 +177,14 @@ pub struct AssistantFields {
 
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, owner_id, role, content, model, status, error, tool_calls, tool_name, thinking, charts, \
-     sources, prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
+     sources, attachments, prompt_tokens, completion_tokens, ttft_ms, duration_ms, done_reason, created_at, updated_at";
 
 /// Inserts a message inside an open transaction `$tx` (a macro, so one text serves both drivers).
 macro_rules! insert_message_in {
     ($tx:ident, $new:expr, $instance:expr, $at:expr) => {{
         let new = &$new;
         let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
+            "INSERT INTO messages ({MESSAGE_COLUMNS}, instance_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $10, $11, NULL, NULL, NULL, $12, NULL, NULL, NULL, NULL, NULL, $8, $8, $9, $8) RETURNING {MESSAGE_COLUMNS}"
         );
         sqlx::query_as::<_, Message>(&sql)
             .bind(Uuid::now_v7())
@@ -196,6 +198,7 @@ macro_rules! insert_message_in {
             .bind($instance)
             .bind(new.tool_calls.to_column())
             .bind(new.tool_name.map(storable))
+            .bind(new.attachments.and_then(|a| a.to_column()).as_deref().map(storable))
             .fetch_one(&mut *$tx)
             .await
     }};
@@ -328,6 +331,8 @@ pub struct Turn<'a> {
     pub model: &'a str,
     /// The instance that will write the answer.
     pub instance_id: Uuid,
+    /// The files sent with the person's message.
+    pub attachments: &'a Attachments,
 }
 
 /// What a turn stored, and the history to send to the model (without the new answer row).
@@ -846,6 +851,7 @@ macro_rules! portable_store {
                                 status: MessageStatus::Complete,
                                 tool_calls: Default::default(),
                                 tool_name: None,
+                                attachments: Some(turn.attachments),
                             };
                             Some(insert_message_in!(tx, new, None::<Uuid>, at)?)
                         },
@@ -877,6 +883,7 @@ macro_rules! portable_store {
                         status: MessageStatus::Streaming,
                         tool_calls: Default::default(),
                         tool_name: None,
+                        attachments: None,
                     };
                     let assistant = insert_message_in!(tx, new, Some(turn.instance_id), at).map_err(TurnError::from_insert)?;
                     tx.commit().await?;

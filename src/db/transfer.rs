@@ -48,7 +48,7 @@ macro_rules! portable_transfer {
                     .fetch_one(&mut *tx)
                     .await?;
                 let message_sql = format!(
-                    "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                    "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
                 );
                 for m in messages {
                     sqlx::query(&message_sql)
@@ -65,6 +65,7 @@ macro_rules! portable_transfer {
                         .bind(m.thinking.as_deref().map(storable))
                         .bind(m.charts.to_column())
                         .bind(m.sources.to_column())
+                        .bind(m.attachments.to_column().as_deref().map(storable))
                         .bind(m.metrics.prompt_tokens)
                         .bind(m.metrics.completion_tokens)
                         .bind(m.metrics.ttft_ms)

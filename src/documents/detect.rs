@@ -60,6 +60,8 @@ pub enum Content {
     Zip,
     /// UTF-8 text without NUL.
     Text,
+    /// A picture in one of the formats vision models take.
+    Image(FileKind),
     Other,
 }
 
@@ -69,6 +71,10 @@ impl Content {
             Content::Pdf => "a PDF",
             Content::Zip => "a zip archive",
             Content::Text => "text",
+            Content::Image(FileKind::Png) => "a PNG image",
+            Content::Image(FileKind::Jpeg) => "a JPEG image",
+            Content::Image(FileKind::Gif) => "a GIF image",
+            Content::Image(_) => "a WebP image",
             Content::Other => "binary data",
         }
     }
@@ -83,6 +89,18 @@ pub fn sniff(bytes: &[u8]) -> Content {
     }
     if bytes.starts_with(b"PK\x03\x04") {
         return Content::Zip;
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Content::Image(FileKind::Png);
+    }
+    if bytes.starts_with(b"\xFF\xD8\xFF") {
+        return Content::Image(FileKind::Jpeg);
+    }
+    if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        return Content::Image(FileKind::Gif);
+    }
+    if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
+        return Content::Image(FileKind::Webp);
     }
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if !text.contains(&0) && std::str::from_utf8(text).is_ok() {
@@ -105,7 +123,13 @@ pub fn detect(name: &str, bytes: &[u8]) -> Result<FileKind, Refused> {
         FileKind::Pdf => Content::Pdf,
         FileKind::Docx => Content::Zip,
         FileKind::Txt | FileKind::Md | FileKind::Csv => Content::Text,
+        image => Content::Image(image),
     };
+    // A picture named with another picture's extension is still the picture it is (browsers
+    // and phones often name a JPEG .png); it is kept as what its bytes say.
+    if let (true, Content::Image(actual)) = (claimed.is_image(), content) {
+        return Ok(actual);
+    }
     if content != expected {
         let what = if content == Content::Text && claimed != FileKind::Docx {
             "text".to_string()
@@ -158,5 +182,22 @@ mod tests {
         assert!(refused("a.exe", b"MZ").contains("only .txt"));
         assert!(refused("noextension", b"hi").contains("only .txt"));
         assert!(refused("empty.txt", b"").contains("empty"));
+    }
+
+    #[test]
+    fn images_are_recognised_by_their_bytes() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(detect("shot.png", png), Ok(FileKind::Png));
+        assert_eq!(detect("photo.JPG", b"\xFF\xD8\xFF\xE0JFIF"), Ok(FileKind::Jpeg));
+        assert_eq!(detect("a.gif", b"GIF89a...."), Ok(FileKind::Gif));
+        assert_eq!(detect("a.webp", b"RIFF\x10\0\0\0WEBPVP8 "), Ok(FileKind::Webp));
+        // A JPEG named .png is a JPEG.
+        assert_eq!(detect("named.png", b"\xFF\xD8\xFF\xE0"), Ok(FileKind::Jpeg));
+        let refused = |name: &str, bytes: &[u8]| detect(name, bytes).unwrap_err().0;
+        // Markup or script named as an image is refused: it is never served as one.
+        assert!(refused("x.png", b"<svg onload=alert(1)>").contains("content is text"));
+        assert!(refused("x.jpg", b"\0\x01garbage").contains("binary data"));
+        assert!(refused("x.txt", png).contains("a PNG image"));
+        assert!(refused("x.svg", b"<svg/>").contains("only .txt"));
     }
 }

@@ -44,6 +44,10 @@ pub fn extract(kind: FileKind, bytes: &[u8], limits: &Limits) -> Result<Extracte
         FileKind::Csv => whole(csv_text(&text_of(bytes)?)?, false),
         FileKind::Pdf => pdf(bytes)?,
         FileKind::Docx => whole(docx(bytes, limits)?, true),
+        // Stored ready (never queued); a requeued image still has no text.
+        FileKind::Png | FileKind::Jpeg | FileKind::Gif | FileKind::Webp => {
+            return Err(ExtractError("an image has no text to index".into()));
+        }
     };
     // Cap the total, cutting at a character boundary.
     let mut left = limits.max_chars;

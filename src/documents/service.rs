@@ -259,6 +259,12 @@ impl Documents {
 
     /// Indexes a finished file again (after a failure, or to pick up a new embedding model).
     pub async fn reindex(&self, owner: Uuid, id: Uuid) -> AppResult<FileInfo> {
+        let file = self.get(owner, id).await?.info;
+        if file.kind.is_image() {
+            return Err(AppError::InvalidInput(
+                "an image has no text to index".into(),
+            ));
+        }
         if let Some(file) = self.store.requeue_file(owner, id).await? {
             self.wake.notify_one();
             return Ok(file);

@@ -573,6 +573,7 @@ impl Generations {
                     status: MessageStatus::Streaming,
                     tool_calls: ToolCalls(vec![call.clone()]),
                     tool_name: Some(&call.function.name),
+                    attachments: None,
                 };
                 let Some(tool_live) = self.advance(&live, &finish, next, &current).await else {
                     return;
@@ -603,6 +604,7 @@ impl Generations {
                 status: MessageStatus::Streaming,
                 tool_calls: ToolCalls::default(),
                 tool_name: None,
+                attachments: None,
             };
             let Some(next_live) = self.advance(&live, &finish, next, &current).await else {
                 return;
@@ -977,6 +979,7 @@ impl Generations {
             thinking: finish.thinking,
             charts: finish.charts,
             sources: Default::default(),
+            attachments: Default::default(),
             metrics: finish.metrics,
             created_at: now,
             updated_at: now,
@@ -1071,6 +1074,7 @@ mod tests {
                 status: MessageStatus::Streaming,
                 tool_calls: Default::default(),
                 tool_name: None,
+                attachments: None,
             })
             .await
             .unwrap();

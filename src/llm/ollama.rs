@@ -65,6 +65,9 @@ pub struct ChatMessage {
     /// An assistant message's thinking, sent back as Ollama expects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking: Option<String>,
+    /// A person's images, base64, for a vision model.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 impl ChatMessage {
@@ -141,6 +144,12 @@ impl ModelShow {
     /// say nothing: then it is tried natively.
     pub fn calls_tools(&self) -> bool {
         self.capabilities.is_empty() || self.capabilities.iter().any(|c| c == "tools")
+    }
+
+    /// Whether the model takes images. Only when Ollama says so: images sent to a model that
+    /// cannot see are an error, or silently ignored by older servers.
+    pub fn sees_images(&self) -> bool {
+        self.capabilities.iter().any(|c| c == "vision")
     }
 }
 

@@ -6,7 +6,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Why a file of another kind is refused (the page says it before uploading, the server after).
-pub const ACCEPTED_KINDS: &str = "only .txt, .md, .pdf, .docx and .csv files are accepted";
+pub const ACCEPTED_KINDS: &str =
+    "only .txt, .md, .pdf, .docx and .csv files and .png, .jpg, .gif and .webp images are accepted";
+
+/// The `accept` list of the page's file pickers.
+pub const ACCEPTED_EXTENSIONS: &str =
+    ".txt,.md,.markdown,.pdf,.docx,.csv,.png,.jpg,.jpeg,.gif,.webp";
 
 /// Why a file over the size limit is refused (the page before uploading, the server while the
 /// file streams in).
@@ -26,15 +31,24 @@ pub enum FileKind {
     Pdf,
     Docx,
     Csv,
+    /// Images: sent to vision models with the message they belong to; not indexed.
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 9] = [
         FileKind::Txt,
         FileKind::Md,
         FileKind::Pdf,
         FileKind::Docx,
         FileKind::Csv,
+        FileKind::Png,
+        FileKind::Jpeg,
+        FileKind::Gif,
+        FileKind::Webp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,7 +58,19 @@ impl FileKind {
             FileKind::Pdf => "pdf",
             FileKind::Docx => "docx",
             FileKind::Csv => "csv",
+            FileKind::Png => "png",
+            FileKind::Jpeg => "jpeg",
+            FileKind::Gif => "gif",
+            FileKind::Webp => "webp",
         }
+    }
+
+    /// An image (shown as a picture, given to vision models; it has no text to index).
+    pub fn is_image(self) -> bool {
+        matches!(
+            self,
+            FileKind::Png | FileKind::Jpeg | FileKind::Gif | FileKind::Webp
+        )
     }
 
     /// The media type a download is served with.
@@ -57,6 +83,10 @@ impl FileKind {
                 "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
             }
             FileKind::Csv => "text/csv; charset=utf-8",
+            FileKind::Png => "image/png",
+            FileKind::Jpeg => "image/jpeg",
+            FileKind::Gif => "image/gif",
+            FileKind::Webp => "image/webp",
         }
     }
 
@@ -69,6 +99,10 @@ impl FileKind {
             "pdf" => FileKind::Pdf,
             "docx" => FileKind::Docx,
             "csv" => FileKind::Csv,
+            "png" => FileKind::Png,
+            "jpg" | "jpeg" => FileKind::Jpeg,
+            "gif" => FileKind::Gif,
+            "webp" => FileKind::Webp,
             _ => return None,
         })
     }
@@ -295,6 +329,71 @@ impl TryFrom<Option<String>> for Sources {
         match value {
             None => Ok(Sources::default()),
             Some(text) => serde_json::from_str(&text),
+        }
+    }
+}
+
+/// A file sent with a message: an image the model looks at, or a document the conversation's
+/// answers draw on. What it was when sent is kept with the message (its card still names a file
+/// deleted since).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub file_id: Uuid,
+    pub name: String,
+    pub kind: FileKind,
+    pub size_bytes: i64,
+}
+
+impl Attachment {
+    pub fn of(file: &FileInfo) -> Attachment {
+        Attachment {
+            file_id: file.id,
+            name: file.name.clone(),
+            kind: file.kind,
+            size_bytes: file.size_bytes,
+        }
+    }
+
+    /// Where the page shows the file: inline for an image (a picture), else a download.
+    pub fn content_url(&self) -> String {
+        if self.kind.is_image() {
+            format!("/api/v1/files/{}/content?inline=true", self.file_id)
+        } else {
+            format!("/api/v1/files/{}/content", self.file_id)
+        }
+    }
+}
+
+/// The files of a message, stored as JSON text (NULL when there are none).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Attachments(pub Vec<Attachment>);
+
+impl Attachments {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn images(&self) -> impl Iterator<Item = &Attachment> {
+        self.0.iter().filter(|a| a.kind.is_image())
+    }
+
+    pub fn documents(&self) -> impl Iterator<Item = &Attachment> {
+        self.0.iter().filter(|a| !a.kind.is_image())
+    }
+
+    /// The column's value: JSON, or NULL for none.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| serde_json::to_string(&self.0).unwrap_or_default())
+    }
+}
+
+impl TryFrom<Option<String>> for Attachments {
+    type Error = serde_json::Error;
+    fn try_from(value: Option<String>) -> Result<Self, Self::Error> {
+        match value {
+            None => Ok(Attachments::default()),
+            Some(text) => serde_json::from_str(&text).map(Attachments),
         }
     }
 }

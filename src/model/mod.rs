@@ -396,6 +396,10 @@ pub struct Message {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
     #[serde(default, skip_serializing_if = "Sources::is_empty")]
     pub sources: Sources,
+    /// On a person's message: the images and documents sent with it.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "Option<String>"))]
+    #[serde(default, skip_serializing_if = "Attachments::is_empty")]
+    pub attachments: Attachments,
     /// Flattened: in JSON and in the table they are columns of the message.
     #[cfg_attr(feature = "ssr", sqlx(flatten))]
     #[serde(flatten)]

@@ -110,9 +110,35 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     };
     let limits = Resource::new(|| (), |_| get_upload_limits());
     let limits = Signal::derive(move || limits.get().and_then(Result::ok));
-    let on_add = Callback::new(move |file: FileInfo| attach(file.id, true));
+    // Images go with the next message (to a model that can see), not to the conversation.
+    let pending_images = RwSignal::new(Vec::<FileInfo>::new());
+    let on_add = Callback::new(move |file: FileInfo| {
+        if file.kind.is_image() {
+            pending_images.update(|images| {
+                if !images.iter().any(|i| i.id == file.id) {
+                    images.push(file);
+                }
+            });
+        } else {
+            attach(file.id, true)
+        }
+    });
     let uploads = Uploads::new(limits, on_add);
-    let on_remove = Callback::new(move |id: Uuid| attach(id, false));
+    let on_remove = Callback::new(move |id: Uuid| {
+        if pending_images.with_untracked(|images| images.iter().any(|i| i.id == id)) {
+            pending_images.update(|images| images.retain(|i| i.id != id));
+        } else {
+            attach(id, false)
+        }
+    });
+    let chips = Signal::derive(move || {
+        let mut files = attached.get();
+        files.extend(pending_images.get());
+        files
+    });
+    let has_images = Signal::derive(move || pending_images.with(|images| !images.is_empty()));
+    // The message cards show the indexing status of the documents they sent.
+    provide_context(crate::components::message::ConversationFiles(attached.into()));
     let streaming = Memo::new(move |_| {
         messages.with(|rows| {
             rows.iter()
@@ -162,18 +188,20 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
+            let images = pending_images.with_untracked(|images| images.iter().map(|i| i.id).collect());
             match send_message(
                 Some(conversation_id),
                 content,
                 model,
                 tools,
                 assistant,
-                Vec::new(),
+                images,
             )
             .await
             {
                 Ok(outcome) => {
                     text.set(String::new());
+                    pending_images.set(Vec::new());
                     chat.tool_mode.set(outcome.tool_mode);
                     chat.notice.set(outcome.notice.clone());
                     chat.selected_model
@@ -318,8 +346,8 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 {notice}
             </p>
         })}
-        <Attachments files=attached knowledge uploads on_add on_remove/>
-        <Composer text streaming sending on_send on_stop/>
+        <Attachments files=chips knowledge uploads on_add on_remove/>
+        <Composer text streaming sending on_send on_stop uploads has_images/>
     }
 }
 

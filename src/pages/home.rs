@@ -60,6 +60,7 @@ pub fn HomePage() -> impl IntoView {
             match send_message(None, content, model, tools, assistant, files).await {
                 Ok(outcome) => {
                     text.set(String::new());
+                    pending.set(Vec::new());
                     chat.tool_mode.set(outcome.tool_mode);
                     chat.notice.set(outcome.notice.clone());
                     chat.selected_model
@@ -90,7 +91,8 @@ pub fn HomePage() -> impl IntoView {
                 <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-sm text-danger">{e}</p>
             })}
             <Attachments files=pending knowledge uploads on_add=add on_remove=remove/>
-            <Composer text streaming=Signal::derive(|| false) sending on_send on_stop=Callback::new(|_| ())/>
+            <Composer text streaming=Signal::derive(|| false) sending on_send on_stop=Callback::new(|_| ())
+                uploads has_images=Signal::derive(move || pending.with(|files| files.iter().any(|f| f.kind.is_image())))/>
         </div>
     }
 }

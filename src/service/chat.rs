@@ -1,7 +1,7 @@
 //! A turn of the chat: sending, regenerating, stopping, and following answers.
 
 use super::preferences::Feature;
-use super::prompt::prompt_messages;
+use super::prompt::{prompt_messages, PromptImages};
 use super::{
     check_options, default_model, get_conversation, owned_conversation, owned_message, title_from,
     validate_content, validate_model, validate_options,
@@ -12,8 +12,8 @@ use crate::generation::prompted;
 use crate::generation::{Admission, GenerationJob, Refusal};
 use crate::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::model::{
-    Assistant, Conversation, ConversationWithMessages, GenerationOptions, Message, MessageStatus,
-    Role, SendOutcome, StreamEvent, ToolMode,
+    Assistant, Attachment, Attachments, Conversation, ConversationWithMessages, FileInfo,
+    GenerationOptions, Message, MessageStatus, Role, SendOutcome, StreamEvent, ToolMode,
 };
 use crate::state::AppState;
 use futures::Stream;
@@ -40,8 +40,10 @@ pub struct SendMessage {
     /// conversation keeps the assistant it runs with.
     #[serde(default)]
     pub assistant: Option<String>,
-    /// The person's files to attach to the conversation before this turn (its answer is
-    /// grounded in them, as every later one).
+    /// The person's files sent with the message (at most 20): documents are attached to the
+    /// conversation before this turn (its answer is grounded in them, as every later one);
+    /// images go to the model with the message (it must be able to see: `vision` in Ollama's
+    /// /api/show). With images, the text may be empty.
     #[serde(default)]
     pub files: Vec<Uuid>,
 }
@@ -62,9 +64,18 @@ pub async fn send_message(
     owner: Uuid,
     input: SendMessage,
 ) -> AppResult<SendOutcome> {
-    let content = validate_content(&input.content)?;
     check_options(&input.options)?;
     let files = owned_files(state, owner, &input.files).await?;
+    let has_images = files.iter().any(|f| f.kind.is_image());
+    let content = match validate_content(&input.content) {
+        // A picture alone is a question too ("what is this?").
+        Err(AppError::InvalidInput(_))
+            if has_images && crate::text::clean_input(&input.content).trim().is_empty() =>
+        {
+            String::new()
+        }
+        other => other?,
+    };
     let requested_model = input.model.as_deref().map(validate_model).transpose()?;
     let tools = tool_specs(state, &input.tools).await?;
     let admission = admit(state, owner)?;
@@ -134,13 +145,26 @@ pub async fn send_message(
         }
     };
     let options = validate_options(state, options.or(&assistant_options(assistant.as_ref())))?;
+    if has_images {
+        require_vision(state, &model).await?;
+    }
+    let attachments = Attachments(files.iter().map(Attachment::of).collect());
+    let documents: Vec<Uuid> = files
+        .iter()
+        .filter(|f| !f.kind.is_image())
+        .map(|f| f.id)
+        .collect();
     // The turn's tools, else the assistant's when it may call them.
     let tools = if tools.is_empty() {
         tool_specs(state, &assistant_tools(state, assistant.as_ref()).await?).await?
     } else {
         tools
     };
-    let title = title_from(&content);
+    let title = title_from(if content.is_empty() {
+        files.first().map_or("Image", |f| f.name.as_str())
+    } else {
+        &content
+    });
     let conversation = match conversation {
         TurnConversation::New { system_prompt, .. } => TurnConversation::New {
             title: &title,
@@ -162,6 +186,7 @@ pub async fn send_message(
             edit_message: None,
             model: &model,
             instance_id: state.generations.instance_id,
+            attachments: &attachments,
         },
         options,
         tools,
@@ -171,7 +196,7 @@ pub async fn send_message(
             link: (!matches!(choice, AssistantChoice::Keep))
                 .then(|| assistant.as_ref().map(|a| a.id)),
         },
-        &files,
+        &documents,
         admission,
     )
     .await?;
@@ -307,6 +332,7 @@ pub async fn regenerate(
             edit_message: None,
             model: &model,
             instance_id: state.generations.instance_id,
+            attachments: &Attachments::default(),
         },
         options,
         tools,
@@ -360,6 +386,7 @@ pub async fn edit_and_resend(
             edit_message: Some((message_id, &content)),
             model: &model,
             instance_id: state.generations.instance_id,
+            attachments: &Attachments::default(),
         },
         options,
         tools,
@@ -467,7 +494,7 @@ async fn start_turn(
     // nothing set one, and how much of the history goes with the turn.
     let preferences = state.runtime.for_person(owner).await?;
     // With tools: natively when the model can (or the server does not say), else by prompt.
-    let show = if tools.is_empty() {
+    let mut show = if tools.is_empty() {
         None
     } else {
         state.ollama.show(turn.model).await.ok()
@@ -487,7 +514,12 @@ async fn start_turn(
         preferences.ai.max_history as usize,
         options.num_ctx.and_then(|n| u32::try_from(n).ok()),
     );
-    let mut messages = prompt_messages(&started.conversation, history);
+    if show.is_none() && history.iter().any(|m| m.attachments.images().next().is_some()) {
+        show = state.ollama.show(turn.model).await.ok();
+    }
+    let images = prompt_images(state, owner, history, show.as_ref()).await;
+    let mut messages = prompt_messages(&started.conversation, history, &images);
+    drop(images);
     // A conversation without a system prompt of its own gets its assistant's.
     if let Some(prompt) = assistant.prompt.filter(|p| !p.trim().is_empty()) {
         if messages.first().is_none_or(|m| m.role != "system") {
@@ -565,8 +597,54 @@ async fn start_turn(
     Ok((started, tool_mode))
 }
 
-/// The files a turn attaches: the person's own (404 otherwise), each once, at most 20.
-async fn owned_files(state: &AppState, owner: Uuid, ids: &[Uuid]) -> AppResult<Vec<Uuid>> {
+/// Refuses images for a model that Ollama says cannot see them. When Ollama cannot be asked
+/// (or does not know the model), the turn goes on and says so itself.
+async fn require_vision(state: &AppState, model: &str) -> AppResult<()> {
+    match state.ollama.show(model).await {
+        Ok(show) if !show.sees_images() => Err(AppError::InvalidInput(format!(
+            "{model} cannot see images: choose a model with vision (such as llava, gemma3 or \
+             qwen2.5vl), or send the message without them"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Most images sent with one prompt (the newest; older ones go as text only).
+const MAX_PROMPT_IMAGES: usize = 20;
+
+/// The images of the history a prompt carries, base64 by file id: none when the model cannot
+/// see (the history was sent to another model, or Ollama does not say), and none of a file
+/// deleted since (its message goes as text).
+async fn prompt_images(
+    state: &AppState,
+    owner: Uuid,
+    history: &[Message],
+    show: Option<&crate::llm::ModelShow>,
+) -> PromptImages {
+    use base64::Engine;
+    let wanted: Vec<Uuid> = history
+        .iter()
+        .rev()
+        .flat_map(|m| m.attachments.images().map(|a| a.file_id))
+        .take(MAX_PROMPT_IMAGES)
+        .collect();
+    let mut images = PromptImages::new();
+    if wanted.is_empty() || !show.is_some_and(|s| s.sees_images()) {
+        return images;
+    }
+    for id in wanted {
+        match state.documents.content(owner, id).await {
+            Ok((_, bytes)) => {
+                images.insert(id, base64::engine::general_purpose::STANDARD.encode(bytes));
+            }
+            Err(error) => tracing::debug!(%error, file_id = %id, "an image of the history is left out"),
+        }
+    }
+    images
+}
+
+/// The files a message sends: the person's own (404 otherwise), each once, at most 20.
+async fn owned_files(state: &AppState, owner: Uuid, ids: &[Uuid]) -> AppResult<Vec<FileInfo>> {
     let mut files: Vec<Uuid> = Vec::new();
     for id in ids {
         if !files.contains(id) {
@@ -578,10 +656,11 @@ async fn owned_files(state: &AppState, owner: Uuid, ids: &[Uuid]) -> AppResult<V
             "at most 20 files can be attached at once".into(),
         ));
     }
+    let mut found = Vec::with_capacity(files.len());
     for id in &files {
-        state.documents.get(owner, *id).await?;
+        found.push(state.documents.get(owner, *id).await?.info);
     }
-    Ok(files)
+    Ok(found)
 }
 
 /// With documents attached to the conversation: the best passages for the question go in the

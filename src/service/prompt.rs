@@ -4,11 +4,19 @@
 
 use crate::llm::ChatMessage;
 use crate::model::{Conversation, Message, Role};
+use std::collections::HashMap;
+use uuid::Uuid;
 
-/// The conversation as Ollama reads it: the system prompt, then the exchanges so far.
+/// The images a prompt carries, base64 by file id (see `chat::prompt_images`); empty for a
+/// model that cannot see.
+pub(crate) type PromptImages = HashMap<Uuid, String>;
+
+/// The conversation as Ollama reads it: the system prompt, then the exchanges so far, each
+/// message of the person's with its images that are in `images`.
 pub(crate) fn prompt_messages(
     conversation: &Conversation,
     history: &[Message],
+    images: &PromptImages,
 ) -> Vec<ChatMessage> {
     let mut messages = Vec::with_capacity(history.len() + 1);
     if let Some(system) = conversation
@@ -18,7 +26,17 @@ pub(crate) fn prompt_messages(
     {
         messages.push(ChatMessage::new("system", system));
     }
-    messages.extend(history.iter().filter_map(chat_message));
+    messages.extend(history.iter().filter_map(|message| {
+        let mut chat = chat_message(message)?;
+        if message.role == Role::User {
+            chat.images = message
+                .attachments
+                .images()
+                .filter_map(|image| images.get(&image.file_id).cloned())
+                .collect();
+        }
+        Some(chat)
+    }));
     messages
 }
 
@@ -107,6 +125,7 @@ mod tests {
             thinking: None,
             charts: Default::default(),
             sources: Default::default(),
+            attachments: Default::default(),
             metrics: Default::default(),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
@@ -140,6 +159,39 @@ mod tests {
         );
         assert_eq!(contents(recent_history(&history, 0, None)), ["u3"]);
         assert!(recent_history(&[], 3, None).is_empty());
+    }
+
+    #[test]
+    fn a_persons_images_go_with_their_message_when_the_model_sees() {
+        let image = |name: &str| crate::model::Attachment {
+            file_id: Uuid::now_v7(),
+            name: name.into(),
+            kind: crate::model::FileKind::Png,
+            size_bytes: 3,
+        };
+        let mut first = message(Role::User, "what is this?");
+        let (cat, gone) = (image("cat.png"), image("deleted.png"));
+        first.attachments = crate::model::Attachments(vec![cat.clone(), gone]);
+        let history = vec![first, message(Role::Assistant, "a cat"), message(Role::User, "sure?")];
+        let conversation = Conversation {
+            id: Uuid::nil(),
+            owner_id: Uuid::nil(),
+            title: "t".into(),
+            model: "llava".into(),
+            system_prompt: None,
+            options: Default::default(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            assistant_id: None,
+        };
+        let images = PromptImages::from([(cat.file_id, "iVBOR".to_string())]);
+        let sent = prompt_messages(&conversation, &history, &images);
+        assert_eq!(sent[0].images, ["iVBOR"], "a deleted image is left out");
+        assert!(sent[1].images.is_empty() && sent[2].images.is_empty());
+        // A model that cannot see gets the text alone.
+        let blind = prompt_messages(&conversation, &history, &PromptImages::new());
+        assert!(blind.iter().all(|m| m.images.is_empty()));
+        assert_eq!(blind[0].content, "what is this?");
     }
 
     #[test]

@@ -30,7 +30,12 @@
 //! - with a `format` schema and no `tools` (tools by prompt, for models that cannot call them):
 //!   one JSON reply per model call, `{"tool", "arguments"}` for each `[call=…]` in turn, then
 //!   `{"tool": "none", "answer": "Results: …"}` from the "Result of the tool …" messages
-//! - `/api/show`: models named `gemma…` list no `tools` capability
+//! - `/api/show`: models named `gemma…` list no `tools` capability; models named `llava…` list
+//!   `vision`
+//! - images (`messages[].images`, base64): the last user message's are decoded (400 `illegal
+//!   base64 data at input byte N` as Ollama says) and the answer begins `I see N image(s): KIND
+//!   SIZE bytes, …` (KIND from the magic bytes); a model without `vision` answers 500, as
+//!   llama.cpp's runner does
 //! - `[spread]` each call in a chunk of its own (default: all in one chunk); `[noid]` calls
 //!   without `id` (older Ollama)
 //!
@@ -201,6 +206,8 @@ async fn show(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     }
     let capabilities = if model.starts_with("gemma") {
         json!(["completion"])
+    } else if model.starts_with("llava") {
+        json!(["completion", "vision"])
     } else {
         json!(["completion", "tools"])
     };
@@ -425,6 +432,61 @@ pub const MARKDOWN_ANSWER: &str = "# Heading\n\nA list:\n\n- one\n- two\n\n| a |
 Inline `code` and a [link](https://example.com) and <script>window.__pwned = true</script>\n\n\
 <img src=x onerror=\"window.__pwned = true\">\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n";
 
+/// What the model "sees" in the last user message's images: `I see N image(s): png 68 bytes,
+/// …`; `None` without images; an error response for bad base64 or a model without vision.
+#[allow(clippy::result_large_err)]
+fn seen_images(request: &Value, model: &str) -> Result<Option<String>, Response> {
+    use base64::Engine;
+    let images = request["messages"]
+        .as_array()
+        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+        .and_then(|m| m["images"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    if images.is_empty() {
+        return Ok(None);
+    }
+    let mut seen = Vec::new();
+    for image in &images {
+        let text = image.as_str().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| {
+                let at = match e {
+                    base64::DecodeError::InvalidByte(at, _) => at,
+                    _ => text.len(),
+                };
+                error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("illegal base64 data at input byte {at}"),
+                )
+            })?;
+        let kind = if bytes.starts_with(b"\x89PNG") {
+            "png"
+        } else if bytes.starts_with(b"\xFF\xD8\xFF") {
+            "jpeg"
+        } else if bytes.starts_with(b"GIF8") {
+            "gif"
+        } else if bytes.len() > 12 && &bytes[8..12] == b"WEBP" {
+            "webp"
+        } else {
+            "unknown"
+        };
+        seen.push(format!("{kind} {} bytes", bytes.len()));
+    }
+    if !model.starts_with("llava") {
+        return Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this model is missing data required for image input",
+        ));
+    }
+    Ok(Some(format!(
+        "I see {} image(s): {}.",
+        images.len(),
+        seen.join(", ")
+    )))
+}
+
 async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -445,6 +507,10 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default()
         .to_string();
+    let seen = match seen_images(&request, &model) {
+        Ok(seen) => seen,
+        Err(response) => return response,
+    };
     // Tools by prompt (a `format` schema, results sent back as user messages): one JSON reply
     // per model call, naming a tool or holding the answer.
     let prompted_tokens: Option<Vec<String>> = request["format"].is_object().then(|| {
@@ -525,6 +591,8 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             .split_inclusive(' ')
             .map(str::to_string)
             .collect()
+    } else if let Some(seen) = seen {
+        seen.split_inclusive(' ').map(str::to_string).collect()
     } else if prompt.contains("[image]") {
         IMAGE_ANSWER
             .split_inclusive(' ')

@@ -434,6 +434,7 @@ pub async fn insert_streaming_answer(
             status: ollamastack::model::MessageStatus::Streaming,
             tool_calls: Default::default(),
             tool_name: None,
+            attachments: None,
         })
         .await
         .unwrap()
