@@ -401,20 +401,36 @@ mod tests {
         );
         assert!(html.contains("data-copy-code"), "{html}");
         assert!(html.contains("class=\"language-rust\""), "{html}");
-        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;") && !html.contains("<b>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn known_languages_are_highlighted_and_the_text_is_kept_exactly() {
         let source = "fn main() {\n    let x = \"<b>\"; // note\n}";
         let html = render_markdown(&format!("```rust\n{source}\n```\n"));
-        assert!(html.contains("<span class=\"hl-keyword\">fn</span>"), "{html}");
-        assert!(html.contains("<span class=\"hl-string\">&quot;&lt;b&gt;&quot;</span>") || html.contains("<span class=\"hl-string\">\"&lt;b&gt;\"</span>"), "{html}");
-        assert!(html.contains("<span class=\"hl-comment\">// note</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"hl-keyword\">fn</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"hl-string\">&quot;&lt;b&gt;&quot;</span>")
+                || html.contains("<span class=\"hl-string\">\"&lt;b&gt;\"</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"hl-comment\">// note</span>"),
+            "{html}"
+        );
         // Without the spans, the code is the text as written.
         let code = html.split("<code class=\"language-rust\">").nth(1).unwrap();
         let code = code.split("</code>").next().unwrap();
-        assert_eq!(strip_tags(code), escape_html(&format!("{source}\n")).replace("&quot;", "\""));
+        assert_eq!(
+            strip_tags(code),
+            escape_html(&format!("{source}\n")).replace("&quot;", "\"")
+        );
         // An unknown language is plain escaped text.
         let plain = render_markdown("```brainfuck\n+[<script>]\n```\n");
         assert!(!plain.contains("hl-"), "{plain}");
@@ -426,21 +442,65 @@ mod tests {
         // Unterminated strings and comments, lone quotes and multi-byte characters at every
         // place, in every language: the render completes, keeps the text and makes no markup.
         let pieces = [
-            "\"", "'", "`", "/*", "*/", "//", "#", "<!--", "<", ">", "&", "${", "}", "\\", "\n", "é",
-            "日本", "🦀", "\u{202E}", "r#\"", "\"\"\"", "<<EOF", "0x", "1e", "@", "--", "</script>",
+            "\"",
+            "'",
+            "`",
+            "/*",
+            "*/",
+            "//",
+            "#",
+            "<!--",
+            "<",
+            ">",
+            "&",
+            "${",
+            "}",
+            "\\",
+            "\n",
+            "é",
+            "日本",
+            "🦀",
+            "\u{202E}",
+            "r#\"",
+            "\"\"\"",
+            "<<EOF",
+            "0x",
+            "1e",
+            "@",
+            "--",
+            "</script>",
         ];
-        let languages = ["rust", "py", "js", "ts", "bash", "css", "html", "json", "yaml", "toml", "md", "dockerfile"];
+        let languages = [
+            "rust",
+            "py",
+            "js",
+            "ts",
+            "bash",
+            "css",
+            "html",
+            "json",
+            "yaml",
+            "toml",
+            "md",
+            "dockerfile",
+        ];
         let mut seed = 7u64;
         for round in 0..400 {
             let mut text = String::new();
             for _ in 0..(round % 40) {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
             }
             let language = languages[round % languages.len()];
             let html = highlighted_code(language, &text);
             assert!(!html.contains("<script"), "{html}");
-            assert_eq!(strip_tags(&html), escape_html(&text), "{language}: {text:?}");
+            assert_eq!(
+                strip_tags(&html),
+                escape_html(&text),
+                "{language}: {text:?}"
+            );
         }
     }
 

@@ -1165,7 +1165,10 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
     let app = TestApp::start_with(backend, fake, |_| {}).await;
     let (status, body) = upload(
         &app,
-        &[("pixel.png", PIXEL_PNG), ("notes.txt", b"Zebra crossings are striped.")],
+        &[
+            ("pixel.png", PIXEL_PNG),
+            ("notes.txt", b"Zebra crossings are striped."),
+        ],
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -1184,9 +1187,8 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
     };
     let shown = content(format!("/api/v1/files/{image_id}/content?inline=true")).await;
     assert_eq!(shown.status(), 200);
-    let header = |r: &reqwest::Response, name: &str| {
-        r.headers()[name].to_str().unwrap().to_string()
-    };
+    let header =
+        |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_string();
     assert_eq!(header(&shown, "content-type"), "image/png");
     assert!(header(&shown, "content-disposition").starts_with("inline;"));
     assert!(header(&shown, "content-security-policy").contains("sandbox"));
@@ -1215,7 +1217,11 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
     let reason = refused["error"]["message"].as_str().unwrap();
     assert!(reason.contains("llama3.2 cannot see images"), "{reason}");
     let (_, conversations) = app.get("/api/v1/conversations").await;
-    assert_eq!(conversations.as_array().unwrap().len(), 0, "{conversations}");
+    assert_eq!(
+        conversations.as_array().unwrap().len(),
+        0,
+        "{conversations}"
+    );
 
     // A model that sees: the picture alone is a question; the document goes along.
     let (status, sent) = app
@@ -1245,14 +1251,33 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
         "{done}"
     );
     let request = app.fake.stats.last_chat_request();
-    let asked = request["messages"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(asked["images"], serde_json::json!([PIXEL_PNG_BASE64]), "{request:#}");
+    let asked = request["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        asked["images"],
+        serde_json::json!([PIXEL_PNG_BASE64]),
+        "{request:#}"
+    );
     let (_, stored) = app
         .get(&format!("/api/v1/conversations/{conversation}"))
         .await;
-    assert_eq!(stored["files"][0]["name"], "notes.txt", "a document is attached: {stored}");
-    assert_eq!(stored["files"].as_array().unwrap().len(), 1, "an image is not: {stored}");
-    assert_eq!(stored["messages"][0]["attachments"][0]["file_id"], image_id.as_str());
+    assert_eq!(
+        stored["files"][0]["name"], "notes.txt",
+        "a document is attached: {stored}"
+    );
+    assert_eq!(
+        stored["files"].as_array().unwrap().len(),
+        1,
+        "an image is not: {stored}"
+    );
+    assert_eq!(
+        stored["messages"][0]["attachments"][0]["file_id"],
+        image_id.as_str()
+    );
 
     // The page: a thumbnail that opens full size, and a file card.
     let page = app
@@ -1264,7 +1289,9 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        page.contains(&format!("src=\"/api/v1/files/{image_id}/content?inline=true\"")),
+        page.contains(&format!(
+            "src=\"/api/v1/files/{image_id}/content?inline=true\""
+        )),
         "{page}"
     );
     assert!(page.contains("data-testid=\"message-image\""), "{page}");
@@ -1280,12 +1307,19 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
             .collect()
     };
     let next = app
-        .send_in(&conversation, serde_json::json!({"content": "And the colour?", "model": "llava"}))
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "And the colour?", "model": "llava"}),
+        )
         .await;
-    app.follow(next["assistant_message"]["id"].as_str().unwrap()).await;
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
     assert_eq!(images_sent(&app.fake.stats.last_chat_request()).len(), 1);
     let blind = app
-        .send_in(&conversation, serde_json::json!({"content": "Summarise.", "model": "llama3.2"}))
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "Summarise.", "model": "llama3.2"}),
+        )
         .await;
     let (_, done) = app
         .follow(blind["assistant_message"]["id"].as_str().unwrap())
@@ -1295,13 +1329,19 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
 
     // A deleted image leaves its message as text; the card still names it.
     let deleted = app
-        .at(reqwest::Method::DELETE, &format!("/api/v1/files/{image_id}"))
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/files/{image_id}"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
     let again = app
-        .send_in(&conversation, serde_json::json!({"content": "Still there?", "model": "llava"}))
+        .send_in(
+            &conversation,
+            serde_json::json!({"content": "Still there?", "model": "llava"}),
+        )
         .await;
     let (_, done) = app
         .follow(again["assistant_message"]["id"].as_str().unwrap())

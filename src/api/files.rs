@@ -89,7 +89,9 @@ pub async fn content(
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox"),
+        HeaderValue::from_static(
+            "default-src 'none'; img-src 'self'; frame-ancestors 'none'; sandbox",
+        ),
     );
     // A file's bytes never change (a new upload is a new id): an image is kept by the
     // browser for an hour, so a conversation's thumbnails load once; documents are not kept.

@@ -6,8 +6,8 @@
 
 use crate::config::DatabaseSettings;
 use crate::model::{
-    Assistant, Attachments, Charts, Conversation, GenerationMetrics, GenerationOptions, Message, MessageStatus,
-    Role, ToolCalls,
+    Assistant, Attachments, Charts, Conversation, GenerationMetrics, GenerationOptions, Message,
+    MessageStatus, Role, ToolCalls,
 };
 use crate::text::storable;
 use chrono::{DateTime, SubsecRound, Utc};

@@ -47,7 +47,7 @@ async fn open(
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
         .map_err(|source| StoreError::Connect {
             backend: "sqlite",
@@ -61,8 +61,102 @@ async fn open(
             backend: "sqlite",
             source,
         })?;
+    admit_image_files(&options)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            backend: "sqlite",
+            source: sqlx::migrate::MigrateError::Execute(source),
+        })?;
     Ok(Arc::new(SqliteStore { pool }))
 }
+
+/// The `files` table as images need it: `kind` may be png, jpeg, gif or webp. SQLite cannot
+/// alter a CHECK constraint, so the table is rebuilt once, the way SQLite documents it: on a
+/// connection of its own with foreign keys off (a migration's transaction cannot switch them
+/// off, and with them on, dropping the old table would cascade to chunks, blobs and
+/// attachments), in one immediate transaction that checks the foreign keys before it commits.
+pub(crate) async fn admit_image_files(options: &SqliteConnectOptions) -> Result<(), sqlx::Error> {
+    use sqlx::{Connection, Executor};
+    const ADMITTED: &str = "'webp'";
+    const CURRENT: &str =
+        "SELECT COALESCE((SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'), '')";
+    let mut connection =
+        sqlx::SqliteConnection::connect_with(&options.clone().foreign_keys(false)).await?;
+    let current: String = sqlx::query_scalar(CURRENT)
+        .fetch_one(&mut connection)
+        .await?;
+    if current.is_empty() || current.contains(ADMITTED) {
+        return connection.close().await;
+    }
+    connection.execute("BEGIN IMMEDIATE").await?;
+    let rebuilt = async {
+        // Another instance may have rebuilt it while this one waited for the lock.
+        let current: String = sqlx::query_scalar(CURRENT)
+            .fetch_one(&mut connection)
+            .await?;
+        if !current.contains(ADMITTED) {
+            connection.execute(REBUILD_FILES).await?;
+            let broken: Vec<(String,)> =
+                sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+                    .fetch_all(&mut connection)
+                    .await?;
+            if !broken.is_empty() {
+                return Err(sqlx::Error::Protocol(format!(
+                    "rebuilding files would break the foreign keys of {broken:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match rebuilt {
+        Ok(()) => {
+            connection.execute("COMMIT").await?;
+            tracing::info!("the files table now admits images");
+            connection.close().await
+        }
+        Err(error) => {
+            let _ = connection.execute("ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// The rebuild of `files` with image kinds (SQLite's "12 steps": new table, copy, drop, rename,
+/// indexes). The other tables refer to `files` by name, so they refer to the new one.
+const REBUILD_FILES: &str = "
+CREATE TABLE files_new (
+    id               BLOB PRIMARY KEY NOT NULL,
+    owner_id         BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name             TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('txt', 'md', 'pdf', 'docx', 'csv', 'png', 'jpeg', 'gif', 'webp')),
+    media_type       TEXT NOT NULL,
+    size_bytes       INTEGER NOT NULL,
+    stored_in        TEXT NOT NULL CHECK (stored_in IN ('disk', 'database')),
+    status           TEXT NOT NULL CHECK (status IN ('queued', 'extracting', 'embedding', 'ready', 'failed')),
+    error            TEXT,
+    pages            INTEGER,
+    chunk_count      INTEGER NOT NULL DEFAULT 0,
+    embedded_count   INTEGER NOT NULL DEFAULT 0,
+    embedding_model  TEXT,
+    extracted        INTEGER NOT NULL DEFAULT 0,
+    instance_id      BLOB,
+    heartbeat_at     TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+INSERT INTO files_new (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, error, pages,
+                       chunk_count, embedded_count, embedding_model, extracted, instance_id, heartbeat_at,
+                       created_at, updated_at)
+SELECT id, owner_id, name, kind, media_type, size_bytes, stored_in, status, error, pages,
+       chunk_count, embedded_count, embedding_model, extracted, instance_id, heartbeat_at,
+       created_at, updated_at
+FROM files;
+DROP TABLE files;
+ALTER TABLE files_new RENAME TO files;
+CREATE INDEX files_owner ON files (owner_id, created_at DESC);
+CREATE INDEX files_pending ON files (created_at) WHERE status IN ('queued', 'extracting', 'embedding');
+";
 
 /// A SQLite file: one server uses it.
 #[derive(Debug)]

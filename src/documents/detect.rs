@@ -188,9 +188,15 @@ mod tests {
     fn images_are_recognised_by_their_bytes() {
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
         assert_eq!(detect("shot.png", png), Ok(FileKind::Png));
-        assert_eq!(detect("photo.JPG", b"\xFF\xD8\xFF\xE0JFIF"), Ok(FileKind::Jpeg));
+        assert_eq!(
+            detect("photo.JPG", b"\xFF\xD8\xFF\xE0JFIF"),
+            Ok(FileKind::Jpeg)
+        );
         assert_eq!(detect("a.gif", b"GIF89a...."), Ok(FileKind::Gif));
-        assert_eq!(detect("a.webp", b"RIFF\x10\0\0\0WEBPVP8 "), Ok(FileKind::Webp));
+        assert_eq!(
+            detect("a.webp", b"RIFF\x10\0\0\0WEBPVP8 "),
+            Ok(FileKind::Webp)
+        );
         // A JPEG named .png is a JPEG.
         assert_eq!(detect("named.png", b"\xFF\xD8\xFF\xE0"), Ok(FileKind::Jpeg));
         let refused = |name: &str, bytes: &[u8]| detect(name, bytes).unwrap_err().0;

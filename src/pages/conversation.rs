@@ -138,7 +138,9 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
     });
     let has_images = Signal::derive(move || pending_images.with(|images| !images.is_empty()));
     // The message cards show the indexing status of the documents they sent.
-    provide_context(crate::components::message::ConversationFiles(attached.into()));
+    provide_context(crate::components::message::ConversationFiles(
+        attached.into(),
+    ));
     let streaming = Memo::new(move |_| {
         messages.with(|rows| {
             rows.iter()
@@ -188,7 +190,8 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         let assistant = chat.assistant_to_send();
         spawn_local(async move {
             let tools = chat.enabled_tools.get_untracked();
-            let images = pending_images.with_untracked(|images| images.iter().map(|i| i.id).collect());
+            let images =
+                pending_images.with_untracked(|images| images.iter().map(|i| i.id).collect());
             match send_message(
                 Some(conversation_id),
                 content,

@@ -514,7 +514,11 @@ async fn start_turn(
         preferences.ai.max_history as usize,
         options.num_ctx.and_then(|n| u32::try_from(n).ok()),
     );
-    if show.is_none() && history.iter().any(|m| m.attachments.images().next().is_some()) {
+    if show.is_none()
+        && history
+            .iter()
+            .any(|m| m.attachments.images().next().is_some())
+    {
         show = state.ollama.show(turn.model).await.ok();
     }
     let images = prompt_images(state, owner, history, show.as_ref()).await;
@@ -637,7 +641,9 @@ async fn prompt_images(
             Ok((_, bytes)) => {
                 images.insert(id, base64::engine::general_purpose::STANDARD.encode(bytes));
             }
-            Err(error) => tracing::debug!(%error, file_id = %id, "an image of the history is left out"),
+            Err(error) => {
+                tracing::debug!(%error, file_id = %id, "an image of the history is left out")
+            }
         }
     }
     images

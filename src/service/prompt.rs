@@ -172,7 +172,11 @@ mod tests {
         let mut first = message(Role::User, "what is this?");
         let (cat, gone) = (image("cat.png"), image("deleted.png"));
         first.attachments = crate::model::Attachments(vec![cat.clone(), gone]);
-        let history = vec![first, message(Role::Assistant, "a cat"), message(Role::User, "sure?")];
+        let history = vec![
+            first,
+            message(Role::Assistant, "a cat"),
+            message(Role::User, "sure?"),
+        ];
         let conversation = Conversation {
             id: Uuid::nil(),
             owner_id: Uuid::nil(),
