@@ -100,6 +100,15 @@ test("model output is shown as markdown and its HTML never runs", async ({ page 
   await expect(answer.locator("table")).toBeVisible();
   await expect(answer.locator(".code-lang")).toHaveText("rust");
   await expect(answer.locator("button[data-copy-code]")).toBeVisible();
+  // Highlighted with the theme's colours; the code's text is exactly the model's.
+  const code = answer.locator("pre code");
+  await expect(code.locator(".hl-keyword").first()).toHaveText("fn");
+  const [keyword, plain] = await code.evaluate((element) => [
+    getComputedStyle(element.querySelector(".hl-keyword")!).color,
+    getComputedStyle(element).color,
+  ]);
+  expect(keyword).not.toBe(plain);
+  await expect(code).toHaveText('fn main() {\n    println!("hi");\n}\n');
   await expect(answer).toContainText("<script>window.__pwned = true</script>");
   expect(await page.evaluate(() => (window as any).__pwned)).toBeUndefined();
   await expect(answer.locator("script, img")).toHaveCount(0);

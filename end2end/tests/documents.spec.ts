@@ -152,3 +152,49 @@ test("an assistant's knowledge: documents chosen in its form ground every conver
   await page.getByTestId("assistant-item").filter({ hasText: "Onboarding guide" }).getByTestId("delete-assistant").click();
   await expect(page.getByTestId("assistant-item").filter({ hasText: "Onboarding guide" })).toHaveCount(0);
 });
+
+/** A real 1×1 PNG, as src/testing/sample_files.rs has it. */
+const PIXEL_PNG_BASE64 =
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+
+test("an image pasted into the composer goes to a vision model with the message and shows as a thumbnail", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  await page.getByTestId("model-picker").selectOption("llava:latest");
+  // Paste a screenshot, as from the clipboard.
+  await page.getByTestId("composer").evaluate((composer, base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], "screenshot.png", { type: "image/png" }));
+    composer.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }, PIXEL_PNG_BASE64);
+  const pending = page.getByTestId("pending-image");
+  await expect(pending).toHaveCount(1, { timeout: 15_000 });
+  await expect(pending.locator("img")).toHaveJSProperty("naturalWidth", 1);
+  // A picture alone can be sent.
+  await expect(page.getByTestId("send")).toBeEnabled();
+  await page.getByTestId("send").click();
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+  await expect(lastAnswer(page).getByTestId("message-content")).toContainText("I see 1 image(s): png 70 bytes.");
+  const thumbnail = page.locator('[data-role="user"]').getByTestId("message-image");
+  await expect(thumbnail).toHaveCount(1);
+  await expect(thumbnail.locator("img")).toHaveJSProperty("naturalWidth", 1);
+  await expect(thumbnail).toHaveAttribute("href", /\/api\/v1\/files\/[0-9a-f-]{36}\/content\?inline=true$/);
+  await expect(page.getByTestId("pending-image")).toHaveCount(0);
+
+  // A model that cannot see refuses the next picture before anything is stored.
+  await page.getByTestId("model-picker").selectOption("llama3.2:latest");
+  await page.getByTestId("composer").evaluate((composer, base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], "again.png", { type: "image/png" }));
+    composer.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true }));
+  }, PIXEL_PNG_BASE64);
+  await expect(page.getByTestId("pending-image")).toHaveCount(1, { timeout: 15_000 });
+  await page.getByTestId("composer").fill("And this one?");
+  await page.getByTestId("composer").press("Enter");
+  await expect(page.getByTestId("send-error")).toContainText("cannot see images");
+  await expect(page.getByTestId("composer")).toHaveValue("And this one?");
+  await expect(page.locator('[data-role="user"]')).toHaveCount(1);
+});

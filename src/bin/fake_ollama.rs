@@ -16,10 +16,12 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let config = FakeConfig {
+    let mut config = FakeConfig {
         token_delay: Duration::from_millis(delay),
         ..FakeConfig::default()
     };
+    // A model that sees, for images in the browser.
+    config.models.push("llava:latest".into());
     match FakeOllama::start_on(addr, config).await {
         Ok(fake) => {
             eprintln!("fake-ollama listening on {}", fake.url());
