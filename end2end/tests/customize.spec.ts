@@ -6,6 +6,7 @@ const CHANGED = [
   "ui.theme", "ui.brand.primary", "ui.brand.background", "ui.brand.surface", "ui.brand.text",
   "ui.brand.text_secondary", "ui.brand.border", "ui.brand.accent", "ui.brand.app_name", "ui.brand.logo",
   "ui.sidebar_position", "ui.sidebar_width", "ui.sidebar_collapsed", "ui.show_timestamps", "ui.bubble_style",
+  "ui.header_fixed", "ui.header_height",
   "features.analytics", "features.file_upload", "features.custom_tools",
 ];
 
@@ -130,6 +131,36 @@ test("layout: sidebar on the right at a dragged width, times and bubbles, applie
   await page.reload();
   const width = (await page.getByTestId("sidebar").boundingBox())!.width;
   expect(Math.abs(width - 400)).toBeLessThanOrEqual(2);
+});
+
+test("a header that is not fixed scrolls away with a long conversation; a fixed one stays", async ({ page, request }) => {
+  await page.setViewportSize({ width: 1280, height: 600 });
+  await sendNew(page, "Long [tokens=300][para=8]");
+  await waitForStatus(page, "complete");
+  const url = page.url();
+  const headerTopAfterScrolling = async () => {
+    await page.goto(url);
+    await waitForHydration(page);
+    // Whichever element scrolls (the message list, or the whole column), go to its end.
+    await page.evaluate(() => {
+      for (const selector of ['[data-testid="messages"]', ".app-column"]) {
+        const element = document.querySelector(selector)!;
+        element.scrollTop = element.scrollHeight;
+      }
+    });
+    return (await page.locator(".app-header").boundingBox())!.y;
+  };
+  expect(await headerTopAfterScrolling()).toBe(0);
+  await put(request, "ui.header_fixed", false);
+  await put(request, "ui.header_height", 72);
+  expect((await page.locator(".app-header").boundingBox())!.height).toBeGreaterThan(0);
+  const top = await headerTopAfterScrolling();
+  expect(top).toBeLessThan(-72);
+  await page.evaluate(() => { document.querySelector(".app-column")!.scrollTop = 0; });
+  expect((await page.locator(".app-header").boundingBox())!.height).toBe(72);
+  // The composer is still reachable at the end of the page.
+  await page.getByTestId("composer").scrollIntoViewIfNeeded();
+  await expect(page.getByTestId("composer")).toBeInViewport();
 });
 
 test("on a phone the sidebar is a drawer and the chat stays usable", async ({ page }) => {
