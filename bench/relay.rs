@@ -29,6 +29,7 @@ async fn main() {
         .expect("fake ollama");
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
+    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
     settings.database.data_dir = data.path().to_path_buf();
     settings.ollama.url = fake.url();
     settings.log.filter = "warn".into();

@@ -128,6 +128,7 @@ async fn main() {
     .expect("fake ollama");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
+    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
     settings.database.data_dir = dir.path().to_path_buf();
     settings.ollama.url = fake.url();
     // Small chunks (a sentence or two), so that the right one competes with its neighbours.
@@ -139,7 +140,7 @@ async fn main() {
         .output_name("ollamastack")
         .build();
     let state = AppState::build(settings, options).await.expect("app state");
-    let owner = state.current_user();
+    let owner = state.local_user.0;
 
     let started = Instant::now();
     let mut received = Vec::new();

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 APP_PORT=${E2E_APP_PORT:-39310}
 DOWN_PORT=${E2E_DOWN_PORT:-39311}
 FAKE_PORT=${E2E_FAKE_PORT:-39312}
+ACCOUNTS_PORT=${E2E_ACCOUNTS_PORT:-39313}
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -34,8 +35,8 @@ wait_for() {
 FAKE_OLLAMA_ADDR=127.0.0.1:$FAKE_PORT FAKE_OLLAMA_TOKEN_DELAY_MS=40 \
   target/release/fake-ollama >"$work/fake.log" 2>&1 &
 pids+=($!)
-start_app() { # name port ollama_url
-  OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 \
+start_app() { # name port ollama_url [auth mode, single_user unless given]
+  OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 OLLAMASTACK_AUTH_MODE=${4:-single_user} \
   OLLAMASTACK_DATA_DIR="$work/$1-data" LEPTOS_SITE_ROOT=target/site OLLAMASTACK_FLUSH_INTERVAL_MS=100 \
   OLLAMA_CONNECT_TIMEOUT_MS=500 RUST_LOG=info "$server" >"$work/$1.log" 2>&1 &
   pids+=($!)
@@ -43,15 +44,18 @@ start_app() { # name port ollama_url
 start_app app "$APP_PORT" "http://127.0.0.1:$FAKE_PORT"
 # Port 9 (discard) has nothing listening: this instance shows the Ollama-down banner.
 start_app down "$DOWN_PORT" "http://127.0.0.1:9"
+# With sign-in: people, invitations, each person's own things.
+start_app accounts "$ACCOUNTS_PORT" "http://127.0.0.1:$FAKE_PORT" accounts
 wait_for "http://127.0.0.1:$FAKE_PORT/api/version"
 wait_for "http://127.0.0.1:$APP_PORT/healthz"
 wait_for "http://127.0.0.1:$DOWN_PORT/healthz"
+wait_for "http://127.0.0.1:$ACCOUNTS_PORT/healthz"
 
 echo "==> Playwright (headless Chromium)"
 cd end2end
 set +e
 E2E_BASE_URL="http://127.0.0.1:$APP_PORT" E2E_DOWN_URL="http://127.0.0.1:$DOWN_PORT" \
-  E2E_FAKE_URL="http://127.0.0.1:$FAKE_PORT" \
+  E2E_FAKE_URL="http://127.0.0.1:$FAKE_PORT" E2E_ACCOUNTS_URL="http://127.0.0.1:$ACCOUNTS_PORT" \
   npx playwright test 2>&1 | tee "$work/playwright.log"
 status=${PIPESTATUS[0]}
 set -e

@@ -7,6 +7,7 @@ use crate::components::preferences::{
 use crate::components::{banner::OllamaBanner, header::Header, sidebar::Sidebar};
 use crate::context::ChatContext;
 use crate::pages::{
+    account::{AdminPage, LoginPage, SignupPage},
     analytics::AnalyticsPage,
     assistants::AssistantsPage,
     conversation::ConversationPage,
@@ -91,12 +92,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/ollamastack.css"/>
         <Title text=app_name/>
         <Router>
-            <div class="app-frame flex h-dvh overflow-hidden">
-                <Sidebar/>
-                <div class="app-column flex min-w-0 flex-1 flex-col">
-                    <Header/>
-                    <OllamaBanner/>
-                    <main class="flex min-h-0 flex-1 flex-col">
+            <Frame>
                         <Routes fallback=|| view! { <p class="p-8 text-center">"Page not found."</p> }>
                             // In order: the conversation list and the history are plain HTML,
                             // readable before (and without) the WebAssembly.
@@ -107,10 +103,35 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/login") view=LoginPage/>
+                            <Route path=path!("/signup") view=SignupPage/>
                         </Routes>
-                    </main>
-                </div>
-            </div>
+            </Frame>
         </Router>
+    }
+}
+
+/// The sidebar, header and banner around the pages; the sign-in pages stand alone (no one is
+/// signed in yet to have conversations).
+#[component]
+fn Frame(children: Children) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/signup");
+    view! {
+        <div class="app-frame flex h-dvh overflow-hidden">
+            <Show when=signed_in_page>
+                <Sidebar/>
+            </Show>
+            <div class="app-column flex min-w-0 flex-1 flex-col">
+                <Show when=signed_in_page>
+                    <Header/>
+                    <OllamaBanner/>
+                </Show>
+                <main class="flex min-h-0 flex-1 flex-col">
+                    {children()}
+                </main>
+            </div>
+        </div>
     }
 }

@@ -15,6 +15,7 @@ pub struct Settings {
     pub documents: DocumentSettings,
     pub log: LogSettings,
     pub analytics: AnalyticsSettings,
+    pub auth: AuthSettings,
     /// Defaults of the runtime settings (`ui.*`, `ai.*`, `features.*`), which people and the
     /// instance may override while the server runs.
     pub ui: crate::model::UiPreferences,
@@ -237,6 +238,42 @@ impl DocumentSettings {
     }
     pub fn embed_timeout(&self) -> Duration {
         Duration::from_millis(self.embed_timeout_ms)
+    }
+}
+
+/// Who may use the server, and how they sign in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `accounts`: everyone signs in, and the first person to open a new instance creates the
+    /// admin account. `single_user`: no sign-in, one person owns everything (a personal
+    /// install on localhost; the server then refuses to listen beyond loopback unless
+    /// `server.protected`).
+    pub mode: crate::model::AuthMode,
+    /// After the first admin: `open` (anyone), `invite` (with an admin's invitation link) or
+    /// `closed`.
+    pub signup: crate::model::SignupPolicy,
+    pub session_days: u32,
+    pub invitation_days: u32,
+    /// Failed sign-ins allowed per name (and four times as many per address) within
+    /// `login_window_secs`; past them, sign-ins wait (429 with Retry-After).
+    pub max_failed_logins: u32,
+    pub login_window_secs: u64,
+    /// The session cookie's `Secure` flag; by default set when `server.public_url` is https.
+    pub secure_cookie: Option<bool>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            mode: Default::default(),
+            signup: Default::default(),
+            session_days: 30,
+            invitation_days: 7,
+            max_failed_logins: 5,
+            login_window_secs: 900,
+            secure_cookie: None,
+        }
     }
 }
 
@@ -505,6 +542,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("RUST_LOG", "log.filter"),
     ("OLLAMASTACK_LOG_JSON", "log.json (true/false)"),
     (
+        "OLLAMASTACK_AUTH_MODE",
+        "auth.mode (accounts, or single_user for a personal install)",
+    ),
+    ("OLLAMASTACK_SIGNUP", "auth.signup (open, invite, closed)"),
+    (
         "OLLAMASTACK_<KEY>",
         "a runtime setting: its dotted key in capitals with _ for . (OLLAMASTACK_UI_THEME, OLLAMASTACK_FEATURES_ANALYTICS)",
     ),
@@ -626,6 +668,8 @@ impl Settings {
         set!("OLLAMASTACK_MAX_FILE_BYTES" => self.documents.max_file_bytes);
         set!("OLLAMASTACK_FILE_QUOTA_BYTES" => self.documents.quota_bytes);
         set!("OLLAMASTACK_EMBEDDING_MODEL" => self.documents.embedding_model);
+        set!("OLLAMASTACK_AUTH_MODE" => self.auth.mode);
+        set!("OLLAMASTACK_SIGNUP" => self.auth.signup);
         set!("RUST_LOG" => self.log.filter);
         set!("OLLAMASTACK_LOG_JSON" => self.log.json);
         let mut preferences = self.preferences();

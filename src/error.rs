@@ -32,6 +32,9 @@ pub enum AppError {
     TooLarge(String),
     #[error("{0}")]
     LengthRequired(String),
+    /// No one is signed in (or the session ended).
+    #[error("{0}")]
+    Unauthorized(String),
     /// Refused for safety (a cross-origin request, an unknown host).
     #[error("{0}")]
     Forbidden(String),
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::LengthRequired(_) => StatusCode::LENGTH_REQUIRED,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,6 +81,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::TooBusy { .. } => "too_busy",
             AppError::Forbidden(_) => "forbidden",
+            AppError::Unauthorized(_) => "unauthorized",
             AppError::TooLarge(_) => "too_large",
             AppError::LengthRequired(_) => "length_required",
             AppError::Internal => "internal",

@@ -23,8 +23,10 @@ pub struct AppState {
     pub tools: Arc<Toolbox>,
     /// Uploaded files, their indexing and search.
     pub documents: Arc<crate::documents::Documents>,
-    /// The owner of everything until accounts arrive.
+    /// The one person of the single-user mode (the first admin takes it over in accounts mode).
     pub local_user: LocalUser,
+    /// Failed sign-ins, per name and per address.
+    pub login_limiter: Arc<crate::service::accounts::LoginLimiter>,
     /// Settings people and the instance change while the server runs.
     pub runtime: Arc<crate::service::preferences::RuntimeSettings>,
 }
@@ -59,7 +61,11 @@ impl AppState {
                 "answers left streaming by a previous run are now marked interrupted"
             );
         }
-        let local_user = LocalUser(store.ensure_user("local").await?);
+        let local_user = LocalUser(
+            store
+                .ensure_user(crate::db::accounts::LOCAL_USERNAME)
+                .await?,
+        );
         let ollama = OllamaClient::new(&settings.ollama);
         // The instance's id and shutdown signal, shared by generations and the indexer.
         let instance_id = uuid::Uuid::now_v7();
@@ -112,12 +118,17 @@ impl AppState {
             tools,
             documents,
             local_user,
+            login_limiter: Default::default(),
             runtime,
         })
     }
 
-    /// The person making the request. Until accounts arrive, the one local user.
-    pub fn current_user(&self) -> Uuid {
-        self.local_user.0
+    /// The single-user mode's person: everything belongs to them, and they administer.
+    pub fn local_person(&self) -> crate::model::Person {
+        crate::model::Person {
+            id: self.local_user.0,
+            username: crate::db::accounts::LOCAL_USERNAME.into(),
+            role: crate::model::Role::Admin,
+        }
     }
 }

@@ -47,6 +47,11 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
         // Pages are rendered with the person's settings (theme, layout, features).
         .layer(middleware::from_fn_with_state(state.clone(), load_preferences))
+        // Who is asking: everything above reads the person it finds.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -199,10 +204,21 @@ async fn load_preferences(
             .next()
             .is_some_and(|last| last.contains('.'));
     if page {
-        let preferences = match state.runtime.for_person(state.current_user()).await {
-            Ok(preferences) => preferences,
-            // The page still renders, with the configured settings.
-            Err(_) => state.runtime.configured().clone(),
+        let person = request
+            .extensions()
+            .get::<crate::model::Person>()
+            .map(|p| p.id);
+        let preferences = match person {
+            Some(person) => match state.runtime.for_person(person).await {
+                Ok(preferences) => preferences,
+                // The page still renders, with the configured settings.
+                Err(_) => state.runtime.configured().clone(),
+            },
+            // The sign-in page: the instance's settings.
+            None => match state.runtime.for_instance().await {
+                Ok(preferences) => preferences,
+                Err(_) => state.runtime.configured().clone(),
+            },
         };
         request.extensions_mut().insert(preferences);
     }
@@ -302,6 +318,8 @@ pub async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
+    // Each request knows the address it came from (failed sign-ins are counted per address).
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -326,12 +344,13 @@ pub async fn run_from_env() -> ExitCode {
     crate::telemetry::init(&settings.log);
     tracing::info!("settings:\n{settings}");
     let addr = settings.server.addr;
-    if !addr.ip().is_loopback() && !settings.server.protected {
+    let single_user = settings.auth.mode == crate::model::AuthMode::SingleUser;
+    if single_user && !addr.ip().is_loopback() && !settings.server.protected {
         eprintln!(
-            "ollamastack: refusing to listen on {addr}: there is no login yet, so anyone who can \
-             reach that address could use the app. Listen on 127.0.0.1, or, when a proxy with \
-             authentication or a private network protects it, set server.protected = true \
-             (OLLAMASTACK_PROTECTED=true)."
+            "ollamastack: refusing to listen on {addr}: in single-user mode there is no sign-in, \
+             so anyone who can reach that address could use the app. Listen on 127.0.0.1, use \
+             accounts (auth.mode = \"accounts\"), or, when a proxy with authentication or a \
+             private network protects it, set server.protected = true (OLLAMASTACK_PROTECTED=true)."
         );
         return ExitCode::FAILURE;
     }

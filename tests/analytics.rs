@@ -277,7 +277,7 @@ async fn the_recorder_records_in_the_background(backend: Backend) {
             .state
             .store
             .totals_since(
-                app.state.current_user(),
+                app.state.local_user.0,
                 ollamastack::model::Bucket::Hour,
                 since,
             )

@@ -338,7 +338,7 @@ async fn restart_turns_a_streaming_row_into_interrupted(backend: Backend) {
     let app = TestApp::start(backend).await;
     // What a crashed server leaves behind: an answer marked streaming with some text.
     let store = app.db.store().await;
-    let owner = app.state.current_user();
+    let owner = app.state.local_user.0;
     let conversation = store
         .create_conversation(owner, "crashed", "llama3.2", None)
         .await
@@ -372,7 +372,7 @@ async fn shutdown_saves_in_flight_generations(backend: Backend) {
         m["content"] == expected_answer(3)
     })
     .await;
-    let owner = app.state.current_user();
+    let owner = app.state.local_user.0;
     let (db, _fake) = app.shutdown().await;
     let store = db.store().await;
     let row = store

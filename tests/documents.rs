@@ -491,7 +491,7 @@ async fn files_belong_to_their_owner(backend: Backend) {
     let id = uuid::Uuid::parse_str(body["files"][0]["id"].as_str().unwrap()).unwrap();
     indexed(&app, &id.to_string()).await;
     let store = &app.state.store;
-    let me = app.state.current_user();
+    let me = app.state.local_user.0;
     let them = store.ensure_user("someone-else").await.unwrap();
     assert!(store.get_file(them, id).await.unwrap().is_none());
     assert!(store.file_bytes(them, id).await.unwrap().is_none());

@@ -323,7 +323,7 @@ async fn security_headers_and_redaction(backend: Backend) {
     let body = api.text().await.unwrap();
     assert!(!body.contains("owner_id"), "{body}");
     assert!(
-        !body.contains(&app.state.current_user().to_string()),
+        !body.contains(&app.state.local_user.0.to_string()),
         "{body}"
     );
 }

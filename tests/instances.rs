@@ -112,7 +112,7 @@ async fn an_answer_whose_writer_died_is_swept_by_a_live_instance() {
     })
     .await;
     let store = a.db.store().await;
-    let owner = a.state.current_user();
+    let owner = a.state.local_user.0;
     let conversation = store
         .create_conversation(owner, "orphan", "llama3.2", None)
         .await

@@ -201,7 +201,7 @@ async fn the_query_tool_reads_the_askers_own_rows(backend: Backend) {
 async fn hostile_sql_changes_nothing_and_leaks_nothing(backend: Backend) {
     let (app, secret) = app_with_two_people(backend).await;
     let store = app.state.store.clone();
-    let owner = app.state.current_user();
+    let owner = app.state.local_user.0;
     let conversation = app.get("/api/v1/conversations").await.1[0]["id"]
         .as_str()
         .unwrap()

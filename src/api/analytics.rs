@@ -1,5 +1,6 @@
 //! The analytics report (`features.analytics`): the person's figures over 24 hours, 7 or 30 days.
 
+use crate::auth::Me;
 use crate::error::{AppError, AppResult};
 use crate::model::{AnalyticsReport, Timeframe};
 use crate::state::AppState;
@@ -13,6 +14,7 @@ pub struct ReportQuery {
 
 /// GET /api/v1/analytics?timeframe=24h|7d|30d (24h when absent).
 pub async fn get(
+    Me(me): Me,
     State(state): State<AppState>,
     Query(query): Query<ReportQuery>,
 ) -> AppResult<axum::Json<AnalyticsReport>> {
@@ -22,7 +24,7 @@ pub async fn get(
             AppError::InvalidInput(format!("timeframe must be 24h, 7d or 30d, not {value:?}"))
         })?,
     };
-    let owner = state.current_user();
+    let owner = me.id;
     Ok(axum::Json(
         crate::service::analytics_report(&state, owner, timeframe).await?,
     ))

@@ -1,4 +1,5 @@
 use super::{IdPath, Json};
+use crate::auth::Me;
 use crate::error::AppResult;
 use crate::model::{Conversation, ConversationWithMessages, GenerationOptions};
 use crate::service;
@@ -6,18 +7,20 @@ use crate::state::AppState;
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 
-pub async fn list(State(state): State<AppState>) -> AppResult<axum::Json<Vec<Conversation>>> {
+pub async fn list(
+    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<Conversation>>> {
     Ok(axum::Json(
-        service::list_conversations(&state, state.current_user()).await?,
+        service::list_conversations(&state, me.id).await?,
     ))
 }
 
 pub async fn get(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<ConversationWithMessages>> {
     Ok(axum::Json(
-        service::get_conversation(&state, state.current_user(), id).await?,
+        service::get_conversation(&state, me.id, id).await?,
     ))
 }
 
@@ -37,11 +40,12 @@ pub struct Update {
 }
 
 pub async fn update(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     Json(body): Json<Update>,
 ) -> AppResult<axum::Json<Conversation>> {
-    let owner = state.current_user();
+    let owner = me.id;
     let mut conversation = match &body.title {
         Some(title) => service::rename_conversation(&state, owner, id, title).await?,
         None => {
@@ -71,7 +75,8 @@ pub async fn update(
     Ok(axum::Json(conversation))
 }
 
-pub async fn delete(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
-    service::delete_conversation(&state, state.current_user(), id).await?;
+pub async fn delete(
+    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    service::delete_conversation(&state, me.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

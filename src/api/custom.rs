@@ -1,5 +1,6 @@
 //! Routes for other programs: named custom actions, and conversations exported and imported.
 
+use crate::auth::Me;
 use super::{IdPath, Json};
 use crate::error::AppError;
 use crate::service::custom_actions::run_action;
@@ -22,6 +23,7 @@ pub struct ActionRequest {
 /// POST /api/v1/custom/action with `{"action", "parameters"}`: `{"success", "data",
 /// "message"}`, also when it fails (with the error's status and code).
 pub async fn action(
+    Me(me): Me,
     State(state): State<AppState>,
     body: Result<Json<ActionRequest>, AppError>,
 ) -> Response {
@@ -29,7 +31,7 @@ pub async fn action(
         Ok(Json(request)) => {
             run_action(
                 &state,
-                state.current_user(),
+                me.id,
                 &request.action,
                 request.parameters,
             )
@@ -72,31 +74,34 @@ fn download(exported: transfer::Exported, format: ExportFormat) -> Response {
 
 /// GET /api/v1/conversations/{id}/export?format=json|markdown
 pub async fn export_one(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
     let format = ExportFormat::parse(query.format.as_deref())?;
-    let exported = transfer::export_conversation(&state, state.current_user(), id, format).await?;
+    let exported = transfer::export_conversation(&state, me.id, id, format).await?;
     Ok(download(exported, format))
 }
 
 /// GET /api/v1/conversations/export?format=json|markdown: every conversation.
 pub async fn export_all(
+    Me(me): Me,
     State(state): State<AppState>,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
     let format = ExportFormat::parse(query.format.as_deref())?;
-    let exported = transfer::export_all(&state, state.current_user(), format).await?;
+    let exported = transfer::export_all(&state, me.id, format).await?;
     Ok(download(exported, format))
 }
 
 /// POST /api/v1/conversations/import with an export (one conversation or all): 201 with the
 /// new conversations.
 pub async fn import(
+    Me(me): Me,
     State(state): State<AppState>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, axum::Json<ImportOutcome>), AppError> {
-    let outcome = transfer::import_conversations(&state, state.current_user(), body).await?;
+    let outcome = transfer::import_conversations(&state, me.id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }

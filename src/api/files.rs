@@ -1,6 +1,7 @@
 //! Files: upload (multipart, read by `documents::upload`), list, read, download, delete,
 //! index again; and search over them.
 
+use crate::auth::Me;
 use super::IdPath;
 use crate::documents::upload;
 use crate::error::{AppError, AppResult};
@@ -17,10 +18,11 @@ use serde_json::json;
 /// POST /api/v1/files: multipart, one field named `file` per file. 201 with the stored files
 /// (`files`) and the refused ones with their reason (`refused`); when none was stored, 422 (or
 /// 413 when every one was too large) with the same `refused` list.
-pub async fn upload(State(state): State<AppState>, request: Request) -> AppResult<Response> {
+pub async fn upload(
+    Me(me): Me,State(state): State<AppState>, request: Request) -> AppResult<Response> {
     let boundary = upload::boundary(request.headers())?;
     let multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
-    let outcome = upload::receive(&state.documents, state.current_user(), multipart).await?;
+    let outcome = upload::receive(&state.documents, me.id, multipart).await?;
     if outcome.files.is_empty() {
         let error = upload::nothing_kept(&outcome.refused);
         let body = json!({
@@ -33,19 +35,21 @@ pub async fn upload(State(state): State<AppState>, request: Request) -> AppResul
 }
 
 /// GET /api/v1/files: the person's files, newest first, with their indexing status.
-pub async fn list(State(state): State<AppState>) -> AppResult<axum::Json<Vec<FileInfo>>> {
+pub async fn list(
+    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<FileInfo>>> {
     Ok(axum::Json(
-        state.documents.list(state.current_user()).await?,
+        state.documents.list(me.id).await?,
     ))
 }
 
 /// GET /api/v1/files/{id}
 pub async fn get(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<FileInfo>> {
     Ok(axum::Json(
-        state.documents.get(state.current_user(), id).await?.info,
+        state.documents.get(me.id, id).await?.info,
     ))
 }
 
@@ -61,12 +65,13 @@ pub struct ContentQuery {
 /// attachment; an image with `?inline=true` is shown (the thumbnails of a message). Never
 /// script: a sandboxing Content-Security-Policy goes with every file.
 pub async fn content(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     Query(query): Query<ContentQuery>,
 ) -> AppResult<Response> {
     let inline = query.inline;
-    let (file, bytes) = state.documents.content(state.current_user(), id).await?;
+    let (file, bytes) = state.documents.content(me.id, id).await?;
     let kind = file.info.kind;
     let mut disposition = content_disposition(&file.info.name);
     if inline && kind.is_image() {
@@ -133,18 +138,20 @@ pub fn content_disposition(name: &str) -> String {
 }
 
 /// DELETE /api/v1/files/{id}: the bytes, the text, the chunks and the vectors.
-pub async fn delete(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
-    state.documents.delete(state.current_user(), id).await?;
+pub async fn delete(
+    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    state.documents.delete(me.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// POST /api/v1/files/{id}/reindex: index a ready or failed file again.
 pub async fn reindex(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<FileInfo>> {
     Ok(axum::Json(
-        state.documents.reindex(state.current_user(), id).await?,
+        state.documents.reindex(me.id, id).await?,
     ))
 }
 
@@ -158,6 +165,7 @@ pub struct SearchQuery {
 
 /// GET /api/v1/search?q=&limit=&file=: the best passages of the person's documents.
 pub async fn search(
+    Me(me): Me,
     State(state): State<AppState>,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<axum::Json<SearchResults>> {
@@ -166,7 +174,7 @@ pub async fn search(
         state
             .documents
             .search(
-                state.current_user(),
+                me.id,
                 &query.q,
                 query.file,
                 query.limit.unwrap_or(10),
@@ -200,28 +208,31 @@ pub struct Attach {
 
 /// GET /api/v1/conversations/{id}/files: the documents its answers are grounded in.
 pub async fn attached(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<Vec<FileInfo>>> {
     Ok(axum::Json(
-        crate::service::attached_files(&state, state.current_user(), id).await?,
+        crate::service::attached_files(&state, me.id, id).await?,
     ))
 }
 
 /// POST /api/v1/conversations/{id}/files with `{"file_id"}`: attach one of the person's files.
 pub async fn attach(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     super::Json(body): super::Json<Attach>,
 ) -> AppResult<axum::Json<Vec<FileInfo>>> {
     Ok(axum::Json(
-        crate::service::set_attached(&state, state.current_user(), id, body.file_id, true).await?,
+        crate::service::set_attached(&state, me.id, id, body.file_id, true).await?,
     ))
 }
 
 /// DELETE /api/v1/conversations/{id}/files/{file_id}: the file stays; the conversation stops
 /// using it.
 pub async fn detach(
+    Me(me): Me,
     State(state): State<AppState>,
     ids: Result<
         axum::extract::Path<(uuid::Uuid, uuid::Uuid)>,
@@ -232,7 +243,7 @@ pub async fn detach(
         ids.map_err(|_| AppError::NotFound("resource".into()))?;
     if !state
         .store
-        .detach_file(state.current_user(), id, file_id)
+        .detach_file(me.id, id, file_id)
         .await?
     {
         return Err(AppError::NotFound("attached file".into()));

@@ -1,4 +1,5 @@
 use crate::service;
+use crate::auth::Me;
 use crate::state::AppState;
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 use serde_json::json;
@@ -43,6 +44,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Whether Ollama answers, and its models.
-pub async fn models(State(state): State<AppState>) -> impl IntoResponse {
-    Json(service::ollama_status(&state, state.current_user()).await)
+pub async fn models(
+    Me(me): Me,State(state): State<AppState>) -> impl IntoResponse {
+    Json(service::ollama_status(&state, me.id).await)
 }

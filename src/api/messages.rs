@@ -1,4 +1,5 @@
 use super::{IdPath, Json};
+use crate::auth::Me;
 use crate::error::AppResult;
 use crate::model::{GenerationOptions, Message, SendOutcome};
 use crate::service::{self, SendMessage};
@@ -17,22 +18,24 @@ use std::convert::Infallible;
 
 /// POST /api/v1/conversations: a first message, which creates the conversation.
 pub async fn send_new(
+    Me(me): Me,
     State(state): State<AppState>,
     Json(mut body): Json<SendMessage>,
 ) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
     body.conversation_id = None;
-    let outcome = service::send_message(&state, state.current_user(), body).await?;
+    let outcome = service::send_message(&state, me.id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
 /// POST /api/v1/conversations/{id}/messages
 pub async fn send(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     Json(mut body): Json<SendMessage>,
 ) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
     body.conversation_id = Some(id);
-    let outcome = service::send_message(&state, state.current_user(), body).await?;
+    let outcome = service::send_message(&state, me.id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
@@ -49,6 +52,7 @@ pub struct Regenerate {
 
 /// POST /api/v1/conversations/{id}/regenerate
 pub async fn regenerate(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     body: axum::body::Bytes,
@@ -66,7 +70,7 @@ pub async fn regenerate(
             .unwrap_or_default()
     };
     let message =
-        service::regenerate(&state, state.current_user(), id, model, options, &tools).await?;
+        service::regenerate(&state, me.id, id, model, options, &tools).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 
@@ -80,30 +84,33 @@ pub struct Edit {
 /// POST /api/v1/messages/{id}/edit: new text for one of the person's messages; what came after
 /// it is replaced by a new answer (201, like a send).
 pub async fn edit(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
     Json(body): Json<Edit>,
 ) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
     let outcome =
-        service::edit_and_resend(&state, state.current_user(), id, &body.content, body.model)
+        service::edit_and_resend(&state, me.id, id, &body.content, body.model)
             .await?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.
 pub async fn stop(
+    Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<Message>> {
     Ok(axum::Json(
-        service::stop_generation(&state, state.current_user(), id).await?,
+        service::stop_generation(&state, me.id, id).await?,
     ))
 }
 
 /// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
 /// (`snapshot`, `delta`…, then `done`). Reconnecting starts again from a snapshot.
-pub async fn events(State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
-    let events = service::message_events(&state, state.current_user(), id).await?;
+pub async fn events(
+    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
+    let events = service::message_events(&state, me.id, id).await?;
     let stream = events.map(|event| {
         Ok::<_, Infallible>(match serde_json::to_string(&event) {
             Ok(json) => Event::default().data(json),

@@ -3,6 +3,7 @@
 
 mod analytics;
 mod assistants;
+mod auth;
 mod conversations;
 mod custom;
 pub mod files;
@@ -17,7 +18,7 @@ use axum::{
     extract::{rejection::JsonRejection, FromRequest, FromRequestParts},
     http::request::Parts,
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, put},
     Router,
 };
 use serde::de::DeserializeOwned;
@@ -28,6 +29,14 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/models", get(health::models))
+        .route("/api/v1/auth/status", get(auth::status))
+        .route("/api/v1/auth/signup", post(auth::signup))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route("/api/v1/admin/people", get(auth::people))
+        .route("/api/v1/admin/people/{id}/disabled", put(auth::set_disabled))
+        .route("/api/v1/admin/invitations", post(auth::invite))
         .route("/api/v1/analytics", get(analytics::get))
         .route(
             "/api/v1/conversations",

@@ -1,6 +1,7 @@
 //! Runtime settings by dotted key: read, change (typed and checked: a wrong type or range is
 //! 422, an unknown key 404), and reset to the configured value.
 
+use crate::auth::Me;
 use super::Json;
 use crate::error::AppResult;
 use crate::model::SettingValue;
@@ -11,28 +12,31 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// GET /api/v1/settings: every setting with its value, scope and source.
-pub async fn list(State(state): State<AppState>) -> AppResult<axum::Json<Vec<SettingValue>>> {
-    let owner = state.current_user();
+pub async fn list(
+    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<SettingValue>>> {
+    let owner = me.id;
     Ok(axum::Json(service::list_settings(&state, owner).await?))
 }
 
 /// PATCH /api/v1/settings with `{"ui.theme": "dark", "ai.max_history": 20}`: all saved, or
 /// none when one is refused. Answers every setting as it now is.
 pub async fn update_many(
+    Me(me): Me,
     State(state): State<AppState>,
     Json(changes): Json<Map<String, Value>>,
 ) -> AppResult<axum::Json<Vec<SettingValue>>> {
-    let owner = state.current_user();
-    service::save_settings(&state, owner, changes.into_iter().collect()).await?;
+    let owner = me.id;
+    service::save_settings(&state, &me, changes.into_iter().collect()).await?;
     Ok(axum::Json(service::list_settings(&state, owner).await?))
 }
 
 /// GET /api/v1/settings/{key}
 pub async fn get(
+    Me(me): Me,
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> AppResult<axum::Json<SettingValue>> {
-    let owner = state.current_user();
+    let owner = me.id;
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }
 
@@ -44,21 +48,23 @@ pub struct NewValue {
 
 /// PUT /api/v1/settings/{key} with `{"value": …}`.
 pub async fn put(
+    Me(me): Me,
     State(state): State<AppState>,
     Path(key): Path<String>,
     Json(body): Json<NewValue>,
 ) -> AppResult<axum::Json<SettingValue>> {
-    let owner = state.current_user();
-    service::save_settings(&state, owner, vec![(key.clone(), body.value)]).await?;
+    let owner = me.id;
+    service::save_settings(&state, &me, vec![(key.clone(), body.value)]).await?;
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }
 
 /// DELETE /api/v1/settings/{key}: back to the instance's or the configured value.
 pub async fn reset(
+    Me(me): Me,
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> AppResult<axum::Json<SettingValue>> {
-    let owner = state.current_user();
-    service::reset_settings(&state, owner, vec![key.clone()]).await?;
+    let owner = me.id;
+    service::reset_settings(&state, &me, vec![key.clone()]).await?;
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }

@@ -1,6 +1,7 @@
 //! The agent's tools, directly: list them, and run one (scripts and tests use it; the same
 //! limits and ownership as inside an agent run).
 
+use crate::auth::Me;
 use super::Json;
 use crate::error::{AppError, AppResult};
 use crate::model::Chart;
@@ -38,6 +39,7 @@ pub struct Invoked {
 /// POST /api/v1/tools/{name}/invoke with `{"arguments": {…}}`. A tool that fails answers 200
 /// with `ok: false` and its error (what the model would read); an unknown tool is 404.
 pub async fn invoke(
+    Me(me): Me,
     State(state): State<AppState>,
     Path(name): Path<String>,
     Json(body): Json<Invoke>,
@@ -46,7 +48,7 @@ pub async fn invoke(
         return Err(AppError::NotFound(format!("tool '{name}'")));
     };
     let context = ToolContext {
-        owner_id: state.current_user(),
+        owner_id: me.id,
         conversation_id: None,
     };
     let outcome = state.tools.invoke(&context, &name, body.arguments).await;

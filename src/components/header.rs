@@ -42,6 +42,7 @@ pub fn Header() -> impl IntoView {
                 <details class="relative" data-testid="user-menu">
                     <summary class="cursor-pointer list-none rounded-md p-2 text-muted hover:bg-surface" aria-label="Quick actions">"⋯"</summary>
                     <div class="absolute right-0 z-30 mt-1 w-48 rounded-lg border border-line bg-surface p-2 shadow-lg">
+                        <SignedIn/>
                         <ActionList title="Go to" actions=QUICK_ACTIONS test_id="user-menu-actions"/>
                     </div>
                 </details>
@@ -173,6 +174,37 @@ fn AssistantPicker() -> impl IntoView {
                             .collect_view()}
                     </select>
                 }
+            })}
+        </Transition>
+    }
+}
+
+/// Who is signed in, the admin's page, and signing out (forms: they work without JavaScript).
+#[component]
+fn SignedIn() -> impl IntoView {
+    let status = Resource::new(|| (), |_| crate::server_fns::accounts::get_auth_status());
+    view! {
+        <Transition>
+            {move || Suspend::new(async move {
+                let status = status.await.ok()?;
+                let person = status.person?;
+                let accounts = status.mode == crate::model::AuthMode::Accounts;
+                Some(view! {
+                    <div class="mb-2 grid gap-1 border-b border-line pb-2 text-sm">
+                        <span class="truncate font-medium" data-testid="signed-in-as">{person.username.clone()}</span>
+                        {(accounts && person.is_admin()).then(|| view! {
+                            <a href="/admin" data-testid="admin-link" class="text-primary hover:underline">"People"</a>
+                        })}
+                        {accounts.then(|| view! {
+                            <form method="post" action="/api/v1/auth/logout">
+                                <button type="submit" data-testid="sign-out" class="hover:underline">"Sign out"</button>
+                            </form>
+                            <form method="post" action="/api/v1/auth/logout-everywhere">
+                                <button type="submit" data-testid="sign-out-everywhere" class="text-muted hover:underline">"Sign out everywhere"</button>
+                            </form>
+                        })}
+                    </div>
+                })
             })}
         </Transition>
     }

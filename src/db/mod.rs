@@ -367,7 +367,14 @@ impl TurnError {
 /// Every query on a person's rows is scoped by `owner_id`.
 #[async_trait::async_trait]
 pub trait Store:
-    DocumentStore + SettingStore + AnalyticsStore + TransferStore + Send + Sync + std::fmt::Debug
+    DocumentStore
+    + SettingStore
+    + AnalyticsStore
+    + TransferStore
+    + AccountStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -1227,6 +1234,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<SharedStore, StoreEr
 pub type SharedStore = std::sync::Arc<dyn Store>;
 
 // After the macros, which the backends use.
+pub mod accounts;
 pub mod analytics;
 pub mod documents;
 mod postgres;
@@ -1234,6 +1242,8 @@ pub mod settings;
 mod sqlite;
 pub mod transfer;
 
+use accounts::portable_accounts;
+pub use accounts::AccountStore;
 use analytics::portable_analytics;
 pub use analytics::AnalyticsStore;
 pub use documents::{

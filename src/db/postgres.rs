@@ -53,6 +53,7 @@ portable_store!(PostgresStore {
 });
 
 portable_settings!(PostgresStore);
+portable_accounts!(PostgresStore);
 
 portable_transfer!(PostgresStore);
 

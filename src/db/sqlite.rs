@@ -179,6 +179,7 @@ portable_store!(SqliteStore {
 });
 
 portable_settings!(SqliteStore);
+portable_accounts!(SqliteStore);
 
 portable_transfer!(SqliteStore);
 

@@ -1,9 +1,11 @@
 //! Data shared by the server and the browser: what is stored, sent over server functions and
 //! streamed to the page.
 
+mod accounts;
 mod analytics;
 mod documents;
 mod preferences;
+pub use accounts::*;
 pub use analytics::*;
 pub use documents::*;
 pub use preferences::*;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 #[server]
 pub async fn list_assistants() -> Result<Vec<Assistant>, AppError> {
     let state = super::app_state()?;
-    crate::service::list_assistants(&state, state.current_user()).await
+    crate::service::list_assistants(&state, super::me()?.id).await
 }
 
 /// The assistant a conversation runs with from its next turn; `None`: none.
@@ -22,7 +22,7 @@ pub async fn set_conversation_assistant(
     let state = super::app_state()?;
     crate::service::set_conversation_assistant(
         &state,
-        state.current_user(),
+        super::me()?.id,
         conversation_id,
         assistant_id,
     )
@@ -37,7 +37,7 @@ pub async fn save_assistant(
     input: AssistantInput,
 ) -> Result<Assistant, AppError> {
     let state = super::app_state()?;
-    let owner = state.current_user();
+    let owner = super::me()?.id;
     match id {
         Some(id) => crate::service::update_assistant(&state, owner, id, input).await,
         None => crate::service::create_assistant(&state, owner, input).await,
@@ -47,18 +47,18 @@ pub async fn save_assistant(
 #[server]
 pub async fn duplicate_assistant(id: Uuid) -> Result<Assistant, AppError> {
     let state = super::app_state()?;
-    crate::service::duplicate_assistant(&state, state.current_user(), id).await
+    crate::service::duplicate_assistant(&state, super::me()?.id, id).await
 }
 
 #[server]
 pub async fn delete_assistant(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
-    crate::service::delete_assistant(&state, state.current_user(), id).await
+    crate::service::delete_assistant(&state, super::me()?.id, id).await
 }
 
 /// The documents of an assistant's knowledge.
 #[server]
 pub async fn assistant_knowledge(id: Uuid) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    crate::service::assistant_knowledge(&state, state.current_user(), id).await
+    crate::service::assistant_knowledge(&state, super::me()?.id, id).await
 }

@@ -18,7 +18,7 @@ pub async fn regenerate_answer(
     let state = super::app_state()?;
     crate::service::regenerate(
         &state,
-        state.current_user(),
+        super::me()?.id,
         conversation_id,
         model,
         Default::default(),
@@ -54,14 +54,14 @@ pub async fn send_message(
         assistant,
         files,
     };
-    crate::service::send_message(&state, state.current_user(), input).await
+    crate::service::send_message(&state, super::me()?.id, input).await
 }
 
 /// Stops an answer being written; its text so far is kept with status `stopped`.
 #[server]
 pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     let state = super::app_state()?;
-    crate::service::stop_generation(&state, state.current_user(), message_id).await
+    crate::service::stop_generation(&state, super::me()?.id, message_id).await
 }
 
 /// Gives one of the person's messages new text and answers it again; later messages are replaced.
@@ -72,5 +72,5 @@ pub async fn edit_message(
     model: Option<String>,
 ) -> Result<SendOutcome, AppError> {
     let state = super::app_state()?;
-    crate::service::edit_and_resend(&state, state.current_user(), id, &content, model).await
+    crate::service::edit_and_resend(&state, super::me()?.id, id, &content, model).await
 }

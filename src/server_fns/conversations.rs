@@ -11,27 +11,27 @@ use uuid::Uuid;
 #[server]
 pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
-    crate::service::delete_conversation(&state, state.current_user(), id).await
+    crate::service::delete_conversation(&state, super::me()?.id, id).await
 }
 
 /// A conversation with its messages, oldest first (an answer being written included).
 #[server]
 pub async fn get_conversation(id: Uuid) -> Result<ConversationWithMessages, AppError> {
     let state = super::app_state()?;
-    crate::service::get_conversation(&state, state.current_user(), id).await
+    crate::service::get_conversation(&state, super::me()?.id, id).await
 }
 
 /// The person's conversations, most recently active first.
 #[server]
 pub async fn list_conversations() -> Result<Vec<Conversation>, AppError> {
     let state = super::app_state()?;
-    crate::service::list_conversations(&state, state.current_user()).await
+    crate::service::list_conversations(&state, super::me()?.id).await
 }
 
 #[server]
 pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation, AppError> {
     let state = super::app_state()?;
-    crate::service::rename_conversation(&state, state.current_user(), id, &title).await
+    crate::service::rename_conversation(&state, super::me()?.id, id, &title).await
 }
 
 /// Sets a conversation's system prompt and sampling options (empty fields: the model's defaults).
@@ -44,7 +44,7 @@ pub async fn update_conversation_settings(
     let state = super::app_state()?;
     crate::service::update_conversation_settings(
         &state,
-        state.current_user(),
+        super::me()?.id,
         id,
         system_prompt.as_deref(),
         options,

@@ -19,7 +19,7 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
     let state = super::app_state()?;
     let multipart = data.into_inner().ok_or(AppError::Internal)?;
     let result =
-        crate::documents::upload::receive(&state.documents, state.current_user(), multipart).await;
+        crate::documents::upload::receive(&state.documents, super::me()?.id, multipart).await;
     if !from_plain_form() {
         return result;
     }
@@ -56,7 +56,7 @@ fn from_plain_form() -> bool {
 #[server]
 pub async fn list_files() -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    state.documents.list(state.current_user()).await
+    state.documents.list(super::me()?.id).await
 }
 
 #[server]
@@ -72,13 +72,13 @@ pub async fn get_upload_limits() -> Result<UploadLimits, AppError> {
 #[server]
 pub async fn delete_file(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
-    state.documents.delete(state.current_user(), id).await
+    state.documents.delete(super::me()?.id, id).await
 }
 
 #[server]
 pub async fn reindex_file(id: Uuid) -> Result<FileInfo, AppError> {
     let state = super::app_state()?;
-    state.documents.reindex(state.current_user(), id).await
+    state.documents.reindex(super::me()?.id, id).await
 }
 
 #[server]
@@ -86,14 +86,14 @@ pub async fn search_documents(query: String) -> Result<SearchResults, AppError> 
     let state = super::app_state()?;
     state
         .documents
-        .search(state.current_user(), &query, None, 20)
+        .search(super::me()?.id, &query, None, 20)
         .await
 }
 
 #[server]
 pub async fn conversation_files(conversation_id: Uuid) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    crate::service::attached_files(&state, state.current_user(), conversation_id).await
+    crate::service::attached_files(&state, super::me()?.id, conversation_id).await
 }
 
 /// Attaches (or with `attach` false, detaches) one of the person's files.
@@ -106,7 +106,7 @@ pub async fn attach_file(
     let state = super::app_state()?;
     crate::service::set_attached(
         &state,
-        state.current_user(),
+        super::me()?.id,
         conversation_id,
         file_id,
         attach,

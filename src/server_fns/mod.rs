@@ -1,6 +1,7 @@
 //! Server functions, one file per domain, one verb_noun each. Each is a thin call into
 //! `service`, which the REST API shares.
 
+pub mod accounts;
 pub mod assistants;
 pub mod chat;
 pub mod conversations;
@@ -15,4 +16,13 @@ pub(crate) fn app_state() -> Result<crate::state::AppState, crate::error::AppErr
         tracing::error!("AppState missing from the server function context");
         crate::error::AppError::Internal
     })
+}
+
+/// The person calling a server function (or rendering the page): the one the `authenticate`
+/// middleware found for this request.
+#[cfg(feature = "ssr")]
+pub(crate) fn me() -> Result<crate::model::Person, crate::error::AppError> {
+    leptos::prelude::use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::model::Person>().cloned())
+        .ok_or_else(|| crate::error::AppError::Unauthorized("sign in first".into()))
 }

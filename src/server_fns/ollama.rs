@@ -8,5 +8,5 @@ use leptos::prelude::*;
 #[server]
 pub async fn get_ollama_status() -> Result<OllamaStatus, AppError> {
     let state = super::app_state()?;
-    Ok(crate::service::ollama_status(&state, state.current_user()).await)
+    Ok(crate::service::ollama_status(&state, super::me()?.id).await)
 }

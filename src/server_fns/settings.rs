@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 #[server(endpoint = "get_preferences")]
 pub async fn get_preferences() -> Result<Preferences, AppError> {
     let state = super::app_state()?;
-    state.runtime.for_person(state.current_user()).await
+    state.runtime.for_person(super::me()?.id).await
 }
 
 /// Saves changed keys (`ui.theme` → `"dark"`…): all of them, or none with the first error.
@@ -18,19 +18,19 @@ pub async fn save_preferences(
     changes: Vec<(String, serde_json::Value)>,
 ) -> Result<Preferences, AppError> {
     let state = super::app_state()?;
-    crate::service::preferences::save_settings(&state, state.current_user(), changes).await
+    crate::service::preferences::save_settings(&state, &super::me()?, changes).await
 }
 
 /// Forgets the person's saved values of `keys`: back to the instance's or configured ones.
 #[server(endpoint = "reset_preferences", input = Json)]
 pub async fn reset_preferences(keys: Vec<String>) -> Result<Preferences, AppError> {
     let state = super::app_state()?;
-    crate::service::preferences::reset_settings(&state, state.current_user(), keys).await
+    crate::service::preferences::reset_settings(&state, &super::me()?, keys).await
 }
 
 /// The analytics dashboard's figures (`features.analytics`; its route is gated with it).
 #[server(endpoint = "get_analytics")]
 pub async fn get_analytics(timeframe: Timeframe) -> Result<AnalyticsReport, AppError> {
     let state = super::app_state()?;
-    crate::service::analytics_report(&state, state.current_user(), timeframe).await
+    crate::service::analytics_report(&state, super::me()?.id, timeframe).await
 }

@@ -2,6 +2,7 @@
 //! these. Input is validated here, at the edge, into typed errors. One module per domain, so that
 //! agents, documents, analytics, accounts and webhooks become siblings.
 
+pub mod accounts;
 mod analytics;
 mod assistants;
 mod chat;

@@ -171,9 +171,10 @@ pub const MAX_CHANGES: usize = 100;
 /// transaction (a person's keys for them, `features.*` for the instance) or none.
 pub async fn save_settings(
     state: &AppState,
-    owner: Uuid,
+    person: &crate::model::Person,
     changes: Vec<(String, Value)>,
 ) -> AppResult<Preferences> {
+    let owner = person.id;
     if changes.is_empty() {
         return Err(AppError::InvalidInput("no setting to change".into()));
     }
@@ -188,10 +189,7 @@ pub async fn save_settings(
         preferences.set(&key, value).map_err(setting_error)?;
         // What is saved is the value as read back: `0.40` and `0.4` are one value.
         let value = preferences.get(&key).unwrap_or(Value::Null);
-        let owner_id = match SettingScope::of(&key) {
-            SettingScope::Person => Some(owner),
-            SettingScope::Instance => None,
-        };
+        let owner_id = scope_owner(person, &key)?;
         rows.push(SavedSetting {
             owner_id,
             key,
@@ -203,21 +201,31 @@ pub async fn save_settings(
     state.runtime.for_person(owner).await
 }
 
+/// Whose value a key is: the person's own, or the instance's (`features.*`), which only an
+/// admin changes.
+fn scope_owner(person: &crate::model::Person, key: &str) -> AppResult<Option<Uuid>> {
+    match SettingScope::of(key) {
+        SettingScope::Person => Ok(Some(person.id)),
+        SettingScope::Instance if person.is_admin() => Ok(None),
+        SettingScope::Instance => Err(AppError::Forbidden(format!(
+            "{key} is set for the whole server: only an admin changes it"
+        ))),
+    }
+}
+
 /// Forgets saved values: each key goes back to the instance's value, or the configured one.
 pub async fn reset_settings(
     state: &AppState,
-    owner: Uuid,
+    person: &crate::model::Person,
     keys: Vec<String>,
 ) -> AppResult<Preferences> {
+    let owner = person.id;
     let mut rows = Vec::with_capacity(keys.len());
     for key in keys {
         if !Preferences::is_key(&key) {
             return Err(setting_error(SettingError::UnknownKey(key)));
         }
-        let owner_id = match SettingScope::of(&key) {
-            SettingScope::Person => Some(owner),
-            SettingScope::Instance => None,
-        };
+        let owner_id = scope_owner(person, &key)?;
         rows.push((owner_id, key));
     }
     state.store.delete_settings(&rows).await?;

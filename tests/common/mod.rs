@@ -169,6 +169,8 @@ pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
     settings.ollama.request_timeout_ms = 2_000;
     settings.generation.flush_interval_ms = 50;
     settings.generation.shutdown_grace_ms = 3_000;
+    // One person, no sign-in: what every test but the accounts tests needs.
+    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
     settings
 }
 

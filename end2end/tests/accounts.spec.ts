@@ -1,0 +1,92 @@
+import { test, expect, Browser, Page } from "@playwright/test";
+import { waitForHydration, waitForStatus } from "./helpers";
+
+// A server of its own, with sign-in (auth.mode = "accounts", sign-up by invitation).
+const BASE = process.env.E2E_ACCOUNTS_URL ?? "http://127.0.0.1:39313";
+const PASSWORD = "correct horse battery";
+
+async function chat(page: Page, text: string) {
+  await page.goto(`${BASE}/`);
+  await waitForHydration(page);
+  await page.getByTestId("composer").fill(text);
+  await page.getByTestId("composer").press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+}
+
+async function newPerson(browser: Browser) {
+  const context = await browser.newContext();
+  return { context, page: await context.newPage() };
+}
+
+test("the first person creates the admin, invites a second, and each sees only their own conversations", async ({ browser }) => {
+  // A new server sends the first visitor to create the admin account.
+  const admin = await newPerson(browser);
+  await admin.page.goto(`${BASE}/`);
+  await expect(admin.page).toHaveURL(/\/signup\?next=\/$/);
+  await expect(admin.page.getByTestId("signup-note")).toContainText("this account will be the admin");
+  await admin.page.getByTestId("signup-username").fill("alice");
+  await admin.page.getByTestId("signup-password").fill(PASSWORD);
+  await admin.page.getByTestId("signup-submit").click();
+  await expect(admin.page).toHaveURL(`${BASE}/`);
+  await chat(admin.page, "Alice's plans [tokens=3]");
+
+  // An invitation link from the people page.
+  await admin.page.goto(`${BASE}/admin`);
+  await waitForHydration(admin.page);
+  await expect(admin.page.getByTestId("person")).toHaveCount(1);
+  await admin.page.getByTestId("invite-user").click();
+  const link = await admin.page.getByTestId("invitation-link").textContent();
+  expect(link).toMatch(/\/signup\?invite=[A-Za-z0-9_-]{43}$/);
+
+  // Without it, sign-up is refused; with it, Bob gets his account.
+  const bob = await newPerson(browser);
+  await bob.page.goto(`${BASE}/signup`);
+  await bob.page.getByTestId("signup-username").fill("bob");
+  await bob.page.getByTestId("signup-password").fill(PASSWORD);
+  await bob.page.getByTestId("signup-submit").click();
+  await expect(bob.page.getByTestId("auth-error")).toContainText("invitation");
+  await bob.page.goto(link!);
+  await bob.page.getByTestId("signup-username").fill("bob");
+  await bob.page.getByTestId("signup-password").fill(PASSWORD);
+  await bob.page.getByTestId("signup-submit").click();
+  await expect(bob.page).toHaveURL(`${BASE}/`);
+  await waitForHydration(bob.page);
+  await expect(bob.page.getByTestId("conversation-item")).toHaveCount(0);
+  await chat(bob.page, "Bob's notes [tokens=3]");
+  const bobsConversation = bob.page.url();
+  await expect(bob.page.getByTestId("conversation-item")).toHaveCount(1);
+  await expect(bob.page.getByTestId("conversation-item")).toContainText("Bob's notes");
+
+  // Alice does not see Bob's conversation, not even by its address.
+  await admin.page.goto(bobsConversation);
+  await expect(admin.page.getByText("Bob's notes")).toHaveCount(0);
+  await admin.page.goto(`${BASE}/`);
+  await expect(admin.page.getByTestId("conversation-item")).toHaveCount(1);
+  await expect(admin.page.getByTestId("conversation-item")).toContainText("Alice's plans");
+
+  // Disabled by the admin, Bob is signed out at once.
+  await admin.page.goto(`${BASE}/admin`);
+  await waitForHydration(admin.page);
+  const bobRow = admin.page.getByTestId("person").filter({ hasText: "bob" });
+  await bobRow.getByTestId("toggle-person").click();
+  await expect(bobRow).toHaveAttribute("data-disabled", "true");
+  await bob.page.goto(`${BASE}/`);
+  await expect(bob.page).toHaveURL(/\/login\?next=\/$/);
+  await bob.page.getByTestId("login-username").fill("bob");
+  await bob.page.getByTestId("login-password").fill(PASSWORD);
+  await bob.page.getByTestId("login-submit").click();
+  await expect(bob.page.getByTestId("auth-error")).toContainText("wrong name or password");
+
+  // Signing out from the menu.
+  await admin.page.goto(`${BASE}/`);
+  await waitForHydration(admin.page);
+  await admin.page.getByTestId("user-menu").locator("summary").click();
+  await expect(admin.page.getByTestId("signed-in-as")).toHaveText("alice");
+  await admin.page.getByTestId("sign-out").click();
+  await expect(admin.page).toHaveURL(/\/login$/);
+  await admin.page.goto(`${BASE}/`);
+  await expect(admin.page).toHaveURL(/\/login\?next=\/$/);
+  await admin.context.close();
+  await bob.context.close();
+});

@@ -1,0 +1,217 @@
+//! Signing up, in and out, and what admins do with people. The sign-in and sign-up pages post
+//! plain HTML forms here (they work without JavaScript): a form gets a redirect, JSON gets JSON.
+
+use crate::auth::{safe_next, Me};
+use crate::error::{AppError, AppResult};
+use crate::model::{Account, AuthStatus, Invitation, Person, Role};
+use crate::service::accounts;
+use crate::state::AppState;
+use axum::{
+    extract::{ConnectInfo, FromRequest, Request, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    Json,
+};
+use serde::{de::DeserializeOwned, Deserialize};
+use std::net::SocketAddr;
+
+/// A body sent as JSON (scripts) or as a form (the pages); `form` says which, for the answer.
+struct Body<T> {
+    value: T,
+    form: bool,
+}
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Body<T>, AppError> {
+        let form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let value = if form {
+            axum::Form::<T>::from_request(request, state)
+                .await
+                .map_err(|e| AppError::InvalidInput(e.body_text()))?
+                .0
+        } else {
+            Json::<T>::from_request(request, state)
+                .await
+                .map_err(|e| AppError::InvalidInput(e.body_text()))?
+                .0
+        };
+        Ok(Body { value, form })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    username: String,
+    password: String,
+    /// Sign-up: the token of an invitation link.
+    #[serde(default)]
+    invitation: Option<String>,
+    /// Forms: where to go afterwards.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The address a request came from (for counting failed sign-ins).
+fn client_address(request_info: Option<&ConnectInfo<SocketAddr>>) -> String {
+    request_info.map_or_else(|| "unknown".into(), |info| info.0.ip().to_string())
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A page's form comes back to its page with the error to show.
+fn back_to(page: &str, error: &AppError, next: Option<&str>, invitation: Option<&str>) -> Response {
+    let mut to = format!("{page}?error={}", crate::auth::encode_query(&error.to_string()));
+    if let Some(next) = next {
+        to.push_str(&format!("&next={}", crate::auth::encode_query(&safe_next(Some(next)))));
+    }
+    if let Some(invitation) = invitation {
+        to.push_str(&format!("&invite={}", crate::auth::encode_query(invitation)));
+    }
+    Redirect::to(&to).into_response()
+}
+
+/// The answer of a new session: its cookie, and the person (JSON) or the next page (form).
+fn signed_in(state: &AppState, person: Person, token: &str, form: bool, next: Option<&str>, status: StatusCode) -> Response {
+    let mut response = if form {
+        Redirect::to(&safe_next(next)).into_response()
+    } else {
+        (status, Json(person)).into_response()
+    };
+    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(state, Some(token))) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// GET /api/v1/auth/status: the mode, whether the instance waits for its admin, the sign-up
+/// policy, and who is signed in.
+pub async fn status(State(state): State<AppState>, me: Option<Me>) -> AppResult<Json<AuthStatus>> {
+    Ok(Json(accounts::auth_status(&state, me.map(|m| m.0)).await?))
+}
+
+/// POST /api/v1/auth/signup: creates the account (the first is the admin) and signs it in.
+pub async fn signup(
+    State(state): State<AppState>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body<Credentials>,
+) -> Response {
+    let Body { value, form } = body;
+    let result = async {
+        accounts::sign_up(&state, &value.username, &value.password, value.invitation.as_deref()).await?;
+        let address = client_address(connect.as_ref().map(|c| &c.0));
+        accounts::sign_in(&state, &value.username, &value.password, &address, &user_agent(&headers)).await
+    }
+    .await;
+    match result {
+        Ok((person, token)) => signed_in(&state, person, &token, form, value.next.as_deref(), StatusCode::CREATED),
+        Err(error) if form => back_to("/signup", &error, value.next.as_deref(), value.invitation.as_deref()),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// POST /api/v1/auth/login
+pub async fn login(
+    State(state): State<AppState>,
+    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body<Credentials>,
+) -> Response {
+    let Body { value, form } = body;
+    let address = client_address(connect.as_ref().map(|c| &c.0));
+    match accounts::sign_in(&state, &value.username, &value.password, &address, &user_agent(&headers)).await {
+        Ok((person, token)) => signed_in(&state, person, &token, form, value.next.as_deref(), StatusCode::OK),
+        Err(error) if form => back_to("/login", &error, value.next.as_deref(), None),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// POST /api/v1/auth/logout: ends this session.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    if let Some(token) = accounts::session_token(&headers) {
+        accounts::sign_out(&state, &token).await?;
+    }
+    let mut response = if is_form(&headers) {
+        Redirect::to("/login").into_response()
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(&state, None)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// POST /api/v1/auth/logout-everywhere: ends every session of the person, this one included.
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    Me(me): Me,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let ended = accounts::sign_out_everywhere(&state, me.id).await?;
+    let mut response = if is_form(&headers) {
+        Redirect::to("/login").into_response()
+    } else {
+        Json(serde_json::json!({ "ended": ended })).into_response()
+    };
+    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(&state, None)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// GET /api/v1/admin/people (admins)
+pub async fn people(State(state): State<AppState>, Me(me): Me) -> AppResult<Json<Vec<Account>>> {
+    Ok(Json(accounts::list_accounts(&state, &me).await?))
+}
+
+#[derive(Deserialize)]
+pub struct Disable {
+    disabled: bool,
+}
+
+/// PUT /api/v1/admin/people/{id}/disabled {"disabled": bool} (admins): a disabled person's
+/// sessions end at once.
+pub async fn set_disabled(
+    State(state): State<AppState>,
+    Me(me): Me,
+    super::IdPath(id): super::IdPath,
+    Json(body): Json<Disable>,
+) -> AppResult<StatusCode> {
+    accounts::set_disabled(&state, &me, id, body.disabled).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+pub struct Invite {
+    #[serde(default)]
+    role: Role,
+}
+
+/// POST /api/v1/admin/invitations {"role": "user"|"admin"} (admins): a one-time sign-up link.
+pub async fn invite(
+    State(state): State<AppState>,
+    Me(me): Me,
+    Json(body): Json<Invite>,
+) -> AppResult<(StatusCode, Json<Invitation>)> {
+    Ok((StatusCode::CREATED, Json(accounts::invite(&state, &me, body.role).await?)))
+}

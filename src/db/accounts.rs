@@ -1,0 +1,309 @@
+//! Accounts, sessions and invitations. Session and invitation tokens are never stored, only
+//! their SHA-256: a copy of the database opens no session. One text of each query serves both
+//! databases.
+
+use crate::model::{Account, Person, Role};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A person as the sign-in check needs them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub username: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// How an account comes to be.
+#[derive(Clone, Copy, Debug)]
+pub enum NewAccount<'a> {
+    /// The instance's first account: an admin, which takes over the single-user mode's `local`
+    /// person (and so everything made before accounts were switched on).
+    FirstAdmin,
+    /// Sign-up open to anyone: a user.
+    Open,
+    /// With an invitation (the SHA-256 of its token): the role it gives; used up in the same
+    /// transaction.
+    Invited(&'a [u8]),
+}
+
+/// What creating an account came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Created {
+    Person(Person),
+    /// The name is taken.
+    Taken,
+    /// Another request made the first admin meanwhile.
+    NotFirst,
+    /// The invitation is unknown, used or expired.
+    BadInvitation,
+}
+
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Whether the instance has its first admin.
+    async fn has_accounts(&self) -> Result<bool, sqlx::Error>;
+
+    async fn create_account(
+        &self,
+        username: &str,
+        password_hash: &str,
+        how: NewAccount<'_>,
+    ) -> Result<Created, sqlx::Error>;
+
+    /// Case is ignored: `Alice` signs in as `alice`.
+    async fn credentials(&self, username: &str) -> Result<Option<Credentials>, sqlx::Error>;
+
+    async fn insert_session(
+        &self,
+        token_hash: &[u8],
+        person: Uuid,
+        expires_at: DateTime<Utc>,
+        user_agent: &str,
+    ) -> Result<(), sqlx::Error>;
+
+    /// The person of a live session: none when it expired or ended, or its person is disabled.
+    /// Its last use is written at most once a minute.
+    async fn session_person(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Person>, sqlx::Error>;
+
+    async fn delete_session(&self, token_hash: &[u8]) -> Result<(), sqlx::Error>;
+
+    /// Ends every session of a person ("log out everywhere").
+    async fn delete_sessions_of(&self, person: Uuid) -> Result<u64, sqlx::Error>;
+
+    async fn list_accounts(&self) -> Result<Vec<Account>, sqlx::Error>;
+
+    /// Disables a person, ending their sessions in the same transaction, or enables them.
+    /// False when there is no such person.
+    async fn set_disabled(&self, person: Uuid, disabled: bool) -> Result<bool, sqlx::Error>;
+
+    async fn insert_invitation(
+        &self,
+        token_hash: &[u8],
+        role: Role,
+        created_by: Uuid,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Uuid, sqlx::Error>;
+}
+
+/// The single-user mode's person; the first admin takes it over.
+pub const LOCAL_USERNAME: &str = "local";
+
+macro_rules! portable_accounts {
+    ($backend:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::db::accounts::AccountStore for $backend {
+            async fn has_accounts(&self) -> Result<bool, sqlx::Error> {
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM instance_setup)")
+                    .fetch_one(&self.pool)
+                    .await
+            }
+
+            async fn create_account(
+                &self,
+                username: &str,
+                password_hash: &str,
+                how: $crate::db::accounts::NewAccount<'_>,
+            ) -> Result<$crate::db::accounts::Created, sqlx::Error> {
+                use $crate::db::accounts::{Created, NewAccount, LOCAL_USERNAME};
+                use $crate::model::{Person, Role};
+                let at = now();
+                let mut tx = self.pool.begin().await?;
+                // A write first (SQLite takes its write lock, PostgreSQL the row's).
+                let role = match how {
+                    NewAccount::FirstAdmin => {
+                        let local: Option<Uuid> = sqlx::query_scalar(
+                            "SELECT id FROM users WHERE username = $1 AND password_hash IS NULL",
+                        )
+                        .bind(LOCAL_USERNAME)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        let id = local.unwrap_or_else(Uuid::now_v7);
+                        if local.is_none() {
+                            sqlx::query("INSERT INTO users (id, username, created_at) VALUES ($1, $2, $3)")
+                                .bind(id).bind(format!("{LOCAL_USERNAME}-{id}")).bind(at)
+                                .execute(&mut *tx).await?;
+                        }
+                        let claimed = sqlx::query(
+                            "INSERT INTO instance_setup (id, admin_id, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+                        )
+                        .bind(id).bind(at)
+                        .execute(&mut *tx).await?;
+                        if claimed.rows_affected() == 0 {
+                            return Ok(Created::NotFirst);
+                        }
+                        let taken: bool = sqlx::query_scalar(
+                            "SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1) AND id <> $2)",
+                        )
+                        .bind(username).bind(id)
+                        .fetch_one(&mut *tx).await?;
+                        if taken {
+                            return Ok(Created::Taken);
+                        }
+                        sqlx::query("UPDATE users SET username = $1, password_hash = $2, role = 'admin' WHERE id = $3")
+                            .bind(username).bind(password_hash).bind(id)
+                            .execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        return Ok(Created::Person(Person { id, username: username.to_string(), role: Role::Admin }));
+                    }
+                    NewAccount::Open => Role::User,
+                    NewAccount::Invited(token_hash) => {
+                        let role: Option<String> = sqlx::query_scalar(
+                            "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING role",
+                        )
+                        .bind(at).bind(token_hash)
+                        .fetch_optional(&mut *tx).await?;
+                        match role.map(Role::try_from) {
+                            Some(Ok(role)) => role,
+                            _ => return Ok(Created::BadInvitation),
+                        }
+                    }
+                };
+                let taken: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))",
+                )
+                .bind(username)
+                .fetch_one(&mut *tx).await?;
+                if taken {
+                    return Ok(Created::Taken);
+                }
+                let id = Uuid::now_v7();
+                sqlx::query("INSERT INTO users (id, username, created_at, password_hash, role) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id).bind(username).bind(at).bind(password_hash).bind(role.as_str())
+                    .execute(&mut *tx).await?;
+                if let NewAccount::Invited(token_hash) = how {
+                    sqlx::query("UPDATE invitations SET used_by = $1 WHERE token_hash = $2")
+                        .bind(id).bind(token_hash)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(Created::Person(Person { id, username: username.to_string(), role }))
+            }
+
+            async fn credentials(
+                &self,
+                username: &str,
+            ) -> Result<Option<$crate::db::accounts::Credentials>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT id, username, role, password_hash, disabled FROM users \
+                     WHERE lower(username) = lower($1) AND password_hash IS NOT NULL",
+                )
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+            }
+
+            async fn insert_session(
+                &self,
+                token_hash: &[u8],
+                person: Uuid,
+                expires_at: DateTime<Utc>,
+                user_agent: &str,
+            ) -> Result<(), sqlx::Error> {
+                let at = now();
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, user_agent) \
+                     VALUES ($1, $2, $3, $3, $4, $5)",
+                )
+                .bind(token_hash).bind(person).bind(at).bind(expires_at)
+                .bind($crate::text::storable(&user_agent.chars().take(200).collect::<String>()))
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+            }
+
+            async fn session_person(
+                &self,
+                token_hash: &[u8],
+                now: DateTime<Utc>,
+            ) -> Result<Option<$crate::model::Person>, sqlx::Error> {
+                let found: Option<($crate::model::Person, DateTime<Utc>)> = sqlx::query_as::<_, (Uuid, String, String, DateTime<Utc>)>(
+                    "SELECT u.id, u.username, u.role, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+                )
+                .bind(token_hash).bind(now)
+                .fetch_optional(&self.pool)
+                .await?
+                .and_then(|(id, username, role, seen)| {
+                    let role = $crate::model::Role::try_from(role).ok()?;
+                    Some(($crate::model::Person { id, username, role }, seen))
+                });
+                let Some((person, seen)) = found else {
+                    return Ok(None);
+                };
+                if now - seen > chrono::Duration::seconds(60) {
+                    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                        .bind(now).bind(token_hash)
+                        .execute(&self.pool).await?;
+                }
+                Ok(Some(person))
+            }
+
+            async fn delete_session(&self, token_hash: &[u8]) -> Result<(), sqlx::Error> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            }
+
+            async fn delete_sessions_of(&self, person: Uuid) -> Result<u64, sqlx::Error> {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(person)
+                    .execute(&self.pool)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+
+            async fn list_accounts(&self) -> Result<Vec<$crate::model::Account>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT id, username, role, disabled, created_at FROM users \
+                     WHERE password_hash IS NOT NULL ORDER BY created_at, id",
+                )
+                .fetch_all(&self.pool)
+                .await
+            }
+
+            async fn set_disabled(&self, person: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2 AND password_hash IS NOT NULL")
+                    .bind(disabled).bind(person)
+                    .execute(&mut *tx).await?
+                    .rows_affected() == 1;
+                if changed && disabled {
+                    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                        .bind(person)
+                        .execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+
+            async fn insert_invitation(
+                &self,
+                token_hash: &[u8],
+                role: $crate::model::Role,
+                created_by: Uuid,
+                expires_at: DateTime<Utc>,
+            ) -> Result<Uuid, sqlx::Error> {
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO invitations (id, token_hash, role, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id).bind(token_hash).bind(role.as_str()).bind(created_by).bind(now()).bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(id)
+            }
+        }
+    };
+}
+
+pub(super) use portable_accounts;

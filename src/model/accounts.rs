@@ -1,0 +1,130 @@
+//! Accounts as the page and the API see them: who is signed in, and how one signs up.
+
+use super::UnknownVariant;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    #[default]
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = UnknownVariant;
+    fn try_from(value: String) -> Result<Self, UnknownVariant> {
+        match value.as_str() {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            _ => Err(UnknownVariant(value)),
+        }
+    }
+}
+
+/// The person a request is made by.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Person {
+    pub id: Uuid,
+    pub username: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub role: Role,
+}
+
+impl Person {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Who may create an account once the first admin exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupPolicy {
+    /// Anyone who reaches the server.
+    Open,
+    /// Only with an invitation an admin made.
+    #[default]
+    Invite,
+    /// No one: admins invite no one either.
+    Closed,
+}
+
+/// Whether people sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Everyone signs in; the first person to open a new instance creates the admin account.
+    #[default]
+    Accounts,
+    /// No sign-in: one person owns everything (a personal install on localhost).
+    SingleUser,
+}
+
+/// What the sign-in page needs to know.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuthStatus {
+    pub mode: AuthMode,
+    /// No account exists yet: the next sign-up creates the admin.
+    pub needs_setup: bool,
+    pub signup: SignupPolicy,
+    /// The person signed in, if any.
+    pub person: Option<Person>,
+}
+
+/// A person as an admin sees them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct Account {
+    pub id: Uuid,
+    pub username: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An invitation as its maker receives it: the link is shown once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+    /// `/signup?invite=TOKEN`: the token is not stored, only its hash.
+    pub link: String,
+}
+
+impl std::str::FromStr for AuthMode {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "accounts" => Ok(AuthMode::Accounts),
+            "single_user" => Ok(AuthMode::SingleUser),
+            other => Err(format!("{other:?} is not accounts or single_user")),
+        }
+    }
+}
+
+impl std::str::FromStr for SignupPolicy {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "open" => Ok(SignupPolicy::Open),
+            "invite" => Ok(SignupPolicy::Invite),
+            "closed" => Ok(SignupPolicy::Closed),
+            other => Err(format!("{other:?} is not open, invite or closed")),
+        }
+    }
+}

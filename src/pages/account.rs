@@ -1,0 +1,198 @@
+//! Signing in and up (plain HTML forms posted to /api/v1/auth: they work before and without
+//! the WebAssembly) and the admin's page of people and invitations.
+
+use crate::model::{Account, Role, SignupPolicy};
+use crate::server_fns::accounts::{
+    create_invitation, get_auth_status, list_people, set_person_disabled,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// A query parameter of the page's address.
+fn query_value(name: &'static str) -> impl Fn() -> Option<String> + Copy {
+    let query = use_query_map();
+    move || query.with(|q| q.get(name)).filter(|v| !v.is_empty())
+}
+
+#[component]
+fn AuthCard(title: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <Title text=title/>
+        <div class="flex min-h-0 flex-1 items-center justify-center p-6">
+            <div class="w-full max-w-sm rounded-2xl border border-line bg-surface p-6 shadow-sm">
+                <h1 class="mb-4 text-xl font-semibold">{title}</h1>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+const FIELD: &str = "w-full rounded-md border border-line bg-app px-3 py-2 text-fg focus:border-primary focus:outline-none";
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let error = query_value("error");
+    let next = query_value("next");
+    let status = Resource::new(|| (), |_| get_auth_status());
+    view! {
+        <AuthCard title="Sign in">
+            {move || error().map(|e| view! { <p role="alert" data-testid="auth-error" class="mb-3 rounded-md border border-danger bg-danger-soft px-3 py-2 text-sm text-danger">{e}</p> })}
+            <form method="post" action="/api/v1/auth/login" class="grid gap-3" data-testid="login-form">
+                <input type="hidden" name="next" value=move || next().unwrap_or_else(|| "/".into())/>
+                <label class="grid gap-1 text-sm">"Name"
+                    <input name="username" autocomplete="username" required class=FIELD data-testid="login-username"/>
+                </label>
+                <label class="grid gap-1 text-sm">"Password"
+                    <input name="password" type="password" autocomplete="current-password" required class=FIELD data-testid="login-password"/>
+                </label>
+                <button type="submit" data-testid="login-submit" class="rounded-md bg-primary px-3 py-2 font-medium text-on-primary hover:opacity-90">"Sign in"</button>
+            </form>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    status.await.ok().filter(|s| s.needs_setup || s.signup != SignupPolicy::Closed).map(|s| view! {
+                        <p class="mt-4 text-sm text-muted">
+                            {if s.needs_setup { "This server has no account yet: " } else { "No account? " }}
+                            <a href="/signup" class="text-primary hover:underline">{if s.needs_setup { "create the admin account" } else { "sign up" }}</a>
+                        </p>
+                    })
+                })}
+            </Suspense>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let error = query_value("error");
+    let next = query_value("next");
+    let invitation = query_value("invite");
+    let status = Resource::new(|| (), |_| get_auth_status());
+    view! {
+        <AuthCard title="Create an account">
+            <Suspense>
+                {move || Suspend::new(async move {
+                    let status = status.await.ok();
+                    let first = status.as_ref().is_some_and(|s| s.needs_setup);
+                    let note = if first {
+                        Some("You are the first here: this account will be the admin.")
+                    } else if invitation().is_some() {
+                        None
+                    } else {
+                        match status.map(|s| s.signup) {
+                            Some(SignupPolicy::Invite) => Some("Sign-up needs an invitation link from an admin."),
+                            Some(SignupPolicy::Closed) => Some("Sign-up is closed on this server."),
+                            _ => None,
+                        }
+                    };
+                    note.map(|note| view! { <p data-testid="signup-note" class="mb-3 text-sm text-muted">{note}</p> })
+                })}
+            </Suspense>
+            {move || error().map(|e| view! { <p role="alert" data-testid="auth-error" class="mb-3 rounded-md border border-danger bg-danger-soft px-3 py-2 text-sm text-danger">{e}</p> })}
+            <form method="post" action="/api/v1/auth/signup" class="grid gap-3" data-testid="signup-form">
+                <input type="hidden" name="next" value=move || next().unwrap_or_else(|| "/".into())/>
+                <input type="hidden" name="invitation" value=move || invitation().unwrap_or_default()/>
+                <label class="grid gap-1 text-sm">"Name"
+                    <input name="username" autocomplete="username" required minlength="3" maxlength="40" pattern="[A-Za-z0-9][A-Za-z0-9._-]*" class=FIELD data-testid="signup-username"/>
+                </label>
+                <label class="grid gap-1 text-sm">"Password (at least 10 characters)"
+                    <input name="password" type="password" autocomplete="new-password" required minlength="10" class=FIELD data-testid="signup-password"/>
+                </label>
+                <button type="submit" data-testid="signup-submit" class="rounded-md bg-primary px-3 py-2 font-medium text-on-primary hover:opacity-90">"Create the account"</button>
+            </form>
+            <p class="mt-4 text-sm text-muted">"Already have an account? "<a href="/login" class="text-primary hover:underline">"Sign in"</a></p>
+        </AuthCard>
+    }
+}
+
+/// The people of the instance (admins only; for others the page says it does not exist).
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let people = RwSignal::new(None::<Result<Vec<Account>, String>>);
+    let load = Resource::new(|| (), |_| list_people());
+    let invitation = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let toggle = move |id: uuid::Uuid, disabled: bool| {
+        leptos::task::spawn_local(async move {
+            match set_person_disabled(id, disabled).await {
+                Ok(list) => people.set(Some(Ok(list))),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    let invite = move |role: Role| {
+        leptos::task::spawn_local(async move {
+            match create_invitation(role).await {
+                Ok(made) => {
+                    let origin = web_origin();
+                    invitation.set(Some(format!("{origin}{}", made.link)));
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    view! {
+        <Title text="People · OllamaStack"/>
+        <div class="mx-auto w-full max-w-3xl overflow-y-auto p-6" data-testid="admin-page">
+            <h1 class="mb-4 text-xl font-semibold">"People"</h1>
+            {move || error.get().map(|e| view! { <p role="alert" class="mb-3 text-sm text-danger">{e}</p> })}
+            <div class="mb-4 flex flex-wrap items-center gap-2">
+                <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(Role::User)>"Invite someone"</button>
+                <button type="button" data-testid="invite-admin" class="rounded-md border border-line px-3 py-1.5 text-sm" on:click=move |_| invite(Role::Admin)>"Invite an admin"</button>
+            </div>
+            {move || invitation.get().map(|link| view! {
+                <p class="mb-4 rounded-md border border-line bg-surface p-3 text-sm">
+                    "Send this link (shown once, used once): "
+                    <code data-testid="invitation-link" class="break-all">{link}</code>
+                </p>
+            })}
+            <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let loaded = load.await.map_err(|e| e.to_string());
+                    if people.get_untracked().is_none() {
+                        people.set(Some(loaded));
+                    }
+                    move || match people.get() {
+                        Some(Ok(list)) => view! {
+                            <table class="w-full text-sm" data-testid="people">
+                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|person| {
+                                        let (id, disabled) = (person.id, person.disabled);
+                                        view! {
+                                            <tr data-testid="person" data-disabled=disabled.to_string() class="border-t border-line">
+                                                <td class="py-1.5">{person.username.clone()}</td>
+                                                <td>{person.role.as_str()}</td>
+                                                <td>{person.created_at.format("%Y-%m-%d").to_string()}</td>
+                                                <td class="text-right">
+                                                    <button type="button" data-testid="toggle-person" class="rounded border border-line px-2 py-0.5"
+                                                        on:click=move |_| toggle(id, !disabled)>
+                                                        {if disabled { "Enable" } else { "Disable" }}
+                                                    </button>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Some(Err(e)) => view! { <p class="text-sm text-danger">{e}</p> }.into_any(),
+                        None => ().into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// `https://host:port` of the page, for links to send.
+fn web_origin() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.location().origin().ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}
