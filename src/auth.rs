@@ -54,7 +54,10 @@ fn is_page(method: &Method, path: &str) -> bool {
     method == Method::GET
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
-        && !path.rsplit('/').next().is_some_and(|last| last.contains('.'))
+        && !path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
 }
 
 pub async fn authenticate(
@@ -134,7 +137,13 @@ mod tests {
     #[test]
     fn only_paths_of_this_site_are_returned_to() {
         assert_eq!(safe_next(Some("/c/123?x=1")), "/c/123?x=1");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "evil", "/a\r\nSet-Cookie: x"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "/a\r\nSet-Cookie: x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

@@ -128,7 +128,7 @@ impl AppState {
         crate::model::Person {
             id: self.local_user.0,
             username: crate::db::accounts::LOCAL_USERNAME.into(),
-            role: crate::model::Role::Admin,
+            role: crate::model::AccountRole::Admin,
         }
     }
 }

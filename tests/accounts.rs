@@ -40,7 +40,12 @@ impl Browser {
     }
 
     /// Sends JSON (or nothing); keeps a session cookie it is given.
-    async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
         let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
@@ -48,7 +53,11 @@ impl Browser {
         let response = request.send().await.unwrap();
         let (status, headers) = (response.status(), response.headers().clone());
         self.keep_cookie(&headers);
-        (status, response.json().await.unwrap_or(Value::Null), headers)
+        (
+            status,
+            response.json().await.unwrap_or(Value::Null),
+            headers,
+        )
     }
 
     fn keep_cookie(&mut self, headers: &reqwest::header::HeaderMap) {
@@ -68,8 +77,17 @@ impl Browser {
         (status, body)
     }
 
-    async fn sign_in(&mut self, name: &str, password: &str) -> (StatusCode, Value, reqwest::header::HeaderMap) {
-        self.call(Method::POST, "/api/v1/auth/login", Some(json!({"username": name, "password": password}))).await
+    async fn sign_in(
+        &mut self,
+        name: &str,
+        password: &str,
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"username": name, "password": password})),
+        )
+        .await
     }
 }
 
@@ -86,16 +104,29 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
     let app = accounts_app(backend).await;
     let mut anyone = Browser::new(&app);
     // Nothing without signing in; pages go to the sign-up of the first admin.
-    let (status, body, _) = anyone.call(Method::GET, "/api/v1/conversations", None).await;
+    let (status, body, _) = anyone
+        .call(Method::GET, "/api/v1/conversations", None)
+        .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["error"]["code"], "unauthorized");
-    let page = anyone.request(Method::GET, "/c/123?x=1").send().await.unwrap();
+    let page = anyone
+        .request(Method::GET, "/c/123?x=1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 303);
-    assert_eq!(page.headers()[header::LOCATION], "/signup?next=/c/123%3Fx%3D1");
+    assert_eq!(
+        page.headers()[header::LOCATION],
+        "/signup?next=/c/123%3Fx%3D1"
+    );
     let (_, status_body, _) = anyone.call(Method::GET, "/api/v1/auth/status", None).await;
     assert_eq!(status_body["needs_setup"], true, "{status_body}");
     assert_eq!(status_body["person"], Value::Null);
-    let health = anyone.request(Method::GET, "/healthz").send().await.unwrap();
+    let health = anyone
+        .request(Method::GET, "/healthz")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
 
     // The first sign-up is the admin, signed in with a cookie scripts cannot read.
@@ -107,9 +138,18 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http on localhost: {cookie}");
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on localhost: {cookie}"
+    );
     alice.keep_cookie(response.headers());
     let admin: Value = response.json().await.unwrap();
     assert_eq!(admin["role"], "admin", "{admin}");
@@ -121,11 +161,20 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
     let mut bob = Browser::new(&app);
     let (status, refused) = bob.sign_up("bob", None).await;
     assert_eq!(status, 403, "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap().contains("invitation"));
-    let (status, _, _) = bob.call(Method::POST, "/api/v1/admin/invitations", Some(json!({}))).await;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("invitation"));
+    let (status, _, _) = bob
+        .call(Method::POST, "/api/v1/admin/invitations", Some(json!({})))
+        .await;
     assert_eq!(status, 401);
     let (status, invitation, _) = alice
-        .call(Method::POST, "/api/v1/admin/invitations", Some(json!({"role": "user"})))
+        .call(
+            Method::POST,
+            "/api/v1/admin/invitations",
+            Some(json!({"role": "user"})),
+        )
         .await;
     assert_eq!(status, 201, "{invitation}");
     let link = invitation["link"].as_str().unwrap();
@@ -133,7 +182,10 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
     let (status, taken) = bob.sign_up("ALICE", Some(token)).await;
     assert_eq!(status, 409, "names are unique whatever their case: {taken}");
     let (status, made) = bob.sign_up("bob", Some(token)).await;
-    assert_eq!(status, 201, "a refused sign-up left the invitation unused: {made}");
+    assert_eq!(
+        status, 201,
+        "a refused sign-up left the invitation unused: {made}"
+    );
     assert_eq!(made["role"], "user");
     let mut carol = Browser::new(&app);
     let (status, _) = carol.sign_up("carol", Some(token)).await;
@@ -143,43 +195,75 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
 
     // Each sees their own; another's id is as absent as one that does not exist.
     let (status, sent, _) = alice
-        .call(Method::POST, "/api/v1/conversations", Some(json!({"content": "Alice's secret [tokens=3]"})))
+        .call(
+            Method::POST,
+            "/api/v1/conversations",
+            Some(json!({"content": "Alice's secret [tokens=3]"})),
+        )
         .await;
     assert_eq!(status, 201, "{sent}");
     let theirs = sent["conversation"]["id"].as_str().unwrap().to_string();
     let (_, listed, _) = bob.call(Method::GET, "/api/v1/conversations", None).await;
     assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
-    for path in [format!("/api/v1/conversations/{theirs}"), format!("/api/v1/conversations/{theirs}/export")] {
+    for path in [
+        format!("/api/v1/conversations/{theirs}"),
+        format!("/api/v1/conversations/{theirs}/export"),
+    ] {
         let (status, _, _) = bob.call(Method::GET, &path, None).await;
         assert_eq!(status, 404, "{path}");
     }
-    let (status, _, _) = bob.call(Method::DELETE, &format!("/api/v1/conversations/{theirs}"), None).await;
+    let (status, _, _) = bob
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{theirs}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     let (_, listed, _) = alice.call(Method::GET, "/api/v1/conversations", None).await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     // Settings of the whole server are the admin's; a person's own are theirs.
     let (status, _, _) = bob
-        .call(Method::PUT, "/api/v1/settings/features.analytics", Some(json!({"value": false})))
+        .call(
+            Method::PUT,
+            "/api/v1/settings/features.analytics",
+            Some(json!({"value": false})),
+        )
         .await;
     assert_eq!(status, 403);
     let (status, _, _) = bob
-        .call(Method::PUT, "/api/v1/settings/ui.theme", Some(json!({"value": "dark"})))
+        .call(
+            Method::PUT,
+            "/api/v1/settings/ui.theme",
+            Some(json!({"value": "dark"})),
+        )
         .await;
     assert_eq!(status, 200);
-    let (_, theme, _) = alice.call(Method::GET, "/api/v1/settings/ui.theme", None).await;
+    let (_, theme, _) = alice
+        .call(Method::GET, "/api/v1/settings/ui.theme", None)
+        .await;
     assert_ne!(theme["value"], "dark", "{theme}");
     // Only admins see the people, and for others the route does not exist.
     let (status, _, _) = bob.call(Method::GET, "/api/v1/admin/people", None).await;
     assert_eq!(status, 404);
     let (status, people, _) = alice.call(Method::GET, "/api/v1/admin/people", None).await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = people.as_array().unwrap().iter().map(|p| p["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["username"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["alice", "bob"]);
 
     // A disabled person is stopped at once, and cannot sign in again.
     let bob_id = made["id"].as_str().unwrap();
     let (status, _, _) = alice
-        .call(Method::PUT, &format!("/api/v1/admin/people/{bob_id}/disabled"), Some(json!({"disabled": true})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/people/{bob_id}/disabled"),
+            Some(json!({"disabled": true})),
+        )
         .await;
     assert_eq!(status, 204);
     let (status, _, _) = bob.call(Method::GET, "/api/v1/conversations", None).await;
@@ -188,7 +272,11 @@ async fn the_first_person_is_the_admin_and_others_need_an_invitation(backend: Ba
     assert_eq!(status, 401, "{body}");
     let admin_id = admin["id"].as_str().unwrap();
     let (status, _, _) = alice
-        .call(Method::PUT, &format!("/api/v1/admin/people/{admin_id}/disabled"), Some(json!({"disabled": true})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/people/{admin_id}/disabled"),
+            Some(json!({"disabled": true})),
+        )
         .await;
     assert_eq!(status, 422, "an admin cannot lock themselves out");
 }
@@ -204,8 +292,12 @@ async fn signing_in_and_out(backend: Backend) {
     assert_eq!(status, 401);
     let (status, unknown, _) = stranger.sign_in("nobody", "not her password").await;
     assert_eq!(status, 401);
-    assert_eq!(wrong, unknown, "an unknown name is not told apart from a wrong password");
+    assert_eq!(
+        wrong, unknown,
+        "an unknown name is not told apart from a wrong password"
+    );
     stranger.sign_in("alice", "still wrong").await;
+    stranger.sign_in("alice", "wrong again").await;
     let (status, limited, headers) = stranger.sign_in("alice", "correct horse battery").await;
     assert_eq!(status, 429, "{limited}");
     assert!(headers.contains_key(header::RETRY_AFTER));
@@ -215,29 +307,65 @@ async fn signing_in_and_out(backend: Backend) {
     let app2 = app;
     let mut one = Browser::new(&app2);
     let mut two = Browser::new(&app2);
-    let (_, invitation, _) = alice.call(Method::POST, "/api/v1/admin/invitations", Some(json!({}))).await;
-    let token = invitation["link"].as_str().unwrap().strip_prefix("/signup?invite=").unwrap().to_string();
+    let (_, invitation, _) = alice
+        .call(Method::POST, "/api/v1/admin/invitations", Some(json!({})))
+        .await;
+    let token = invitation["link"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("/signup?invite=")
+        .unwrap()
+        .to_string();
     assert_eq!(one.sign_up("dana", Some(&token)).await.0, 201);
-    assert_eq!(two.sign_in("Dana", "correct horse battery").await.0, 200, "names sign in whatever their case");
+    assert_eq!(
+        two.sign_in("Dana", "correct horse battery").await.0,
+        200,
+        "names sign in whatever their case"
+    );
     let (status, _, headers) = one.call(Method::POST, "/api/v1/auth/logout", None).await;
     assert_eq!(status, 204);
-    assert!(headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    assert_eq!(one.call(Method::GET, "/api/v1/conversations", None).await.0, 401);
-    assert_eq!(two.call(Method::GET, "/api/v1/conversations", None).await.0, 200);
+    assert!(headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        one.call(Method::GET, "/api/v1/conversations", None).await.0,
+        401
+    );
+    assert_eq!(
+        two.call(Method::GET, "/api/v1/conversations", None).await.0,
+        200
+    );
     assert_eq!(one.sign_in("dana", "correct horse battery").await.0, 200);
-    let (status, ended, _) = two.call(Method::POST, "/api/v1/auth/logout-everywhere", None).await;
+    let (status, ended, _) = two
+        .call(Method::POST, "/api/v1/auth/logout-everywhere", None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(ended["ended"], 2, "{ended}");
     let mut stale = Browser::new(&app2);
     stale.cookie = one.cookie.clone();
-    assert_eq!(stale.call(Method::GET, "/api/v1/conversations", None).await.0, 401);
+    assert_eq!(
+        stale
+            .call(Method::GET, "/api/v1/conversations", None)
+            .await
+            .0,
+        401
+    );
 
     // The sign-in page's form: a redirect to where the person was going, never to another site.
-    let mut form = Browser::new(&app2);
-    for (next, expected) in [("/c/abc", "/c/abc"), ("//evil.example/x", "/"), ("https://evil.example", "/")] {
+    let form = Browser::new(&app2);
+    for (next, expected) in [
+        ("/c/abc", "/c/abc"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+    ] {
         let response = form
             .request(Method::POST, "/api/v1/auth/login")
-            .form(&[("username", "dana"), ("password", "correct horse battery"), ("next", next)])
+            .form(&[
+                ("username", "dana"),
+                ("password", "correct horse battery"),
+                ("next", next),
+            ])
             .send()
             .await
             .unwrap();
@@ -247,19 +375,29 @@ async fn signing_in_and_out(backend: Backend) {
     }
     let response = form
         .request(Method::POST, "/api/v1/auth/login")
-        .form(&[("username", "dana"), ("password", "wrong password!"), ("next", "/c/abc")])
+        .form(&[
+            ("username", "dana"),
+            ("password", "wrong password!"),
+            ("next", "/c/abc"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
     let back = response.headers()[header::LOCATION].to_str().unwrap();
-    assert!(back.starts_with("/login?error=wrong%20name%20or%20password&next=/c/abc"), "{back}");
+    assert!(
+        back.starts_with("/login?error=wrong%20name%20or%20password&next=/c/abc"),
+        "{back}"
+    );
 }
 
 async fn the_first_admin_keeps_what_was_made_before_accounts(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (status, sent) = app
-        .post("/api/v1/conversations", json!({"content": "Made alone [tokens=3]"}))
+        .post(
+            "/api/v1/conversations",
+            json!({"content": "Made alone [tokens=3]"}),
+        )
         .await;
     assert_eq!(status, 201, "{sent}");
     let (db, fake) = app.shutdown().await;

@@ -1,7 +1,7 @@
 //! Assistants: list (the presets come first time), create, read, edit, duplicate, delete.
 
-use crate::auth::Me;
 use super::{IdPath, Json};
+use crate::auth::Me;
 use crate::error::AppResult;
 use crate::model::{Assistant, AssistantInput};
 use crate::service;
@@ -10,10 +10,10 @@ use axum::{extract::State, http::StatusCode};
 
 /// GET /api/v1/assistants
 pub async fn list(
-    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<Assistant>>> {
-    Ok(axum::Json(
-        service::list_assistants(&state, me.id).await?,
-    ))
+    Me(me): Me,
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<Assistant>>> {
+    Ok(axum::Json(service::list_assistants(&state, me.id).await?))
 }
 
 /// POST /api/v1/assistants: `name` and `model` are required.
@@ -62,7 +62,10 @@ pub async fn duplicate(
 /// DELETE /api/v1/assistants/{id}: conversations that ran with it keep their messages and run
 /// with no assistant from then on.
 pub async fn delete(
-    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<StatusCode> {
     service::delete_assistant(&state, me.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::{safe_next, Me};
 use crate::error::{AppError, AppResult};
-use crate::model::{Account, AuthStatus, Invitation, Person, Role};
+use crate::model::{Account, AccountRole, AuthStatus, Invitation, Person};
 use crate::service::accounts;
 use crate::state::AppState;
 use axum::{
@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Deserialize};
 use std::net::SocketAddr;
 
 /// A body sent as JSON (scripts) or as a form (the pages); `form` says which, for the answer.
-struct Body<T> {
+pub struct Body<T> {
     value: T,
     form: bool,
 }
@@ -72,18 +72,34 @@ fn user_agent(headers: &HeaderMap) -> String {
 
 /// A page's form comes back to its page with the error to show.
 fn back_to(page: &str, error: &AppError, next: Option<&str>, invitation: Option<&str>) -> Response {
-    let mut to = format!("{page}?error={}", crate::auth::encode_query(&error.to_string()));
+    let mut to = format!(
+        "{page}?error={}",
+        crate::auth::encode_query(&error.to_string())
+    );
     if let Some(next) = next {
-        to.push_str(&format!("&next={}", crate::auth::encode_query(&safe_next(Some(next)))));
+        to.push_str(&format!(
+            "&next={}",
+            crate::auth::encode_query(&safe_next(Some(next)))
+        ));
     }
     if let Some(invitation) = invitation {
-        to.push_str(&format!("&invite={}", crate::auth::encode_query(invitation)));
+        to.push_str(&format!(
+            "&invite={}",
+            crate::auth::encode_query(invitation)
+        ));
     }
     Redirect::to(&to).into_response()
 }
 
 /// The answer of a new session: its cookie, and the person (JSON) or the next page (form).
-fn signed_in(state: &AppState, person: Person, token: &str, form: bool, next: Option<&str>, status: StatusCode) -> Response {
+fn signed_in(
+    state: &AppState,
+    person: Person,
+    token: &str,
+    form: bool,
+    next: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let mut response = if form {
         Redirect::to(&safe_next(next)).into_response()
     } else {
@@ -110,14 +126,39 @@ pub async fn signup(
 ) -> Response {
     let Body { value, form } = body;
     let result = async {
-        accounts::sign_up(&state, &value.username, &value.password, value.invitation.as_deref()).await?;
+        accounts::sign_up(
+            &state,
+            &value.username,
+            &value.password,
+            value.invitation.as_deref(),
+        )
+        .await?;
         let address = client_address(connect.as_ref().map(|c| &c.0));
-        accounts::sign_in(&state, &value.username, &value.password, &address, &user_agent(&headers)).await
+        accounts::sign_in(
+            &state,
+            &value.username,
+            &value.password,
+            &address,
+            &user_agent(&headers),
+        )
+        .await
     }
     .await;
     match result {
-        Ok((person, token)) => signed_in(&state, person, &token, form, value.next.as_deref(), StatusCode::CREATED),
-        Err(error) if form => back_to("/signup", &error, value.next.as_deref(), value.invitation.as_deref()),
+        Ok((person, token)) => signed_in(
+            &state,
+            person,
+            &token,
+            form,
+            value.next.as_deref(),
+            StatusCode::CREATED,
+        ),
+        Err(error) if form => back_to(
+            "/signup",
+            &error,
+            value.next.as_deref(),
+            value.invitation.as_deref(),
+        ),
         Err(error) => error.into_response(),
     }
 }
@@ -131,8 +172,23 @@ pub async fn login(
 ) -> Response {
     let Body { value, form } = body;
     let address = client_address(connect.as_ref().map(|c| &c.0));
-    match accounts::sign_in(&state, &value.username, &value.password, &address, &user_agent(&headers)).await {
-        Ok((person, token)) => signed_in(&state, person, &token, form, value.next.as_deref(), StatusCode::OK),
+    match accounts::sign_in(
+        &state,
+        &value.username,
+        &value.password,
+        &address,
+        &user_agent(&headers),
+    )
+    .await
+    {
+        Ok((person, token)) => signed_in(
+            &state,
+            person,
+            &token,
+            form,
+            value.next.as_deref(),
+            StatusCode::OK,
+        ),
         Err(error) if form => back_to("/login", &error, value.next.as_deref(), None),
         Err(error) => error.into_response(),
     }
@@ -204,7 +260,7 @@ pub async fn set_disabled(
 #[derive(Deserialize, Default)]
 pub struct Invite {
     #[serde(default)]
-    role: Role,
+    role: AccountRole,
 }
 
 /// POST /api/v1/admin/invitations {"role": "user"|"admin"} (admins): a one-time sign-up link.
@@ -213,5 +269,8 @@ pub async fn invite(
     Me(me): Me,
     Json(body): Json<Invite>,
 ) -> AppResult<(StatusCode, Json<Invitation>)> {
-    Ok((StatusCode::CREATED, Json(accounts::invite(&state, &me, body.role).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::invite(&state, &me, body.role).await?),
+    ))
 }

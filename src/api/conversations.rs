@@ -8,7 +8,9 @@ use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 
 pub async fn list(
-    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<Conversation>>> {
+    Me(me): Me,
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<Conversation>>> {
     Ok(axum::Json(
         service::list_conversations(&state, me.id).await?,
     ))
@@ -76,7 +78,10 @@ pub async fn update(
 }
 
 pub async fn delete(
-    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<StatusCode> {
     service::delete_conversation(&state, me.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

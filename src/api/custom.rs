@@ -1,7 +1,7 @@
 //! Routes for other programs: named custom actions, and conversations exported and imported.
 
-use crate::auth::Me;
 use super::{IdPath, Json};
+use crate::auth::Me;
 use crate::error::AppError;
 use crate::service::custom_actions::run_action;
 use crate::service::transfer::{self, ExportFormat, ImportOutcome};
@@ -28,15 +28,7 @@ pub async fn action(
     body: Result<Json<ActionRequest>, AppError>,
 ) -> Response {
     let outcome = match body {
-        Ok(Json(request)) => {
-            run_action(
-                &state,
-                me.id,
-                &request.action,
-                request.parameters,
-            )
-            .await
-        }
+        Ok(Json(request)) => run_action(&state, me.id, &request.action, request.parameters).await,
         Err(error) => Err(error),
     };
     match outcome {

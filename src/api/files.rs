@@ -1,8 +1,8 @@
 //! Files: upload (multipart, read by `documents::upload`), list, read, download, delete,
 //! index again; and search over them.
 
-use crate::auth::Me;
 use super::IdPath;
+use crate::auth::Me;
 use crate::documents::upload;
 use crate::error::{AppError, AppResult};
 use crate::model::{FileInfo, SearchResults};
@@ -19,7 +19,10 @@ use serde_json::json;
 /// (`files`) and the refused ones with their reason (`refused`); when none was stored, 422 (or
 /// 413 when every one was too large) with the same `refused` list.
 pub async fn upload(
-    Me(me): Me,State(state): State<AppState>, request: Request) -> AppResult<Response> {
+    Me(me): Me,
+    State(state): State<AppState>,
+    request: Request,
+) -> AppResult<Response> {
     let boundary = upload::boundary(request.headers())?;
     let multipart = multer::Multipart::new(request.into_body().into_data_stream(), boundary);
     let outcome = upload::receive(&state.documents, me.id, multipart).await?;
@@ -36,10 +39,10 @@ pub async fn upload(
 
 /// GET /api/v1/files: the person's files, newest first, with their indexing status.
 pub async fn list(
-    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<FileInfo>>> {
-    Ok(axum::Json(
-        state.documents.list(me.id).await?,
-    ))
+    Me(me): Me,
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<FileInfo>>> {
+    Ok(axum::Json(state.documents.list(me.id).await?))
 }
 
 /// GET /api/v1/files/{id}
@@ -48,9 +51,7 @@ pub async fn get(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<FileInfo>> {
-    Ok(axum::Json(
-        state.documents.get(me.id, id).await?.info,
-    ))
+    Ok(axum::Json(state.documents.get(me.id, id).await?.info))
 }
 
 #[derive(Deserialize)]
@@ -139,7 +140,10 @@ pub fn content_disposition(name: &str) -> String {
 
 /// DELETE /api/v1/files/{id}: the bytes, the text, the chunks and the vectors.
 pub async fn delete(
-    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<StatusCode> {
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<StatusCode> {
     state.documents.delete(me.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -150,9 +154,7 @@ pub async fn reindex(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<axum::Json<FileInfo>> {
-    Ok(axum::Json(
-        state.documents.reindex(me.id, id).await?,
-    ))
+    Ok(axum::Json(state.documents.reindex(me.id, id).await?))
 }
 
 #[derive(Deserialize)]
@@ -173,12 +175,7 @@ pub async fn search(
     Ok(axum::Json(
         state
             .documents
-            .search(
-                me.id,
-                &query.q,
-                query.file,
-                query.limit.unwrap_or(10),
-            )
+            .search(me.id, &query.q, query.file, query.limit.unwrap_or(10))
             .await?,
     ))
 }
@@ -241,11 +238,7 @@ pub async fn detach(
 ) -> AppResult<StatusCode> {
     let axum::extract::Path((id, file_id)) =
         ids.map_err(|_| AppError::NotFound("resource".into()))?;
-    if !state
-        .store
-        .detach_file(me.id, id, file_id)
-        .await?
-    {
+    if !state.store.detach_file(me.id, id, file_id).await? {
         return Err(AppError::NotFound("attached file".into()));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -1,5 +1,5 @@
-use crate::service;
 use crate::auth::Me;
+use crate::service;
 use crate::state::AppState;
 use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 use serde_json::json;
@@ -44,7 +44,6 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Whether Ollama answers, and its models.
-pub async fn models(
-    Me(me): Me,State(state): State<AppState>) -> impl IntoResponse {
+pub async fn models(Me(me): Me, State(state): State<AppState>) -> impl IntoResponse {
     Json(service::ollama_status(&state, me.id).await)
 }

@@ -69,8 +69,7 @@ pub async fn regenerate(
             .map_err(|e| crate::error::AppError::InvalidInput(format!("invalid JSON body: {e}")))?
             .unwrap_or_default()
     };
-    let message =
-        service::regenerate(&state, me.id, id, model, options, &tools).await?;
+    let message = service::regenerate(&state, me.id, id, model, options, &tools).await?;
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 
@@ -89,9 +88,7 @@ pub async fn edit(
     IdPath(id): IdPath,
     Json(body): Json<Edit>,
 ) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
-    let outcome =
-        service::edit_and_resend(&state, me.id, id, &body.content, body.model)
-            .await?;
+    let outcome = service::edit_and_resend(&state, me.id, id, &body.content, body.model).await?;
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
@@ -109,7 +106,10 @@ pub async fn stop(
 /// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
 /// (`snapshot`, `delta`…, then `done`). Reconnecting starts again from a snapshot.
 pub async fn events(
-    Me(me): Me,State(state): State<AppState>, IdPath(id): IdPath) -> AppResult<Response> {
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<Response> {
     let events = service::message_events(&state, me.id, id).await?;
     let stream = events.map(|event| {
         Ok::<_, Infallible>(match serde_json::to_string(&event) {

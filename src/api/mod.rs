@@ -33,9 +33,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/signup", post(auth::signup))
         .route("/api/v1/auth/login", post(auth::login))
         .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/logout-everywhere", post(auth::logout_everywhere))
+        .route(
+            "/api/v1/auth/logout-everywhere",
+            post(auth::logout_everywhere),
+        )
         .route("/api/v1/admin/people", get(auth::people))
-        .route("/api/v1/admin/people/{id}/disabled", put(auth::set_disabled))
+        .route(
+            "/api/v1/admin/people/{id}/disabled",
+            put(auth::set_disabled),
+        )
         .route("/api/v1/admin/invitations", post(auth::invite))
         .route("/api/v1/analytics", get(analytics::get))
         .route(

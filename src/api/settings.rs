@@ -1,8 +1,8 @@
 //! Runtime settings by dotted key: read, change (typed and checked: a wrong type or range is
 //! 422, an unknown key 404), and reset to the configured value.
 
-use crate::auth::Me;
 use super::Json;
+use crate::auth::Me;
 use crate::error::AppResult;
 use crate::model::SettingValue;
 use crate::service::preferences as service;
@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 
 /// GET /api/v1/settings: every setting with its value, scope and source.
 pub async fn list(
-    Me(me): Me,State(state): State<AppState>) -> AppResult<axum::Json<Vec<SettingValue>>> {
+    Me(me): Me,
+    State(state): State<AppState>,
+) -> AppResult<axum::Json<Vec<SettingValue>>> {
     let owner = me.id;
     Ok(axum::Json(service::list_settings(&state, owner).await?))
 }

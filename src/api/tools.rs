@@ -1,8 +1,8 @@
 //! The agent's tools, directly: list them, and run one (scripts and tests use it; the same
 //! limits and ownership as inside an agent run).
 
-use crate::auth::Me;
 use super::Json;
+use crate::auth::Me;
 use crate::error::{AppError, AppResult};
 use crate::model::Chart;
 use crate::state::AppState;

@@ -2,7 +2,7 @@
 //! their SHA-256: a copy of the database opens no session. One text of each query serves both
 //! databases.
 
-use crate::model::{Account, Person, Role};
+use crate::model::{Account, AccountRole, Person};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ pub struct Credentials {
     pub id: Uuid,
     pub username: String,
     #[sqlx(try_from = "String")]
-    pub role: Role,
+    pub role: AccountRole,
     pub password_hash: String,
     pub disabled: bool,
 }
@@ -87,7 +87,7 @@ pub trait AccountStore: Send + Sync {
     async fn insert_invitation(
         &self,
         token_hash: &[u8],
-        role: Role,
+        role: AccountRole,
         created_by: Uuid,
         expires_at: DateTime<Utc>,
     ) -> Result<Uuid, sqlx::Error>;
@@ -113,7 +113,7 @@ macro_rules! portable_accounts {
                 how: $crate::db::accounts::NewAccount<'_>,
             ) -> Result<$crate::db::accounts::Created, sqlx::Error> {
                 use $crate::db::accounts::{Created, NewAccount, LOCAL_USERNAME};
-                use $crate::model::{Person, Role};
+                use $crate::model::{Person, AccountRole};
                 let at = now();
                 let mut tx = self.pool.begin().await?;
                 // A write first (SQLite takes its write lock, PostgreSQL the row's).
@@ -151,16 +151,16 @@ macro_rules! portable_accounts {
                             .bind(username).bind(password_hash).bind(id)
                             .execute(&mut *tx).await?;
                         tx.commit().await?;
-                        return Ok(Created::Person(Person { id, username: username.to_string(), role: Role::Admin }));
+                        return Ok(Created::Person(Person { id, username: username.to_string(), role: AccountRole::Admin }));
                     }
-                    NewAccount::Open => Role::User,
+                    NewAccount::Open => AccountRole::User,
                     NewAccount::Invited(token_hash) => {
                         let role: Option<String> = sqlx::query_scalar(
                             "UPDATE invitations SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING role",
                         )
                         .bind(at).bind(token_hash)
                         .fetch_optional(&mut *tx).await?;
-                        match role.map(Role::try_from) {
+                        match role.map(AccountRole::try_from) {
                             Some(Ok(role)) => role,
                             _ => return Ok(Created::BadInvitation),
                         }
@@ -232,7 +232,7 @@ macro_rules! portable_accounts {
                 .fetch_optional(&self.pool)
                 .await?
                 .and_then(|(id, username, role, seen)| {
-                    let role = $crate::model::Role::try_from(role).ok()?;
+                    let role = $crate::model::AccountRole::try_from(role).ok()?;
                     Some(($crate::model::Person { id, username, role }, seen))
                 });
                 let Some((person, seen)) = found else {
@@ -289,7 +289,7 @@ macro_rules! portable_accounts {
             async fn insert_invitation(
                 &self,
                 token_hash: &[u8],
-                role: $crate::model::Role,
+                role: $crate::model::AccountRole,
                 created_by: Uuid,
                 expires_at: DateTime<Utc>,
             ) -> Result<Uuid, sqlx::Error> {

@@ -7,27 +7,27 @@ use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum AccountRole {
     Admin,
     #[default]
     User,
 }
 
-impl Role {
+impl AccountRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Admin => "admin",
-            Role::User => "user",
+            AccountRole::Admin => "admin",
+            AccountRole::User => "user",
         }
     }
 }
 
-impl TryFrom<String> for Role {
+impl TryFrom<String> for AccountRole {
     type Error = UnknownVariant;
     fn try_from(value: String) -> Result<Self, UnknownVariant> {
         match value.as_str() {
-            "admin" => Ok(Role::Admin),
-            "user" => Ok(Role::User),
+            "admin" => Ok(AccountRole::Admin),
+            "user" => Ok(AccountRole::User),
             _ => Err(UnknownVariant(value)),
         }
     }
@@ -40,12 +40,12 @@ pub struct Person {
     pub id: Uuid,
     pub username: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
-    pub role: Role,
+    pub role: AccountRole,
 }
 
 impl Person {
     pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
+        self.role == AccountRole::Admin
     }
 }
 
@@ -91,7 +91,7 @@ pub struct Account {
     pub id: Uuid,
     pub username: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
-    pub role: Role,
+    pub role: AccountRole,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -100,7 +100,7 @@ pub struct Account {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Invitation {
     pub id: Uuid,
-    pub role: Role,
+    pub role: AccountRole,
     pub expires_at: DateTime<Utc>,
     /// `/signup?invite=TOKEN`: the token is not stored, only its hash.
     pub link: String,

@@ -1,7 +1,7 @@
 //! Signing in and up (plain HTML forms posted to /api/v1/auth: they work before and without
 //! the WebAssembly) and the admin's page of people and invitations.
 
-use crate::model::{Account, Role, SignupPolicy};
+use crate::model::{Account, AccountRole, SignupPolicy};
 use crate::server_fns::accounts::{
     create_invitation, get_auth_status, list_people, set_person_disabled,
 };
@@ -120,7 +120,7 @@ pub fn AdminPage() -> impl IntoView {
             }
         })
     };
-    let invite = move |role: Role| {
+    let invite = move |role: AccountRole| {
         leptos::task::spawn_local(async move {
             match create_invitation(role).await {
                 Ok(made) => {
@@ -137,8 +137,8 @@ pub fn AdminPage() -> impl IntoView {
             <h1 class="mb-4 text-xl font-semibold">"People"</h1>
             {move || error.get().map(|e| view! { <p role="alert" class="mb-3 text-sm text-danger">{e}</p> })}
             <div class="mb-4 flex flex-wrap items-center gap-2">
-                <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(Role::User)>"Invite someone"</button>
-                <button type="button" data-testid="invite-admin" class="rounded-md border border-line px-3 py-1.5 text-sm" on:click=move |_| invite(Role::Admin)>"Invite an admin"</button>
+                <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(AccountRole::User)>"Invite someone"</button>
+                <button type="button" data-testid="invite-admin" class="rounded-md border border-line px-3 py-1.5 text-sm" on:click=move |_| invite(AccountRole::Admin)>"Invite an admin"</button>
             </div>
             {move || invitation.get().map(|link| view! {
                 <p class="mb-4 rounded-md border border-line bg-surface p-3 text-sm">
@@ -155,7 +155,7 @@ pub fn AdminPage() -> impl IntoView {
                     move || match people.get() {
                         Some(Ok(list)) => view! {
                             <table class="w-full text-sm" data-testid="people">
-                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"AccountRole"</th><th>"Since"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|person| {
                                         let (id, disabled) = (person.id, person.disabled);

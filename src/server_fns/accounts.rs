@@ -2,7 +2,7 @@
 //! and up are plain forms posted to /api/v1/auth (they work without JavaScript).
 
 use crate::error::AppError;
-use crate::model::{Account, AuthStatus, Invitation, Role};
+use crate::model::{Account, AccountRole, AuthStatus, Invitation};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -29,7 +29,7 @@ pub async fn set_person_disabled(id: Uuid, disabled: bool) -> Result<Vec<Account
 }
 
 #[server(endpoint = "create_invitation")]
-pub async fn create_invitation(role: Role) -> Result<Invitation, AppError> {
+pub async fn create_invitation(role: AccountRole) -> Result<Invitation, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::invite(&state, &super::me()?, role).await
 }

@@ -104,12 +104,5 @@ pub async fn attach_file(
     attach: bool,
 ) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
-    crate::service::set_attached(
-        &state,
-        super::me()?.id,
-        conversation_id,
-        file_id,
-        attach,
-    )
-    .await
+    crate::service::set_attached(&state, super::me()?.id, conversation_id, file_id, attach).await
 }

@@ -5,7 +5,7 @@
 
 use crate::db::accounts::{Created, NewAccount};
 use crate::error::{AppError, AppResult};
-use crate::model::{Account, AuthMode, AuthStatus, Invitation, Person, Role, SignupPolicy};
+use crate::model::{Account, AccountRole, AuthMode, AuthStatus, Invitation, Person, SignupPolicy};
 use crate::state::AppState;
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -25,7 +25,9 @@ const MAX_PASSWORD_BYTES: usize = 1024;
 pub fn validate_username(raw: &str) -> AppResult<String> {
     let name = raw.trim();
     let fine = (3..=40).contains(&name.chars().count())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric());
     if !fine {
         return Err(AppError::InvalidInput(
@@ -126,7 +128,9 @@ impl LoginLimiter {
         if let Ok(mut failures) = self.failures.lock() {
             // Old windows go, so the map cannot grow without bound.
             failures.retain(|_, (_, since)| since.elapsed() < window);
-            let entry = failures.entry(key.to_string()).or_insert((0, Instant::now()));
+            let entry = failures
+                .entry(key.to_string())
+                .or_insert((0, Instant::now()));
             entry.0 += 1;
         }
     }
@@ -163,11 +167,16 @@ pub async fn sign_up(
     let username = validate_username(username)?;
     validate_password(password)?;
     let first = !state.store.has_accounts().await?;
-    let invitation_hash = invitation.map(str::trim).filter(|t| !t.is_empty()).map(token_hash);
+    let invitation_hash = invitation
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(token_hash);
     let how = match (first, state.settings.auth.signup, &invitation_hash) {
         (true, _, _) => NewAccount::FirstAdmin,
         (false, SignupPolicy::Closed, _) => {
-            return Err(AppError::Forbidden("sign-up is closed on this server".into()))
+            return Err(AppError::Forbidden(
+                "sign-up is closed on this server".into(),
+            ))
         }
         (false, _, Some(hash)) => NewAccount::Invited(hash),
         (false, SignupPolicy::Open, None) => NewAccount::Open,
@@ -222,7 +231,10 @@ pub async fn sign_in(
             });
         }
     }
-    let password = password.chars().take(MAX_PASSWORD_BYTES).collect::<String>();
+    let password = password
+        .chars()
+        .take(MAX_PASSWORD_BYTES)
+        .collect::<String>();
     let found = state.store.credentials(username.trim()).await?;
     // The same work, and the same answer, whether the name exists or not.
     let (hash, person) = match found {
@@ -305,10 +317,12 @@ pub async fn set_disabled(
 }
 
 /// An invitation link, shown once.
-pub async fn invite(state: &AppState, person: &Person, role: Role) -> AppResult<Invitation> {
+pub async fn invite(state: &AppState, person: &Person, role: AccountRole) -> AppResult<Invitation> {
     require_admin(person)?;
     if state.settings.auth.signup == SignupPolicy::Closed {
-        return Err(AppError::Forbidden("sign-up is closed on this server".into()));
+        return Err(AppError::Forbidden(
+            "sign-up is closed on this server".into(),
+        ));
     }
     let token = random_token();
     let expires_at = Utc::now() + Duration::days(state.settings.auth.invitation_days.into());
@@ -364,7 +378,15 @@ mod tests {
     #[test]
     fn names_and_passwords_are_checked() {
         assert_eq!(validate_username("  Alice_1 ").unwrap(), "Alice_1");
-        for bad in ["ab", "-alice", "alice bob", "ali<ce", "local", "LOCAL", &"a".repeat(41)] {
+        for bad in [
+            "ab",
+            "-alice",
+            "alice bob",
+            "ali<ce",
+            "local",
+            "LOCAL",
+            &"a".repeat(41),
+        ] {
             assert!(validate_username(bad).is_err(), "{bad}");
         }
         assert!(validate_password("short").is_err());
@@ -385,9 +407,17 @@ mod tests {
     #[test]
     fn the_session_cookie_is_read_among_others() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(http::header::COOKIE, "theme=dark; ollamastack_session=abc123; x=y".parse().unwrap());
+        headers.insert(
+            http::header::COOKIE,
+            "theme=dark; ollamastack_session=abc123; x=y"
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(session_token(&headers).as_deref(), Some("abc123"));
-        headers.insert(http::header::COOKIE, "ollamastack_session=".parse().unwrap());
+        headers.insert(
+            http::header::COOKIE,
+            "ollamastack_session=".parse().unwrap(),
+        );
         assert_eq!(session_token(&headers), None);
     }
 
