@@ -72,6 +72,15 @@ async fn every_figure_matches_the_traffic(backend: Backend) {
             .await,
         201
     );
+    // Its indexing ends in the background with an event of its own: wait for it, so that
+    // the traffic is whole before it is counted.
+    for _ in 0..200 {
+        let (_, files) = app.get("/api/v1/files").await;
+        if matches!(files[0]["status"].as_str(), Some("ready" | "failed")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // The truth, from the stored messages.
     let mut messages = Vec::new();
