@@ -4,7 +4,7 @@
 //! the API and server functions answer 401 and pages send the browser to sign in.
 
 use crate::error::AppError;
-use crate::model::{AuthMode, Person};
+use crate::model::{AuthMode, Person, TokenScope};
 use crate::service::accounts;
 use crate::state::AppState;
 use axum::{
@@ -65,9 +65,29 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let person = match state.settings.auth.mode {
-        AuthMode::SingleUser => Some(state.local_person()),
-        AuthMode::Accounts => match accounts::session_token(request.headers()) {
+    let bearer = accounts::bearer_token(request.headers());
+    let person = match (state.settings.auth.mode, bearer) {
+        (AuthMode::SingleUser, _) => Some(state.local_person()),
+        // A script with a personal token: the token alone decides (never the cookie too).
+        (AuthMode::Accounts, Some(token)) => match accounts::token_person(&state, &token).await {
+            Ok(Some((person, scope))) => {
+                if scope == TokenScope::Read
+                    && !matches!(*request.method(), Method::GET | Method::HEAD)
+                {
+                    return AppError::Forbidden("this token may only read".into()).into_response();
+                }
+                request.extensions_mut().insert(accounts::ViaToken(scope));
+                Some(person)
+            }
+            Ok(None) => {
+                return AppError::Unauthorized(
+                    "this token is unknown, revoked or expired".into(),
+                )
+                .into_response()
+            }
+            Err(error) => return error.into_response(),
+        },
+        (AuthMode::Accounts, None) => match accounts::session_token(request.headers()) {
             Some(token) => match accounts::session_person(&state, &token).await {
                 Ok(person) => person,
                 Err(error) => return error.into_response(),

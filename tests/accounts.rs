@@ -410,8 +410,99 @@ async fn the_first_admin_keeps_what_was_made_before_accounts(backend: Backend) {
     assert_eq!(listed[0]["title"], "Made alone [tokens=3]", "{listed}");
 }
 
+async fn personal_tokens_for_scripts(backend: Backend) {
+    let app = accounts_app(backend).await;
+    let mut alice = Browser::new(&app);
+    assert_eq!(alice.sign_up("alice", None).await.0, 201);
+    let (status, made, _) = alice
+        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "backup script"})))
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let token = made["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("osk_") && token.len() == 47, "{token}");
+    assert_eq!(made["scope"], "read_write");
+    let (_, listed, _) = alice.call(Method::GET, "/api/v1/tokens", None).await;
+    assert_eq!(listed[0]["name"], "backup script", "{listed}");
+    assert!(listed[0].get("token").is_none(), "never shown again: {listed}");
+    assert_eq!(listed[0]["last_used_at"], Value::Null);
+
+    // A script: the token alone, no cookie.
+    let script = |token: &str| {
+        let http = reqwest::Client::new();
+        let (url, token) = (app.url.clone(), token.to_string());
+        move |method: Method, path: &str| {
+            http.request(method, format!("{url}{path}")).bearer_auth(&token)
+        }
+    };
+    let writer = script(&token);
+    let sent = writer(Method::POST, "/api/v1/conversations")
+        .json(&json!({"content": "From a script [tokens=3]"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let (_, listed, _) = alice.call(Method::GET, "/api/v1/conversations", None).await;
+    assert_eq!(listed[0]["title"], "From a script [tokens=3]", "it is Alice's: {listed}");
+    let (_, tokens_now, _) = alice.call(Method::GET, "/api/v1/tokens", None).await;
+    assert_ne!(tokens_now[0]["last_used_at"], Value::Null, "{tokens_now}");
+    // A token cannot manage tokens.
+    let response = writer(Method::GET, "/api/v1/tokens").send().await.unwrap();
+    assert_eq!(response.status(), 403);
+
+    // Read-only: reads, never writes.
+    let (_, reader, _) = alice
+        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "dashboard", "scope": "read", "expires_in_days": 30})))
+        .await;
+    assert_ne!(reader["expires_at"], Value::Null);
+    let read_only = script(reader["token"].as_str().unwrap());
+    assert_eq!(read_only(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+    let refused = read_only(Method::POST, "/api/v1/conversations")
+        .json(&json!({"content": "no"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let (status, _, _) = alice
+        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "x", "expires_in_days": 0})))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = alice.call(Method::POST, "/api/v1/tokens", Some(json!({"name": "  "}))).await;
+    assert_eq!(status, 422);
+
+    // A wrong token is refused even beside a good cookie; someone else cannot revoke it.
+    let forged = alice
+        .request(Method::GET, "/api/v1/conversations")
+        .bearer_auth("osk_not-a-real-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let (_, invitation, _) = alice.call(Method::POST, "/api/v1/admin/invitations", Some(json!({}))).await;
+    let invite = invitation["link"].as_str().unwrap().strip_prefix("/signup?invite=").unwrap().to_string();
+    let mut bob = Browser::new(&app);
+    let (_, bob_made) = bob.sign_up("bob", Some(&invite)).await;
+    let token_id = made["id"].as_str().unwrap();
+    let (status, _, _) = bob.call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(writer(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+
+    // Revoked, it stops at once; a disabled person's tokens stop too.
+    let (status, _, _) = alice.call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(writer(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 401);
+    let (_, bobs, _) = bob.call(Method::POST, "/api/v1/tokens", Some(json!({"name": "bob's"}))).await;
+    let bobs_script = script(bobs["token"].as_str().unwrap());
+    assert_eq!(bobs_script(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+    let bob_id = bob_made["id"].as_str().unwrap();
+    alice
+        .call(Method::PUT, &format!("/api/v1/admin/people/{bob_id}/disabled"), Some(json!({"disabled": true})))
+        .await;
+    assert_eq!(bobs_script(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 401);
+}
+
 on_both_backends!(
     the_first_person_is_the_admin_and_others_need_an_invitation,
     signing_in_and_out,
     the_first_admin_keeps_what_was_made_before_accounts,
+    personal_tokens_for_scripts,
 );

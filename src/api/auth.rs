@@ -274,3 +274,60 @@ pub async fn invite(
         Json(accounts::invite(&state, &me, body.role).await?),
     ))
 }
+
+/// Token routes need the person's session: a token cannot list, make or revoke tokens.
+fn by_session(via: Option<&axum::Extension<accounts::ViaToken>>) -> AppResult<()> {
+    match via {
+        Some(_) => Err(AppError::Forbidden(
+            "tokens are managed when signed in, not with a token".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// GET /api/v1/tokens: the person's tokens (never the tokens themselves).
+pub async fn tokens(
+    State(state): State<AppState>,
+    Me(me): Me,
+    via: Option<axum::Extension<accounts::ViaToken>>,
+) -> AppResult<Json<Vec<crate::model::ApiToken>>> {
+    by_session(via.as_ref())?;
+    Ok(Json(accounts::list_tokens(&state, &me).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    #[serde(default)]
+    scope: crate::model::TokenScope,
+    /// Days until it stops; never when absent.
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+/// POST /api/v1/tokens {name, scope?: "read"|"read_write", expires_in_days?}: 201 with the
+/// token, shown this once.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Me(me): Me,
+    via: Option<axum::Extension<accounts::ViaToken>>,
+    Json(body): Json<NewToken>,
+) -> AppResult<(StatusCode, Json<crate::model::NewApiToken>)> {
+    by_session(via.as_ref())?;
+    let made =
+        accounts::create_token(&state, &me, &body.name, body.scope, body.expires_in_days).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// DELETE /api/v1/tokens/{id}: revoked; it stops at once.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Me(me): Me,
+    via: Option<axum::Extension<accounts::ViaToken>>,
+    super::IdPath(id): super::IdPath,
+) -> AppResult<StatusCode> {
+    by_session(via.as_ref())?;
+    accounts::revoke_token(&state, &me, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

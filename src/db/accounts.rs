@@ -93,6 +93,32 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Uuid, sqlx::Error>;
 }
 
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_token(
+        &self,
+        owner: Uuid,
+        name: &str,
+        token_hash: &[u8],
+        scope: crate::model::TokenScope,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<crate::model::ApiToken, sqlx::Error>;
+
+    /// A person's tokens that are not revoked, newest first.
+    async fn list_tokens(&self, owner: Uuid) -> Result<Vec<crate::model::ApiToken>, sqlx::Error>;
+
+    /// False when the person has no such token (or it was revoked already).
+    async fn revoke_token(&self, owner: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
+
+    /// The person and scope of a live token: not revoked, not expired, its person enabled. Its
+    /// last use is written at most once a minute.
+    async fn token_person(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Person, crate::model::TokenScope)>, sqlx::Error>;
+}
+
 /// The single-user mode's person; the first admin takes it over.
 pub const LOCAL_USERNAME: &str = "local";
 
@@ -306,4 +332,79 @@ macro_rules! portable_accounts {
     };
 }
 
+macro_rules! portable_tokens {
+    ($backend:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::db::accounts::TokenStore for $backend {
+            async fn insert_token(
+                &self,
+                owner: Uuid,
+                name: &str,
+                token_hash: &[u8],
+                scope: $crate::model::TokenScope,
+                expires_at: Option<DateTime<Utc>>,
+            ) -> Result<$crate::model::ApiToken, sqlx::Error> {
+                sqlx::query_as(
+                    "INSERT INTO api_tokens (id, owner_id, name, token_hash, scope, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     RETURNING id, name, scope, created_at, expires_at, last_used_at",
+                )
+                .bind(Uuid::now_v7()).bind(owner).bind($crate::text::storable(name)).bind(token_hash)
+                .bind(scope.as_str()).bind(now()).bind(expires_at)
+                .fetch_one(&self.pool)
+                .await
+            }
+
+            async fn list_tokens(&self, owner: Uuid) -> Result<Vec<$crate::model::ApiToken>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT id, name, scope, created_at, expires_at, last_used_at FROM api_tokens \
+                     WHERE owner_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+                )
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await
+            }
+
+            async fn revoke_token(&self, owner: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND owner_id = $3 AND revoked_at IS NULL")
+                    .bind(now()).bind(id).bind(owner)
+                    .execute(&self.pool)
+                    .await
+                    .map(|r| r.rows_affected() == 1)
+            }
+
+            async fn token_person(
+                &self,
+                token_hash: &[u8],
+                now: DateTime<Utc>,
+            ) -> Result<Option<($crate::model::Person, $crate::model::TokenScope)>, sqlx::Error> {
+                let found = sqlx::query_as::<_, (Uuid, Uuid, String, String, String, Option<DateTime<Utc>>)>(
+                    "SELECT t.id, u.id, u.username, u.role, t.scope, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.owner_id \
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2) \
+                     AND NOT u.disabled AND u.password_hash IS NOT NULL",
+                )
+                .bind(token_hash).bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some((token_id, id, username, role, scope, used)) = found else {
+                    return Ok(None);
+                };
+                let (Ok(role), Ok(scope)) = (
+                    $crate::model::AccountRole::try_from(role),
+                    $crate::model::TokenScope::try_from(scope),
+                ) else {
+                    return Ok(None);
+                };
+                if used.is_none_or(|used| now - used > chrono::Duration::seconds(60)) {
+                    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                        .bind(now).bind(token_id)
+                        .execute(&self.pool).await?;
+                }
+                Ok(Some(($crate::model::Person { id, username, role }, scope)))
+            }
+        }
+    };
+}
+
 pub(super) use portable_accounts;
+pub(super) use portable_tokens;

@@ -372,6 +372,7 @@ pub trait Store:
     + AnalyticsStore
     + TransferStore
     + AccountStore
+    + TokenStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -1242,8 +1243,8 @@ pub mod settings;
 mod sqlite;
 pub mod transfer;
 
-use accounts::portable_accounts;
-pub use accounts::AccountStore;
+use accounts::{portable_accounts, portable_tokens};
+pub use accounts::{AccountStore, TokenStore};
 use analytics::portable_analytics;
 pub use analytics::AnalyticsStore;
 pub use documents::{

@@ -54,6 +54,7 @@ portable_store!(PostgresStore {
 
 portable_settings!(PostgresStore);
 portable_accounts!(PostgresStore);
+portable_tokens!(PostgresStore);
 
 portable_transfer!(PostgresStore);
 

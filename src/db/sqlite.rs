@@ -180,6 +180,7 @@ portable_store!(SqliteStore {
 
 portable_settings!(SqliteStore);
 portable_accounts!(SqliteStore);
+portable_tokens!(SqliteStore);
 
 portable_transfer!(SqliteStore);
 

@@ -128,3 +128,54 @@ impl std::str::FromStr for SignupPolicy {
         }
     }
 }
+
+/// What a personal API token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// GET and HEAD only.
+    Read,
+    #[default]
+    ReadWrite,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::ReadWrite => "read_write",
+        }
+    }
+}
+
+impl TryFrom<String> for TokenScope {
+    type Error = UnknownVariant;
+    fn try_from(value: String) -> Result<Self, UnknownVariant> {
+        match value.as_str() {
+            "read" => Ok(TokenScope::Read),
+            "read_write" => Ok(TokenScope::ReadWrite),
+            _ => Err(UnknownVariant(value)),
+        }
+    }
+}
+
+/// A personal API token as its owner sees it (the token itself only once, when made).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    pub scope: TokenScope,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A token just made: `token` is shown this once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: ApiToken,
+}

@@ -196,3 +196,106 @@ fn web_origin() -> String {
     #[cfg(not(feature = "hydrate"))]
     String::new()
 }
+
+/// The person's API tokens (accounts mode): made here, shown once, revoked here.
+#[component]
+pub fn TokensSection() -> impl IntoView {
+    use crate::model::{ApiToken, AuthMode, TokenScope};
+    use crate::server_fns::accounts::{create_api_token, list_api_tokens, revoke_api_token};
+    let status = Resource::new(|| (), |_| get_auth_status());
+    let loaded = Resource::new(|| (), |_| list_api_tokens());
+    let tokens = RwSignal::new(Vec::<ApiToken>::new());
+    let name = RwSignal::new(String::new());
+    let read_only = RwSignal::new(false);
+    let days = RwSignal::new(String::from("90"));
+    let shown = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let refresh = move || {
+        leptos::task::spawn_local(async move {
+            if let Ok(list) = list_api_tokens().await {
+                tokens.set(list);
+            }
+        })
+    };
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let scope = if read_only.get_untracked() { TokenScope::Read } else { TokenScope::ReadWrite };
+        let expires = days.get_untracked().trim().parse::<u32>().ok();
+        let label = name.get_untracked();
+        leptos::task::spawn_local(async move {
+            match create_api_token(label, scope, expires).await {
+                Ok(made) => {
+                    error.set(None);
+                    shown.set(Some(made.token));
+                    name.set(String::new());
+                    refresh();
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    let revoke = move |id: uuid::Uuid| {
+        leptos::task::spawn_local(async move {
+            match revoke_api_token(id).await {
+                Ok(list) => tokens.set(list),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let accounts = status.await.ok().is_some_and(|s| s.mode == AuthMode::Accounts && s.person.is_some());
+                let list = loaded.await.unwrap_or_default();
+                if tokens.with_untracked(Vec::is_empty) {
+                    tokens.set(list);
+                }
+                accounts.then(|| view! {
+                    <section class="grid gap-3 rounded-xl border border-line p-4" aria-labelledby="tokens-heading" data-testid="tokens">
+                        <h2 id="tokens-heading" class="font-semibold">"API tokens"</h2>
+                        <p class="text-xs text-muted">"For scripts: send " <code>"Authorization: Bearer <token>"</code> " to /api/v1. A token is shown once; a read token can only read."</p>
+                        <form class="flex flex-wrap items-end gap-2 text-sm" on:submit=create>
+                            <label class="grid gap-1">"Name"
+                                <input data-testid="token-name" required maxlength="100" class="rounded-md border border-line bg-app px-2 py-1"
+                                    prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                            </label>
+                            <label class="grid gap-1">"Expires in days (empty: never)"
+                                <input data-testid="token-days" inputmode="numeric" class="w-24 rounded-md border border-line bg-app px-2 py-1"
+                                    prop:value=move || days.get() on:input=move |ev| days.set(event_target_value(&ev))/>
+                            </label>
+                            <label class="flex items-center gap-1">
+                                <input type="checkbox" data-testid="token-read-only" prop:checked=move || read_only.get()
+                                    on:change=move |ev| read_only.set(event_target_checked(&ev))/>
+                                "Read only"
+                            </label>
+                            <button type="submit" data-testid="token-create" class="rounded-md bg-primary px-3 py-1 font-medium text-on-primary">"Make a token"</button>
+                        </form>
+                        {move || error.get().map(|e| view! { <p role="alert" class="text-sm text-danger">{e}</p> })}
+                        {move || shown.get().map(|token| view! {
+                            <p class="rounded-md border border-warning bg-warning-soft p-2 text-sm">
+                                "Copy it now, it is not shown again: "
+                                <code data-testid="token-value" class="break-all">{token}</code>
+                            </p>
+                        })}
+                        <ul class="grid gap-1 text-sm" data-testid="token-list">
+                            <For each=move || tokens.get() key=|t| t.id let:token>
+                                {
+                                    let id = token.id;
+                                    let used = token.last_used_at.map_or_else(|| "never used".to_string(), |t| format!("last used {}", t.format("%Y-%m-%d %H:%M")));
+                                    let expires = token.expires_at.map_or_else(|| "no expiry".to_string(), |t| format!("expires {}", t.format("%Y-%m-%d")));
+                                    view! {
+                                        <li data-testid="token-item" class="flex flex-wrap items-center gap-2 rounded-md border border-line px-2 py-1">
+                                            <span class="font-medium">{token.name.clone()}</span>
+                                            <span class="text-muted">{token.scope.as_str()}" · "{used}" · "{expires}</span>
+                                            <button type="button" data-testid="token-revoke" class="ml-auto text-danger hover:underline" on:click=move |_| revoke(id)>"Revoke"</button>
+                                        </li>
+                                    }
+                                }
+                            </For>
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}

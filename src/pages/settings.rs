@@ -435,6 +435,8 @@ pub fn SettingsPage() -> impl IntoView {
                     <Toggle draft key="features.webhooks" label="Webhooks"/>
                 </div>
             </section>
+
+            <crate::pages::account::TokensSection/>
         </div>
     }
 }

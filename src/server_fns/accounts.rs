@@ -2,7 +2,7 @@
 //! and up are plain forms posted to /api/v1/auth (they work without JavaScript).
 
 use crate::error::AppError;
-use crate::model::{Account, AccountRole, AuthStatus, Invitation};
+use crate::model::{Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, TokenScope};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -32,4 +32,42 @@ pub async fn set_person_disabled(id: Uuid, disabled: bool) -> Result<Vec<Account
 pub async fn create_invitation(role: AccountRole) -> Result<Invitation, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::invite(&state, &super::me()?, role).await
+}
+
+/// Token management needs the session: a request made with a token is refused.
+#[cfg(feature = "ssr")]
+fn by_session() -> Result<crate::model::Person, AppError> {
+    let via_token = use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.extensions.get::<crate::service::accounts::ViaToken>().is_some());
+    if via_token {
+        return Err(AppError::Forbidden(
+            "tokens are managed when signed in, not with a token".into(),
+        ));
+    }
+    super::me()
+}
+
+#[server(endpoint = "list_api_tokens")]
+pub async fn list_api_tokens() -> Result<Vec<ApiToken>, AppError> {
+    let state = super::app_state()?;
+    crate::service::accounts::list_tokens(&state, &by_session()?).await
+}
+
+#[server(endpoint = "create_api_token")]
+pub async fn create_api_token(
+    name: String,
+    scope: TokenScope,
+    expires_in_days: Option<u32>,
+) -> Result<NewApiToken, AppError> {
+    let state = super::app_state()?;
+    crate::service::accounts::create_token(&state, &by_session()?, &name, scope, expires_in_days)
+        .await
+}
+
+#[server(endpoint = "revoke_api_token")]
+pub async fn revoke_api_token(id: Uuid) -> Result<Vec<ApiToken>, AppError> {
+    let state = super::app_state()?;
+    let me = by_session()?;
+    crate::service::accounts::revoke_token(&state, &me, id).await?;
+    crate::service::accounts::list_tokens(&state, &me).await
 }

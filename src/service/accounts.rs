@@ -5,7 +5,10 @@
 
 use crate::db::accounts::{Created, NewAccount};
 use crate::error::{AppError, AppResult};
-use crate::model::{Account, AccountRole, AuthMode, AuthStatus, Invitation, Person, SignupPolicy};
+use crate::model::{
+    Account, AccountRole, ApiToken, AuthMode, AuthStatus, Invitation, NewApiToken, Person,
+    SignupPolicy, TokenScope,
+};
 use crate::state::AppState;
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -433,5 +436,99 @@ mod tests {
         assert_eq!(limiter.wait("name:b", 3, window), None);
         limiter.succeeded("name:a");
         assert_eq!(limiter.wait("name:a", 3, window), None);
+    }
+}
+
+/// Personal API tokens start with this, so that a leaked one is recognisable (secret scanners,
+/// logs).
+pub const TOKEN_PREFIX: &str = "osk_";
+
+/// How a request proved who it is: a personal API token (its scope) rather than the session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViaToken(pub TokenScope);
+
+/// The token of `Authorization: Bearer …`, if the request has one.
+pub fn bearer_token(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty() && t.len() <= 200)
+}
+
+/// A new token for the person, shown once. Made from a signed-in page or session only: a
+/// token cannot make more tokens.
+pub async fn create_token(
+    state: &AppState,
+    person: &Person,
+    name: &str,
+    scope: TokenScope,
+    expires_in_days: Option<u32>,
+) -> AppResult<NewApiToken> {
+    let name = crate::text::clean_input(name);
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::InvalidInput(
+            "a token's name has 1 to 100 characters".into(),
+        ));
+    }
+    let expires_at = match expires_in_days {
+        None => None,
+        Some(days @ 1..=3650) => Some(Utc::now() + Duration::days(days.into())),
+        Some(_) => {
+            return Err(AppError::InvalidInput(
+                "a token expires in 1 to 3650 days, or never".into(),
+            ))
+        }
+    };
+    let token = format!("{TOKEN_PREFIX}{}", random_token());
+    let info = state
+        .store
+        .insert_token(person.id, name, &token_hash(&token), scope, expires_at)
+        .await?;
+    tracing::info!(person = %person.id, token = %info.id, scope = scope.as_str(), "API token created");
+    Ok(NewApiToken { token, info })
+}
+
+pub async fn list_tokens(state: &AppState, person: &Person) -> AppResult<Vec<ApiToken>> {
+    Ok(state.store.list_tokens(person.id).await?)
+}
+
+/// Revokes a token: it stops at once (every request checks it).
+pub async fn revoke_token(state: &AppState, person: &Person, id: Uuid) -> AppResult<()> {
+    if state.store.revoke_token(person.id, id).await? {
+        tracing::info!(person = %person.id, token = %id, "API token revoked");
+        Ok(())
+    } else {
+        Err(AppError::NotFound("token".into()))
+    }
+}
+
+/// The person and scope of a live token.
+pub async fn token_person(
+    state: &AppState,
+    token: &str,
+) -> AppResult<Option<(Person, TokenScope)>> {
+    Ok(state
+        .store
+        .token_person(&token_hash(token), crate::db::now())
+        .await?)
+}
+
+#[cfg(test)]
+mod token_tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_header() {
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(http::header::AUTHORIZATION, "Bearer osk_abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers).as_deref(), Some("osk_abc"));
+        headers.insert(http::header::AUTHORIZATION, "bearer  osk_abc ".parse().unwrap());
+        assert_eq!(bearer_token(&headers).as_deref(), Some("osk_abc"));
+        headers.insert(http::header::AUTHORIZATION, "Basic dXNlcjpwYXNz".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
     }
 }
