@@ -80,10 +80,8 @@ pub async fn authenticate(
                 Some(person)
             }
             Ok(None) => {
-                return AppError::Unauthorized(
-                    "this token is unknown, revoked or expired".into(),
-                )
-                .into_response()
+                return AppError::Unauthorized("this token is unknown, revoked or expired".into())
+                    .into_response()
             }
             Err(error) => return error.into_response(),
         },

@@ -415,7 +415,11 @@ async fn personal_tokens_for_scripts(backend: Backend) {
     let mut alice = Browser::new(&app);
     assert_eq!(alice.sign_up("alice", None).await.0, 201);
     let (status, made, _) = alice
-        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "backup script"})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "backup script"})),
+        )
         .await;
     assert_eq!(status, 201, "{made}");
     let token = made["token"].as_str().unwrap().to_string();
@@ -423,7 +427,10 @@ async fn personal_tokens_for_scripts(backend: Backend) {
     assert_eq!(made["scope"], "read_write");
     let (_, listed, _) = alice.call(Method::GET, "/api/v1/tokens", None).await;
     assert_eq!(listed[0]["name"], "backup script", "{listed}");
-    assert!(listed[0].get("token").is_none(), "never shown again: {listed}");
+    assert!(
+        listed[0].get("token").is_none(),
+        "never shown again: {listed}"
+    );
     assert_eq!(listed[0]["last_used_at"], Value::Null);
 
     // A script: the token alone, no cookie.
@@ -431,7 +438,8 @@ async fn personal_tokens_for_scripts(backend: Backend) {
         let http = reqwest::Client::new();
         let (url, token) = (app.url.clone(), token.to_string());
         move |method: Method, path: &str| {
-            http.request(method, format!("{url}{path}")).bearer_auth(&token)
+            http.request(method, format!("{url}{path}"))
+                .bearer_auth(&token)
         }
     };
     let writer = script(&token);
@@ -442,7 +450,10 @@ async fn personal_tokens_for_scripts(backend: Backend) {
         .unwrap();
     assert_eq!(sent.status(), 201);
     let (_, listed, _) = alice.call(Method::GET, "/api/v1/conversations", None).await;
-    assert_eq!(listed[0]["title"], "From a script [tokens=3]", "it is Alice's: {listed}");
+    assert_eq!(
+        listed[0]["title"], "From a script [tokens=3]",
+        "it is Alice's: {listed}"
+    );
     let (_, tokens_now, _) = alice.call(Method::GET, "/api/v1/tokens", None).await;
     assert_ne!(tokens_now[0]["last_used_at"], Value::Null, "{tokens_now}");
     // A token cannot manage tokens.
@@ -451,11 +462,22 @@ async fn personal_tokens_for_scripts(backend: Backend) {
 
     // Read-only: reads, never writes.
     let (_, reader, _) = alice
-        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "dashboard", "scope": "read", "expires_in_days": 30})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "dashboard", "scope": "read", "expires_in_days": 30})),
+        )
         .await;
     assert_ne!(reader["expires_at"], Value::Null);
     let read_only = script(reader["token"].as_str().unwrap());
-    assert_eq!(read_only(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+    assert_eq!(
+        read_only(Method::GET, "/api/v1/conversations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let refused = read_only(Method::POST, "/api/v1/conversations")
         .json(&json!({"content": "no"}))
         .send()
@@ -463,10 +485,16 @@ async fn personal_tokens_for_scripts(backend: Backend) {
         .unwrap();
     assert_eq!(refused.status(), 403);
     let (status, _, _) = alice
-        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "x", "expires_in_days": 0})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "x", "expires_in_days": 0})),
+        )
         .await;
     assert_eq!(status, 422);
-    let (status, _, _) = alice.call(Method::POST, "/api/v1/tokens", Some(json!({"name": "  "}))).await;
+    let (status, _, _) = alice
+        .call(Method::POST, "/api/v1/tokens", Some(json!({"name": "  "})))
+        .await;
     assert_eq!(status, 422);
 
     // A wrong token is refused even beside a good cookie; someone else cannot revoke it.
@@ -477,27 +505,76 @@ async fn personal_tokens_for_scripts(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
-    let (_, invitation, _) = alice.call(Method::POST, "/api/v1/admin/invitations", Some(json!({}))).await;
-    let invite = invitation["link"].as_str().unwrap().strip_prefix("/signup?invite=").unwrap().to_string();
+    let (_, invitation, _) = alice
+        .call(Method::POST, "/api/v1/admin/invitations", Some(json!({})))
+        .await;
+    let invite = invitation["link"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("/signup?invite=")
+        .unwrap()
+        .to_string();
     let mut bob = Browser::new(&app);
     let (_, bob_made) = bob.sign_up("bob", Some(&invite)).await;
     let token_id = made["id"].as_str().unwrap();
-    let (status, _, _) = bob.call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    let (status, _, _) = bob
+        .call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None)
+        .await;
     assert_eq!(status, 404);
-    assert_eq!(writer(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+    assert_eq!(
+        writer(Method::GET, "/api/v1/conversations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     // Revoked, it stops at once; a disabled person's tokens stop too.
-    let (status, _, _) = alice.call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None).await;
+    let (status, _, _) = alice
+        .call(Method::DELETE, &format!("/api/v1/tokens/{token_id}"), None)
+        .await;
     assert_eq!(status, 204);
-    assert_eq!(writer(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 401);
-    let (_, bobs, _) = bob.call(Method::POST, "/api/v1/tokens", Some(json!({"name": "bob's"}))).await;
+    assert_eq!(
+        writer(Method::GET, "/api/v1/conversations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let (_, bobs, _) = bob
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(json!({"name": "bob's"})),
+        )
+        .await;
     let bobs_script = script(bobs["token"].as_str().unwrap());
-    assert_eq!(bobs_script(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 200);
+    assert_eq!(
+        bobs_script(Method::GET, "/api/v1/conversations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let bob_id = bob_made["id"].as_str().unwrap();
     alice
-        .call(Method::PUT, &format!("/api/v1/admin/people/{bob_id}/disabled"), Some(json!({"disabled": true})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/admin/people/{bob_id}/disabled"),
+            Some(json!({"disabled": true})),
+        )
         .await;
-    assert_eq!(bobs_script(Method::GET, "/api/v1/conversations").send().await.unwrap().status(), 401);
+    assert_eq!(
+        bobs_script(Method::GET, "/api/v1/conversations")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 on_both_backends!(

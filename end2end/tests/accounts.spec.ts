@@ -1,4 +1,4 @@
-import { test, expect, Browser, Page } from "@playwright/test";
+import { test, expect, Browser, Page, request as playwrightRequest } from "@playwright/test";
 import { waitForHydration, waitForStatus } from "./helpers";
 
 // A server of its own, with sign-in (auth.mode = "accounts", sign-up by invitation).
@@ -77,6 +77,23 @@ test("the first person creates the admin, invites a second, and each sees only t
   await bob.page.getByTestId("login-password").fill(PASSWORD);
   await bob.page.getByTestId("login-submit").click();
   await expect(bob.page.getByTestId("auth-error")).toContainText("wrong name or password");
+
+  // A token for scripts, made in the settings page and shown once; revoked, it stops at once.
+  await admin.page.goto(`${BASE}/settings`);
+  await waitForHydration(admin.page);
+  await admin.page.getByTestId("token-name").fill("backup script");
+  await admin.page.getByTestId("token-create").click();
+  const token = (await admin.page.getByTestId("token-value").textContent())!.trim();
+  expect(token).toMatch(/^osk_[A-Za-z0-9_-]{43}$/);
+  await expect(admin.page.getByTestId("token-item")).toHaveCount(1);
+  const api = await playwrightRequest.newContext({ baseURL: BASE, extraHTTPHeaders: { Authorization: `Bearer ${token}` } });
+  const listed = await api.get("/api/v1/conversations");
+  expect(listed.status()).toBe(200);
+  expect((await listed.json()).map((c: any) => c.title)).toEqual(["Alice's plans [tokens=3]"]);
+  await admin.page.getByTestId("token-revoke").click();
+  await expect(admin.page.getByTestId("token-item")).toHaveCount(0);
+  expect((await api.get("/api/v1/conversations")).status()).toBe(401);
+  await api.dispose();
 
   // Signing out from the menu.
   await admin.page.goto(`${BASE}/`);

@@ -44,7 +44,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/admin/invitations", post(auth::invite))
         .route("/api/v1/tokens", get(auth::tokens).post(auth::create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(auth::revoke_token))
+        .route(
+            "/api/v1/tokens/{id}",
+            axum::routing::delete(auth::revoke_token),
+        )
         .route("/api/v1/analytics", get(analytics::get))
         .route(
             "/api/v1/conversations",

@@ -219,7 +219,11 @@ pub fn TokensSection() -> impl IntoView {
     };
     let create = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let scope = if read_only.get_untracked() { TokenScope::Read } else { TokenScope::ReadWrite };
+        let scope = if read_only.get_untracked() {
+            TokenScope::Read
+        } else {
+            TokenScope::ReadWrite
+        };
         let expires = days.get_untracked().trim().parse::<u32>().ok();
         let label = name.get_untracked();
         leptos::task::spawn_local(async move {

@@ -2,7 +2,9 @@
 //! and up are plain forms posted to /api/v1/auth (they work without JavaScript).
 
 use crate::error::AppError;
-use crate::model::{Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, TokenScope};
+use crate::model::{
+    Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, TokenScope,
+};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -37,8 +39,12 @@ pub async fn create_invitation(role: AccountRole) -> Result<Invitation, AppError
 /// Token management needs the session: a request made with a token is refused.
 #[cfg(feature = "ssr")]
 fn by_session() -> Result<crate::model::Person, AppError> {
-    let via_token = use_context::<http::request::Parts>()
-        .is_some_and(|parts| parts.extensions.get::<crate::service::accounts::ViaToken>().is_some());
+    let via_token = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .extensions
+            .get::<crate::service::accounts::ViaToken>()
+            .is_some()
+    });
     if via_token {
         return Err(AppError::Forbidden(
             "tokens are managed when signed in, not with a token".into(),

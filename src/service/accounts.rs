@@ -524,11 +524,20 @@ mod token_tests {
     fn bearer_tokens_are_read_from_the_header() {
         let mut headers = http::HeaderMap::new();
         assert_eq!(bearer_token(&headers), None);
-        headers.insert(http::header::AUTHORIZATION, "Bearer osk_abc".parse().unwrap());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "Bearer osk_abc".parse().unwrap(),
+        );
         assert_eq!(bearer_token(&headers).as_deref(), Some("osk_abc"));
-        headers.insert(http::header::AUTHORIZATION, "bearer  osk_abc ".parse().unwrap());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "bearer  osk_abc ".parse().unwrap(),
+        );
         assert_eq!(bearer_token(&headers).as_deref(), Some("osk_abc"));
-        headers.insert(http::header::AUTHORIZATION, "Basic dXNlcjpwYXNz".parse().unwrap());
+        headers.insert(
+            http::header::AUTHORIZATION,
+            "Basic dXNlcjpwYXNz".parse().unwrap(),
+        );
         assert_eq!(bearer_token(&headers), None);
     }
 }
