@@ -396,6 +396,10 @@ async fn configured_headers_are_on_every_response(backend: Backend) {
         );
         assert!(response.headers().contains_key("x-response-time"), "{path}");
     }
+    // An unknown API path answers the API's JSON error, not the app's page.
+    let (status, body) = app.get("/api/v1/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
 }
 
 on_both_backends!(

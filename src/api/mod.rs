@@ -43,6 +43,8 @@ pub fn routes() -> Router<AppState> {
             put(auth::set_disabled),
         )
         .route("/api/v1/admin/invitations", post(auth::invite))
+        // An unknown API path is a JSON 404 for the client that asked, not the app's page.
+        .route("/api/v1/{*rest}", axum::routing::any(unknown_route))
         .route("/api/v1/tokens", get(auth::tokens).post(auth::create_token))
         .route(
             "/api/v1/tokens/{id}",
@@ -166,4 +168,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map(|axum::extract::Path(id)| IdPath(id))
             .map_err(|_| AppError::NotFound("resource".into()))
     }
+}
+
+/// Any path under /api/v1 that no route serves.
+async fn unknown_route() -> AppError {
+    AppError::NotFound("API route".into())
 }
