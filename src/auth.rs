@@ -50,7 +50,7 @@ fn is_public(path: &str) -> bool {
 }
 
 /// A page of the app (not the API, not a file).
-fn is_page(method: &Method, path: &str) -> bool {
+pub(crate) fn is_page(method: &Method, path: &str) -> bool {
     method == Method::GET
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")

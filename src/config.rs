@@ -44,6 +44,9 @@ pub struct ServerSettings {
     /// How long the instance's saved settings (feature flags…) are kept before being read
     /// again: how soon another instance's change arrives here.
     pub settings_refresh_ms: u64,
+    /// A page whose server rendering has not started its answer after this long gets a 503
+    /// ("reload") instead of hanging: a safety net for a render that never completes.
+    pub page_timeout_ms: u64,
     /// Headers added to every response (`{"X-Served-By" = "acme"}`); checked at start.
     pub response_headers: std::collections::BTreeMap<String, String>,
     /// Largest body of a conversation import (`POST /api/v1/conversations/import`).
@@ -313,6 +316,7 @@ impl Default for ServerSettings {
             // well under this.
             max_body_bytes: 2 * 1024 * 1024,
             settings_refresh_ms: 1_000,
+            page_timeout_ms: 15_000,
             response_headers: std::collections::BTreeMap::new(),
             max_import_bytes: 32 * 1024 * 1024,
         }

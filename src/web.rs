@@ -47,6 +47,11 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
         // Pages are rendered with the person's settings (theme, layout, features).
         .layer(middleware::from_fn_with_state(state.clone(), load_preferences))
+        // No page render may hang for ever.
+        .layer(middleware::from_fn_with_state(
+            Duration::from_millis(state.settings.server.page_timeout_ms),
+            page_deadline,
+        ))
         // Who is asking: everything above reads the person it finds.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -184,6 +189,37 @@ async fn feature_gate(
             ),
         )
             .into_response(),
+    }
+}
+
+/// Answers 503 when a page's server rendering has not produced its answer within `limit`.
+/// A safety net: under load a Leptos render has been seen, rarely, to wait for ever on a
+/// future that is never woken (the runtime's workers idle; upstream leptos issue #4647), and a
+/// person should get "reload" rather than an endless spinner. Logged as an error.
+async fn page_deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    if !crate::auth::is_page(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_string();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%path, limit_ms = limit.as_millis() as u64, "a page did not render in time");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                axum::response::Html(
+                    "<!doctype html><meta charset=\"utf-8\"><title>Try again</title>\
+                     <p>This page took too long to prepare. Please reload it.</p>",
+                ),
+            )
+                .into_response()
+        }
     }
 }
 

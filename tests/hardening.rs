@@ -348,7 +348,24 @@ async fn what_browsers_see_of_ollama_is_redacted(backend: Backend) {
     assert_eq!(body["url"], "http://127.0.0.1:9");
 }
 
+/// A page that cannot be rendered in time is a 503 with Retry-After, not a request that hangs;
+/// the API is not held to the page deadline.
+async fn a_page_that_cannot_render_in_time_is_a_503(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        // No render finishes on its first poll: every page misses this deadline.
+        settings.server.page_timeout_ms = 0;
+    })
+    .await;
+    let page = app.at(reqwest::Method::GET, "/").send().await.unwrap();
+    assert_eq!(page.status(), 503);
+    assert_eq!(page.headers()["retry-after"], "1");
+    assert!(page.text().await.unwrap().contains("Please reload it"));
+    let (status, _) = app.get("/api/v1/conversations").await;
+    assert_eq!(status, 200);
+}
+
 on_both_backends!(
+    a_page_that_cannot_render_in_time_is_a_503,
     odd_characters_from_the_model_are_stored,
     a_message_of_control_characters_is_refused,
     simultaneous_sends_start_one_answer,
