@@ -192,7 +192,7 @@ async fn feature_gate(
     }
 }
 
-/// Answers 503 when a page's server rendering has not produced its answer within `limit`.
+/// Answers 503 when a page (or a file of the site) has not produced its answer within `limit`.
 /// A safety net: under load a Leptos render has been seen, rarely, to wait for ever on a
 /// future that is never woken (the runtime's workers idle; upstream leptos issue #4647), and a
 /// person should get "reload" rather than an endless spinner. Logged as an error.
@@ -202,7 +202,11 @@ async fn page_deadline(
     next: Next,
 ) -> Response {
     use axum::response::IntoResponse;
-    if !crate::auth::is_page(request.method(), request.uri().path()) {
+    // Pages and the site's files (the API, server functions and event streams are not held
+    // to it: they answer at once or stream on purpose).
+    let bounded =
+        request.method() == axum::http::Method::GET && !request.uri().path().starts_with("/api/");
+    if !bounded {
         return next.run(request).await;
     }
     let path = request.uri().path().to_string();
