@@ -235,14 +235,8 @@ async fn load_preferences(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let page = request.method() == axum::http::Method::GET
-        && !path.starts_with("/api/")
-        && !path.starts_with("/pkg/")
-        && !matches!(path, "/healthz" | "/readyz")
-        && !path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'));
+    let page =
+        crate::auth::is_page(request.method(), path) && !matches!(path, "/healthz" | "/readyz");
     if page {
         let person = request
             .extensions()

@@ -25,11 +25,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Body<T>, AppError> {
-        let form = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let form = is_form(request.headers());
         let value = if form {
             axum::Form::<T>::from_request(request, state)
                 .await
@@ -105,9 +101,7 @@ fn signed_in(
     } else {
         (status, Json(person)).into_response()
     };
-    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(state, Some(token))) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    set_session_cookie(state, &mut response, Some(token));
     response
 }
 
@@ -204,10 +198,15 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppRes
     } else {
         StatusCode::NO_CONTENT.into_response()
     };
-    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(&state, None)) {
+    set_session_cookie(&state, &mut response, None);
+    Ok(response)
+}
+
+/// Adds the session cookie to a response (`None`: the cookie that removes it).
+fn set_session_cookie(state: &AppState, response: &mut Response, token: Option<&str>) {
+    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(state, token)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    Ok(response)
 }
 
 fn is_form(headers: &HeaderMap) -> bool {
@@ -229,9 +228,7 @@ pub async fn logout_everywhere(
     } else {
         Json(serde_json::json!({ "ended": ended })).into_response()
     };
-    if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(&state, None)) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
+    set_session_cookie(&state, &mut response, None);
     Ok(response)
 }
 
