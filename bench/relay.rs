@@ -30,6 +30,9 @@ async fn main() {
     let data = tempfile::tempdir().unwrap();
     let mut settings = Settings::default();
     settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
+    // No rate limits: a benchmark sends far more than a person.
+    settings.limits.per_minute = 0;
+    settings.limits.per_hour = 0;
     settings.database.data_dir = data.path().to_path_buf();
     settings.ollama.url = fake.url();
     settings.log.filter = "warn".into();

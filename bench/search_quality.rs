@@ -129,6 +129,9 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::default();
     settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
+    // No rate limits: a benchmark sends far more than a person.
+    settings.limits.per_minute = 0;
+    settings.limits.per_hour = 0;
     settings.database.data_dir = dir.path().to_path_buf();
     settings.ollama.url = fake.url();
     // Small chunks (a sentence or two), so that the right one competes with its neighbours.

@@ -13,7 +13,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 FAKE_OLLAMA_ADDR=127.0.0.1:39322 target/release/fake-ollama >"$work/fake.log" 2>&1 &
 pids+=($!)
-OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_ADDR=127.0.0.1:39320 OLLAMA_URL=http://127.0.0.1:39322 OLLAMASTACK_DATA_DIR="$work/data" \
+OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_RATE_PER_MINUTE=0 OLLAMASTACK_RATE_PER_HOUR=0 OLLAMASTACK_ADDR=127.0.0.1:39320 OLLAMA_URL=http://127.0.0.1:39322 OLLAMASTACK_DATA_DIR="$work/data" \
   LEPTOS_SITE_ROOT=target/site RUST_LOG=warn target/release/ollamastack >"$work/app.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:39320/healthz >/dev/null 2>&1 && break; sleep 0.2; done

@@ -13,6 +13,7 @@ use crate::pages::{
     conversation::ConversationPage,
     documents::{DocumentsPage, SearchPage},
     home::HomePage,
+    integrations::IntegrationsPage,
     settings::SettingsPage,
 };
 use leptos::prelude::*;
@@ -104,6 +105,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/login") view=LoginPage/>
                             <Route path=path!("/signup") view=SignupPage/>
                         </Routes>

@@ -16,6 +16,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub analytics: AnalyticsSettings,
     pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub outbound: OutboundSettings,
+    pub webhooks: WebhookSettings,
     /// Defaults of the runtime settings (`ui.*`, `ai.*`, `features.*`), which people and the
     /// instance may override while the server runs.
     pub ui: crate::model::UiPreferences,
@@ -51,6 +54,10 @@ pub struct ServerSettings {
     pub response_headers: std::collections::BTreeMap<String, String>,
     /// Largest body of a conversation import (`POST /api/v1/conversations/import`).
     pub max_import_bytes: usize,
+    /// Origins (`https://tools.example.com`) whose pages may call the REST API from a browser
+    /// (CORS). Empty: none, the default. Cross-origin calls that change something must carry a
+    /// personal token (a cookie session is never enough across origins).
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -280,6 +287,93 @@ impl Default for AuthSettings {
     }
 }
 
+/// How much each person (or address) may ask, and how client addresses are found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Requests a minute per person; requests without a person count per client address.
+    /// 0: no limit. Files of the site and health checks are not counted.
+    pub per_minute: u32,
+    /// Requests an hour, counted the same way. 0: no limit.
+    pub per_hour: u32,
+    /// Live event streams (answers being followed) one person may hold open at once.
+    pub max_streams_per_person: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client. Without
+    /// them the TCP peer is the client, and the header, which anyone can forge, is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            per_minute: 60,
+            per_hour: 1_000,
+            max_streams_per_person: 8,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Requests the server makes to addresses people choose (webhooks) and tools call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Host names (or addresses) that may be private: an internal service a webhook may call.
+    /// Everything else must resolve to public addresses only. The hosts of the tool URLs set
+    /// in `[tools]` are allowed too.
+    pub allowed_hosts: Vec<String>,
+    /// Time for one request, connecting included.
+    pub timeout_ms: u64,
+    /// Most of an answer's body read (the rest is not).
+    pub max_response_bytes: usize,
+}
+
+impl Default for OutboundSettings {
+    fn default() -> Self {
+        OutboundSettings {
+            allowed_hosts: Vec::new(),
+            timeout_ms: 5_000,
+            max_response_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl OutboundSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// Webhook deliveries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// How long a failing delivery is retried before it is given up.
+    pub retry_for_secs: u64,
+    /// The wait before the first retry; it doubles with each attempt, up to `max_retry_ms`.
+    pub first_retry_ms: u64,
+    pub max_retry_ms: u64,
+    /// How often each instance looks for events to deliver.
+    pub poll_interval_ms: u64,
+    /// Deliveries in flight at once, per instance.
+    pub concurrency: usize,
+    /// Webhooks one person may register.
+    pub max_per_person: usize,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            retry_for_secs: 24 * 3600,
+            first_retry_ms: 10_000,
+            max_retry_ms: 2 * 3600 * 1000,
+            poll_interval_ms: 1_000,
+            concurrency: 8,
+            max_per_person: 20,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsSettings {
@@ -319,6 +413,7 @@ impl Default for ServerSettings {
             page_timeout_ms: 15_000,
             response_headers: std::collections::BTreeMap::new(),
             max_import_bytes: 32 * 1024 * 1024,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -478,6 +573,29 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("OLLAMASTACK_PROTECTED", "server.protected (true/false)"),
     ("OLLAMASTACK_MAX_BODY_BYTES", "server.max_body_bytes"),
+    (
+        "OLLAMASTACK_CORS_ORIGINS",
+        "server.cors_origins (comma-separated)",
+    ),
+    ("OLLAMASTACK_RATE_PER_MINUTE", "limits.per_minute (0: none)"),
+    ("OLLAMASTACK_RATE_PER_HOUR", "limits.per_hour (0: none)"),
+    (
+        "OLLAMASTACK_MAX_STREAMS_PER_PERSON",
+        "limits.max_streams_per_person",
+    ),
+    (
+        "OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS",
+        "outbound.allowed_hosts (comma-separated)",
+    ),
+    ("OLLAMASTACK_OUTBOUND_TIMEOUT_MS", "outbound.timeout_ms"),
+    (
+        "OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS",
+        "webhooks.retry_for_secs",
+    ),
+    (
+        "OLLAMASTACK_TRUSTED_PROXIES",
+        "limits.trusted_proxies (comma-separated addresses or CIDR ranges)",
+    ),
     ("DATABASE_URL", "database.url"),
     ("OLLAMASTACK_DATA_DIR", "database.data_dir"),
     ("OLLAMASTACK_DB_MAX_CONNECTIONS", "database.max_connections"),
@@ -562,6 +680,23 @@ pub fn preference_env_name(key: &str) -> String {
 }
 
 impl Settings {
+    /// What outbound requests may reach: the configured allow-list, and the hosts of the tool
+    /// URLs an administrator set.
+    pub fn outbound_policy(&self) -> crate::net::OutboundPolicy {
+        let tool_hosts = [&self.tools.weather_url, &self.tools.geocoding_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|url| reqwest::Url::parse(url).ok())
+            .filter_map(|url| url.host_str().map(str::to_string));
+        crate::net::OutboundPolicy::new(
+            self.outbound
+                .allowed_hosts
+                .iter()
+                .cloned()
+                .chain(tool_hosts),
+        )
+    }
+
     /// The folder of files kept on disk.
     pub fn files_dir(&self) -> PathBuf {
         self.documents
@@ -628,14 +763,30 @@ impl Settings {
         set!("OLLAMASTACK_ADDR" => self.server.addr);
         set!("LEPTOS_SITE_ROOT" => self.server.site_root);
         set!("OLLAMASTACK_PUBLIC_URL" => some self.server.public_url);
-        if let Some(v) = lookup("OLLAMASTACK_ALLOWED_HOSTS") {
-            self.server.allowed_hosts = v
-                .split(',')
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
                 .map(str::trim)
                 .filter(|h| !h.is_empty())
                 .map(str::to_string)
-                .collect();
+                .collect()
+        };
+        if let Some(v) = lookup("OLLAMASTACK_ALLOWED_HOSTS") {
+            self.server.allowed_hosts = list(v);
         }
+        if let Some(v) = lookup("OLLAMASTACK_CORS_ORIGINS") {
+            self.server.cors_origins = list(v);
+        }
+        if let Some(v) = lookup("OLLAMASTACK_TRUSTED_PROXIES") {
+            self.limits.trusted_proxies = list(v);
+        }
+        if let Some(v) = lookup("OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS") {
+            self.outbound.allowed_hosts = list(v);
+        }
+        set!("OLLAMASTACK_OUTBOUND_TIMEOUT_MS" => self.outbound.timeout_ms);
+        set!("OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS" => self.webhooks.retry_for_secs);
+        set!("OLLAMASTACK_RATE_PER_MINUTE" => self.limits.per_minute);
+        set!("OLLAMASTACK_RATE_PER_HOUR" => self.limits.per_hour);
+        set!("OLLAMASTACK_MAX_STREAMS_PER_PERSON" => self.limits.max_streams_per_person);
         set!("OLLAMASTACK_PROTECTED" => self.server.protected);
         set!("OLLAMASTACK_MAX_BODY_BYTES" => self.server.max_body_bytes);
         set!("DATABASE_URL" => some self.database.url);
@@ -792,6 +943,39 @@ impl Settings {
                 return Err(ConfigError::Invalid {
                     key,
                     reason: reason.into(),
+                });
+            }
+        }
+        crate::limits::TrustedProxies::parse(&self.limits.trusted_proxies).map_err(|reason| {
+            ConfigError::Invalid {
+                key: "limits.trusted_proxies",
+                reason,
+            }
+        })?;
+        if self.webhooks.concurrency < 1 || self.webhooks.first_retry_ms < 1 {
+            return Err(ConfigError::Invalid {
+                key: "webhooks",
+                reason: "concurrency and first_retry_ms must be at least 1".into(),
+            });
+        }
+        if self.limits.max_streams_per_person < 1 {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_streams_per_person",
+                reason: "must be at least 1".into(),
+            });
+        }
+        for origin in &self.server.cors_origins {
+            let valid = reqwest::Url::parse(origin).is_ok_and(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.origin().ascii_serialization() == origin.trim_end_matches('/')
+            });
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    key: "server.cors_origins",
+                    reason: format!(
+                        "{origin:?} is not an origin (scheme://host[:port], without a path)"
+                    ),
                 });
             }
         }

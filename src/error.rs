@@ -28,6 +28,10 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// This person (or, before sign-in, this address) sent more requests than the rate limit
+    /// allows; try again after `retry_after_secs`.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -58,7 +62,9 @@ impl AppError {
             AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::TooBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooBusy { .. } | AppError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -80,6 +86,7 @@ impl AppError {
             AppError::Unavailable(_) => "unavailable",
             AppError::Conflict(_) => "conflict",
             AppError::TooBusy { .. } => "too_busy",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Forbidden(_) => "forbidden",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::TooLarge(_) => "too_large",
@@ -103,6 +110,19 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(%error, "database error");
         AppError::Internal
+    }
+}
+
+impl AppError {
+    /// How long a client should wait before asking again, for the answers that say so.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::TooBusy {
+                retry_after_secs, ..
+            }
+            | AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub mod documents;
 #[cfg(feature = "ssr")]
 pub mod generation;
 #[cfg(feature = "ssr")]
+pub mod limits;
+#[cfg(feature = "ssr")]
 pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod net;
@@ -48,6 +50,8 @@ pub mod testing;
 pub mod tools;
 #[cfg(feature = "ssr")]
 pub mod web;
+#[cfg(feature = "ssr")]
+pub mod webhooks;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

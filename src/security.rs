@@ -18,10 +18,14 @@ pub struct Guard {
     hosts: Vec<String>,
     /// The configured public origin (`scheme://host[:port]`), if any.
     public_origin: Option<String>,
+    /// Origins whose pages may call the REST API (`server.cors_origins`).
+    cors_origins: Vec<String>,
+    /// Accounts mode: a cross-origin call that changes something must carry a personal token.
+    tokens_required: bool,
 }
 
 impl Guard {
-    pub fn from_settings(settings: &ServerSettings) -> Arc<Guard> {
+    pub fn from_settings(settings: &ServerSettings, mode: crate::model::AuthMode) -> Arc<Guard> {
         let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
             .into_iter()
             .map(String::from)
@@ -49,6 +53,8 @@ impl Guard {
         Arc::new(Guard {
             hosts,
             public_origin,
+            cors_origins: cors_origins(settings),
+            tokens_required: mode == crate::model::AuthMode::Accounts,
         })
     }
 
@@ -94,6 +100,69 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Whether a cross-origin request to the REST API is one the CORS allow-list admits: from
+    /// a listed origin and, with accounts, carrying a personal token (a page of that origin
+    /// riding on someone's session cookie is still refused).
+    pub fn cors_allowed(&self, path: &str, headers: &HeaderMap) -> bool {
+        let rest = path.starts_with("/api/v1/") || path.starts_with("/v1/");
+        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        rest && origin.is_some_and(|origin| self.cors_origins.iter().any(|o| o == origin))
+            && (!self.tokens_required || crate::service::accounts::bearer_token(headers).is_some())
+    }
+}
+
+/// The configured CORS origins, without a trailing slash.
+fn cors_origins(settings: &ServerSettings) -> Vec<String> {
+    settings
+        .cors_origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .collect()
+}
+
+/// CORS for the REST API (`/api/v1/…`, `/v1/…`) and the listed origins only; `None` when no
+/// origin is listed (the default). No cookies across origins: scripts send their token.
+pub fn cors_layer(settings: &ServerSettings) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins = cors_origins(settings);
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+                let path = parts.uri.path();
+                (path.starts_with("/api/v1/") || path.starts_with("/v1/"))
+                    && origin
+                        .to_str()
+                        .is_ok_and(|origin| origins.iter().any(|o| o == origin))
+            }))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([
+                header::RETRY_AFTER,
+                header::HeaderName::from_static("x-request-id"),
+                header::HeaderName::from_static("ratelimit-limit"),
+                header::HeaderName::from_static("ratelimit-remaining"),
+                header::HeaderName::from_static("ratelimit-reset"),
+                header::HeaderName::from_static("ratelimit-policy"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// The host without its port (`[::1]:3000` → `[::1]`).
 fn host_name(host: &str) -> &str {
     if host.starts_with('[') {
@@ -127,7 +196,10 @@ pub async fn check_request(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if !safe && !guard.origin_allowed(request.headers(), host.as_deref()) {
+    if !safe
+        && !guard.origin_allowed(request.headers(), host.as_deref())
+        && !guard.cors_allowed(request.uri().path(), request.headers())
+    {
         tracing::warn!(
             origin = ?request.headers().get(header::ORIGIN),
             path = request.uri().path(),
@@ -195,11 +267,43 @@ mod tests {
     use super::*;
 
     fn guard(public_url: Option<&str>, allowed: &[&str]) -> Arc<Guard> {
-        Guard::from_settings(&ServerSettings {
-            public_url: public_url.map(String::from),
-            allowed_hosts: allowed.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        })
+        Guard::from_settings(
+            &ServerSettings {
+                public_url: public_url.map(String::from),
+                allowed_hosts: allowed.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+            crate::model::AuthMode::Accounts,
+        )
+    }
+
+    #[test]
+    fn listed_origins_may_call_the_rest_api_with_a_token() {
+        let g = Guard::from_settings(
+            &ServerSettings {
+                cors_origins: vec!["https://tools.example.com/".into()],
+                ..Default::default()
+            },
+            crate::model::AuthMode::Accounts,
+        );
+        let listed = ("origin", "https://tools.example.com");
+        let token = ("authorization", "Bearer osk_abc");
+        assert!(g.cors_allowed("/api/v1/conversations", &headers(&[listed, token])));
+        assert!(g.cors_allowed("/v1/chat/completions", &headers(&[listed, token])));
+        assert!(
+            !g.cors_allowed("/api/v1/conversations", &headers(&[listed])),
+            "a cookie session is not enough across origins"
+        );
+        assert!(
+            !g.cors_allowed("/api/send_message", &headers(&[listed, token])),
+            "server functions are the page's own"
+        );
+        assert!(!g.cors_allowed(
+            "/api/v1/conversations",
+            &headers(&[("origin", "https://evil.example"), token])
+        ));
+        let off = guard(None, &[]);
+        assert!(!off.cors_allowed("/api/v1/conversations", &headers(&[listed, token])));
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

@@ -29,6 +29,14 @@ pub struct AppState {
     pub login_limiter: Arc<crate::service::accounts::LoginLimiter>,
     /// Settings people and the instance change while the server runs.
     pub runtime: Arc<crate::service::preferences::RuntimeSettings>,
+    /// Requests per person (or address) per minute and hour.
+    pub rate_limits: Arc<crate::limits::RateLimits>,
+    /// Live event streams each person holds open.
+    pub streams: Arc<crate::limits::StreamSlots>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<crate::limits::TrustedProxies>,
+    /// What requests to addresses people choose may reach (webhooks, tools).
+    pub outbound_policy: crate::net::OutboundPolicy,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +90,9 @@ impl AppState {
             path: settings.files_dir().display().to_string(),
             source,
         })?;
-        let mut tools = Toolbox::for_server(&settings.tools, &store, &documents).await;
+        let outbound_policy = settings.outbound_policy();
+        let mut tools =
+            Toolbox::for_server(&settings.tools, &store, &documents, &outbound_policy).await;
         tools.extend(extra_tools);
         let tools = Arc::new(tools);
         let generations = Generations::new(
@@ -108,6 +118,27 @@ impl AppState {
             std::time::Duration::from_millis(settings.server.settings_refresh_ms),
         ));
 
+        let rate_limits = Arc::new(crate::limits::RateLimits::from_settings(&settings.limits));
+        rate_limits.spawn_cleanup(
+            std::time::Duration::from_secs(60),
+            generations.shutdown_token(),
+        );
+        let streams = crate::limits::StreamSlots::new(settings.limits.max_streams_per_person);
+
+        // Checked when the settings were read.
+        let trusted_proxies = Arc::new(
+            crate::limits::TrustedProxies::parse(&settings.limits.trusted_proxies)
+                .unwrap_or_default(),
+        );
+
+        crate::webhooks::spawn_deliverer(
+            store.clone(),
+            settings.clone(),
+            runtime.clone(),
+            outbound_policy.client(settings.outbound.timeout()),
+            generations.shutdown_token(),
+        );
+
         Ok(AppState {
             leptos_options,
             settings: Arc::new(settings),
@@ -120,6 +151,10 @@ impl AppState {
             local_user,
             login_limiter: Default::default(),
             runtime,
+            rate_limits,
+            streams,
+            trusted_proxies,
+            outbound_policy,
         })
     }
 

@@ -28,9 +28,11 @@ use tower_http::{
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let leptos_options = state.leptos_options.clone();
-    let guard = crate::security::Guard::from_settings(&state.settings.server);
+    let guard =
+        crate::security::Guard::from_settings(&state.settings.server, state.settings.auth.mode);
+    let cors = crate::security::cors_layer(&state.settings.server);
     let body_limits = crate::security::BodyLimits::from_settings(&state.settings);
-    Router::new()
+    let router = Router::new()
         .merge(crate::api::routes())
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -43,6 +45,8 @@ pub fn app(state: AppState) -> Router {
         ))
         // The limit above bounds every body; axum's extractors need not add their own.
         .layer(DefaultBodyLimit::disable())
+        // A server function's error answers with its own status (404, 409, 429…), not 500.
+        .layer(middleware::from_fn(server_fn_status))
         // A feature switched off takes its routes with it.
         .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
         // Pages are rendered with the person's settings (theme, layout, features).
@@ -56,6 +60,11 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
+        ))
+        // From where: the peer, or what a trusted proxy forwarded (rate limits, sign-ins).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::find_client,
         ))
         .layer(
             ServiceBuilder::new()
@@ -83,7 +92,12 @@ pub fn app(state: AppState) -> Router {
                 // predicate never compresses server-sent events, so tokens are not buffered.
                 .layer(CompressionLayer::new()),
         )
-        .with_state(state)
+        .with_state(state);
+    // Outermost: a browser reads even a refusal (401, 429) of a listed origin.
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// The routes of each feature that can be switched off: a method (any when none), and a path
@@ -190,6 +204,32 @@ async fn feature_gate(
         )
             .into_response(),
     }
+}
+
+/// Leptos answers every server function error with 500; the typed error in the body knows its
+/// real status (404 for an id that is not the person's, 409, 429…), which this puts on the
+/// response, so the page and scripts see the same statuses as the REST API gives.
+async fn server_fn_status(request: Request, next: Next) -> Response {
+    let server_fn =
+        request.uri().path().starts_with("/api/") && !request.uri().path().starts_with("/api/v1/");
+    let response = next.run(request).await;
+    if !server_fn || response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // An error body is a few hundred bytes of JSON.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
+        parts.status = error.status_code();
+        if let Some(seconds) = error.retry_after_secs() {
+            parts
+                .headers
+                .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Answers 503 when a page (or a file of the site) has not produced its answer within `limit`.

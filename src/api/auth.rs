@@ -7,13 +7,12 @@ use crate::model::{Account, AccountRole, AuthStatus, Invitation, Person};
 use crate::service::accounts;
 use crate::state::AppState;
 use axum::{
-    extract::{ConnectInfo, FromRequest, Request, State},
+    extract::{FromRequest, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
     Json,
 };
 use serde::{de::DeserializeOwned, Deserialize};
-use std::net::SocketAddr;
 
 /// A body sent as JSON (scripts) or as a form (the pages); `form` says which, for the answer.
 pub struct Body<T> {
@@ -53,9 +52,10 @@ pub struct Credentials {
     next: Option<String>,
 }
 
-/// The address a request came from (for counting failed sign-ins).
-fn client_address(request_info: Option<&ConnectInfo<SocketAddr>>) -> String {
-    request_info.map_or_else(|| "unknown".into(), |info| info.0.ip().to_string())
+/// The address a request came from (for counting failed sign-ins): the peer, or the client a
+/// trusted proxy named.
+fn client_address(client: Option<&crate::limits::ClientIp>) -> String {
+    client.map_or_else(|| "unknown".into(), |ip| ip.0.to_string())
 }
 
 fn user_agent(headers: &HeaderMap) -> String {
@@ -114,7 +114,7 @@ pub async fn status(State(state): State<AppState>, me: Option<Me>) -> AppResult<
 /// POST /api/v1/auth/signup: creates the account (the first is the admin) and signs it in.
 pub async fn signup(
     State(state): State<AppState>,
-    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<axum::Extension<crate::limits::ClientIp>>,
     headers: HeaderMap,
     body: Body<Credentials>,
 ) -> Response {
@@ -127,7 +127,7 @@ pub async fn signup(
             value.invitation.as_deref(),
         )
         .await?;
-        let address = client_address(connect.as_ref().map(|c| &c.0));
+        let address = client_address(client.as_ref().map(|c| &c.0));
         accounts::sign_in(
             &state,
             &value.username,
@@ -160,12 +160,12 @@ pub async fn signup(
 /// POST /api/v1/auth/login
 pub async fn login(
     State(state): State<AppState>,
-    connect: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    client: Option<axum::Extension<crate::limits::ClientIp>>,
     headers: HeaderMap,
     body: Body<Credentials>,
 ) -> Response {
     let Body { value, form } = body;
-    let address = client_address(connect.as_ref().map(|c| &c.0));
+    let address = client_address(client.as_ref().map(|c| &c.0));
     match accounts::sign_in(
         &state,
         &value.username,

@@ -110,8 +110,11 @@ pub async fn events(
     State(state): State<AppState>,
     IdPath(id): IdPath,
 ) -> AppResult<Response> {
+    // Held by the stream: freed when it ends or the client goes away.
+    let slot = state.streams.acquire(me.id)?;
     let events = service::message_events(&state, me.id, id).await?;
-    let stream = events.map(|event| {
+    let stream = events.map(move |event| {
+        let _open = &slot;
         Ok::<_, Infallible>(match serde_json::to_string(&event) {
             Ok(json) => Event::default().data(json),
             Err(_) => Event::default().comment("unserialisable event"),

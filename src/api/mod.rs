@@ -9,8 +9,10 @@ mod custom;
 pub mod files;
 mod health;
 mod messages;
+mod openai;
 mod settings;
 mod tools;
+mod webhooks;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -45,6 +47,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/invitations", post(auth::invite))
         // An unknown API path is a JSON 404 for the client that asked, not the app's page.
         .route("/api/v1/{*rest}", axum::routing::any(unknown_route))
+        // OpenAI-compatible, for existing clients and SDKs.
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/models/{*model}", get(openai::model))
+        .route("/v1/{*rest}", axum::routing::any(openai::unknown))
         .route("/api/v1/tokens", get(auth::tokens).post(auth::create_token))
         .route(
             "/api/v1/tokens/{id}",
@@ -104,6 +111,29 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(files::detach),
         )
         .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/api/v1/webhooks/{id}/ping", post(webhooks::ping))
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/api/v1/webhooks/deliveries/{id}/redeliver",
+            post(webhooks::redeliver),
+        )
+        .route(
             "/api/v1/settings",
             get(settings::list).patch(settings::update_many),
         )
@@ -119,13 +149,10 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code(), "message": self.to_string() } });
         let mut response = (self.status_code(), axum::Json(body)).into_response();
-        if let AppError::TooBusy {
-            retry_after_secs, ..
-        } = &self
-        {
+        if let Some(retry_after_secs) = self.retry_after_secs() {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(*retry_after_secs),
+                axum::http::HeaderValue::from(retry_after_secs),
             );
         }
         response

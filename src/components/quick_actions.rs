@@ -39,6 +39,13 @@ pub const QUICK_ACTIONS: &[QuickAction] = &[
         needs: None,
     },
     QuickAction {
+        href: "/integrations",
+        label: "Integrations",
+        icon: "⇄",
+        test_id: "quick-integrations",
+        needs: Some(|f| f.webhooks),
+    },
+    QuickAction {
         href: "/settings",
         label: "Settings",
         icon: "⚙",

@@ -281,6 +281,8 @@ fn finished_payload(message: &Message) -> String {
         "chars": message.content.chars().count(),
         "role": message.role,
         "tool_name": message.tool_name,
+        // An agent step that asked for tools is not an answer (webhooks tell them apart).
+        "tool_calls": message.tool_calls.0.len(),
     })
     .to_string()
 }
@@ -373,6 +375,7 @@ pub trait Store:
     + TransferStore
     + AccountStore
     + TokenStore
+    + WebhookStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -1242,6 +1245,7 @@ mod postgres;
 pub mod settings;
 mod sqlite;
 pub mod transfer;
+pub mod webhooks;
 
 use accounts::{portable_accounts, portable_tokens};
 pub use accounts::{AccountStore, TokenStore};
@@ -1255,6 +1259,8 @@ use settings::portable_settings;
 pub use settings::{SavedSetting, SettingStore};
 use transfer::portable_transfer;
 pub use transfer::TransferStore;
+use webhooks::portable_webhooks;
+pub use webhooks::WebhookStore;
 #[allow(unused_imports)] // used by the backends' `portable_documents!`
 use {
     crate::documents::chunk::ChunkDraft,

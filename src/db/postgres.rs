@@ -55,6 +55,7 @@ portable_store!(PostgresStore {
 portable_settings!(PostgresStore);
 portable_accounts!(PostgresStore);
 portable_tokens!(PostgresStore);
+portable_webhooks!(PostgresStore);
 
 portable_transfer!(PostgresStore);
 

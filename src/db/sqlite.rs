@@ -181,6 +181,7 @@ portable_store!(SqliteStore {
 portable_settings!(SqliteStore);
 portable_accounts!(SqliteStore);
 portable_tokens!(SqliteStore);
+portable_webhooks!(SqliteStore);
 
 portable_transfer!(SqliteStore);
 

@@ -282,6 +282,10 @@ impl Documents {
         file: Option<Uuid>,
         limit: usize,
     ) -> AppResult<SearchResults> {
+        // A file that is not the person's is as unknown as one that does not exist.
+        if let Some(file) = file {
+            self.get(owner, file).await?;
+        }
         let scope = file.map(Scope::File).unwrap_or(Scope::All);
         search::hybrid(
             &self.store,

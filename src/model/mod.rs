@@ -5,10 +5,12 @@ mod accounts;
 mod analytics;
 mod documents;
 mod preferences;
+mod webhooks;
 pub use accounts::*;
 pub use analytics::*;
 pub use documents::*;
 pub use preferences::*;
+pub use webhooks::*;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

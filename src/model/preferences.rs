@@ -178,7 +178,7 @@ pub struct Features {
     pub analytics: bool,
     /// Uploading files (the documents already kept stay readable).
     pub file_upload: bool,
-    /// Webhooks (their routes arrive with accounts).
+    /// Webhooks: `/api/v1/webhooks` and the integrations page; off, nothing is delivered.
     pub webhooks: bool,
     /// The agent's tools: the tools menu, `/api/v1/tools`, tools in a turn or an assistant.
     pub custom_tools: bool,

@@ -4,4 +4,5 @@ pub mod assistants;
 pub mod conversation;
 pub mod documents;
 pub mod home;
+pub mod integrations;
 pub mod settings;

@@ -9,6 +9,7 @@ pub mod documents;
 pub mod ollama;
 pub mod settings;
 pub mod tools;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) fn app_state() -> Result<crate::state::AppState, crate::error::AppError> {

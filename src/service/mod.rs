@@ -13,6 +13,7 @@ pub mod preferences;
 mod prompt;
 pub mod transfer;
 mod validation;
+pub mod webhooks;
 
 pub use analytics::*;
 pub use assistants::*;

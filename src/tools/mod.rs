@@ -155,10 +155,11 @@ impl Toolbox {
         settings: &crate::config::ToolSettings,
         store: &crate::db::SharedStore,
         documents: &Arc<crate::documents::Documents>,
+        outbound: &crate::net::OutboundPolicy,
     ) -> Toolbox {
         let mut toolbox = Toolbox::basic();
         toolbox.add(Arc::new(documents::SearchDocuments::new(documents.clone())));
-        toolbox.add(Arc::new(weather::Weather::new(settings)));
+        toolbox.add(Arc::new(weather::Weather::new(settings, outbound)));
         toolbox.add(Arc::new(csv_stats::CsvSummary::new(store.clone())));
         toolbox.add(Arc::new(csv_chart::CsvChart::new(store.clone())));
         toolbox.add(Arc::new(webdev::FormatCode));

@@ -1,10 +1,11 @@
 //! Current weather for a place, from an Open-Meteo-compatible API whose base URL is a setting:
 //! the place name is geocoded (`/v1/search`), then the forecast API gives the current values
-//! (`/v1/forecast?current=…`). Calls are bounded in time and size and follow no redirect.
+//! (`/v1/forecast?current=…`). Calls are bounded in time and size, follow no redirect, and go
+//! through the outbound guard (no private address unless the host is configured or allowed).
 
 use super::{parse_arguments, schema_of, Tool, ToolContext, ToolError};
 use crate::config::ToolSettings;
-use crate::net::{configured_service_client, read_capped};
+use crate::net::{read_capped, GuardedClient, OutboundError, OutboundPolicy};
 use schemars::JsonSchema;
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::Value;
@@ -20,7 +21,7 @@ pub struct Weather {
     forecast_url: Option<String>,
     geocoding_url: Option<String>,
     timeout: Duration,
-    http: reqwest::Client,
+    http: GuardedClient,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, JsonSchema)]
@@ -70,7 +71,7 @@ struct Forecast {
 }
 
 impl Weather {
-    pub fn new(settings: &ToolSettings) -> Weather {
+    pub fn new(settings: &ToolSettings, outbound: &OutboundPolicy) -> Weather {
         let trim = |url: &String| url.trim_end_matches('/').to_string();
         let forecast_url = settings.weather_url.as_ref().map(trim);
         Weather {
@@ -81,7 +82,7 @@ impl Weather {
                 .or_else(|| forecast_url.clone()),
             forecast_url,
             timeout: settings.http_timeout(),
-            http: configured_service_client(settings.http_timeout()),
+            http: outbound.client(settings.http_timeout()),
         }
     }
 
@@ -92,11 +93,19 @@ impl Weather {
         url: &str,
         query: &[(&str, &str)],
     ) -> Result<T, ToolError> {
-        let response = self.http.get(url).query(query).send().await.map_err(|e| {
-            ToolError::Failed(if e.is_timeout() {
-                format!("the {service} service did not answer in time")
-            } else {
-                format!("the {service} service cannot be reached")
+        let url = reqwest::Url::parse(url).map_err(|_| {
+            ToolError::Failed(format!("the {service} service's address is not valid"))
+        })?;
+        let request = self.http.get(url).query(query);
+        let response = self.http.send(request).await.map_err(|e| {
+            ToolError::Failed(match e {
+                OutboundError::Refused(_) => {
+                    format!("the {service} service's address is not one this server may call")
+                }
+                OutboundError::Failed(reason) if reason.starts_with("timed out") => {
+                    format!("the {service} service did not answer in time")
+                }
+                OutboundError::Failed(_) => format!("the {service} service cannot be reached"),
             })
         })?;
         let status = response.status();
@@ -335,11 +344,15 @@ mod tests {
     }
 
     fn tool(url: Option<String>) -> Weather {
-        Weather::new(&ToolSettings {
-            weather_url: url,
-            http_timeout_ms: 1_000,
+        let settings = crate::config::Settings {
+            tools: ToolSettings {
+                weather_url: url,
+                http_timeout_ms: 1_000,
+                ..Default::default()
+            },
             ..Default::default()
-        })
+        };
+        Weather::new(&settings.tools, &settings.outbound_policy())
     }
 
     #[tokio::test]

@@ -171,6 +171,9 @@ pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
     settings.generation.shutdown_grace_ms = 3_000;
     // One person, no sign-in: what every test but the accounts tests needs.
     settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
+    // No rate limits: the tests that check them set their own.
+    settings.limits.per_minute = 0;
+    settings.limits.per_hour = 0;
     settings
 }
 
