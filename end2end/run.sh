@@ -38,7 +38,8 @@ pids+=($!)
 start_app() { # name port ollama_url [auth mode, single_user unless given] [requests a minute]
   # The single-user servers take every test's requests as one person: no rate limit there; the
   # accounts server keeps the defaults, as a team's server would.
-  OLLAMASTACK_RATE_PER_MINUTE=${5:-0} OLLAMASTACK_RATE_PER_HOUR=${6:-0} \
+  # Webhooks may reach 127.0.0.1 (the fake Ollama stands in for a receiver).
+  OLLAMASTACK_RATE_PER_MINUTE=${5:-0} OLLAMASTACK_RATE_PER_HOUR=${6:-0} OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS=127.0.0.1 \
   OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 OLLAMASTACK_AUTH_MODE=${4:-single_user} \
   OLLAMASTACK_DATA_DIR="$work/$1-data" LEPTOS_SITE_ROOT=target/site OLLAMASTACK_FLUSH_INTERVAL_MS=100 \
   OLLAMA_CONNECT_TIMEOUT_MS=500 RUST_LOG=info "$server" >"$work/$1.log" 2>&1 &

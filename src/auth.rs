@@ -46,7 +46,13 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Me {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/signup" | "/healthz" | "/readyz" | "/api/get_auth_status"
+        "/login"
+            | "/signup"
+            | "/healthz"
+            | "/readyz"
+            | "/api/get_auth_status"
+            | "/api/v1/openapi.json"
+            | "/api/docs"
     ) || path.starts_with("/api/v1/auth/")
 }
 

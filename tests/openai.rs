@@ -350,7 +350,48 @@ async fn tokens_are_the_api_keys(backend: Backend) {
     assert_eq!(listed[0]["title"], "Hi [tokens=3]", "{listed}");
 }
 
+/// The REST API describes itself: an OpenAPI document anyone may read, and a page of it that
+/// needs nothing from elsewhere.
+async fn the_api_is_described(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.auth.mode = AuthMode::Accounts;
+    })
+    .await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200, "public, like the sign-in routes");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/conversations",
+        "/api/v1/conversations/{id}",
+        "/api/v1/webhooks/{id}/deliveries",
+        "/v1/chat/completions",
+    ] {
+        assert!(paths.contains_key(path), "{path}");
+    }
+    assert_eq!(
+        doc["paths"]["/api/v1/conversations"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/SendMessage"
+    );
+    let page = app.at(Method::GET, "/api/docs").send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<code>/api/v1/conversations/{id}</code>"));
+    assert!(!html.contains("<script"), "no script");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
+}
+
 on_both_backends!(
+    the_api_is_described,
     a_completion_is_answered_and_stored,
     a_streamed_completion_sends_chunks_then_done,
     a_client_that_hangs_up_loses_nothing,

@@ -7,12 +7,21 @@ use crate::state::AppState;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     timeframe: Option<String>,
 }
 
 /// GET /api/v1/analytics?timeframe=24h|7d|30d (24h when absent).
+#[utoipa::path(
+    get,
+    path = "/api/v1/analytics",
+    tag = "analytics",
+    operation_id = "analytics_get",
+    params(ReportQuery),
+    responses((status = 200, body = AnalyticsReport), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,

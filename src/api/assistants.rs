@@ -9,6 +9,13 @@ use crate::state::AppState;
 use axum::{extract::State, http::StatusCode};
 
 /// GET /api/v1/assistants
+#[utoipa::path(
+    get,
+    path = "/api/v1/assistants",
+    tag = "assistants",
+    operation_id = "assistants_list",
+    responses((status = 200, body = Vec<Assistant>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(
     Me(me): Me,
     State(state): State<AppState>,
@@ -17,6 +24,14 @@ pub async fn list(
 }
 
 /// POST /api/v1/assistants: `name` and `model` are required.
+#[utoipa::path(
+    post,
+    path = "/api/v1/assistants",
+    tag = "assistants",
+    operation_id = "assistants_create",
+    request_body = AssistantInput,
+    responses((status = 201, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn create(
     Me(me): Me,
     State(state): State<AppState>,
@@ -27,6 +42,14 @@ pub async fn create(
 }
 
 /// GET /api/v1/assistants/{id}
+#[utoipa::path(
+    get,
+    path = "/api/v1/assistants/{id}",
+    tag = "assistants",
+    operation_id = "assistants_get",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
@@ -38,6 +61,15 @@ pub async fn get(
 }
 
 /// PATCH /api/v1/assistants/{id}: absent fields keep their values.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/assistants/{id}",
+    tag = "assistants",
+    operation_id = "assistants_update",
+    request_body = AssistantInput,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn update(
     Me(me): Me,
     State(state): State<AppState>,
@@ -50,6 +82,14 @@ pub async fn update(
 }
 
 /// POST /api/v1/assistants/{id}/duplicate
+#[utoipa::path(
+    post,
+    path = "/api/v1/assistants/{id}/duplicate",
+    tag = "assistants",
+    operation_id = "assistants_duplicate",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 201, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn duplicate(
     Me(me): Me,
     State(state): State<AppState>,
@@ -61,6 +101,14 @@ pub async fn duplicate(
 
 /// DELETE /api/v1/assistants/{id}: conversations that ran with it keep their messages and run
 /// with no assistant from then on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/assistants/{id}",
+    tag = "assistants",
+    operation_id = "assistants_delete",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn delete(
     Me(me): Me,
     State(state): State<AppState>,
@@ -72,6 +120,14 @@ pub async fn delete(
 
 /// GET /api/v1/assistants/{id}/files: the documents of its knowledge (set with `files` in
 /// POST or PATCH).
+#[utoipa::path(
+    get,
+    path = "/api/v1/assistants/{id}/files",
+    tag = "assistants",
+    operation_id = "assistants_files",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Vec<crate::model::FileInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn files(
     Me(me): Me,
     State(state): State<AppState>,

@@ -40,7 +40,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     username: String,
     password: String,
@@ -107,11 +107,26 @@ fn signed_in(
 
 /// GET /api/v1/auth/status: the mode, whether the instance waits for its admin, the sign-up
 /// policy, and who is signed in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/status",
+    tag = "auth",
+    operation_id = "auth_status",
+    responses((status = 200, body = AuthStatus), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn status(State(state): State<AppState>, me: Option<Me>) -> AppResult<Json<AuthStatus>> {
     Ok(Json(accounts::auth_status(&state, me.map(|m| m.0)).await?))
 }
 
 /// POST /api/v1/auth/signup: creates the account (the first is the admin) and signs it in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    tag = "auth",
+    operation_id = "auth_signup",
+    request_body = Credentials,
+    responses((status = 200, description = "See the description"), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn signup(
     State(state): State<AppState>,
     client: Option<axum::Extension<crate::limits::ClientIp>>,
@@ -158,6 +173,14 @@ pub async fn signup(
 }
 
 /// POST /api/v1/auth/login
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    operation_id = "auth_login",
+    request_body = Credentials,
+    responses((status = 200, description = "See the description"), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn login(
     State(state): State<AppState>,
     client: Option<axum::Extension<crate::limits::ClientIp>>,
@@ -189,6 +212,13 @@ pub async fn login(
 }
 
 /// POST /api/v1/auth/logout: ends this session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    operation_id = "auth_logout",
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
     if let Some(token) = accounts::session_token(&headers) {
         accounts::sign_out(&state, &token).await?;
@@ -217,6 +247,13 @@ fn is_form(headers: &HeaderMap) -> bool {
 }
 
 /// POST /api/v1/auth/logout-everywhere: ends every session of the person, this one included.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout-everywhere",
+    tag = "auth",
+    operation_id = "auth_logout_everywhere",
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn logout_everywhere(
     State(state): State<AppState>,
     Me(me): Me,
@@ -233,17 +270,33 @@ pub async fn logout_everywhere(
 }
 
 /// GET /api/v1/admin/people (admins)
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/people",
+    tag = "auth",
+    operation_id = "auth_people",
+    responses((status = 200, body = Vec<Account>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn people(State(state): State<AppState>, Me(me): Me) -> AppResult<Json<Vec<Account>>> {
     Ok(Json(accounts::list_accounts(&state, &me).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Disable {
     disabled: bool,
 }
 
 /// PUT /api/v1/admin/people/{id}/disabled {"disabled": bool} (admins): a disabled person's
 /// sessions end at once.
+#[utoipa::path(
+    put,
+    path = "/api/v1/admin/people/{id}/disabled",
+    tag = "auth",
+    operation_id = "auth_set_disabled",
+    request_body = Disable,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn set_disabled(
     State(state): State<AppState>,
     Me(me): Me,
@@ -254,13 +307,21 @@ pub async fn set_disabled(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct Invite {
     #[serde(default)]
     role: AccountRole,
 }
 
 /// POST /api/v1/admin/invitations {"role": "user"|"admin"} (admins): a one-time sign-up link.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/invitations",
+    tag = "auth",
+    operation_id = "auth_invite",
+    request_body = Invite,
+    responses((status = 201, body = Invitation), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     Me(me): Me,
@@ -283,6 +344,13 @@ fn by_session(via: Option<&axum::Extension<accounts::ViaToken>>) -> AppResult<()
 }
 
 /// GET /api/v1/tokens: the person's tokens (never the tokens themselves).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    operation_id = "auth_tokens",
+    responses((status = 200, body = Vec<crate::model::ApiToken>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn tokens(
     State(state): State<AppState>,
     Me(me): Me,
@@ -292,7 +360,7 @@ pub async fn tokens(
     Ok(Json(accounts::list_tokens(&state, &me).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
@@ -305,6 +373,14 @@ pub struct NewToken {
 
 /// POST /api/v1/tokens {name, scope?: "read"|"read_write", expires_in_days?}: 201 with the
 /// token, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    operation_id = "auth_create_token",
+    request_body = NewToken,
+    responses((status = 201, body = crate::model::NewApiToken), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn create_token(
     State(state): State<AppState>,
     Me(me): Me,
@@ -318,6 +394,14 @@ pub async fn create_token(
 }
 
 /// DELETE /api/v1/tokens/{id}: revoked; it stops at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "auth",
+    operation_id = "auth_revoke_token",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Me(me): Me,

@@ -7,6 +7,13 @@ use crate::state::AppState;
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    tag = "conversations",
+    operation_id = "conversations_list",
+    responses((status = 200, body = Vec<Conversation>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(
     Me(me): Me,
     State(state): State<AppState>,
@@ -16,6 +23,14 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    operation_id = "conversations_get",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = ConversationWithMessages), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
@@ -28,7 +43,7 @@ pub async fn get(
 
 /// What PATCH may change: the title, and the settings of the next turns. A settings field
 /// that is absent keeps its value; `system_prompt: null` removes the prompt.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Update {
     #[serde(default)]
     title: Option<String>,
@@ -41,6 +56,15 @@ pub struct Update {
     assistant_id: Option<Option<uuid::Uuid>>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    operation_id = "conversations_update",
+    request_body = Update,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Conversation), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn update(
     Me(me): Me,
     State(state): State<AppState>,
@@ -77,6 +101,14 @@ pub async fn update(
     Ok(axum::Json(conversation))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    operation_id = "conversations_delete",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn delete(
     Me(me): Me,
     State(state): State<AppState>,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     action: String,
@@ -22,6 +22,14 @@ pub struct ActionRequest {
 
 /// POST /api/v1/custom/action with `{"action", "parameters"}`: `{"success", "data",
 /// "message"}`, also when it fails (with the error's status and code).
+#[utoipa::path(
+    post,
+    path = "/api/v1/custom/action",
+    tag = "custom",
+    operation_id = "custom_action",
+    request_body = ActionRequest,
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn action(
     Me(me): Me,
     State(state): State<AppState>,
@@ -45,7 +53,8 @@ pub async fn action(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     format: Option<String>,
 }
@@ -65,6 +74,14 @@ fn download(exported: transfer::Exported, format: ExportFormat) -> Response {
 }
 
 /// GET /api/v1/conversations/{id}/export?format=json|markdown
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/export",
+    tag = "custom",
+    operation_id = "custom_export_one",
+    params(("id" = uuid::Uuid, Path, description = "The id"), FormatQuery),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn export_one(
     Me(me): Me,
     State(state): State<AppState>,
@@ -77,6 +94,14 @@ pub async fn export_one(
 }
 
 /// GET /api/v1/conversations/export?format=json|markdown: every conversation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/export",
+    tag = "custom",
+    operation_id = "custom_export_all",
+    params(FormatQuery),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn export_all(
     Me(me): Me,
     State(state): State<AppState>,
@@ -89,6 +114,14 @@ pub async fn export_all(
 
 /// POST /api/v1/conversations/import with an export (one conversation or all): 201 with the
 /// new conversations.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/import",
+    tag = "custom",
+    operation_id = "custom_import",
+    request_body = serde_json::Value,
+    responses((status = 201, body = ImportOutcome), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn import(
     Me(me): Me,
     State(state): State<AppState>,

@@ -18,6 +18,13 @@ use serde_json::json;
 /// POST /api/v1/files: multipart, one field named `file` per file. 201 with the stored files
 /// (`files`) and the refused ones with their reason (`refused`); when none was stored, 422 (or
 /// 413 when every one was too large) with the same `refused` list.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files",
+    tag = "files",
+    operation_id = "files_upload",
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn upload(
     Me(me): Me,
     State(state): State<AppState>,
@@ -38,6 +45,13 @@ pub async fn upload(
 }
 
 /// GET /api/v1/files: the person's files, newest first, with their indexing status.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files",
+    tag = "files",
+    operation_id = "files_list",
+    responses((status = 200, body = Vec<FileInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(
     Me(me): Me,
     State(state): State<AppState>,
@@ -46,6 +60,14 @@ pub async fn list(
 }
 
 /// GET /api/v1/files/{id}
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{id}",
+    tag = "files",
+    operation_id = "files_get",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = FileInfo), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
@@ -54,7 +76,8 @@ pub async fn get(
     Ok(axum::Json(state.documents.get(me.id, id).await?.info))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentQuery {
     /// Show an image in the page (`true`) instead of downloading it. Only images: any other
     /// kind is always an attachment.
@@ -65,6 +88,14 @@ pub struct ContentQuery {
 /// GET /api/v1/files/{id}/content: the bytes as uploaded, with their type and `nosniff`, as an
 /// attachment; an image with `?inline=true` is shown (the thumbnails of a message). Never
 /// script: a sandboxing Content-Security-Policy goes with every file.
+#[utoipa::path(
+    get,
+    path = "/api/v1/files/{id}/content",
+    tag = "files",
+    operation_id = "files_content",
+    params(("id" = uuid::Uuid, Path, description = "The id"), ContentQuery),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn content(
     Me(me): Me,
     State(state): State<AppState>,
@@ -139,6 +170,14 @@ pub fn content_disposition(name: &str) -> String {
 }
 
 /// DELETE /api/v1/files/{id}: the bytes, the text, the chunks and the vectors.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/files/{id}",
+    tag = "files",
+    operation_id = "files_delete",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn delete(
     Me(me): Me,
     State(state): State<AppState>,
@@ -149,6 +188,14 @@ pub async fn delete(
 }
 
 /// POST /api/v1/files/{id}/reindex: index a ready or failed file again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/files/{id}/reindex",
+    tag = "files",
+    operation_id = "files_reindex",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = FileInfo), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn reindex(
     Me(me): Me,
     State(state): State<AppState>,
@@ -157,7 +204,8 @@ pub async fn reindex(
     Ok(axum::Json(state.documents.reindex(me.id, id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
@@ -166,6 +214,14 @@ pub struct SearchQuery {
 }
 
 /// GET /api/v1/search?q=&limit=&file=: the best passages of the person's documents.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "files",
+    operation_id = "files_search",
+    params(SearchQuery),
+    responses((status = 200, body = SearchResults), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn search(
     Me(me): Me,
     State(state): State<AppState>,
@@ -197,13 +253,21 @@ mod tests {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Attach {
     file_id: uuid::Uuid,
 }
 
 /// GET /api/v1/conversations/{id}/files: the documents its answers are grounded in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/files",
+    tag = "files",
+    operation_id = "files_attached",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Vec<FileInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn attached(
     Me(me): Me,
     State(state): State<AppState>,
@@ -215,6 +279,15 @@ pub async fn attached(
 }
 
 /// POST /api/v1/conversations/{id}/files with `{"file_id"}`: attach one of the person's files.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/files",
+    tag = "files",
+    operation_id = "files_attach",
+    request_body = Attach,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Vec<FileInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn attach(
     Me(me): Me,
     State(state): State<AppState>,
@@ -228,6 +301,14 @@ pub async fn attach(
 
 /// DELETE /api/v1/conversations/{id}/files/{file_id}: the file stays; the conversation stops
 /// using it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/conversations/{id}/files/{file_id}",
+    tag = "files",
+    operation_id = "files_detach",
+    params(("id" = uuid::Uuid, Path, description = "The conversation"), ("file_id" = uuid::Uuid, Path, description = "The file")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn detach(
     Me(me): Me,
     State(state): State<AppState>,

@@ -6,11 +6,25 @@ use serde_json::json;
 use std::time::Duration;
 
 /// Alive: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    operation_id = "health_healthz",
+    responses((status = 200, description = "See the description"))
+)]
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready: the database and Ollama both answer.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    operation_id = "health_readyz",
+    responses((status = 200, description = "See the description"))
+)]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let (database, ollama) = tokio::join!(
         tokio::time::timeout(Duration::from_secs(3), state.store.ping()),
@@ -44,6 +58,13 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Whether Ollama answers, and its models.
+#[utoipa::path(
+    get,
+    path = "/api/v1/models",
+    tag = "health",
+    operation_id = "health_models",
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn models(Me(me): Me, State(state): State<AppState>) -> impl IntoResponse {
     Json(service::ollama_status(&state, me.id).await)
 }

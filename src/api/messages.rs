@@ -17,6 +17,14 @@ use serde::Deserialize;
 use std::convert::Infallible;
 
 /// POST /api/v1/conversations: a first message, which creates the conversation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations",
+    tag = "messages",
+    operation_id = "messages_send_new",
+    request_body = SendMessage,
+    responses((status = 201, body = SendOutcome), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn send_new(
     Me(me): Me,
     State(state): State<AppState>,
@@ -28,6 +36,15 @@ pub async fn send_new(
 }
 
 /// POST /api/v1/conversations/{id}/messages
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "messages",
+    operation_id = "messages_send",
+    request_body = SendMessage,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 201, body = SendOutcome), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn send(
     Me(me): Me,
     State(state): State<AppState>,
@@ -39,7 +56,7 @@ pub async fn send(
     Ok((StatusCode::CREATED, axum::Json(outcome)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct Regenerate {
     #[serde(default)]
     model: Option<String>,
@@ -51,6 +68,14 @@ pub struct Regenerate {
 }
 
 /// POST /api/v1/conversations/{id}/regenerate
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/regenerate",
+    tag = "messages",
+    operation_id = "messages_regenerate",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 201, body = Message), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn regenerate(
     Me(me): Me,
     State(state): State<AppState>,
@@ -73,7 +98,7 @@ pub async fn regenerate(
     Ok((StatusCode::CREATED, axum::Json(message)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Edit {
     content: String,
     #[serde(default)]
@@ -82,6 +107,15 @@ pub struct Edit {
 
 /// POST /api/v1/messages/{id}/edit: new text for one of the person's messages; what came after
 /// it is replaced by a new answer (201, like a send).
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/edit",
+    tag = "messages",
+    operation_id = "messages_edit",
+    request_body = Edit,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 201, body = SendOutcome), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn edit(
     Me(me): Me,
     State(state): State<AppState>,
@@ -93,6 +127,14 @@ pub async fn edit(
 }
 
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/stop",
+    tag = "messages",
+    operation_id = "messages_stop",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Message), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn stop(
     Me(me): Me,
     State(state): State<AppState>,
@@ -105,6 +147,14 @@ pub async fn stop(
 
 /// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
 /// (`snapshot`, `delta`…, then `done`). Reconnecting starts again from a snapshot.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}/events",
+    tag = "messages",
+    operation_id = "messages_events",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn events(
     Me(me): Me,
     State(state): State<AppState>,

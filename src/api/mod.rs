@@ -10,6 +10,7 @@ pub mod files;
 mod health;
 mod messages;
 mod openai;
+pub mod openapi;
 mod settings;
 mod tools;
 mod webhooks;
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/models", get(health::models))
+        .route("/api/v1/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
         .route("/api/v1/auth/status", get(auth::status))
         .route("/api/v1/auth/signup", post(auth::signup))
         .route("/api/v1/auth/login", post(auth::login))

@@ -75,7 +75,7 @@ impl IntoResponse for OpenAiError {
 
 type OpenAiResult<T> = Result<T, OpenAiError>;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompletionRequest {
     model: String,
     messages: Vec<InputMessage>,
@@ -95,27 +95,27 @@ pub struct CompletionRequest {
     // Other fields (top_p, user, seed, …) are accepted and not used.
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 struct StreamOptions {
     #[serde(default)]
     include_usage: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InputMessage {
     role: String,
     #[serde(default)]
     content: Option<InputContent>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum InputContent {
     Text(String),
     Parts(Vec<InputPart>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct InputPart {
     #[serde(rename = "type")]
     kind: String,
@@ -354,6 +354,14 @@ fn with_ids(mut response: Response, outcome: &SendOutcome) -> Response {
 }
 
 /// POST /v1/chat/completions
+#[utoipa::path(
+    post,
+    path = "/v1/chat/completions",
+    tag = "openai",
+    operation_id = "openai_chat_completions",
+    request_body = CompletionRequest,
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn chat_completions(
     Me(me): Me,
     State(state): State<AppState>,
@@ -486,6 +494,13 @@ fn model_object(name: &str) -> Value {
 }
 
 /// GET /v1/models: the chat models Ollama serves.
+#[utoipa::path(
+    get,
+    path = "/v1/models",
+    tag = "openai",
+    operation_id = "openai_models",
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn models(Me(_): Me, State(state): State<AppState>) -> OpenAiResult<Response> {
     let models = state.ollama.list_models().await.map_err(AppError::from)?;
     let data: Vec<Value> = models.iter().map(|m| model_object(&m.name)).collect();
@@ -493,6 +508,14 @@ pub async fn models(Me(_): Me, State(state): State<AppState>) -> OpenAiResult<Re
 }
 
 /// GET /v1/models/{model}
+#[utoipa::path(
+    get,
+    path = "/v1/models/{model}",
+    tag = "openai",
+    operation_id = "openai_model",
+    params(("model" = String, Path)),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn model(
     Me(_): Me,
     State(state): State<AppState>,

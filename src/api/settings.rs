@@ -12,6 +12,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// GET /api/v1/settings: every setting with its value, scope and source.
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings",
+    tag = "settings",
+    operation_id = "settings_list",
+    responses((status = 200, body = Vec<SettingValue>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(
     Me(me): Me,
     State(state): State<AppState>,
@@ -22,6 +29,14 @@ pub async fn list(
 
 /// PATCH /api/v1/settings with `{"ui.theme": "dark", "ai.max_history": 20}`: all saved, or
 /// none when one is refused. Answers every setting as it now is.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/settings",
+    tag = "settings",
+    operation_id = "settings_update_many",
+    request_body = serde_json::Value,
+    responses((status = 200, body = Vec<SettingValue>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn update_many(
     Me(me): Me,
     State(state): State<AppState>,
@@ -33,6 +48,14 @@ pub async fn update_many(
 }
 
 /// GET /api/v1/settings/{key}
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/{key}",
+    tag = "settings",
+    operation_id = "settings_get",
+    params(("key" = String, Path, description = "A dotted key such as ui.theme")),
+    responses((status = 200, body = SettingValue), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
@@ -42,13 +65,22 @@ pub async fn get(
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewValue {
     value: Value,
 }
 
 /// PUT /api/v1/settings/{key} with `{"value": …}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/{key}",
+    tag = "settings",
+    operation_id = "settings_put",
+    params(("key" = String, Path, description = "A dotted key such as ui.theme")),
+    request_body = NewValue,
+    responses((status = 200, body = SettingValue), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn put(
     Me(me): Me,
     State(state): State<AppState>,
@@ -61,6 +93,14 @@ pub async fn put(
 }
 
 /// DELETE /api/v1/settings/{key}: back to the instance's or the configured value.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/settings/{key}",
+    tag = "settings",
+    operation_id = "settings_reset",
+    params(("key" = String, Path, description = "A dotted key such as ui.theme")),
+    responses((status = 200, body = SettingValue), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn reset(
     Me(me): Me,
     State(state): State<AppState>,

@@ -12,18 +12,25 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// GET /api/v1/tools
+#[utoipa::path(
+    get,
+    path = "/api/v1/tools",
+    tag = "tools",
+    operation_id = "tools_list",
+    responses((status = 200, body = Vec<ToolInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(State(state): State<AppState>) -> axum::Json<Vec<ToolInfo>> {
     axum::Json(state.tools.infos())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoke {
     #[serde(default)]
     arguments: Value,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Invoked {
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +45,15 @@ pub struct Invoked {
 
 /// POST /api/v1/tools/{name}/invoke with `{"arguments": {…}}`. A tool that fails answers 200
 /// with `ok: false` and its error (what the model would read); an unknown tool is 404.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tools/{name}/invoke",
+    tag = "tools",
+    operation_id = "tools_invoke",
+    request_body = Invoke,
+    params(("name" = String, Path)),
+    responses((status = 200, body = Invoked), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn invoke(
     Me(me): Me,
     State(state): State<AppState>,

@@ -14,6 +14,13 @@ use axum::{
 use serde::Deserialize;
 
 /// GET /api/v1/webhooks
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    responses((status = 200, body = Vec<Webhook>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn list(
     Me(me): Me,
     State(state): State<AppState>,
@@ -23,6 +30,14 @@ pub async fn list(
 
 /// POST /api/v1/webhooks: `url` and `events` are required; the answer holds the signing
 /// secret, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_create",
+    request_body = WebhookInput,
+    responses((status = 201, body = NewWebhookSecret), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn create(
     Me(me): Me,
     State(state): State<AppState>,
@@ -33,6 +48,14 @@ pub async fn create(
 }
 
 /// GET /api/v1/webhooks/{id}
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_get",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Webhook), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
@@ -42,6 +65,15 @@ pub async fn get(
 }
 
 /// PATCH /api/v1/webhooks/{id}: absent fields keep their values.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_update",
+    request_body = WebhookInput,
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = Webhook), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn update(
     Me(me): Me,
     State(state): State<AppState>,
@@ -54,6 +86,14 @@ pub async fn update(
 }
 
 /// DELETE /api/v1/webhooks/{id}
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_delete",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn delete(
     Me(me): Me,
     State(state): State<AppState>,
@@ -64,6 +104,14 @@ pub async fn delete(
 }
 
 /// POST /api/v1/webhooks/{id}/secret: a new signing secret, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/secret",
+    tag = "webhooks",
+    operation_id = "webhooks_rotate_secret",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 200, body = NewWebhookSecret), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn rotate_secret(
     Me(me): Me,
     State(state): State<AppState>,
@@ -73,6 +121,14 @@ pub async fn rotate_secret(
 }
 
 /// POST /api/v1/webhooks/{id}/ping: queues a `ping` event.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{id}/ping",
+    tag = "webhooks",
+    operation_id = "webhooks_ping",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 202, body = WebhookDelivery), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn ping(
     Me(me): Me,
     State(state): State<AppState>,
@@ -82,12 +138,21 @@ pub async fn ping(
     Ok((StatusCode::ACCEPTED, axum::Json(queued)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     limit: Option<i64>,
 }
 
 /// GET /api/v1/webhooks/{id}/deliveries?limit=: the delivery log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/{id}/deliveries",
+    tag = "webhooks",
+    operation_id = "webhooks_deliveries",
+    params(("id" = uuid::Uuid, Path, description = "The id"), LogQuery),
+    responses((status = 200, body = Vec<WebhookDelivery>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn deliveries(
     Me(me): Me,
     State(state): State<AppState>,
@@ -100,6 +165,14 @@ pub async fn deliveries(
 }
 
 /// POST /api/v1/webhooks/deliveries/{id}/redeliver: "send again".
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/deliveries/{id}/redeliver",
+    tag = "webhooks",
+    operation_id = "webhooks_redeliver",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 202, body = WebhookDelivery), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
 pub async fn redeliver(
     Me(me): Me,
     State(state): State<AppState>,

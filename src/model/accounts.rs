@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AccountRole {
     Admin,
     #[default]
@@ -36,6 +37,7 @@ impl TryFrom<String> for AccountRole {
 /// The person a request is made by.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: Uuid,
     pub username: String,
@@ -52,6 +54,7 @@ impl Person {
 /// Who may create an account once the first admin exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SignupPolicy {
     /// Anyone who reaches the server.
     Open,
@@ -65,6 +68,7 @@ pub enum SignupPolicy {
 /// Whether people sign in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuthMode {
     /// Everyone signs in; the first person to open a new instance creates the admin account.
     #[default]
@@ -75,6 +79,7 @@ pub enum AuthMode {
 
 /// What the sign-in page needs to know.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuthStatus {
     pub mode: AuthMode,
     /// No account exists yet: the next sign-up creates the admin.
@@ -87,6 +92,7 @@ pub struct AuthStatus {
 /// A person as an admin sees them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Account {
     pub id: Uuid,
     pub username: String,
@@ -98,6 +104,7 @@ pub struct Account {
 
 /// An invitation as its maker receives it: the link is shown once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Invitation {
     pub id: Uuid,
     pub role: AccountRole,
@@ -132,6 +139,7 @@ impl std::str::FromStr for SignupPolicy {
 /// What a personal API token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TokenScope {
     /// GET and HEAD only.
     Read,
@@ -162,6 +170,7 @@ impl TryFrom<String> for TokenScope {
 /// A personal API token as its owner sees it (the token itself only once, when made).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
     pub id: Uuid,
     pub name: String,
@@ -174,6 +183,7 @@ pub struct ApiToken {
 
 /// A token just made: `token` is shown this once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     pub token: String,
     #[serde(flatten)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The window a report covers, ending now.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Timeframe {
     #[default]
     #[serde(rename = "24h")]
@@ -50,6 +51,7 @@ impl Timeframe {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Bucket {
     Hour,
     Day,
@@ -57,6 +59,7 @@ pub enum Bucket {
 
 /// Average and percentiles of a duration, in milliseconds (none without data).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Latency {
     pub count: i64,
     pub avg_ms: Option<f64>,
@@ -65,6 +68,7 @@ pub struct Latency {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Totals {
     /// Messages people sent.
     pub messages: i64,
@@ -80,6 +84,7 @@ pub struct Totals {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelShare {
     pub model: String,
     pub answers: i64,
@@ -88,6 +93,7 @@ pub struct ModelShare {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Count {
     pub name: String,
     pub count: i64,
@@ -95,6 +101,7 @@ pub struct Count {
 
 /// One bucket of the time series.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SeriesPoint {
     pub start: DateTime<Utc>,
     pub messages: i64,
@@ -104,6 +111,7 @@ pub struct SeriesPoint {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AnalyticsReport {
     pub timeframe: Timeframe,
     /// The window: from the start of its first bucket until now.

@@ -25,6 +25,7 @@ pub fn too_large_message(limit_bytes: u64) -> String {
 /// The kinds of file people can upload, recognised from their content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum FileKind {
     Txt,
     Md,
@@ -121,6 +122,7 @@ impl TryFrom<String> for FileKind {
 /// Where a file is in its indexing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum FileStatus {
     /// Waiting for an indexer.
     Queued,
@@ -166,6 +168,7 @@ impl TryFrom<String> for FileStatus {
 /// An uploaded file and its indexing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FileInfo {
     pub id: Uuid,
     #[serde(skip)]
@@ -191,6 +194,7 @@ pub struct FileInfo {
 
 /// One passage found by a search, with where it comes from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     pub chunk_id: Uuid,
     pub file_id: Uuid,
@@ -217,6 +221,7 @@ pub struct SearchHit {
 
 /// What a search found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     pub query: String,
     /// `hybrid`, or `keyword` when no vector ranking could be made.
@@ -229,6 +234,7 @@ pub struct SearchResults {
 
 /// What the page needs to know before an upload.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UploadLimits {
     pub max_file_bytes: u64,
     pub max_files: usize,
@@ -236,6 +242,7 @@ pub struct UploadLimits {
 
 /// A file of an upload that was not kept, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RefusedFile {
     pub name: String,
     pub error: String,
@@ -246,6 +253,7 @@ pub struct RefusedFile {
 
 /// What became of the files of one upload.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UploadOutcome {
     /// The files kept, queued for indexing.
     pub files: Vec<FileInfo>,
@@ -254,6 +262,7 @@ pub struct UploadOutcome {
 
 /// A passage of a document put in the prompt of an answer: what its citation `[n]` opens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Passage {
     /// The number the answer cites it by (1-based).
     pub n: u32,
@@ -288,6 +297,7 @@ impl SearchHit {
 
 /// The documents an answer was grounded in, stored with it (JSON; NULL when there were none).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Sources {
     pub passages: Vec<Passage>,
     /// Passages found but left out to fit the model's context window.
@@ -337,6 +347,7 @@ impl TryFrom<Option<String>> for Sources {
 /// answers draw on. What it was when sent is kept with the message (its card still names a file
 /// deleted since).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Attachment {
     pub file_id: Uuid,
     pub name: String,
@@ -367,6 +378,7 @@ impl Attachment {
 /// The files of a message, stored as JSON text (NULL when there are none).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Attachments(pub Vec<Attachment>);
 
 impl Attachments {

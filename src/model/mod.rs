@@ -23,6 +23,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     System,
     User,
@@ -57,6 +58,7 @@ impl TryFrom<String> for Role {
 /// A tool call as Ollama sends it (`message.tool_calls[]`): `id` (Ollama 0.12.10+) and
 /// `function.index` (0.4.7+) may be absent; `arguments` is a JSON object.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ToolCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -64,6 +66,7 @@ pub struct ToolCall {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ToolCallFunction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<u32>,
@@ -75,6 +78,7 @@ pub struct ToolCallFunction {
 /// The tool calls of a message, stored as JSON text (NULL when there are none).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ToolCalls(pub Vec<ToolCall>);
 
 impl ToolCalls {
@@ -100,6 +104,7 @@ impl TryFrom<Option<String>> for ToolCalls {
 
 /// A chart a tool drew: data, never markup. The page draws it as SVG with escaped text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Chart {
     pub kind: ChartKind,
     pub title: String,
@@ -112,6 +117,7 @@ pub struct Chart {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ChartKind {
     /// One bar per point (counts of a text column, or a value per label).
     Bar,
@@ -123,6 +129,7 @@ pub enum ChartKind {
 
 /// One point of a chart: its label on the x axis and its (finite) value.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ChartPoint {
     pub label: String,
     pub value: f64,
@@ -151,6 +158,7 @@ pub fn nice_step(raw: f64) -> f64 {
 /// The charts of a tool message, stored as JSON text (NULL when there are none).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Charts(pub Vec<Chart>);
 
 impl Charts {
@@ -176,6 +184,7 @@ impl TryFrom<Option<String>> for Charts {
 
 /// A tool the agent may call, as the page lists it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ToolSummary {
     pub name: String,
     pub description: String,
@@ -184,6 +193,7 @@ pub struct ToolSummary {
 /// Where a message is in its life. Only `Streaming` changes later; the others are final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum MessageStatus {
     /// The model is still producing it.
     Streaming,
@@ -234,6 +244,7 @@ pub struct UnknownVariant(pub String);
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Conversation {
     pub id: Uuid,
     /// Never sent to browsers or API clients: it is the server's business.
@@ -256,6 +267,7 @@ pub struct Conversation {
 /// A preset: model, sampling, system prompt and the tools it may call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Assistant {
     pub id: Uuid,
     #[serde(skip)]
@@ -311,6 +323,7 @@ pub const TOOLSETS: &[(&str, &[&str])] = &[
 /// Tool names, stored as a JSON array.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ToolNames(pub Vec<String>);
 
 impl TryFrom<String> for ToolNames {
@@ -334,6 +347,7 @@ where
 /// are kept; `null` temperature or max_tokens goes back to the model's default).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AssistantInput {
     #[serde(default)]
     pub name: Option<String>,
@@ -369,6 +383,7 @@ pub struct AssistantInput {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Message {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -416,6 +431,7 @@ pub struct Message {
 /// the event that tells watchers (which carries the row).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GenerationMetrics {
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
@@ -456,6 +472,7 @@ impl GenerationMetrics {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConversationWithMessages {
     pub conversation: Conversation,
     pub messages: Vec<Message>,
@@ -469,6 +486,7 @@ pub struct ConversationWithMessages {
 
 /// What sending a message started: the stored user message and the assistant message being written.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SendOutcome {
     pub conversation: Conversation,
     pub user_message: Message,
@@ -485,6 +503,7 @@ pub struct SendOutcome {
 /// How an agent run's model calls its tools.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ToolMode {
     /// Ollama's native tool calling (`tools` in the request, `tool_calls` in the answer).
     #[default]
@@ -497,6 +516,7 @@ pub enum ToolMode {
 /// Sampling options passed to Ollama; `None` leaves the model's own default.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GenerationOptions {
     pub temperature: Option<f32>,
     pub num_predict: Option<i32>,
@@ -512,6 +532,7 @@ pub fn same_model(installed: &str, wanted: &str) -> bool {
 
 /// A model that Ollama serves (`/api/tags`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ModelInfo {
     pub name: String,
     pub size: u64,
@@ -522,6 +543,7 @@ pub struct ModelInfo {
 
 /// Whether Ollama answers, and what it serves; the page shows a banner when it does not.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OllamaStatus {
     /// Where the server looked for Ollama.
     pub url: String,
@@ -537,6 +559,7 @@ pub struct OllamaStatus {
 /// One event of a generation's live stream (the `data` of a server-sent event).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum StreamEvent {
     /// All the text so far; sent first on every connection, and again after a receiver lagged.
     Snapshot {

@@ -12,6 +12,7 @@ use serde_json::Value;
 /// Every runtime setting, resolved.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preferences {
     pub ui: UiPreferences,
     pub ai: AiPreferences,
@@ -20,6 +21,7 @@ pub struct Preferences {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ThemeChoice {
     /// Light or dark as the system prefers.
     #[default]
@@ -43,6 +45,7 @@ impl ThemeChoice {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Side {
     #[default]
     Left,
@@ -52,6 +55,7 @@ pub enum Side {
 /// How the sidebar and the message bubbles are drawn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Look {
     #[default]
     Modern,
@@ -72,6 +76,7 @@ impl Look {
 /// A custom brand: its colours (`#rrggbb`), logo and name.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Brand {
     pub app_name: String,
     /// An image as a `data:image/…;base64,` URL, or a path on this server; none: the default.
@@ -103,6 +108,7 @@ impl Default for Brand {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UiPreferences {
     pub theme: ThemeChoice,
     pub brand: Brand,
@@ -148,6 +154,7 @@ impl Default for UiPreferences {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AiPreferences {
     /// The model proposed when none is picked; none: `ollama.default_model`, else the first
     /// model Ollama lists.
@@ -173,6 +180,7 @@ impl Default for AiPreferences {
 /// and their routes answer 404.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Features {
     /// The analytics dashboard and `GET /api/v1/analytics`.
     pub analytics: bool,
@@ -198,6 +206,7 @@ impl Default for Features {
 /// Who a setting belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SettingScope {
     /// Each person has their own (the instance's value is their default).
     Person,
@@ -217,6 +226,7 @@ impl SettingScope {
 
 /// One setting as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SettingValue {
     pub key: String,
     pub value: Value,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 /// What a webhook can be told about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum WebhookEvent {
     /// A person sent a message (or edited one and sent it again).
     MessageSent,
@@ -74,6 +75,7 @@ impl TryFrom<String> for WebhookEvent {
 /// The events of a webhook, stored as a JSON array.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookEvents(pub Vec<WebhookEvent>);
 
 impl TryFrom<String> for WebhookEvents {
@@ -85,6 +87,7 @@ impl TryFrom<String> for WebhookEvents {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Webhook {
     pub id: Uuid,
     #[serde(skip)]
@@ -102,6 +105,7 @@ pub struct Webhook {
 
 /// A webhook just made (or its secret just replaced): `secret` is shown this once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewWebhookSecret {
     pub secret: String,
     #[serde(flatten)]
@@ -111,6 +115,7 @@ pub struct NewWebhookSecret {
 /// What a person sets when registering a webhook, or changes (absent fields are kept).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookInput {
     #[serde(default)]
     pub url: Option<String>,
@@ -127,6 +132,7 @@ pub struct WebhookInput {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
     #[default]
@@ -161,6 +167,7 @@ impl TryFrom<String> for DeliveryStatus {
 /// One event sent (or to be sent) to one webhook: the delivery log's row.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookDelivery {
     pub id: Uuid,
     pub webhook_id: Uuid,

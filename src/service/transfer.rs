@@ -238,7 +238,7 @@ pub fn read_import(body: serde_json::Value) -> AppResult<Vec<ConversationExport>
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub conversations: Vec<Conversation>,
     pub messages: usize,

@@ -128,7 +128,7 @@ pub struct ToolOutcome {
 }
 
 /// A tool's public description (for `GET /api/v1/tools` and for Ollama's `tools`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ToolInfo {
     pub name: &'static str,
     pub description: &'static str,
