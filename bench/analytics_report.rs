@@ -102,9 +102,14 @@ async fn measure(name: &str, store: SharedStore, events: usize) {
         for run in 0..=RUNS {
             let started = Instant::now();
             analytics::catch_up(&store).await.expect("catch up");
-            let report = analytics::report::report(&store, owner, timeframe, Utc::now())
-                .await
-                .expect("report");
+            let report = analytics::report::report(
+                &store,
+                ollamastack::db::analytics::ReportScope::Person(owner),
+                timeframe,
+                Utc::now(),
+            )
+            .await
+            .expect("report");
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             answers = report.totals.answers;
             if run > 0 {

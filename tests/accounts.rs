@@ -577,7 +577,62 @@ async fn personal_tokens_for_scripts(backend: Backend) {
     );
 }
 
+/// A person sees their signed-in browsers and signs one out from another.
+async fn a_person_sees_and_ends_their_sessions(backend: Backend) {
+    let app = accounts_app(backend).await;
+    let mut laptop = Browser::new(&app);
+    laptop
+        .http
+        .post(format!("{}/api/v1/auth/signup", app.url))
+        .header(header::USER_AGENT, "Laptop browser")
+        .json(&json!({"username": "alice", "password": "correct horse battery"}))
+        .send()
+        .await
+        .map(|r| laptop.keep_cookie(r.headers()))
+        .unwrap();
+    let phone = app
+        .http
+        .post(format!("{}/api/v1/auth/login", app.url))
+        .header(header::USER_AGENT, "Phone browser")
+        .json(&json!({"username": "alice", "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    let phone_cookie = common::session_cookie(&phone);
+    let (status, sessions, _) = laptop
+        .call(Method::GET, "/api/v1/auth/sessions", None)
+        .await;
+    assert_eq!(status, 200, "{sessions}");
+    let sessions = sessions.as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let mine = sessions.iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!(mine["user_agent"], "Laptop browser");
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(other["user_agent"], "Phone browser");
+    assert!(other.get("token_hash").is_none() && other.get("token").is_none());
+    // The phone is signed out from the laptop, at once.
+    let path = format!("/api/v1/auth/sessions/{}", other["id"].as_str().unwrap());
+    let (status, _, _) = laptop.call(Method::DELETE, &path, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = common::call_as(
+        &app,
+        &phone_cookie,
+        Method::GET,
+        "/api/v1/conversations",
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = laptop.call(Method::DELETE, &path, None).await;
+    assert_eq!(status, 404, "gone already");
+    let (_, left, _) = laptop
+        .call(Method::GET, "/api/v1/auth/sessions", None)
+        .await;
+    assert_eq!(left.as_array().unwrap().len(), 1, "{left}");
+}
+
 on_both_backends!(
+    a_person_sees_and_ends_their_sessions,
     the_first_person_is_the_admin_and_others_need_an_invitation,
     signing_in_and_out,
     the_first_admin_keeps_what_was_made_before_accounts,

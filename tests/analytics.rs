@@ -286,7 +286,7 @@ async fn the_recorder_records_in_the_background(backend: Backend) {
             .state
             .store
             .totals_since(
-                app.state.local_user.0,
+                ollamastack::db::analytics::ReportScope::Person(app.state.local_user.0),
                 ollamastack::model::Bucket::Hour,
                 since,
             )
@@ -302,7 +302,50 @@ async fn the_recorder_records_in_the_background(backend: Backend) {
     assert_eq!(recorded, 3);
 }
 
+/// Each person sees their own figures; an admin may see the whole instance's.
+async fn an_admin_sees_the_instances_figures(backend: Backend) {
+    let app = TestApp::start_with(backend, Default::default(), |settings| {
+        settings.auth.mode = ollamastack::model::AuthMode::Accounts;
+    })
+    .await;
+    let (alice, bob) = common::admin_and_user(&app, "alice", "bob").await;
+    for (cookie, text) in [
+        (&alice, "From Alice [tokens=2]"),
+        (&bob, "From Bob [tokens=2]"),
+        (&bob, "Bob again [tokens=2]"),
+    ] {
+        let (status, _) = common::call_as(
+            &app,
+            cookie,
+            reqwest::Method::POST,
+            "/api/v1/conversations",
+            Some(serde_json::json!({"content": text})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let messages = |cookie: &str, path: &'static str| {
+        let cookie = cookie.to_string();
+        let app = &app;
+        async move { common::call_as(app, &cookie, reqwest::Method::GET, path, None).await }
+    };
+    let (_, own) = messages(&alice, "/api/v1/analytics").await;
+    assert_eq!(own["totals"]["messages"], 1, "{own}");
+    let (_, bobs) = messages(&bob, "/api/v1/analytics?scope=person").await;
+    assert_eq!(bobs["totals"]["messages"], 2, "{bobs}");
+    let (status, everyone) =
+        messages(&alice, "/api/v1/analytics?scope=instance&timeframe=7d").await;
+    assert_eq!(status, 200, "{everyone}");
+    assert_eq!(everyone["totals"]["messages"], 3, "{everyone}");
+    assert_eq!(everyone["totals"]["conversations"], 3, "{everyone}");
+    let (status, refused) = messages(&bob, "/api/v1/analytics?scope=instance").await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, _) = messages(&alice, "/api/v1/analytics?scope=galaxy").await;
+    assert_eq!(status, 422);
+}
+
 on_both_backends!(
+    an_admin_sees_the_instances_figures,
     every_figure_matches_the_traffic,
     the_recorder_records_in_the_background,
 );

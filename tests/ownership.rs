@@ -30,6 +30,7 @@ enum Kind {
     Delivery,
     Token,
     Person,
+    Session,
 }
 
 /// Ids by kind.
@@ -91,6 +92,7 @@ fn slot(kind: Kind) -> &'static str {
         Kind::Delivery => "{DELIVERY}",
         Kind::Token => "{TOKEN}",
         Kind::Person => "{PERSON}",
+        Kind::Session => "{SESSION}",
     }
 }
 
@@ -106,6 +108,12 @@ fn rest_cases() -> Vec<Case> {
             Person,
         ),
         rest(m("DELETE"), "/api/v1/tokens/{TOKEN}", None, Token),
+        rest(
+            m("DELETE"),
+            "/api/v1/auth/sessions/{SESSION}",
+            None,
+            Session,
+        ),
         rest(
             m("GET"),
             "/api/v1/conversations/{CONVERSATION}",
@@ -318,6 +326,7 @@ fn server_fn_cases() -> Vec<Case> {
             Person,
         ),
         server_fn::<sf::accounts::RevokeApiToken>(&[("id", "{TOKEN}")], Token),
+        server_fn::<sf::accounts::EndSession>(&[("id", "{SESSION}")], Session),
         server_fn::<sf::assistants::SetConversationAssistant>(
             &[
                 ("conversation_id", "{CONVERSATION}"),
@@ -424,6 +433,7 @@ fn server_fns_without_ids() -> Vec<&'static str> {
         sf::accounts::CreateInvitation::PATH,
         sf::accounts::ListApiTokens::PATH,
         sf::accounts::CreateApiToken::PATH,
+        sf::accounts::ListSessions::PATH,
         sf::assistants::ListAssistants::PATH,
         sf::conversations::ListConversations::PATH,
         sf::documents::UploadFiles::PATH,
@@ -491,6 +501,7 @@ fn fill(text: &str, victim: Kind, victim_id: Uuid, own: &Ids) -> String {
         Kind::Delivery,
         Kind::Token,
         Kind::Person,
+        Kind::Session,
     ] {
         let id = if kind == victim {
             victim_id
@@ -658,6 +669,16 @@ async fn make_things(app: &TestApp, person: &Person, name: &str) -> Ids {
     ids.insert(Kind::Token, vec![id(&token["id"])]);
     let status = person.get(app, "/api/v1/auth/status").await;
     ids.insert(Kind::Person, vec![id(&status["person"]["id"])]);
+    let sessions = person.get(app, "/api/v1/auth/sessions").await;
+    ids.insert(
+        Kind::Session,
+        sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| id(&s["id"]))
+            .collect(),
+    );
     ids
 }
 
@@ -700,6 +721,7 @@ async fn snapshot(app: &TestApp, person: &Person, ids: &Ids) -> Value {
         "deliveries": deliveries,
         "tokens": person.get(app, "/api/v1/tokens").await,
         "people": person.get(app, "/api/v1/admin/people").await,
+        "sessions": person.get(app, "/api/v1/auth/sessions").await.as_array().map(|s| s.iter().map(|s| s["id"].clone()).collect::<Vec<_>>()),
     })
 }
 

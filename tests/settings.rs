@@ -393,7 +393,150 @@ async fn ai_settings_shape_what_the_model_is_sent(backend: Backend) {
     assert_eq!(app.fake.stats.last_chat_request()["model"], "qwen2.5:0.5b");
 }
 
+/// An admin sets defaults for everyone (`?scope=instance`); a person's own value still wins, and
+/// only admins may do it.
+async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.auth.mode = ollamastack::model::AuthMode::Accounts;
+    })
+    .await;
+    let (alice, bob) = common::admin_and_user(&app, "alice", "bob").await;
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::PUT,
+        "/api/v1/settings/ui.theme",
+        Some(json!({"value": "light"})),
+    )
+    .await;
+    assert_eq!(status, 200, "Alice's own");
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::PUT,
+        "/api/v1/settings/ui.theme?scope=instance",
+        Some(json!({"value": "dark"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::PATCH,
+        "/api/v1/settings?scope=instance",
+        Some(json!({"ui.bubble_style": "plain", "ai.max_history": 12})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, theme) =
+        common::call_as(&app, &bob, Method::GET, "/api/v1/settings/ui.theme", None).await;
+    assert_eq!(
+        (theme["value"].as_str(), theme["source"].as_str()),
+        (Some("dark"), Some("instance")),
+        "{theme}"
+    );
+    let (_, history) = common::call_as(
+        &app,
+        &bob,
+        Method::GET,
+        "/api/v1/settings/ai.max_history",
+        None,
+    )
+    .await;
+    assert_eq!(history["value"], 12, "{history}");
+    let (_, own) =
+        common::call_as(&app, &alice, Method::GET, "/api/v1/settings/ui.theme", None).await;
+    assert_eq!(own["value"], "light", "her own value wins: {own}");
+    // Bob's own wins over the default; he cannot change the default.
+    let (status, _) = common::call_as(
+        &app,
+        &bob,
+        Method::PUT,
+        "/api/v1/settings/ui.theme",
+        Some(json!({"value": "system"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = common::call_as(
+        &app,
+        &bob,
+        Method::PUT,
+        "/api/v1/settings/ui.theme?scope=instance",
+        Some(json!({"value": "light"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = common::call_as(
+        &app,
+        &bob,
+        Method::DELETE,
+        "/api/v1/settings/ui.theme?scope=instance",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::PUT,
+        "/api/v1/settings/ui.theme?scope=everyone",
+        Some(json!({"value": "light"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // A wrong value is refused for the instance too.
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::PUT,
+        "/api/v1/settings/ui.theme?scope=instance",
+        Some(json!({"value": "neon"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // Back to the configured default.
+    let (status, _) = common::call_as(
+        &app,
+        &alice,
+        Method::DELETE,
+        "/api/v1/settings/ai.max_history?scope=instance",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, history) = common::call_as(
+        &app,
+        &bob,
+        Method::GET,
+        "/api/v1/settings/ai.max_history",
+        None,
+    )
+    .await;
+    assert_ne!(history["source"], "instance", "{history}");
+    // The page is rendered with the default for someone who has none of their own.
+    let (status, _) = common::call_as(
+        &app,
+        &bob,
+        Method::DELETE,
+        "/api/v1/settings/ui.theme",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = app
+        .at(Method::GET, "/")
+        .header(reqwest::header::COOKIE, &bob)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-theme=\"dark\""), "the instance's theme");
+}
+
 on_both_backends!(
+    an_admin_sets_the_defaults_for_everyone,
     settings_are_typed_layered_and_kept,
     feature_flags_take_their_routes_away,
     ai_settings_shape_what_the_model_is_sent,

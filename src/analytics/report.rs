@@ -11,7 +11,6 @@ use crate::model::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use uuid::Uuid;
 
 /// Most models listed.
 const TOP_MODELS: usize = 10;
@@ -27,7 +26,7 @@ pub fn window_start(timeframe: Timeframe, now: DateTime<Utc>) -> DateTime<Utc> {
 
 pub async fn report(
     store: &SharedStore,
-    owner: Uuid,
+    whose: crate::db::analytics::ReportScope,
     timeframe: Timeframe,
     now: DateTime<Utc>,
 ) -> Result<AnalyticsReport, sqlx::Error> {
@@ -35,9 +34,9 @@ pub async fn report(
     // The window is whole buckets: the rollups of that size hold it exactly.
     let size = timeframe.bucket();
     let (totals, hours, latency) = tokio::try_join!(
-        store.totals_since(owner, size, from),
-        store.buckets_since(owner, size, from),
-        store.latency_since(owner, size, from),
+        store.totals_since(whose, size, from),
+        store.buckets_since(whose, size, from),
+        store.latency_since(whose, size, from),
     )?;
     Ok(build(timeframe, from, now, &totals, &hours, &latency))
 }

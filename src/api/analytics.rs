@@ -1,4 +1,5 @@
-//! The analytics report (`features.analytics`): the person's figures over 24 hours, 7 or 30 days.
+//! The analytics report (`features.analytics`): the person's figures over 24 hours, 7 or 30 days;
+//! for an admin, with `scope=instance`, everyone's.
 
 use crate::auth::Me;
 use crate::error::{AppError, AppResult};
@@ -10,7 +11,10 @@ use serde::Deserialize;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// `24h` (the default), `7d` or `30d`.
     timeframe: Option<String>,
+    /// `person` (the default) or, for admins, `instance`.
+    scope: Option<String>,
 }
 
 /// GET /api/v1/analytics?timeframe=24h|7d|30d (24h when absent).
@@ -20,7 +24,7 @@ pub struct ReportQuery {
     tag = "analytics",
     operation_id = "analytics_get",
     params(ReportQuery),
-    responses((status = 200, body = AnalyticsReport), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    responses((status = 200, body = AnalyticsReport), (status = 401, body = crate::api::openapi::ErrorBody), (status = 403, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn get(
     Me(me): Me,
@@ -33,8 +37,16 @@ pub async fn get(
             AppError::InvalidInput(format!("timeframe must be 24h, 7d or 30d, not {value:?}"))
         })?,
     };
-    let owner = me.id;
+    let instance = match query.scope.as_deref() {
+        None | Some("person") => false,
+        Some("instance") => true,
+        Some(other) => {
+            return Err(AppError::InvalidInput(format!(
+                "scope must be person or instance, not {other:?}"
+            )))
+        }
+    };
     Ok(axum::Json(
-        crate::service::analytics_report(&state, owner, timeframe).await?,
+        crate::service::analytics_report(&state, &me, timeframe, instance).await?,
     ))
 }

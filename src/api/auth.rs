@@ -232,6 +232,43 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppRes
     Ok(response)
 }
 
+/// GET /api/v1/auth/sessions: the person's signed-in browsers, this one marked `current`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/sessions",
+    tag = "auth",
+    operation_id = "auth_sessions",
+    responses((status = 200, body = Vec<crate::model::SessionInfo>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
+pub async fn sessions(
+    State(state): State<AppState>,
+    Me(me): Me,
+    headers: HeaderMap,
+) -> AppResult<Json<Vec<crate::model::SessionInfo>>> {
+    let current = accounts::session_token(&headers);
+    Ok(Json(
+        accounts::list_sessions(&state, &me, current.as_deref()).await?,
+    ))
+}
+
+/// DELETE /api/v1/auth/sessions/{id}: signs that browser out at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/sessions/{id}",
+    tag = "auth",
+    operation_id = "auth_end_session",
+    params(("id" = uuid::Uuid, Path, description = "The session's id")),
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
+pub async fn end_session(
+    State(state): State<AppState>,
+    Me(me): Me,
+    super::IdPath(id): super::IdPath,
+) -> AppResult<StatusCode> {
+    accounts::end_session(&state, &me, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Adds the session cookie to a response (`None`: the cookie that removes it).
 fn set_session_cookie(state: &AppState, response: &mut Response, token: Option<&str>) {
     if let Ok(cookie) = HeaderValue::from_str(&accounts::session_cookie(state, token)) {

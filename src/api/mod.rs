@@ -42,6 +42,11 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/auth/logout-everywhere",
             post(auth::logout_everywhere),
         )
+        .route("/api/v1/auth/sessions", get(auth::sessions))
+        .route(
+            "/api/v1/auth/sessions/{id}",
+            axum::routing::delete(auth::end_session),
+        )
         .route("/api/v1/admin/people", get(auth::people))
         .route(
             "/api/v1/admin/people/{id}/disabled",

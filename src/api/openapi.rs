@@ -66,6 +66,8 @@ impl Modify for Security {
         super::auth::login,
         super::auth::logout,
         super::auth::logout_everywhere,
+        super::auth::sessions,
+        super::auth::end_session,
         super::auth::people,
         super::auth::set_disabled,
         super::auth::invite,

@@ -7,7 +7,7 @@ use crate::error::AppResult;
 use crate::model::SettingValue;
 use crate::service::preferences as service;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -34,16 +34,18 @@ pub async fn list(
     path = "/api/v1/settings",
     tag = "settings",
     operation_id = "settings_update_many",
+    params(ScopeQuery),
     request_body = serde_json::Value,
     responses((status = 200, body = Vec<SettingValue>), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn update_many(
     Me(me): Me,
     State(state): State<AppState>,
+    Query(scope): Query<ScopeQuery>,
     Json(changes): Json<Map<String, Value>>,
 ) -> AppResult<axum::Json<Vec<SettingValue>>> {
     let owner = me.id;
-    service::save_settings(&state, &me, changes.into_iter().collect()).await?;
+    service::save_settings_for(&state, &me, changes.into_iter().collect(), scope.whose()?).await?;
     Ok(axum::Json(service::list_settings(&state, owner).await?))
 }
 
@@ -65,6 +67,26 @@ pub async fn get(
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }
 
+/// `?scope=instance`: an admin sets (or resets) the instance's default instead of their own.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ScopeQuery {
+    /// `person` (the default) or `instance` (admins).
+    scope: Option<String>,
+}
+
+impl ScopeQuery {
+    fn whose(&self) -> AppResult<service::SaveFor> {
+        match self.scope.as_deref() {
+            None | Some("person") => Ok(service::SaveFor::Own),
+            Some("instance") => Ok(service::SaveFor::Instance),
+            Some(other) => Err(crate::error::AppError::InvalidInput(format!(
+                "scope must be person or instance, not {other:?}"
+            ))),
+        }
+    }
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewValue {
@@ -77,7 +99,7 @@ pub struct NewValue {
     path = "/api/v1/settings/{key}",
     tag = "settings",
     operation_id = "settings_put",
-    params(("key" = String, Path, description = "A dotted key such as ui.theme")),
+    params(("key" = String, Path, description = "A dotted key such as ui.theme"), ScopeQuery),
     request_body = NewValue,
     responses((status = 200, body = SettingValue), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody))
 )]
@@ -85,10 +107,12 @@ pub async fn put(
     Me(me): Me,
     State(state): State<AppState>,
     Path(key): Path<String>,
+    Query(scope): Query<ScopeQuery>,
     Json(body): Json<NewValue>,
 ) -> AppResult<axum::Json<SettingValue>> {
     let owner = me.id;
-    service::save_settings(&state, &me, vec![(key.clone(), body.value)]).await?;
+    service::save_settings_for(&state, &me, vec![(key.clone(), body.value)], scope.whose()?)
+        .await?;
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }
 
@@ -98,15 +122,16 @@ pub async fn put(
     path = "/api/v1/settings/{key}",
     tag = "settings",
     operation_id = "settings_reset",
-    params(("key" = String, Path, description = "A dotted key such as ui.theme")),
+    params(("key" = String, Path, description = "A dotted key such as ui.theme"), ScopeQuery),
     responses((status = 200, body = SettingValue), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn reset(
     Me(me): Me,
     State(state): State<AppState>,
     Path(key): Path<String>,
+    Query(scope): Query<ScopeQuery>,
 ) -> AppResult<axum::Json<SettingValue>> {
     let owner = me.id;
-    service::reset_settings(&state, &me, vec![key.clone()]).await?;
+    service::reset_settings_for(&state, &me, vec![key.clone()], scope.whose()?).await?;
     Ok(axum::Json(service::get_setting(&state, owner, &key).await?))
 }

@@ -17,6 +17,16 @@ pub struct Credentials {
     pub disabled: bool,
 }
 
+/// A session as stored (only the hash of its token).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredSession {
+    pub token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: String,
+}
+
 /// How an account comes to be.
 #[derive(Clone, Copy, Debug)]
 pub enum NewAccount<'a> {
@@ -77,6 +87,22 @@ pub trait AccountStore: Send + Sync {
 
     /// Ends every session of a person ("log out everywhere").
     async fn delete_sessions_of(&self, person: Uuid) -> Result<u64, sqlx::Error>;
+
+    /// A person's live sessions, most recently used first: (token hash, created, last seen,
+    /// expires, browser).
+    async fn list_sessions(
+        &self,
+        person: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSession>, sqlx::Error>;
+
+    /// Ends the person's session whose hash starts with `hash_prefix` (its public id); false
+    /// when they have none such.
+    async fn delete_session_of(
+        &self,
+        person: Uuid,
+        hash_prefix: &[u8],
+    ) -> Result<bool, sqlx::Error>;
 
     async fn list_accounts(&self) -> Result<Vec<Account>, sqlx::Error>;
 
@@ -286,6 +312,27 @@ macro_rules! portable_accounts {
                     .execute(&self.pool)
                     .await
                     .map(|r| r.rows_affected())
+            }
+
+            async fn list_sessions(
+                &self,
+                person: Uuid,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<$crate::db::accounts::StoredSession>, sqlx::Error> {
+                sqlx::query_as(
+                    "SELECT token_hash, created_at, last_seen_at, expires_at, user_agent FROM sessions                      WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC",
+                )
+                .bind(person).bind(now)
+                .fetch_all(&self.pool)
+                .await
+            }
+
+            async fn delete_session_of(&self, person: Uuid, hash_prefix: &[u8]) -> Result<bool, sqlx::Error> {
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND substr(token_hash, 1, 16) = $2")
+                    .bind(person).bind(hash_prefix)
+                    .execute(&self.pool)
+                    .await
+                    .map(|r| r.rows_affected() > 0)
             }
 
             async fn list_accounts(&self) -> Result<Vec<$crate::model::Account>, sqlx::Error> {

@@ -69,7 +69,7 @@ pub trait AnalyticsStore: Send + Sync {
     /// The owner's rollups of `bucket` size from `since`, by kind, model and status.
     async fn totals_since(
         &self,
-        owner_id: Uuid,
+        whose: ReportScope,
         bucket: Bucket,
         since: DateTime<Utc>,
     ) -> Result<Vec<KindTotals>, sqlx::Error>;
@@ -77,7 +77,7 @@ pub trait AnalyticsStore: Send + Sync {
     /// The owner's rollups of `bucket` size from `since`, by bucket, kind and status.
     async fn buckets_since(
         &self,
-        owner_id: Uuid,
+        whose: ReportScope,
         bucket: Bucket,
         since: DateTime<Utc>,
     ) -> Result<Vec<BucketTotals>, sqlx::Error>;
@@ -85,7 +85,7 @@ pub trait AnalyticsStore: Send + Sync {
     /// The owner's latency histogram from `since` (rolled up by `bucket`).
     async fn latency_since(
         &self,
-        owner_id: Uuid,
+        whose: ReportScope,
         bucket: Bucket,
         since: DateTime<Utc>,
     ) -> Result<Vec<BucketCount>, sqlx::Error>;
@@ -93,6 +93,23 @@ pub trait AnalyticsStore: Send + Sync {
 
 /// Rows per multi-row INSERT: within both databases' limits on bound parameters.
 pub const INSERT_CHUNK: usize = 500;
+
+/// Whose figures a report reads: one person's, or (for admins) the whole instance's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportScope {
+    Person(Uuid),
+    Instance,
+}
+
+impl ReportScope {
+    /// The condition on a rollup table's `owner_id` (its parameter is `$2`), and the id to bind.
+    pub fn owner_filter(self) -> (&'static str, Option<Uuid>) {
+        match self {
+            ReportScope::Person(owner) => ("owner_id = $2 AND", Some(owner)),
+            ReportScope::Instance => ("", None),
+        }
+    }
+}
 
 macro_rules! portable_analytics {
     ($backend:ty, $database:ty) => {
@@ -198,58 +215,64 @@ macro_rules! portable_analytics {
 
             async fn totals_since(
                 &self,
-                owner_id: Uuid,
+                whose: $crate::db::analytics::ReportScope,
                 bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
             ) -> Result<Vec<$crate::db::analytics::KindTotals>, sqlx::Error> {
                 let (table, _, column) = $crate::db::analytics::rollup_tables(bucket);
-                sqlx::query_as(&format!(
+                let (filter, owner) = whose.owner_filter();
+                let sql = format!(
                     "SELECT kind, model, status, CAST(SUM(events) AS BIGINT) AS events, \
                      CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens, \
                      CAST(SUM(duration_ms_sum) AS BIGINT) AS duration_ms_sum, CAST(SUM(duration_count) AS BIGINT) AS duration_count, \
                      CAST(SUM(ttft_ms_sum) AS BIGINT) AS ttft_ms_sum, CAST(SUM(ttft_count) AS BIGINT) AS ttft_count, \
                      CAST(SUM(rate_tokens) AS BIGINT) AS rate_tokens, CAST(SUM(rate_ms) AS BIGINT) AS rate_ms \
-                     FROM {table} WHERE owner_id = $1 AND {column} >= $2 GROUP BY kind, model, status"
-                ))
-                .bind(owner_id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await
+                     FROM {table} WHERE {filter} {column} >= $1 GROUP BY kind, model, status"
+                );
+            let query = sqlx::query_as(&sql).bind(since);
+            match owner {
+                Some(owner) => query.bind(owner).fetch_all(&self.pool).await,
+                None => query.fetch_all(&self.pool).await,
+            }
             }
 
             async fn buckets_since(
                 &self,
-                owner_id: Uuid,
+                whose: $crate::db::analytics::ReportScope,
                 bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
             ) -> Result<Vec<$crate::db::analytics::BucketTotals>, sqlx::Error> {
                 let (table, _, column) = $crate::db::analytics::rollup_tables(bucket);
-                sqlx::query_as(&format!(
+                let (filter, owner) = whose.owner_filter();
+                let sql = format!(
                     "SELECT {column} AS start, kind, status, CAST(SUM(events) AS BIGINT) AS events, \
                      CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
-                     FROM {table} WHERE owner_id = $1 AND {column} >= $2 GROUP BY {column}, kind, status"
-                ))
-                .bind(owner_id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await
+                     FROM {table} WHERE {filter} {column} >= $1 GROUP BY {column}, kind, status"
+                );
+            let query = sqlx::query_as(&sql).bind(since);
+            match owner {
+                Some(owner) => query.bind(owner).fetch_all(&self.pool).await,
+                None => query.fetch_all(&self.pool).await,
+            }
             }
 
             async fn latency_since(
                 &self,
-                owner_id: Uuid,
+                whose: $crate::db::analytics::ReportScope,
                 bucket: $crate::model::Bucket,
                 since: DateTime<Utc>,
             ) -> Result<Vec<$crate::db::analytics::BucketCount>, sqlx::Error> {
                 let (_, table, column) = $crate::db::analytics::rollup_tables(bucket);
-                sqlx::query_as(&format!(
+                let (filter, owner) = whose.owner_filter();
+                let sql = format!(
                     "SELECT metric, bucket, CAST(SUM(count) AS BIGINT) AS count FROM {table} \
-                     WHERE owner_id = $1 AND {column} >= $2 GROUP BY metric, bucket"
-                ))
-                .bind(owner_id)
-                .bind(since)
-                .fetch_all(&self.pool)
-                .await
+                     WHERE {filter} {column} >= $1 GROUP BY metric, bucket"
+                );
+            let query = sqlx::query_as(&sql).bind(since);
+            match owner {
+                Some(owner) => query.bind(owner).fetch_all(&self.pool).await,
+                None => query.fetch_all(&self.pool).await,
+            }
             }
         }
     };

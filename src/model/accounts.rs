@@ -181,6 +181,21 @@ pub struct ApiToken {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// One of a person's sessions (a signed-in browser), as they see it in their settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    /// Made from the stored hash of the session's token (never the token).
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// The browser that signed in (its User-Agent).
+    pub user_agent: String,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
 /// A token just made: `token` is shown this once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

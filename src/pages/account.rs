@@ -303,3 +303,61 @@ pub fn TokensSection() -> impl IntoView {
         </Suspense>
     }
 }
+
+/// The person's signed-in browsers, with "sign out" for each (accounts mode only).
+#[component]
+pub fn SessionsSection() -> impl IntoView {
+    use crate::model::{AuthMode, SessionInfo};
+    use crate::server_fns::accounts::{end_session, list_sessions};
+    let status = Resource::new(|| (), |_| get_auth_status());
+    let loaded = Resource::new(|| (), |_| list_sessions());
+    let sessions = RwSignal::new(None::<Vec<SessionInfo>>);
+    let error = RwSignal::new(None::<String>);
+    let end = move |id: uuid::Uuid| {
+        leptos::task::spawn_local(async move {
+            match end_session(id).await {
+                Ok(list) => sessions.set(Some(list)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        })
+    };
+    view! {
+        <Suspense>
+            {move || Suspend::new(async move {
+                let accounts = status.await.ok().is_some_and(|s| s.mode == AuthMode::Accounts && s.person.is_some());
+                let first = loaded.await.unwrap_or_default();
+                if sessions.with_untracked(Option::is_none) {
+                    sessions.set(Some(first));
+                }
+                accounts.then(|| view! {
+                    <section class="grid gap-3 rounded-xl border border-line p-4" aria-labelledby="sessions-heading" data-testid="sessions">
+                        <h2 id="sessions-heading" class="font-semibold">"Signed-in browsers"</h2>
+                        <p class="text-xs text-muted">"Sign out a browser you no longer use; it is signed out at once."</p>
+                        {move || error.get().map(|e| view! { <p role="alert" class="text-sm text-danger">{e}</p> })}
+                        <ul class="grid gap-1 text-sm" data-testid="session-list">
+                            <For each=move || sessions.get().unwrap_or_default() key=|s| s.id let:session>
+                                {
+                                    let id = session.id;
+                                    let browser = if session.user_agent.trim().is_empty() { "Unknown browser".to_string() } else { session.user_agent.chars().take(80).collect() };
+                                    view! {
+                                        <li data-testid="session-item" class="flex flex-wrap items-center gap-2 rounded-md border border-line px-2 py-1">
+                                            <span class="font-medium break-all">{browser}</span>
+                                            <span class="text-muted">
+                                                {format!("signed in {} · last seen {}", session.created_at.format("%Y-%m-%d %H:%M"), session.last_seen_at.format("%Y-%m-%d %H:%M"))}
+                                            </span>
+                                            {if session.current {
+                                                view! { <span class="ml-auto text-xs text-muted" data-testid="session-current">"this browser"</span> }.into_any()
+                                            } else {
+                                                view! { <button type="button" data-testid="session-end" class="ml-auto text-danger hover:underline" on:click=move |_| end(id)>"Sign out"</button> }.into_any()
+                                            }}
+                                        </li>
+                                    }
+                                }
+                            </For>
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}

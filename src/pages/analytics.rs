@@ -18,7 +18,21 @@ pub fn AnalyticsPage() -> impl IntoView {
             .with(|q| q.get("timeframe").and_then(|t| Timeframe::parse(&t)))
             .unwrap_or_default()
     });
-    let report = Resource::new(move || timeframe.get(), get_analytics);
+    // An admin may look at everyone's figures (`?scope=instance`).
+    let instance =
+        Memo::new(move |_| query.with(|q| q.get("scope").as_deref() == Some("instance")));
+    let report = Resource::new(
+        move || (timeframe.get(), instance.get()),
+        |(timeframe, instance)| get_analytics(timeframe, instance),
+    );
+    let status = Resource::new(|| (), |_| crate::server_fns::accounts::get_auth_status());
+    let scope_suffix = move || {
+        if instance.get() {
+            "&scope=instance"
+        } else {
+            ""
+        }
+    };
     view! {
         <div class="mx-auto w-full max-w-5xl flex-1 overflow-y-auto p-4" data-testid="analytics-page">
             <div class="mb-4 flex flex-wrap items-center gap-2">
@@ -26,7 +40,7 @@ pub fn AnalyticsPage() -> impl IntoView {
                 <nav class="flex gap-1" aria-label="Timeframe" data-testid="timeframes">
                     {Timeframe::ALL.into_iter().map(|t| view! {
                         <a
-                            href=format!("/analytics?timeframe={}", t.as_str())
+                            href=move || format!("/analytics?timeframe={}{}", t.as_str(), scope_suffix())
                             data-testid=format!("timeframe-{}", t.as_str())
                             class="rounded-md border border-line px-3 py-1 text-sm"
                             class=("bg-primary", move || timeframe.get() == t)
@@ -38,6 +52,30 @@ pub fn AnalyticsPage() -> impl IntoView {
                         </a>
                     }).collect_view()}
                 </nav>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        let admin = status.await.ok().is_some_and(|s| {
+                            s.mode == crate::model::AuthMode::Accounts
+                                && s.person.is_some_and(|p| p.is_admin())
+                        });
+                        admin.then(|| view! {
+                            <nav class="flex gap-1" aria-label="Whose figures" data-testid="analytics-scope">
+                                {[(false, "Mine", "scope-person"), (true, "Everyone's", "scope-instance")].into_iter().map(|(wide, text, id)| view! {
+                                    <a
+                                        href=move || format!("/analytics?timeframe={}{}", timeframe.get().as_str(), if wide { "&scope=instance" } else { "" })
+                                        data-testid=id
+                                        class="rounded-md border border-line px-3 py-1 text-sm"
+                                        class=("bg-primary", move || instance.get() == wide)
+                                        class=("text-on-primary", move || instance.get() == wide)
+                                        aria-current=move || (instance.get() == wide).then_some("page")
+                                    >
+                                        {text}
+                                    </a>
+                                }).collect_view()}
+                            </nav>
+                        })
+                    })}
+                </Suspense>
             </div>
             <Transition fallback=|| view! { <p class="text-muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -437,6 +437,7 @@ pub fn SettingsPage() -> impl IntoView {
             </section>
 
             <crate::pages::account::TokensSection/>
+            <crate::pages::account::SessionsSection/>
         </div>
     }
 }

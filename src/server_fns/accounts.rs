@@ -3,7 +3,7 @@
 
 use crate::error::AppError;
 use crate::model::{
-    Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, TokenScope,
+    Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, SessionInfo, TokenScope,
 };
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -76,4 +76,24 @@ pub async fn revoke_api_token(id: Uuid) -> Result<Vec<ApiToken>, AppError> {
     let me = by_session()?;
     crate::service::accounts::revoke_token(&state, &me, id).await?;
     crate::service::accounts::list_tokens(&state, &me).await
+}
+
+/// The person's signed-in browsers, this one marked.
+#[server(endpoint = "list_sessions")]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
+    let state = super::app_state()?;
+    let current = use_context::<http::request::Parts>()
+        .and_then(|parts| crate::service::accounts::session_token(&parts.headers));
+    crate::service::accounts::list_sessions(&state, &super::me()?, current.as_deref()).await
+}
+
+/// Signs one of the person's browsers out.
+#[server(endpoint = "end_session")]
+pub async fn end_session(id: Uuid) -> Result<Vec<SessionInfo>, AppError> {
+    let state = super::app_state()?;
+    let me = super::me()?;
+    crate::service::accounts::end_session(&state, &me, id).await?;
+    let current = use_context::<http::request::Parts>()
+        .and_then(|parts| crate::service::accounts::session_token(&parts.headers));
+    crate::service::accounts::list_sessions(&state, &me, current.as_deref()).await
 }

@@ -28,9 +28,13 @@ pub async fn reset_preferences(keys: Vec<String>) -> Result<Preferences, AppErro
     crate::service::preferences::reset_settings(&state, &super::me()?, keys).await
 }
 
-/// The analytics dashboard's figures (`features.analytics`; its route is gated with it).
+/// The analytics dashboard's figures (`features.analytics`; its route is gated with it): the
+/// person's, or with `instance` (admins only) everyone's.
 #[server(endpoint = "get_analytics")]
-pub async fn get_analytics(timeframe: Timeframe) -> Result<AnalyticsReport, AppError> {
+pub async fn get_analytics(
+    timeframe: Timeframe,
+    #[server(default)] instance: bool,
+) -> Result<AnalyticsReport, AppError> {
     let state = super::app_state()?;
-    crate::service::analytics_report(&state, super::me()?.id, timeframe).await
+    crate::service::analytics_report(&state, &super::me()?, timeframe, instance).await
 }

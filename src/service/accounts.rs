@@ -273,6 +273,50 @@ pub async fn sign_out(state: &AppState, token: &str) -> AppResult<()> {
     Ok(state.store.delete_session(&token_hash(token)).await?)
 }
 
+/// The public id of a session: the first 16 bytes of its token's hash, as a UUID.
+fn session_id(hash: &[u8]) -> Uuid {
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// A person's live sessions, the one of `current` (this request's cookie) marked.
+pub async fn list_sessions(
+    state: &AppState,
+    person: &Person,
+    current: Option<&str>,
+) -> AppResult<Vec<crate::model::SessionInfo>> {
+    let current = current.map(token_hash);
+    Ok(state
+        .store
+        .list_sessions(person.id, crate::db::now())
+        .await?
+        .into_iter()
+        .filter(|s| s.token_hash.len() >= 16)
+        .map(|s| crate::model::SessionInfo {
+            id: session_id(&s.token_hash),
+            current: current.as_deref() == Some(s.token_hash.as_slice()),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+/// Ends one of the person's sessions (another browser of theirs, say); 404 for any other id.
+pub async fn end_session(state: &AppState, person: &Person, id: Uuid) -> AppResult<()> {
+    if state
+        .store
+        .delete_session_of(person.id, id.as_bytes())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(AppError::NotFound("session".into()))
+    }
+}
+
 /// Ends every session of a person.
 pub async fn sign_out_everywhere(state: &AppState, person: Uuid) -> AppResult<u64> {
     Ok(state.store.delete_sessions_of(person).await?)

@@ -2,20 +2,32 @@
 //! path; the recorder task does the same every `analytics.record_interval_ms`), then the
 //! rollups are read.
 
-use crate::error::AppResult;
-use crate::model::{AnalyticsReport, Timeframe};
+use crate::db::analytics::ReportScope;
+use crate::error::{AppError, AppResult};
+use crate::model::{AnalyticsReport, Person, Timeframe};
 use crate::state::AppState;
-use uuid::Uuid;
 
+/// The person's figures, or with `instance` (admins only) everyone's.
 pub async fn analytics_report(
     state: &AppState,
-    owner: Uuid,
+    person: &Person,
     timeframe: Timeframe,
+    instance: bool,
 ) -> AppResult<AnalyticsReport> {
+    let whose = if instance {
+        if !person.is_admin() {
+            return Err(AppError::Forbidden(
+                "only an admin sees the figures of the whole instance".into(),
+            ));
+        }
+        ReportScope::Instance
+    } else {
+        ReportScope::Person(person.id)
+    };
     // What happened up to now is in the report, even between two runs of the recorder.
     crate::analytics::catch_up(&state.store).await?;
     Ok(
-        crate::analytics::report::report(&state.store, owner, timeframe, chrono::Utc::now())
+        crate::analytics::report::report(&state.store, whose, timeframe, chrono::Utc::now())
             .await?,
     )
 }

@@ -167,12 +167,31 @@ pub async fn get_setting(state: &AppState, owner: Uuid, key: &str) -> AppResult<
 /// Most values changed at once.
 pub const MAX_CHANGES: usize = 100;
 
+/// Whose values a change sets: the person's own (for `features.*`, always the instance's), or,
+/// for an admin, the instance's defaults (what everyone gets who has not set their own).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaveFor {
+    #[default]
+    Own,
+    Instance,
+}
+
 /// Checks every change against the settings as they would be, then saves them all in one
 /// transaction (a person's keys for them, `features.*` for the instance) or none.
 pub async fn save_settings(
     state: &AppState,
     person: &crate::model::Person,
     changes: Vec<(String, Value)>,
+) -> AppResult<Preferences> {
+    save_settings_for(state, person, changes, SaveFor::Own).await
+}
+
+/// `save_settings`, for the person or (admins) the instance.
+pub async fn save_settings_for(
+    state: &AppState,
+    person: &crate::model::Person,
+    changes: Vec<(String, Value)>,
+    whose: SaveFor,
 ) -> AppResult<Preferences> {
     let owner = person.id;
     if changes.is_empty() {
@@ -183,13 +202,16 @@ pub async fn save_settings(
             "at most {MAX_CHANGES} settings at once"
         )));
     }
-    let (mut preferences, _) = state.runtime.resolved(owner).await?;
+    let mut preferences = match whose {
+        SaveFor::Own => state.runtime.resolved(owner).await?.0,
+        SaveFor::Instance => state.runtime.for_instance().await?,
+    };
     let mut rows = Vec::with_capacity(changes.len());
     for (key, value) in changes {
         preferences.set(&key, value).map_err(setting_error)?;
         // What is saved is the value as read back: `0.40` and `0.4` are one value.
         let value = preferences.get(&key).unwrap_or(Value::Null);
-        let owner_id = scope_owner(person, &key)?;
+        let owner_id = scope_owner(person, &key, whose)?;
         rows.push(SavedSetting {
             owner_id,
             key,
@@ -203,7 +225,20 @@ pub async fn save_settings(
 
 /// Whose value a key is: the person's own, or the instance's (`features.*`), which only an
 /// admin changes.
-fn scope_owner(person: &crate::model::Person, key: &str) -> AppResult<Option<Uuid>> {
+fn scope_owner(
+    person: &crate::model::Person,
+    key: &str,
+    whose: SaveFor,
+) -> AppResult<Option<Uuid>> {
+    if whose == SaveFor::Instance {
+        return if person.is_admin() {
+            Ok(None)
+        } else {
+            Err(AppError::Forbidden(
+                "only an admin sets the defaults of the whole server".into(),
+            ))
+        };
+    }
     match SettingScope::of(key) {
         SettingScope::Person => Ok(Some(person.id)),
         SettingScope::Instance if person.is_admin() => Ok(None),
@@ -219,13 +254,23 @@ pub async fn reset_settings(
     person: &crate::model::Person,
     keys: Vec<String>,
 ) -> AppResult<Preferences> {
+    reset_settings_for(state, person, keys, SaveFor::Own).await
+}
+
+/// `reset_settings`, for the person or (admins) the instance's defaults.
+pub async fn reset_settings_for(
+    state: &AppState,
+    person: &crate::model::Person,
+    keys: Vec<String>,
+    whose: SaveFor,
+) -> AppResult<Preferences> {
     let owner = person.id;
     let mut rows = Vec::with_capacity(keys.len());
     for key in keys {
         if !Preferences::is_key(&key) {
             return Err(setting_error(SettingError::UnknownKey(key)));
         }
-        let owner_id = scope_owner(person, &key)?;
+        let owner_id = scope_owner(person, &key, whose)?;
         rows.push((owner_id, key));
     }
     state.store.delete_settings(&rows).await?;

@@ -552,3 +552,62 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// The session cookie a sign-up or sign-in answer sets (`name=value`).
+pub fn session_cookie(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// With accounts: signs up `admin` (the first account is the admin) and `user` by the admin's
+/// invitation; their session cookies.
+pub async fn admin_and_user(app: &TestApp, admin: &str, user: &str) -> (String, String) {
+    let sign_up = |name: &str, invitation: Option<String>| {
+        app.at(reqwest::Method::POST, "/api/v1/auth/signup")
+            .json(&serde_json::json!({"username": name, "password": "correct horse battery", "invitation": invitation}))
+            .send()
+    };
+    let first = sign_up(admin, None).await.unwrap();
+    assert_eq!(first.status(), 201);
+    let admin_cookie = session_cookie(&first);
+    let invitation: Value = app
+        .at(reqwest::Method::POST, "/api/v1/admin/invitations")
+        .header(reqwest::header::COOKIE, &admin_cookie)
+        .json(&serde_json::json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = invitation["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/signup?invite=")
+        .to_string();
+    let second = sign_up(user, Some(token)).await.unwrap();
+    assert_eq!(second.status(), 201);
+    (admin_cookie, session_cookie(&second))
+}
+
+/// A JSON request with a session cookie: (status, body).
+pub async fn call_as(
+    app: &TestApp,
+    cookie: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app.at(method, path).header(reqwest::header::COOKIE, cookie);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
