@@ -424,7 +424,7 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
         &alice,
         Method::PATCH,
         "/api/v1/settings?scope=instance",
-        Some(json!({"ui.bubble_style": "plain", "ai.max_history": 12})),
+        Some(json!({"ui.bubble_style": "classic", "ai.max_history": 12})),
     )
     .await;
     assert_eq!(status, 200);
