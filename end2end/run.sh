@@ -37,7 +37,8 @@ FAKE_OLLAMA_ADDR=127.0.0.1:$FAKE_PORT FAKE_OLLAMA_TOKEN_DELAY_MS=40 \
 pids+=($!)
 start_app() { # name port ollama_url [auth mode, single_user unless given] [requests a minute]
   # The single-user servers take every test's requests as one person: no rate limit there; the
-  # accounts server keeps the defaults, as a team's server would.
+  # accounts server has limits as a team's server would (twice the default a minute: its test
+  # plays much of a person's day in one minute).
   # Webhooks may reach 127.0.0.1 (the fake Ollama stands in for a receiver).
   OLLAMASTACK_RATE_PER_MINUTE=${5:-0} OLLAMASTACK_RATE_PER_HOUR=${6:-0} OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS=127.0.0.1 \
   OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 OLLAMASTACK_AUTH_MODE=${4:-single_user} \
@@ -49,7 +50,7 @@ start_app app "$APP_PORT" "http://127.0.0.1:$FAKE_PORT"
 # Port 9 (discard) has nothing listening: this instance shows the Ollama-down banner.
 start_app down "$DOWN_PORT" "http://127.0.0.1:9"
 # With sign-in: people, invitations, each person's own things.
-start_app accounts "$ACCOUNTS_PORT" "http://127.0.0.1:$FAKE_PORT" accounts 60 1000
+start_app accounts "$ACCOUNTS_PORT" "http://127.0.0.1:$FAKE_PORT" accounts 120 1000
 wait_for "http://127.0.0.1:$FAKE_PORT/api/version"
 wait_for "http://127.0.0.1:$APP_PORT/healthz"
 wait_for "http://127.0.0.1:$DOWN_PORT/healthz"

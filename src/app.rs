@@ -14,7 +14,7 @@ use crate::pages::{
     documents::{DocumentsPage, SearchPage},
     home::HomePage,
     integrations::IntegrationsPage,
-    settings::SettingsPage,
+    settings::{InstanceDefaultsPage, SettingsPage},
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin/defaults") view=InstanceDefaultsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/login") view=LoginPage/>
                             <Route path=path!("/signup") view=SignupPage/>

@@ -133,10 +133,13 @@ impl ChatContext {
             .current
             .update(|p| p.ui.sidebar_collapsed = collapsed);
         leptos::task::spawn_local(async move {
-            let _ = crate::server_fns::settings::save_preferences(vec![(
-                "ui.sidebar_collapsed".into(),
-                serde_json::Value::Bool(collapsed),
-            )])
+            let _ = crate::server_fns::settings::save_preferences(
+                vec![(
+                    "ui.sidebar_collapsed".into(),
+                    serde_json::Value::Bool(collapsed),
+                )],
+                false,
+            )
             .await;
         });
     }

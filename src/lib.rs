@@ -37,6 +37,8 @@ pub mod llm;
 #[cfg(feature = "ssr")]
 pub mod net;
 #[cfg(feature = "ssr")]
+pub mod periodic;
+#[cfg(feature = "ssr")]
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod service;

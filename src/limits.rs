@@ -305,18 +305,17 @@ impl RateLimits {
             return;
         }
         let limits = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
+        crate::periodic::every(every, stop, move || {
+            // Weak: the task ends with the limits it cleans.
+            let limits = limits.upgrade();
+            async move {
+                match limits {
+                    Some(limits) => {
+                        limits.forget_idle();
+                        std::ops::ControlFlow::Continue(())
+                    }
+                    None => std::ops::ControlFlow::Break(()),
                 }
-                let Some(limits) = limits.upgrade() else {
-                    return;
-                };
-                limits.forget_idle();
             }
         });
     }

@@ -209,12 +209,14 @@ pub async fn check_request(
             .into_response();
     }
     // Server functions (under /api/, beside the REST API) are called by the page, whose requests
-    // always declare their length: a body of unknown length there is refused before it is read.
+    // always declare their length: a body of unknown length (chunked) there is refused before it
+    // is read. A request with neither header has no body at all (RFC 9112, 6.3).
     let path = request.uri().path();
     if !safe
         && path.starts_with("/api/")
         && !path.starts_with("/api/v1/")
         && !request.headers().contains_key(header::CONTENT_LENGTH)
+        && request.headers().contains_key(header::TRANSFER_ENCODING)
     {
         return AppError::LengthRequired("declare the body's length (Content-Length)".into())
             .into_response();

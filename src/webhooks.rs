@@ -306,9 +306,18 @@ pub fn spawn_deliverer(
     client: GuardedClient,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    tokio::spawn(async move {
-        let interval = Duration::from_millis(settings.webhooks.poll_interval_ms.max(50));
-        loop {
+    let interval = Duration::from_millis(settings.webhooks.poll_interval_ms.max(50));
+    let settings = std::sync::Arc::new(settings);
+    let stopping = shutdown.clone();
+    crate::periodic::every(interval, shutdown, move || {
+        let (store, settings, runtime, client, shutdown) = (
+            store.clone(),
+            settings.clone(),
+            runtime.clone(),
+            client.clone(),
+            stopping.clone(),
+        );
+        async move {
             let switched_off = match runtime.for_instance().await {
                 Ok(preferences) => !preferences.features.webhooks,
                 Err(_) => !runtime.configured().features.webhooks,
@@ -332,10 +341,7 @@ pub fn spawn_deliverer(
                     }
                 }
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
-            }
+            std::ops::ControlFlow::Continue(())
         }
     });
 }

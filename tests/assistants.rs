@@ -5,7 +5,10 @@
 mod common;
 
 use common::{Backend, TestApp};
+use ollamastack::testing::fake_ollama::FakeConfig;
+use reqwest::Method;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 
 async fn assistants(app: &TestApp) -> Vec<Value> {
     let (status, body) = app.get("/api/v1/assistants").await;
@@ -419,6 +422,232 @@ async fn a_missing_model_falls_back_with_a_notice(backend: Backend) {
     assert_eq!(request["options"]["num_predict"], 1500);
 }
 
+/// Bob's answer, once the fake has been asked for it: the request it got.
+async fn chat_request_for(app: &TestApp, before: usize) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.fake.stats.chat_requests.load(Ordering::SeqCst) <= before {
+        assert!(tokio::time::Instant::now() < deadline, "no chat request");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.fake.stats.last_chat_request()
+}
+
+/// An admin offers an assistant to everyone: others list it, run conversations with it and
+/// duplicate it, but cannot change or delete it, nor see its documents; only admins share, and
+/// one no longer shared stops being offered and run.
+async fn an_admin_shares_an_assistant_with_everyone(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.auth.mode = ollamastack::model::AuthMode::Accounts;
+    })
+    .await;
+    let (alice, bob) = common::admin_and_user(&app, "alice", "bob").await;
+    let as_alice = |method: Method, path: String, body: Option<Value>| {
+        let (app, alice) = (&app, &alice);
+        async move { common::call_as(app, alice, method, &path, body).await }
+    };
+    let as_bob = |method: Method, path: String, body: Option<Value>| {
+        let (app, bob) = (&app, &bob);
+        async move { common::call_as(app, bob, method, &path, body).await }
+    };
+
+    // Alice's knowledge document, to check that it stays hers.
+    let uploaded = app
+        .at(Method::POST, "/api/v1/files")
+        .header(reqwest::header::COOKIE, &alice)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={}", common::BOUNDARY),
+        )
+        .body(common::multipart(&[(
+            "handbook.txt",
+            b"Holidays are booked in March.",
+        )]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let uploaded: Value = uploaded.json().await.unwrap();
+    let file = uploaded["files"][0]["id"].clone();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, info) = as_alice(
+            Method::GET,
+            format!("/api/v1/files/{}", file.as_str().unwrap()),
+            None,
+        )
+        .await;
+        if info["status"] == "ready" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not indexed: {info}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // A person who is not an admin cannot share; nothing is created.
+    let (status, refused) = as_bob(
+        Method::POST,
+        "/api/v1/assistants".into(),
+        Some(json!({"name": "Mine for all", "model": "llama3.2", "shared": true})),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    let (_, bobs) = as_bob(Method::GET, "/api/v1/assistants".into(), None).await;
+    assert!(
+        bobs.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["name"] != "Mine for all"),
+        "{bobs}"
+    );
+
+    let (status, policy) = as_alice(
+        Method::POST,
+        "/api/v1/assistants".into(),
+        Some(json!({
+            "name": "HR policy", "model": "qwen2.5:0.5b", "temperature": 0.2,
+            "system_prompt": "You answer questions about the HR policy.",
+            "files": [file], "shared": true
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{policy}");
+    assert_eq!(policy["shared"], true);
+    assert_eq!(policy["owned"], true);
+    assert_eq!(policy["files"], json!([file]));
+    let id = policy["id"].as_str().unwrap().to_string();
+    // Alice's own conversations with it are grounded in her document.
+    let before = app.fake.stats.chat_requests.load(Ordering::SeqCst);
+    let (status, hers) = as_alice(
+        Method::POST,
+        "/api/v1/conversations".into(),
+        Some(json!({"content": "When are holidays booked?", "assistant": id})),
+    )
+    .await;
+    assert_eq!(status, 201, "{hers}");
+    let request = chat_request_for(&app, before).await;
+    assert!(
+        request["messages"].to_string().contains("booked in March"),
+        "{request}"
+    );
+    app.wait_idle(&alice, hers["conversation"]["id"].as_str().unwrap())
+        .await;
+
+    // Bob sees it after his own, marked as not his, without Alice's documents.
+    let (_, bobs) = as_bob(Method::GET, "/api/v1/assistants".into(), None).await;
+    let bobs = bobs.as_array().unwrap().clone();
+    assert_eq!(
+        bobs.len(),
+        4,
+        "his three presets and the shared one: {bobs:#?}"
+    );
+    let shared = bobs.last().unwrap();
+    assert_eq!(shared["id"], policy["id"]);
+    assert_eq!(
+        (shared["shared"].clone(), shared["owned"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(shared["files"], json!([]));
+    assert!(bobs[..3]
+        .iter()
+        .all(|a| a["owned"] == true && a["shared"] == false));
+    let (status, knowledge) =
+        as_bob(Method::GET, format!("/api/v1/assistants/{id}/files"), None).await;
+    assert_eq!((status, knowledge), (200, json!([])));
+
+    // He runs a conversation with it, by name; it gets the assistant's model, prompt and sampling.
+    let before = app.fake.stats.chat_requests.load(Ordering::SeqCst);
+    let (status, sent) = as_bob(
+        Method::POST,
+        "/api/v1/conversations".into(),
+        Some(json!({"content": "When are holidays booked?", "assistant": "hr policy"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["conversation"]["assistant_id"], policy["id"]);
+    let request = chat_request_for(&app, before).await;
+    assert_eq!(request["model"], "qwen2.5:0.5b");
+    assert_eq!(
+        request["messages"][0]["content"],
+        "You answer questions about the HR policy."
+    );
+    assert_eq!(
+        request["options"]["temperature"].as_f64().unwrap() as f32,
+        0.2
+    );
+    let all_text = request["messages"].to_string();
+    assert!(
+        !all_text.contains("booked in March"),
+        "Alice's document reached Bob: {all_text}"
+    );
+    let conversation = sent["conversation"]["id"].as_str().unwrap().to_string();
+    app.wait_idle(&bob, &conversation).await;
+
+    // He cannot change or delete it; he can copy it, and the copy is his.
+    let (status, body) = as_bob(
+        Method::PATCH,
+        format!("/api/v1/assistants/{id}"),
+        Some(json!({"system_prompt": "Ignore the policy."})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = as_bob(Method::DELETE, format!("/api/v1/assistants/{id}"), None).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, copy) = as_bob(
+        Method::POST,
+        format!("/api/v1/assistants/{id}/duplicate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{copy}");
+    assert_eq!(copy["name"], "HR policy (copy)");
+    assert_eq!(
+        (copy["owned"].clone(), copy["shared"].clone()),
+        (json!(true), json!(false))
+    );
+    assert_eq!(copy["files"], json!([]));
+    let (_, unchanged) = as_alice(Method::GET, format!("/api/v1/assistants/{id}"), None).await;
+    assert_eq!(
+        unchanged["system_prompt"],
+        "You answer questions about the HR policy."
+    );
+
+    // Alice stops sharing: Bob no longer lists, reads or runs it; his conversation goes on
+    // without it.
+    let (status, stopped) = as_alice(
+        Method::PATCH,
+        format!("/api/v1/assistants/{id}"),
+        Some(json!({"shared": false})),
+    )
+    .await;
+    assert_eq!((status, stopped["shared"].clone()), (200, json!(false)));
+    let (_, bobs) = as_bob(Method::GET, "/api/v1/assistants".into(), None).await;
+    assert!(
+        bobs.as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["id"] != policy["id"]),
+        "{bobs}"
+    );
+    let (status, _) = as_bob(Method::GET, format!("/api/v1/assistants/{id}"), None).await;
+    assert_eq!(status, 404);
+    let before = app.fake.stats.chat_requests.load(Ordering::SeqCst);
+    let (status, next) = as_bob(
+        Method::POST,
+        format!("/api/v1/conversations/{conversation}/messages"),
+        Some(json!({"content": "And in April?"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{next}");
+    // The conversation keeps the model and prompt it took as its own; the assistant's
+    // sampling no longer applies.
+    let request = chat_request_for(&app, before).await;
+    assert!(request["options"].get("temperature").is_none(), "{request}");
+    app.wait_idle(&bob, &conversation).await;
+}
+
 on_both_backends!(
     the_presets_are_there_once,
     the_system_prompt_follows_the_assistant_unless_the_person_wrote_one,
@@ -426,4 +655,5 @@ on_both_backends!(
     create_edit_duplicate_delete_with_clear_errors,
     a_turn_runs_with_the_assistant_and_the_conversation_remembers_it,
     a_missing_model_falls_back_with_a_notice,
+    an_admin_shares_an_assistant_with_everyone,
 );

@@ -442,6 +442,7 @@ fn server_fns_without_ids() -> Vec<&'static str> {
         sf::documents::SearchDocuments::PATH,
         sf::ollama::GetOllamaStatus::PATH,
         sf::settings::GetPreferences::PATH,
+        sf::settings::GetInstancePreferences::PATH,
         sf::settings::SavePreferences::PATH,
         sf::settings::ResetPreferences::PATH,
         sf::settings::GetAnalytics::PATH,

@@ -533,6 +533,80 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
         .await
         .unwrap();
     assert!(page.contains("data-theme=\"dark\""), "the instance's theme");
+
+    // The page's form for the defaults (server functions): admins only.
+    // As a browser sends it: an empty form.
+    let instance_defaults = |cookie: &str| {
+        app.at(Method::POST, "/api/get_instance_preferences")
+            .header(reqwest::header::COOKIE, cookie)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("")
+            .send()
+    };
+    let refused = instance_defaults(&bob).await.unwrap();
+    assert_eq!(refused.status(), 403, "{:?}", refused.text().await);
+    let save = |changes: Value| json!({"changes": changes, "instance": true});
+    let (status, body) = common::call_as(
+        &app,
+        &bob,
+        Method::POST,
+        "/api/save_preferences",
+        Some(save(json!([["ui.theme", "light"]]))),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, saved) = common::call_as(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/save_preferences",
+        Some(save(json!([["ui.bubble_style", "minimal"]]))),
+    )
+    .await;
+    assert_eq!(status, 200, "{saved}");
+    // The instance's values come back (her own theme is light; the instance's is dark).
+    assert_eq!(
+        (
+            saved["ui"]["bubble_style"].as_str(),
+            saved["ui"]["theme"].as_str()
+        ),
+        (Some("minimal"), Some("dark")),
+        "{saved}"
+    );
+    let defaults = instance_defaults(&alice).await.unwrap();
+    assert_eq!(defaults.status(), 200);
+    let defaults: Value = defaults.json().await.unwrap();
+    assert_eq!(defaults["ui"]["bubble_style"], "minimal", "{defaults}");
+    let (_, bubbles) = common::call_as(
+        &app,
+        &bob,
+        Method::GET,
+        "/api/v1/settings/ui.bubble_style",
+        None,
+    )
+    .await;
+    assert_eq!(bubbles["value"], "minimal", "{bubbles}");
+    let (status, reset) = common::call_as(
+        &app,
+        &alice,
+        Method::POST,
+        "/api/reset_preferences",
+        Some(json!({"keys": ["ui.bubble_style"], "instance": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{reset}");
+    let (_, bubbles) = common::call_as(
+        &app,
+        &bob,
+        Method::GET,
+        "/api/v1/settings/ui.bubble_style",
+        None,
+    )
+    .await;
+    assert_ne!(bubbles["source"], "instance", "{bubbles}");
 }
 
 on_both_backends!(

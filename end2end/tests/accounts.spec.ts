@@ -65,6 +65,39 @@ test("the first person creates the admin, invites a second, and each sees only t
   await expect(admin.page.getByTestId("conversation-item")).toHaveCount(1);
   await expect(admin.page.getByTestId("conversation-item")).toContainText("Alice's plans");
 
+  // Alice sets the defaults for everyone: Bob, who chose no theme of his own, gets hers.
+  await admin.page.goto(`${BASE}/admin`);
+  await waitForHydration(admin.page);
+  await admin.page.getByTestId("instance-defaults-link").click();
+  await expect(admin.page.getByTestId("instance-defaults-page")).toBeVisible();
+  await waitForHydration(admin.page);
+  await admin.page.getByTestId("setting-ui-theme").selectOption("dark");
+  await admin.page.getByTestId("preferences-save").click();
+  await expect(admin.page.getByTestId("preferences-status")).toHaveText("Saved.");
+  await bob.page.goto(`${BASE}/`);
+  await expect(bob.page.locator("html")).toHaveAttribute("data-theme", "dark");
+
+  // She offers an assistant to everyone: Bob can use it, not change it.
+  await admin.page.goto(`${BASE}/assistants`);
+  await waitForHydration(admin.page);
+  await admin.page.getByTestId("new-assistant").click();
+  await admin.page.getByTestId("assistant-name-input").fill("Team helper");
+  await admin.page.getByTestId("assistant-model-input").fill("llama3.2");
+  await admin.page.getByTestId("assistant-shared-input").check();
+  await admin.page.getByTestId("save-assistant").click();
+  const hers = admin.page.getByTestId("assistant-item").filter({ hasText: "Team helper" });
+  await expect(hers.getByTestId("assistant-shared")).toHaveText("Shared with everyone");
+  await bob.page.goto(`${BASE}/assistants`);
+  await waitForHydration(bob.page);
+  const offered = bob.page.getByTestId("assistant-item").filter({ hasText: "Team helper" });
+  await expect(offered.getByTestId("assistant-shared")).toHaveText("Shared by an admin");
+  await expect(offered.getByTestId("edit-assistant")).toHaveCount(0);
+  await expect(offered.getByTestId("delete-assistant")).toHaveCount(0);
+  // Only admins are offered the box that shares.
+  await bob.page.getByTestId("new-assistant").click();
+  await expect(bob.page.getByTestId("assistant-form")).toBeVisible();
+  await expect(bob.page.getByTestId("assistant-shared-input")).toHaveCount(0);
+
   // Disabled by the admin, Bob is signed out at once.
   await admin.page.goto(`${BASE}/admin`);
   await waitForHydration(admin.page);

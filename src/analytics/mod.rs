@@ -207,15 +207,13 @@ pub fn spawn_recorder(
     interval: Duration,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    tokio::spawn(async move {
-        loop {
+    crate::periodic::every(interval, shutdown, move || {
+        let store = store.clone();
+        async move {
             if let Err(error) = catch_up(&store).await {
                 tracing::warn!(%error, "analytics: recording events failed; trying again");
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
-            }
+            std::ops::ControlFlow::Continue(())
         }
     });
 }

@@ -23,21 +23,22 @@ pub async fn list(
     Ok(axum::Json(service::list_assistants(&state, me.id).await?))
 }
 
-/// POST /api/v1/assistants: `name` and `model` are required.
+/// POST /api/v1/assistants: `name` and `model` are required; `shared: true` (admins only)
+/// offers it to everyone.
 #[utoipa::path(
     post,
     path = "/api/v1/assistants",
     tag = "assistants",
     operation_id = "assistants_create",
     request_body = AssistantInput,
-    responses((status = 201, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    responses((status = 201, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 403, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn create(
     Me(me): Me,
     State(state): State<AppState>,
     Json(input): Json<AssistantInput>,
 ) -> AppResult<(StatusCode, axum::Json<Assistant>)> {
-    let assistant = service::create_assistant(&state, me.id, input).await?;
+    let assistant = service::save_assistant(&state, &me, None, input).await?;
     Ok((StatusCode::CREATED, axum::Json(assistant)))
 }
 
@@ -60,7 +61,8 @@ pub async fn get(
     ))
 }
 
-/// PATCH /api/v1/assistants/{id}: absent fields keep their values.
+/// PATCH /api/v1/assistants/{id}: absent fields keep their values. 403 for one an admin
+/// shares (only its owner changes it).
 #[utoipa::path(
     patch,
     path = "/api/v1/assistants/{id}",
@@ -68,7 +70,7 @@ pub async fn get(
     operation_id = "assistants_update",
     request_body = AssistantInput,
     params(("id" = uuid::Uuid, Path, description = "The id")),
-    responses((status = 200, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    responses((status = 200, body = Assistant), (status = 401, body = crate::api::openapi::ErrorBody), (status = 403, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn update(
     Me(me): Me,
@@ -77,7 +79,7 @@ pub async fn update(
     Json(input): Json<AssistantInput>,
 ) -> AppResult<axum::Json<Assistant>> {
     Ok(axum::Json(
-        service::update_assistant(&state, me.id, id, input).await?,
+        service::save_assistant(&state, &me, Some(id), input).await?,
     ))
 }
 
@@ -107,7 +109,7 @@ pub async fn duplicate(
     tag = "assistants",
     operation_id = "assistants_delete",
     params(("id" = uuid::Uuid, Path, description = "The id")),
-    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    responses((status = 204), (status = 401, body = crate::api::openapi::ErrorBody), (status = 403, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn delete(
     Me(me): Me,

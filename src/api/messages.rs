@@ -6,11 +6,8 @@ use crate::service::{self, SendMessage};
 use crate::state::AppState;
 use axum::{
     extract::State,
-    http::{header, HeaderValue, StatusCode},
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    http::StatusCode,
+    response::{sse::Event, Response},
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -170,15 +167,5 @@ pub async fn events(
             Err(_) => Event::default().comment("unserialisable event"),
         })
     });
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response();
-    // Proxies such as nginx must pass each event on at once.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(super::sse_response(stream))
 }

@@ -27,6 +27,24 @@ use axum::{
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+/// A server-sent event stream with a keep-alive comment, uncached, and passed on at once by
+/// proxies such as nginx (`X-Accel-Buffering: no`).
+pub(crate) fn sse_response<S>(stream: S) -> Response
+where
+    S: futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    use axum::http::{header, HeaderValue};
+    let mut response = axum::response::sse::Sse::new(stream)
+        .keep_alive(axum::response::sse::KeepAlive::default())
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -18,10 +18,7 @@ use crate::state::AppState;
 use axum::{
     extract::{Path, State},
     http::{header, HeaderValue},
-    response::{
-        sse::{Event, KeepAlive, Sse},
-        IntoResponse, Response,
-    },
+    response::{sse::Event, IntoResponse, Response},
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -477,16 +474,7 @@ pub async fn chat_completions(
         .chain(futures::stream::once(async {
             Ok(Event::default().data("[DONE]"))
         }));
-    let mut response = Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response();
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    Ok(with_ids(response, &outcome))
+    Ok(with_ids(super::sse_response(stream), &outcome))
 }
 
 fn model_object(name: &str) -> Value {

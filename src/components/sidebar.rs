@@ -124,10 +124,10 @@ fn ResizeHandle() -> impl IntoView {
             let chosen = width.get();
             preferences.current.update(|p| p.ui.sidebar_width = chosen);
             spawn_local(async move {
-                let _ = crate::server_fns::settings::save_preferences(vec![(
-                    "ui.sidebar_width".into(),
-                    serde_json::Value::from(chosen),
-                )])
+                let _ = crate::server_fns::settings::save_preferences(
+                    vec![("ui.sidebar_width".into(), serde_json::Value::from(chosen))],
+                    false,
+                )
                 .await;
             });
         }));

@@ -36,10 +36,13 @@ pub fn ThemeToggle() -> impl IntoView {
         preferences.current.update(|p| p.ui.theme = next);
         preferences.current.with_untracked(apply_to_document);
         leptos::task::spawn_local(async move {
-            let saved = crate::server_fns::settings::save_preferences(vec![(
-                "ui.theme".into(),
-                serde_json::Value::String(next.as_str().into()),
-            )])
+            let saved = crate::server_fns::settings::save_preferences(
+                vec![(
+                    "ui.theme".into(),
+                    serde_json::Value::String(next.as_str().into()),
+                )],
+                false,
+            )
             .await;
             if let Err(error) = saved {
                 leptos::logging::warn!("the theme was not saved: {error}");

@@ -92,8 +92,12 @@ pub fn now() -> DateTime<Utc> {
 
 const CONVERSATION_COLUMNS: &str =
     "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id";
-const ASSISTANT_COLUMNS: &str = "id, owner_id, name, description, model, temperature, max_tokens, \
+/// The columns an insert writes (`shared` starts false).
+const ASSISTANT_INSERT_COLUMNS: &str =
+    "id, owner_id, name, description, model, temperature, max_tokens, \
      system_prompt, tools, tools_enabled, created_at, updated_at";
+const ASSISTANT_COLUMNS: &str = "id, owner_id, name, description, model, temperature, max_tokens, \
+     system_prompt, tools, tools_enabled, created_at, updated_at, shared";
 
 /// Binds an assistant's fields as $3..$10 (after its id and owner).
 macro_rules! bind_assistant {
@@ -521,7 +525,7 @@ pub trait Store:
         stale_before: Option<DateTime<Utc>>,
     ) -> Result<u64, sqlx::Error>;
 
-    /// A person's assistants, by name.
+    /// A person's assistants and those an admin shares with everyone, by name.
     async fn list_assistants(&self, owner_id: Uuid) -> Result<Vec<Assistant>, sqlx::Error>;
 
     /// Gives a person the shipped presets, once in their life (deleted presets stay deleted).
@@ -544,6 +548,28 @@ pub trait Store:
         name: &str,
     ) -> Result<Option<Assistant>, sqlx::Error>;
 
+    /// One the person may run a conversation with: their own, or one an admin shares.
+    async fn usable_assistant(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
+    /// By name, ignoring case, among those the person may use; their own comes first.
+    async fn usable_assistant_by_name(
+        &self,
+        owner_id: Uuid,
+        name: &str,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
+    /// Offers one of the owner's assistants to everyone (or stops). `None`: not the owner's.
+    async fn set_assistant_shared(
+        &self,
+        owner_id: Uuid,
+        id: Uuid,
+        shared: bool,
+    ) -> Result<Option<Assistant>, sqlx::Error>;
+
     async fn insert_assistant(
         &self,
         owner_id: Uuid,
@@ -560,7 +586,7 @@ pub trait Store:
     async fn delete_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
 
     /// Remembers the assistant a conversation runs with.
-    /// Sets the assistant a conversation runs with (one of the owner's, or none); with
+    /// Sets the assistant a conversation runs with (one of the owner's, one shared, or none); with
     /// `prompt`, its system prompt follows (see [`PromptSwitch`]), in the same statement.
     async fn set_conversation_assistant(
         &self,
@@ -997,8 +1023,12 @@ macro_rules! portable_store {
             }
 
             async fn list_assistants(&self, owner_id: Uuid) -> Result<Vec<Assistant>, sqlx::Error> {
-                let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE owner_id = $1 ORDER BY lower(name), id");
-                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).fetch_all(pool).await)
+                // The person's own first, then those shared with everyone.
+                let sql = format!(
+                    "SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE owner_id = $1 OR shared = $2 \
+                     ORDER BY CASE WHEN owner_id = $1 THEN 0 ELSE 1 END, lower(name), id"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).bind(true).fetch_all(pool).await)
             }
 
             async fn seed_assistants(
@@ -1007,7 +1037,7 @@ macro_rules! portable_store {
                 presets: &[AssistantFields],
             ) -> Result<(), sqlx::Error> {
                 let sql = format!(
-                    "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                    "INSERT INTO assistants ({ASSISTANT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
                      ON CONFLICT DO NOTHING"
                 );
                 with_pool!(self, pool => {
@@ -1047,13 +1077,38 @@ macro_rules! portable_store {
                 with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).bind(name).fetch_optional(pool).await)
             }
 
+            async fn usable_assistant(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE id = $1 AND (owner_id = $2 OR shared = $3)");
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(id).bind(owner_id).bind(true).fetch_optional(pool).await)
+            }
+
+            async fn usable_assistant_by_name(
+                &self,
+                owner_id: Uuid,
+                name: &str,
+            ) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!(
+                    "SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE (owner_id = $1 OR shared = $3) AND lower(name) = lower($2) \
+                     ORDER BY CASE WHEN owner_id = $1 THEN 0 ELSE 1 END, id LIMIT 1"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(owner_id).bind(name).bind(true).fetch_optional(pool).await)
+            }
+
+            async fn set_assistant_shared(&self, owner_id: Uuid, id: Uuid, shared: bool) -> Result<Option<Assistant>, sqlx::Error> {
+                let sql = format!(
+                    "UPDATE assistants SET shared = $3, updated_at = $4 WHERE id = $1 AND owner_id = $2 RETURNING {ASSISTANT_COLUMNS}"
+                );
+                with_pool!(self, pool => sqlx::query_as::<_, Assistant>(&sql).bind(id).bind(owner_id).bind(shared).bind(now())
+                    .fetch_optional(pool).await)
+            }
+
             async fn insert_assistant(
                 &self,
                 owner_id: Uuid,
                 fields: &AssistantFields,
             ) -> Result<Assistant, sqlx::Error> {
                 let sql = format!(
-                    "INSERT INTO assistants ({ASSISTANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {ASSISTANT_COLUMNS}"
+                    "INSERT INTO assistants ({ASSISTANT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {ASSISTANT_COLUMNS}"
                 );
                 with_pool!(self, pool => bind_assistant!(sqlx::query_as::<_, Assistant>(&sql).bind(Uuid::now_v7()).bind(owner_id), fields)
                     .bind(now()).fetch_one(pool).await)
@@ -1086,7 +1141,7 @@ macro_rules! portable_store {
                 assistant_id: Option<Uuid>,
                 prompt: Option<PromptSwitch<'_>>,
             ) -> Result<bool, sqlx::Error> {
-                // The assistant must be the same person's: checked in the statement itself. The
+                // The assistant must be the same person's (or shared): checked in the statement itself. The
                 // prompt is compared in the statement too, so a prompt the person saves at the
                 // same moment is never overwritten.
                 let (switch, from, to) = match &prompt {
@@ -1097,9 +1152,9 @@ macro_rules! portable_store {
                     "UPDATE conversations SET assistant_id = $1, system_prompt = CASE \
                      WHEN $4 AND COALESCE(system_prompt, '') IN ('', $5) THEN $6 ELSE system_prompt END \
                      WHERE id = $2 AND owner_id = $3 \
-                     AND ($1 IS NULL OR EXISTS (SELECT 1 FROM assistants a WHERE a.id = $1 AND a.owner_id = $3))")
+                     AND ($1 IS NULL OR EXISTS (SELECT 1 FROM assistants a WHERE a.id = $1 AND (a.owner_id = $3 OR a.shared = $7)))")
                     .bind(assistant_id).bind(conversation_id).bind(owner_id)
-                    .bind(switch).bind(from).bind(to)
+                    .bind(switch).bind(from).bind(to).bind(true)
                     .execute(pool).await.map(|r| r.rows_affected() == 1))
             }
 

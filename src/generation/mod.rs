@@ -377,14 +377,9 @@ impl Generations {
     pub fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
         let this = self.clone();
         let shutdown = self.shutting_down.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every.max(Duration::from_millis(50)));
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = ticker.tick() => {}
-                }
+        crate::periodic::every(every.max(Duration::from_millis(50)), shutdown, move || {
+            let this = this.clone();
+            async move {
                 match this
                     .store
                     .interrupt_stale(Some(this.limits.stale_before()))
@@ -397,6 +392,7 @@ impl Generations {
                     ),
                     Err(error) => tracing::warn!(%error, "could not sweep stale answers"),
                 }
+                std::ops::ControlFlow::Continue(())
             }
         });
     }

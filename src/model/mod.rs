@@ -283,12 +283,21 @@ pub struct Assistant {
     pub tools: ToolNames,
     /// Whether it may call its tools.
     pub tools_enabled: bool,
-    /// Its knowledge: the person's documents that every conversation with it is grounded in.
+    /// Its knowledge: the person's documents that every conversation with it is grounded in
+    /// (empty in an assistant someone else shares: the documents stay theirs).
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     #[serde(default)]
     pub files: Vec<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Offered by an admin to everyone on the instance.
+    #[serde(default)]
+    pub shared: bool,
+    /// The asking person's own (false for one another person shares: use or duplicate it,
+    /// but only its owner changes it).
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default)]
+    pub owned: bool,
 }
 
 /// Toolsets from the customization guide: tools chosen together for a kind of assistant, by
@@ -379,6 +388,9 @@ pub struct AssistantInput {
     /// Its knowledge (file ids), replacing what it had.
     #[serde(default)]
     pub files: Option<Vec<Uuid>>,
+    /// Offer it to everyone on the instance (admins only), or stop.
+    #[serde(default)]
+    pub shared: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

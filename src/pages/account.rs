@@ -134,7 +134,10 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="People · OllamaStack"/>
         <div class="mx-auto w-full max-w-3xl overflow-y-auto p-6" data-testid="admin-page">
-            <h1 class="mb-4 text-xl font-semibold">"People"</h1>
+            <div class="mb-4 flex flex-wrap items-center gap-2">
+                <h1 class="mr-auto text-xl font-semibold">"People"</h1>
+                <a href="/admin/defaults" data-testid="instance-defaults-link" class="text-sm text-primary hover:underline">"Defaults for everyone"</a>
+            </div>
             {move || error.get().map(|e| view! { <p role="alert" class="mb-3 text-sm text-danger">{e}</p> })}
             <div class="mb-4 flex flex-wrap items-center gap-2">
                 <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(AccountRole::User)>"Invite someone"</button>

@@ -1,5 +1,5 @@
-//! Assistants: the person's presets, each editable, duplicable and deletable, and a form for a
-//! new one.
+//! Assistants: the person's presets, each editable, duplicable and deletable, those an admin
+//! shares with everyone (usable and duplicable), and a form for a new one.
 
 use crate::components::conversation_settings::parse;
 use crate::context::use_chat;
@@ -13,6 +13,13 @@ use uuid::Uuid;
 #[component]
 pub fn AssistantsPage() -> impl IntoView {
     let chat = use_chat();
+    // Admins of an instance with accounts may offer an assistant to everyone.
+    let status = Resource::new(|| (), |_| crate::server_fns::accounts::get_auth_status());
+    let can_share = Signal::derive(move || {
+        status.get().and_then(|s| s.ok()).is_some_and(|s| {
+            s.mode == crate::model::AuthMode::Accounts && s.person.is_some_and(|p| p.is_admin())
+        })
+    });
     // The assistant being edited (None with `editing` on: a new one).
     let editing = RwSignal::new(None::<Option<Assistant>>);
     let error = RwSignal::new(None::<String>);
@@ -46,6 +53,7 @@ pub fn AssistantsPage() -> impl IntoView {
             {move || editing.get().map(|assistant| view! {
                 <AssistantForm
                     assistant
+                    can_share
                     on_done=Callback::new(move |saved: bool| {
                         editing.set(None);
                         if saved {
@@ -77,25 +85,40 @@ pub fn AssistantsPage() -> impl IntoView {
                                         tools
                                     );
                                     let name = assistant.name.clone();
+                                    let owned = assistant.owned;
+                                    let badge = match (assistant.shared, owned) {
+                                        (true, true) => Some("Shared with everyone"),
+                                        (true, false) => Some("Shared by an admin"),
+                                        _ => None,
+                                    };
                                     view! {
                                         <li class="rounded-lg border border-line p-3" data-testid="assistant-item">
                                             <div class="flex items-start gap-2">
                                                 <div class="mr-auto min-w-0">
-                                                    <p class="font-medium" data-testid="assistant-name">{assistant.name.clone()}</p>
+                                                    <p class="font-medium">
+                                                        <span data-testid="assistant-name">{assistant.name.clone()}</span>
+                                                        {badge.map(|b| view! {
+                                                            <span data-testid="assistant-shared" class="ml-2 rounded bg-surface px-1.5 py-0.5 text-xs font-normal text-muted">{b}</span>
+                                                        })}
+                                                    </p>
                                                     <p class="text-sm text-muted">{assistant.description.clone()}</p>
                                                     <p class="mt-1 text-xs text-muted">{summary}</p>
                                                 </div>
-                                                <button type="button" data-testid="edit-assistant" class="rounded px-2 py-1 text-sm hover:bg-surface"
-                                                    on:click=move |_| editing.set(Some(Some(for_edit.clone())))>"Edit"</button>
+                                                {owned.then(|| view! {
+                                                    <button type="button" data-testid="edit-assistant" class="rounded px-2 py-1 text-sm hover:bg-surface"
+                                                        on:click=move |_| editing.set(Some(Some(for_edit.clone())))>"Edit"</button>
+                                                })}
                                                 <button type="button" data-testid="duplicate-assistant" class="rounded px-2 py-1 text-sm hover:bg-surface"
                                                     on:click=move |_| act(Box::pin(async move {
                                                         duplicate_assistant(id).await.map(|_| ()).map_err(|e| e.to_string())
                                                     }))>"Duplicate"</button>
-                                                <button type="button" data-testid="delete-assistant" class="rounded px-2 py-1 text-sm text-danger hover:bg-danger-soft"
-                                                    aria-label=format!("Delete {name}")
-                                                    on:click=move |_| act(Box::pin(async move {
-                                                        delete_assistant(id).await.map_err(|e| e.to_string())
-                                                    }))>"Delete"</button>
+                                                {owned.then(|| view! {
+                                                    <button type="button" data-testid="delete-assistant" class="rounded px-2 py-1 text-sm text-danger hover:bg-danger-soft"
+                                                        aria-label=format!("Delete {name}")
+                                                        on:click=move |_| act(Box::pin(async move {
+                                                            delete_assistant(id).await.map_err(|e| e.to_string())
+                                                        }))>"Delete"</button>
+                                                })}
                                             </div>
                                         </li>
                                     }
@@ -111,7 +134,12 @@ pub fn AssistantsPage() -> impl IntoView {
 
 /// Create (no assistant) or edit form; `on_done(true)` once saved.
 #[component]
-fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl IntoView {
+fn AssistantForm(
+    assistant: Option<Assistant>,
+    /// Whether the "offer to everyone" box is shown (admins with accounts).
+    can_share: Signal<bool>,
+    on_done: Callback<bool>,
+) -> impl IntoView {
     let id: Option<Uuid> = assistant.as_ref().map(|a| a.id);
     let field = |f: fn(&Assistant) -> String| assistant.as_ref().map(f).unwrap_or_default();
     let name = RwSignal::new(field(|a| a.name.clone()));
@@ -131,6 +159,7 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
             .unwrap_or_default(),
     );
     let tools_enabled = RwSignal::new(assistant.as_ref().is_some_and(|a| a.tools_enabled));
+    let shared = RwSignal::new(assistant.as_ref().is_some_and(|a| a.shared));
     let knowledge = RwSignal::new(
         assistant
             .as_ref()
@@ -159,6 +188,8 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                 toolset: None,
                 tools_enabled: Some(tools_enabled.get_untracked()),
                 files: Some(knowledge.get_untracked()),
+                // Sent only where it can be set, so that others' saves are never refused.
+                shared: can_share.get_untracked().then(|| shared.get_untracked()),
             })
         })();
         let input = match parsed {
@@ -272,6 +303,16 @@ fn AssistantForm(assistant: Option<Assistant>, on_done: Callback<bool>) -> impl 
                     })}
                 </Suspense>
             </fieldset>
+            {move || can_share.get().then(|| view! {
+                <label class="flex items-start gap-2 text-sm">
+                    <input type="checkbox" class="mt-1" data-testid="assistant-shared-input" prop:checked=move || shared.get()
+                        on:change=move |ev| shared.set(event_target_checked(&ev))/>
+                    <span>
+                        "Offer to everyone on this instance"
+                        <span class="block text-xs text-muted">"Others can use and duplicate it, not change it. Its knowledge documents stay yours and are not searched for them."</span>
+                    </span>
+                </label>
+            })}
             {move || status.get().map(|s| view! { <p role="alert" data-testid="assistant-form-error" class="text-sm text-danger">{s}</p> })}
             <div class="flex gap-2">
                 <button type="submit" data-testid="save-assistant" class="rounded-lg bg-primary px-3 py-1.5 text-sm font-medium text-on-primary hover:opacity-90 disabled:opacity-50"

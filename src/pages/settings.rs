@@ -4,7 +4,9 @@
 
 use crate::components::preferences::{apply_to_document, use_preferences};
 use crate::model::{contrast_warnings, Preferences, SettingScope, AA_TEXT_CONTRAST};
-use crate::server_fns::settings::{reset_preferences, save_preferences};
+use crate::server_fns::settings::{
+    get_instance_preferences, get_preferences, reset_preferences, save_preferences,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::Value;
@@ -249,11 +251,36 @@ fn read_logo(ev: leptos::ev::Event, draft: Draft) {
     let _ = reader.read_as_data_url(&file);
 }
 
+/// The person's own settings.
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let context = use_preferences();
+    view! { <PreferencesForm saved=context.current instance=false/> }
+}
+
+/// The instance's defaults (admins): what everyone gets who has not chosen their own.
+#[component]
+pub fn InstanceDefaultsPage() -> impl IntoView {
+    let loaded = Resource::new(|| (), |_| get_instance_preferences());
+    view! {
+        <leptos_meta::Title text="Defaults for everyone · OllamaStack"/>
+        <Transition fallback=|| view! { <p class="p-4 text-sm text-muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(defaults) => view! { <PreferencesForm saved=RwSignal::new(defaults) instance=true/> }.into_any(),
+                    Err(e) => view! { <p role="alert" class="p-4 text-danger">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The settings form over `saved`: the person's own, or (`instance`) the instance's defaults.
+#[component]
+fn PreferencesForm(saved: RwSignal<Preferences>, instance: bool) -> impl IntoView {
+    let context = use_preferences();
     let draft = Draft {
-        values: RwSignal::new(context.current.get_untracked()),
+        values: RwSignal::new(saved.get_untracked()),
         errors: RwSignal::new(BTreeMap::new()),
     };
     let status = RwSignal::new(None::<(bool, String)>);
@@ -262,22 +289,29 @@ pub fn SettingsPage() -> impl IntoView {
     Effect::new(move |_| draft.values.with(apply_to_document));
     on_cleanup(move || context.current.with_untracked(apply_to_document));
 
+    // After a save: the form shows what was saved; the page around it, the person's own
+    // settings as they now resolve (instance defaults show through where they chose nothing).
+    let settle = move |stored: Preferences, message: &'static str| {
+        saved.set(stored.clone());
+        draft.values.set(stored);
+        status.set(Some((true, message.into())));
+        if instance {
+            spawn_local(async move {
+                if let Ok(own) = get_preferences().await {
+                    context.current.set(own);
+                }
+            });
+        }
+    };
     let save = move |_| {
-        let changes = changed_keys(
-            &context.current.get_untracked(),
-            &draft.values.get_untracked(),
-        );
+        let changes = changed_keys(&saved.get_untracked(), &draft.values.get_untracked());
         if changes.is_empty() {
             status.set(Some((true, "Nothing to save.".into())));
             return;
         }
         spawn_local(async move {
-            match save_preferences(changes).await {
-                Ok(saved) => {
-                    context.current.set(saved.clone());
-                    draft.values.set(saved);
-                    status.set(Some((true, "Saved.".into())));
-                }
+            match save_preferences(changes, instance).await {
+                Ok(stored) => settle(stored, "Saved."),
                 Err(e) => status.set(Some((false, e.to_string()))),
             }
         });
@@ -288,12 +322,8 @@ pub fn SettingsPage() -> impl IntoView {
             .filter(|k| SettingScope::of(k) == SettingScope::Person)
             .collect();
         spawn_local(async move {
-            match reset_preferences(keys).await {
-                Ok(saved) => {
-                    context.current.set(saved.clone());
-                    draft.values.set(saved);
-                    status.set(Some((true, "Back to the defaults.".into())));
-                }
+            match reset_preferences(keys, instance).await {
+                Ok(stored) => settle(stored, "Back to the defaults."),
                 Err(e) => status.set(Some((false, e.to_string()))),
             }
         });
@@ -327,12 +357,16 @@ pub fn SettingsPage() -> impl IntoView {
     let section = "rounded-xl border border-line p-4 space-y-3";
 
     view! {
-        <div class="mx-auto w-full max-w-3xl flex-1 space-y-4 overflow-y-auto p-4" data-testid="settings-page">
+        <div class="mx-auto w-full max-w-3xl flex-1 space-y-4 overflow-y-auto p-4"
+            data-testid=if instance { "instance-defaults-page" } else { "settings-page" }>
             <div class="flex flex-wrap items-center gap-2">
-                <h1 class="mr-auto text-xl font-semibold">"Settings"</h1>
+                <h1 class="mr-auto text-xl font-semibold">{if instance { "Defaults for everyone" } else { "Settings" }}</h1>
                 <button type="button" data-testid="preferences-reset" class="rounded-lg border border-line px-3 py-1.5 text-sm hover:bg-surface" on:click=reset>"Reset to defaults"</button>
                 <button type="button" data-testid="preferences-save" class="rounded-lg bg-primary px-3 py-1.5 text-sm font-medium text-on-primary hover:opacity-90" on:click=save>"Save"</button>
             </div>
+            {instance.then(|| view! {
+                <p class="text-sm text-muted">"What everyone on this server gets who has not chosen their own: theme, brand, layout and answers. A person's own choices still win; feature flags apply to everyone. Assistants are shared from the assistants page."</p>
+            })}
             {move || status.get().map(|(ok, message)| view! {
                 <p role="status" data-testid="preferences-status" class="text-sm" class=("text-success", ok) class=("text-danger", !ok)>{message}</p>
             })}
@@ -436,8 +470,10 @@ pub fn SettingsPage() -> impl IntoView {
                 </div>
             </section>
 
-            <crate::pages::account::TokensSection/>
-            <crate::pages::account::SessionsSection/>
+            {(!instance).then(|| view! {
+                <crate::pages::account::TokensSection/>
+                <crate::pages::account::SessionsSection/>
+            })}
         </div>
     }
 }

@@ -37,11 +37,7 @@ pub async fn save_assistant(
     input: AssistantInput,
 ) -> Result<Assistant, AppError> {
     let state = super::app_state()?;
-    let owner = super::me()?.id;
-    match id {
-        Some(id) => crate::service::update_assistant(&state, owner, id, input).await,
-        None => crate::service::create_assistant(&state, owner, input).await,
-    }
+    crate::service::save_assistant(&state, &super::me()?, id, input).await
 }
 
 #[server]

@@ -71,12 +71,14 @@ pub fn presets() -> Vec<AssistantFields> {
 /// The most documents one assistant's knowledge holds.
 pub const MAX_KNOWLEDGE_FILES: usize = 50;
 
-/// The person's assistants, by name (the presets are added the first time).
+/// The person's assistants by name (the presets are added the first time), then those an
+/// admin shares with everyone.
 pub async fn list_assistants(state: &AppState, owner: Uuid) -> AppResult<Vec<Assistant>> {
     state.store.seed_assistants(owner, &presets()).await?;
     let mut assistants = state.store.list_assistants(owner).await?;
     let knowledge = state.store.assistants_knowledge(owner).await?;
     for assistant in &mut assistants {
+        assistant.owned = assistant.owner_id == owner;
         assistant.files = knowledge
             .iter()
             .filter(|(of, _)| *of == assistant.id)
@@ -86,12 +88,18 @@ pub async fn list_assistants(state: &AppState, owner: Uuid) -> AppResult<Vec<Ass
     Ok(assistants)
 }
 
-/// By id, or by name (ignoring case).
+/// By id, or by name (ignoring case): one of the person's, or one an admin shares (the
+/// person's own wins a tie of names).
 pub async fn find_assistant(state: &AppState, owner: Uuid, key: &str) -> AppResult<Assistant> {
     state.store.seed_assistants(owner, &presets()).await?;
     let found = match key.trim().parse::<Uuid>() {
-        Ok(id) => state.store.get_assistant(owner, id).await?,
-        Err(_) => state.store.assistant_by_name(owner, key.trim()).await?,
+        Ok(id) => state.store.usable_assistant(owner, id).await?,
+        Err(_) => {
+            state
+                .store
+                .usable_assistant_by_name(owner, key.trim())
+                .await?
+        }
     };
     with_knowledge(
         state,
@@ -106,6 +114,11 @@ async fn with_knowledge(
     owner: Uuid,
     mut assistant: Assistant,
 ) -> AppResult<Assistant> {
+    assistant.owned = assistant.owner_id == owner;
+    if !assistant.owned {
+        // A shared assistant's documents stay its owner's.
+        return Ok(assistant);
+    }
     assistant.files = state
         .store
         .assistant_files(owner, assistant.id)
@@ -122,10 +135,12 @@ pub async fn assistant_knowledge(
     owner: Uuid,
     id: Uuid,
 ) -> AppResult<Vec<crate::model::FileInfo>> {
-    if state.store.get_assistant(owner, id).await?.is_none() {
-        return Err(AppError::NotFound("assistant".into()));
+    match state.store.usable_assistant(owner, id).await? {
+        None => Err(AppError::NotFound("assistant".into())),
+        // A shared assistant's documents stay its owner's.
+        Some(shared) if shared.owner_id != owner => Ok(Vec::new()),
+        Some(_) => Ok(state.store.assistant_files(owner, id).await?),
     }
-    Ok(state.store.assistant_files(owner, id).await?)
 }
 
 /// Checks a knowledge list before anything is written: each file one of the person's.
@@ -209,11 +224,7 @@ pub async fn update_assistant(
     id: Uuid,
     mut input: AssistantInput,
 ) -> AppResult<Assistant> {
-    let current = state
-        .store
-        .get_assistant(owner, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+    let current = owned_assistant(state, owner, id).await?;
     let files = input.files.take();
     let fields = merge(state, fields_of(&current), input)?;
     check_knowledge(state, owner, files.as_deref()).await?;
@@ -228,9 +239,10 @@ pub async fn update_assistant(
 
 /// A copy named "… (copy)", "… (copy 2)", …
 pub async fn duplicate_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Assistant> {
+    // One an admin shares may be copied too (without its owner's documents).
     let original = state
         .store
-        .get_assistant(owner, id)
+        .usable_assistant(owner, id)
         .await?
         .ok_or_else(|| AppError::NotFound("assistant".into()))?;
     let original = with_knowledge(state, owner, original).await?;
@@ -265,7 +277,53 @@ pub async fn delete_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppRes
     if state.store.delete_assistant(owner, id).await? {
         Ok(())
     } else {
-        Err(AppError::NotFound("assistant".into()))
+        owned_assistant(state, owner, id).await.map(|_| ())
+    }
+}
+
+/// One of the person's own assistants: 403 for one an admin shares (it can be used or
+/// duplicated, not changed), 404 for any other id.
+async fn owned_assistant(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Assistant> {
+    match state.store.usable_assistant(owner, id).await? {
+        Some(assistant) if assistant.owner_id == owner => Ok(assistant),
+        Some(_) => Err(AppError::Forbidden(
+            "this assistant is shared by an admin: duplicate it to make your own".into(),
+        )),
+        None => Err(AppError::NotFound("assistant".into())),
+    }
+}
+
+/// Creates (`id` absent) or changes an assistant, then shares it or stops sharing it when
+/// `shared` is given. Only admins share; a refusal comes before anything is written.
+pub async fn save_assistant(
+    state: &AppState,
+    me: &crate::model::Person,
+    id: Option<Uuid>,
+    mut input: AssistantInput,
+) -> AppResult<Assistant> {
+    let shared = input.shared.take();
+    if shared == Some(true) && !me.is_admin() {
+        return Err(AppError::Forbidden(
+            "only an admin shares assistants with everyone".into(),
+        ));
+    }
+    let assistant = match id {
+        Some(id) => update_assistant(state, me.id, id, input).await?,
+        None => create_assistant(state, me.id, input).await?,
+    };
+    match shared {
+        Some(shared) if shared != assistant.shared => {
+            let files = assistant.files;
+            let mut changed = state
+                .store
+                .set_assistant_shared(me.id, assistant.id, shared)
+                .await?
+                .ok_or_else(|| AppError::NotFound("assistant".into()))?;
+            changed.owned = true;
+            changed.files = files;
+            Ok(changed)
+        }
+        _ => Ok(assistant),
     }
 }
 
@@ -279,11 +337,11 @@ pub async fn set_conversation_assistant(
 ) -> AppResult<crate::model::Conversation> {
     let conversation = super::owned_conversation(state, owner, conversation_id).await?;
     let next = match assistant_id {
-        // NotFound for another person's assistant as for one that does not exist.
+        // NotFound for another person's assistant (unless shared) as for one that does not exist.
         Some(id) => Some(
             state
                 .store
-                .get_assistant(owner, id)
+                .usable_assistant(owner, id)
                 .await?
                 .ok_or_else(|| AppError::NotFound("assistant".into()))?,
         ),
@@ -291,7 +349,7 @@ pub async fn set_conversation_assistant(
     };
     if conversation.assistant_id != assistant_id {
         let previous = match conversation.assistant_id {
-            Some(id) => state.store.get_assistant(owner, id).await?,
+            Some(id) => state.store.usable_assistant(owner, id).await?,
             None => None,
         };
         switch_assistant(

@@ -212,7 +212,8 @@ async fn remembered_assistant(
     conversation: &Conversation,
 ) -> AppResult<Option<Assistant>> {
     match conversation.assistant_id {
-        Some(id) => Ok(state.store.get_assistant(owner, id).await?),
+        // One an admin stopped sharing is no longer run.
+        Some(id) => Ok(state.store.usable_assistant(owner, id).await?),
         None => Ok(None),
     }
 }

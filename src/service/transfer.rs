@@ -285,9 +285,14 @@ pub async fn import_conversations(
             return Err(place(format!("at most {MAX_IMPORT_MESSAGES} messages")));
         }
         super::check_options(&conversation.options).map_err(|e| place(e.to_string()))?;
-        // An assistant of someone else's (or deleted) is not linked.
+        // An assistant of someone else's (unless shared) or deleted is not linked.
         if let Some(assistant) = conversation.assistant_id {
-            if state.store.get_assistant(owner, assistant).await?.is_none() {
+            if state
+                .store
+                .usable_assistant(owner, assistant)
+                .await?
+                .is_none()
+            {
                 conversation.assistant_id = None;
             }
         }

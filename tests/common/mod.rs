@@ -401,6 +401,36 @@ impl TestApp {
     }
 
     /// Polls until `check` holds for the stored message, or fails after `seconds`.
+    /// Waits until no answer in the conversation is being written, reading it as the person
+    /// of the session `cookie`.
+    pub async fn wait_idle(&self, cookie: &str, conversation_id: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, body) = call_as(
+                self,
+                cookie,
+                reqwest::Method::GET,
+                &format!("/api/v1/conversations/{conversation_id}"),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            let streaming = body["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["status"] == "streaming");
+            if !streaming {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still streaming: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub async fn wait_for_message(
         &self,
         conversation_id: &str,
