@@ -23,6 +23,9 @@ cargo leptos build --release
 cargo build --release --features ssr --bin fake-ollama
 server=target/release/ollamastack
 [ -x "$server" ] || { echo "the server binary is missing at $server"; exit 1; }
+# The binary alone in an empty folder with an empty environment serves the whole site.
+echo "==> the release binary on its own"
+SKIP_BUILD=1 bash bench/binary.sh
 
 wait_for() {
   for _ in $(seq 1 150); do

@@ -17,7 +17,7 @@ use crate::pages::{
     settings::{InstanceDefaultsPage, SettingsPage},
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -62,6 +62,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet_href()/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -73,6 +74,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's address: named by its content's hash when the build hashed it.
+fn stylesheet_href() -> String {
+    #[cfg(feature = "ssr")]
+    return crate::site::site().stylesheet_href();
+    #[cfg(not(feature = "ssr"))]
+    return "/pkg/ollamastack.css".into();
 }
 
 #[component]
@@ -90,7 +99,6 @@ pub fn App() -> impl IntoView {
         .with_untracked(|p| p.ui.brand.app_name.clone());
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/ollamastack.css"/>
         <Title text=app_name/>
         <Router>
             <Frame>

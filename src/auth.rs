@@ -50,6 +50,7 @@ fn is_public(path: &str) -> bool {
             | "/signup"
             | "/healthz"
             | "/readyz"
+            | "/metrics"
             | "/api/get_auth_status"
             | "/api/v1/openapi.json"
             | "/api/docs"

@@ -14,6 +14,7 @@ pub struct Settings {
     pub tools: ToolSettings,
     pub documents: DocumentSettings,
     pub log: LogSettings,
+    pub observability: ObservabilitySettings,
     pub analytics: AnalyticsSettings,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
@@ -389,6 +390,35 @@ impl Default for AnalyticsSettings {
     }
 }
 
+/// Prometheus metrics at `/metrics`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObservabilitySettings {
+    /// Whether `/metrics` answers (404 when off).
+    pub metrics: bool,
+    /// A bearer token `/metrics` asks for; when unset it answers only requests from this
+    /// machine (loopback).
+    pub metrics_token: Option<String>,
+}
+
+impl Default for ObservabilitySettings {
+    fn default() -> Self {
+        ObservabilitySettings {
+            metrics: true,
+            metrics_token: None,
+        }
+    }
+}
+
+impl fmt::Debug for ObservabilitySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObservabilitySettings")
+            .field("metrics", &self.metrics)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -588,6 +618,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "outbound.allowed_hosts (comma-separated)",
     ),
     ("OLLAMASTACK_OUTBOUND_TIMEOUT_MS", "outbound.timeout_ms"),
+    ("OLLAMASTACK_METRICS", "observability.metrics (true/false)"),
+    ("OLLAMASTACK_METRICS_TOKEN", "observability.metrics_token"),
     (
         "OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS",
         "webhooks.retry_for_secs",
@@ -709,8 +741,18 @@ impl Settings {
 impl Settings {
     /// Defaults, then the settings file, then the process environment.
     pub fn load() -> Result<Settings, ConfigError> {
+        let named = std::env::var("OLLAMASTACK_CONFIG")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from);
+        Settings::load_from(named.as_deref())
+    }
+
+    /// The settings from `config` (which must exist), or else `Leptos.toml` when it exists,
+    /// or else the defaults; then the environment's overrides.
+    pub fn load_from(config: Option<&std::path::Path>) -> Result<Settings, ConfigError> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let explicit = env("OLLAMASTACK_CONFIG");
+        let explicit = config.map(|p| p.to_string_lossy().into_owned());
         let path = explicit.clone().unwrap_or_else(|| "Leptos.toml".into());
         let mut settings = match std::fs::read_to_string(&path) {
             Ok(text) => Settings::from_toml(&text, &path)?,
@@ -723,6 +765,24 @@ impl Settings {
         };
         settings.apply_env(env)?;
         Ok(settings)
+    }
+
+    /// Refuses a single-user server (no sign-in) on an address others can reach, unless the
+    /// settings say something else protects it.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        let addr = self.server.addr;
+        if self.auth.mode == crate::model::AuthMode::SingleUser
+            && !addr.ip().is_loopback()
+            && !self.server.protected
+        {
+            return Err(format!(
+                "refusing to listen on {addr}: in single-user mode there is no sign-in, \
+                 so anyone who can reach that address could use the app. Listen on 127.0.0.1, use \
+                 accounts (auth.mode = \"accounts\"), or, when a proxy with authentication or a \
+                 private network protects it, set server.protected = true (OLLAMASTACK_PROTECTED=true)."
+            ));
+        }
+        Ok(())
     }
 
     pub fn from_toml(text: &str, path: &str) -> Result<Settings, ConfigError> {
@@ -784,6 +844,8 @@ impl Settings {
         }
         set!("OLLAMASTACK_OUTBOUND_TIMEOUT_MS" => self.outbound.timeout_ms);
         set!("OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS" => self.webhooks.retry_for_secs);
+        set!("OLLAMASTACK_METRICS" => self.observability.metrics);
+        set!("OLLAMASTACK_METRICS_TOKEN" => some self.observability.metrics_token);
         set!("OLLAMASTACK_RATE_PER_MINUTE" => self.limits.per_minute);
         set!("OLLAMASTACK_RATE_PER_HOUR" => self.limits.per_hour);
         set!("OLLAMASTACK_MAX_STREAMS_PER_PERSON" => self.limits.max_streams_per_person);
@@ -1044,6 +1106,9 @@ impl fmt::Display for Settings {
         shown.database.url = shown.database.url.as_deref().map(redact_url);
         shown.ollama.url = redact_url(&shown.ollama.url);
         shown.tools.query_database_url = shown.tools.query_database_url.as_deref().map(redact_url);
+        if shown.observability.metrics_token.is_some() {
+            shown.observability.metrics_token = Some("***".into());
+        }
         match toml::to_string(&shown) {
             Ok(text) => f.write_str(&text),
             Err(_) => write!(f, "{shown:?}"),

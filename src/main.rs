@@ -8,9 +8,19 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(feature = "ssr")]
-#[tokio::main]
-async fn serve() -> std::process::ExitCode {
-    ollamastack::web::run_from_env().await
+fn serve() -> std::process::ExitCode {
+    // `--help`, `--version` and a wrong command line exit here (0, 0 and 2).
+    let cli = <ollamastack::cli::Cli as clap::Parser>::parse();
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(ollamastack::cli::run(cli)),
+        Err(error) => {
+            eprintln!("ollamastack: cannot start the runtime: {error}");
+            std::process::ExitCode::from(ollamastack::cli::EXIT_FAILURE)
+        }
+    }
 }
 
 #[cfg(not(feature = "ssr"))]

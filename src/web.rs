@@ -27,6 +27,8 @@ use tower_http::{
 /// The whole application as a router; tests drive it directly or serve it on port 0.
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    // The process's metrics recorder, before anything is counted.
+    crate::observability::handle();
     let leptos_options = state.leptos_options.clone();
     let guard =
         crate::security::Guard::from_settings(&state.settings.server, state.settings.auth.mode);
@@ -34,8 +36,12 @@ pub fn app(state: AppState) -> Router {
     let body_limits = crate::security::BodyLimits::from_settings(&state.settings);
     let router = Router::new()
         .merge(crate::api::routes())
+        .route(
+            "/metrics",
+            axum::routing::get(crate::observability::metrics_endpoint),
+        )
         .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(site_or_not_found)
         // Every route, server functions included: a larger declared body is refused with 413
         // before it is read, and a body that streams past the limit stops there. Uploads have
         // a limit of their own (documents.max_file_bytes per file).
@@ -92,6 +98,8 @@ pub fn app(state: AppState) -> Router {
                 // predicate never compresses server-sent events, so tokens are not buffered.
                 .layer(CompressionLayer::new()),
         )
+        // Counted under the route's template, whatever answers (refusals included).
+        .layer(middleware::from_fn(crate::observability::track_requests))
         .with_state(state);
     // Outermost: a browser reads even a refusal (401, 429) of a listed origin.
     match cors {
@@ -322,7 +330,7 @@ impl ResponseHeaders {
 
 /// Health probes are logged at debug: a load balancer asks every few seconds.
 fn is_probe(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz")
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Adds `X-Response-Time` (time to the response head; for streams, until streaming starts)
@@ -367,11 +375,51 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
         .map(|conf| conf.leptos_options)
         .unwrap_or_else(|_| LeptosOptions::builder().output_name("ollamastack").build());
     if options.output_name.is_empty() {
-        options.output_name = "ollamastack".into();
+        options.output_name = crate::site::OUTPUT_NAME.into();
     }
     options.site_addr = settings.server.addr;
     options.site_root = settings.server.site_root.to_string_lossy().as_ref().into();
+    // The page names the bundle's hashed files. Leptos reads their hashes from a file (beside
+    // the binary by default, which a binary copied alone lacks): write the embedded site's.
+    options.hash_files = false;
+    if let Some(hashes) = crate::site::site().hashes().hash_file() {
+        match write_hash_file(&settings.database.data_dir, &hashes) {
+            Ok(path) => {
+                options.hash_files = true;
+                options.hash_file = path.to_string_lossy().as_ref().into();
+            }
+            // The plain names still work (revalidated instead of cached for a year).
+            Err(error) => tracing::warn!(%error, "cannot write the site's hash file"),
+        }
+    }
     options
+}
+
+/// Writes Leptos' hash file into the data folder (when it differs); its absolute path.
+fn write_hash_file(
+    data_dir: &std::path::Path,
+    hashes: &str,
+) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = std::path::absolute(data_dir.join("site-hashes.txt"))?;
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(hashes) {
+        std::fs::write(&path, hashes)?;
+    }
+    Ok(path)
+}
+
+/// A file of the site (embedded in release builds), or else the app's "Page not found".
+async fn site_or_not_found(
+    uri: axum::http::Uri,
+    state: axum::extract::State<AppState>,
+    request: Request,
+) -> Response {
+    if let Some(response) =
+        crate::site::site().respond(request.method(), uri.path(), request.headers())
+    {
+        return response;
+    }
+    leptos_axum::file_and_error_handler::<AppState, _>(shell)(uri, state, request).await
 }
 
 /// Serves until the listener's task is told to stop by `shutdown`, then saves in-flight
@@ -406,28 +454,12 @@ pub async fn serve(
     result
 }
 
-/// The `ollamastack` binary: settings, logs, database, then serve until SIGINT or SIGTERM.
-pub async fn run_from_env() -> ExitCode {
-    let settings = match Settings::load() {
-        Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("ollamastack: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Serves with `settings` (already checked): logs, database, then serve until SIGINT or
+/// SIGTERM.
+pub async fn serve_with(settings: Settings) -> ExitCode {
     crate::telemetry::init(&settings.log);
     tracing::info!("settings:\n{settings}");
     let addr = settings.server.addr;
-    let single_user = settings.auth.mode == crate::model::AuthMode::SingleUser;
-    if single_user && !addr.ip().is_loopback() && !settings.server.protected {
-        eprintln!(
-            "ollamastack: refusing to listen on {addr}: in single-user mode there is no sign-in, \
-             so anyone who can reach that address could use the app. Listen on 127.0.0.1, use \
-             accounts (auth.mode = \"accounts\"), or, when a proxy with authentication or a \
-             private network protects it, set server.protected = true (OLLAMASTACK_PROTECTED=true)."
-        );
-        return ExitCode::FAILURE;
-    }
     let grace = Duration::from_millis(settings.generation.shutdown_grace_ms);
     let options = leptos_options(&settings);
     let state = match AppState::build(settings, options).await {
@@ -435,7 +467,7 @@ pub async fn run_from_env() -> ExitCode {
         Err(error) => {
             tracing::error!("cannot start: {error}");
             eprintln!("ollamastack: cannot start: {error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(crate::cli::EXIT_FAILURE);
         }
     };
     tracing::info!(backend = state.store.backend(), "database ready");
@@ -447,6 +479,18 @@ pub async fn run_from_env() -> ExitCode {
         }
     };
     tracing::info!("listening on http://{addr}");
+    crate::observability::start(state.generations.shutdown_token());
+    // The site's files, compressed once (brotli's best for the browsers that take it).
+    tokio::task::spawn_blocking(|| {
+        let started = std::time::Instant::now();
+        let site = crate::site::site();
+        site.precompress(11);
+        tracing::info!(
+            bytes = site.total_bytes(),
+            ms = started.elapsed().as_millis() as u64,
+            "site files compressed"
+        );
+    });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async {
         let _ = stop_rx.await;

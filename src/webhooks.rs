@@ -285,6 +285,11 @@ pub async fn deliver_due(
     futures::stream::iter(due)
         .for_each_concurrent(settings.concurrency, |delivery| async move {
             let attempt = attempt(client, settings, outbound.max_response_bytes, &delivery).await;
+            crate::observability::webhook_attempt(match attempt.retry_at {
+                None => "delivered",
+                Some(Some(_)) => "retrying",
+                Some(None) => "given_up",
+            });
             if let Some(error) = &attempt.error {
                 tracing::info!(delivery = %delivery.id, webhook = %delivery.webhook_id, %error, "webhook delivery failed");
             }

@@ -393,6 +393,14 @@ async fn ai_settings_shape_what_the_model_is_sent(backend: Backend) {
     assert_eq!(app.fake.stats.last_chat_request()["model"], "qwen2.5:0.5b");
 }
 
+/// One setting as the person of the session `cookie` sees it.
+async fn setting_as(app: &TestApp, cookie: &str, key: &str) -> Value {
+    let path = format!("/api/v1/settings/{key}");
+    let (status, body) = common::call_as(app, cookie, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
 /// An admin sets defaults for everyone (`?scope=instance`); a person's own value still wins, and
 /// only admins may do it.
 async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
@@ -428,24 +436,15 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, theme) =
-        common::call_as(&app, &bob, Method::GET, "/api/v1/settings/ui.theme", None).await;
+    let theme = setting_as(&app, &bob, "ui.theme").await;
     assert_eq!(
         (theme["value"].as_str(), theme["source"].as_str()),
         (Some("dark"), Some("instance")),
         "{theme}"
     );
-    let (_, history) = common::call_as(
-        &app,
-        &bob,
-        Method::GET,
-        "/api/v1/settings/ai.max_history",
-        None,
-    )
-    .await;
+    let history = setting_as(&app, &bob, "ai.max_history").await;
     assert_eq!(history["value"], 12, "{history}");
-    let (_, own) =
-        common::call_as(&app, &alice, Method::GET, "/api/v1/settings/ui.theme", None).await;
+    let own = setting_as(&app, &alice, "ui.theme").await;
     assert_eq!(own["value"], "light", "her own value wins: {own}");
     // Bob's own wins over the default; he cannot change the default.
     let (status, _) = common::call_as(
@@ -504,14 +503,7 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, history) = common::call_as(
-        &app,
-        &bob,
-        Method::GET,
-        "/api/v1/settings/ai.max_history",
-        None,
-    )
-    .await;
+    let history = setting_as(&app, &bob, "ai.max_history").await;
     assert_ne!(history["source"], "instance", "{history}");
     // The page is rendered with the default for someone who has none of their own.
     let (status, _) = common::call_as(
@@ -580,14 +572,7 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
     assert_eq!(defaults.status(), 200);
     let defaults: Value = defaults.json().await.unwrap();
     assert_eq!(defaults["ui"]["bubble_style"], "minimal", "{defaults}");
-    let (_, bubbles) = common::call_as(
-        &app,
-        &bob,
-        Method::GET,
-        "/api/v1/settings/ui.bubble_style",
-        None,
-    )
-    .await;
+    let bubbles = setting_as(&app, &bob, "ui.bubble_style").await;
     assert_eq!(bubbles["value"], "minimal", "{bubbles}");
     let (status, reset) = common::call_as(
         &app,
@@ -598,14 +583,7 @@ async fn an_admin_sets_the_defaults_for_everyone(backend: Backend) {
     )
     .await;
     assert_eq!(status, 200, "{reset}");
-    let (_, bubbles) = common::call_as(
-        &app,
-        &bob,
-        Method::GET,
-        "/api/v1/settings/ui.bubble_style",
-        None,
-    )
-    .await;
+    let bubbles = setting_as(&app, &bob, "ui.bubble_style").await;
     assert_ne!(bubbles["source"], "instance", "{bubbles}");
 }
 

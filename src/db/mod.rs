@@ -387,6 +387,9 @@ pub trait Store:
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
+    /// The connection pool's use now (for metrics).
+    fn pool_use(&self) -> PoolUse;
+
     /// Whether other instances may use this database too (then rows another instance is
     /// writing must be left alone unless their heartbeat is stale).
     fn shared_by_instances(&self) -> bool;
@@ -1287,6 +1290,14 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<SharedStore, StoreEr
         }
         Some(url) => Err(StoreError::UnsupportedUrl(crate::config::redact_url(url))),
     }
+}
+
+/// A connection pool's connections: open, idle among them, and the most it opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// The store as the server holds it.

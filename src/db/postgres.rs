@@ -43,6 +43,14 @@ portable_store!(PostgresStore {
         "postgres"
     }
 
+    fn pool_use(&self) -> super::PoolUse {
+        super::PoolUse {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     fn shared_by_instances(&self) -> bool {
         true
     }

@@ -169,6 +169,14 @@ portable_store!(SqliteStore {
         "sqlite"
     }
 
+    fn pool_use(&self) -> super::PoolUse {
+        super::PoolUse {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     fn shared_by_instances(&self) -> bool {
         false
     }

@@ -938,7 +938,12 @@ impl Generations {
                 }
             };
             match result {
-                Ok(Some(message)) => return Some(message),
+                Ok(Some(message)) => {
+                    if finish.status.is_some() {
+                        crate::observability::generation_finished(&message);
+                    }
+                    return Some(message);
+                }
                 // Finalised elsewhere, or deleted with its conversation.
                 Ok(None) => {
                     return self

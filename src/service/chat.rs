@@ -760,7 +760,18 @@ fn send_outcome((turn, tool_mode): (TurnStarted, Option<ToolMode>)) -> AppResult
 
 /// A place for one more generation, or 429 / 503 saying when to try again.
 fn admit(state: &AppState, owner: Uuid) -> AppResult<Admission> {
-    state.generations.admit(owner).map_err(|refusal| match refusal {
+    state.generations.admit(owner).map_err(|refusal| {
+        crate::observability::generation_refused(match refusal {
+            Refusal::ShuttingDown => "shutting_down",
+            Refusal::ServerBusy { .. } => "server_busy",
+            Refusal::OwnerBusy { .. } => "person_busy",
+        });
+        refusal_error(refusal)
+    })
+}
+
+fn refusal_error(refusal: Refusal) -> AppError {
+    match refusal {
         Refusal::ShuttingDown => shutting_down(),
         Refusal::ServerBusy { limit } => AppError::TooBusy {
             message: format!(
@@ -774,7 +785,7 @@ fn admit(state: &AppState, owner: Uuid) -> AppResult<Admission> {
             ),
             retry_after_secs: 5,
         },
-    })
+    }
 }
 
 fn shutting_down() -> AppError {

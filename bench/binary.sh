@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The release binary on its own: copied alone into an empty folder and run with an empty
+# environment, it must serve the whole site from itself. Checks the command line (--help,
+# --version, --check-config, migrate, exit codes) and prints the figures: binary size, cold
+# start, idle memory and the first page load's bytes on the wire.
+#   bash bench/binary.sh              (builds the release first)
+#   SKIP_BUILD=1 bash bench/binary.sh (uses target/release/ollamastack as it is)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  bash scripts/setup.sh >/dev/null
+  cargo leptos build --release >/dev/null 2>&1
+fi
+built=target/release/ollamastack
+[ -x "$built" ] || { echo "no release binary at $built"; exit 1; }
+
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "binary check failed: $*"; [ -f "$work/alone/app.log" ] && tail -n 30 "$work/alone/app.log"; exit 1; }
+
+mkdir "$work/alone"
+cp "$built" "$work/alone/ollamastack"
+cd "$work/alone"
+bin=./ollamastack
+alone() { env -i "$@"; }
+
+# The command line.
+alone $bin --version | grep -q '^ollamastack [0-9]' || fail "--version"
+alone $bin --help | grep -q 'Exit codes' || fail "--help lists the exit codes"
+alone $bin --check-config >/dev/null || fail "--check-config with the defaults"
+set +e
+alone $bin --no-such-flag >/dev/null 2>&1; [ $? = 2 ] || fail "a wrong flag exits 2"
+alone OLLAMASTACK_ADDR=nowhere $bin --check-config >/dev/null 2>&1; [ $? = 2 ] || fail "invalid settings exit 2"
+alone $bin --config missing.toml --check-config >/dev/null 2>&1; [ $? = 2 ] || fail "a missing --config file exits 2"
+alone OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_ADDR=0.0.0.0:3000 $bin --check-config >/dev/null 2>&1; [ $? = 2 ] || fail "single-user on every address is refused"
+set -e
+
+# Port 3000 is the default; when something else holds it, a settings file moves it (the
+# environment stays empty).
+port=3000
+if (echo >/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
+  port=39399
+  printf '[server]\naddr = "127.0.0.1:%s"\n' "$port" >Leptos.toml
+fi
+alone $bin migrate >/dev/null || fail "migrate"
+[ -f data/ollamastack.db ] || fail "migrate creates data/ollamastack.db"
+rm -rf data
+
+base=http://127.0.0.1:$port
+start=$(date +%s%N)
+env -i "$bin" >app.log 2>&1 &
+pid=$!
+for _ in $(seq 1 500); do
+  curl -fsS "$base/healthz" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || fail "the binary exited"
+  sleep 0.01
+done
+ready=$(date +%s%N)
+curl -fsS "$base/healthz" >/dev/null || fail "no answer on $base"
+[ -f data/ollamastack.db ] || fail "the SQLite database in ./data"
+
+# Compression of the site's files runs once after start; wait for the WASM's brotli form.
+# A new instance sends the first visitor to create the admin: follow it.
+page=$(curl -fsSL "$base/")
+wasm=$(grep -o '/pkg/ollamastack\.[A-Za-z0-9_-]*\.wasm' <<<"$page" | head -1)
+js=$(grep -o '/pkg/ollamastack\.[A-Za-z0-9_-]*\.js' <<<"$page" | head -1)
+css=$(grep -o '/pkg/ollamastack\.[A-Za-z0-9_-]*\.css' <<<"$page" | head -1)
+[ -n "$wasm" ] && [ -n "$js" ] && [ -n "$css" ] || fail "the page names the hashed bundle (wasm '$wasm', js '$js', css '$css')"
+compressed_in=
+for i in $(seq 1 600); do
+  if curl -fsS -o /dev/null -D - -H 'Accept-Encoding: br' "$base$wasm" | grep -qi '^content-encoding: br'; then
+    compressed_in=$((i * 50)); break
+  fi
+  sleep 0.05
+done
+[ -n "$compressed_in" ] || fail "the WASM is never served with brotli"
+
+# Each of the bundle's files: 200, cached for a year, and its bytes on the wire.
+total=0
+for path in /signup "$js" "$wasm" "$css"; do
+  headers=$(curl -fsS -o "$work/body" -D - -H 'Accept-Encoding: br, gzip' "$base$path")
+  bytes=$(stat -c %s "$work/body")
+  total=$((total + bytes))
+  if [ "$path" != /signup ]; then
+    grep -qi '^cache-control: public, max-age=31536000, immutable' <<<"$headers" || fail "$path is not cached for a year"
+    etag=$(grep -i '^etag:' <<<"$headers" | cut -d' ' -f2- | tr -d '\r')
+    status=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base$path")
+    [ "$status" = 304 ] || fail "$path with its ETag answers $status, not 304"
+  fi
+  printf '  %-52s %9d bytes\n' "$path" "$bytes"
+done
+icon=$(curl -s -o /dev/null -D - "$base/favicon.svg")
+grep -qi '^cache-control: no-cache' <<<"$icon" || fail "favicon.svg is revalidated"
+
+sleep 2
+rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+size=$(stat -c %s "$bin")
+echo "binary:           $((size / 1024 / 1024)) MB ($size bytes), site embedded, not stripped"
+echo "cold start:       $(((ready - start) / 1000000)) ms to the first /healthz answer"
+echo "compressed in:    ~${compressed_in} ms after the first request (brotli 11 and gzip, once)"
+echo "idle memory:      $((rss_kb / 1024)) MB resident (after the first page load)"
+echo "first page load:  $((total / 1024)) KB on the wire (HTML, JS, WASM, CSS; brotli)"
+kill -TERM "$pid"
+wait "$pid" || fail "SIGTERM ends the binary with 0"
+pid=
+echo "binary check: ok"

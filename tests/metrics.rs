@@ -1,0 +1,100 @@
+//! Prometheus metrics at /metrics on SQLite and PostgreSQL: what a scrape shows after a chat,
+//! and who may scrape.
+
+mod common;
+
+use common::{Backend, TestApp};
+use ollamastack::testing::fake_ollama::FakeConfig;
+
+async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
+    let mut request = app.at(reqwest::Method::GET, "/metrics");
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// A value of a series: the first line starting with `series` (name and labels as written).
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(series))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// After a chat, a scrape from this machine shows the request by its route template, the
+/// finished generation by model and status with its timings, the pool and Ollama's health.
+async fn a_scrape_shows_requests_generations_pool_and_ollama(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, answer) = app.send_new("hello metrics").await;
+    let (_, done) = app.follow(&answer).await;
+    assert_eq!(done["status"], "complete");
+    app.message(&conversation, &answer).await;
+
+    let (status, text) = scrape(&app, None).await;
+    assert_eq!(status, 200, "{text}");
+    let finished = value(
+        &text,
+        "ollamastack_generations_total{model=\"llama3.2\",status=\"complete\"}",
+    );
+    assert!(finished.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        text.contains("ollamastack_generation_first_token_seconds_bucket{model=\"llama3.2\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("ollamastack_generation_duration_seconds_count{model=\"llama3.2\"}"),
+        "{text}"
+    );
+    // Requests by template, never by id.
+    let created = value(
+        &text,
+        "ollamastack_http_requests_total{route=\"/api/v1/conversations\",method=\"POST\",status=\"201\"}",
+    );
+    assert!(created.is_some_and(|n| n >= 1.0), "{text}");
+    let read = value(
+        &text,
+        "ollamastack_http_requests_total{route=\"/api/v1/conversations/{id}\",method=\"GET\",status=\"200\"}",
+    );
+    assert!(read.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(!text.contains(&conversation), "no raw ids in labels");
+    assert_eq!(value(&text, "ollamastack_ollama_up"), Some(1.0), "{text}");
+    let max = value(&text, "ollamastack_db_pool_max_connections").unwrap();
+    assert!(max >= 1.0, "{text}");
+    assert!(
+        text.contains("ollamastack_db_pool_connections{state=\"idle\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE ollamastack_generations_total counter"),
+        "{text}"
+    );
+}
+
+/// With a token set, a scrape needs it, also from this machine; switched off, 404.
+async fn a_token_guards_the_metrics(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.observability.metrics_token = Some("scrape-secret".into());
+    })
+    .await;
+    assert_eq!(scrape(&app, None).await.0, 403);
+    assert_eq!(scrape(&app, Some("wrong")).await.0, 403);
+    let (status, text) = scrape(&app, Some("scrape-secret")).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("ollamastack_db_pool_max_connections"),
+        "{text}"
+    );
+
+    let off = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.observability.metrics = false;
+    })
+    .await;
+    assert_eq!(scrape(&off, None).await.0, 404);
+}
+
+on_both_backends!(
+    a_scrape_shows_requests_generations_pool_and_ollama,
+    a_token_guards_the_metrics,
+);
