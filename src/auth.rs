@@ -118,7 +118,9 @@ pub async fn authenticate(
         }
     };
     let by_address = crate::limits::RateKey::address(address);
-    let bearer = accounts::bearer_token(request.headers());
+    // /metrics checks its own token (observability.metrics_token), not a person's.
+    let bearer =
+        accounts::bearer_token(request.headers()).filter(|_| request.uri().path() != "/metrics");
     let person = match (state.settings.auth.mode, bearer) {
         (AuthMode::SingleUser, _) => Some(state.local_person()),
         // A script with a personal token: the token alone decides (never the cookie too).

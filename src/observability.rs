@@ -6,7 +6,7 @@
 //! routes are the router's templates (`/api/v1/conversations/{id}`), never raw paths, so the
 //! number of series stays bounded.
 
-use crate::model::{Message, MessageStatus};
+use crate::model::Message;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -134,13 +134,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 /// A model call reached its final status (recorded where its row and outbox event are saved).
 pub fn generation_finished(message: &Message) {
     let model = message.model.clone().unwrap_or_else(|| "unknown".into());
-    let status = match message.status {
-        MessageStatus::Complete => "complete",
-        MessageStatus::Stopped => "stopped",
-        MessageStatus::Interrupted => "interrupted",
-        MessageStatus::Error => "error",
-        MessageStatus::Streaming => "streaming",
-    };
+    let status = message.status.as_str();
     metrics::counter!("ollamastack_generations_total", "model" => model.clone(), "status" => status).increment(1);
     let m = &message.metrics;
     if let Some(ttft) = m.ttft_ms {
@@ -219,11 +213,8 @@ pub async fn metrics_endpoint(State(state): State<AppState>, request: Request) -
 
 fn allowed(token: Option<&str>, headers: &HeaderMap, client: Option<std::net::IpAddr>) -> bool {
     match token.filter(|t| !t.is_empty()) {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|sent| constant_time_eq(sent.trim().as_bytes(), token.as_bytes())),
+        Some(token) => crate::service::accounts::bearer_token(headers)
+            .is_some_and(|sent| constant_time_eq(sent.as_bytes(), token.as_bytes())),
         None => client.is_some_and(|ip| ip.is_loopback()),
     }
 }

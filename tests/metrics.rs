@@ -87,6 +87,15 @@ async fn a_token_guards_the_metrics(backend: Backend) {
         "{text}"
     );
 
+    // With sign-in (the default mode) the scraper's token is not taken for a person's.
+    let accounts = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.auth.mode = ollamastack::model::AuthMode::Accounts;
+        settings.observability.metrics_token = Some("scrape-secret".into());
+    })
+    .await;
+    assert_eq!(scrape(&accounts, Some("scrape-secret")).await.0, 200);
+    assert_eq!(scrape(&accounts, Some("wrong")).await.0, 403);
+
     let off = TestApp::start_with(backend, FakeConfig::default(), |settings| {
         settings.observability.metrics = false;
     })
