@@ -14,6 +14,7 @@ use crate::pages::{
     documents::{DocumentsPage, SearchPage},
     home::HomePage,
     integrations::IntegrationsPage,
+    models::ModelsPage,
     settings::{InstanceDefaultsPage, SettingsPage},
 };
 use leptos::prelude::*;
@@ -114,6 +115,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/admin/defaults") view=InstanceDefaultsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin/models") view=ModelsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::InOrder/>
                             <Route path=path!("/login") view=LoginPage/>
                             <Route path=path!("/signup") view=SignupPage/>

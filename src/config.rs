@@ -86,6 +86,36 @@ pub struct OllamaSettings {
     pub idle_timeout_ms: u64,
     /// Model proposed when the person has not picked one; else the first model Ollama lists.
     pub default_model: Option<String>,
+    /// A pool of Ollama servers, used instead of `url` when set: each call goes to the least
+    /// busy healthy server that has its model, and a chat that fails before its first token is
+    /// retried on another.
+    pub servers: Vec<String>,
+    /// How often each server's health and models are checked.
+    pub health_interval_ms: u64,
+}
+
+impl OllamaSettings {
+    /// The servers calls go to: `servers` when set, else `url`; without a trailing slash,
+    /// each once.
+    pub fn server_urls(&self) -> Vec<String> {
+        let listed = if self.servers.is_empty() {
+            std::slice::from_ref(&self.url)
+        } else {
+            &self.servers[..]
+        };
+        let mut urls: Vec<String> = Vec::new();
+        for url in listed {
+            let url = url.trim().trim_end_matches('/').to_string();
+            if !url.is_empty() && !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        urls
+    }
+
+    pub fn health_interval(&self) -> Duration {
+        Duration::from_millis(self.health_interval_ms.max(100))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -468,6 +498,8 @@ impl Default for OllamaSettings {
             first_token_timeout_ms: 300_000,
             idle_timeout_ms: 60_000,
             default_model: None,
+            servers: Vec::new(),
+            health_interval_ms: 10_000,
         }
     }
 }
@@ -636,6 +668,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "database.connect_timeout_ms",
     ),
     ("OLLAMA_URL", "ollama.url"),
+    (
+        "OLLAMA_URLS",
+        "ollama.servers (comma-separated: a pool used instead of ollama.url)",
+    ),
+    (
+        "OLLAMA_HEALTH_INTERVAL_MS",
+        "ollama.health_interval_ms",
+    ),
     ("OLLAMA_CONNECT_TIMEOUT_MS", "ollama.connect_timeout_ms"),
     ("OLLAMA_REQUEST_TIMEOUT_MS", "ollama.request_timeout_ms"),
     (
@@ -856,6 +896,10 @@ impl Settings {
         set!("OLLAMASTACK_DB_MAX_CONNECTIONS" => self.database.max_connections);
         set!("OLLAMASTACK_DB_CONNECT_TIMEOUT_MS" => self.database.connect_timeout_ms);
         set!("OLLAMA_URL" => self.ollama.url);
+        if let Some(v) = lookup("OLLAMA_URLS") {
+            self.ollama.servers = list(v);
+        }
+        set!("OLLAMA_HEALTH_INTERVAL_MS" => self.ollama.health_interval_ms);
         set!("OLLAMA_CONNECT_TIMEOUT_MS" => self.ollama.connect_timeout_ms);
         set!("OLLAMA_REQUEST_TIMEOUT_MS" => self.ollama.request_timeout_ms);
         set!("OLLAMA_FIRST_TOKEN_TIMEOUT_MS" => self.ollama.first_token_timeout_ms);
@@ -900,6 +944,11 @@ impl Settings {
         }
         self.set_preferences(preferences);
         self.ollama.url = self.ollama.url.trim_end_matches('/').to_string();
+        self.ollama.servers = self.ollama.server_urls();
+        if self.ollama.servers.len() == 1 {
+            // One server is the plain setting.
+            self.ollama.url = self.ollama.servers.remove(0);
+        }
         self.check()
     }
 
@@ -965,6 +1014,24 @@ impl Settings {
                             reason: format!("{url:?} is not an http(s) URL"),
                         })
                     }
+                }
+            }
+        }
+        let ollama_urls = std::iter::once(("ollama.url", &self.ollama.url)).chain(
+            self.ollama
+                .servers
+                .iter()
+                .map(|url| ("ollama.servers", url)),
+        );
+        for (key, url) in ollama_urls {
+            match reqwest::Url::parse(url) {
+                Ok(parsed)
+                    if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        reason: format!("{:?} is not an http(s) URL", redact_url(url)),
+                    })
                 }
             }
         }
@@ -1083,6 +1150,15 @@ impl fmt::Debug for OllamaSettings {
             .field("first_token_timeout_ms", &self.first_token_timeout_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("default_model", &self.default_model)
+            .field(
+                "servers",
+                &self
+                    .servers
+                    .iter()
+                    .map(|u| redact_url(u))
+                    .collect::<Vec<_>>(),
+            )
+            .field("health_interval_ms", &self.health_interval_ms)
             .finish()
     }
 }
@@ -1105,6 +1181,9 @@ impl fmt::Display for Settings {
         let mut shown = self.clone();
         shown.database.url = shown.database.url.as_deref().map(redact_url);
         shown.ollama.url = redact_url(&shown.ollama.url);
+        for url in &mut shown.ollama.servers {
+            *url = redact_url(url);
+        }
         shown.tools.query_database_url = shown.tools.query_database_url.as_deref().map(redact_url);
         if shown.observability.metrics_token.is_some() {
             shown.observability.metrics_token = Some("***".into());

@@ -93,7 +93,15 @@ fn describe() {
     );
     describe_gauge!(
         "ollamastack_ollama_up",
-        "1 when Ollama answered the last scrape's version check"
+        "1 when the Ollama server answered its last check or call, by server"
+    );
+    describe_gauge!(
+        "ollamastack_ollama_busy",
+        "Calls this instance has running on each Ollama server"
+    );
+    describe_counter!(
+        "ollamastack_ollama_failovers_total",
+        "Calls retried on another Ollama server after one failed before answering"
     );
     describe_counter!(
         "ollamastack_webhook_deliveries_total",
@@ -156,6 +164,11 @@ pub fn generation_refused(reason: &'static str) {
     metrics::counter!("ollamastack_generations_refused_total", "reason" => reason).increment(1);
 }
 
+/// A call failed on one Ollama server before answering and goes to the next.
+pub fn ollama_failover() {
+    metrics::counter!("ollamastack_ollama_failovers_total").increment(1);
+}
+
 /// A webhook delivery attempt ended: `delivered`, `retrying` or `given_up`.
 pub fn webhook_attempt(outcome: &'static str) {
     metrics::counter!("ollamastack_webhook_deliveries_total", "outcome" => outcome).increment(1);
@@ -196,11 +209,12 @@ pub async fn metrics_endpoint(State(state): State<AppState>, request: Request) -
     metrics::gauge!("ollamastack_db_pool_connections", "state" => "in_use")
         .set(pool.size.saturating_sub(pool.idle) as f64);
     metrics::gauge!("ollamastack_db_pool_max_connections").set(pool.max as f64);
-    let ollama_up = matches!(
-        tokio::time::timeout(Duration::from_secs(2), state.ollama.version()).await,
-        Ok(Ok(_))
-    );
-    metrics::gauge!("ollamastack_ollama_up").set(if ollama_up { 1.0 } else { 0.0 });
+    // As the pool last saw each server (checked every `ollama.health_interval_ms`).
+    for server in state.ollama.servers() {
+        let up = if server.up == Some(true) { 1.0 } else { 0.0 };
+        metrics::gauge!("ollamastack_ollama_up", "server" => server.url.clone()).set(up);
+        metrics::gauge!("ollamastack_ollama_busy", "server" => server.url).set(server.busy as f64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<crate::limits::TrustedProxies>,
     /// What requests to addresses people choose may reach (webhooks, tools).
     pub outbound_policy: crate::net::OutboundPolicy,
+    /// Models being pulled onto the Ollama servers from this instance.
+    pub pulls: Arc<crate::service::model_admin::ModelPulls>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +108,10 @@ impl AppState {
         generations.spawn_sweeper(std::time::Duration::from_millis(
             settings.generation.sweep_interval_ms,
         ));
+        ollama.spawn_health_checks(
+            settings.ollama.health_interval(),
+            generations.shutdown_token(),
+        );
         let notifier = Notifier::start(&store, generations.shutdown_token());
         crate::analytics::spawn_recorder(
             store.clone(),
@@ -155,6 +161,7 @@ impl AppState {
             streams,
             trusted_proxies,
             outbound_policy,
+            pulls: Default::default(),
         })
     }
 

@@ -59,7 +59,11 @@ async fn a_scrape_shows_requests_generations_pool_and_ollama(backend: Backend) {
     );
     assert!(read.is_some_and(|n| n >= 1.0), "{text}");
     assert!(!text.contains(&conversation), "no raw ids in labels");
-    assert_eq!(value(&text, "ollamastack_ollama_up"), Some(1.0), "{text}");
+    // Each server of the pool by its URL (other tests' servers may be in the same registry).
+    let up = format!("ollamastack_ollama_up{{server=\"{}\"}}", app.fake.url());
+    assert_eq!(value(&text, &up), Some(1.0), "{text}");
+    let busy = format!("ollamastack_ollama_busy{{server=\"{}\"}}", app.fake.url());
+    assert_eq!(value(&text, &busy), Some(0.0), "{text}");
     let max = value(&text, "ollamastack_db_pool_max_connections").unwrap();
     assert!(max >= 1.0, "{text}");
     assert!(

@@ -441,6 +441,12 @@ fn server_fns_without_ids() -> Vec<&'static str> {
         sf::documents::GetUploadLimits::PATH,
         sf::documents::SearchDocuments::PATH,
         sf::ollama::GetOllamaStatus::PATH,
+        // Instance-wide, for admins: servers and models are no one's own.
+        sf::ollama::GetModelsOverview::PATH,
+        sf::ollama::ListModelPulls::PATH,
+        sf::ollama::PullModel::PATH,
+        sf::ollama::CancelModelPull::PATH,
+        sf::ollama::DeleteModel::PATH,
         sf::settings::GetPreferences::PATH,
         sf::settings::GetInstancePreferences::PATH,
         sf::settings::SavePreferences::PATH,

@@ -17,7 +17,7 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready: the database and Ollama both answer.
+/// Ready: the database answers and at least one Ollama server does; each server's state.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -26,9 +26,10 @@ pub async fn healthz() -> impl IntoResponse {
     responses((status = 200, description = "See the description"))
 )]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let (database, ollama) = tokio::join!(
+    // Every server is checked now (each call has its own timeout), not as last seen.
+    let (database, ()) = tokio::join!(
         tokio::time::timeout(Duration::from_secs(3), state.store.ping()),
-        state.ollama.version()
+        state.ollama.check_now()
     );
     let database_error = match database {
         Ok(Ok(())) => None,
@@ -38,15 +39,26 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(_) => Some("the database did not answer within 3s".to_string()),
     };
-    let (ollama_version, ollama_error) = match ollama {
-        Ok(version) => (Some(version), None),
-        Err(error) => (None, Some(error.to_string())),
-    };
-    let ready = database_error.is_none() && ollama_error.is_none();
+    let servers = state.ollama.servers();
+    let ollama_ok = servers.iter().any(|s| s.up == Some(true));
+    let first_up = servers.iter().find(|s| s.up == Some(true));
+    let ollama_error = (!ollama_ok).then(|| {
+        servers
+            .iter()
+            .find_map(|s| s.error.clone())
+            .unwrap_or_else(|| "no Ollama server answers".into())
+    });
+    let ready = database_error.is_none() && ollama_ok;
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "database": { "ok": database_error.is_none(), "backend": state.store.backend(), "error": database_error },
-        "ollama": { "ok": ollama_error.is_none(), "url": state.ollama.base_url(), "version": ollama_version, "error": ollama_error },
+        "ollama": {
+            "ok": ollama_ok,
+            "url": first_up.map(|s| s.url.clone()).unwrap_or_else(|| crate::config::public_url(state.ollama.base_url())),
+            "version": first_up.and_then(|s| s.version.clone()),
+            "error": ollama_error,
+            "servers": servers,
+        },
         "generations_running": state.generations.running(),
     });
     let status = if ready {

@@ -9,6 +9,7 @@ mod custom;
 pub mod files;
 mod health;
 mod messages;
+mod models;
 mod openai;
 pub mod openapi;
 mod settings;
@@ -50,6 +51,18 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/models", get(health::models))
+        .route("/api/v1/models/{*model}", get(models::details))
+        .route("/api/v1/admin/ollama", get(models::overview))
+        .route("/api/v1/admin/models/pull", post(models::pull))
+        .route(
+            "/api/v1/admin/models/pull/cancel",
+            post(models::cancel_pull),
+        )
+        .route("/api/v1/admin/models/pulls", get(models::pulls))
+        .route(
+            "/api/v1/admin/models/{*model}",
+            axum::routing::delete(models::delete),
+        )
         .route("/api/v1/openapi.json", get(openapi::openapi_json))
         .route("/api/docs", get(openapi::docs_page))
         .route("/api/v1/auth/status", get(auth::status))

@@ -792,69 +792,86 @@ impl Generations {
         let max_chars = self.limits.max_answer_chars;
         let mut calls: Vec<ToolCall> = Vec::new();
 
-        let end = tokio::select! {
-            biased;
-            _ = live.cancel.cancelled() => End::Cancelled,
-            _ = tokio::time::sleep_until(deadline) => End::Limit(self.duration_limit_message()),
-            result = self.ollama.chat_stream(request) => match result {
-                Err(error) => End::Failed(error),
-                Ok(mut stream) => loop {
-                    tokio::select! {
-                        biased;
-                        _ = live.cancel.cancelled() => break End::Cancelled,
-                        _ = tokio::time::sleep_until(deadline) => break End::Limit(self.duration_limit_message()),
-                        _ = ticker.tick() => {
-                            // Only what is new since the last flush is written; with nothing new,
-                            // a heartbeat now and then tells other instances this one is alive.
-                            let (appended, thinking) = live.unflushed(flushed_len, thinking_flushed_len);
-                            if appended.is_empty() && thinking.is_empty() && last_write.elapsed() < heartbeat_every {
-                                continue;
+        // Opening the stream waits for the first token (loading the model, or trying the next
+        // server of the pool): heartbeats keep the row ours meanwhile.
+        let opening = self.ollama.chat_stream(request);
+        tokio::pin!(opening);
+        let opened = loop {
+            tokio::select! {
+                biased;
+                _ = live.cancel.cancelled() => break Err(End::Cancelled),
+                _ = tokio::time::sleep_until(deadline) => break Err(End::Limit(self.duration_limit_message())),
+                result = &mut opening => break result.map_err(End::Failed),
+                _ = ticker.tick() => {
+                    if last_write.elapsed() < heartbeat_every {
+                        continue;
+                    }
+                    match self.store.append_partial(live.owner_id, live.message_id, "", "").await {
+                        Ok(true) => last_write = Instant::now(),
+                        Ok(false) => break Err(End::Superseded),
+                        Err(error) => tracing::warn!(%error, message_id = %live.message_id, "could not refresh the heartbeat; will retry"),
+                    }
+                }
+            }
+        };
+        let end = match opened {
+            Err(end) => end,
+            Ok(mut stream) => loop {
+                tokio::select! {
+                    biased;
+                    _ = live.cancel.cancelled() => break End::Cancelled,
+                    _ = tokio::time::sleep_until(deadline) => break End::Limit(self.duration_limit_message()),
+                    _ = ticker.tick() => {
+                        // Only what is new since the last flush is written; with nothing new,
+                        // a heartbeat now and then tells other instances this one is alive.
+                        let (appended, thinking) = live.unflushed(flushed_len, thinking_flushed_len);
+                        if appended.is_empty() && thinking.is_empty() && last_write.elapsed() < heartbeat_every {
+                            continue;
+                        }
+                        match self.store.append_partial(live.owner_id, live.message_id, &appended, &thinking).await {
+                            Ok(true) => {
+                                flushed_len += appended.len();
+                                thinking_flushed_len += thinking.len();
+                                last_write = Instant::now();
                             }
-                            match self.store.append_partial(live.owner_id, live.message_id, &appended, &thinking).await {
-                                Ok(true) => {
-                                    flushed_len += appended.len();
-                                    thinking_flushed_len += thinking.len();
-                                    last_write = Instant::now();
-                                }
-                                Ok(false) => break End::Superseded,
-                                Err(error) => tracing::warn!(%error, message_id = %live.message_id, "could not flush partial text; will retry"),
+                            Ok(false) => break End::Superseded,
+                            Err(error) => tracing::warn!(%error, message_id = %live.message_id, "could not flush partial text; will retry"),
+                        }
+                    }
+                    event = stream.next() => match event {
+                        Ok(Some(ChatEvent::Delta(text))) if mode == ToolMode::Prompted => {
+                            first_token.get_or_insert_with(|| started.elapsed());
+                            raw.push_str(&text);
+                            if raw.len() > max_chars.saturating_mul(4) {
+                                break End::Limit(format!(
+                                    "the answer reached the longest length this server allows ({max_chars} characters)"
+                                ));
                             }
                         }
-                        event = stream.next() => match event {
-                            Ok(Some(ChatEvent::Delta(text))) if mode == ToolMode::Prompted => {
-                                first_token.get_or_insert_with(|| started.elapsed());
-                                raw.push_str(&text);
-                                if raw.len() > max_chars.saturating_mul(4) {
-                                    break End::Limit(format!(
-                                        "the answer reached the longest length this server allows ({max_chars} characters)"
-                                    ));
-                                }
+                        Ok(Some(ChatEvent::Delta(text))) => {
+                            first_token.get_or_insert_with(|| started.elapsed());
+                            if live.push(text) > max_chars {
+                                break End::Limit(format!(
+                                    "the answer reached the longest length this server allows ({max_chars} characters)"
+                                ));
                             }
-                            Ok(Some(ChatEvent::Delta(text))) => {
-                                first_token.get_or_insert_with(|| started.elapsed());
-                                if live.push(text) > max_chars {
-                                    break End::Limit(format!(
-                                        "the answer reached the longest length this server allows ({max_chars} characters)"
-                                    ));
-                                }
-                            }
-                            Ok(Some(ChatEvent::Thinking(text))) => {
-                                first_token.get_or_insert_with(|| started.elapsed());
-                                live.push_thinking(text);
-                            }
-                            Ok(Some(ChatEvent::ToolCalls(mut more))) => {
-                                first_token.get_or_insert_with(|| started.elapsed());
-                                calls.append(&mut more);
-                            }
-                            Ok(Some(ChatEvent::Done(info))) => break End::Done(info),
-                            Ok(None) => break End::Done(DoneInfo::default()),
-                            Err(error) => break End::Failed(error),
-                        },
-                    }
-                },
+                        }
+                        Ok(Some(ChatEvent::Thinking(text))) => {
+                            first_token.get_or_insert_with(|| started.elapsed());
+                            live.push_thinking(text);
+                        }
+                        Ok(Some(ChatEvent::ToolCalls(mut more))) => {
+                            first_token.get_or_insert_with(|| started.elapsed());
+                            calls.append(&mut more);
+                        }
+                        Ok(Some(ChatEvent::Done(info))) => break End::Done(info),
+                        Ok(None) => break End::Done(DoneInfo::default()),
+                        Err(error) => break End::Failed(error),
+                    },
+                }
             },
         };
-        // The stream (and so the upstream request) was dropped with the select above.
+        // The stream (and so the upstream request) was dropped with the loop above.
 
         // Prompted: the reply is one JSON object; a call becomes a tool call, an answer the
         // text (shown at once, since the JSON around it was not for the person's eyes).

@@ -1,4 +1,5 @@
-//! The Ollama HTTP client: model list, version, and streamed chat.
+//! One Ollama server's HTTP client: model list, version, and streamed chat (`pool` spreads calls
+//! over several).
 //! Every call has a timeout: connect, short requests, first token, and silence between chunks.
 //! Dropping a `ChatStream` closes the connection, which makes Ollama stop generating.
 
@@ -128,6 +129,9 @@ pub struct ModelShow {
     /// was trained for.
     #[serde(default)]
     pub model_info: serde_json::Map<String, serde_json::Value>,
+    /// The Modelfile's PARAMETER lines (`stop`, `temperature`, …), one per line.
+    #[serde(default)]
+    pub parameters: String,
 }
 
 impl ModelShow {
@@ -194,6 +198,29 @@ struct WireMessage {
     tool_calls: Option<Vec<ToolCall>>,
     #[serde(default)]
     thinking: Option<String>,
+}
+
+/// One line of a pull's progress: `pulling <digest>` lines carry the layer's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullProgress {
+    pub status: String,
+    pub digest: Option<String>,
+    pub total: Option<u64>,
+    pub completed: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct WirePull {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    total: Option<u64>,
+    #[serde(default)]
+    completed: Option<u64>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -264,7 +291,7 @@ impl WireOptions {
 }
 
 #[derive(Clone, Debug)]
-pub struct OllamaClient {
+pub struct OllamaServer {
     http: reqwest::Client,
     base_url: String,
     request_timeout: Duration,
@@ -272,8 +299,8 @@ pub struct OllamaClient {
     idle_timeout: Duration,
 }
 
-impl OllamaClient {
-    pub fn new(settings: &OllamaSettings) -> Self {
+impl OllamaServer {
+    pub fn new(url: &str, settings: &OllamaSettings) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout())
             .tcp_nodelay(true)
@@ -281,9 +308,9 @@ impl OllamaClient {
             .user_agent(concat!("ollamastack/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client has a valid static configuration");
-        OllamaClient {
+        OllamaServer {
             http,
-            base_url: settings.url.trim_end_matches('/').to_string(),
+            base_url: url.trim_end_matches('/').to_string(),
             request_timeout: settings.request_timeout(),
             first_token_timeout: settings.first_token_timeout(),
             idle_timeout: settings.idle_timeout(),
@@ -372,12 +399,92 @@ impl OllamaClient {
         Ok(embeddings.embeddings)
     }
 
+    /// Pulls `model` (`/api/pull`), calling `progress` with each line Ollama streams. Large
+    /// models take hours, so there is no overall deadline: only the connection, the first line
+    /// (`request_timeout`) and each silence (`idle_timeout`) are bounded.
+    pub async fn pull(
+        &self,
+        model: &str,
+        mut progress: impl FnMut(PullProgress),
+    ) -> Result<(), OllamaError> {
+        let send = self
+            .http
+            .post(format!("{}/api/pull", self.base_url))
+            .json(&serde_json::json!({ "model": model, "stream": true }))
+            .send();
+        let response = match tokio::time::timeout(self.request_timeout, send).await {
+            Err(_) => {
+                return Err(OllamaError::Unreachable {
+                    url: self.base_url.clone(),
+                    detail: "timed out".into(),
+                })
+            }
+            Ok(result) => result.map_err(|e| self.send_error(e))?,
+        };
+        let response = check_status(response, None).await?;
+        let mut body = response.bytes_stream();
+        let mut decoder = NdjsonDecoder::new();
+        loop {
+            while let Some(line) = decoder.next_line() {
+                let line = line.map_err(|e| OllamaError::Protocol(e.to_string()))?;
+                let wire: WirePull = serde_json::from_str(&line).map_err(|e| {
+                    OllamaError::Protocol(format!(
+                        "/api/pull: {e} in line {:?}",
+                        truncate(&line, 200)
+                    ))
+                })?;
+                if let Some(error) = wire.error {
+                    return Err(OllamaError::Stream(error));
+                }
+                let done = wire.status == "success";
+                progress(PullProgress {
+                    status: wire.status,
+                    digest: wire.digest,
+                    total: wire.total,
+                    completed: wire.completed,
+                });
+                if done {
+                    return Ok(());
+                }
+            }
+            match tokio::time::timeout(self.idle_timeout, body.next()).await {
+                Err(_) => return Err(OllamaError::IdleTimeout(self.idle_timeout)),
+                Ok(Some(Ok(bytes))) => decoder.feed(&bytes),
+                Ok(Some(Err(error))) => return Err(OllamaError::Transport(root_cause(&error))),
+                Ok(None) => {
+                    return Err(OllamaError::Protocol(
+                        "the pull ended before Ollama said success".into(),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Deletes `model` (`/api/delete`); `ModelNotFound` when the server does not have it.
+    pub async fn delete(&self, model: &str) -> Result<(), OllamaError> {
+        let response = self
+            .http
+            .delete(format!("{}/api/delete", self.base_url))
+            .timeout(self.request_timeout)
+            .json(&serde_json::json!({ "model": model }))
+            .send()
+            .await
+            .map_err(|e| self.send_error(e))?;
+        check_status(response, Some(model)).await.map(|_| ())
+    }
+
     pub async fn version(&self) -> Result<String, OllamaError> {
         #[derive(Deserialize)]
         struct Version {
             version: String,
         }
         Ok(self.get_json::<Version>("/api/version").await?.version)
+    }
+
+    /// Every model the server has (chat and embedding), by name.
+    pub async fn model_names(&self) -> Result<Vec<String>, OllamaError> {
+        let tags: WireTags = self.get_json("/api/tags").await?;
+        Ok(tags.models.into_iter().map(|m| m.name).collect())
     }
 
     /// The models that can chat. Embedding models (nomic-embed-text, mxbai-embed-large,
@@ -438,6 +545,7 @@ impl OllamaClient {
             got_first: false,
             finished: false,
             pending: Default::default(),
+            busy: None,
         })
     }
 }
@@ -502,8 +610,11 @@ pub struct ChatStream {
     idle_timeout: Duration,
     got_first: bool,
     finished: bool,
-    /// Events read from one chunk that carried several (thinking, text, calls), in order.
-    pending: std::collections::VecDeque<ChatEvent>,
+    /// Events read from one chunk that carried several (thinking, text, calls), in order; the
+    /// pool puts back the first event it read to choose the server.
+    pub(super) pending: std::collections::VecDeque<ChatEvent>,
+    /// The pool's count of this server's calls, released with the stream.
+    pub(super) busy: Option<super::pool::Busy>,
 }
 
 impl ChatStream {
@@ -610,6 +721,7 @@ mod tests {
             got_first: false,
             finished: false,
             pending: Default::default(),
+            busy: None,
         }
     }
 

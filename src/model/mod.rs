@@ -535,11 +535,17 @@ pub struct GenerationOptions {
     pub num_ctx: Option<i32>,
 }
 
-/// Whether `wanted` names the model Ollama lists as `installed`: `llama3.2` names
-/// `llama3.2:latest`; a name with a tag names only that tag.
+/// Whether two names are the same model: `llama3.2` names `llama3.2:latest`; a name with a
+/// tag names only that tag (a registry's port, `host:5000/name`, is not a tag).
 pub fn same_model(installed: &str, wanted: &str) -> bool {
-    installed == wanted
-        || (!wanted.contains(':') && installed.strip_suffix(":latest") == Some(wanted))
+    fn tagged(name: &str) -> std::borrow::Cow<'_, str> {
+        if name.rsplit('/').next().unwrap_or(name).contains(':') {
+            name.into()
+        } else {
+            format!("{name}:latest").into()
+        }
+    }
+    installed == wanted || tagged(installed) == tagged(wanted)
 }
 
 /// A model that Ollama serves (`/api/tags`).
@@ -566,6 +572,106 @@ pub struct OllamaStatus {
     pub error: Option<String>,
     /// The model the server proposes when the person has not picked one.
     pub default_model: Option<String>,
+}
+
+/// One Ollama server of the pool as this instance last saw it (the admin page, /readyz).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OllamaServerStatus {
+    /// Its URL without credentials.
+    pub url: String,
+    /// Whether its last check or call got an answer; unknown before the first.
+    pub up: Option<bool>,
+    pub version: Option<String>,
+    /// Every model it has (chat and embedding).
+    pub models: Vec<String>,
+    /// Calls this instance has running on it.
+    pub busy: u32,
+    /// Why it is down.
+    pub error: Option<String>,
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A model with what `/api/show` says of it (the admin's models page, `GET /api/v1/models/{name}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelDetails {
+    pub name: String,
+    /// Bytes on disk.
+    pub size: u64,
+    pub family: Option<String>,
+    pub parameter_size: Option<String>,
+    pub quantization_level: Option<String>,
+    /// The longest context it was trained for.
+    pub context_length: Option<u32>,
+    /// `completion`, `tools`, `vision`, `thinking`, `embedding`…
+    pub capabilities: Vec<String>,
+    /// Its Modelfile's PARAMETER lines.
+    pub parameters: String,
+    /// The servers of the pool that have it.
+    pub servers: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum PullState {
+    Running,
+    Done,
+    Failed,
+    Cancelled,
+}
+
+/// A model being pulled onto the servers of the pool (kept a while after it ends).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelPull {
+    pub model: String,
+    pub state: PullState,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// One per server asked.
+    pub servers: Vec<ServerPull>,
+}
+
+impl ModelPull {
+    /// Bytes done and to do, over every server and layer.
+    pub fn bytes(&self) -> (u64, u64) {
+        self.servers.iter().fold((0, 0), |(done, total), s| {
+            (done + s.completed, total + s.total)
+        })
+    }
+
+    /// How far it is, 0 to 100, once Ollama has said how big it is.
+    pub fn percent(&self) -> Option<u8> {
+        if self.state == PullState::Done {
+            return Some(100);
+        }
+        let (done, total) = self.bytes();
+        (total > 0).then(|| (done.min(total) * 100 / total) as u8)
+    }
+}
+
+/// One server's part of a pull.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServerPull {
+    pub url: String,
+    /// Ollama's last status line (`pulling manifest`, `pulling 8eeb52dfb3bb`, `success`…).
+    pub status: String,
+    pub completed: u64,
+    pub total: u64,
+    pub state: PullState,
+    pub error: Option<String>,
+}
+
+/// The admin's models page: the servers, their models in detail, and pulls.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ModelsOverview {
+    pub servers: Vec<OllamaServerStatus>,
+    pub models: Vec<ModelDetails>,
+    pub pulls: Vec<ModelPull>,
 }
 
 /// One event of a generation's live stream (the `data` of a server-sent event).
@@ -605,5 +711,14 @@ mod tests {
         assert!(!same_model("qwen2.5:0.5b", "qwen2.5"));
         assert!(!same_model("llama3.2:latest", "llama3"));
         assert!(!same_model("codellama:latest", "llama3.2"));
+        // A registry's port is not a tag.
+        assert!(same_model(
+            "registry.local:5000/team/m:latest",
+            "registry.local:5000/team/m"
+        ));
+        assert!(!same_model(
+            "registry.local:5000/team/m:v1",
+            "registry.local:5000/team/m"
+        ));
     }
 }

@@ -136,6 +136,7 @@ pub fn AdminPage() -> impl IntoView {
         <div class="mx-auto w-full max-w-3xl overflow-y-auto p-6" data-testid="admin-page">
             <div class="mb-4 flex flex-wrap items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"People"</h1>
+                <a href="/admin/models" data-testid="models-link" class="text-sm text-primary hover:underline">"Models and servers"</a>
                 <a href="/admin/defaults" data-testid="instance-defaults-link" class="text-sm text-primary hover:underline">"Defaults for everyone"</a>
             </div>
             {move || error.get().map(|e| view! { <p role="alert" class="mb-3 text-sm text-danger">{e}</p> })}

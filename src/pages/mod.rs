@@ -5,4 +5,5 @@ pub mod conversation;
 pub mod documents;
 pub mod home;
 pub mod integrations;
+pub mod models;
 pub mod settings;

@@ -1,7 +1,7 @@
-//! Ollama's state, for the banner and the model picker.
+//! Ollama's state, for the banner and the model picker; models and servers for admins.
 
 use crate::error::AppError;
-use crate::model::OllamaStatus;
+use crate::model::{ModelPull, ModelsOverview, OllamaStatus};
 use leptos::prelude::*;
 
 /// Whether Ollama answers, where the server looked, and the models it serves.
@@ -9,4 +9,40 @@ use leptos::prelude::*;
 pub async fn get_ollama_status() -> Result<OllamaStatus, AppError> {
     let state = super::app_state()?;
     Ok(crate::service::ollama_status(&state, super::me()?.id).await)
+}
+
+/// The admin's models page: each server (checked now), every model in detail, and pulls.
+#[server(endpoint = "get_models_overview")]
+pub async fn get_models_overview() -> Result<ModelsOverview, AppError> {
+    let state = super::app_state()?;
+    crate::service::model_admin::models_overview(&state, &super::me()?).await
+}
+
+/// Running and recent pulls (admins); the page reads them while one runs.
+#[server(endpoint = "list_model_pulls")]
+pub async fn list_model_pulls() -> Result<Vec<ModelPull>, AppError> {
+    let state = super::app_state()?;
+    crate::service::accounts::require_admin(&super::me()?)?;
+    Ok(state.pulls.list())
+}
+
+/// Starts pulling a model onto every server that is up (admins).
+#[server(endpoint = "pull_model")]
+pub async fn pull_model(model: String) -> Result<ModelPull, AppError> {
+    let state = super::app_state()?;
+    crate::service::model_admin::start_pull(&state, &super::me()?, &model).await
+}
+
+/// Stops a running pull (admins).
+#[server(endpoint = "cancel_model_pull")]
+pub async fn cancel_model_pull(model: String) -> Result<ModelPull, AppError> {
+    let state = super::app_state()?;
+    crate::service::model_admin::cancel_pull(&state, &super::me()?, &model).await
+}
+
+/// Deletes a model from every server that has it (admins).
+#[server(endpoint = "delete_model")]
+pub async fn delete_model(model: String) -> Result<(), AppError> {
+    let state = super::app_state()?;
+    crate::service::model_admin::delete_model(&state, &super::me()?, &model).await
 }

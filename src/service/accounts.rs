@@ -330,7 +330,7 @@ pub async fn session_person(state: &AppState, token: &str) -> AppResult<Option<P
         .await?)
 }
 
-fn require_admin(person: &Person) -> AppResult<()> {
+pub(crate) fn require_admin(person: &Person) -> AppResult<()> {
     if person.is_admin() {
         Ok(())
     } else {

@@ -8,6 +8,7 @@ mod assistants;
 mod chat;
 mod conversations;
 pub mod custom_actions;
+pub mod model_admin;
 mod models;
 pub mod preferences;
 mod prompt;

@@ -39,6 +39,14 @@
 //! - `[spread]` each call in a chunk of its own (default: all in one chunk); `[noid]` calls
 //!   without `id` (older Ollama)
 //!
+//! Models: `/api/pull` streams progress as Ollama does (manifest, two layers in steps of
+//! `pull_step`, verify, write, success) and then lists the model; names starting with `nosuch`
+//! end with Ollama's `{"error":"pull model manifest: file does not exist"}` line. `/api/delete`
+//! removes a model (404 for an unknown one).
+//!
+//! `FakeConfig::chat_failure`: every chat answers 500 with that message before any token, as a
+//! server that cannot load the model does (a pool must send the chat elsewhere).
+//!
 //! Embeddings (`/api/embed`, for `embedding_models` only, listed in /api/tags with a BERT family
 //! as Ollama lists nomic-embed-text): deterministic vectors made from the text itself, so that
 //! search can be tested: each lowercase word (a trailing "s" dropped) is hashed (FNV-1a) into one
@@ -74,6 +82,10 @@ pub struct FakeConfig {
     pub token_delay: Duration,
     /// Cut lines at random byte offsets (and glue some together) when sending.
     pub split_writes: bool,
+    /// Every chat fails with 500 and this message before its first token.
+    pub chat_failure: Option<String>,
+    /// Pause between two progress lines of a pull.
+    pub pull_step: Duration,
 }
 
 impl Default for FakeConfig {
@@ -83,6 +95,8 @@ impl Default for FakeConfig {
             embedding_models: vec!["nomic-embed-text:latest".into()],
             token_delay: Duration::from_millis(5),
             split_writes: true,
+            chat_failure: None,
+            pull_step: Duration::from_millis(20),
         }
     }
 }
@@ -126,6 +140,14 @@ impl FakeStats {
 struct Shared {
     config: FakeConfig,
     stats: Arc<FakeStats>,
+    /// The chat models it has now (pulls add, deletes remove).
+    models: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn chat_models(&self) -> Vec<String> {
+        self.models.lock().unwrap().clone()
+    }
 }
 
 pub struct FakeOllama {
@@ -172,7 +194,12 @@ impl Drop for FakeOllama {
 }
 
 pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
-    let shared = Arc::new(Shared { config, stats });
+    let models = Mutex::new(config.models.clone());
+    let shared = Arc::new(Shared {
+        config,
+        stats,
+        models,
+    });
     Router::new()
         .route(
             "/api/version",
@@ -182,6 +209,8 @@ pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
         .route("/api/chat", post(chat))
         .route("/api/show", post(show))
         .route("/api/embed", post(embed))
+        .route("/api/pull", post(pull))
+        .route("/api/delete", axum::routing::delete(delete))
         .route(
             "/__fake/stats",
             get(|State(s): State<Arc<Shared>>| async move { Json(s.stats.snapshot()) }),
@@ -201,7 +230,7 @@ pub fn router(config: FakeConfig, stats: Arc<FakeStats>) -> Router {
 async fn show(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = request["model"].as_str().unwrap_or_default();
-    if !knows(&shared.config.models, model) {
+    if !knows(&shared.chat_models(), model) {
         return error(StatusCode::NOT_FOUND, &format!("model '{model}' not found"));
     }
     let capabilities = if model.starts_with("gemma") {
@@ -221,7 +250,8 @@ async fn show(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn tags(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    let chat = shared.config.models.iter().map(|name| {
+    let chat_models = shared.chat_models();
+    let chat = chat_models.iter().map(|name| {
         json!({
             "name": name, "model": name, "modified_at": "2026-01-01T00:00:00Z",
             "size": 2019393189u64, "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
@@ -248,7 +278,7 @@ async fn embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let model = request["model"].as_str().unwrap_or_default();
     if !knows(&shared.config.embedding_models, model) {
-        if knows(&shared.config.models, model) {
+        if knows(&shared.chat_models(), model) {
             return error(
                 StatusCode::BAD_REQUEST,
                 &format!("\"{model}\" does not support embeddings"),
@@ -283,6 +313,78 @@ async fn embed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         "total_duration": 14143917u64, "load_duration": 1019500u64, "prompt_eval_count": 8
     }))
     .into_response()
+}
+
+/// /api/pull: progress lines as Ollama streams them, then the model is listed.
+async fn pull(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = request["model"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if model.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "model is required");
+    }
+    let name = if model.rsplit('/').next().unwrap_or(&model).contains(':') {
+        model.clone()
+    } else {
+        format!("{model}:latest")
+    };
+    let step = shared.config.pull_step;
+    let stream = async_stream::stream! {
+        let line = |value: Value| {
+            let mut bytes = serde_json::to_vec(&value).unwrap();
+            bytes.push(b'\n');
+            Ok::<_, std::io::Error>(Bytes::from(bytes))
+        };
+        yield line(json!({ "status": "pulling manifest" }));
+        tokio::time::sleep(step).await;
+        if model.starts_with("nosuch") {
+            yield line(json!({ "error": "pull model manifest: file does not exist" }));
+            return;
+        }
+        let layers = [
+            ("sha256:dde5aa3fc5ffc17176b5e8bdc82f587b24b2678c6c66101bf7da77af9f7ccdff", 4_000_000u64),
+            ("sha256:966de95ca8a62200913e3f8bfbf84c8494536f1b94b49166851e76644e966396", 1_429u64),
+        ];
+        for (digest, total) in layers {
+            for tenth in 0..=10u64 {
+                yield line(json!({
+                    "status": format!("pulling {}", &digest[7..19]),
+                    "digest": digest, "total": total, "completed": total * tenth / 10,
+                }));
+                tokio::time::sleep(step).await;
+            }
+        }
+        yield line(json!({ "status": "verifying sha256 digest" }));
+        yield line(json!({ "status": "writing manifest" }));
+        {
+            let mut models = shared.models.lock().unwrap();
+            if !knows(&models, &name) {
+                models.push(name.clone());
+            }
+        }
+        yield line(json!({ "status": "success" }));
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+/// /api/delete: 200 with an empty body, or 404.
+async fn delete(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let model = request["model"].as_str().unwrap_or_default();
+    let mut models = shared.models.lock().unwrap();
+    let before = models.len();
+    models.retain(|m| !(m == model || m.strip_suffix(":latest") == Some(model)));
+    if models.len() == before {
+        return error(StatusCode::NOT_FOUND, &format!("model '{model}' not found"));
+    }
+    StatusCode::OK.into_response()
 }
 
 /// Dimensions of the fake's embeddings.
@@ -498,8 +600,11 @@ async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     if model.is_empty() {
         return error(StatusCode::BAD_REQUEST, "model is required");
     }
-    if !knows(&shared.config.models, &model) {
+    if !knows(&shared.chat_models(), &model) {
         return error(StatusCode::NOT_FOUND, &format!("model '{model}' not found"));
+    }
+    if let Some(message) = &shared.config.chat_failure {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, message);
     }
     let prompt = request["messages"]
         .as_array()

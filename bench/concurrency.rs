@@ -1,0 +1,285 @@
+//! Many chats at once: N people's worth of chats started together against one server, each
+//! followed to its end over server-sent events as the page does, on SQLite and on PostgreSQL.
+//! Prints, per backend and N: wall time, failures, time to first token and to the end
+//! (p50/p95), and the memory of the process (server, fake Ollama and clients together: peak
+//! RSS and its growth over the idle server).
+//!
+//!     cargo bench --features ssr --bench concurrency [-- 50,500 [sqlite|postgres|both]]
+//!
+//! Each answer is 40 tokens 25 ms apart (about 1 s, a small model on a fast GPU) from the fake
+//! Ollama, whose lines are cut at random bytes. Admission caps and stream slots are set to N
+//! (the defaults, 16 generations and 4 per person, would queue most of them with 429: that is
+//! admission control working, not what this measures); rate limits are off. PostgreSQL is
+//! `postgres://postgres@127.0.0.1:5432` (BENCH_POSTGRES_URL), a fresh database per run.
+
+use ollamastack::config::Settings;
+use ollamastack::state::AppState;
+use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PROMPT: &str = "a chat among many [tokens=40][delay=25]";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let counts: Vec<usize> = args
+        .iter()
+        .find(|a| a.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|a| a.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![50, 500]);
+    let which = args
+        .iter()
+        .find(|a| matches!(a.as_str(), "sqlite" | "postgres" | "both"))
+        .map(String::as_str)
+        .unwrap_or("both");
+    let backends: Vec<&str> = match which {
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        _ => vec!["sqlite", "postgres"],
+    };
+
+    println!("concurrency benchmark: N chats started at once, 40 tokens 25 ms apart each, followed over SSE");
+    println!(
+        "{:<10} {:>5} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "backend",
+        "N",
+        "wall",
+        "failed",
+        "TTFT p50",
+        "TTFT p95",
+        "end p50",
+        "end p95",
+        "peak RSS",
+        "growth"
+    );
+    for backend in backends {
+        for &n in &counts {
+            run(backend, n).await;
+        }
+    }
+}
+
+async fn run(backend: &str, n: usize) {
+    let fake = FakeOllama::start(FakeConfig::default())
+        .await
+        .expect("fake ollama");
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
+    settings.limits.per_minute = 0;
+    settings.limits.per_hour = 0;
+    settings.limits.max_streams_per_person = n + 8;
+    settings.generation.max_concurrent = n;
+    settings.generation.max_concurrent_per_owner = n;
+    settings.database.data_dir = data.path().to_path_buf();
+    settings.documents.files_dir = Some(data.path().join("files"));
+    settings.ollama.url = fake.url();
+    settings.log.filter = "error".into();
+    let mut dropped_database = None;
+    if backend == "postgres" {
+        let (url, name) = fresh_postgres().await;
+        settings.database.url = Some(url);
+        dropped_database = Some(name);
+    }
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("ollamastack")
+        .build();
+    let state = AppState::build(settings, options).await.expect("app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ollamastack::web::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(n)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    // Warm: one chat, so that pages of code and the database are in memory.
+    let _ = chat(&http, &app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle = rss_kb("VmRSS");
+
+    let peak = Arc::new(AtomicU64::new(idle));
+    let sampling = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kb("VmRSS"), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let chats: Vec<_> = (0..n)
+        .map(|_| {
+            let (http, app) = (http.clone(), app.clone());
+            tokio::spawn(async move { chat(&http, &app).await })
+        })
+        .collect();
+    let mut firsts = Vec::new();
+    let mut ends = Vec::new();
+    let mut failed = 0;
+    let mut reasons = std::collections::BTreeMap::<String, usize>::new();
+    for handle in chats {
+        match handle.await.expect("chat task") {
+            Ok((first, end)) => {
+                firsts.push(first);
+                ends.push(end);
+            }
+            Err(reason) => {
+                failed += 1;
+                *reasons.entry(reason).or_default() += 1;
+            }
+        }
+    }
+    let wall = started.elapsed();
+    sampling.abort();
+    let peak = peak.load(Ordering::Relaxed);
+    println!(
+        "{:<10} {:>5} {:>7.2} s {:>8} {:>10} {:>10} {:>10} {:>10} {:>6} MB {:>6} MB",
+        backend,
+        n,
+        wall.as_secs_f64(),
+        failed,
+        ms(percentile(&mut firsts, 0.5)),
+        ms(percentile(&mut firsts, 0.95)),
+        ms(percentile(&mut ends, 0.5)),
+        ms(percentile(&mut ends, 0.95)),
+        peak / 1024,
+        peak.saturating_sub(idle) / 1024,
+    );
+    for (reason, count) in reasons {
+        println!("    {count} failed: {reason}");
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    if let Some(name) = dropped_database {
+        drop_postgres(&name).await;
+    }
+}
+
+/// Starts a chat and follows it to its end: (time to first text, time to done), or why not.
+async fn chat(http: &reqwest::Client, app: &str) -> Result<(Duration, Duration), String> {
+    let started = Instant::now();
+    let response = http
+        .post(format!("{app}/api/v1/conversations"))
+        .json(&serde_json::json!({ "content": PROMPT, "model": "llama3.2" }))
+        .send()
+        .await
+        .map_err(|e| format!("POST: {e}"))?;
+    let status = response.status();
+    let created: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!(
+            "POST answered {status}: {}",
+            created["error"]["code"]
+        ));
+    }
+    let id = created["assistant_message"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut response = http
+        .get(format!("{app}/api/v1/messages/{id}/events"))
+        .send()
+        .await
+        .map_err(|e| format!("events: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("events answered {}", response.status()));
+    }
+    let mut buffer = Vec::new();
+    let mut first = None;
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("events: {e}"))? {
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+            let frame = String::from_utf8_lossy(&frame);
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(data.trim()) else {
+                return Err("an event that is not JSON".into());
+            };
+            match event["type"].as_str() {
+                Some("snapshot") | Some("delta")
+                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
+                {
+                    first.get_or_insert_with(|| started.elapsed());
+                }
+                Some("done") => {
+                    let status = event["message"]["status"].as_str().unwrap_or_default();
+                    if status != "complete" {
+                        return Err(format!(
+                            "ended {status}: {}",
+                            event["message"]["error"].as_str().unwrap_or_default()
+                        ));
+                    }
+                    return Ok((
+                        first.unwrap_or_else(|| started.elapsed()),
+                        started.elapsed(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Err("the event stream ended before done".into())
+}
+
+fn postgres_admin() -> String {
+    std::env::var("BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn fresh_postgres() -> (String, String) {
+    use sqlx::Connection;
+    let admin = postgres_admin();
+    let name = format!("ollamastack_bench_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is needed for this run ({admin}): {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create the benchmark database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    (format!("{base}/{name}"), name)
+}
+
+async fn drop_postgres(name: &str) {
+    use sqlx::Connection;
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin()).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
+/// A line of /proc/self/status in kB (VmRSS now, VmHWM the peak).
+fn rss_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(values: &mut [Duration], q: f64) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    values.sort();
+    values[((values.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}

@@ -1,0 +1,38 @@
+import { expect, test } from "@playwright/test";
+import { waitForHydration } from "./helpers";
+
+// The single-user server's person administers it: the models page shows the Ollama server,
+// pulls a model with a live progress bar, and deletes it again (the fake Ollama is shared by
+// every spec, so the model pulled here is one no other spec uses, and it is deleted at the end).
+test("an admin pulls a model with progress, sees its details, and deletes it", async ({ page }) => {
+  await page.goto("/admin");
+  await waitForHydration(page);
+  await page.getByTestId("models-link").click();
+  await expect(page).toHaveURL(/\/admin\/models$/);
+  await expect(page.getByTestId("ollama-server")).toHaveCount(1);
+  await expect(page.getByTestId("ollama-server").first()).toHaveAttribute("data-up", "true");
+  await expect(page.locator('[data-testid="model"][data-name="llama3.2:latest"]')).toContainText("131072");
+
+  const model = "e2e-pulled:1b";
+  await page.getByTestId("pull-name").fill(model);
+  await page.getByTestId("pull-submit").click();
+  const pull = page.locator(`[data-testid="pull"][data-model="${model}"]`);
+  await expect(pull).toBeVisible();
+  await expect(pull).toHaveAttribute("data-state", "done", { timeout: 20_000 });
+  await expect(pull.getByTestId("pull-progress")).toHaveAttribute("value", "100");
+  const row = page.locator(`[data-testid="model"][data-name="${model}"]`);
+  await expect(row).toContainText("tools");
+
+  // A name the registry lacks: Ollama's reason, shown.
+  await page.getByTestId("pull-name").fill("nosuch-model");
+  await page.getByTestId("pull-submit").click();
+  const failed = page.locator('[data-testid="pull"][data-model="nosuch-model"]');
+  await expect(failed).toHaveAttribute("data-state", "failed", { timeout: 20_000 });
+  await expect(failed.getByRole("alert")).toContainText("file does not exist");
+
+  // Delete asks once more, then the model is gone.
+  await row.getByTestId("model-delete").click();
+  await expect(row.getByTestId("model-delete")).toHaveText("Really delete?");
+  await row.getByTestId("model-delete").click();
+  await expect(row).toHaveCount(0);
+});
