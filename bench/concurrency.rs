@@ -12,8 +12,8 @@
 //! admission control working, not what this measures); rate limits are off. PostgreSQL is
 //! `postgres://postgres@127.0.0.1:5432` (BENCH_POSTGRES_URL), a fresh database per run.
 
-use ollamastack::config::Settings;
-use ollamastack::state::AppState;
+mod common;
+
 use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,16 +32,7 @@ async fn main() {
         .find(|a| a.chars().next().is_some_and(|c| c.is_ascii_digit()))
         .map(|a| a.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![50, 500]);
-    let which = args
-        .iter()
-        .find(|a| matches!(a.as_str(), "sqlite" | "postgres" | "both"))
-        .map(String::as_str)
-        .unwrap_or("both");
-    let backends: Vec<&str> = match which {
-        "sqlite" => vec!["sqlite"],
-        "postgres" => vec!["postgres"],
-        _ => vec!["sqlite", "postgres"],
-    };
+    let backends = common::backends(&args);
 
     println!("concurrency benchmark: N chats started at once, 40 tokens 25 ms apart each, followed over SSE");
     println!(
@@ -69,33 +60,18 @@ async fn run(backend: &str, n: usize) {
         .await
         .expect("fake ollama");
     let data = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
-    settings.limits.per_minute = 0;
-    settings.limits.per_hour = 0;
+    let mut settings = common::settings(data.path(), &fake.url());
     settings.limits.max_streams_per_person = n + 8;
     settings.generation.max_concurrent = n;
     settings.generation.max_concurrent_per_owner = n;
-    settings.database.data_dir = data.path().to_path_buf();
-    settings.documents.files_dir = Some(data.path().join("files"));
-    settings.ollama.url = fake.url();
-    settings.log.filter = "error".into();
     let mut dropped_database = None;
     if backend == "postgres" {
-        let (url, name) = fresh_postgres().await;
+        let (url, name) = common::fresh_postgres().await;
         settings.database.url = Some(url);
         dropped_database = Some(name);
     }
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("ollamastack")
-        .build();
-    let state = AppState::build(settings, options).await.expect("app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ollamastack::web::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = common::serve(settings).await;
+    let app = served.url.clone();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(n)
         .timeout(Duration::from_secs(120))
@@ -148,20 +124,19 @@ async fn run(backend: &str, n: usize) {
         n,
         wall.as_secs_f64(),
         failed,
-        ms(percentile(&mut firsts, 0.5)),
-        ms(percentile(&mut firsts, 0.95)),
-        ms(percentile(&mut ends, 0.5)),
-        ms(percentile(&mut ends, 0.95)),
+        ms(common::percentile(&mut firsts, 0.5)),
+        ms(common::percentile(&mut firsts, 0.95)),
+        ms(common::percentile(&mut ends, 0.5)),
+        ms(common::percentile(&mut ends, 0.95)),
         peak / 1024,
         peak.saturating_sub(idle) / 1024,
     );
     for (reason, count) in reasons {
         println!("    {count} failed: {reason}");
     }
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    served.stop().await;
     if let Some(name) = dropped_database {
-        drop_postgres(&name).await;
+        common::drop_postgres(&name).await;
     }
 }
 
@@ -233,35 +208,6 @@ async fn chat(http: &reqwest::Client, app: &str) -> Result<(Duration, Duration),
     Err("the event stream ended before done".into())
 }
 
-fn postgres_admin() -> String {
-    std::env::var("BENCH_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn fresh_postgres() -> (String, String) {
-    use sqlx::Connection;
-    let admin = postgres_admin();
-    let name = format!("ollamastack_bench_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is needed for this run ({admin}): {e}"));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create the benchmark database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-    (format!("{base}/{name}"), name)
-}
-
-async fn drop_postgres(name: &str) {
-    use sqlx::Connection;
-    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin()).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut conn)
-            .await;
-    }
-}
-
 /// A line of /proc/self/status in kB (VmRSS now, VmHWM the peak).
 fn rss_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -270,14 +216,6 @@ fn rss_kb(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-fn percentile(values: &mut [Duration], q: f64) -> Duration {
-    if values.is_empty() {
-        return Duration::ZERO;
-    }
-    values.sort();
-    values[((values.len() - 1) as f64 * q).round() as usize]
 }
 
 fn ms(d: Duration) -> String {

@@ -191,6 +191,33 @@ async fn a_chat_fails_over_before_its_first_token(backend: Backend) {
         done["error"].as_str().unwrap().contains("not reachable"),
         "{done}"
     );
+    // Once the health checks have taken every server out, the page is still told that Ollama
+    // cannot be reached (not that it has no models).
+    for _ in 0..100 {
+        if app
+            .state
+            .ollama
+            .servers()
+            .iter()
+            .all(|s| s.up == Some(false))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(app
+        .state
+        .ollama
+        .servers()
+        .iter()
+        .all(|s| s.up == Some(false)));
+    let (status, models) = app.get("/api/v1/models").await;
+    assert_eq!(status, 200);
+    assert_eq!(models["reachable"], false, "{models}");
+    assert!(
+        models["error"].as_str().unwrap().contains("not reachable"),
+        "{models}"
+    );
 }
 
 async fn pulls(app: &TestApp) -> Vec<Value> {

@@ -396,20 +396,31 @@ impl OllamaClient {
     /// The models that can chat on any server that is up, each once. Servers taken for down
     /// are asked only when no other answers (one may have come back since).
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, OllamaError> {
-        let members = &self.pool.members;
-        let (down, up): (Vec<&Arc<Member>>, Vec<&Arc<Member>>) =
-            members.iter().partition(|m| m.health().up == Some(false));
-        let mut result = self.models_of(&up).await;
-        if result.is_err() && !down.is_empty() {
-            result = self.models_of(&down).await;
+        let (down, up): (Vec<&Arc<Member>>, Vec<&Arc<Member>>) = self
+            .pool
+            .members
+            .iter()
+            .partition(|m| m.health().up == Some(false));
+        let mut first_error = None;
+        for group in [up, down] {
+            if group.is_empty() {
+                continue;
+            }
+            match self.models_of(&group).await {
+                Ok(models) => return Ok(models),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        result
+        Err(first_error.unwrap_or_else(|| OllamaError::Unreachable {
+            url: self.base_url().to_string(),
+            detail: "no server is configured".into(),
+        }))
     }
 
+    /// The models of `members` (not empty), each once; an error only when none answered.
     async fn models_of(&self, members: &[&Arc<Member>]) -> Result<Vec<ModelInfo>, OllamaError> {
-        if members.is_empty() {
-            return Ok(Vec::new());
-        }
         let answers =
             futures::future::join_all(members.iter().map(|m| m.server.list_models())).await;
         let mut models: Vec<ModelInfo> = Vec::new();

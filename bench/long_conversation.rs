@@ -1,0 +1,156 @@
+//! Opening a conversation of 5,000 messages, on SQLite and PostgreSQL: the server's time to
+//! answer `GET /api/v1/conversations/{id}` (JSON) and the server-rendered page `/c/{id}`, their
+//! sizes, and how many messages the page puts in the DOM.
+//!
+//!     cargo bench --features ssr --bench long_conversation [-- MESSAGES [sqlite|postgres|both]]
+//!
+//! The conversation is imported (the export format) from one real chat, repeated: questions of
+//! about 100 characters, answers of about 700 in markdown (a heading, a list, a code block).
+//! Each figure is over 20 requests after 2 warm-ups. PostgreSQL is BENCH_POSTGRES_URL or
+//! `postgres://postgres@127.0.0.1:5432/postgres`, a fresh database per run.
+
+mod common;
+
+use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 20;
+
+const QUESTION: &str =
+    "How do I keep a long-running Rust service's memory flat when it streams many answers at once?";
+const ANSWER: &str = "## Keep memory flat\n\nA few habits help:\n\n- **Bound every queue**: a channel with a capacity, not an unbounded one.\n- Stream bodies instead of collecting them; read error bodies with a cap.\n- Reuse buffers (`Vec::clear` keeps the allocation).\n\n```rust\nlet (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);\n```\n\nMeasure before and after with the process's resident memory, under the load you expect, and keep the figure in a benchmark so that a regression shows.";
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let messages: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5_000);
+    let backends = common::backends(&args);
+    println!("long conversation: {messages} messages, {RUNS} requests each after 2 warm-ups");
+    println!(
+        "{:<10} {:<28} {:>10} {:>10} {:>12} {:>16}",
+        "backend", "request", "p50", "p95", "bytes", "messages in page"
+    );
+    for backend in backends {
+        run(backend, messages).await;
+    }
+}
+
+async fn run(backend: &str, count: usize) {
+    let fake = FakeOllama::start(FakeConfig::default())
+        .await
+        .expect("fake");
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = common::settings(data.path(), &fake.url());
+    settings.server.max_body_bytes = 64 * 1024 * 1024;
+    let mut database = None;
+    if backend == "postgres" {
+        let (url, name) = common::fresh_postgres().await;
+        settings.database.url = Some(url);
+        database = Some(name);
+    }
+    let served = common::serve(settings).await;
+    let app = served.url.clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+
+    // One real chat, exported, its pair repeated.
+    let created: Value = http
+        .post(format!("{app}/api/v1/conversations"))
+        .json(&json!({ "content": "hello [tokens=3]", "model": "llama3.2" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seed = created["conversation"]["id"].as_str().unwrap().to_string();
+    let mut export: Value = loop {
+        let export: Value = http
+            .get(format!("{app}/api/v1/conversations/{seed}/export"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if export["messages"][1]["status"] == "complete" {
+            break export;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let pair = export["messages"].as_array().unwrap().clone();
+    let started_at = chrono::Utc::now() - chrono::Duration::hours(count as i64);
+    let mut messages = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut message = pair[i % 2].clone();
+        message["content"] = json!(if i % 2 == 0 { QUESTION } else { ANSWER });
+        let at = started_at + chrono::Duration::seconds(i as i64 * 30);
+        message["created_at"] = json!(at);
+        message["updated_at"] = json!(at);
+        messages.push(message);
+    }
+    export["messages"] = Value::Array(messages);
+    export["conversation"]["title"] = json!("A very long conversation");
+    let imported = http
+        .post(format!("{app}/api/v1/conversations/import"))
+        .json(&export)
+        .send()
+        .await
+        .unwrap();
+    let status = imported.status();
+    let imported: Value = imported.json().await.unwrap();
+    assert_eq!(status, 201, "{imported}");
+    let id = imported["conversations"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the imported id in {imported}"))
+        .to_string();
+
+    for (label, path) in [
+        (
+            "GET /api/v1/conversations/{id}",
+            format!("/api/v1/conversations/{id}"),
+        ),
+        ("GET /c/{id} (server-rendered)", format!("/c/{id}")),
+    ] {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        let mut in_page = None;
+        for run in 0..RUNS + 2 {
+            let started = Instant::now();
+            let response = http.get(format!("{app}{path}")).send().await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            let body = response.text().await.unwrap();
+            let elapsed = started.elapsed();
+            if run >= 2 {
+                times.push(elapsed);
+            }
+            bytes = body.len();
+            if path.starts_with("/c/") {
+                in_page = Some(body.matches("data-testid=\"message\"").count());
+            }
+        }
+        println!(
+            "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
+            backend,
+            label,
+            common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
+            common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
+            bytes,
+            in_page.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        );
+    }
+    served.stop().await;
+    if let Some(name) = database {
+        common::drop_postgres(&name).await;
+    }
+}
