@@ -97,7 +97,7 @@ grep -qi '^cache-control: no-cache' <<<"$icon" || fail "favicon.svg is revalidat
 sleep 2
 rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 size=$(stat -c %s "$bin")
-echo "binary:           $((size / 1024 / 1024)) MB ($size bytes), site embedded, not stripped"
+echo "binary:           $((size / 1024 / 1024)) MB ($size bytes), site embedded, symbols stripped"
 echo "cold start:       $(((ready - start) / 1000000)) ms to the first /healthz answer"
 echo "compressed in:    ~${compressed_in} ms after the first request (brotli 11 and gzip, once)"
 echo "idle memory:      $((rss_kb / 1024)) MB resident (after the first page load)"
