@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OllamaError {
+    /// `url` without credentials: this error is logged.
     #[error("Ollama is not reachable at {url}: {detail}")]
     Unreachable { url: String, detail: String },
     #[error("model '{0}' not found")]
@@ -324,12 +325,12 @@ impl OllamaServer {
     fn send_error(&self, error: reqwest::Error) -> OllamaError {
         if error.is_connect() {
             OllamaError::Unreachable {
-                url: self.base_url.clone(),
+                url: crate::config::public_url(&self.base_url),
                 detail: root_cause(&error),
             }
         } else if error.is_timeout() {
             OllamaError::Unreachable {
-                url: self.base_url.clone(),
+                url: crate::config::public_url(&self.base_url),
                 detail: "timed out".into(),
             }
         } else {
@@ -415,7 +416,7 @@ impl OllamaServer {
         let response = match tokio::time::timeout(self.request_timeout, send).await {
             Err(_) => {
                 return Err(OllamaError::Unreachable {
-                    url: self.base_url.clone(),
+                    url: crate::config::public_url(&self.base_url),
                     detail: "timed out".into(),
                 })
             }
@@ -761,6 +762,20 @@ mod tests {
             assert_eq!(calls[1].function.index, None);
             assert!(matches!(events[4], ChatEvent::Done(_)));
         }
+    }
+
+    /// The error is logged and shown: the URL's credentials must not be in it.
+    #[tokio::test]
+    async fn an_unreachable_servers_error_carries_no_credentials() {
+        let settings = OllamaSettings {
+            connect_timeout_ms: 500,
+            ..OllamaSettings::default()
+        };
+        let server = OllamaServer::new("http://ops:s3cret@127.0.0.1:9", &settings);
+        let error = server.version().await.unwrap_err();
+        assert!(matches!(error, OllamaError::Unreachable { .. }), "{error}");
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(!error.to_string().contains("ops"), "{error}");
     }
 
     #[test]

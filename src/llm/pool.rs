@@ -274,7 +274,7 @@ impl OllamaClient {
             }
         }
         Err(first_error.unwrap_or_else(|| OllamaError::Unreachable {
-            url: self.base_url().to_string(),
+            url: public_url(self.base_url()),
             detail: "no server is configured".into(),
         }))
     }
@@ -368,7 +368,7 @@ impl OllamaClient {
                 .all(|m| m.health().up == Some(false))
         {
             return Err(OllamaError::Unreachable {
-                url: self.base_url().to_string(),
+                url: public_url(self.base_url()),
                 detail: "no server is up".into(),
             });
         }
@@ -414,7 +414,7 @@ impl OllamaClient {
             }
         }
         Err(first_error.unwrap_or_else(|| OllamaError::Unreachable {
-            url: self.base_url().to_string(),
+            url: public_url(self.base_url()),
             detail: "no server is configured".into(),
         }))
     }
