@@ -99,3 +99,76 @@ pub fn backends(args: &[String]) -> Vec<&'static str> {
         _ => vec!["sqlite", "postgres"],
     }
 }
+
+/// Starts a chat with `prompt` (POST) and follows its server-sent events to the end, as the
+/// page does: (time to the first text, time to done), or why it did not complete.
+pub async fn follow_chat(
+    http: &reqwest::Client,
+    app: &str,
+    prompt: &str,
+) -> Result<(Duration, Duration), String> {
+    let started = std::time::Instant::now();
+    let response = http
+        .post(format!("{app}/api/v1/conversations"))
+        .json(&serde_json::json!({ "content": prompt, "model": "llama3.2" }))
+        .send()
+        .await
+        .map_err(|e| format!("POST: {e}"))?;
+    let status = response.status();
+    let created: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    if status != 201 {
+        return Err(format!(
+            "POST answered {status}: {}",
+            created["error"]["code"]
+        ));
+    }
+    let id = created["assistant_message"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut response = http
+        .get(format!("{app}/api/v1/messages/{id}/events"))
+        .send()
+        .await
+        .map_err(|e| format!("events: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("events answered {}", response.status()));
+    }
+    let mut buffer = Vec::new();
+    let mut first = None;
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("events: {e}"))? {
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
+            let frame = String::from_utf8_lossy(&frame);
+            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                continue;
+            };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(data.trim()) else {
+                return Err("an event that is not JSON".into());
+            };
+            match event["type"].as_str() {
+                Some("snapshot") | Some("delta")
+                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
+                {
+                    first.get_or_insert_with(|| started.elapsed());
+                }
+                Some("done") => {
+                    let status = event["message"]["status"].as_str().unwrap_or_default();
+                    if status != "complete" {
+                        return Err(format!(
+                            "ended {status}: {}",
+                            event["message"]["error"].as_str().unwrap_or_default()
+                        ));
+                    }
+                    return Ok((
+                        first.unwrap_or_else(|| started.elapsed()),
+                        started.elapsed(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Err("the event stream ended before done".into())
+}

@@ -78,7 +78,7 @@ async fn run(backend: &str, n: usize) {
         .build()
         .unwrap();
     // Warm: one chat, so that pages of code and the database are in memory.
-    let _ = chat(&http, &app).await;
+    let _ = common::follow_chat(&http, &app, PROMPT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle = rss_kb("VmRSS");
 
@@ -96,7 +96,7 @@ async fn run(backend: &str, n: usize) {
     let chats: Vec<_> = (0..n)
         .map(|_| {
             let (http, app) = (http.clone(), app.clone());
-            tokio::spawn(async move { chat(&http, &app).await })
+            tokio::spawn(async move { common::follow_chat(&http, &app, PROMPT).await })
         })
         .collect();
     let mut firsts = Vec::new();
@@ -138,74 +138,6 @@ async fn run(backend: &str, n: usize) {
     if let Some(name) = dropped_database {
         common::drop_postgres(&name).await;
     }
-}
-
-/// Starts a chat and follows it to its end: (time to first text, time to done), or why not.
-async fn chat(http: &reqwest::Client, app: &str) -> Result<(Duration, Duration), String> {
-    let started = Instant::now();
-    let response = http
-        .post(format!("{app}/api/v1/conversations"))
-        .json(&serde_json::json!({ "content": PROMPT, "model": "llama3.2" }))
-        .send()
-        .await
-        .map_err(|e| format!("POST: {e}"))?;
-    let status = response.status();
-    let created: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
-    if status != 201 {
-        return Err(format!(
-            "POST answered {status}: {}",
-            created["error"]["code"]
-        ));
-    }
-    let id = created["assistant_message"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut response = http
-        .get(format!("{app}/api/v1/messages/{id}/events"))
-        .send()
-        .await
-        .map_err(|e| format!("events: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("events answered {}", response.status()));
-    }
-    let mut buffer = Vec::new();
-    let mut first = None;
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("events: {e}"))? {
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            let frame = String::from_utf8_lossy(&frame);
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(data.trim()) else {
-                return Err("an event that is not JSON".into());
-            };
-            match event["type"].as_str() {
-                Some("snapshot") | Some("delta")
-                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
-                {
-                    first.get_or_insert_with(|| started.elapsed());
-                }
-                Some("done") => {
-                    let status = event["message"]["status"].as_str().unwrap_or_default();
-                    if status != "complete" {
-                        return Err(format!(
-                            "ended {status}: {}",
-                            event["message"]["error"].as_str().unwrap_or_default()
-                        ));
-                    }
-                    return Ok((
-                        first.unwrap_or_else(|| started.elapsed()),
-                        started.elapsed(),
-                    ));
-                }
-                _ => {}
-            }
-        }
-    }
-    Err("the event stream ended before done".into())
 }
 
 /// A line of /proc/self/status in kB (VmRSS now, VmHWM the peak).

@@ -8,9 +8,9 @@
 //!
 //!     cargo bench --features ssr --bench relay [-- RUNS]
 
-use ollamastack::config::Settings;
+mod common;
+
 use ollamastack::llm::{ChatEvent, ChatMessage, ChatRequest, OllamaClient};
-use ollamastack::state::AppState;
 use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
 use std::time::{Duration, Instant};
 
@@ -28,28 +28,11 @@ async fn main() {
         .await
         .expect("fake ollama");
     let data = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
-    // No rate limits: a benchmark sends far more than a person.
-    settings.limits.per_minute = 0;
-    settings.limits.per_hour = 0;
-    settings.database.data_dir = data.path().to_path_buf();
-    settings.ollama.url = fake.url();
+    let mut settings = common::settings(data.path(), &fake.url());
     settings.log.filter = "warn".into();
     settings.generation.max_answer_tokens = 20_000;
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("ollamastack")
-        .build();
-    let state = AppState::build(settings.clone(), options)
-        .await
-        .expect("app");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app_url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(ollamastack::web::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
+    let served = common::serve(settings.clone()).await;
+    let app_url = served.url.clone();
     let http = reqwest::Client::new();
     let ollama = OllamaClient::new(&settings.ollama);
 
@@ -152,54 +135,9 @@ async fn direct(ollama: &OllamaClient, prompt: &str) -> (Duration, Duration) {
 }
 
 async fn relayed(http: &reqwest::Client, app: &str, prompt: &str) -> (Duration, Duration) {
-    let started = Instant::now();
-    let created: serde_json::Value = http
-        .post(format!("{app}/api/v1/conversations"))
-        .json(&serde_json::json!({ "content": prompt, "model": "llama3.2" }))
-        .send()
+    common::follow_chat(http, app, prompt)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["assistant_message"]["id"]
-        .as_str()
-        .expect("an answer id")
-        .to_string();
-    let mut response = http
-        .get(format!("{app}/api/v1/messages/{id}/events"))
-        .send()
-        .await
-        .unwrap();
-    let mut buffer = Vec::new();
-    let mut first = None;
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            let frame = String::from_utf8_lossy(&frame);
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let event: serde_json::Value = serde_json::from_str(data.trim()).unwrap();
-            match event["type"].as_str() {
-                Some("snapshot") | Some("delta")
-                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
-                {
-                    first.get_or_insert_with(|| started.elapsed());
-                }
-                Some("done") => {
-                    assert_eq!(event["message"]["status"], "complete");
-                    return (
-                        first.unwrap_or_else(|| started.elapsed()),
-                        started.elapsed(),
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-    panic!("the event stream ended before done");
+        .unwrap_or_else(|reason| panic!("the relayed answer: {reason}"))
 }
 
 fn percentile(mut values: Vec<Duration>, q: f64) -> Duration {
