@@ -14,7 +14,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::{process::ExitCode, time::Duration};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -26,7 +26,7 @@ use tower_http::{
 
 /// The whole application as a router; tests drive it directly or serve it on port 0.
 pub fn app(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     // The process's metrics recorder, before anything is counted.
     crate::observability::handle();
     let leptos_options = state.leptos_options.clone();
@@ -106,6 +106,15 @@ pub fn app(state: AppState) -> Router {
         Some(cors) => router.layer(cors),
         None => router,
     }
+}
+
+/// The pages' routes, generated once per process. Leptos generates them by rendering the app
+/// under a process-wide switch that leaves every resource first polled meanwhile pending for
+/// ever (leptos issue #4773): a second router built while a first one serves pages (several app
+/// states in one process, as the tests and benchmarks run them) would hang some of its pages.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// The routes of each feature that can be switched off: a method (any when none), and a path
@@ -241,9 +250,9 @@ async fn server_fn_status(request: Request, next: Next) -> Response {
 }
 
 /// Answers 503 when a page (or a file of the site) has not produced its answer within `limit`.
-/// A safety net: under load a Leptos render has been seen, rarely, to wait for ever on a
-/// future that is never woken (the runtime's workers idle; upstream leptos issue #4647), and a
-/// person should get "reload" rather than an endless spinner. Logged as an error.
+/// A safety net: a Leptos render has been seen, rarely, to wait for ever on a future that is
+/// never woken (leptos issues #4647, #4773; see `page_routes`), and a person should get "reload"
+/// rather than an endless spinner. Logged as an error.
 async fn page_deadline(
     axum::extract::State(limit): axum::extract::State<Duration>,
     request: Request,
