@@ -1,6 +1,7 @@
 //! Opening a conversation of 5,000 messages, on SQLite and PostgreSQL: the server's time to
-//! answer `GET /api/v1/conversations/{id}` (JSON) and the server-rendered page `/c/{id}`, their
-//! sizes, and how many messages the page puts in the DOM.
+//! answer `GET /api/v1/conversations/{id}` (JSON: whole, and its latest 50), a page of earlier
+//! messages (`…/messages?before=`), and the server-rendered page `/c/{id}`; their sizes, and
+//! how many messages the page puts in the DOM (`server.messages_per_page`, 50).
 //!
 //!     cargo bench --features ssr --bench long_conversation [-- MESSAGES [sqlite|postgres|both]]
 //!
@@ -111,10 +112,28 @@ async fn run(backend: &str, count: usize) {
         .unwrap_or_else(|| panic!("the imported id in {imported}"))
         .to_string();
 
+    // The cursor of the page before the latest one.
+    let latest: Value = http
+        .get(format!("{app}/api/v1/conversations/{id}/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cursor = latest["messages"][0]["id"].as_str().unwrap().to_string();
     for (label, path) in [
         (
-            "GET /api/v1/conversations/{id}",
+            "GET conversation (whole)",
             format!("/api/v1/conversations/{id}"),
+        ),
+        (
+            "GET conversation ?limit=50",
+            format!("/api/v1/conversations/{id}?limit=50"),
+        ),
+        (
+            "GET messages?before= (50)",
+            format!("/api/v1/conversations/{id}/messages?before={cursor}"),
         ),
         ("GET /c/{id} (server-rendered)", format!("/c/{id}")),
     ] {

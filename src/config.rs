@@ -27,6 +27,9 @@ pub struct Settings {
     pub features: crate::model::Features,
 }
 
+/// The most messages one page of a conversation may hold (setting and API alike).
+pub const MAX_MESSAGES_PER_PAGE: usize = 500;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
@@ -51,6 +54,9 @@ pub struct ServerSettings {
     /// A page whose server rendering has not started its answer after this long gets a 503
     /// ("reload") instead of hanging: a safety net for a render that never completes.
     pub page_timeout_ms: u64,
+    /// How many of a conversation's latest messages its page shows at first, and how many more
+    /// each "earlier messages" adds: a long conversation opens as fast as a short one.
+    pub messages_per_page: usize,
     /// Headers added to every response (`{"X-Served-By" = "acme"}`); checked at start.
     pub response_headers: std::collections::BTreeMap<String, String>,
     /// Largest body of a conversation import (`POST /api/v1/conversations/import`).
@@ -471,6 +477,7 @@ impl Default for ServerSettings {
             max_body_bytes: 2 * 1024 * 1024,
             settings_refresh_ms: 1_000,
             page_timeout_ms: 15_000,
+            messages_per_page: 50,
             response_headers: std::collections::BTreeMap::new(),
             max_import_bytes: 32 * 1024 * 1024,
             cors_origins: Vec::new(),
@@ -982,6 +989,12 @@ impl Settings {
         self.preferences()
             .validate()
             .map_err(|e| ConfigError::Preference(e.to_string()))?;
+        if !(1..=MAX_MESSAGES_PER_PAGE).contains(&self.server.messages_per_page) {
+            return Err(ConfigError::Invalid {
+                key: "server.messages_per_page",
+                reason: format!("must be from 1 to {MAX_MESSAGES_PER_PAGE}"),
+            });
+        }
         if let Some(url) = &self.server.public_url {
             match reqwest::Url::parse(url) {
                 Ok(parsed)

@@ -877,7 +877,125 @@ async fn editing_a_message_resends_from_there(backend: Backend) {
     assert_eq!(body["messages"].as_array().unwrap().len(), 4);
 }
 
+/// A long conversation is read in pages: the page and `?limit` show only the latest messages,
+/// `GET …/messages?before=` goes back page by page to the first, and the pages together are the
+/// whole conversation in order. Cursors of another conversation, and bad limits, are refused.
+async fn a_long_conversation_is_read_in_pages(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.server.messages_per_page = 5;
+    })
+    .await;
+    let (conversation, answer) = app.send_new("turn 0").await;
+    app.follow(&answer).await;
+    for turn in 1..6 {
+        let outcome = app
+            .send_in(&conversation, json!({"content": format!("turn {turn}")}))
+            .await;
+        app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+            .await;
+    }
+    let (status, whole) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(status, 200);
+    let all: Vec<Value> = whole["messages"].as_array().unwrap().clone();
+    assert_eq!(all.len(), 12);
+    assert_eq!(whole["has_older"], false);
+    let ids = |messages: &[Value]| -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Backwards, five at a time (the setting), to the first message.
+    let mut pages = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let path = match &before {
+            Some(id) => format!("/api/v1/conversations/{conversation}/messages?before={id}"),
+            None => format!("/api/v1/conversations/{conversation}/messages"),
+        };
+        let (status, page) = app.get(&path).await;
+        assert_eq!(status, 200, "{page}");
+        let messages = page["messages"].as_array().unwrap().clone();
+        assert!(!messages.is_empty() && messages.len() <= 5, "{page}");
+        before = Some(messages[0]["id"].as_str().unwrap().to_string());
+        pages.insert(0, messages);
+        if page["has_older"] == false {
+            break;
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 5, 5]);
+    assert_eq!(
+        ids(&pages.concat()),
+        ids(&all),
+        "the pages are the conversation, in order"
+    );
+
+    // The conversation with only its latest messages.
+    let (status, latest) = app
+        .get(&format!("/api/v1/conversations/{conversation}?limit=3"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(latest["messages"].as_array().unwrap()), ids(&all[9..]));
+    assert_eq!(latest["has_older"], true);
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/conversations/{conversation}/messages?before={}&limit=100",
+            all[1]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(ids(page["messages"].as_array().unwrap()), ids(&all[..1]));
+    assert_eq!(page["has_older"], false);
+
+    // Refused: limits out of range, a cursor that is not a message of this conversation.
+    for query in [
+        "limit=0",
+        "limit=501",
+        "limit=many",
+        "before=nope",
+        "color=red",
+    ] {
+        let (status, body) = app
+            .get(&format!(
+                "/api/v1/conversations/{conversation}/messages?{query}"
+            ))
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+    }
+    let (other, other_answer) = app.send_new("elsewhere").await;
+    app.follow(&other_answer).await;
+    for cursor in [other_answer.clone(), uuid::Uuid::now_v7().to_string()] {
+        let (status, _) = app
+            .get(&format!(
+                "/api/v1/conversations/{conversation}/messages?before={cursor}"
+            ))
+            .await;
+        assert_eq!(status, 404, "a cursor from {other} or nowhere");
+    }
+
+    // The page: the latest five messages, and a way back that works without JavaScript.
+    let html = app.page(&format!("/c/{conversation}")).await;
+    assert!(html.contains("turn 5") && html.contains("turn 4"));
+    assert!(
+        !html.contains("turn 3"),
+        "only the latest messages are rendered"
+    );
+    let earlier = format!(
+        "/c/{conversation}?before={}",
+        all[7]["id"].as_str().unwrap()
+    );
+    assert!(html.contains(&format!("href=\"{earlier}\"")), "{html}");
+    let html = app.page(&earlier).await;
+    assert!(html.contains("turn 3") && html.contains("turn 1"));
+    // ("turn 0" is the conversation's title, in the sidebar.)
+    assert!(!html.contains("turn 4"));
+    assert!(html.contains("data-testid=\"latest-messages\""));
+}
+
 on_both_backends!(
+    a_long_conversation_is_read_in_pages,
     answer_streams_in_pieces_and_is_stored,
     error_line_mid_stream_keeps_the_partial_text,
     unknown_model_is_a_clear_error_and_the_question_is_kept,

@@ -121,6 +121,18 @@ fn rest_cases() -> Vec<Case> {
             Conversation,
         ),
         rest(
+            m("GET"),
+            "/api/v1/conversations/{CONVERSATION}/messages?before={MESSAGE}",
+            None,
+            Conversation,
+        ),
+        rest(
+            m("GET"),
+            "/api/v1/conversations/{CONVERSATION}/messages?before={MESSAGE}",
+            None,
+            Message,
+        ),
+        rest(
             m("PATCH"),
             "/api/v1/conversations/{CONVERSATION}",
             Some(json!({"title": "mine now"})),
@@ -372,6 +384,24 @@ fn server_fn_cases() -> Vec<Case> {
             Conversation,
         ),
         server_fn::<sf::conversations::GetConversation>(&[("id", "{CONVERSATION}")], Conversation),
+        server_fn::<sf::conversations::GetConversation>(
+            &[("id", "{CONVERSATION}"), ("before", "{MESSAGE}")],
+            Conversation,
+        ),
+        server_fn::<sf::conversations::OlderMessages>(
+            &[
+                ("conversation_id", "{CONVERSATION}"),
+                ("before", "{MESSAGE}"),
+            ],
+            Conversation,
+        ),
+        server_fn::<sf::conversations::OlderMessages>(
+            &[
+                ("conversation_id", "{CONVERSATION}"),
+                ("before", "{MESSAGE}"),
+            ],
+            Message,
+        ),
         server_fn::<sf::conversations::RenameConversation>(
             &[("id", "{CONVERSATION}"), ("title", "mine now")],
             Conversation,

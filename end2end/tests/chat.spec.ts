@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { expectedAnswer, lastAnswer, sendNew, waitForHydration, waitForStatus } from "./helpers";
+import { expectedAnswer, importLongConversation, lastAnswer, sendNew, waitForHydration, waitForStatus } from "./helpers";
 
 test("an answer grows in steps as it streams, then completes and stays after reload", async ({ page }) => {
   await sendNew(page, "Hello there [tokens=40][delay=60]");
@@ -267,4 +267,32 @@ test("editing a sent message answers it again and replaces what came after", asy
   await page.reload();
   await expect(page.locator('[data-testid="message"]')).toHaveCount(2);
   await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(6));
+});
+
+test("a long conversation opens at its latest messages; earlier ones load above, keeping the place", async ({ page, request }) => {
+  const id = await importLongConversation(request, "Long history", 120);
+  await page.goto(`/c/${id}`);
+  await waitForHydration(page);
+  const messages = page.getByTestId("message");
+  // One page (server.messages_per_page = 50), the newest at the bottom in view.
+  await expect(messages).toHaveCount(50);
+  await expect(messages.first()).toContainText("Question 70");
+  await expect(messages.last()).toContainText("Answer 119");
+  await expect(messages.last()).toBeInViewport();
+
+  await page.getByTestId("messages").evaluate((el) => (el.scrollTop = 0));
+  const anchor = messages.filter({ hasText: "Question 70" });
+  const top = (await anchor.boundingBox())!.y;
+  await page.getByTestId("earlier-messages").click();
+  await expect(messages).toHaveCount(100);
+  await expect(messages.first()).toContainText("Question 20");
+  // What the person was reading did not jump.
+  await expect.poll(async () => Math.abs((await anchor.boundingBox())!.y - top)).toBeLessThan(4);
+
+  await page.getByTestId("messages").evaluate((el) => (el.scrollTop = 0));
+  await page.getByTestId("earlier-messages").click();
+  await expect(messages).toHaveCount(120);
+  await expect(messages.first()).toContainText("Question 0");
+  await expect(page.getByTestId("earlier-messages")).toHaveCount(0);
+  await expect(page).toHaveURL(new RegExp(`/c/${id}$`));
 });

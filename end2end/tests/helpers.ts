@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { APIRequestContext, expect, Page } from "@playwright/test";
 
 /** The answer the fake Ollama writes for `[tokens=N]` (see src/testing/fake_ollama.rs). */
 const WORDS = ["The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ";", " café", " naïve",
@@ -30,4 +30,31 @@ export function lastAnswer(page: Page) {
 
 export async function waitForStatus(page: Page, status: string) {
   await expect(lastAnswer(page)).toHaveAttribute("data-status", status, { timeout: 30_000 });
+}
+
+/** Imports a conversation of `count` messages, "Question i" and "Answer i" in turn (the first is
+ * number 0), from a real chat's export; its id. */
+export async function importLongConversation(request: APIRequestContext, title: string, count: number): Promise<string> {
+  const created = await request.post("/api/v1/conversations", { data: { content: "seed [tokens=3]", model: "llama3.2" } });
+  expect(created.status()).toBe(201);
+  const seed = (await created.json()).conversation.id;
+  let exported: any;
+  for (let i = 0; i < 100; i++) {
+    exported = await (await request.get(`/api/v1/conversations/${seed}/export`)).json();
+    if (exported.messages[1]?.status === "complete") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const start = Date.now() - count * 60_000;
+  const messages = [];
+  for (let i = 0; i < count; i++) {
+    const at = new Date(start + i * 30_000).toISOString();
+    const message = { ...exported.messages[i % 2], created_at: at, updated_at: at };
+    message.content = i % 2 === 0 ? `Question ${i}` : `Answer ${i}`;
+    messages.push(message);
+  }
+  const imported = await request.post("/api/v1/conversations/import", {
+    data: { ...exported, conversation: { ...exported.conversation, title }, messages },
+  });
+  expect(imported.status()).toBe(201);
+  return (await imported.json()).conversations[0].id;
 }

@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { importLongConversation } from "./helpers";
 
 // With JavaScript off, the list of conversations and their history are in the HTML itself.
 test("conversations and history are server-rendered", async ({ page, request }) => {
@@ -19,6 +20,22 @@ test("conversations and history are server-rendered", async ({ page, request }) 
   await page.goto(`/c/${conversation.id}`);
   await expect(page.locator('[data-role="user"]')).toContainText("Rendered without JS [tokens=5]");
   await expect(page.locator('[data-role="assistant"]')).toHaveAttribute("data-status", "complete");
+});
+
+// With JavaScript off, a long conversation is read backwards page by page through links.
+test("earlier messages of a long conversation are reached through links", async ({ page, request }) => {
+  const id = await importLongConversation(request, "Long history without JS", 120);
+  await page.goto(`/c/${id}`);
+  const messages = page.getByTestId("message");
+  await expect(messages).toHaveCount(50);
+  await expect(messages.last()).toContainText("Answer 119");
+  await page.getByTestId("earlier-messages").click();
+  await expect(page).toHaveURL(/\?before=/);
+  await expect(messages).toHaveCount(50);
+  await expect(messages.first()).toContainText("Question 20");
+  await expect(messages.last()).toContainText("Answer 69");
+  await page.getByTestId("latest-messages").click();
+  await expect(messages.last()).toContainText("Answer 119");
 });
 
 // With JavaScript off, the documents page's form uploads (through the upload server function)

@@ -1,10 +1,13 @@
 use super::{IdPath, Json};
 use crate::auth::Me;
-use crate::error::AppResult;
-use crate::model::{Conversation, ConversationWithMessages, GenerationOptions};
+use crate::error::{AppError, AppResult};
+use crate::model::{Conversation, ConversationWithMessages, GenerationOptions, MessagePage};
 use crate::service;
 use crate::state::AppState;
-use axum::{extract::State, http::StatusCode};
+use axum::{
+    extract::{rejection::QueryRejection, Query, State},
+    http::StatusCode,
+};
 use serde::Deserialize;
 
 #[utoipa::path(
@@ -23,21 +26,69 @@ pub async fn list(
     ))
 }
 
+/// `?limit=N`: only the latest N messages (with `has_older`); none: every message.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationQuery {
+    /// How many of the latest messages, 1 to 500; absent: all of them.
+    limit: Option<usize>,
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/conversations/{id}",
     tag = "conversations",
     operation_id = "conversations_get",
-    params(("id" = uuid::Uuid, Path, description = "The id")),
-    responses((status = 200, body = ConversationWithMessages), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    params(("id" = uuid::Uuid, Path, description = "The id"), ConversationQuery),
+    responses((status = 200, body = ConversationWithMessages), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn get(
     Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
+    query: Result<Query<ConversationQuery>, QueryRejection>,
 ) -> AppResult<axum::Json<ConversationWithMessages>> {
+    let Query(query) = query.map_err(|rejection| AppError::InvalidInput(rejection.body_text()))?;
+    Ok(axum::Json(match query.limit {
+        None => service::get_conversation(&state, me.id, id).await?,
+        Some(limit) => service::conversation_page(&state, me.id, id, None, limit).await?,
+    }))
+}
+
+/// `?before=<message id>&limit=N`: the N messages just before that one (the latest without it).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// A message of this conversation: the page ends just before it. Absent: the latest.
+    before: Option<uuid::Uuid>,
+    /// 1 to 500; absent: `server.messages_per_page` (50).
+    limit: Option<usize>,
+}
+
+/// GET /api/v1/conversations/{id}/messages: a page of the history, oldest first, to read a long
+/// conversation backwards (`before` = the first id of the page before).
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}/messages",
+    tag = "conversations",
+    operation_id = "conversations_messages",
+    params(("id" = uuid::Uuid, Path, description = "The conversation"), PageQuery),
+    responses((status = 200, body = MessagePage), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
+pub async fn messages(
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> AppResult<axum::Json<MessagePage>> {
+    let Query(query) = query.map_err(|rejection| AppError::InvalidInput(rejection.body_text()))?;
+    let limit = query
+        .limit
+        .unwrap_or(state.settings.server.messages_per_page);
     Ok(axum::Json(
-        service::get_conversation(&state, me.id, id).await?,
+        service::message_page(&state, me.id, id, query.before, limit).await?,
     ))
 }
 

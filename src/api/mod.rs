@@ -107,7 +107,10 @@ pub fn routes() -> Router<AppState> {
                 .patch(conversations::update)
                 .delete(conversations::delete),
         )
-        .route("/api/v1/conversations/{id}/messages", post(messages::send))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(conversations::messages).post(messages::send),
+        )
         .route("/api/v1/conversations/export", get(custom::export_all))
         .route("/api/v1/conversations/import", post(custom::import))
         .route("/api/v1/conversations/{id}/export", get(custom::export_one))

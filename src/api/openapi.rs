@@ -87,6 +87,7 @@ impl Modify for Security {
         super::conversations::list,
         super::messages::send_new,
         super::conversations::get,
+        super::conversations::messages,
         super::conversations::update,
         super::conversations::delete,
         super::messages::send,

@@ -456,6 +456,16 @@ pub trait Store:
         conversation_id: Uuid,
     ) -> Result<Vec<Message>, sqlx::Error>;
 
+    /// At most `limit` of a conversation's messages, oldest first: its latest, or with `before`
+    /// the ones just before that message of the conversation (none when it is not one of them).
+    async fn message_page(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<Message>, sqlx::Error>;
+
     async fn get_message(&self, owner_id: Uuid, id: Uuid) -> Result<Option<Message>, sqlx::Error>;
 
     /// The status of a message and its text from character `from_char` on (0-based), for
@@ -763,6 +773,39 @@ macro_rules! portable_store {
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 ORDER BY created_at, id"
                 );
                 with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql).bind(conversation_id).bind(owner_id).fetch_all(pool).await)
+            }
+
+            async fn message_page(
+                &self,
+                owner_id: Uuid,
+                conversation_id: Uuid,
+                before: Option<Uuid>,
+                limit: i64,
+            ) -> Result<Vec<Message>, sqlx::Error> {
+                // Newest first through the (conversation_id, created_at, id) index, then turned
+                // round. The cursor is compared as stored, never re-encoded from a bound time.
+                let mut page = match before {
+                    None => {
+                        let sql = format!(
+                            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 \
+                             ORDER BY created_at DESC, id DESC LIMIT $3"
+                        );
+                        with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql)
+                            .bind(conversation_id).bind(owner_id).bind(limit).fetch_all(pool).await)?
+                    }
+                    Some(before) => {
+                        let sql = format!(
+                            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 \
+                             AND (created_at, id) < (SELECT created_at, id FROM messages \
+                                 WHERE id = $3 AND conversation_id = $1 AND owner_id = $2) \
+                             ORDER BY created_at DESC, id DESC LIMIT $4"
+                        );
+                        with_pool!(self, pool => sqlx::query_as::<_, Message>(&sql)
+                            .bind(conversation_id).bind(owner_id).bind(before).bind(limit).fetch_all(pool).await)?
+                    }
+                };
+                page.reverse();
+                Ok(page)
             }
 
             async fn get_message(

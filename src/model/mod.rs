@@ -487,13 +487,25 @@ impl GenerationMetrics {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConversationWithMessages {
     pub conversation: Conversation,
+    /// Oldest first: all of them, or a page of them (see `has_older`).
     pub messages: Vec<Message>,
+    /// More messages come before these: ask for them with `before` = the first one's id.
+    #[serde(default)]
+    pub has_older: bool,
     /// Documents attached to the conversation: its answers are grounded in them.
     #[serde(default)]
     pub files: Vec<FileInfo>,
     /// The knowledge of its assistant: its answers are grounded in these too.
     #[serde(default)]
     pub knowledge: Vec<FileInfo>,
+}
+
+/// Some of a conversation's messages, oldest first, and whether more come before them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_older: bool,
 }
 
 /// What sending a message started: the stored user message and the assistant message being written.

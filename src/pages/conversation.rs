@@ -11,34 +11,49 @@ use crate::model::FileInfo;
 use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
 use crate::pages::documents::poll_while_indexing;
 use crate::server_fns::chat::{edit_message, regenerate_answer, send_message, stop_generation};
-use crate::server_fns::conversations::get_conversation;
+use crate::server_fns::conversations::{get_conversation, older_messages};
 use crate::server_fns::documents::{attach_file, conversation_files, get_upload_limits};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
 
 #[component]
 pub fn ConversationPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let id = move || {
         params
             .read()
             .get("id")
             .and_then(|s| Uuid::parse_str(&s).ok())
     };
-    let data = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_conversation(id).await,
-            None => Err(AppError::NotFound("conversation".into())),
-        }
-    });
+    // `?before=<message>`: the messages just before that one (how earlier messages are read
+    // without JavaScript); otherwise the latest.
+    let before = move || {
+        query
+            .read()
+            .get("before")
+            .and_then(|s| Uuid::parse_str(&s).ok())
+    };
+    let data = Resource::new(
+        move || (id(), before()),
+        |(id, before)| async move {
+            match id {
+                Some(id) => get_conversation(id, before).await,
+                None => Err(AppError::NotFound("conversation".into())),
+            }
+        },
+    );
     view! {
         <Suspense fallback=|| view! { <p class="p-8 text-center text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(conversation) => view! { <ChatView data=conversation/> }.into_any(),
+                    Ok(conversation) => {
+                        let earlier_window = before().is_some();
+                        view! { <ChatView data=conversation earlier_window/> }.into_any()
+                    }
                     Err(AppError::NotFound(_)) => view! {
                         <div class="p-8 text-center" data-testid="not-found">
                             <p>"This conversation does not exist (any more)."</p>
@@ -70,10 +85,12 @@ impl Row {
     }
 }
 
+/// `earlier_window`: the page shows messages before a given one (`?before=`), not the latest.
 #[component]
-fn ChatView(data: ConversationWithMessages) -> impl IntoView {
+fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoView {
     let chat = use_chat();
     let conversation_id = data.conversation.id;
+    let has_older = RwSignal::new(data.has_older);
     chat.selected_model
         .set(Some(data.conversation.model.clone()));
     // The conversation remembers its assistant; its tools apply unless others are picked.
@@ -205,6 +222,15 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                 Ok(outcome) => {
                     text.set(String::new());
                     pending_images.set(Vec::new());
+                    if earlier_window {
+                        // The answer goes under the latest messages, not under this window:
+                        // open them (the answer is followed there as it is written).
+                        #[cfg(feature = "hydrate")]
+                        let _ = window()
+                            .location()
+                            .set_href(&format!("/c/{conversation_id}"));
+                        return;
+                    }
                     chat.tool_mode.set(outcome.tool_mode);
                     chat.notice.set(outcome.notice.clone());
                     chat.selected_model
@@ -298,6 +324,49 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         });
     });
 
+    // Earlier messages go on top, and what the person was reading stays where it was.
+    let loading_older = RwSignal::new(false);
+    let show_older = move |ev: leptos::ev::MouseEvent| {
+        let Some(first) = messages.with_untracked(|rows| rows.first().map(|r| r.id)) else {
+            return;
+        };
+        ev.prevent_default();
+        if loading_older.get_untracked() {
+            return;
+        }
+        loading_older.set(true);
+        spawn_local(async move {
+            match older_messages(conversation_id, first).await {
+                Ok(page) => {
+                    let height = scroller.get_untracked().map(|el| el.scroll_height());
+                    messages.update(|rows| {
+                        let known: std::collections::HashSet<Uuid> =
+                            rows.iter().map(|r| r.id).collect();
+                        let older = page
+                            .messages
+                            .into_iter()
+                            .filter(|m| !known.contains(&m.id))
+                            .map(Row::new);
+                        rows.splice(0..0, older);
+                    });
+                    has_older.set(page.has_older);
+                    if let Some(height) = height {
+                        keep_reading_position(scroller, height);
+                    }
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            loading_older.set(false);
+        });
+    };
+    let older_href = move || {
+        messages.with(|rows| {
+            rows.first()
+                .map(|r| format!("/c/{conversation_id}?before={}", r.id))
+                .unwrap_or_default()
+        })
+    };
+
     // Escape stops the answer being written, wherever the focus is.
     #[cfg(feature = "hydrate")]
     {
@@ -325,6 +394,17 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
             class="min-h-0 flex-1 overflow-y-auto"
         >
             <div class="mx-auto flex w-full max-w-(--chat-max-width) flex-col gap-4 px-4 py-6">
+                <Show when=move || has_older.get()>
+                    <a
+                        href=older_href
+                        on:click=show_older
+                        data-testid="earlier-messages"
+                        aria-busy=move || loading_older.get().to_string()
+                        class="self-center rounded-full border border-border px-3 py-1 text-sm text-muted hover:text-fg"
+                    >
+                        {move || if loading_older.get() { "Loading…" } else { "Earlier messages" }}
+                    </a>
+                </Show>
                 <For each=move || messages.get() key=|row| row.id let:row>
                     <MessageBubble
                         message=row.data
@@ -334,6 +414,15 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
                         on_edit
                     />
                 </For>
+                {earlier_window.then(|| view! {
+                    <a
+                        href=format!("/c/{conversation_id}")
+                        data-testid="latest-messages"
+                        class="self-center rounded-full border border-border px-3 py-1 text-sm text-muted hover:text-fg"
+                    >
+                        "Latest messages"
+                    </a>
+                })}
             </div>
         </div>
         {move || error.get().map(|e| view! {
@@ -352,6 +441,16 @@ fn ChatView(data: ConversationWithMessages) -> impl IntoView {
         <Attachments files=chips knowledge uploads on_add on_remove/>
         <Composer text streaming sending on_send on_stop uploads has_images/>
     }
+}
+
+/// After rows were put above what the person reads, scrolls by their height (once the list
+/// has been redrawn), so the same text stays in view.
+fn keep_reading_position(scroller: NodeRef<leptos::html::Div>, height_before: i32) {
+    request_animation_frame(move || {
+        if let Some(el) = scroller.get_untracked() {
+            el.set_scroll_top(el.scroll_top() + el.scroll_height() - height_before);
+        }
+    });
 }
 
 /// Following answers live in the browser, over server-sent events.
@@ -415,7 +514,7 @@ mod live {
         #[cfg(feature = "hydrate")]
         async fn catch_up(&self, conversation_id: uuid::Uuid) {
             if let Ok(stored) =
-                crate::server_fns::conversations::get_conversation(conversation_id).await
+                crate::server_fns::conversations::get_conversation(conversation_id, None).await
             {
                 for message in stored.messages {
                     self.add(message);
@@ -501,8 +600,12 @@ mod live {
                         batch.flush();
                         // The stream failed: the stored row says whether the answer is over.
                         let conversation_id = data.with_untracked(|m| m.conversation_id);
-                        match crate::server_fns::conversations::get_conversation(conversation_id)
-                            .await
+                        // The latest page: an answer being written is among the last messages.
+                        match crate::server_fns::conversations::get_conversation(
+                            conversation_id,
+                            None,
+                        )
+                        .await
                         {
                             Ok(stored) => match stored.messages.into_iter().find(|m| m.id == id) {
                                 Some(message) if message.status.is_final() => {

@@ -4,6 +4,7 @@ use crate::error::AppError;
 use crate::model::Conversation;
 use crate::model::ConversationWithMessages;
 use crate::model::GenerationOptions;
+use crate::model::MessagePage;
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -14,11 +15,31 @@ pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
     crate::service::delete_conversation(&state, super::me()?.id, id).await
 }
 
-/// A conversation with its messages, oldest first (an answer being written included).
+/// A conversation with its latest messages (`server.messages_per_page` of them, or those just
+/// before the message `before`), oldest first, an answer being written included.
 #[server]
-pub async fn get_conversation(id: Uuid) -> Result<ConversationWithMessages, AppError> {
+pub async fn get_conversation(
+    id: Uuid,
+    before: Option<Uuid>,
+) -> Result<ConversationWithMessages, AppError> {
     let state = super::app_state()?;
-    crate::service::get_conversation(&state, super::me()?.id, id).await
+    let limit = state.settings.server.messages_per_page;
+    crate::service::conversation_page(&state, super::me()?.id, id, before, limit).await
+}
+
+/// The messages of a conversation just before the message `before` (a page of them).
+#[server]
+pub async fn older_messages(conversation_id: Uuid, before: Uuid) -> Result<MessagePage, AppError> {
+    let state = super::app_state()?;
+    let limit = state.settings.server.messages_per_page;
+    crate::service::message_page(
+        &state,
+        super::me()?.id,
+        conversation_id,
+        Some(before),
+        limit,
+    )
+    .await
 }
 
 /// The person's conversations, most recently active first.

@@ -3,8 +3,11 @@
 use super::{
     check_options, finish_wait, owned_conversation, validate_system_prompt, validate_title,
 };
+use crate::config::MAX_MESSAGES_PER_PAGE;
 use crate::error::{AppError, AppResult};
-use crate::model::{Conversation, ConversationWithMessages, GenerationOptions, MessageStatus};
+use crate::model::{
+    Conversation, ConversationWithMessages, GenerationOptions, MessagePage, MessageStatus,
+};
 use crate::state::AppState;
 use uuid::Uuid;
 
@@ -12,6 +15,7 @@ pub async fn list_conversations(state: &AppState, owner: Uuid) -> AppResult<Vec<
     Ok(state.store.list_conversations(owner).await?)
 }
 
+/// A whole conversation, every message included (exports, regeneration).
 pub async fn get_conversation(
     state: &AppState,
     owner: Uuid,
@@ -19,7 +23,70 @@ pub async fn get_conversation(
 ) -> AppResult<ConversationWithMessages> {
     let conversation = owned_conversation(state, owner, id).await?;
     let mut messages = state.store.list_messages(owner, id).await?;
-    // An answer being written here shows its text so far, not only what was last flushed.
+    show_live_text(state, owner, &mut messages);
+    with_documents(state, owner, conversation, messages, false).await
+}
+
+/// A conversation with its latest `limit` messages (or those just before the message
+/// `before`): what its page opens with, whatever its length.
+pub async fn conversation_page(
+    state: &AppState,
+    owner: Uuid,
+    id: Uuid,
+    before: Option<Uuid>,
+    limit: usize,
+) -> AppResult<ConversationWithMessages> {
+    let conversation = owned_conversation(state, owner, id).await?;
+    let MessagePage {
+        messages,
+        has_older,
+    } = message_page(state, owner, id, before, limit).await?;
+    with_documents(state, owner, conversation, messages, has_older).await
+}
+
+/// Up to `limit` (1 to `MAX_MESSAGES_PER_PAGE`) of a conversation's messages: its latest, or
+/// with `before` those just before that message, which must be one of the conversation's.
+pub async fn message_page(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    before: Option<Uuid>,
+    limit: usize,
+) -> AppResult<MessagePage> {
+    if !(1..=MAX_MESSAGES_PER_PAGE).contains(&limit) {
+        return Err(AppError::InvalidInput(format!(
+            "limit must be from 1 to {MAX_MESSAGES_PER_PAGE}"
+        )));
+    }
+    owned_conversation(state, owner, conversation_id).await?;
+    if let Some(before) = before {
+        let known = state
+            .store
+            .get_message(owner, before)
+            .await?
+            .is_some_and(|m| m.conversation_id == conversation_id);
+        if !known {
+            return Err(AppError::NotFound("message".into()));
+        }
+    }
+    // One more than asked says whether there are older ones.
+    let mut messages = state
+        .store
+        .message_page(owner, conversation_id, before, limit as i64 + 1)
+        .await?;
+    let has_older = messages.len() > limit;
+    if has_older {
+        messages.remove(0);
+    }
+    show_live_text(state, owner, &mut messages);
+    Ok(MessagePage {
+        messages,
+        has_older,
+    })
+}
+
+/// An answer being written here shows its text so far, not only what was last flushed.
+fn show_live_text(state: &AppState, owner: Uuid, messages: &mut [crate::model::Message]) {
     for message in messages
         .iter_mut()
         .filter(|m| m.status == MessageStatus::Streaming)
@@ -32,7 +99,20 @@ pub async fn get_conversation(
             message.content = live.content();
         }
     }
-    let files = state.store.conversation_files(owner, id).await?;
+}
+
+/// The conversation's documents and its assistant's, beside its messages.
+async fn with_documents(
+    state: &AppState,
+    owner: Uuid,
+    conversation: Conversation,
+    messages: Vec<crate::model::Message>,
+    has_older: bool,
+) -> AppResult<ConversationWithMessages> {
+    let files = state
+        .store
+        .conversation_files(owner, conversation.id)
+        .await?;
     let knowledge = match conversation.assistant_id {
         Some(assistant) => state.store.assistant_files(owner, assistant).await?,
         None => Vec::new(),
@@ -40,6 +120,7 @@ pub async fn get_conversation(
     Ok(ConversationWithMessages {
         conversation,
         messages,
+        has_older,
         files,
         knowledge,
     })

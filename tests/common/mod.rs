@@ -280,6 +280,13 @@ impl TestApp {
             .as_u16()
     }
 
+    /// A page's whole HTML (status 200 expected).
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.at(reqwest::Method::GET, path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
