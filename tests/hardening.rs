@@ -376,7 +376,7 @@ async fn pages_render_while_another_router_is_built(backend: Backend) {
 
     let state = app.state.clone();
     let building = tokio::task::spawn_blocking(move || {
-        for _ in 0..300 {
+        for _ in 0..100 {
             drop(ollamastack::web::app(state.clone()));
         }
     });
@@ -384,7 +384,7 @@ async fn pages_render_while_another_router_is_built(backend: Backend) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    for round in 0..60 {
+    for round in 0..30 {
         let page = http
             .get(format!("{}/c/{conversation}", app.url))
             .send()
