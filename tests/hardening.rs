@@ -6,7 +6,6 @@ mod common;
 use common::{text_of, Backend, TestApp};
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig, CONTROLS_ANSWER};
 use serde_json::{json, Value};
-use std::time::Duration;
 
 /// Whatever characters a model streams, the answer is stored, and a reload shows exactly what
 /// was streamed (NUL, which PostgreSQL refuses, is removed on both databases).
@@ -365,44 +364,7 @@ async fn a_page_that_cannot_render_in_time_is_a_503(backend: Backend) {
     assert_eq!(status, 200);
 }
 
-/// Pages render whole while another router is built in the same process (several app states in
-/// one process, as tests, benchmarks and embedders run them). Leptos builds the route list under
-/// a process-wide switch that left a page's resources pending for ever (leptos issue #4773): this
-/// failed CI as a page body that never ended.
-async fn pages_render_while_another_router_is_built(backend: Backend) {
-    let app = TestApp::start(backend).await;
-    let (conversation, answer) = app.send_new("hello").await;
-    app.follow(&answer).await;
-
-    let state = app.state.clone();
-    let building = tokio::task::spawn_blocking(move || {
-        for _ in 0..100 {
-            drop(ollamastack::web::app(state.clone()));
-        }
-    });
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    for round in 0..30 {
-        let page = http
-            .get(format!("{}/c/{conversation}", app.url))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("page {round}: {e}"));
-        assert_eq!(page.status(), 200, "page {round}");
-        let html = page
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("page {round} never ended: {e}"));
-        // The stored message comes from a resource: the one that waited for ever.
-        assert!(html.contains("hello"), "page {round}: {html}");
-    }
-    building.await.unwrap();
-}
-
 on_both_backends!(
-    pages_render_while_another_router_is_built,
     a_page_that_cannot_render_in_time_is_a_503,
     odd_characters_from_the_model_are_stored,
     a_message_of_control_characters_is_refused,
