@@ -36,11 +36,12 @@ pub async fn conversation_page(
     before: Option<Uuid>,
     limit: usize,
 ) -> AppResult<ConversationWithMessages> {
+    check_page_limit(limit)?;
     let conversation = owned_conversation(state, owner, id).await?;
     let MessagePage {
         messages,
         has_older,
-    } = message_page(state, owner, id, before, limit).await?;
+    } = page_of(state, owner, id, before, limit).await?;
     with_documents(state, owner, conversation, messages, has_older).await
 }
 
@@ -53,12 +54,29 @@ pub async fn message_page(
     before: Option<Uuid>,
     limit: usize,
 ) -> AppResult<MessagePage> {
-    if !(1..=MAX_MESSAGES_PER_PAGE).contains(&limit) {
-        return Err(AppError::InvalidInput(format!(
-            "limit must be from 1 to {MAX_MESSAGES_PER_PAGE}"
-        )));
-    }
+    check_page_limit(limit)?;
     owned_conversation(state, owner, conversation_id).await?;
+    page_of(state, owner, conversation_id, before, limit).await
+}
+
+fn check_page_limit(limit: usize) -> AppResult<()> {
+    if (1..=MAX_MESSAGES_PER_PAGE).contains(&limit) {
+        Ok(())
+    } else {
+        Err(AppError::InvalidInput(format!(
+            "limit must be from 1 to {MAX_MESSAGES_PER_PAGE}"
+        )))
+    }
+}
+
+/// `message_page` of a conversation already known to be the owner's, with a checked limit.
+async fn page_of(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    before: Option<Uuid>,
+    limit: usize,
+) -> AppResult<MessagePage> {
     if let Some(before) = before {
         let known = state
             .store
