@@ -162,6 +162,8 @@ pub async fn authenticate(
     let method = request.method().clone();
     match person {
         Some(person) => {
+            // Every log line of this request says whose it is (the request span, see web.rs).
+            tracing::Span::current().record("person", tracing::field::display(person.id));
             request.extensions_mut().insert(person);
             with_rate_async(rate, next.run(request)).await
         }

@@ -104,6 +104,10 @@ fn describe() {
         "Calls retried on another Ollama server after one failed before answering"
     );
     describe_counter!(
+        "ollamastack_page_renders_abandoned_total",
+        "Page renders abandoned and rendered again (or answered 503), by reason (stalled, panicked)"
+    );
+    describe_counter!(
         "ollamastack_webhook_deliveries_total",
         "Webhook delivery attempts by outcome (delivered, retrying, given_up)"
     );

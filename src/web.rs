@@ -40,7 +40,9 @@ pub fn app(state: AppState) -> Router {
             "/metrics",
             axum::routing::get(crate::observability::metrics_endpoint),
         )
-        .leptos_routes(&state, routes, move || shell(leptos_options.clone()))
+        .leptos_routes_with_context(&state, routes, RenderOwner::capture, move || {
+            shell(leptos_options.clone())
+        })
         .fallback(site_or_not_found)
         // Every route, server functions included: a larger declared body is refused with 413
         // before it is read, and a body that streams past the limit stops there. Uploads have
@@ -82,7 +84,7 @@ pub fn app(state: AppState) -> Router {
                         .and_then(|id| id.header_value().to_str().ok())
                         .unwrap_or("-");
                     // The path only: a query string may carry something private.
-                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path(), person = tracing::field::Empty)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn_with_state(
@@ -249,16 +251,30 @@ async fn server_fn_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// Answers 503 when a page (or a file of the site) has not produced its answer within `limit`.
-/// A safety net: a Leptos render has been seen, rarely, to wait for ever on a future that is
-/// never woken (leptos issues #4647, #4773; see `page_routes`), and a person should get "reload"
-/// rather than an endless spinner. Logged as an error.
+/// How many times a page is rendered before the person gets 503 "reload"; each try has an
+/// equal share of `server.page_timeout_ms`.
+const PAGE_ATTEMPTS: u32 = 3;
+
+/// The largest page held whole before it is sent (the longest window of history renders to a
+/// few megabytes).
+const MAX_PAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Pages are rendered whole before they are sent, and a render that has not ended within its
+/// share of `limit`, or that panicked, is abandoned and rendered again; after `PAGE_ATTEMPTS`
+/// the answer is 503 "reload". Leptos' render has been seen, rarely and more under load, to
+/// leave a page's body open for ever on a resource that is never woken (leptos issues #4578,
+/// #4647, #4773, #4851), and to read a signal another page's render had already disposed (a
+/// panic that dropped the connection; see `RenderOwner`). A person should get the page, not an
+/// endless spinner or a broken connection; our data loads in milliseconds, so streaming the
+/// shell first gained nothing. Files of the site are held to the deadline for their head only.
+/// Each abandoned render is logged and counted.
 async fn page_deadline(
     axum::extract::State(limit): axum::extract::State<Duration>,
     request: Request,
     next: Next,
 ) -> Response {
     use axum::response::IntoResponse;
+    use futures::FutureExt;
     // Pages and the site's files (the API, server functions and event streams are not held
     // to it: they answer at once or stream on purpose).
     let bounded =
@@ -266,20 +282,110 @@ async fn page_deadline(
     if !bounded {
         return next.run(request).await;
     }
-    let path = request.uri().path().to_string();
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::error!(%path, limit_ms = limit.as_millis() as u64, "a page did not render in time");
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                [(axum::http::header::RETRY_AFTER, "1")],
-                axum::response::Html(
-                    "<!doctype html><meta charset=\"utf-8\"><title>Try again</title>\
-                     <p>This page took too long to prepare. Please reload it.</p>",
-                ),
-            )
-                .into_response()
+    // A GET has no body to keep: each try gets the same head (and extensions: the person, their
+    // settings).
+    let (parts, _) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let attempt_limit = limit / PAGE_ATTEMPTS;
+    for attempt in 1..=PAGE_ATTEMPTS {
+        let mut request = Request::from_parts(parts.clone(), axum::body::Body::empty());
+        let render = RenderOwner::default();
+        request.extensions_mut().insert(render.clone());
+        let whole = std::panic::AssertUnwindSafe(render.scope(render_whole(next.clone(), request)))
+            .catch_unwind();
+        match tokio::time::timeout(attempt_limit, whole).await {
+            Ok(Ok(response)) => return response,
+            Ok(Err(panic)) => {
+                metrics::counter!("ollamastack_page_renders_abandoned_total", "reason" => "panicked").increment(1);
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("");
+                tracing::error!(%path, attempt, message, "a page render panicked; rendering it again");
+            }
+            Err(_) => {
+                metrics::counter!("ollamastack_page_renders_abandoned_total", "reason" => "stalled").increment(1);
+                tracing::warn!(%path, attempt, limit_ms = attempt_limit.as_millis() as u64, "a page render did not end in time; rendering it again");
+            }
+        }
+    }
+    tracing::error!(%path, limit_ms = limit.as_millis() as u64, "a page did not render in time");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "1")],
+        axum::response::Html(
+            "<!doctype html><meta charset=\"utf-8\"><title>Try again</title>\
+             <p>This page took too long to prepare. Please reload it.</p>",
+        ),
+    )
+        .into_response()
+}
+
+/// The reactive owner of one page's render, found when Leptos starts it (see `app`), so that
+/// every poll of the render runs under it. Leptos makes a new render's owner the thread's
+/// current owner and leaves it there (`Owner::new_root`), so parts of a render polled later on
+/// that thread outside their own owner could create their signals under, or read contexts of,
+/// another page's render. Under load a page then read a signal that was already disposed, a
+/// panic that dropped its connection: about once in 500 pages in `pages_finish_under_concurrent_load`
+/// before this, about once in 5,000 with it (the rest is caught by `page_deadline`).
+#[derive(Clone, Default)]
+pub(crate) struct RenderOwner(std::sync::Arc<std::sync::Mutex<Option<leptos::prelude::Owner>>>);
+
+impl RenderOwner {
+    /// Called by Leptos as it starts rendering a page, under the page's owner.
+    fn capture() {
+        use leptos::prelude::use_context;
+        let Some(parts) = use_context::<axum::http::request::Parts>() else {
+            return;
+        };
+        if let Some(render) = parts.extensions.get::<RenderOwner>() {
+            if let Ok(mut owner) = render.0.lock() {
+                *owner = leptos::prelude::Owner::current();
+            }
+        }
+    }
+
+    fn current(&self) -> Option<leptos::prelude::Owner> {
+        self.0.lock().ok().and_then(|owner| owner.clone())
+    }
+
+    /// `future`, each poll run under the render's owner once it is known.
+    fn scope<F: std::future::Future>(
+        self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        let mut future = Box::pin(future);
+        std::future::poll_fn(move |cx| match self.current() {
+            Some(owner) => owner.with(|| future.as_mut().poll(cx)),
+            None => future.as_mut().poll(cx),
+        })
+    }
+}
+
+/// The response with its whole body when it is a page (HTML); other responses (the site's
+/// files) as they come.
+async fn render_whole(next: Next, request: Request) -> Response {
+    use axum::response::IntoResponse;
+    let response = next.run(request).await;
+    let is_page = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if !is_page {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, MAX_PAGE_BYTES).await {
+        Ok(bytes) => {
+            // The length is known now; a streamed page had none.
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(bytes))
+        }
+        Err(error) => {
+            tracing::error!(%error, "a page could not be rendered");
+            crate::error::AppError::Internal.into_response()
         }
     }
 }
@@ -542,5 +648,104 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::{body::Body, http::StatusCode, routing::get};
+    use futures::StreamExt;
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+    use tower::ServiceExt;
+
+    const PAGE: &str = "<!doctype html><html><body>whole</body></html>";
+
+    /// A router whose page stalls on its first `stalls` renders (in its head or in its body),
+    /// then answers; and how many renders it started.
+    fn stalling_pages(stalls: usize, in_body: bool) -> (Router, Arc<AtomicUsize>) {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let counter = renders.clone();
+        let page = move || {
+            let render = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let stalled = render < stalls;
+                if stalled && !in_body {
+                    std::future::pending::<()>().await;
+                }
+                let rest = if stalled {
+                    futures::stream::pending().left_stream()
+                } else {
+                    futures::stream::once(async { Ok::<_, std::io::Error>(&PAGE[15..]) })
+                        .right_stream()
+                };
+                let body = futures::stream::once(async { Ok(&PAGE[..15]) }).chain(rest);
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    Body::from_stream(body),
+                )
+            }
+        };
+        let router = Router::new()
+            .route("/", get(page))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_millis(600),
+                page_deadline,
+            ));
+        (router, renders)
+    }
+
+    async fn get_page(router: Router) -> (StatusCode, String) {
+        let response = router
+            .oneshot(Request::get("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_page_whose_render_stalls_is_rendered_again() {
+        for in_body in [false, true] {
+            let (router, renders) = stalling_pages(1, in_body);
+            assert_eq!(get_page(router).await, (StatusCode::OK, PAGE.to_string()));
+            assert_eq!(renders.load(Ordering::SeqCst), 2, "in body: {in_body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_whose_render_panics_is_rendered_again() {
+        let renders = Arc::new(AtomicUsize::new(0));
+        let counter = renders.clone();
+        let page = move || {
+            let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                assert!(!first, "a render that panics");
+                axum::response::Html(PAGE)
+            }
+        };
+        let router = Router::new()
+            .route("/", get(page))
+            .layer(middleware::from_fn_with_state(
+                Duration::from_millis(600),
+                page_deadline,
+            ));
+        assert_eq!(get_page(router).await, (StatusCode::OK, PAGE.to_string()));
+        assert_eq!(renders.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_never_renders_is_a_503_after_its_attempts() {
+        let (router, renders) = stalling_pages(usize::MAX, true);
+        let (status, body) = get_page(router).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("Please reload it"), "{body}");
+        assert_eq!(renders.load(Ordering::SeqCst), PAGE_ATTEMPTS as usize);
     }
 }

@@ -4,8 +4,10 @@
 mod common;
 
 use common::{text_of, Backend, TestApp};
+use futures::StreamExt;
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig, CONTROLS_ANSWER};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// Whatever characters a model streams, the answer is stored, and a reload shows exactly what
 /// was streamed (NUL, which PostgreSQL refuses, is removed on both databases).
@@ -364,7 +366,96 @@ async fn a_page_that_cannot_render_in_time_is_a_503(backend: Backend) {
     assert_eq!(status, 200);
 }
 
+/// Pages always finish under load, and each shows only its own person's data: two people load
+/// their pages many at a time (the conversation page and the home page, each reading several
+/// resources), and every page ends whole, names the person it was rendered for and holds none of
+/// the other's conversations. Leptos once let a page's render create signals under, and read
+/// contexts of, another page's render running on the same thread (see `web::RenderOwner`).
+async fn pages_finish_under_concurrent_load(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.auth.mode = ollamastack::model::AuthMode::Accounts;
+    })
+    .await;
+    let (alice, bob) = common::admin_and_user(&app, "alice", "bob").await;
+    let mut people = Vec::new();
+    for (name, cookie) in [("alice", alice), ("bob", bob)] {
+        let secret = format!("{name} keeps this to {name}self");
+        let (status, body) = common::call_as(
+            &app,
+            &cookie,
+            reqwest::Method::POST,
+            "/api/v1/conversations",
+            Some(json!({"content": secret, "model": "llama3.2"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let conversation = body["conversation"]["id"].as_str().unwrap().to_string();
+        let answer = body["assistant_message"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        people.push((name, cookie, conversation, answer, secret));
+    }
+    for (_, cookie, conversation, _, _) in &people {
+        app.wait_idle(cookie, conversation).await;
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let people = &people;
+    let renders = futures::stream::iter(0..400usize)
+        .map(|round| {
+            let http = http.clone();
+            let (name, cookie, conversation, _, secret) = &people[round % 2];
+            let (_, _, _, _, other_secret) = &people[(round + 1) % 2];
+            let path = if round % 4 < 2 {
+                format!("/c/{conversation}")
+            } else {
+                "/".to_string()
+            };
+            let url = format!("{}{path}", app.url);
+            async move {
+                let page = http
+                    .get(&url)
+                    .header(reqwest::header::COOKIE, cookie)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("page {round} ({path}): {e}"));
+                assert_eq!(page.status(), 200, "page {round} ({path})");
+                let html = page
+                    .text()
+                    .await
+                    .unwrap_or_else(|e| panic!("page {round} ({path}) never ended: {e}"));
+                // A whole page: the document, then every resource's data, then the closing
+                // list of chunks that did not resolve (none).
+                let tail = &html[html.len().saturating_sub(200)..];
+                assert!(html.contains("</html>"), "page {round}: ...{tail}");
+                assert!(
+                    html.trim_end()
+                        .ends_with("__INCOMPLETE_CHUNKS=[];</script>"),
+                    "page {round}: ...{tail}"
+                );
+                let signed_in =
+                    format!(r#"data-testid="signed-in-as" class="truncate font-medium">{name}<"#);
+                assert!(
+                    html.contains(&signed_in),
+                    "page {round} ({path}) is not {name}'s"
+                );
+                // Their own conversation (in the list, and on its page), never the other's.
+                assert!(html.contains(secret.as_str()), "page {round} ({path})");
+                assert!(
+                    !html.contains(other_secret.as_str()),
+                    "page {round} ({path}) shows another person's conversation"
+                );
+            }
+        })
+        .buffer_unordered(16);
+    renders.collect::<Vec<()>>().await;
+}
+
 on_both_backends!(
+    pages_finish_under_concurrent_load,
     a_page_that_cannot_render_in_time_is_a_503,
     odd_characters_from_the_model_are_stored,
     a_message_of_control_characters_is_refused,

@@ -111,3 +111,63 @@ on_both_backends!(
     a_scrape_shows_requests_generations_pool_and_ollama,
     a_token_guards_the_metrics,
 );
+
+/// What a log writer received, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// JSON logs say which request a line belongs to and whose it is: the request id the answer
+/// carries in `x-request-id`, and the person's id.
+#[tokio::test(flavor = "current_thread")]
+async fn json_log_lines_name_the_request_and_the_person() {
+    use tower::ServiceExt;
+    let app = TestApp::start(Backend::Sqlite).await;
+    let captured = Captured::default();
+    let settings = ollamastack::config::LogSettings {
+        filter: "info,tower_http=debug".into(),
+        json: true,
+    };
+    let writer = captured.clone();
+    let subscriber = ollamastack::telemetry::subscriber(&settings, move || writer.clone());
+    // This thread's logging while the request runs (a current-thread runtime runs it here).
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let response = ollamastack::web::app(app.state.clone())
+        .oneshot(
+            axum::http::Request::get("/api/v1/conversations")
+                .header("host", "localhost")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let person = app.state.local_person().id.to_string();
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let finished: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|line: &serde_json::Value| {
+            line["fields"]["message"] == "finished processing request"
+        })
+        .collect();
+    assert_eq!(finished.len(), 1, "{text}");
+    let span = &finished[0]["span"];
+    assert_eq!(span["name"], "request", "{text}");
+    assert_eq!(span["id"], request_id.as_str(), "{text}");
+    assert_eq!(span["person"], person.as_str(), "{text}");
+    assert_eq!(span["path"], "/api/v1/conversations", "{text}");
+}
