@@ -72,14 +72,7 @@ async fn run(backend: &str, count: usize) {
         .unwrap();
     let seed = created["conversation"]["id"].as_str().unwrap().to_string();
     let mut export: Value = loop {
-        let export: Value = http
-            .get(format!("{app}/api/v1/conversations/{seed}/export"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let export = get_json(&http, &format!("{app}/api/v1/conversations/{seed}/export")).await;
         if export["messages"][1]["status"] == "complete" {
             break export;
         }
@@ -113,14 +106,7 @@ async fn run(backend: &str, count: usize) {
         .to_string();
 
     // The cursor of the page before the latest one.
-    let latest: Value = http
-        .get(format!("{app}/api/v1/conversations/{id}/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let latest = get_json(&http, &format!("{app}/api/v1/conversations/{id}/messages")).await;
     let cursor = latest["messages"][0]["id"].as_str().unwrap().to_string();
     for (label, path) in [
         (
@@ -172,4 +158,15 @@ async fn run(backend: &str, count: usize) {
     if let Some(name) = database {
         common::drop_postgres(&name).await;
     }
+}
+
+/// A JSON answer of a GET.
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    http.get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
