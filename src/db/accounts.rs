@@ -167,7 +167,7 @@ macro_rules! portable_accounts {
                 use $crate::db::accounts::{Created, NewAccount, LOCAL_USERNAME};
                 use $crate::model::{Person, AccountRole};
                 let at = now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 // A write first (SQLite takes its write lock, PostgreSQL the row's).
                 let role = match how {
                     NewAccount::FirstAdmin => {
@@ -345,7 +345,7 @@ macro_rules! portable_accounts {
             }
 
             async fn set_disabled(&self, person: Uuid, disabled: bool) -> Result<bool, sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let changed = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2 AND password_hash IS NOT NULL")
                     .bind(disabled).bind(person)
                     .execute(&mut *tx).await?

@@ -144,7 +144,7 @@ macro_rules! portable_analytics {
                 if events.is_empty() {
                     return Ok(0);
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let mut new_ids = std::collections::HashSet::new();
                 for chunk in events.chunks($crate::db::analytics::INSERT_CHUNK) {
                     let mut insert = sqlx::QueryBuilder::<$database>::new(

@@ -307,7 +307,7 @@ macro_rules! portable_documents {
                 let at = now();
                 // The write comes first: on SQLite a transaction that reads, then writes, fails
                 // with "database is locked" when another upload wrote in between.
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let sql = format!(
                     "INSERT INTO files (id, owner_id, name, kind, media_type, size_bytes, stored_in, status, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) RETURNING {FILE_COLUMNS}"
@@ -374,7 +374,7 @@ macro_rules! portable_documents {
                 note: Option<&str>,
             ) -> Result<bool, sqlx::Error> {
                 let at = now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let owner: Option<Uuid> = sqlx::query_scalar(
                     "UPDATE files SET status = 'embedding', extracted = $1, pages = $2, chunk_count = $3, embedded_count = 0, \
                      error = $4, heartbeat_at = $5, updated_at = $5 WHERE id = $6 AND instance_id = $7 AND status = 'extracting' RETURNING owner_id")
@@ -410,7 +410,7 @@ macro_rules! portable_documents {
                 vectors: &[(Uuid, Vec<u8>)],
             ) -> Result<bool, sqlx::Error> {
                 let at = now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let claimed = sqlx::query(
                     "UPDATE files SET heartbeat_at = $1, updated_at = $1, embedding_model = $2 WHERE id = $3 AND instance_id = $4 AND status = 'embedding'")
                     .bind(at).bind(model).bind(file_id).bind(instance).execute(&mut *tx).await?.rows_affected() == 1;
@@ -436,7 +436,7 @@ macro_rules! portable_documents {
                 error: Option<&str>,
             ) -> Result<Option<FileInfo>, sqlx::Error> {
                 let at = now();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let sql = format!(
                     "UPDATE files SET status = $1, error = COALESCE($2, error), instance_id = NULL, heartbeat_at = NULL, updated_at = $3 \
                      WHERE id = $4 AND instance_id = $5 AND status IN ('extracting', 'embedding') RETURNING {FILE_COLUMNS}"
@@ -533,7 +533,7 @@ macro_rules! portable_documents {
                         unique.push(*file);
                     }
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let owned: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assistants WHERE id = $1 AND owner_id = $2")
                     .bind(assistant_id).bind(owner_id).fetch_one(&mut *tx).await?;
                 if owned == 0 {

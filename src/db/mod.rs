@@ -22,6 +22,32 @@ macro_rules! with_pool {
     }};
 }
 
+/// A transaction that writes. SQLite's is `BEGIN IMMEDIATE`: it takes the write lock at once,
+/// waiting (the busy timeout) for a writer in progress. A deferred one that reads before it
+/// writes cannot wait: when another connection commits meanwhile, its write fails at once with
+/// "database is locked" (seen as a rare 500 under concurrent requests).
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// Why the store could not be opened; the server refuses to start and says so.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -754,7 +780,7 @@ macro_rules! portable_store {
 
             async fn delete_conversation(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2")
                         .bind(id).bind(owner_id).execute(&mut *tx).await?;
                     let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND owner_id = $2")
@@ -838,7 +864,7 @@ macro_rules! portable_store {
             async fn insert_message(&self, new: NewMessage<'_>) -> Result<Message, sqlx::Error> {
                 let at = now();
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     // The conversation first: on SQLite this takes the write lock at once.
                     sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
                         .bind(at).bind(new.conversation_id).bind(new.owner_id)
@@ -871,7 +897,7 @@ macro_rules! portable_store {
                     "UPDATE messages SET content = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {MESSAGE_COLUMNS}"
                 );
                 let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     let mut edited_message: Option<Message> = None;
                     // A write first: it takes SQLite's write lock (concurrent turns wait instead of
                     // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
@@ -999,7 +1025,7 @@ macro_rules! portable_store {
             ) -> Result<Option<Message>, sqlx::Error> {
                 let at = now();
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     let message = finish_in!(tx, owner_id, id, finish, at);
                     tx.commit().await?;
                     Ok(message)
@@ -1030,7 +1056,7 @@ macro_rules! portable_store {
             ) -> Result<Option<(Message, Message)>, sqlx::Error> {
                 let at = now();
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     let Some(finished) = finish_in!(tx, owner_id, id, finish, at) else {
                         return Ok(None);
                     };
@@ -1055,7 +1081,7 @@ macro_rules! portable_store {
                 );
                 let at = now();
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     let rows = sqlx::query_as::<_, Message>(&sql)
                         .bind("the server stopped before this answer was complete").bind(at)
                         .bind(stale_before.is_none()).bind(stale_before.unwrap_or(at))
@@ -1093,7 +1119,7 @@ macro_rules! portable_store {
                     if seeded != Some(false) {
                         return Ok(());
                     }
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     // Whoever flips the flag seeds; a second caller at the same time does nothing.
                     let first = sqlx::query("UPDATE users SET assistants_seeded = $1 WHERE id = $2 AND assistants_seeded = $3")
                         .bind(true).bind(owner_id).bind(false)
@@ -1283,7 +1309,7 @@ macro_rules! portable_store {
                     "UPDATE tickets SET status = 'escalated', updated_at = $1 WHERE owner_id = $2 AND number = $3 RETURNING {TICKET_COLUMNS}"
                 );
                 with_pool!(self, pool => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = pool.begin_write().await?;
                     let ticket = match ticket_number {
                         None => None,
                         Some(number) => match sqlx::query_as::<_, Ticket>(&update)

@@ -1,5 +1,6 @@
 //! PostgreSQL, for production and for several instances sharing one database.
 
+use super::BeginWrite;
 use super::*;
 use crate::config::redact_url;
 use sqlx::postgres::PgPoolOptions;

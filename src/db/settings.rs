@@ -49,7 +49,7 @@ macro_rules! portable_settings {
                 &self,
                 values: &[$crate::db::settings::SavedSetting],
             ) -> Result<(), sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let at = now();
                 for saved in values {
                     let (key, value) = (&saved.key, &saved.value);
@@ -82,7 +82,7 @@ macro_rules! portable_settings {
                 &self,
                 keys: &[(Option<Uuid>, String)],
             ) -> Result<u64, sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let mut deleted = 0;
                 for (owner_id, key) in keys {
                     deleted += match *owner_id {

@@ -1,5 +1,6 @@
 //! The embedded default: a SQLite file in WAL mode, created on first start.
 
+use super::BeginWrite;
 use super::*;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::{str::FromStr, sync::Arc, time::Duration};

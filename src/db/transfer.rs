@@ -29,7 +29,7 @@ macro_rules! portable_transfer {
                 conversation: &Conversation,
                 messages: &[Message],
             ) -> Result<Conversation, sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let conversation_sql = format!(
                     "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {CONVERSATION_COLUMNS}"
                 );

@@ -232,7 +232,7 @@ macro_rules! portable_webhooks {
                 deliveries: &[$crate::db::webhooks::NewDelivery],
                 events: &[(Uuid, DateTime<Utc>)],
             ) -> Result<usize, sqlx::Error> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_write().await?;
                 let at = now();
                 let mut made = 0;
                 for delivery in deliveries {
