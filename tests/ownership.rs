@@ -655,6 +655,17 @@ async fn make_things(app: &TestApp, person: &Person, name: &str) -> Ids {
     let uploaded: Value = upload.json().await.unwrap();
     let file = id(&uploaded["files"][0]["id"]);
     ids.insert(Kind::File, vec![file]);
+    // Indexed before anything is compared: its status must not change between the snapshots.
+    let mut indexed = false;
+    for _ in 0..300 {
+        let status = person.get(app, &format!("/api/v1/files/{file}")).await["status"].clone();
+        if status == "ready" || status == "failed" {
+            indexed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(indexed, "{name}'s file was not indexed in time");
     let assistant = person
         .post(
             app,
