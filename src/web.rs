@@ -330,7 +330,10 @@ async fn page_deadline(
 /// panic that dropped its connection: about once in 500 pages in `pages_finish_under_concurrent_load`
 /// before this, about once in 5,000 with it (the rest is caught by `page_deadline`).
 #[derive(Clone, Default)]
-pub(crate) struct RenderOwner(std::sync::Arc<std::sync::Mutex<Option<leptos::prelude::Owner>>>);
+pub(crate) struct RenderOwner(
+    // Weak: the owner's contexts hold the request (and so this), a strong one would never drop.
+    std::sync::Arc<std::sync::Mutex<Option<leptos::reactive::owner::WeakOwner>>>,
+);
 
 impl RenderOwner {
     /// Called by Leptos as it starts rendering a page, under the page's owner.
@@ -341,13 +344,16 @@ impl RenderOwner {
         };
         if let Some(render) = parts.extensions.get::<RenderOwner>() {
             if let Ok(mut owner) = render.0.lock() {
-                *owner = leptos::prelude::Owner::current();
+                *owner = leptos::prelude::Owner::current().map(|owner| owner.downgrade());
             }
         }
     }
 
     fn current(&self) -> Option<leptos::prelude::Owner> {
-        self.0.lock().ok().and_then(|owner| owner.clone())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|owner| owner.as_ref().and_then(|owner| owner.upgrade()))
     }
 
     /// `future`, each poll run under the render's owner once it is known.
