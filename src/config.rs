@@ -20,6 +20,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub outbound: OutboundSettings,
     pub webhooks: WebhookSettings,
+    pub security: SecuritySettings,
     /// Defaults of the runtime settings (`ui.*`, `ai.*`, `features.*`), which people and the
     /// instance may override while the server runs.
     pub ui: crate::model::UiPreferences,
@@ -426,6 +427,23 @@ impl Default for AnalyticsSettings {
     }
 }
 
+/// The key that seals the secrets the database keeps (providers' API keys, webhooks' secrets).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// At least 32 characters, the same on every instance of one database. When unset, a
+    /// random key is made once in `<data_dir>/secret.key` (enough for one instance).
+    pub secret_key: Option<String>,
+}
+
+impl fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecuritySettings")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
 /// Prometheus metrics at `/metrics`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -660,6 +678,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_METRICS", "observability.metrics (true/false)"),
     ("OLLAMASTACK_METRICS_TOKEN", "observability.metrics_token"),
     (
+        "OLLAMASTACK_SECRET_KEY",
+        "security.secret_key (seals stored API keys and webhook secrets)",
+    ),
+    (
         "OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS",
         "webhooks.retry_for_secs",
     ),
@@ -893,6 +915,7 @@ impl Settings {
         set!("OLLAMASTACK_WEBHOOK_RETRY_FOR_SECS" => self.webhooks.retry_for_secs);
         set!("OLLAMASTACK_METRICS" => self.observability.metrics);
         set!("OLLAMASTACK_METRICS_TOKEN" => some self.observability.metrics_token);
+        set!("OLLAMASTACK_SECRET_KEY" => some self.security.secret_key);
         set!("OLLAMASTACK_RATE_PER_MINUTE" => self.limits.per_minute);
         set!("OLLAMASTACK_RATE_PER_HOUR" => self.limits.per_hour);
         set!("OLLAMASTACK_MAX_STREAMS_PER_PERSON" => self.limits.max_streams_per_person);
@@ -989,6 +1012,20 @@ impl Settings {
         self.preferences()
             .validate()
             .map_err(|e| ConfigError::Preference(e.to_string()))?;
+        if self
+            .security
+            .secret_key
+            .as_deref()
+            .is_some_and(|key| key.trim().chars().count() < crate::secrets::MIN_KEY_CHARS)
+        {
+            return Err(ConfigError::Invalid {
+                key: "security.secret_key",
+                reason: format!(
+                    "must be at least {} characters (a random string)",
+                    crate::secrets::MIN_KEY_CHARS
+                ),
+            });
+        }
         if !(1..=MAX_MESSAGES_PER_PAGE).contains(&self.server.messages_per_page) {
             return Err(ConfigError::Invalid {
                 key: "server.messages_per_page",
@@ -1200,6 +1237,9 @@ impl fmt::Display for Settings {
         shown.tools.query_database_url = shown.tools.query_database_url.as_deref().map(redact_url);
         if shown.observability.metrics_token.is_some() {
             shown.observability.metrics_token = Some("***".into());
+        }
+        if shown.security.secret_key.is_some() {
+            shown.security.secret_key = Some("***".into());
         }
         match toml::to_string(&shown) {
             Ok(text) => f.write_str(&text),

@@ -17,6 +17,9 @@ pub enum AppError {
     ModelNotFound(String),
     #[error("Ollama answered with an error: {0}")]
     Ollama(String),
+    /// A model provider other than Ollama (OpenAI-compatible, Anthropic) failed.
+    #[error("the model provider {provider} answered with an error: {message}")]
+    Provider { provider: String, message: String },
     #[error("{0}")]
     Unavailable(String),
     /// The request conflicts with the current state (an answer is still being written).
@@ -58,7 +61,9 @@ impl AppError {
         match self {
             AppError::NotFound(_) | AppError::FeatureOff(_) => StatusCode::NOT_FOUND,
             AppError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::OllamaUnreachable { .. } | AppError::Ollama(_) => StatusCode::BAD_GATEWAY,
+            AppError::OllamaUnreachable { .. }
+            | AppError::Ollama(_)
+            | AppError::Provider { .. } => StatusCode::BAD_GATEWAY,
             AppError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -83,6 +88,7 @@ impl AppError {
             AppError::OllamaUnreachable { .. } => "ollama_unreachable",
             AppError::ModelNotFound(_) => "model_not_found",
             AppError::Ollama(_) => "ollama_error",
+            AppError::Provider { .. } => "provider_error",
             AppError::Unavailable(_) => "unavailable",
             AppError::Conflict(_) => "conflict",
             AppError::TooBusy { .. } => "too_busy",

@@ -43,6 +43,8 @@ pub mod observability;
 #[cfg(feature = "ssr")]
 pub mod periodic;
 #[cfg(feature = "ssr")]
+pub mod secrets;
+#[cfg(feature = "ssr")]
 pub mod security;
 #[cfg(feature = "ssr")]
 pub mod service;

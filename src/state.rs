@@ -39,6 +39,8 @@ pub struct AppState {
     pub outbound_policy: crate::net::OutboundPolicy,
     /// Models being pulled onto the Ollama servers from this instance.
     pub pulls: Arc<crate::service::model_admin::ModelPulls>,
+    /// Seals and opens the secrets the database keeps.
+    pub secrets: Arc<crate::secrets::SecretBox>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +62,21 @@ impl AppState {
         extra_tools: Toolbox,
     ) -> Result<AppState, crate::db::StoreError> {
         let store = crate::db::connect(&settings.database).await?;
+        let secrets = Arc::new(
+            crate::secrets::SecretBox::load(
+                settings.security.secret_key.as_deref(),
+                &settings.database.data_dir,
+            )
+            .await?,
+        );
+        secrets.verify_against(&store).await?;
+        let sealed = crate::webhooks::seal_stored_secrets(&store, &secrets).await?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "webhook secrets stored in plain text are now sealed"
+            );
+        }
         let limits = Limits::from_settings(&settings.generation);
         // A SQLite file has one server; rows it left streaming died with it. On PostgreSQL other
         // live instances may be writing: only rows whose heartbeat is stale are theirs no more.
@@ -108,6 +125,13 @@ impl AppState {
         generations.spawn_sweeper(std::time::Duration::from_millis(
             settings.generation.sweep_interval_ms,
         ));
+        ollama.load_providers(&store, &secrets).await?;
+        ollama.spawn_provider_refresh(
+            store.clone(),
+            secrets.clone(),
+            std::time::Duration::from_millis(settings.server.settings_refresh_ms.max(100)),
+            generations.shutdown_token(),
+        );
         ollama.spawn_health_checks(
             settings.ollama.health_interval(),
             generations.shutdown_token(),
@@ -139,6 +163,7 @@ impl AppState {
 
         crate::webhooks::spawn_deliverer(
             store.clone(),
+            secrets.clone(),
             settings.clone(),
             runtime.clone(),
             outbound_policy.client(settings.outbound.timeout()),
@@ -162,6 +187,7 @@ impl AppState {
             trusted_proxies,
             outbound_policy,
             pulls: Default::default(),
+            secrets,
         })
     }
 

@@ -30,6 +30,26 @@ use std::time::Duration;
 const BATCH: i64 = 200;
 
 /// The signature header of a body sent at `timestamp` (unix seconds).
+/// What a webhook's sealed secret is bound to (src/secrets.rs).
+pub fn secret_purpose(webhook: uuid::Uuid) -> String {
+    format!("webhook:{webhook}")
+}
+
+/// Seals the secrets of webhooks stored before secrets were sealed; how many.
+pub async fn seal_stored_secrets(
+    store: &SharedStore,
+    secrets: &crate::secrets::SecretBox,
+) -> Result<usize, sqlx::Error> {
+    let mut sealed = 0;
+    for (id, plain) in store.unsealed_webhook_secrets().await? {
+        let value = secrets.seal(&secret_purpose(id), &plain);
+        if store.seal_webhook_secret(id, &plain, &value).await? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
+}
+
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes a key of any length");
@@ -272,6 +292,7 @@ pub async fn attempt(
 pub async fn deliver_due(
     store: &SharedStore,
     client: &GuardedClient,
+    secrets: &crate::secrets::SecretBox,
     settings: &WebhookSettings,
     outbound: &crate::config::OutboundSettings,
 ) -> Result<usize, sqlx::Error> {
@@ -283,8 +304,21 @@ pub async fn deliver_due(
         .await?;
     let count = due.len();
     futures::stream::iter(due)
-        .for_each_concurrent(settings.concurrency, |delivery| async move {
-            let attempt = attempt(client, settings, outbound.max_response_bytes, &delivery).await;
+        .for_each_concurrent(settings.concurrency, |mut delivery| async move {
+            let purpose = secret_purpose(delivery.webhook_id);
+            let attempt = match secrets.open_or_legacy(&purpose, &delivery.secret) {
+                Ok(secret) => {
+                    delivery.secret = secret;
+                    attempt(client, settings, outbound.max_response_bytes, &delivery).await
+                }
+                // Not sent unsigned: the receiver would refuse it, or worse, accept it.
+                Err(error) => Attempt {
+                    response_status: None,
+                    error: Some(format!("not sent: {error}")),
+                    duration_ms: 0,
+                    retry_at: Some(None),
+                },
+            };
             crate::observability::webhook_attempt(match attempt.retry_at {
                 None => "delivered",
                 Some(Some(_)) => "retrying",
@@ -306,6 +340,7 @@ pub async fn deliver_due(
 /// `features.webhooks` is off, events are passed over and nothing is sent).
 pub fn spawn_deliverer(
     store: SharedStore,
+    secrets: std::sync::Arc<crate::secrets::SecretBox>,
     settings: crate::config::Settings,
     runtime: std::sync::Arc<crate::service::preferences::RuntimeSettings>,
     client: GuardedClient,
@@ -315,8 +350,9 @@ pub fn spawn_deliverer(
     let settings = std::sync::Arc::new(settings);
     let stopping = shutdown.clone();
     crate::periodic::every(interval, shutdown, move || {
-        let (store, settings, runtime, client, shutdown) = (
+        let (store, secrets, settings, runtime, client, shutdown) = (
             store.clone(),
+            secrets.clone(),
             settings.clone(),
             runtime.clone(),
             client.clone(),
@@ -332,7 +368,14 @@ pub fn spawn_deliverer(
             }
             if !switched_off {
                 loop {
-                    match deliver_due(&store, &client, &settings.webhooks, &settings.outbound).await
+                    match deliver_due(
+                        &store,
+                        &client,
+                        &secrets,
+                        &settings.webhooks,
+                        &settings.outbound,
+                    )
+                    .await
                     {
                         // A full batch: more may be due.
                         Ok(n)

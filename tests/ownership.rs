@@ -31,6 +31,8 @@ enum Kind {
     Token,
     Person,
     Session,
+    /// A model provider: the instance's, which only admins reach.
+    Provider,
 }
 
 /// Ids by kind.
@@ -93,6 +95,7 @@ fn slot(kind: Kind) -> &'static str {
         Kind::Token => "{TOKEN}",
         Kind::Person => "{PERSON}",
         Kind::Session => "{SESSION}",
+        Kind::Provider => "{PROVIDER}",
     }
 }
 
@@ -108,6 +111,24 @@ fn rest_cases() -> Vec<Case> {
             Person,
         ),
         rest(m("DELETE"), "/api/v1/tokens/{TOKEN}", None, Token),
+        rest(
+            m("PUT"),
+            "/api/v1/admin/providers/{PROVIDER}",
+            Some(json!({"name": "mine", "kind": "openai", "base_url": "http://spy.internal/v1"})),
+            Provider,
+        ),
+        rest(
+            m("DELETE"),
+            "/api/v1/admin/providers/{PROVIDER}",
+            None,
+            Provider,
+        ),
+        rest(
+            m("POST"),
+            "/api/v1/admin/providers/{PROVIDER}/check",
+            None,
+            Provider,
+        ),
         rest(
             m("DELETE"),
             "/api/v1/auth/sessions/{SESSION}",
@@ -338,6 +359,12 @@ fn server_fn_cases() -> Vec<Case> {
             Person,
         ),
         server_fn::<sf::accounts::RevokeApiToken>(&[("id", "{TOKEN}")], Token),
+        server_fn_json::<sf::ollama::SaveModelProvider>(
+            json!({"id": "{PROVIDER}", "input": {"name": "mine", "kind": "openai"}}),
+            Provider,
+        ),
+        server_fn::<sf::ollama::DeleteModelProvider>(&[("id", "{PROVIDER}")], Provider),
+        server_fn::<sf::ollama::CheckModelProvider>(&[("id", "{PROVIDER}")], Provider),
         server_fn::<sf::accounts::EndSession>(&[("id", "{SESSION}")], Session),
         server_fn::<sf::assistants::SetConversationAssistant>(
             &[
@@ -715,6 +742,21 @@ async fn make_things(app: &TestApp, person: &Person, name: &str) -> Ids {
         )
         .await;
     ids.insert(Kind::Token, vec![id(&token["id"])]);
+    // Only an admin can add one.
+    let provider = app
+        .at(Method::POST, "/api/v1/admin/providers")
+        .header(header::COOKIE, &person.cookie)
+        .json(&json!({"name": format!("{name}-cloud"), "kind": "openai",
+                      "base_url": "http://models.internal/v1", "api_key": format!("sk-{name}")}))
+        .send()
+        .await
+        .unwrap();
+    let providers = if provider.status().is_success() {
+        vec![id(&provider.json::<Value>().await.unwrap()["id"])]
+    } else {
+        Vec::new()
+    };
+    ids.insert(Kind::Provider, providers);
     let status = person.get(app, "/api/v1/auth/status").await;
     ids.insert(Kind::Person, vec![id(&status["person"]["id"])]);
     let sessions = person.get(app, "/api/v1/auth/sessions").await;
@@ -769,6 +811,7 @@ async fn snapshot(app: &TestApp, person: &Person, ids: &Ids) -> Value {
         "deliveries": deliveries,
         "tokens": person.get(app, "/api/v1/tokens").await,
         "people": person.get(app, "/api/v1/admin/people").await,
+        "providers": person.get(app, "/api/v1/admin/providers").await.as_array().map(|p| p.iter().map(|p| p["provider"].clone()).collect::<Vec<_>>()),
         "sessions": person.get(app, "/api/v1/auth/sessions").await.as_array().map(|s| s.iter().map(|s| s["id"].clone()).collect::<Vec<_>>()),
     })
 }

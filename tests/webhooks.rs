@@ -526,7 +526,63 @@ async fn each_person_has_their_own_webhooks(backend: Backend) {
     assert_eq!(status, 404);
 }
 
+/// Secrets are stored sealed; one stored in plain text by an older version still signs, and is
+/// sealed at the next start.
+async fn webhook_secrets_are_sealed_at_rest(backend: Backend) {
+    let app = webhook_app(backend, AuthMode::SingleUser).await;
+    let receiver = Receiver::start(0).await;
+    let made = register(&app, &receiver.url("/hook"), json!(["message_sent"])).await;
+    let id: uuid::Uuid = made["id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        app.state
+            .store
+            .unsealed_webhook_secrets()
+            .await
+            .unwrap()
+            .is_empty(),
+        "a new secret is stored sealed"
+    );
+
+    // As an older version stored it.
+    let plain = "whsec_stored_in_plain_text_by_an_older_version";
+    let owner = app.state.local_user.0;
+    assert!(app
+        .state
+        .store
+        .set_webhook_secret(owner, id, plain)
+        .await
+        .unwrap());
+    *receiver.state.secret.lock().unwrap() = plain.to_string();
+    let (_, message) = app.send_new("Before [tokens=2]").await;
+    app.follow(&message).await;
+    let received = receiver.wait_for(1).await;
+    assert!(received[0].signature_ok, "{received:?}");
+
+    let (db, fake) = app.shutdown().await;
+    let mut settings = common::test_settings(&db, &fake.url());
+    settings.outbound.allowed_hosts = vec!["localhost".into()];
+    settings.webhooks.poll_interval_ms = 50;
+    let app = TestApp::serve(db, fake, settings).await;
+    assert!(
+        app.state
+            .store
+            .unsealed_webhook_secrets()
+            .await
+            .unwrap()
+            .is_empty(),
+        "sealed at the start"
+    );
+    let (_, message) = app.send_new("After [tokens=2]").await;
+    app.follow(&message).await;
+    let received = receiver.wait_for(2).await;
+    assert!(
+        received[1].signature_ok,
+        "the same secret signs: {received:?}"
+    );
+}
+
 on_both_backends!(
+    webhook_secrets_are_sealed_at_rest,
     deliveries_are_signed_retried_logged_and_sent_again,
     a_receiver_that_keeps_failing_is_given_up_on,
     private_destinations_are_refused,

@@ -12,6 +12,7 @@ mod messages;
 mod models;
 mod openai;
 pub mod openapi;
+mod providers;
 mod settings;
 mod tools;
 mod webhooks;
@@ -53,6 +54,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/models", get(health::models))
         .route("/api/v1/models/{*model}", get(models::details))
         .route("/api/v1/admin/ollama", get(models::overview))
+        .route(
+            "/api/v1/admin/providers",
+            get(providers::list).post(providers::create),
+        )
+        .route(
+            "/api/v1/admin/providers/{id}",
+            axum::routing::put(providers::update).delete(providers::delete),
+        )
+        .route("/api/v1/admin/providers/{id}/check", post(providers::check))
         .route("/api/v1/admin/models/pull", post(models::pull))
         .route(
             "/api/v1/admin/models/pull/cancel",

@@ -6,6 +6,7 @@ pub mod conversation_settings;
 pub mod header;
 pub mod message;
 pub mod preferences;
+pub mod providers;
 pub mod quick_actions;
 pub mod sidebar;
 pub mod theme;

@@ -76,6 +76,8 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Query(#[from] sqlx::Error),
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretError),
 }
 
 /// A new message to store.
@@ -406,6 +408,7 @@ pub trait Store:
     + AccountStore
     + TokenStore
     + WebhookStore
+    + ProviderStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -1377,6 +1380,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod documents;
 mod postgres;
+pub mod providers;
 pub mod settings;
 mod sqlite;
 pub mod transfer;
@@ -1390,6 +1394,8 @@ pub use documents::{
     decode_vector, encode_vector, DocumentStore, FoundChunk, Inserted, NewFile, Scope, StoredFile,
 };
 use documents::{linked_files_sql, portable_documents, FILE_COLUMNS};
+use providers::portable_providers;
+pub use providers::ProviderStore;
 use settings::portable_settings;
 pub use settings::{SavedSetting, SettingStore};
 use transfer::portable_transfer;

@@ -65,6 +65,7 @@ portable_settings!(PostgresStore);
 portable_accounts!(PostgresStore);
 portable_tokens!(PostgresStore);
 portable_webhooks!(PostgresStore);
+portable_providers!(PostgresStore);
 
 portable_transfer!(PostgresStore);
 

@@ -191,6 +191,7 @@ portable_settings!(SqliteStore);
 portable_accounts!(SqliteStore);
 portable_tokens!(SqliteStore);
 portable_webhooks!(SqliteStore);
+portable_providers!(SqliteStore);
 
 portable_transfer!(SqliteStore);
 

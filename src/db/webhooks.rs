@@ -73,6 +73,17 @@ pub trait WebhookStore: Send + Sync {
 
     async fn delete_webhook(&self, owner: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
 
+    /// Webhooks whose secret was stored before secrets were sealed: (id, secret).
+    async fn unsealed_webhook_secrets(&self) -> Result<Vec<(Uuid, String)>, sqlx::Error>;
+
+    /// Replaces a secret stored in plain text by its sealed value, unless it changed since.
+    async fn seal_webhook_secret(
+        &self,
+        id: Uuid,
+        plain: &str,
+        sealed: &str,
+    ) -> Result<bool, sqlx::Error>;
+
     /// Enabled webhooks of people who are not disabled.
     async fn active_webhooks(&self) -> Result<Vec<Webhook>, sqlx::Error>;
 
@@ -185,6 +196,18 @@ macro_rules! portable_webhooks {
             async fn set_webhook_secret(&self, owner: Uuid, id: Uuid, secret: &str) -> Result<bool, sqlx::Error> {
                 sqlx::query("UPDATE webhooks SET secret = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4")
                     .bind(secret).bind(now()).bind(id).bind(owner)
+                    .execute(&self.pool).await
+                    .map(|r| r.rows_affected() == 1)
+            }
+
+            async fn unsealed_webhook_secrets(&self) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+                sqlx::query_as("SELECT id, secret FROM webhooks WHERE secret NOT LIKE 'sealed:v1:%'")
+                    .fetch_all(&self.pool).await
+            }
+
+            async fn seal_webhook_secret(&self, id: Uuid, plain: &str, sealed: &str) -> Result<bool, sqlx::Error> {
+                sqlx::query("UPDATE webhooks SET secret = $1 WHERE id = $2 AND secret = $3")
+                    .bind(sealed).bind(id).bind(plain)
                     .execute(&self.pool).await
                     .map(|r| r.rows_affected() == 1)
             }

@@ -18,11 +18,21 @@ pub struct NdjsonDecoder {
     buffer: Vec<u8>,
     /// Bytes of `buffer` already searched for a newline.
     scanned: usize,
+    /// Blank lines are returned too (as ""): server-sent events end at a blank line.
+    keep_blank: bool,
 }
 
 impl NdjsonDecoder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder for server-sent events: the same splitting, blank lines included.
+    pub fn keeping_blank_lines() -> Self {
+        NdjsonDecoder {
+            keep_blank: true,
+            ..Self::default()
+        }
     }
 
     /// Adds the bytes of one read.
@@ -48,6 +58,9 @@ impl NdjsonDecoder {
             self.scanned = 0;
             if let Some(line) = decode(&line[..end]) {
                 return Some(line);
+            }
+            if self.keep_blank {
+                return Some(Ok(String::new()));
             }
         }
     }

@@ -4,6 +4,8 @@
 //! Dropping a `ChatStream` closes the connection, which makes Ollama stop generating.
 
 use super::ndjson::{NdjsonDecoder, NdjsonError};
+use super::root_cause;
+use super::truncate;
 use crate::config::OllamaSettings;
 use crate::model::{GenerationOptions, ModelInfo, ToolCall};
 use bytes::Bytes;
@@ -31,6 +33,52 @@ pub enum OllamaError {
     Protocol(String),
     #[error("the connection to Ollama failed: {0}")]
     Transport(String),
+    /// A model provider other than Ollama (`provider` is its name) failed.
+    #[error("{provider}: {message}")]
+    Provider {
+        provider: String,
+        status: Option<u16>,
+        message: String,
+    },
+}
+
+impl OllamaError {
+    /// The same failure told as a model provider's (`provider`) rather than Ollama's; the
+    /// detail that is not shown (an OS error) is logged here.
+    pub fn from_provider(self, provider: &str) -> OllamaError {
+        let message = match self {
+            OllamaError::Provider { .. } => return self,
+            OllamaError::Api { status, message } => {
+                return OllamaError::Provider {
+                    provider: provider.to_string(),
+                    status: Some(status),
+                    message,
+                }
+            }
+            OllamaError::Unreachable { url, detail } => {
+                tracing::warn!(provider, %url, %detail, "model provider not reachable");
+                format!("not reachable at {url}")
+            }
+            OllamaError::ModelNotFound(model) => format!("model '{model}' not found"),
+            OllamaError::Stream(message) => message,
+            OllamaError::FirstTokenTimeout(after) => {
+                format!("no answer within {}s", after.as_secs_f64())
+            }
+            OllamaError::IdleTimeout(after) => {
+                format!("stopped sending for {}s", after.as_secs_f64())
+            }
+            OllamaError::Protocol(detail) => format!("sent something unreadable: {detail}"),
+            OllamaError::Transport(detail) => {
+                tracing::warn!(provider, %detail, "the connection to a model provider failed");
+                "the connection failed while it answered".to_string()
+            }
+        };
+        OllamaError::Provider {
+            provider: provider.to_string(),
+            status: None,
+            message,
+        }
+    }
 }
 
 impl From<OllamaError> for crate::error::AppError {
@@ -41,6 +89,17 @@ impl From<OllamaError> for crate::error::AppError {
                 url: crate::config::public_url(&url),
             },
             OllamaError::ModelNotFound(model) => AppError::ModelNotFound(model),
+            OllamaError::Provider {
+                provider,
+                status,
+                message,
+            } => AppError::Provider {
+                provider,
+                message: match status {
+                    Some(status) => format!("{status}: {message}"),
+                    None => message,
+                },
+            },
             // The detail (an OS error, an address) is logged where it happens, not shown.
             OllamaError::Transport(_) => {
                 AppError::Unavailable("the connection to Ollama failed while it answered".into())
@@ -302,13 +361,7 @@ pub struct OllamaServer {
 
 impl OllamaServer {
     pub fn new(url: &str, settings: &OllamaSettings) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .user_agent(concat!("ollamastack/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client has a valid static configuration");
+        let http = super::model_http_client(settings);
         OllamaServer {
             http,
             base_url: url.trim_end_matches('/').to_string(),
@@ -537,17 +590,14 @@ impl OllamaServer {
             Ok(result) => result.map_err(|e| self.send_error(e))?,
         };
         let response = check_status(response, Some(&request.model)).await?;
-        Ok(ChatStream {
-            body: Box::pin(response.bytes_stream()),
-            decoder: NdjsonDecoder::new(),
-            deadline: started + self.first_token_timeout,
-            first_token_timeout: self.first_token_timeout,
-            idle_timeout: self.idle_timeout,
-            got_first: false,
-            finished: false,
-            pending: Default::default(),
-            busy: None,
-        })
+        Ok(ChatStream::new(
+            Box::pin(response.bytes_stream()),
+            Box::new(OllamaWire),
+            None,
+            started,
+            self.first_token_timeout,
+            self.idle_timeout,
+        ))
     }
 }
 
@@ -591,21 +641,77 @@ async fn read_capped(response: reqwest::Response, cap: usize) -> Vec<u8> {
         .0
 }
 
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
+pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// Reads one wire format's lines (Ollama's NDJSON, or a provider's server-sent events) into
+/// events; `ChatStream` does the reading, the deadlines and the bookkeeping for all of them.
+pub(crate) trait WireParser: Send {
+    /// Reads one line (blank lines too when `blank_lines`); its events go to `out` in order.
+    /// True when the answer is finished.
+    fn line(
+        &mut self,
+        line: &str,
+        out: &mut std::collections::VecDeque<ChatEvent>,
+    ) -> Result<bool, OllamaError>;
+
+    /// The body ended without a finishing line: whether what came is still a whole answer
+    /// (its closing events then go to `out`).
+    fn ended(
+        &mut self,
+        _out: &mut std::collections::VecDeque<ChatEvent>,
+    ) -> Result<bool, OllamaError> {
+        Ok(false)
     }
-    cause.to_string()
+
+    /// Server-sent events end at a blank line; NDJSON skips them.
+    fn blank_lines(&self) -> bool {
+        false
+    }
 }
 
-type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+/// Ollama's `/api/chat` stream: one JSON object per line, the last with `done: true`.
+#[derive(Default)]
+struct OllamaWire;
+
+impl WireParser for OllamaWire {
+    fn line(
+        &mut self,
+        line: &str,
+        out: &mut std::collections::VecDeque<ChatEvent>,
+    ) -> Result<bool, OllamaError> {
+        let chunk: WireChunk = serde_json::from_str(line)
+            .map_err(|e| OllamaError::Protocol(format!("{e} in line {:?}", truncate(line, 200))))?;
+        if let Some(error) = chunk.error {
+            return Err(OllamaError::Stream(error));
+        }
+        if chunk.done {
+            out.push_back(ChatEvent::Done(chunk.done_info));
+            return Ok(true);
+        }
+        let Some(message) = chunk.message else {
+            return Ok(false);
+        };
+        if let Some(thinking) = message.thinking.filter(|t| !t.is_empty()) {
+            out.push_back(ChatEvent::Thinking(thinking));
+        }
+        if !message.content.is_empty() {
+            out.push_back(ChatEvent::Delta(message.content));
+        }
+        if let Some(calls) = message.tool_calls.filter(|calls| !calls.is_empty()) {
+            out.push_back(ChatEvent::ToolCalls(calls));
+        }
+        Ok(false)
+    }
+}
 
 /// A streamed answer. `next` is cancel-safe: its deadlines are absolute, so racing it against
 /// other work in `select!` never extends a timeout, and bytes already read are kept.
 pub struct ChatStream {
     body: ByteStream,
     decoder: NdjsonDecoder,
+    parser: Box<dyn WireParser>,
+    /// The provider answering, when it is not Ollama: errors name it.
+    provider: Option<String>,
     deadline: Instant,
     first_token_timeout: Duration,
     idle_timeout: Duration,
@@ -619,19 +725,55 @@ pub struct ChatStream {
 }
 
 impl ChatStream {
+    /// A stream over `body` read by `parser`, started at `started` (the first-token deadline
+    /// counts from there).
+    pub(crate) fn new(
+        body: ByteStream,
+        parser: Box<dyn WireParser>,
+        provider: Option<String>,
+        started: Instant,
+        first_token_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> ChatStream {
+        let decoder = if parser.blank_lines() {
+            NdjsonDecoder::keeping_blank_lines()
+        } else {
+            NdjsonDecoder::new()
+        };
+        ChatStream {
+            body,
+            decoder,
+            parser,
+            provider,
+            deadline: started + first_token_timeout,
+            first_token_timeout,
+            idle_timeout,
+            got_first: false,
+            finished: false,
+            pending: Default::default(),
+            busy: None,
+        }
+    }
+
     /// The next piece of the answer; `Ok(None)` after the closing line.
     pub async fn next(&mut self) -> Result<Option<ChatEvent>, OllamaError> {
-        if let Some(event) = self.pending.pop_front() {
-            return Ok(Some(event));
+        let result = self.next_event().await;
+        match (&self.provider, result) {
+            (Some(provider), Err(error)) => Err(error.from_provider(provider)),
+            (_, result) => result,
         }
-        if self.finished {
-            return Ok(None);
-        }
+    }
+
+    async fn next_event(&mut self) -> Result<Option<ChatEvent>, OllamaError> {
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(Some(event));
+            }
+            if self.finished {
+                return Ok(None);
+            }
             if let Some(line) = self.decoder.next_line() {
-                if let Some(event) = self.parse(line)? {
-                    return Ok(Some(event));
-                }
+                self.read_line(line)?;
                 continue;
             }
             match tokio::time::timeout_at(self.deadline, self.body.next()).await {
@@ -648,57 +790,31 @@ impl ChatStream {
                 Ok(Some(Err(error))) => return Err(OllamaError::Transport(root_cause(&error))),
                 Ok(None) => {
                     if let Some(line) = self.decoder.finish() {
-                        if let Some(event) = self.parse(line)? {
-                            return Ok(Some(event));
-                        }
+                        self.read_line(line)?;
                     }
-                    return Err(OllamaError::Protocol(
-                        "the stream ended before the answer was done".into(),
-                    ));
+                    if !self.finished && self.parser.ended(&mut self.pending)? {
+                        self.finished = true;
+                    }
+                    if !self.finished {
+                        return Err(OllamaError::Protocol(
+                            "the stream ended before the answer was done".into(),
+                        ));
+                    }
                 }
             }
         }
     }
 
-    fn parse(
-        &mut self,
-        line: Result<String, NdjsonError>,
-    ) -> Result<Option<ChatEvent>, OllamaError> {
+    fn read_line(&mut self, line: Result<String, NdjsonError>) -> Result<(), OllamaError> {
         let line = line.map_err(|e| OllamaError::Protocol(e.to_string()))?;
-        let chunk: WireChunk = serde_json::from_str(&line).map_err(|e| {
-            OllamaError::Protocol(format!("{e} in line {:?}", truncate(&line, 200)))
-        })?;
-        if let Some(error) = chunk.error {
-            return Err(OllamaError::Stream(error));
+        if self.parser.line(&line, &mut self.pending)? {
+            self.finished = true;
         }
-        if !self.got_first {
+        if !self.got_first && !line.is_empty() {
             self.got_first = true;
             self.deadline = Instant::now() + self.idle_timeout;
         }
-        if chunk.done {
-            self.finished = true;
-            return Ok(Some(ChatEvent::Done(chunk.done_info)));
-        }
-        let Some(message) = chunk.message else {
-            return Ok(None);
-        };
-        if let Some(thinking) = message.thinking.filter(|t| !t.is_empty()) {
-            self.pending.push_back(ChatEvent::Thinking(thinking));
-        }
-        if !message.content.is_empty() {
-            self.pending.push_back(ChatEvent::Delta(message.content));
-        }
-        if let Some(calls) = message.tool_calls.filter(|calls| !calls.is_empty()) {
-            self.pending.push_back(ChatEvent::ToolCalls(calls));
-        }
-        Ok(self.pending.pop_front())
-    }
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
+        Ok(())
     }
 }
 
@@ -713,17 +829,14 @@ mod tests {
             .chunks(piece)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        ChatStream {
-            body: Box::pin(futures::stream::iter(reads)),
-            decoder: NdjsonDecoder::new(),
-            deadline: Instant::now() + Duration::from_secs(5),
-            first_token_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(5),
-            got_first: false,
-            finished: false,
-            pending: Default::default(),
-            busy: None,
-        }
+        ChatStream::new(
+            Box::pin(futures::stream::iter(reads)),
+            Box::new(OllamaWire),
+            None,
+            Instant::now(),
+            Duration::from_secs(5),
+            Duration::from_secs(5),
+        )
     }
 
     async fn events(body: &str, piece: usize) -> Vec<ChatEvent> {

@@ -19,6 +19,9 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct OllamaClient {
     pool: Arc<Pool>,
+    /// Providers besides Ollama: a model named `<provider>/<model>` goes to its provider.
+    providers: Arc<super::providers::Providers>,
+    settings: Arc<OllamaSettings>,
 }
 
 impl std::fmt::Debug for OllamaClient {
@@ -183,7 +186,59 @@ impl OllamaClient {
                 members,
                 next: AtomicUsize::new(0),
             }),
+            providers: Default::default(),
+            settings: Arc::new(settings.clone()),
         }
+    }
+
+    /// The providers besides Ollama this client routes to.
+    pub fn providers(&self) -> &super::providers::Providers {
+        &self.providers
+    }
+
+    /// Reads the providers from the database again (after a change, or another instance's);
+    /// a new or changed provider is checked before this returns.
+    pub async fn reload_providers(
+        &self,
+        store: &crate::db::SharedStore,
+        secrets: &crate::secrets::SecretBox,
+    ) -> Result<(), sqlx::Error> {
+        self.providers
+            .reload(store, secrets, &self.settings, true)
+            .await
+    }
+
+    /// `reload_providers` that checks new providers in the background (at start, so that a
+    /// slow provider does not delay it).
+    pub async fn load_providers(
+        &self,
+        store: &crate::db::SharedStore,
+        secrets: &crate::secrets::SecretBox,
+    ) -> Result<(), sqlx::Error> {
+        self.providers
+            .reload(store, secrets, &self.settings, false)
+            .await
+    }
+
+    /// Re-reads the providers every `interval` until `shutdown` (changes made on another
+    /// instance arrive this way).
+    pub fn spawn_provider_refresh(
+        &self,
+        store: crate::db::SharedStore,
+        secrets: Arc<crate::secrets::SecretBox>,
+        interval: Duration,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        let client = self.clone();
+        crate::periodic::every(interval, shutdown, move || {
+            let (client, store, secrets) = (client.clone(), store.clone(), secrets.clone());
+            async move {
+                if let Err(error) = client.load_providers(&store, &secrets).await {
+                    tracing::warn!(%error, "reading the model providers failed; trying again");
+                }
+                ControlFlow::Continue(())
+            }
+        });
     }
 
     /// The first server's URL (the only one without a pool); for messages, with credentials
@@ -212,7 +267,7 @@ impl OllamaClient {
         crate::periodic::every(interval, shutdown, move || {
             let client = client.clone();
             async move {
-                client.check_now().await;
+                tokio::join!(client.check_now(), client.providers.check_now());
                 ControlFlow::Continue(())
             }
         });
@@ -283,6 +338,9 @@ impl OllamaClient {
     /// before the stream is handed back, so a server that fails before answering (down, out of
     /// memory, stuck loading) is replaced by the next one without the caller seeing it.
     pub async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, OllamaError> {
+        if let Some((provider, model)) = self.providers.route(&request.model) {
+            return provider.chat_stream(request, &model).await;
+        }
         self.first_success(Some(&request.model), |member| async move {
             let busy = Busy::new(&member);
             let mut stream = member.server.chat_stream(request).await?;
@@ -297,6 +355,9 @@ impl OllamaClient {
 
     /// A model's details, from a server that has it.
     pub async fn show(&self, model: &str) -> Result<ModelShow, OllamaError> {
+        if let Some((provider, _)) = self.providers.route(model) {
+            return Ok(provider.show());
+        }
         self.first_success(Some(model), |member| async move {
             member.server.show(model).await
         })
@@ -310,6 +371,13 @@ impl OllamaClient {
         inputs: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Vec<f32>>, OllamaError> {
+        if let Some((provider, _)) = self.providers.route(model) {
+            return Err(OllamaError::Provider {
+                provider: provider.provider.name.clone(),
+                status: None,
+                message: "embeddings come from Ollama's models only".into(),
+            });
+        }
         self.first_success(Some(model), |member| async move {
             let _busy = Busy::new(&member);
             member.server.embed(model, inputs, timeout).await
@@ -393,9 +461,23 @@ impl OllamaClient {
         }
     }
 
-    /// The models that can chat on any server that is up, each once. Servers taken for down
-    /// are asked only when no other answers (one may have come back since).
+    /// The models that can chat: Ollama's (see `list_ollama_models`), then the providers'.
+    /// With Ollama down, the providers' models are still listed when there are any.
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, OllamaError> {
+        let provided = self.providers.models();
+        match self.list_ollama_models().await {
+            Ok(mut models) => {
+                models.extend(provided);
+                Ok(models)
+            }
+            Err(_) if !provided.is_empty() => Ok(provided),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The models that can chat on any Ollama server that is up, each once. Servers taken for
+    /// down are asked only when no other answers (one may have come back since).
+    pub async fn list_ollama_models(&self) -> Result<Vec<ModelInfo>, OllamaError> {
         let (down, up): (Vec<&Arc<Member>>, Vec<&Arc<Member>>) = self
             .pool
             .members

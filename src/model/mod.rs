@@ -5,11 +5,13 @@ mod accounts;
 mod analytics;
 mod documents;
 mod preferences;
+mod providers;
 mod webhooks;
 pub use accounts::*;
 pub use analytics::*;
 pub use documents::*;
 pub use preferences::*;
+pub use providers::*;
 pub use webhooks::*;
 
 use chrono::{DateTime, Utc};
@@ -684,6 +686,9 @@ pub struct ModelsOverview {
     pub servers: Vec<OllamaServerStatus>,
     pub models: Vec<ModelDetails>,
     pub pulls: Vec<ModelPull>,
+    /// Providers besides Ollama (OpenAI-compatible, Anthropic) and their models.
+    #[serde(default)]
+    pub providers: Vec<ProviderStatus>,
 }
 
 /// One event of a generation's live stream (the `data` of a server-sent event).

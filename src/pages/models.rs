@@ -1,5 +1,6 @@
 //! Models and servers (admins): each Ollama server of the pool with its state, every model in
-//! detail with Delete, and pulling a model with a live progress bar.
+//! detail with Delete, pulling a model with a live progress bar, and the providers besides
+//! Ollama.
 
 use crate::model::{ModelDetails, ModelPull, ModelsOverview, OllamaServerStatus, PullState};
 use crate::server_fns::ollama::{cancel_model_pull, delete_model, get_models_overview, pull_model};
@@ -39,6 +40,7 @@ fn ModelsAdmin(initial: ModelsOverview) -> impl IntoView {
     let servers = RwSignal::new(initial.servers);
     let models = RwSignal::new(initial.models);
     let pulls = RwSignal::new(initial.pulls);
+    let providers = RwSignal::new(initial.providers);
     let error = RwSignal::new(None::<String>);
     let reload = move || {
         spawn_local(async move {
@@ -47,6 +49,7 @@ fn ModelsAdmin(initial: ModelsOverview) -> impl IntoView {
                     servers.set(o.servers);
                     models.set(o.models);
                     pulls.set(o.pulls);
+                    providers.set(o.providers);
                 }
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -64,6 +67,10 @@ fn ModelsAdmin(initial: ModelsOverview) -> impl IntoView {
             <h2 id="pull-heading" class="mb-2 font-medium">"Pull a model"</h2>
             <PullForm pulls error/>
             <PullList pulls error/>
+        </section>
+        <section class="mb-6" aria-labelledby="providers-heading">
+            <h2 id="providers-heading" class="mb-2 font-medium">"Other providers"</h2>
+            <crate::components::providers::ProvidersSection providers error reload/>
         </section>
         <section aria-labelledby="models-heading">
             <h2 id="models-heading" class="mb-2 font-medium">"Models"</h2>

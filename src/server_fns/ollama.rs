@@ -3,6 +3,7 @@
 use crate::error::AppError;
 use crate::model::{ModelPull, ModelsOverview, OllamaStatus};
 use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
 
 /// Whether Ollama answers, where the server looked, and the models it serves.
 #[server]
@@ -45,4 +46,34 @@ pub async fn cancel_model_pull(model: String) -> Result<ModelPull, AppError> {
 pub async fn delete_model(model: String) -> Result<(), AppError> {
     let state = super::app_state()?;
     crate::service::model_admin::delete_model(&state, &super::me()?, &model).await
+}
+
+/// Adds a model provider (`id` none) or changes one (admins); the key, when given, is sealed.
+#[server(endpoint = "save_model_provider", input = Json)]
+pub async fn save_model_provider(
+    id: Option<uuid::Uuid>,
+    input: crate::model::ProviderInput,
+) -> Result<crate::model::ModelProvider, AppError> {
+    let state = super::app_state()?;
+    let me = super::me()?;
+    match id {
+        None => crate::service::providers::add_provider(&state, &me, input).await,
+        Some(id) => crate::service::providers::update_provider(&state, &me, id, input).await,
+    }
+}
+
+/// Deletes a model provider (admins).
+#[server(endpoint = "delete_model_provider")]
+pub async fn delete_model_provider(id: uuid::Uuid) -> Result<(), AppError> {
+    let state = super::app_state()?;
+    crate::service::providers::delete_provider(&state, &super::me()?, id).await
+}
+
+/// Asks a provider for its models now (admins).
+#[server(endpoint = "check_model_provider")]
+pub async fn check_model_provider(
+    id: uuid::Uuid,
+) -> Result<crate::model::ProviderStatus, AppError> {
+    let state = super::app_state()?;
+    crate::service::providers::check_provider(&state, &super::me()?, id).await
 }

@@ -12,6 +12,7 @@ pub mod model_admin;
 mod models;
 pub mod preferences;
 mod prompt;
+pub mod providers;
 pub mod transfer;
 mod validation;
 pub mod webhooks;

@@ -56,9 +56,15 @@ impl ModelPulls {
 /// The admin's page in one read: servers (checked now), models in detail, pulls.
 pub async fn models_overview(state: &AppState, person: &Person) -> AppResult<ModelsOverview> {
     require_admin(person)?;
-    state.ollama.check_now().await;
+    let (_, providers) = tokio::join!(
+        state.ollama.check_now(),
+        super::providers::list_providers(state, person)
+    );
+    let providers = providers?;
     let servers = state.ollama.servers();
-    let models = if servers.iter().any(|s| s.up == Some(true)) {
+    let models = if servers.iter().any(|s| s.up == Some(true))
+        || providers.iter().any(|p| !p.models.is_empty())
+    {
         let listed = state.ollama.list_models().await?;
         let shows = futures::future::join_all(listed.iter().map(|m| state.ollama.show(&m.name)));
         let shows = shows.await;
@@ -74,6 +80,7 @@ pub async fn models_overview(state: &AppState, person: &Person) -> AppResult<Mod
         servers,
         models,
         pulls: state.pulls.list(),
+        providers,
     })
 }
 
@@ -129,6 +136,17 @@ fn details(
 
 /// A model name as Ollama accepts one (`namespace/name:tag`, a registry host allowed); what
 /// else would be sent into URLs and logs is refused here.
+/// Pulling and deleting are Ollama's: a provider's models are its own.
+fn not_a_providers(state: &AppState, model: &str) -> AppResult<()> {
+    match state.ollama.providers().route(model) {
+        Some((provider, _)) => Err(AppError::InvalidInput(format!(
+            "{model} is a model of the provider {}: it is not pulled or deleted here",
+            provider.provider.name
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub fn valid_model_name(name: &str) -> AppResult<String> {
     let name = name.trim();
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/');
@@ -151,6 +169,7 @@ pub fn valid_model_name(name: &str) -> AppResult<String> {
 pub async fn start_pull(state: &AppState, person: &Person, name: &str) -> AppResult<ModelPull> {
     require_admin(person)?;
     let model = valid_model_name(name)?;
+    not_a_providers(state, &model)?;
     let servers = state.ollama.servers();
     if servers.iter().all(|s| s.up == Some(false)) {
         return Err(AppError::OllamaUnreachable {
@@ -328,6 +347,7 @@ pub async fn cancel_pull(state: &AppState, person: &Person, name: &str) -> AppRe
 pub async fn delete_model(state: &AppState, person: &Person, name: &str) -> AppResult<()> {
     require_admin(person)?;
     let model = valid_model_name(name)?;
+    not_a_providers(state, &model)?;
     state.ollama.delete(&model).await?;
     tracing::info!(model = %model, by = %person.username, "deleted a model");
     Ok(())

@@ -106,11 +106,15 @@ pub async fn create_webhook(
     }
     let now = chrono::Utc::now();
     let secret = new_secret();
+    let id = Uuid::now_v7();
+    let sealed = state
+        .secrets
+        .seal(&crate::webhooks::secret_purpose(id), &secret);
     let webhook = state
         .store
         .insert_webhook(
             &Webhook {
-                id: Uuid::now_v7(),
+                id,
                 owner_id: person.id,
                 url,
                 events,
@@ -120,7 +124,7 @@ pub async fn create_webhook(
                 created_at: now,
                 updated_at: now,
             },
-            &secret,
+            &sealed,
         )
         .await?;
     Ok(NewWebhookSecret { secret, webhook })
@@ -169,9 +173,12 @@ pub async fn rotate_secret(
 ) -> AppResult<NewWebhookSecret> {
     let webhook = get_webhook(state, person, id).await?;
     let secret = new_secret();
+    let sealed = state
+        .secrets
+        .seal(&crate::webhooks::secret_purpose(id), &secret);
     if !state
         .store
-        .set_webhook_secret(person.id, id, &secret)
+        .set_webhook_secret(person.id, id, &sealed)
         .await?
     {
         return Err(AppError::NotFound("webhook".into()));

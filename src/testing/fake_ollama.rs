@@ -427,7 +427,7 @@ fn knows(models: &[String], name: &str) -> bool {
 }
 
 /// The `[call=NAME {JSON}]` switches of a prompt: (tool name, arguments).
-fn tool_call_switches(prompt: &str) -> Vec<(String, Value)> {
+pub(crate) fn tool_call_switches(prompt: &str) -> Vec<(String, Value)> {
     let mut calls = Vec::new();
     let mut rest = prompt;
     while let Some(start) = rest.find("[call=") {
@@ -444,7 +444,7 @@ fn tool_call_switches(prompt: &str) -> Vec<(String, Value)> {
 }
 
 /// A number after `[key=` in the prompt.
-fn switch(prompt: &str, key: &str) -> Option<u64> {
+pub(crate) fn switch(prompt: &str, key: &str) -> Option<u64> {
     let start = prompt.find(&format!("[{key}="))? + key.len() + 2;
     let end = prompt[start..].find(']')? + start;
     prompt[start..end].parse().ok()

@@ -70,6 +70,8 @@ pub const SERVER_TABLES: &[&str] = &[
     "webhooks",
     "webhook_deliveries",
     "webhook_fanout",
+    "model_providers",
+    "secret_key_checks",
     "_sqlx_migrations",
     "sqlite_master",
     "sqlite_schema",

@@ -91,6 +91,9 @@ impl TestDb {
     pub fn settings(&self) -> ollamastack::config::DatabaseSettings {
         ollamastack::config::DatabaseSettings {
             url: Some(self.url.clone()),
+            // The secret key file: the test's own, shared by its instances (as a deployment's
+            // instances share one key).
+            data_dir: self.files_dir.join("data"),
             ..Default::default()
         }
     }
