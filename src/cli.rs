@@ -71,7 +71,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn migrate(settings: Settings) -> ExitCode {
-    crate::telemetry::init(&settings.log);
+    let _telemetry = crate::telemetry::init(&settings);
     match crate::db::connect(&settings.database).await {
         Ok(store) => {
             println!(

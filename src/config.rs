@@ -453,6 +453,15 @@ pub struct ObservabilitySettings {
     /// A bearer token `/metrics` asks for; when unset it answers only requests from this
     /// machine (loopback).
     pub metrics_token: Option<String>,
+    /// Where traces go (OTLP over HTTP, protobuf), the whole URL such as
+    /// `http://collector:4318/v1/traces`. Unset: no traces are exported.
+    pub otlp_endpoint: Option<String>,
+    /// Headers sent with each export (an API key of the tracing service); redacted in logs.
+    pub otlp_headers: std::collections::BTreeMap<String, String>,
+    /// The share of traces kept, 0 to 1 (a trace its caller sampled is always kept).
+    pub trace_sample_ratio: f64,
+    /// `service.name` of the traces.
+    pub service_name: String,
 }
 
 impl Default for ObservabilitySettings {
@@ -460,6 +469,10 @@ impl Default for ObservabilitySettings {
         ObservabilitySettings {
             metrics: true,
             metrics_token: None,
+            otlp_endpoint: None,
+            otlp_headers: Default::default(),
+            trace_sample_ratio: 1.0,
+            service_name: "ollamastack".into(),
         }
     }
 }
@@ -469,6 +482,16 @@ impl fmt::Debug for ObservabilitySettings {
         f.debug_struct("ObservabilitySettings")
             .field("metrics", &self.metrics)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
+            .field(
+                "otlp_endpoint",
+                &self.otlp_endpoint.as_deref().map(redact_url),
+            )
+            .field(
+                "otlp_headers",
+                &self.otlp_headers.keys().collect::<Vec<_>>(),
+            )
+            .field("trace_sample_ratio", &self.trace_sample_ratio)
+            .field("service_name", &self.service_name)
             .finish()
     }
 }
@@ -677,6 +700,19 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_OUTBOUND_TIMEOUT_MS", "outbound.timeout_ms"),
     ("OLLAMASTACK_METRICS", "observability.metrics (true/false)"),
     ("OLLAMASTACK_METRICS_TOKEN", "observability.metrics_token"),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "observability.otlp_endpoint (the collector's base URL; /v1/traces is added)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "observability.otlp_endpoint (the whole URL; wins over the one above)",
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "observability.otlp_headers (key=value,key=value)",
+    ),
+    ("OTEL_SERVICE_NAME", "observability.service_name"),
     (
         "OLLAMASTACK_SECRET_KEY",
         "security.secret_key (seals stored API keys and webhook secrets)",
@@ -916,6 +952,26 @@ impl Settings {
         set!("OLLAMASTACK_METRICS" => self.observability.metrics);
         set!("OLLAMASTACK_METRICS_TOKEN" => some self.observability.metrics_token);
         set!("OLLAMASTACK_SECRET_KEY" => some self.security.secret_key);
+        if let Some(base) = lookup("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.trim().is_empty()) {
+            self.observability.otlp_endpoint =
+                Some(format!("{}/v1/traces", base.trim().trim_end_matches('/')));
+        }
+        set!("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => some self.observability.otlp_endpoint);
+        if let Some(v) = lookup("OTEL_EXPORTER_OTLP_HEADERS") {
+            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+                let Some((key, value)) = pair.split_once('=') else {
+                    return Err(ConfigError::Env {
+                        name: "OTEL_EXPORTER_OTLP_HEADERS",
+                        value: "<redacted>".into(),
+                        reason: "each header is key=value".into(),
+                    });
+                };
+                self.observability
+                    .otlp_headers
+                    .insert(key.trim().to_string(), value.trim().to_string());
+            }
+        }
+        set!("OTEL_SERVICE_NAME" => self.observability.service_name);
         set!("OLLAMASTACK_RATE_PER_MINUTE" => self.limits.per_minute);
         set!("OLLAMASTACK_RATE_PER_HOUR" => self.limits.per_hour);
         set!("OLLAMASTACK_MAX_STREAMS_PER_PERSON" => self.limits.max_streams_per_person);
@@ -1012,6 +1068,33 @@ impl Settings {
         self.preferences()
             .validate()
             .map_err(|e| ConfigError::Preference(e.to_string()))?;
+        if let Some(endpoint) = &self.observability.otlp_endpoint {
+            match reqwest::Url::parse(endpoint) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "observability.otlp_endpoint",
+                        reason: format!("{:?} is not an http(s) URL", redact_url(endpoint)),
+                    })
+                }
+            }
+        }
+        for (name, value) in &self.observability.otlp_headers {
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(value).is_err()
+            {
+                return Err(ConfigError::Invalid {
+                    key: "observability.otlp_headers",
+                    reason: format!("{name:?} is not a valid HTTP header"),
+                });
+            }
+        }
+        if !(0.0..=1.0).contains(&self.observability.trace_sample_ratio) {
+            return Err(ConfigError::Invalid {
+                key: "observability.trace_sample_ratio",
+                reason: "must be from 0 to 1".into(),
+            });
+        }
         if self
             .security
             .secret_key
@@ -1238,6 +1321,11 @@ impl fmt::Display for Settings {
         if shown.observability.metrics_token.is_some() {
             shown.observability.metrics_token = Some("***".into());
         }
+        shown.observability.otlp_endpoint =
+            shown.observability.otlp_endpoint.as_deref().map(redact_url);
+        for value in shown.observability.otlp_headers.values_mut() {
+            *value = "***".into();
+        }
         if shown.security.secret_key.is_some() {
             shown.security.secret_key = Some("***".into());
         }
@@ -1303,9 +1391,17 @@ mod tests {
         settings.database.url = Some("postgres://app:hunter2@db:5432/ollamastack".into());
         settings.ollama.url = "http://user:s3cret@gpu-box:11434".into();
         settings.tools.query_database_url = Some("postgres://reader:r3ader@db/ollamastack".into());
+        settings.security.secret_key = Some("k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y-k3y".into());
+        settings
+            .observability
+            .otlp_headers
+            .insert("x-honeycomb-team".into(), "t0ken".into());
         let shown = settings.to_string();
         assert!(
-            !shown.contains("hunter2") && !shown.contains("r3ader"),
+            !shown.contains("hunter2")
+                && !shown.contains("r3ader")
+                && !shown.contains("k3y")
+                && !shown.contains("t0ken"),
             "{shown}"
         );
         let debugged = format!("{settings:?}");
@@ -1320,6 +1416,46 @@ mod tests {
             shown.contains("postgres://app:***@db:5432/ollamastack"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn opentelemetrys_environment_variables_set_the_trace_export() {
+        let env: std::collections::HashMap<&str, &str> = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-key=abc, x-team=ops"),
+            ("OTEL_SERVICE_NAME", "chat-eu"),
+        ]
+        .into_iter()
+        .collect();
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| env.get(name).map(|v| v.to_string()))
+            .unwrap();
+        let observability = &settings.observability;
+        assert_eq!(
+            observability.otlp_endpoint.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        assert_eq!(observability.otlp_headers["x-key"], "abc");
+        assert_eq!(observability.otlp_headers["x-team"], "ops");
+        assert_eq!(observability.service_name, "chat-eu");
+        // The signal's own variable is the whole URL, and wins.
+        let mut settings = Settings::default();
+        settings
+            .apply_env(|name| match name {
+                "OTEL_EXPORTER_OTLP_ENDPOINT" => Some("http://a:4318".into()),
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => Some("https://b/traces".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            settings.observability.otlp_endpoint.as_deref(),
+            Some("https://b/traces")
+        );
+        let bad = Settings::default().apply_env(|name| {
+            (name == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").then(|| "collector:4318".into())
+        });
+        assert!(bad.is_err(), "not a URL");
     }
 
     #[test]

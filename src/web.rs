@@ -58,7 +58,10 @@ pub fn app(state: AppState) -> Router {
         // A feature switched off takes its routes with it.
         .layer(middleware::from_fn_with_state(state.clone(), feature_gate))
         // Pages are rendered with the person's settings (theme, layout, features).
-        .layer(middleware::from_fn_with_state(state.clone(), load_preferences))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            load_preferences,
+        ))
         // No page render may hang for ever.
         .layer(middleware::from_fn_with_state(
             Duration::from_millis(state.settings.server.page_timeout_ms),
@@ -77,15 +80,29 @@ pub fn app(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                    let id = request
-                        .extensions()
-                        .get::<RequestId>()
-                        .and_then(|id| id.header_value().to_str().ok())
-                        .unwrap_or("-");
-                    // The path only: a query string may carry something private.
-                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path(), person = tracing::field::Empty)
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                        let id = request
+                            .extensions()
+                            .get::<RequestId>()
+                            .and_then(|id| id.header_value().to_str().ok())
+                            .unwrap_or("-");
+                        // The path only: a query string may carry something private.
+                        // `otel.*` and `http.*` name it for traces (a low-cardinality name; the path
+                        // is an attribute).
+                        tracing::info_span!(
+                            "request",
+                            id,
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                            person = tracing::field::Empty,
+                            otel.name = %format_args!("HTTP {}", request.method()),
+                            otel.kind = "server",
+                            http.response.status_code = tracing::field::Empty,
+                            otel.status_code = tracing::field::Empty,
+                        )
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn_with_state(
                     ResponseHeaders::from_settings(&state.settings.server),
@@ -482,6 +499,11 @@ async fn finish_response(
         response.headers_mut().insert(name.clone(), value.clone());
     }
     let status = response.status().as_u16();
+    let span = tracing::Span::current();
+    span.record("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
     if is_probe(&path) {
         tracing::debug!(%method, %path, status, duration_ms = ms, request_id = %id, "request");
     } else {
@@ -578,7 +600,13 @@ pub async fn serve(
 /// Serves with `settings` (already checked): logs, database, then serve until SIGINT or
 /// SIGTERM.
 pub async fn serve_with(settings: Settings) -> ExitCode {
-    crate::telemetry::init(&settings.log);
+    let telemetry = crate::telemetry::init(&settings);
+    let code = serve_until_stopped(settings).await;
+    telemetry.shutdown().await;
+    code
+}
+
+async fn serve_until_stopped(settings: Settings) -> ExitCode {
     tracing::info!("settings:\n{settings}");
     let addr = settings.server.addr;
     let grace = Duration::from_millis(settings.generation.shutdown_grace_ms);

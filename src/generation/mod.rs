@@ -437,10 +437,25 @@ impl Generations {
         let current = Arc::new(Mutex::new(live.clone()));
         let this = self.clone();
         let run_current = current.clone();
-        self.spawn_guarded(current, admission, async move {
-            this.run(live, job.request, job.tool_mode, run_current)
-                .await;
-        });
+        // A child of the request that started it (in traces), though it outlives it.
+        let span = tracing::info_span!(
+            "generation",
+            model = %job.request.model,
+            conversation = %live.conversation_id,
+            message = %live.message_id,
+            tools = job.request.tools.len(),
+        );
+        self.spawn_guarded(
+            current,
+            admission,
+            tracing::Instrument::instrument(
+                async move {
+                    this.run(live, job.request, job.tool_mode, run_current)
+                        .await;
+                },
+                span,
+            ),
+        );
         true
     }
 
