@@ -36,3 +36,35 @@ test("an admin pulls a model with progress, sees its details, and deletes it", a
   await row.getByTestId("model-delete").click();
   await expect(row).toHaveCount(0);
 });
+
+// Another provider: the key goes in through a password field and never comes back to the page
+// (not after saving, not after a reload, not in the form when changing it). The address has
+// nothing listening, so the provider is shown down with the reason.
+test("an admin adds a provider whose key is never shown again, then deletes it", async ({ page }) => {
+  const key = "sk-e2e-never-shown-0123456789";
+  await page.goto("/admin/models");
+  await waitForHydration(page);
+  await page.getByTestId("provider-name").fill("e2e-cloud");
+  await page.getByTestId("provider-url").fill("http://127.0.0.1:9/v1");
+  await page.getByTestId("provider-key").fill(key);
+  await page.getByTestId("provider-save").click();
+  const row = page.locator('[data-testid="provider"][data-name="e2e-cloud"]');
+  await expect(row).toBeVisible();
+  await expect(row).toContainText("key set");
+  await expect(row.getByTestId("provider-state")).toHaveText("Down");
+  await expect(row.getByRole("alert")).toContainText("not reachable");
+  await expect(page.getByTestId("provider-key")).toHaveValue("");
+  expect(await page.content()).not.toContain(key);
+
+  await page.reload();
+  await waitForHydration(page);
+  expect(await page.content()).not.toContain(key);
+  await row.getByTestId("provider-edit").click();
+  await expect(page.getByTestId("provider-name")).toHaveValue("e2e-cloud");
+  await expect(page.getByTestId("provider-key")).toHaveValue("");
+
+  await row.getByTestId("provider-delete").click();
+  await expect(row.getByTestId("provider-delete")).toHaveText("Really delete?");
+  await row.getByTestId("provider-delete").click();
+  await expect(row).toHaveCount(0);
+});

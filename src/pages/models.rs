@@ -292,14 +292,26 @@ fn ModelsTable(
                             <td>{[model.parameter_size.clone(), model.quantization_level.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")}</td>
                             <td>{model.context_length.map(|c| c.to_string()).unwrap_or_default()}</td>
                             <td>{model.capabilities.join(", ")}</td>
-                            <td class="font-mono text-xs">{model.servers.join(" ")}</td>
-                            <td class="text-right">
-                                <button type="button" data-testid="model-delete" class="rounded border border-line px-2 py-0.5"
-                                    class=("text-danger", asking_class)
-                                    on:click=move |_| remove(name.clone())>
-                                    {move || if asking() { "Really delete?" } else { "Delete" }}
-                                </button>
-                            </td>
+                            // A provider's model is on no Ollama server: it is named `<provider>/<model>`
+                            // and cannot be deleted from here (the provider serves it).
+                            {if model.servers.is_empty() {
+                                let provider = model.name.split('/').next().unwrap_or_default().to_string();
+                                view! {
+                                    <td class="text-xs text-muted" data-testid="model-provider">{format!("via {provider}")}</td>
+                                    <td></td>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <td class="font-mono text-xs">{model.servers.join(" ")}</td>
+                                    <td class="text-right">
+                                        <button type="button" data-testid="model-delete" class="rounded border border-line px-2 py-0.5"
+                                            class=("text-danger", asking_class)
+                                            on:click=move |_| remove(name.clone())>
+                                            {move || if asking() { "Really delete?" } else { "Delete" }}
+                                        </button>
+                                    </td>
+                                }.into_any()
+                            }}
                         </tr>
                     }
                 }).collect_view()}
