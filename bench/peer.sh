@@ -97,9 +97,9 @@ measure() {
 ollamastack_settled() {
   local wasm
   wasm=$(curl -fsS "http://127.0.0.1:$APP_PORT/" | grep -o '/pkg/ollamastack\.[A-Za-z0-9_-]*\.wasm' | head -1)
-  for _ in $(seq 1 1200); do
+  for _ in $(seq 1 240); do
     curl -fsS -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:$APP_PORT$wasm" | grep -qi '^content-length:' && return
-    sleep 0.05
+    sleep 0.5
   done
 }
 
