@@ -265,6 +265,39 @@ async fn another_secret_key_refuses_to_start(backend: Backend) {
     );
 }
 
+/// A deployment that uses only a provider is ready while that provider answers, even with no
+/// Ollama; /readyz names each provider and its state, never its address or key.
+async fn ready_with_a_provider_and_no_ollama(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let provider = fake(FakeApi::OpenAi, &["m"]).await;
+    let added = add(&app, "cloud", FakeApi::OpenAi, &provider, KEY).await;
+    app.fake.kill();
+    let (status, ready) = app.get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["ollama"]["ok"], false, "{ready}");
+    assert_eq!(ready["providers"][0]["name"], "cloud", "{ready}");
+    assert_eq!(ready["providers"][0]["up"], true, "{ready}");
+    let shown = ready.to_string();
+    assert!(!shown.contains(KEY), "{shown}");
+    assert!(!shown.contains(&provider.addr.to_string()), "{shown}");
+
+    // A refused key makes it down, and the instance not ready.
+    let changed = app
+        .at(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/providers/{}", added["id"].as_str().unwrap()),
+        )
+        .json(&json!({ "name": "cloud", "kind": "openai", "base_url": provider.base_url(FakeApi::OpenAi), "api_key": "sk-wrong-key-0000" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let (status, ready) = app.get("/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["providers"][0]["up"], false, "{ready}");
+    assert!(ready["providers"][0]["error"].is_string(), "{ready}");
+}
+
 async fn openai_chats_stream_and_agents_call_tools(backend: Backend) {
     chats_stream_and_agents_call_tools(backend, FakeApi::OpenAi).await
 }
@@ -285,4 +318,5 @@ on_both_backends!(
     anthropic_errors_reach_the_person,
     bad_provider_input_is_refused,
     another_secret_key_refuses_to_start,
+    ready_with_a_provider_and_no_ollama,
 );

@@ -17,7 +17,8 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready: the database answers and at least one Ollama server does; each server's state.
+/// Ready: the database answers and at least one Ollama server or model provider does; each
+/// server's state, and each enabled provider's as last checked (its name and state only).
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -48,7 +49,19 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             .find_map(|s| s.error.clone())
             .unwrap_or_else(|| "no Ollama server answers".into())
     });
-    let ready = database_error.is_none() && ollama_ok;
+    // Providers as last checked (every health interval): asking a paid API on every probe
+    // would spend its rate limit. Their addresses are not shown, as their keys never are.
+    let providers: Vec<_> = state
+        .ollama
+        .providers()
+        .all()
+        .iter()
+        .filter(|p| p.provider.enabled)
+        .map(|p| p.status())
+        .map(|s| json!({ "name": s.provider.name, "kind": s.provider.kind, "up": s.up, "error": s.error }))
+        .collect();
+    let provider_up = providers.iter().any(|p| p["up"] == json!(true));
+    let ready = database_error.is_none() && (ollama_ok || provider_up);
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "database": { "ok": database_error.is_none(), "backend": state.store.backend(), "error": database_error },
@@ -59,6 +72,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "error": ollama_error,
             "servers": servers,
         },
+        "providers": providers,
         "generations_running": state.generations.running(),
     });
     let status = if ready {
