@@ -167,13 +167,7 @@ impl FakeOllama {
         let addr = listener.local_addr()?;
         let stats = Arc::new(FakeStats::default());
         let router = router(config, stats.clone());
-        // Go, and so Ollama, sets TCP_NODELAY on every connection.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let task = tokio::spawn(serve(listener, router));
         Ok(FakeOllama { addr, stats, task })
     }
 
@@ -181,9 +175,35 @@ impl FakeOllama {
         format!("http://{}", self.addr)
     }
 
-    /// Stops answering: the port is closed, as when Ollama dies.
+    /// Stops answering: the port and every open connection are closed, as when Ollama dies.
     pub fn kill(&self) {
         self.task.abort();
+    }
+}
+
+/// Serves HTTP/1.1 (as Ollama's Go server does) with each connection a child of this task, so
+/// that aborting it closes them all. `axum::serve` spawns connections apart from its accept
+/// loop: a "dead" fake would go on answering on the connections a client keeps alive.
+async fn serve(listener: TcpListener, router: Router) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(_) => {
+                // Out of file descriptors, say: wait instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Go, and so Ollama, sets TCP_NODELAY on every connection.
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        connections.spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
     }
 }
 
