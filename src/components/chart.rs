@@ -295,7 +295,8 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains("<rect"), "{html}");
         assert!(
-            html.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;: 3</title>"),
+            // Type-erased views put a `<!>` marker after the text: compare up to the text's end.
+            html.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;: 3<"),
             "{html}"
         );
     }
