@@ -51,16 +51,19 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     });
     // Providers as last checked (every health interval): asking a paid API on every probe
     // would spend its rate limit. Their addresses are not shown, as their keys never are.
-    let providers: Vec<_> = state
+    let statuses: Vec<_> = state
         .ollama
         .providers()
         .all()
         .iter()
         .filter(|p| p.provider.enabled)
         .map(|p| p.status())
+        .collect();
+    let provider_up = statuses.iter().any(|s| s.up == Some(true));
+    let providers: Vec<_> = statuses
+        .iter()
         .map(|s| json!({ "name": s.provider.name, "kind": s.provider.kind, "up": s.up, "error": s.error }))
         .collect();
-    let provider_up = providers.iter().any(|p| p["up"] == json!(true));
     let ready = database_error.is_none() && (ollama_ok || provider_up);
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
