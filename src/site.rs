@@ -1,11 +1,12 @@
-//! The site's files (the WASM bundle, its JavaScript, the stylesheet, icons), embedded in the
-//! release binary so that it runs alone from any folder. Debug builds read them from
-//! `target/site` on disk, so `cargo leptos watch` serves what it has just built.
+//! The site's files (the WASM bundle, its JavaScript, the stylesheet, icons). The release
+//! server embeds them, compressed at build time (`build.rs`: brotli 11 and gzip), so that it
+//! runs alone from any folder and serves the best forms from its first request. Debug builds
+//! read `target/site` from disk, so `cargo leptos watch` serves what it has just built, and
+//! compress them once in the background after start; until then the response compression
+//! layer compresses them on the fly.
 //!
 //! cargo-leptos names the bundle's files with a hash of their content (`hash-files`): those are
-//! cached for a year (`immutable`); everything else is revalidated with its ETag (304). Text,
-//! JavaScript and WASM are compressed once (brotli and gzip) in the background after start;
-//! until then the response compression layer compresses them on the fly.
+//! cached for a year (`immutable`); everything else is revalidated with its ETag (304).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -14,20 +15,17 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-#[derive(rust_embed::RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/target/site"]
-#[allow_missing = true]
-struct Embedded;
-
 /// The bundle's name (cargo-leptos' `output-name`).
 pub const OUTPUT_NAME: &str = "ollamastack";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
-/// Smaller files are not worth compressing.
+/// Smaller files are not worth compressing (build.rs uses the same threshold).
 const MIN_COMPRESS_BYTES: usize = 1024;
 
 struct Asset {
-    raw: Bytes,
+    /// The file as built. A file embedded only in compressed forms gets it, inflated from its
+    /// gzip form, the first time a client accepts neither brotli nor gzip.
+    raw: OnceLock<Bytes>,
     content_type: HeaderValue,
     etag: HeaderValue,
     /// Named by its content's hash: never changes under this name.
@@ -35,6 +33,39 @@ struct Asset {
     compressible: bool,
     brotli: OnceLock<Bytes>,
     gzip: OnceLock<Bytes>,
+}
+
+impl Asset {
+    /// The uncompressed bytes (inflated once when only compressed forms are stored).
+    fn raw(&self) -> Option<&Bytes> {
+        if let Some(raw) = self.raw.get() {
+            return Some(raw);
+        }
+        use std::io::Read;
+        let gzip = self.gzip.get()?;
+        let mut raw = Vec::with_capacity(gzip.len() * 4);
+        match flate2::read::GzDecoder::new(&gzip[..]).read_to_end(&mut raw) {
+            // Bounded work, once per file and process (a few milliseconds for the WASM).
+            Ok(_) => Some(self.raw.get_or_init(|| Bytes::from(raw))),
+            Err(error) => {
+                tracing::error!(%error, "an embedded site file does not inflate");
+                None
+            }
+        }
+    }
+
+    /// Whether it still needs compressing (a file read from disk).
+    fn needs_compressing(&self) -> bool {
+        self.compressible && self.brotli.get().is_none() && self.gzip.get().is_none()
+    }
+}
+
+/// A file of the site in the forms it is stored in.
+pub struct StoredFile {
+    pub path: String,
+    pub raw: Option<Bytes>,
+    pub brotli: Option<Bytes>,
+    pub gzip: Option<Bytes>,
 }
 
 /// The hashes cargo-leptos put in the bundle's file names.
@@ -65,19 +96,50 @@ pub struct Site {
     hashes: BundleHashes,
 }
 
-/// The site, read once (embedded: nothing to read; debug: from disk).
+/// The site, read once (release: embedded; debug: from disk).
 pub fn site() -> &'static Site {
     static SITE: OnceLock<Site> = OnceLock::new();
-    SITE.get_or_init(|| {
-        Site::from_files(Embedded::iter().filter_map(|path| {
-            let file = Embedded::get(&path)?;
-            let data = match file.data {
-                std::borrow::Cow::Borrowed(bytes) => Bytes::from_static(bytes),
-                std::borrow::Cow::Owned(bytes) => Bytes::from(bytes),
-            };
-            Some((path.into_owned(), data))
-        }))
-    })
+    SITE.get_or_init(load)
+}
+
+#[cfg(embedded_site)]
+fn load() -> Site {
+    type Embedded = (
+        &'static str,
+        Option<&'static [u8]>,
+        Option<&'static [u8]>,
+        Option<&'static [u8]>,
+    );
+    const FILES: &[Embedded] = include!(concat!(env!("OUT_DIR"), "/embedded_site.rs"));
+    Site::from_stored(FILES.iter().map(|&(path, raw, brotli, gzip)| StoredFile {
+        path: path.to_string(),
+        raw: raw.map(Bytes::from_static),
+        brotli: brotli.map(Bytes::from_static),
+        gzip: gzip.map(Bytes::from_static),
+    }))
+}
+
+#[cfg(not(embedded_site))]
+fn load() -> Site {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, files: &mut Vec<(String, Bytes)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if let (Ok(relative), Ok(data)) = (path.strip_prefix(root), std::fs::read(&path))
+            {
+                let relative = relative.to_string_lossy().replace('\\', "/");
+                files.push((relative, Bytes::from(data)));
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site");
+    let mut files = Vec::new();
+    walk(&root, &root, &mut files);
+    Site::from_files(files.into_iter())
 }
 
 /// `pkg/ollamastack.<hash>.<ext>` → (hash, ext).
@@ -91,6 +153,25 @@ fn bundle_part(path: &str) -> Option<(&str, &str)> {
         .then_some((hash, ext))
 }
 
+/// Whether a file under `pkg/` carries cargo-leptos' content hash in its name
+/// (`<name>.<hash>.<ext>`: 22 characters of URL-safe base64, as the split-off chunks and their
+/// loader are named). Without `hash-files` the loader keeps a placeholder of 22 underscores,
+/// which is not a hash.
+fn has_content_hash(path: &str) -> bool {
+    let Some(name) = path.strip_prefix("pkg/") else {
+        return false;
+    };
+    let mut parts = name.rsplit('.');
+    let (Some(_ext), Some(hash), Some(_stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    hash.len() == 22
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && hash.bytes().any(|b| b != b'_')
+}
+
 fn is_compressible(content_type: &str) -> bool {
     content_type.starts_with("text/")
         || content_type.contains("javascript")
@@ -99,17 +180,47 @@ fn is_compressible(content_type: &str) -> bool {
         || content_type == "application/wasm"
 }
 
+fn once(bytes: Option<Bytes>) -> OnceLock<Bytes> {
+    let cell = OnceLock::new();
+    if let Some(bytes) = bytes {
+        let _ = cell.set(bytes);
+    }
+    cell
+}
+
 impl Site {
+    /// The site from its files as built (uncompressed).
     pub fn from_files(files: impl Iterator<Item = (String, Bytes)>) -> Site {
+        Site::from_stored(files.map(|(path, raw)| StoredFile {
+            path,
+            raw: Some(raw),
+            brotli: None,
+            gzip: None,
+        }))
+    }
+
+    /// The site from its files in the forms they are stored in. A file needs its raw form or
+    /// its gzip form (from which the raw one is inflated); one with neither is left out.
+    pub fn from_stored(files: impl Iterator<Item = StoredFile>) -> Site {
         use sha2::Digest;
         let mut assets = HashMap::new();
         let mut aliases = HashMap::new();
         let mut hashes = BundleHashes::default();
-        for (path, raw) in files {
+        for file in files {
+            let StoredFile {
+                path,
+                raw,
+                brotli,
+                gzip,
+            } = file;
+            // Whichever form is stored identifies the content (compression is deterministic).
+            let Some(identity) = raw.as_ref().or(gzip.as_ref()) else {
+                continue;
+            };
+            let digest = sha2::Sha256::digest(identity);
+            let etag = format!("\"{}\"", hex::encode(&digest[..16]));
             let mime = mime_guess::from_path(&path).first_or_octet_stream();
             let content_type = mime.essence_str().to_string();
-            let digest = sha2::Sha256::digest(&raw);
-            let etag = format!("\"{}\"", hex::encode(&digest[..16]));
             let bundle = bundle_part(&path).map(|(hash, ext)| (hash.to_string(), ext.to_string()));
             if let Some((hash, ext)) = &bundle {
                 let slot = match ext.as_str() {
@@ -126,17 +237,24 @@ impl Site {
                 } else {
                     content_type
                 };
+            let immutable = bundle.is_some() || has_content_hash(&path);
+            let compressible = brotli.is_some()
+                || gzip.is_some()
+                || (is_compressible(&content_type)
+                    && raw
+                        .as_ref()
+                        .is_some_and(|raw| raw.len() >= MIN_COMPRESS_BYTES));
             assets.insert(
                 path,
                 Asset {
-                    compressible: is_compressible(&content_type) && raw.len() >= MIN_COMPRESS_BYTES,
+                    compressible,
                     content_type: HeaderValue::from_str(&content_type)
                         .unwrap_or(HeaderValue::from_static("application/octet-stream")),
                     etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
-                    immutable: bundle.is_some(),
-                    raw,
-                    brotli: OnceLock::new(),
-                    gzip: OnceLock::new(),
+                    immutable,
+                    raw: once(raw),
+                    brotli: once(brotli),
+                    gzip: once(gzip),
                 },
             );
         }
@@ -157,9 +275,14 @@ impl Site {
         self.assets.is_empty()
     }
 
-    /// Bytes of the site's files, as stored.
+    /// Bytes of the site's files in every form held now.
     pub fn total_bytes(&self) -> usize {
-        self.assets.values().map(|a| a.raw.len()).sum()
+        self.assets
+            .values()
+            .flat_map(|a| [a.raw.get(), a.brotli.get(), a.gzip.get()])
+            .flatten()
+            .map(Bytes::len)
+            .sum()
     }
 
     /// The stylesheet's address (hashed when the build hashed it).
@@ -170,34 +293,41 @@ impl Site {
         }
     }
 
-    /// Compresses every compressible file with brotli and gzip (CPU-bound: run it on a
-    /// blocking thread). Each file's forms are served as soon as they are ready.
-    pub fn precompress(&self, brotli_quality: u32) {
+    /// Compresses, with brotli and gzip, every compressible file not stored compressed (CPU
+    /// bound: run it on a blocking thread); how many it compressed. Each file's forms are
+    /// served as soon as they are ready.
+    pub fn precompress(&self, brotli_quality: u32) -> usize {
         use std::io::Write;
-        for asset in self.assets.values().filter(|a| a.compressible) {
-            let mut brotli = Vec::with_capacity(asset.raw.len() / 3);
+        let mut compressed = 0;
+        for asset in self.assets.values().filter(|a| a.needs_compressing()) {
+            let Some(raw) = asset.raw.get() else {
+                continue;
+            };
+            compressed += 1;
+            let mut brotli = Vec::with_capacity(raw.len() / 3);
             let params = brotli::enc::BrotliEncoderParams {
                 quality: brotli_quality.min(11) as i32,
                 lgwin: 22,
                 ..Default::default()
             };
-            if brotli::BrotliCompress(&mut &asset.raw[..], &mut brotli, &params).is_ok()
-                && brotli.len() < asset.raw.len()
+            if brotli::BrotliCompress(&mut &raw[..], &mut brotli, &params).is_ok()
+                && brotli.len() < raw.len()
             {
                 let _ = asset.brotli.set(Bytes::from(brotli));
             }
             let mut gzip = flate2::write::GzEncoder::new(
-                Vec::with_capacity(asset.raw.len() / 3),
+                Vec::with_capacity(raw.len() / 3),
                 flate2::Compression::best(),
             );
-            if gzip.write_all(&asset.raw).is_ok() {
+            if gzip.write_all(raw).is_ok() {
                 if let Ok(gzip) = gzip.finish() {
-                    if gzip.len() < asset.raw.len() {
+                    if gzip.len() < raw.len() {
                         let _ = asset.gzip.set(Bytes::from(gzip));
                     }
                 }
             }
         }
+        compressed
     }
 
     /// The response for a GET or HEAD of `path`, if it names one of the site's files.
@@ -229,7 +359,15 @@ impl Site {
         let (body, encoding) = match (asset.brotli.get(), asset.gzip.get()) {
             (Some(brotli), _) if accepts(request, "br") => (brotli.clone(), Some("br")),
             (_, Some(gzip)) if accepts(request, "gzip") => (gzip.clone(), Some("gzip")),
-            _ => (asset.raw.clone(), None),
+            _ => match asset.raw() {
+                Some(raw) => (raw.clone(), None),
+                None => {
+                    return response
+                        .status(StatusCode::INTERNAL_SERVER_ERROR)
+                        .body(Body::empty())
+                        .ok()
+                }
+            },
         };
         if let Some(encoding) = encoding {
             response = response.header(header::CONTENT_ENCODING, encoding);
@@ -319,6 +457,89 @@ mod tests {
         site.respond(&Method::GET, path, &map)
     }
 
+    /// The release build stores compressible files only in compressed forms (build.rs).
+    #[tokio::test]
+    async fn a_file_stored_only_compressed_is_served_in_every_form() {
+        use std::io::{Read, Write};
+        let text = "export function hydrate() { return 'é'; }\n".repeat(200);
+        let brotli = {
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams::default();
+            brotli::BrotliCompress(&mut text.as_bytes(), &mut out, &params).unwrap();
+            out
+        };
+        let gzip = {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            encoder.write_all(text.as_bytes()).unwrap();
+            encoder.finish().unwrap()
+        };
+        let site = Site::from_stored(
+            [
+                StoredFile {
+                    path: "pkg/ollamastack.Q1.js".into(),
+                    raw: None,
+                    brotli: Some(Bytes::from(brotli.clone())),
+                    gzip: Some(Bytes::from(gzip.clone())),
+                },
+                StoredFile {
+                    path: "favicon.svg".into(),
+                    raw: Some(Bytes::from_static(b"<svg/>")),
+                    brotli: None,
+                    gzip: None,
+                },
+                // Nothing to serve it from: left out, not a panic.
+                StoredFile {
+                    path: "broken.js".into(),
+                    raw: None,
+                    brotli: Some(Bytes::from(brotli.clone())),
+                    gzip: None,
+                },
+            ]
+            .into_iter(),
+        );
+        // Nothing is left to compress after start.
+        assert_eq!(site.precompress(11), 0);
+        assert!(get(&site, "/broken.js", &[]).is_none());
+        let path = "/pkg/ollamastack.Q1.js";
+        let body = |response: Response| async move {
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap()
+        };
+        let br = get(&site, path, &[("accept-encoding", "gzip, br")]).unwrap();
+        assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(br.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(body(br).await, brotli);
+        let gz = get(&site, path, &[("accept-encoding", "gzip, deflate")]).unwrap();
+        assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(body(gz).await, gzip);
+        // A client that takes neither gets the file as built, inflated once.
+        let plain = get(&site, path, &[]).unwrap();
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let content_type = plain.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(
+            content_type.contains("javascript") && content_type.ends_with("charset=utf-8"),
+            "{content_type}"
+        );
+        assert_eq!(
+            plain.headers()[header::CONTENT_LENGTH],
+            text.len().to_string().as_str()
+        );
+        let etag = plain.headers()[header::ETAG].clone();
+        assert_eq!(body(plain).await, text.as_bytes());
+        let again = get(&site, path, &[("if-none-match", etag.to_str().unwrap())]).unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        let mut inflated = String::new();
+        flate2::read::GzDecoder::new(&gzip[..])
+            .read_to_string(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, text);
+        let icon = get(&site, "/favicon.svg", &[("accept-encoding", "br")]).unwrap();
+        assert!(icon.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(body(icon).await, &b"<svg/>"[..]);
+    }
+
     #[test]
     fn the_bundle_hashes_are_read_from_the_names() {
         let site = site();
@@ -328,6 +549,18 @@ mod tests {
         );
         assert_eq!(site.stylesheet_href(), "/pkg/ollamastack.Css1.css");
         assert_eq!(bundle_part("pkg/ollamastack.js"), None);
+        // The chunks split off the bundle and their loader are hashed too.
+        assert!(has_content_hash(
+            "pkg/settings_chunk.AAECAwQFBgcICQoLDA0ODw.wasm"
+        ));
+        assert!(has_content_hash(
+            "pkg/__wasm_split.q-3_AAECAwQFBgcICQoLDA.js"
+        ));
+        assert!(!has_content_hash(
+            "pkg/__wasm_split.______________________.js"
+        ));
+        assert!(!has_content_hash("pkg/ollamastack.js"));
+        assert!(!has_content_hash("favicon.AAECAwQFBgcICQoLDA0ODw.svg"));
         assert_eq!(bundle_part("pkg/other.abc.js"), None);
     }
 

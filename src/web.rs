@@ -629,16 +629,20 @@ async fn serve_until_stopped(settings: Settings) -> ExitCode {
     };
     tracing::info!("listening on http://{addr}");
     crate::observability::start(state.generations.shutdown_token());
-    // The site's files, compressed once (brotli's best for the browsers that take it).
+    // The site's files that are not stored compressed (a debug build reads them from disk),
+    // compressed once: brotli's best for the browsers that take it.
     tokio::task::spawn_blocking(|| {
         let started = std::time::Instant::now();
         let site = crate::site::site();
-        site.precompress(11);
-        tracing::info!(
-            bytes = site.total_bytes(),
-            ms = started.elapsed().as_millis() as u64,
-            "site files compressed"
-        );
+        let files = site.precompress(11);
+        if files > 0 {
+            tracing::info!(
+                files,
+                bytes = site.total_bytes(),
+                ms = started.elapsed().as_millis() as u64,
+                "site files compressed"
+            );
+        }
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, async {

@@ -1,0 +1,156 @@
+//! The release server embeds the site (`target/site`, which cargo-leptos builds before the
+//! server) in its compressed forms only: brotli at its best for the browsers that take it, gzip
+//! for those that do not (Chromium and Firefox send `br` over HTTPS only, and a server on a
+//! home network is often plain HTTP). A file nobody asked for uncompressed is not stored
+//! uncompressed: the server inflates the gzip form the first time a client accepts neither.
+//! So the binary is smaller than with the raw files, and it serves the best forms from its
+//! first request instead of compressing them for seconds after each start.
+//!
+//! Other builds (debug, tests, the WASM) do nothing here: a debug server reads `target/site`
+//! from disk, so `cargo leptos watch` serves what it has just built.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Smaller files are not worth compressing (the same threshold as the server's own).
+const MIN_COMPRESS_BYTES: usize = 1024;
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(embedded_site)");
+    println!("cargo::rerun-if-changed=build.rs");
+    let server = std::env::var_os("CARGO_FEATURE_SSR").is_some();
+    let release = std::env::var("PROFILE").as_deref() == Ok("release");
+    if !(server && release) {
+        return;
+    }
+    let manifest_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let site_root = manifest_dir.join("target").join("site");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
+    // A directory: cargo rebuilds when any file under it changes (or it appears).
+    println!("cargo::rerun-if-changed={}", site_root.display());
+    println!("cargo::rustc-cfg=embedded_site");
+
+    let mut files = Vec::new();
+    if site_root.is_dir() {
+        collect_files(&site_root, &mut files);
+    } else {
+        println!(
+            "cargo::warning=no site at {}: the binary serves no pages' scripts or styles (build it with `cargo leptos build --release`)",
+            site_root.display()
+        );
+    }
+    files.sort();
+
+    let compressed_dir = out_dir.join("site");
+    let mut list = String::from("&[\n");
+    for path in files {
+        let relative = path
+            .strip_prefix(&site_root)
+            .expect("under the site root")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"));
+        let mut brotli = None;
+        let mut gzip = None;
+        if is_compressible(&relative) && raw.len() >= MIN_COMPRESS_BYTES {
+            let target = compressed_dir.join(&relative);
+            std::fs::create_dir_all(target.parent().expect("a file has a parent"))
+                .unwrap_or_else(|e| panic!("creating the folder of {target:?}: {e}"));
+            let br = compress_brotli(&raw);
+            if br.len() < raw.len() {
+                brotli = Some(write(&target, "br", &br));
+            }
+            let gz = compress_gzip(&raw);
+            if gz.len() < raw.len() {
+                gzip = Some(write(&target, "gz", &gz));
+            }
+        }
+        // The raw form only when no client could do without it.
+        let raw = if gzip.is_some() { None } else { Some(path) };
+        let _ = writeln!(
+            list,
+            "    ({relative:?}, {}, {}, {}),",
+            include(raw.as_deref()),
+            include(brotli.as_deref()),
+            include(gzip.as_deref())
+        );
+    }
+    list.push(']');
+    std::fs::write(out_dir.join("embedded_site.rs"), list).expect("writing embedded_site.rs");
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {dir:?}: {e}"));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            collect_files(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// Text, JavaScript, JSON, XML, SVG and WebAssembly compress; images and fonts already are.
+fn is_compressible(path: &str) -> bool {
+    let extension = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    matches!(
+        extension.as_deref(),
+        Some(
+            "html"
+                | "htm"
+                | "css"
+                | "js"
+                | "mjs"
+                | "json"
+                | "map"
+                | "txt"
+                | "xml"
+                | "svg"
+                | "wasm"
+                | "webmanifest"
+                | "ico"
+        )
+    )
+}
+
+fn compress_brotli(raw: &[u8]) -> Vec<u8> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    let mut out = Vec::with_capacity(raw.len() / 3);
+    brotli::BrotliCompress(&mut &raw[..], &mut out, &params).expect("brotli into memory");
+    out
+}
+
+fn compress_gzip(raw: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 3),
+        flate2::Compression::best(),
+    );
+    encoder.write_all(raw).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+fn write(target: &Path, extension: &str, bytes: &[u8]) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".");
+    name.push(extension);
+    let path = PathBuf::from(name);
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+    path
+}
+
+fn include(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => format!(
+            "Some(include_bytes!({:?}) as &[u8])",
+            path.to_string_lossy()
+        ),
+        None => "None".to_string(),
+    }
+}
