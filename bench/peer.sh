@@ -18,7 +18,7 @@ FAKE_PORT=39332
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/setup.sh --test >/dev/null
-  cargo leptos build --release >/dev/null 2>&1
+  cargo leptos build --release --split >/dev/null 2>&1
   cargo build --release --features ssr --bin fake-ollama >/dev/null 2>&1
 fi
 venv=${PEER_VENV:-target/peer/openwebui}

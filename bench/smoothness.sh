@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test >/dev/null
-cargo leptos build --release >/dev/null 2>&1
+cargo leptos build --release --split >/dev/null 2>&1
 cargo build --release --features ssr --bin fake-ollama >/dev/null 2>&1
 work=$(mktemp -d)
 pids=()

@@ -18,8 +18,8 @@ cleanup() {
 trap cleanup EXIT
 
 # The release build: what people run (optimised WASM through wasm-opt), not only a debug build.
-echo "==> building the app (cargo leptos build --release) and the fake Ollama"
-cargo leptos build --release
+echo "==> building the app (cargo leptos build --release --split) and the fake Ollama"
+cargo leptos build --release --split
 cargo build --release --features ssr --bin fake-ollama
 server=target/release/ollamastack
 [ -x "$server" ] || { echo "the server binary is missing at $server"; exit 1; }

@@ -1,5 +1,6 @@
 //! The page shell and the application: header, sidebar, routes.
 
+use crate::components::hydrated::{lazy_page_chosen, LazyPageReady};
 use crate::components::preferences::{
     initial_preferences, preferences_json, root_attributes, root_style, PreferencesContext,
     PREFERENCES_ELEMENT_ID,
@@ -21,7 +22,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    lazy_route, path, Lazy, LazyRoute, SsrMode,
 };
 
 /// The HTML document, rendered on the server only. The person's settings (loaded for the
@@ -105,24 +106,59 @@ pub fn App() -> impl IntoView {
             <Frame>
                         <Routes fallback=|| view! { <p class="p-8 text-center">"Page not found."</p> }>
                             // In order: the conversation list and the history are plain HTML,
-                            // readable before (and without) the WebAssembly.
+                            // readable before (and without) the WebAssembly. The pages few
+                            // people open are lazy: their code is split off the main bundle
+                            // (`cargo leptos build --split`) and loaded when one is opened.
                             <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
                             <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/assistants") view=AssistantsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/documents") view=DocumentsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/search") view=SearchPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/analytics") view=AnalyticsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/admin") view=AdminPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/admin/defaults") view=InstanceDefaultsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/admin/models") view=ModelsPage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/integrations") view=IntegrationsPage ssr=SsrMode::InOrder/>
+                            <Route path=path!("/assistants") view={Lazy::<AssistantsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/documents") view={Lazy::<DocumentsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/settings") view={Lazy::<SettingsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/analytics") view={Lazy::<AnalyticsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin") view={Lazy::<AdminRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin/defaults") view={Lazy::<InstanceDefaultsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/admin/models") view={Lazy::<ModelsRoute>::new()} ssr=SsrMode::InOrder/>
+                            <Route path=path!("/integrations") view={Lazy::<IntegrationsRoute>::new()} ssr=SsrMode::InOrder/>
                             <Route path=path!("/login") view=LoginPage/>
                             <Route path=path!("/signup") view=SignupPage/>
                         </Routes>
             </Frame>
         </Router>
     }
+}
+
+/// A page whose code is split off the main bundle with `cargo leptos build --split` (without
+/// it, the page is in the bundle and the route works the same). Its server render is the
+/// same as an eager page's; in the browser it hydrates once its code has arrived.
+macro_rules! lazy_page {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                lazy_page_chosen();
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page/> <LazyPageReady/> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_page! {
+    AssistantsRoute => AssistantsPage,
+    DocumentsRoute => DocumentsPage,
+    SearchRoute => SearchPage,
+    SettingsRoute => SettingsPage,
+    AnalyticsRoute => AnalyticsPage,
+    AdminRoute => AdminPage,
+    InstanceDefaultsRoute => InstanceDefaultsPage,
+    ModelsRoute => ModelsPage,
+    IntegrationsRoute => IntegrationsPage,
 }
 
 /// The sidebar, header and banner around the pages; the sign-in pages stand alone (no one is

@@ -68,8 +68,6 @@ pub mod webhooks;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
-    // A marker for the end-to-end tests: event handlers are attached from here on.
-    if let Some(window) = web_sys::window() {
-        let _ = js_sys::Reflect::set(&window, &"__ollamastack_hydrated".into(), &true.into());
-    }
+    // A marker for the end-to-end tests (a lazy page sets it once its own code has hydrated).
+    components::hydrated::app_hydrated();
 }
