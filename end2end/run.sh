@@ -20,7 +20,10 @@ trap cleanup EXIT
 # The release build: what people run (optimised WASM through wasm-opt), not only a debug build.
 echo "==> building the app (cargo leptos build --release --split) and the fake Ollama"
 cargo leptos build --release --split
-cargo build --release --features ssr --bin fake-ollama
+# The fake Ollama is a test tool: a debug build. With the tests' features (`--tests`), it is
+# the very binary `cargo test` has built, so CI does not build it again; a release build of it
+# would take the release profile's whole-program optimisation (minutes) for nothing.
+cargo build --features ssr --tests --bin fake-ollama
 server=target/release/ollamastack
 [ -x "$server" ] || { echo "the server binary is missing at $server"; exit 1; }
 # The binary alone in an empty folder with an empty environment serves the whole site.
@@ -36,7 +39,7 @@ wait_for() {
 }
 
 FAKE_OLLAMA_ADDR=127.0.0.1:$FAKE_PORT FAKE_OLLAMA_TOKEN_DELAY_MS=40 \
-  target/release/fake-ollama >"$work/fake.log" 2>&1 &
+  target/debug/fake-ollama >"$work/fake.log" 2>&1 &
 pids+=($!)
 start_app() { # name port ollama_url [auth mode, single_user unless given] [requests a minute]
   # The single-user servers take every test's requests as one person: no rate limit there; the

@@ -1,6 +1,5 @@
 //! The page shell and the application: header, sidebar, routes.
 
-use crate::components::hydrated::{lazy_page_chosen, LazyPageReady};
 use crate::components::preferences::{
     initial_preferences, preferences_json, root_attributes, root_style, PreferencesContext,
     PREFERENCES_ELEMENT_ID,
@@ -138,12 +137,11 @@ macro_rules! lazy_page {
         #[lazy_route]
         impl LazyRoute for $route {
             fn data() -> Self {
-                lazy_page_chosen();
                 $route
             }
 
             fn view(_this: Self) -> AnyView {
-                view! { <$page/> <LazyPageReady/> }.into_any()
+                view! { <$page/> }.into_any()
             }
         }
     )*};

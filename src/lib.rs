@@ -67,7 +67,18 @@ pub mod webhooks;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for the end-to-end tests (a lazy page sets it once its own code has hydrated).
-    components::hydrated::app_hydrated();
+    // Asynchronous hydration: a page split off the main bundle (a lazy route, see `app.rs`)
+    // is hydrated once its code has arrived, before this resolves.
+    wasm_bindgen_futures::spawn_local(async {
+        let body = leptos::prelude::document()
+            .body()
+            .expect("a page has a body");
+        leptos::mount::hydrate_from_async(body, app::App)
+            .await
+            .forget();
+        // A marker for the end-to-end tests: event handlers are attached from here on.
+        if let Some(window) = web_sys::window() {
+            let _ = js_sys::Reflect::set(&window, &"__ollamastack_hydrated".into(), &true.into());
+        }
+    });
 }

@@ -4,7 +4,6 @@ pub mod chart;
 pub mod composer;
 pub mod conversation_settings;
 pub mod header;
-pub mod hydrated;
 pub mod message;
 pub mod preferences;
 pub mod providers;
