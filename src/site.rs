@@ -74,17 +74,50 @@ pub struct BundleHashes {
     pub js: Option<String>,
     pub wasm: Option<String>,
     pub css: Option<String>,
+    /// The loader of the split-off chunks (`pkg/__wasm_split.<hash>.js`; `--split` builds).
+    pub split: Option<String>,
+    /// Which chunks each lazy page needs (`pkg/__wasm_split_manifest.<hash>.json`).
+    pub manifest: Option<String>,
 }
 
 impl BundleHashes {
-    /// All three, as Leptos' hash file lists them.
+    /// As Leptos' hash file lists them: the bundle's three, and the split loader's and
+    /// manifest's when the build has them.
     pub fn hash_file(&self) -> Option<String> {
-        Some(format!(
+        let mut file = format!(
             "js: {}\nwasm: {}\ncss: {}\n",
             self.js.as_ref()?,
             self.wasm.as_ref()?,
             self.css.as_ref()?
+        );
+        if let (Some(split), Some(manifest)) = (&self.split, &self.manifest) {
+            file.push_str(&format!("split: {split}\nmanifest: {manifest}\n"));
+        }
+        Some(file)
+    }
+
+    /// The split manifest's path in the site, when there is one.
+    pub fn manifest_path(&self) -> Option<String> {
+        Some(format!(
+            "pkg/{SPLIT_MANIFEST_STEM}.{}.json",
+            self.manifest.as_ref()?
         ))
+    }
+}
+
+const SPLIT_LOADER_STEM: &str = "__wasm_split";
+const SPLIT_MANIFEST_STEM: &str = "__wasm_split_manifest";
+
+/// `pkg/__wasm_split.<hash>.js` → (false, hash); `pkg/__wasm_split_manifest.<hash>.json` →
+/// (true, hash).
+fn split_part(path: &str) -> Option<(bool, &str)> {
+    let name = path.strip_prefix("pkg/")?;
+    let (stem_and_hash, ext) = name.rsplit_once('.')?;
+    let (stem, hash) = stem_and_hash.rsplit_once('.')?;
+    match (stem, ext) {
+        (SPLIT_LOADER_STEM, "js") if has_content_hash(path) => Some((false, hash)),
+        (SPLIT_MANIFEST_STEM, "json") if has_content_hash(path) => Some((true, hash)),
+        _ => None,
     }
 }
 
@@ -231,6 +264,11 @@ impl Site {
                 *slot = Some(hash.clone());
                 aliases.insert(format!("pkg/{OUTPUT_NAME}.{ext}"), path.clone());
             }
+            match split_part(&path) {
+                Some((false, hash)) => hashes.split = Some(hash.to_string()),
+                Some((true, hash)) => hashes.manifest = Some(hash.to_string()),
+                None => {}
+            }
             let content_type =
                 if content_type.starts_with("text/") || content_type.contains("javascript") {
                     format!("{content_type}; charset=utf-8")
@@ -265,6 +303,11 @@ impl Site {
             aliases,
             hashes,
         }
+    }
+
+    /// A file's own bytes (inflated once if it is stored compressed only).
+    pub fn file(&self, path: &str) -> Option<&Bytes> {
+        self.assets.get(path)?.raw()
     }
 
     pub fn hashes(&self) -> &BundleHashes {
@@ -562,6 +605,51 @@ mod tests {
         assert!(!has_content_hash("pkg/ollamastack.js"));
         assert!(!has_content_hash("favicon.AAECAwQFBgcICQoLDA0ODw.svg"));
         assert_eq!(bundle_part("pkg/other.abc.js"), None);
+    }
+
+    /// A `--split` build: Leptos learns the loader's and the manifest's names from the hash
+    /// file, and reads the manifest (stored compressed in the release binary) for preloads.
+    #[test]
+    fn a_split_build_names_its_loader_and_manifest_for_leptos() {
+        let manifest = format!(
+            "{{\"__settings_route_view_1\":[\"chunk_1.AAECAwQFBgcICQoLDA0ODw\"]{}}}",
+            " ".repeat(2000)
+        );
+        let mut files: Vec<(String, Bytes)> = vec![
+            ("pkg/ollamastack.AbC-12_x.js".into(), Bytes::from("x")),
+            ("pkg/ollamastack.Wz9.wasm".into(), Bytes::from("x")),
+            ("pkg/ollamastack.Css1.css".into(), Bytes::from("x")),
+            (
+                "pkg/__wasm_split.q-3_AAECAwQFBgcICQoLDA.js".into(),
+                Bytes::from("export {}"),
+            ),
+            (
+                "pkg/__wasm_split_manifest.Mn_xAAECAwQFBgcICQoLDA.json".into(),
+                Bytes::from(manifest.clone()),
+            ),
+        ];
+        let site = Site::from_files(files.clone().into_iter());
+        assert_eq!(
+            site.hashes().hash_file().unwrap(),
+            "js: AbC-12_x\nwasm: Wz9\ncss: Css1\nsplit: q-3_AAECAwQFBgcICQoLDA\nmanifest: Mn_xAAECAwQFBgcICQoLDA\n"
+        );
+        let path = site.hashes().manifest_path().unwrap();
+        assert_eq!(
+            path,
+            "pkg/__wasm_split_manifest.Mn_xAAECAwQFBgcICQoLDA.json"
+        );
+        // Compressed once stored; its own bytes are still there for Leptos.
+        site.precompress(5);
+        assert_eq!(site.file(&path).unwrap(), manifest.as_bytes());
+
+        // A build without --split has neither file: no split lines.
+        files.truncate(3);
+        let site = Site::from_files(files.into_iter());
+        assert_eq!(
+            site.hashes().hash_file().unwrap(),
+            "js: AbC-12_x\nwasm: Wz9\ncss: Css1\n"
+        );
+        assert_eq!(site.hashes().manifest_path(), None);
     }
 
     #[test]

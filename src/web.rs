@@ -525,8 +525,13 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
     // The page names the bundle's hashed files. Leptos reads their hashes from a file (beside
     // the binary by default, which a binary copied alone lacks): write the embedded site's.
     options.hash_files = false;
-    if let Some(hashes) = crate::site::site().hashes().hash_file() {
-        match write_hash_file(&settings.database.data_dir, &hashes) {
+    let site = crate::site::site();
+    if let Some(hashes) = site.hashes().hash_file() {
+        match write_for_leptos(
+            &settings.database.data_dir,
+            "site-hashes.txt",
+            hashes.as_bytes(),
+        ) {
             Ok(path) => {
                 options.hash_files = true;
                 options.hash_file = path.to_string_lossy().as_ref().into();
@@ -535,20 +540,36 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
             Err(error) => tracing::warn!(%error, "cannot write the site's hash file"),
         }
     }
+    // A page split off the bundle (a lazy route) preloads its chunks from the first response
+    // when Leptos finds the split manifest under its site root, which a binary copied alone
+    // lacks: write the site's copy into the data folder and point Leptos there (it reads
+    // nothing else from there that `crate::site` does not serve first).
+    let manifest =
+        (site.hashes().manifest_path()).and_then(|path| Some((site.file(&path)?.clone(), path)));
+    if let Some((manifest, path)) = manifest {
+        let root = settings.database.data_dir.join("site-manifest");
+        match write_for_leptos(&root, &path, &manifest) {
+            Ok(_) => options.site_root = root.to_string_lossy().as_ref().into(),
+            Err(error) => tracing::warn!(%error, "cannot write the split manifest"),
+        }
+    }
     options
 }
 
-/// Writes Leptos' hash file into the data folder (when it differs); its absolute path.
-fn write_hash_file(
-    data_dir: &std::path::Path,
-    hashes: &str,
+/// Writes a file for Leptos under `root` (when it differs); its absolute path.
+fn write_for_leptos(
+    root: &std::path::Path,
+    path: &str,
+    bytes: &[u8],
 ) -> std::io::Result<std::path::PathBuf> {
-    std::fs::create_dir_all(data_dir)?;
-    let path = std::path::absolute(data_dir.join("site-hashes.txt"))?;
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(hashes) {
-        std::fs::write(&path, hashes)?;
+    let target = std::path::absolute(root.join(path))?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
     }
-    Ok(path)
+    if std::fs::read(&target).ok().as_deref() != Some(bytes) {
+        std::fs::write(&target, bytes)?;
+    }
+    Ok(target)
 }
 
 /// A file of the site (embedded in release builds), or else the app's "Page not found".

@@ -29,7 +29,12 @@ test("a page few people open loads its code only when it is opened, and then wor
 
   // Opened by its address: rendered by the server, then hydrated once its code has arrived
   // (the preview is not saved: nothing changes for the other tests).
-  await page.goto("/settings");
+  const response = await page.goto("/settings");
+  // Its chunks and their loader are preloaded from the page's head, not found one round trip
+  // after the main bundle.
+  const html = await response!.text();
+  expect(html).toMatch(/<link[^>]*href="\/pkg\/split___settings_route_view_\w+\.[\w-]+\.wasm"/);
+  expect(html).toMatch(/<link[^>]*rel="modulepreload"[^>]*href="\/pkg\/__wasm_split\.[\w-]+\.js"|<link[^>]*href="\/pkg\/__wasm_split\.[\w-]+\.js"[^>]*rel="modulepreload"/);
   await waitForHydration(page);
   await expect(page.locator("html")).not.toHaveAttribute("data-theme", "dark");
   await page.getByTestId("setting-ui-theme").selectOption("dark");
