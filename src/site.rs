@@ -111,14 +111,13 @@ const SPLIT_MANIFEST_STEM: &str = "__wasm_split_manifest";
 /// `pkg/__wasm_split.<hash>.js` → (false, hash); `pkg/__wasm_split_manifest.<hash>.json` →
 /// (true, hash).
 fn split_part(path: &str) -> Option<(bool, &str)> {
-    let name = path.strip_prefix("pkg/")?;
-    let (stem_and_hash, ext) = name.rsplit_once('.')?;
-    let (stem, hash) = stem_and_hash.rsplit_once('.')?;
-    match (stem, ext) {
-        (SPLIT_LOADER_STEM, "js") if has_content_hash(path) => Some((false, hash)),
-        (SPLIT_MANIFEST_STEM, "json") if has_content_hash(path) => Some((true, hash)),
-        _ => None,
-    }
+    let (stem, hash, ext) = pkg_name_parts(path)?;
+    let is_manifest = match (stem, ext) {
+        (SPLIT_LOADER_STEM, "js") => false,
+        (SPLIT_MANIFEST_STEM, "json") => true,
+        _ => return None,
+    };
+    is_content_hash(hash).then_some((is_manifest, hash))
 }
 
 pub struct Site {
@@ -175,14 +174,17 @@ fn load() -> Site {
     Site::from_files(files.into_iter())
 }
 
+/// `pkg/<stem>.<hash>.<ext>` → (stem, hash, ext): how cargo-leptos names what it hashes.
+fn pkg_name_parts(path: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = path.strip_prefix("pkg/")?.rsplitn(3, '.');
+    let (ext, hash, stem) = (parts.next()?, parts.next()?, parts.next()?);
+    Some((stem, hash, ext))
+}
+
 /// `pkg/ollamastack.<hash>.<ext>` → (hash, ext).
 fn bundle_part(path: &str) -> Option<(&str, &str)> {
-    let name = path
-        .strip_prefix("pkg/")?
-        .strip_prefix(OUTPUT_NAME)?
-        .strip_prefix('.')?;
-    let (hash, ext) = name.rsplit_once('.')?;
-    (!hash.is_empty() && !hash.contains('.') && matches!(ext, "js" | "wasm" | "css"))
+    let (stem, hash, ext) = pkg_name_parts(path)?;
+    (stem == OUTPUT_NAME && !hash.is_empty() && matches!(ext, "js" | "wasm" | "css"))
         .then_some((hash, ext))
 }
 
@@ -191,13 +193,10 @@ fn bundle_part(path: &str) -> Option<(&str, &str)> {
 /// loader are named). Without `hash-files` the loader keeps a placeholder of 22 underscores,
 /// which is not a hash.
 fn has_content_hash(path: &str) -> bool {
-    let Some(name) = path.strip_prefix("pkg/") else {
-        return false;
-    };
-    let mut parts = name.rsplit('.');
-    let (Some(_ext), Some(hash), Some(_stem)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
+    pkg_name_parts(path).is_some_and(|(_, hash, _)| is_content_hash(hash))
+}
+
+fn is_content_hash(hash: &str) -> bool {
     hash.len() == 22
         && hash
             .bytes()

@@ -545,10 +545,10 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
     // lacks: write the site's copy into the data folder and point Leptos there (it reads
     // nothing else from there that `crate::site` does not serve first).
     let manifest =
-        (site.hashes().manifest_path()).and_then(|path| Some((site.file(&path)?.clone(), path)));
-    if let Some((manifest, path)) = manifest {
+        (site.hashes().manifest_path()).and_then(|path| Some((path.clone(), site.file(&path)?)));
+    if let Some((path, manifest)) = manifest {
         let root = settings.database.data_dir.join("site-manifest");
-        match write_for_leptos(&root, &path, &manifest) {
+        match write_for_leptos(&root, &path, manifest) {
             Ok(_) => options.site_root = root.to_string_lossy().as_ref().into(),
             Err(error) => tracing::warn!(%error, "cannot write the split manifest"),
         }
