@@ -2,7 +2,10 @@
 //! `RUST_LOG`; each request's lines carry its span: request id, method, path and, once known,
 //! the person. Traces: when `observability.otlp_endpoint` is set, the same spans (requests,
 //! the generations they start) go to an OpenTelemetry collector over OTLP/HTTP, in batches, from
-//! a background thread; an export that fails is dropped, never the request.
+//! a background thread; an export that fails is dropped, never the request. Traces cross
+//! services by W3C trace context: a request that arrives with `traceparent` continues the
+//! caller's trace, and calls to model servers carry the current span's `traceparent`, so a
+//! proxy or an OpenTelemetry-aware server in front of Ollama joins the same trace.
 
 use crate::config::{LogSettings, ObservabilitySettings, Settings};
 use opentelemetry::trace::TracerProvider as _;
@@ -28,6 +31,40 @@ impl Telemetry {
             }
         }
     }
+}
+
+/// Makes `span` (a request's) a child of the caller's span when `headers` carry a valid W3C
+/// `traceparent`. Without one, or when traces are not exported, nothing changes.
+pub fn continue_remote_trace(span: &tracing::Span, headers: &http::HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if !headers.contains_key("traceparent") {
+        return;
+    }
+    let remote = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract(&opentelemetry_http::HeaderExtractor(headers));
+    if remote.span().span_context().is_valid() {
+        // An error only says traces are not exported (no OpenTelemetry layer).
+        let _ = span.set_parent(remote);
+    }
+}
+
+/// The current span's W3C trace context (`traceparent`, and `tracestate` when there is one),
+/// for a call to another service; empty when traces are not exported.
+pub fn outgoing_trace_headers() -> http::HeaderMap {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let mut headers = http::HeaderMap::new();
+    let current = tracing::Span::current();
+    if current.is_disabled() {
+        return headers;
+    }
+    opentelemetry_sdk::propagation::TraceContextPropagator::new().inject_context(
+        &current.context(),
+        &mut opentelemetry_http::HeaderInjector(&mut headers),
+    );
+    headers
 }
 
 /// The process's logging, to stderr, and its traces when an OTLP endpoint is set. Call from

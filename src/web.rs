@@ -90,7 +90,7 @@ pub fn app(state: AppState) -> Router {
                         // The path only: a query string may carry something private.
                         // `otel.*` and `http.*` name it for traces (a low-cardinality name; the path
                         // is an attribute).
-                        tracing::info_span!(
+                        let span = tracing::info_span!(
                             "request",
                             id,
                             method = %request.method(),
@@ -100,7 +100,10 @@ pub fn app(state: AppState) -> Router {
                             otel.kind = "server",
                             http.response.status_code = tracing::field::Empty,
                             otel.status_code = tracing::field::Empty,
-                        )
+                        );
+                        // A caller that traces (a proxy, another service) keeps its trace.
+                        crate::telemetry::continue_remote_trace(&span, request.headers());
+                        span
                     }),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())

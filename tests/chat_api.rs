@@ -53,6 +53,8 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
         request["messages"][0]["content"],
         "Tell me something [tokens=40]"
     );
+    // Traces are not exported here: no trace context leaves the server.
+    assert_eq!(*app.fake.stats.last_chat_traceparent.lock().unwrap(), None);
 
     // A second turn carries the history.
     let (status, second) = app

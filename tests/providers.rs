@@ -298,6 +298,98 @@ async fn ready_with_a_provider_and_no_ollama(backend: Backend) {
     assert!(ready["providers"][0]["error"].is_string(), "{ready}");
 }
 
+/// Model names are `<provider>/<model>` and Ollama's `<namespace>/<model>`: a provider cannot
+/// take the name of a namespace Ollama has, and a model pulled into a provider's namespace
+/// outside the app (`ollama pull cloud/shared`) still answers from Ollama, listed once.
+async fn ollama_namespaces_are_not_hidden_by_providers(backend: Backend) {
+    let app = TestApp::start_with(
+        backend,
+        ollamastack::testing::fake_ollama::FakeConfig {
+            models: vec!["llama3.2:latest".into(), "someone/tiny:latest".into()],
+            ..Default::default()
+        },
+        |_| {},
+    )
+    .await;
+    app.get("/readyz").await;
+    let provider = fake(FakeApi::OpenAi, &["m", "shared"]).await;
+    for taken in ["someone", "library"] {
+        let (status, body) = app
+            .post(
+                "/api/v1/admin/providers",
+                json!({ "name": taken, "kind": "openai", "base_url": provider.base_url(FakeApi::OpenAi), "api_key": KEY }),
+            )
+            .await;
+        assert_eq!(status, 409, "{taken}: {body}");
+        assert!(body.to_string().contains("pick another name"), "{body}");
+    }
+    add(&app, "cloud", FakeApi::OpenAi, &provider, KEY).await;
+
+    // Pulled on the Ollama server itself, as its command line does.
+    let pulled = reqwest::Client::new()
+        .post(format!("{}/api/pull", app.fake.url()))
+        .json(&json!({ "model": "cloud/shared" }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(pulled.contains("success"), "{pulled}");
+    app.get("/readyz").await;
+
+    let names = model_names(&app).await;
+    assert!(
+        names.contains(&"someone/tiny:latest".to_string()),
+        "{names:?}"
+    );
+    assert!(names.contains(&"cloud/m".to_string()), "{names:?}");
+    let shared: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("cloud/shared"))
+        .collect();
+    assert_eq!(
+        shared,
+        ["cloud/shared:latest"],
+        "listed once, as Ollama's: {names:?}"
+    );
+
+    for (model, from_ollama) in [
+        ("cloud/shared", true),
+        ("cloud/m", false),
+        ("someone/tiny", true),
+    ] {
+        let ollama_before = app
+            .fake
+            .stats
+            .chat_requests
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let provider_before = provider.seen.chat_bodies.lock().unwrap().len();
+        let (_, answer) = app
+            .send_new_with(json!({ "content": "Hi [tokens=3]", "model": model }))
+            .await;
+        let (_, done) = app.follow(&answer).await;
+        assert_eq!(done["status"], "complete", "{model}: {done}");
+        let ollama_asked = app
+            .fake
+            .stats
+            .chat_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > ollama_before;
+        let provider_asked = provider.seen.chat_bodies.lock().unwrap().len() > provider_before;
+        assert_eq!(
+            (ollama_asked, provider_asked),
+            (from_ollama, !from_ollama),
+            "{model}"
+        );
+    }
+    // Ollama's model can be managed as any other; the provider's stays refused.
+    let (status, body) = app
+        .post("/api/v1/admin/models/pull", json!({ "model": "cloud/m" }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
 async fn openai_chats_stream_and_agents_call_tools(backend: Backend) {
     chats_stream_and_agents_call_tools(backend, FakeApi::OpenAi).await
 }
@@ -319,4 +411,5 @@ on_both_backends!(
     bad_provider_input_is_refused,
     another_secret_key_refuses_to_start,
     ready_with_a_provider_and_no_ollama,
+    ollama_namespaces_are_not_hidden_by_providers,
 );

@@ -1,6 +1,8 @@
 //! OpenTelemetry traces: with `observability.otlp_endpoint` set, a request and the generation it
 //! starts reach an OTLP/HTTP collector (a fake one here, decoding the same protobuf messages a
 //! real collector does) as spans of one trace, with the configured headers and service name.
+//! The trace crosses services by W3C trace context: a caller's `traceparent` is continued, and
+//! the call to Ollama carries the generation's.
 //! Its own binary: it installs the process's global subscriber.
 
 mod common;
@@ -22,6 +24,10 @@ struct Collected {
 async fn collect(State(collected): State<Arc<Collected>>, headers: HeaderMap, body: Bytes) {
     let request = ExportTraceServiceRequest::decode(body).expect("OTLP protobuf");
     collected.requests.lock().unwrap().push((headers, request));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn attribute(span: &Span, key: &str) -> Option<Any> {
@@ -53,9 +59,41 @@ async fn a_request_and_its_generation_are_exported_as_one_trace() {
     let telemetry = ollamastack::telemetry::init(&settings);
 
     let app = TestApp::start(Backend::Sqlite).await;
-    let (_, answer) = app.send_new("Traced [tokens=4]").await;
+    // The caller (a proxy, say) traces too: sampled, with vendor state.
+    let caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let sent = app
+        .at(reqwest::Method::POST, "/api/v1/conversations")
+        .header("traceparent", format!("00-{caller_trace}-{caller_span}-01"))
+        .header("tracestate", "proxy=7")
+        .json(&serde_json::json!({ "content": "Traced [tokens=4]", "model": "llama3.2" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let sent: serde_json::Value = sent.json().await.unwrap();
+    let answer = sent["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "complete");
+    let ollama_saw = app
+        .fake
+        .stats
+        .last_chat_traceparent
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the call to Ollama carries a traceparent");
+    // A request with a broken traceparent starts a trace of its own.
+    let broken = app
+        .at(reqwest::Method::GET, "/api/v1/models")
+        .header("traceparent", "00-not-a-trace-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 200);
     telemetry.shutdown().await;
 
     let requests = collected.requests.lock().unwrap();
@@ -100,6 +138,16 @@ async fn a_request_and_its_generation_are_exported_as_one_trace() {
         Some(Any::IntValue(201))
     );
     assert_eq!(send.kind, 2, "a server span");
+    assert_eq!(
+        hex(&send.trace_id),
+        caller_trace,
+        "the caller's trace goes on"
+    );
+    assert_eq!(
+        hex(&send.parent_span_id),
+        caller_span,
+        "a child of the caller's span"
+    );
     let generation = spans
         .iter()
         .find(|s| s.name == "generation")
@@ -117,4 +165,15 @@ async fn a_request_and_its_generation_are_exported_as_one_trace() {
         generation.end_time_unix_nano > send.end_time_unix_nano,
         "the generation outlives its request"
     );
+    assert_eq!(
+        ollama_saw,
+        format!("00-{caller_trace}-{}-01", hex(&generation.span_id)),
+        "Ollama is called from the generation, in the caller's trace"
+    );
+    let models = spans
+        .iter()
+        .find(|s| attribute(s, "path") == Some(Any::StringValue("/api/v1/models".into())))
+        .expect("a span for the request with a broken traceparent");
+    assert_ne!(hex(&models.trace_id), caller_trace);
+    assert!(models.parent_span_id.is_empty(), "a root span");
 }

@@ -395,6 +395,7 @@ impl OllamaServer {
         let response = self
             .http
             .get(format!("{}{path}", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .timeout(self.request_timeout)
             .send()
             .await
@@ -409,6 +410,7 @@ impl OllamaServer {
         let response = self
             .http
             .post(format!("{}/api/show", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .timeout(self.request_timeout)
             .json(&serde_json::json!({ "model": model }))
             .send()
@@ -434,6 +436,7 @@ impl OllamaServer {
         let response = self
             .http
             .post(format!("{}/api/embed", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .timeout(timeout)
             .json(&serde_json::json!({ "model": model, "input": inputs, "truncate": true }))
             .send()
@@ -464,6 +467,7 @@ impl OllamaServer {
         let send = self
             .http
             .post(format!("{}/api/pull", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .json(&serde_json::json!({ "model": model, "stream": true }))
             .send();
         let response = match tokio::time::timeout(self.request_timeout, send).await {
@@ -519,6 +523,7 @@ impl OllamaServer {
         let response = self
             .http
             .delete(format!("{}/api/delete", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .timeout(self.request_timeout)
             .json(&serde_json::json!({ "model": model }))
             .send()
@@ -583,6 +588,7 @@ impl OllamaServer {
         let send = self
             .http
             .post(format!("{}/api/chat", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .json(&body)
             .send();
         let response = match tokio::time::timeout(self.first_token_timeout, send).await {

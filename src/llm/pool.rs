@@ -334,11 +334,39 @@ impl OllamaClient {
         }))
     }
 
+    /// The provider that serves `model` (`<provider>/<model>`), unless an Ollama server has a
+    /// model of exactly that name: one pulled into that namespace outside the app after the
+    /// provider was named. Ollama's own models are never hidden by a provider.
+    pub fn provider_for(
+        &self,
+        model: &str,
+    ) -> Option<(Arc<super::providers::ProviderClient>, String)> {
+        let routed = self.providers.route(model)?;
+        let on_ollama = self
+            .pool
+            .members
+            .iter()
+            .any(|m| m.has_model(model) == Some(true));
+        (!on_ollama).then_some(routed)
+    }
+
+    /// Whether an Ollama server (as last checked) has a model in `namespace`
+    /// (`<namespace>/<model>`): a provider of that name would take those names.
+    pub fn ollama_has_namespace(&self, namespace: &str) -> bool {
+        self.pool.members.iter().any(|member| {
+            member.health().models.as_ref().is_some_and(|names| {
+                names
+                    .iter()
+                    .any(|name| name.split_once('/').is_some_and(|(ns, _)| ns == namespace))
+            })
+        })
+    }
+
     /// Starts a streamed chat on the best server for its model. The first event is read
     /// before the stream is handed back, so a server that fails before answering (down, out of
     /// memory, stuck loading) is replaced by the next one without the caller seeing it.
     pub async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, OllamaError> {
-        if let Some((provider, model)) = self.providers.route(&request.model) {
+        if let Some((provider, model)) = self.provider_for(&request.model) {
             return provider.chat_stream(request, &model).await;
         }
         self.first_success(Some(&request.model), |member| async move {
@@ -355,7 +383,7 @@ impl OllamaClient {
 
     /// A model's details, from a server that has it.
     pub async fn show(&self, model: &str) -> Result<ModelShow, OllamaError> {
-        if let Some((provider, _)) = self.providers.route(model) {
+        if let Some((provider, _)) = self.provider_for(model) {
             return Ok(provider.show());
         }
         self.first_success(Some(model), |member| async move {
@@ -371,7 +399,7 @@ impl OllamaClient {
         inputs: &[&str],
         timeout: Duration,
     ) -> Result<Vec<Vec<f32>>, OllamaError> {
-        if let Some((provider, _)) = self.providers.route(model) {
+        if let Some((provider, _)) = self.provider_for(model) {
             return Err(OllamaError::Provider {
                 provider: provider.provider.name.clone(),
                 status: None,
@@ -467,6 +495,11 @@ impl OllamaClient {
         let provided = self.providers.models();
         match self.list_ollama_models().await {
             Ok(mut models) => {
+                // A name on both goes to Ollama (see `provider_for`): listed once.
+                let provided: Vec<ModelInfo> = provided
+                    .into_iter()
+                    .filter(|p| !models.iter().any(|m| same_model(&m.name, &p.name)))
+                    .collect();
                 models.extend(provided);
                 Ok(models)
             }

@@ -144,6 +144,7 @@ impl ProviderClient {
             };
         let send = self
             .authorized(self.http.post(url))
+            .headers(crate::telemetry::outgoing_trace_headers())
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .json(&body)
             .send();

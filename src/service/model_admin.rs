@@ -138,7 +138,7 @@ fn details(
 /// else would be sent into URLs and logs is refused here.
 /// Pulling and deleting are Ollama's: a provider's models are its own.
 fn not_a_providers(state: &AppState, model: &str) -> AppResult<()> {
-    match state.ollama.providers().route(model) {
+    match state.ollama.provider_for(model) {
         Some((provider, _)) => Err(AppError::InvalidInput(format!(
             "{model} is a model of the provider {}: it is not pulled or deleted here",
             provider.provider.name

@@ -169,6 +169,13 @@ fn apply(
     if let Some(problem) = provider_name_problem(&name) {
         return Err(AppError::InvalidInput(problem.into()));
     }
+    // Models are named `<provider>/<model>`, Ollama's `<namespace>/<model>`: a provider named
+    // like a namespace Ollama has would take its models' names. `library` is Ollama's own.
+    if name != row.name && (name == "library" || state.ollama.ollama_has_namespace(&name)) {
+        return Err(AppError::Conflict(format!(
+            "Ollama has models named {name}/…; a provider named {name:?} would hide them: pick another name"
+        )));
+    }
     row.name = name;
     let base_url = input
         .base_url

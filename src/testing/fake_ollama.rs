@@ -57,7 +57,7 @@
 use axum::{
     body::{Body, Bytes},
     extract::State,
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -114,6 +114,8 @@ pub struct FakeStats {
     pub cancelled_streams: AtomicUsize,
     pub completed_streams: AtomicUsize,
     pub last_chat_request: Mutex<Option<Value>>,
+    /// The W3C `traceparent` header of the last /api/chat request, when it had one.
+    pub last_chat_traceparent: Mutex<Option<String>>,
 }
 
 impl FakeStats {
@@ -609,13 +611,17 @@ fn seen_images(request: &Value, model: &str) -> Result<Option<String>, Response>
     )))
 }
 
-async fn chat(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let request: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid request: {e}")),
     };
     shared.stats.chat_requests.fetch_add(1, Ordering::SeqCst);
     *shared.stats.last_chat_request.lock().unwrap() = Some(request.clone());
+    *shared.stats.last_chat_traceparent.lock().unwrap() = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let model = request["model"].as_str().unwrap_or_default().to_string();
     if model.is_empty() {
         return error(StatusCode::BAD_REQUEST, "model is required");
