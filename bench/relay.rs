@@ -18,20 +18,28 @@ const PROMPT: &str = "benchmark [tokens=200][delay=1]";
 const LONG_PROMPT: &str = "long benchmark [tokens=20000][delay=1]";
 const LONG_RUNS: usize = 3;
 
-#[tokio::main]
+// The client (the measurer) on this thread; Ollama and the server each on a runtime of their
+// own, as the separate processes they are in production, so that one's tasks and timers never
+// wait for another's turn on a shared worker (the measurement before 2026-12-04 shared one).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let runs: usize = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50);
-    let fake = FakeOllama::start(FakeConfig::default())
-        .await
-        .expect("fake ollama");
+    let fake = on_own_runtime(1, || async {
+        FakeOllama::start(FakeConfig::default())
+            .await
+            .expect("fake ollama")
+    });
     let data = tempfile::tempdir().unwrap();
     let mut settings = common::settings(data.path(), &fake.url());
     settings.log.filter = "warn".into();
     settings.generation.max_answer_tokens = 20_000;
-    let served = common::serve(settings.clone()).await;
+    let served = on_own_runtime(2, {
+        let settings = settings.clone();
+        move || common::serve(settings)
+    });
     let app_url = served.url.clone();
     let http = reqwest::Client::new();
     let ollama = OllamaClient::new(&settings.ollama);
@@ -92,6 +100,34 @@ async fn main() {
         cpu_direct.as_secs_f64() * 1000.0 / LONG_RUNS as f64,
         cpu_relayed.as_secs_f64() * 1000.0 / LONG_RUNS as f64
     );
+}
+
+/// What `start` makes, made and then served on a tokio runtime of its own (`workers` threads;
+/// one: a current-thread runtime) that lives as long as the process.
+fn on_own_runtime<T, F>(workers: usize, start: impl FnOnce() -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    let (made, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = if workers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                .enable_all()
+                .build()
+        }
+        .expect("a runtime");
+        runtime.block_on(async move {
+            let _ = made.send(start().await);
+            std::future::pending::<()>().await
+        })
+    });
+    receive.recv().expect("started")
 }
 
 /// CPU time (user + system) this process has used, from /proc/self/stat (Linux).
