@@ -391,11 +391,16 @@ impl OllamaServer {
         }
     }
 
+    /// A request to this server's `path`, carrying the current trace context.
+    fn call(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.base_url))
+            .headers(crate::telemetry::outgoing_trace_headers())
+    }
+
     async fn get_json<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T, OllamaError> {
         let response = self
-            .http
-            .get(format!("{}{path}", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::GET, path)
             .timeout(self.request_timeout)
             .send()
             .await
@@ -408,9 +413,7 @@ impl OllamaServer {
     /// A model's details; `ModelNotFound` for a model Ollama does not have.
     pub async fn show(&self, model: &str) -> Result<ModelShow, OllamaError> {
         let response = self
-            .http
-            .post(format!("{}/api/show", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::POST, "/api/show")
             .timeout(self.request_timeout)
             .json(&serde_json::json!({ "model": model }))
             .send()
@@ -434,9 +437,7 @@ impl OllamaServer {
             embeddings: Vec<Vec<f32>>,
         }
         let response = self
-            .http
-            .post(format!("{}/api/embed", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::POST, "/api/embed")
             .timeout(timeout)
             .json(&serde_json::json!({ "model": model, "input": inputs, "truncate": true }))
             .send()
@@ -465,9 +466,7 @@ impl OllamaServer {
         mut progress: impl FnMut(PullProgress),
     ) -> Result<(), OllamaError> {
         let send = self
-            .http
-            .post(format!("{}/api/pull", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::POST, "/api/pull")
             .json(&serde_json::json!({ "model": model, "stream": true }))
             .send();
         let response = match tokio::time::timeout(self.request_timeout, send).await {
@@ -521,9 +520,7 @@ impl OllamaServer {
     /// Deletes `model` (`/api/delete`); `ModelNotFound` when the server does not have it.
     pub async fn delete(&self, model: &str) -> Result<(), OllamaError> {
         let response = self
-            .http
-            .delete(format!("{}/api/delete", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::DELETE, "/api/delete")
             .timeout(self.request_timeout)
             .json(&serde_json::json!({ "model": model }))
             .send()
@@ -586,9 +583,7 @@ impl OllamaServer {
             format: request.format.as_ref(),
         };
         let send = self
-            .http
-            .post(format!("{}/api/chat", self.base_url))
-            .headers(crate::telemetry::outgoing_trace_headers())
+            .call(reqwest::Method::POST, "/api/chat")
             .json(&body)
             .send();
         let response = match tokio::time::timeout(self.first_token_timeout, send).await {
