@@ -107,6 +107,30 @@ pub async fn follow_chat(
     app: &str,
     prompt: &str,
 ) -> Result<(Duration, Duration), String> {
+    follow_chat_timed(http, app, prompt)
+        .await
+        .map(|timed| (timed.first_text, timed.done))
+}
+
+/// When each part of one followed chat ended, from the moment the POST was sent.
+#[derive(Clone, Copy, Debug)]
+pub struct ChatTimes {
+    /// The POST's answer read whole (the turn stored, the generation started).
+    pub posted: Duration,
+    /// The server's own time for the POST (its `X-Response-Time`).
+    pub post_server: Duration,
+    /// The event stream's head received.
+    pub events_open: Duration,
+    pub first_text: Duration,
+    pub done: Duration,
+}
+
+/// [`follow_chat`], with the time each part took.
+pub async fn follow_chat_timed(
+    http: &reqwest::Client,
+    app: &str,
+    prompt: &str,
+) -> Result<ChatTimes, String> {
     let started = std::time::Instant::now();
     let response = http
         .post(format!("{app}/api/v1/conversations"))
@@ -115,7 +139,14 @@ pub async fn follow_chat(
         .await
         .map_err(|e| format!("POST: {e}"))?;
     let status = response.status();
+    let post_server = response
+        .headers()
+        .get("x-response-time")
+        .and_then(|v| v.to_str().ok())
+        .and_then(server_time)
+        .unwrap_or_default();
     let created: serde_json::Value = response.json().await.map_err(|e| e.to_string())?;
+    let posted = started.elapsed();
     if status != 201 {
         return Err(format!(
             "POST answered {status}: {}",
@@ -131,6 +162,7 @@ pub async fn follow_chat(
         .send()
         .await
         .map_err(|e| format!("events: {e}"))?;
+    let events_open = started.elapsed();
     if !response.status().is_success() {
         return Err(format!("events answered {}", response.status()));
     }
@@ -161,14 +193,24 @@ pub async fn follow_chat(
                             event["message"]["error"].as_str().unwrap_or_default()
                         ));
                     }
-                    return Ok((
-                        first.unwrap_or_else(|| started.elapsed()),
-                        started.elapsed(),
-                    ));
+                    let done = started.elapsed();
+                    return Ok(ChatTimes {
+                        posted,
+                        post_server,
+                        events_open,
+                        first_text: first.unwrap_or(done),
+                        done,
+                    });
                 }
                 _ => {}
             }
         }
     }
     Err("the event stream ended before done".into())
+}
+
+/// `X-Response-Time`'s value ("1.234ms") as a duration.
+fn server_time(value: &str) -> Option<Duration> {
+    let ms: f64 = value.strip_suffix("ms")?.parse().ok()?;
+    Some(Duration::from_secs_f64(ms / 1000.0))
 }

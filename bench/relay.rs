@@ -27,6 +27,15 @@ async fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(50);
+    // `RELAY_LOG=sqlx::query=debug,ollamastack=debug` (say): what the server did, with
+    // microsecond timestamps, to see where the added time goes. Off by default: logging costs.
+    if let Ok(filter) = std::env::var("RELAY_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let fake = on_own_runtime(1, || async {
         FakeOllama::start(FakeConfig::default())
             .await
@@ -50,11 +59,15 @@ async fn main() {
         relayed(&http, &app_url, PROMPT).await;
     }
     let mut direct_runs = Vec::with_capacity(runs);
-    let mut relayed_runs = Vec::with_capacity(runs);
+    let mut relayed_times = Vec::with_capacity(runs);
     for _ in 0..runs {
         direct_runs.push(direct(&ollama, PROMPT).await);
-        relayed_runs.push(relayed(&http, &app_url, PROMPT).await);
+        relayed_times.push(relayed_timed(&http, &app_url, PROMPT).await);
     }
+    let relayed_runs: Vec<(Duration, Duration)> = relayed_times
+        .iter()
+        .map(|t| (t.first_text, t.done))
+        .collect();
     println!("relay benchmark: 200-token answers, {runs} runs each, fake Ollama with 1 ms between tokens (SQLite)");
     println!(
         "{:<28} {:>12} {:>12} {:>12} {:>12}",
@@ -72,6 +85,17 @@ async fn main() {
         added(|r| r.0, 0.9),
         added(|r| r.1, 0.5),
         added(|r| r.1, 0.9)
+    );
+    // Where the first token's time goes, each part's median.
+    let median = |part: fn(&common::ChatTimes) -> Duration| {
+        percentile(relayed_times.iter().map(part).collect(), 0.5).as_secs_f64() * 1000.0
+    };
+    println!(
+        "first token through OllamaStack, medians: POST answered {:.2} ms (server's own time {:.2} ms), event stream open +{:.2} ms, first text +{:.2} ms",
+        median(|t| t.posted),
+        median(|t| t.post_server),
+        median(|t| t.events_open.saturating_sub(t.posted)),
+        median(|t| t.first_text.saturating_sub(t.events_open)),
     );
 
     // A long answer: 20,000 tokens, 1 ms apart.
@@ -171,7 +195,12 @@ async fn direct(ollama: &OllamaClient, prompt: &str) -> (Duration, Duration) {
 }
 
 async fn relayed(http: &reqwest::Client, app: &str, prompt: &str) -> (Duration, Duration) {
-    common::follow_chat(http, app, prompt)
+    let times = relayed_timed(http, app, prompt).await;
+    (times.first_text, times.done)
+}
+
+async fn relayed_timed(http: &reqwest::Client, app: &str, prompt: &str) -> common::ChatTimes {
+    common::follow_chat_timed(http, app, prompt)
         .await
         .unwrap_or_else(|reason| panic!("the relayed answer: {reason}"))
 }

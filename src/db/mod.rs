@@ -984,8 +984,13 @@ macro_rules! portable_store {
                         .to_string();
                         insert_outbox_in!(tx, owner, OUTBOX_MESSAGE_SENT, sent.id, payload, at)?;
                     }
-                    let history = sqlx::query_as::<_, Message>(&history_sql)
-                        .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?;
+                    // A conversation created here holds only the message just stored.
+                    let history = if created {
+                        user_message.iter().cloned().collect()
+                    } else {
+                        sqlx::query_as::<_, Message>(&history_sql)
+                            .bind(conversation.id).bind(owner).fetch_all(&mut *tx).await?
+                    };
                     let new = NewMessage {
                         conversation_id: conversation.id,
                         owner_id: owner,

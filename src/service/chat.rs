@@ -491,9 +491,7 @@ async fn start_turn(
 ) -> AppResult<(TurnStarted, Option<ToolMode>)> {
     let owner = turn.owner_id;
     let model = turn.model.to_string();
-    // The person's runtime settings (read before anything is stored): a temperature when
-    // nothing set one, and how much of the history goes with the turn.
-    let preferences = state.runtime.for_person(owner).await?;
+    let created = matches!(turn.conversation, TurnConversation::New { .. });
     // With tools: natively when the model can (or the server does not say), else by prompt.
     let mut show = if tools.is_empty() {
         None
@@ -504,11 +502,22 @@ async fn start_turn(
         Some(show) if !show.calls_tools() => ToolMode::Prompted,
         _ => ToolMode::Native,
     });
-    let mut started = state.store.start_turn(turn).await.map_err(|e| match e {
+    // The person's runtime settings (a temperature when nothing set one, and how much of the
+    // history goes with the turn) are read while the turn is stored, on another connection:
+    // the answer starts one database round trip sooner. Unreadable, the configured ones serve.
+    let (preferences, started) = tokio::join!(
+        state.runtime.for_person(owner),
+        state.store.start_turn(turn)
+    );
+    let mut started = started.map_err(|e| match e {
         TurnError::Busy => busy_conversation(),
         TurnError::NotFound => AppError::NotFound("conversation".into()),
         TurnError::Db(error) => AppError::from(error),
     })?;
+    let preferences = preferences.unwrap_or_else(|error| {
+        tracing::warn!(%error, "could not read the person's settings; the configured ones apply");
+        state.runtime.configured().clone()
+    });
     options.temperature = options.temperature.or(preferences.ai.temperature);
     let history = super::prompt::recent_history(
         &started.history,
@@ -547,16 +556,22 @@ async fn start_turn(
             started.conversation.assistant_id = chosen;
         }
     }
-    ground_turn(
-        state,
-        owner,
-        &mut started,
-        &mut messages,
-        &mut options,
-        &model,
-        show,
-    )
-    .await?;
+    // A conversation created by this turn knows only what was just attached or linked: without
+    // either there is nothing to ground it in, and no need to ask the database.
+    let may_have_knowledge =
+        !created || !attach.is_empty() || started.conversation.assistant_id.is_some();
+    if may_have_knowledge {
+        ground_turn(
+            state,
+            owner,
+            &mut started,
+            &mut messages,
+            &mut options,
+            &model,
+            show,
+        )
+        .await?;
+    }
     let request = match tool_mode {
         Some(ToolMode::Prompted) => {
             // After the conversation's own system prompt, if any.

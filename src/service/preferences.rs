@@ -69,12 +69,14 @@ impl RuntimeSettings {
     /// The instance's values (no person's): feature flags and every person's defaults.
     pub async fn for_instance(&self) -> AppResult<Preferences> {
         let saved = self.instance_values().await?;
-        Ok(resolve(&self.configured, &saved).0)
+        Ok(apply_saved(&self.configured, &saved, |_, _| {}))
     }
 
     /// What `owner` sees: configured, then the instance's, then their own.
     pub async fn for_person(&self, owner: Uuid) -> AppResult<Preferences> {
-        Ok(self.resolved(owner).await?.0)
+        // Read by every turn and page: the values only, without where each comes from.
+        let saved = self.store.saved_settings(Some(owner)).await?;
+        Ok(apply_saved(&self.configured, &saved, |_, _| {}))
     }
 
     async fn resolved(&self, owner: Uuid) -> AppResult<(Preferences, HashMap<String, String>)> {
@@ -83,13 +85,11 @@ impl RuntimeSettings {
     }
 }
 
-/// The configured values with `saved` applied in order; where each value comes from. A saved
-/// value that no longer fits (a key renamed, a range narrowed by an upgrade) is skipped.
+/// The configured values with `saved` applied in order; where each value comes from.
 fn resolve(
     configured: &Preferences,
     saved: &[SavedSetting],
 ) -> (Preferences, HashMap<String, String>) {
-    let mut preferences = configured.clone();
     // Each serialised once, then compared key by key.
     let configured_json = serde_json::to_value(configured).unwrap_or_default();
     let defaults_json = serde_json::to_value(Preferences::default()).unwrap_or_default();
@@ -105,27 +105,40 @@ fn resolve(
             (key, source.to_string())
         })
         .collect();
+    let preferences = apply_saved(configured, saved, |row, person| {
+        sources.insert(
+            row.key.clone(),
+            if person { "person" } else { "instance" }.into(),
+        );
+    });
+    (preferences, sources)
+}
+
+/// The configured values with `saved` applied in order (`applied` hears of each one taken, and
+/// whether it is a person's). A saved value that no longer fits (a key renamed, a range
+/// narrowed by an upgrade) is skipped.
+fn apply_saved(
+    configured: &Preferences,
+    saved: &[SavedSetting],
+    mut applied: impl FnMut(&SavedSetting, bool),
+) -> Preferences {
+    let mut preferences = configured.clone();
     for row in saved {
         let person = row.owner_id.is_some();
         if person && SettingScope::of(&row.key) == SettingScope::Instance {
             continue;
         }
-        let applied = serde_json::from_str::<Value>(&row.value)
+        let result = serde_json::from_str::<Value>(&row.value)
             .map_err(|e| e.to_string())
             .and_then(|value| preferences.set(&row.key, value).map_err(|e| e.to_string()));
-        match applied {
-            Ok(()) => {
-                sources.insert(
-                    row.key.clone(),
-                    if person { "person" } else { "instance" }.into(),
-                );
-            }
+        match result {
+            Ok(()) => applied(row, person),
             Err(error) => {
                 tracing::warn!(key = %row.key, %error, "a saved setting no longer applies; skipped")
             }
         }
     }
-    (preferences, sources)
+    preferences
 }
 
 fn setting_error(error: SettingError) -> AppError {
