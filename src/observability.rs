@@ -104,6 +104,11 @@ fn describe() {
         "Calls retried on another Ollama server after one failed before answering"
     );
     describe_counter!(
+        "ollamastack_early_model_calls_total",
+        "Model calls started while their turn was being stored, by outcome: used, or dropped \
+         (the turn was not stored, or it asked for something else)"
+    );
+    describe_counter!(
         "ollamastack_page_renders_abandoned_total",
         "Page renders abandoned and rendered again (or answered 503), by reason (stalled, panicked)"
     );
@@ -171,6 +176,11 @@ pub fn generation_refused(reason: &'static str) {
 /// A call failed on one Ollama server before answering and goes to the next.
 pub fn ollama_failover() {
     metrics::counter!("ollamastack_ollama_failovers_total").increment(1);
+}
+
+/// A model call started early ended its part: `used` by the generation, or `dropped`.
+pub fn early_model_call(outcome: &'static str) {
+    metrics::counter!("ollamastack_early_model_calls_total", "outcome" => outcome).increment(1);
 }
 
 /// A webhook delivery attempt ended: `delivered`, `retrying` or `given_up`.

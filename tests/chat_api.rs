@@ -55,6 +55,8 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
     );
     // Traces are not exported here: no trace context leaves the server.
     assert_eq!(*app.fake.stats.last_chat_traceparent.lock().unwrap(), None);
+    // Asked once: the call started while the turn was stored is the one that answered.
+    assert_eq!(app.fake.stats.chat_requests.load(Ordering::SeqCst), 1);
 
     // A second turn carries the history.
     let (status, second) = app
@@ -76,6 +78,53 @@ async fn answer_streams_in_pieces_and_is_stored(backend: Backend) {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(app.fake.stats.chat_requests.load(Ordering::SeqCst), 2);
+}
+
+/// A new conversation's model call starts while its turn is stored: Ollama is asked once, with
+/// what the stored turn asks (the instance's system prompt, the person's temperature), and an
+/// answer stopped before its first token leaves no request running.
+async fn a_first_message_is_asked_once_and_stops_cleanly(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |s| {
+        s.generation.default_system_prompt = Some("Answer briefly.".into())
+    })
+    .await;
+    let response = app
+        .at(reqwest::Method::PUT, "/api/v1/settings/ai.temperature")
+        .json(&json!({ "value": 0.3 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (_, answer) = app.send_new("Hi [tokens=5]").await;
+    let (_, done) = app.follow(&answer).await;
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["content"], expected_answer(5));
+    let sent = app.fake.stats.last_chat_request();
+    assert_eq!(sent["messages"][0]["role"], "system", "{sent}");
+    assert_eq!(sent["messages"][0]["content"], "Answer briefly.");
+    assert_eq!(sent["messages"][1]["content"], "Hi [tokens=5]");
+    assert_eq!(sent["options"]["temperature"], json!(0.3), "{sent}");
+    assert_eq!(app.fake.stats.chat_requests.load(Ordering::SeqCst), 1);
+
+    // Stopped while Ollama is still loading the model: the request is closed, the question kept.
+    let (conversation, answer) = app.send_new("wait [first=5000]").await;
+    let (status, stopped) = app
+        .post(&format!("/api/v1/messages/{answer}/stop"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    wait_until(
+        || app.fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
+        "the request is closed",
+    )
+    .await;
+    assert_eq!(app.fake.stats.active_streams.load(Ordering::SeqCst), 0);
+    assert_eq!(app.fake.stats.chat_requests.load(Ordering::SeqCst), 2);
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(body["messages"][0]["content"], "wait [first=5000]");
 }
 
 async fn error_line_mid_stream_keeps_the_partial_text(backend: Backend) {
@@ -999,6 +1048,7 @@ async fn a_long_conversation_is_read_in_pages(backend: Backend) {
 on_both_backends!(
     a_long_conversation_is_read_in_pages,
     answer_streams_in_pieces_and_is_stored,
+    a_first_message_is_asked_once_and_stops_cleanly,
     error_line_mid_stream_keeps_the_partial_text,
     unknown_model_is_a_clear_error_and_the_question_is_kept,
     http_error_from_ollama_is_reported,

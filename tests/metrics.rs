@@ -47,6 +47,12 @@ async fn a_scrape_shows_requests_generations_pool_and_ollama(backend: Backend) {
         text.contains("ollamastack_generation_duration_seconds_count{model=\"llama3.2\"}"),
         "{text}"
     );
+    // The conversation's first model call started while its turn was stored, and served.
+    let early = value(
+        &text,
+        "ollamastack_early_model_calls_total{outcome=\"used\"}",
+    );
+    assert!(early.is_some_and(|n| n >= 1.0), "{text}");
     // Requests by template, never by id.
     let created = value(
         &text,

@@ -9,7 +9,9 @@ pub mod prompted;
 pub mod watch;
 
 use crate::db::{Finish, NewMessage, SharedStore};
-use crate::llm::{ChatEvent, ChatMessage, ChatRequest, DoneInfo, OllamaClient, OllamaError};
+use crate::llm::{
+    ChatEvent, ChatMessage, ChatRequest, ChatStream, DoneInfo, OllamaClient, OllamaError,
+};
 use crate::model::{
     Charts, GenerationMetrics, Message, MessageStatus, Role, StreamEvent, ToolCall, ToolCalls,
 };
@@ -129,9 +131,84 @@ pub struct GenerationJob {
     /// after step.
     pub request: ChatRequest,
     pub tool_mode: ToolMode,
+    /// The first model call, when it was started before the row was stored.
+    pub early: Option<EarlyCall>,
+    /// The span it runs in (see `generation_span`).
+    pub span: tracing::Span,
+}
+
+/// The span of a generation: a child of the request that starts it, though it outlives it.
+/// Made before the turn is stored, so that an early call is in it too; `start` fills in the
+/// conversation and the message.
+pub fn generation_span(model: &str, tools: usize) -> tracing::Span {
+    tracing::info_span!(
+        "generation",
+        model = %model,
+        conversation = tracing::field::Empty,
+        message = tracing::field::Empty,
+        tools,
+    )
 }
 
 pub use crate::model::ToolMode;
+
+/// A model call started before its turn is stored: Ollama works towards the first token while
+/// the database writes the turn, instead of after. What Ollama sends meanwhile waits in the
+/// stream until the generation reads it; dropped unused (the turn could not be stored, or what
+/// was stored asks for another request) the call is aborted, its connection closed, and Ollama
+/// stops.
+pub struct EarlyCall {
+    request: ChatRequest,
+    started: Instant,
+    opening: tokio_util::task::AbortOnDropHandle<Result<ChatStream, OllamaError>>,
+    outcome: EarlyOutcome,
+}
+
+/// Counts how an early call ended, when it is dropped: used by a generation, or not.
+struct EarlyOutcome {
+    used: bool,
+}
+
+impl Drop for EarlyOutcome {
+    fn drop(&mut self) {
+        crate::observability::early_model_call(if self.used { "used" } else { "dropped" });
+    }
+}
+
+impl EarlyCall {
+    /// Sends `request` now, in the generation's `span`.
+    pub fn start(ollama: &OllamaClient, request: ChatRequest, span: &tracing::Span) -> EarlyCall {
+        let ollama = ollama.clone();
+        let sent = request.clone();
+        let task = tokio::spawn(tracing::Instrument::instrument(
+            async move { ollama.chat_stream(&sent).await },
+            span.clone(),
+        ));
+        EarlyCall {
+            request,
+            started: Instant::now(),
+            opening: tokio_util::task::AbortOnDropHandle::new(task),
+            outcome: EarlyOutcome { used: false },
+        }
+    }
+
+    /// This call, if it asks exactly what `request` asks; else `None` (and it is aborted).
+    pub fn serving(mut self, request: &ChatRequest) -> Option<EarlyCall> {
+        self.outcome.used = self.request == *request;
+        self.outcome.used.then_some(self)
+    }
+
+    async fn opened(self) -> Result<ChatStream, OllamaError> {
+        match self.opening.await {
+            Ok(opened) => opened,
+            // Only a panic in the client ends the task otherwise (it is aborted only when
+            // dropped): the generation reports it as a failed call.
+            Err(error) => Err(OllamaError::Transport(format!(
+                "the model call ended unexpectedly: {error}"
+            ))),
+        }
+    }
+}
 
 /// One row being written: an answer, or one step of an agent run (a model call or a tool
 /// call). The steps of a run share its cancellation, so Stop on any of them stops the run.
@@ -437,20 +514,18 @@ impl Generations {
         let current = Arc::new(Mutex::new(live.clone()));
         let this = self.clone();
         let run_current = current.clone();
-        // A child of the request that started it (in traces), though it outlives it.
-        let span = tracing::info_span!(
-            "generation",
-            model = %job.request.model,
-            conversation = %live.conversation_id,
-            message = %live.message_id,
-            tools = job.request.tools.len(),
+        let span = job.span;
+        span.record(
+            "conversation",
+            tracing::field::display(live.conversation_id),
         );
+        span.record("message", tracing::field::display(live.message_id));
         self.spawn_guarded(
             current,
             admission,
             tracing::Instrument::instrument(
                 async move {
-                    this.run(live, job.request, job.tool_mode, run_current)
+                    this.run(live, job.request, job.tool_mode, job.early, run_current)
                         .await;
                 },
                 span,
@@ -542,13 +617,19 @@ impl Generations {
         first: Arc<LiveGeneration>,
         mut request: ChatRequest,
         mode: ToolMode,
+        mut early: Option<EarlyCall>,
         current: Arc<Mutex<Arc<LiveGeneration>>>,
     ) {
-        let deadline = Instant::now() + self.limits.max_duration;
+        let deadline = early
+            .as_ref()
+            .map_or_else(Instant::now, |call| call.started)
+            + self.limits.max_duration;
         let mut live = first;
         let mut step = 1usize;
         loop {
-            let (mut finish, calls, raw) = self.stream_step(&live, &request, mode, deadline).await;
+            let (mut finish, calls, raw) = self
+                .stream_step(&live, &request, early.take(), mode, deadline)
+                .await;
             let wants_tools = finish.status == Some(MessageStatus::Complete) && !calls.is_empty();
             if !wants_tools {
                 self.end(&live, finish).await;
@@ -789,11 +870,15 @@ impl Generations {
         &self,
         live: &LiveGeneration,
         request: &ChatRequest,
+        early: Option<EarlyCall>,
         mode: ToolMode,
         deadline: Instant,
     ) -> (Finish, Vec<ToolCall>, String) {
         let mut raw = String::new();
-        let started = Instant::now();
+        // Time to first token counts from when Ollama was asked.
+        let started = early
+            .as_ref()
+            .map_or_else(Instant::now, |call| call.started);
         let mut first_token: Option<Duration> = None;
         let mut flushed_len = 0usize;
         let mut thinking_flushed_len = 0usize;
@@ -809,7 +894,10 @@ impl Generations {
 
         // Opening the stream waits for the first token (loading the model, or trying the next
         // server of the pool): heartbeats keep the row ours meanwhile.
-        let opening = self.ollama.chat_stream(request);
+        let opening = match early {
+            Some(call) => futures::future::Either::Left(call.opened()),
+            None => futures::future::Either::Right(self.ollama.chat_stream(request)),
+        };
         tokio::pin!(opening);
         let opened = loop {
             tokio::select! {
@@ -1087,6 +1175,67 @@ mod tests {
             Uuid::now_v7(),
             CancellationToken::new(),
         )
+    }
+
+    async fn wait_for(check: impl Fn() -> bool, what: &str) {
+        for _ in 0..300 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting: {what}");
+    }
+
+    /// An early call serves only the request it was started with; dropped unused, Ollama sees
+    /// its request closed and stops generating.
+    #[tokio::test]
+    async fn an_early_call_serves_its_own_request_and_is_aborted_unused() {
+        use crate::testing::fake_ollama::{expected_answer, FakeConfig, FakeOllama};
+        use std::sync::atomic::Ordering;
+        let fake = FakeOllama::start(FakeConfig::default()).await.unwrap();
+        let ollama = OllamaClient::new(&OllamaSettings {
+            url: fake.url(),
+            ..OllamaSettings::default()
+        });
+        let request = |prompt: &str| ChatRequest {
+            model: "llama3.2".into(),
+            messages: vec![ChatMessage::new("user", prompt)],
+            options: Default::default(),
+            tools: Vec::new(),
+            format: None,
+        };
+
+        let long = request("[tokens=500][delay=20]");
+        let call = EarlyCall::start(&ollama, long.clone(), &tracing::Span::none());
+        wait_for(
+            || fake.stats.active_streams.load(Ordering::SeqCst) == 1,
+            "Ollama is answering",
+        )
+        .await;
+        assert!(call.serving(&request("something else")).is_none());
+        wait_for(
+            || fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
+            "the unused call's request is closed",
+        )
+        .await;
+        assert_eq!(fake.stats.completed_streams.load(Ordering::SeqCst), 0);
+
+        let short = request("[tokens=12]");
+        let call = EarlyCall::start(&ollama, short.clone(), &tracing::Span::none())
+            .serving(&short)
+            .expect("the same request");
+        let mut stream = call.opened().await.unwrap();
+        let mut text = String::new();
+        while let Some(event) = stream.next().await.unwrap() {
+            match event {
+                ChatEvent::Delta(delta) => text.push_str(&delta),
+                ChatEvent::Done(_) => break,
+                _ => {}
+            }
+        }
+        assert_eq!(text, expected_answer(12));
+        assert_eq!(fake.stats.chat_requests.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

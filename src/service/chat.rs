@@ -9,7 +9,7 @@ use super::{
 use crate::db::{Turn, TurnConversation, TurnError, TurnStarted};
 use crate::error::{AppError, AppResult};
 use crate::generation::prompted;
-use crate::generation::{Admission, GenerationJob, Refusal};
+use crate::generation::{Admission, EarlyCall, GenerationJob, Refusal};
 use crate::llm::{ChatMessage, ChatRequest, ToolSpec};
 use crate::model::{
     Assistant, Attachment, Attachments, Conversation, ConversationWithMessages, FileInfo,
@@ -502,13 +502,38 @@ async fn start_turn(
         Some(show) if !show.calls_tools() => ToolMode::Prompted,
         _ => ToolMode::Native,
     });
+    // A conversation this turn creates, with no files and no assistant, is asked only the
+    // person's message (after the instance's system prompt): that prompt is known before
+    // anything is stored, so the model call starts while the turn is written.
+    let first_prompt = match turn.conversation {
+        TurnConversation::New { system_prompt, .. }
+            if turn.attachments.0.is_empty()
+                && attach.is_empty()
+                && !matches!(assistant.link, Some(Some(_))) =>
+        {
+            turn.user_content
+                .map(|content| super::prompt::first_prompt(system_prompt, content))
+        }
+        _ => None,
+    };
     // The person's runtime settings (a temperature when nothing set one, and how much of the
     // history goes with the turn) are read while the turn is stored, on another connection:
     // the answer starts one database round trip sooner. Unreadable, the configured ones serve.
-    let (preferences, started) = tokio::join!(
-        state.runtime.for_person(owner),
-        state.store.start_turn(turn)
-    );
+    let span = crate::generation::generation_span(&model, tools.len());
+    let read_and_call = async {
+        let preferences = state.runtime.for_person(owner).await;
+        let early = match (&preferences, first_prompt) {
+            (Ok(preferences), Some(messages)) => {
+                let mut options = options.clone();
+                options.temperature = options.temperature.or(preferences.ai.temperature);
+                let request = chat_request(&model, messages, options, tools.clone(), tool_mode);
+                Some(EarlyCall::start(&state.ollama, request, &span))
+            }
+            _ => None,
+        };
+        (preferences, early)
+    };
+    let ((preferences, early), started) = tokio::join!(read_and_call, state.store.start_turn(turn));
     let mut started = started.map_err(|e| match e {
         TurnError::Busy => busy_conversation(),
         TurnError::NotFound => AppError::NotFound("conversation".into()),
@@ -572,34 +597,15 @@ async fn start_turn(
         )
         .await?;
     }
-    let request = match tool_mode {
-        Some(ToolMode::Prompted) => {
-            // After the conversation's own system prompt, if any.
-            let at = messages.iter().take_while(|m| m.role == "system").count();
-            messages.insert(
-                at,
-                ChatMessage::new("system", prompted::instructions(&tools)),
-            );
-            ChatRequest {
-                model: turn.model.to_string(),
-                messages,
-                options,
-                format: Some(prompted::schema(&tools)),
-                tools: Vec::new(),
-            }
-        }
-        _ => ChatRequest {
-            model: turn.model.to_string(),
-            messages,
-            options,
-            tools,
-            format: None,
-        },
-    };
+    let request = chat_request(turn.model, messages, options, tools, tool_mode);
+    // The early call serves if what was stored asks the same (else it is dropped, and aborted).
+    let early = early.and_then(|call| call.serving(&request));
     let job = GenerationJob {
         row: started.assistant.clone(),
         request,
         tool_mode: tool_mode.unwrap_or_default(),
+        early,
+        span,
     };
     if !state.generations.start(job, admission) {
         // Shutdown began between admission and now: leave no row streaming.
@@ -615,6 +621,40 @@ async fn start_turn(
         return Err(shutting_down());
     }
     Ok((started, tool_mode))
+}
+
+/// What the model is asked: the prompt, with the tools natively, or, prompted, their
+/// instructions after the conversation's own system prompt and the answer's JSON schema.
+fn chat_request(
+    model: &str,
+    mut messages: Vec<ChatMessage>,
+    options: GenerationOptions,
+    tools: Vec<ToolSpec>,
+    tool_mode: Option<ToolMode>,
+) -> ChatRequest {
+    match tool_mode {
+        Some(ToolMode::Prompted) => {
+            let at = messages.iter().take_while(|m| m.role == "system").count();
+            messages.insert(
+                at,
+                ChatMessage::new("system", prompted::instructions(&tools)),
+            );
+            ChatRequest {
+                model: model.to_string(),
+                messages,
+                options,
+                format: Some(prompted::schema(&tools)),
+                tools: Vec::new(),
+            }
+        }
+        _ => ChatRequest {
+            model: model.to_string(),
+            messages,
+            options,
+            tools,
+            format: None,
+        },
+    }
 }
 
 /// Refuses images for a model that Ollama says cannot see them. When Ollama cannot be asked

@@ -40,6 +40,19 @@ pub(crate) fn prompt_messages(
     messages
 }
 
+/// The prompt of a conversation's first message, before it is stored: what
+/// `prompt_messages` makes of a new conversation with `system_prompt` and that one message
+/// (without images).
+pub(crate) fn first_prompt(system_prompt: Option<&str>, content: &str) -> Vec<ChatMessage> {
+    let system = system_prompt
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| ChatMessage::new("system", s));
+    system
+        .into_iter()
+        .chain([ChatMessage::new("user", content)])
+        .collect()
+}
+
 /// Characters per token, roughly, for keeping a history within a context window.
 const CHARS_PER_TOKEN: usize = 4;
 
@@ -134,6 +147,31 @@ mod tests {
 
     fn contents(history: &[Message]) -> Vec<&str> {
         history.iter().map(|m| m.content.as_str()).collect()
+    }
+
+    /// A first message's prompt, built before the turn is stored, is what the stored turn
+    /// makes of it: otherwise the model call started early is never used.
+    #[test]
+    fn the_first_prompt_is_what_the_stored_turn_asks() {
+        for system in [None, Some(""), Some("  "), Some("Be brief.")] {
+            let conversation = Conversation {
+                id: Uuid::nil(),
+                owner_id: Uuid::nil(),
+                title: "Hello there".into(),
+                model: "llama3.2".into(),
+                system_prompt: system.map(str::to_string),
+                options: Default::default(),
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+                assistant_id: None,
+            };
+            let history = [message(Role::User, "Hello there")];
+            assert_eq!(
+                first_prompt(system, "Hello there"),
+                prompt_messages(&conversation, &history, &PromptImages::new()),
+                "system prompt {system:?}"
+            );
+        }
     }
 
     #[test]
