@@ -279,6 +279,35 @@ macro_rules! insert_outbox_in {
     };
 }
 
+/// Writes several outbox events, `(kind, subject, payload)`, in one statement inside an open
+/// transaction `$tx` (one round trip to the database instead of one per event).
+macro_rules! insert_outbox_rows_in {
+    ($tx:ident, $owner:expr, $events:expr, $at:expr) => {{
+        let events: &[(&str, Uuid, String)] = $events;
+        let rows: Vec<String> = (0..events.len())
+            .map(|i| {
+                let n = i * 6;
+                format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO outbox (id, owner_id, kind, subject_id, payload, created_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (kind, subject, payload) in events {
+            query = query
+                .bind(Uuid::now_v7())
+                .bind($owner)
+                .bind(*kind)
+                .bind(*subject)
+                .bind(payload.as_str())
+                .bind($at);
+        }
+        query.execute(&mut *$tx).await
+    }};
+}
+
 /// The kind of the outbox event written when a generation reaches a final status.
 pub const OUTBOX_GENERATION_FINISHED: &str = "generation.finished";
 
@@ -969,10 +998,11 @@ macro_rules! portable_store {
                         },
                         None => None,
                     };
-                    // For analytics (and webhooks to come), with the turn itself.
+                    // For analytics and webhooks, with the turn itself.
+                    let mut events: Vec<(&str, Uuid, String)> = Vec::with_capacity(2);
                     if created {
                         let payload = serde_json::json!({ "conversation_id": conversation.id, "model": turn.model }).to_string();
-                        insert_outbox_in!(tx, owner, OUTBOX_CONVERSATION_CREATED, conversation.id, payload, at)?;
+                        events.push((OUTBOX_CONVERSATION_CREATED, conversation.id, payload));
                     }
                     if let Some(sent) = user_message.as_ref().or(edited_message.as_ref()) {
                         let payload = serde_json::json!({
@@ -982,7 +1012,10 @@ macro_rules! portable_store {
                             "chars": sent.content.chars().count(),
                         })
                         .to_string();
-                        insert_outbox_in!(tx, owner, OUTBOX_MESSAGE_SENT, sent.id, payload, at)?;
+                        events.push((OUTBOX_MESSAGE_SENT, sent.id, payload));
+                    }
+                    if !events.is_empty() {
+                        insert_outbox_rows_in!(tx, owner, &events, at)?;
                     }
                     // A conversation created here holds only the message just stored.
                     let history = if created {

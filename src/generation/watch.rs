@@ -107,18 +107,19 @@ impl Notifier {
 }
 
 /// The live events of a message: a snapshot of its text, deltas as they arrive, then `Done`.
-/// For a message that is already final, only `Done`. The caller has checked the owner.
+/// For a message that is already final, only `Done`. The caller has checked the owner, from
+/// the row (`message`, when it was read) or from this instance's registry.
 pub fn message_events(
     generations: Arc<Generations>,
     store: SharedStore,
     notifier: Arc<Notifier>,
     owner: Uuid,
-    message: crate::model::Message,
+    message_id: Uuid,
+    message: Option<Message>,
 ) -> impl Stream<Item = StreamEvent> + Send + 'static {
-    let message_id = message.id;
     let shutdown = generations.shutdown_token();
     async_stream::stream! {
-        if message.status.is_final() {
+        if let Some(message) = message.filter(|m| m.status.is_final()) {
             yield done_event(&store, owner, message).await;
             return;
         }

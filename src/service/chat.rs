@@ -462,12 +462,23 @@ pub async fn message_events(
     owner: Uuid,
     message_id: Uuid,
 ) -> AppResult<impl Stream<Item = StreamEvent> + Send + 'static> {
-    let message = owned_message(state, owner, message_id).await?;
+    // Being written here for this person: followed live, without reading the row first (the
+    // registry knows its owner). Else the row says whose it is and whether it is final.
+    let live_here = state
+        .generations
+        .get(message_id)
+        .is_some_and(|live| live.owner_id == owner);
+    let message = if live_here {
+        None
+    } else {
+        Some(owned_message(state, owner, message_id).await?)
+    };
     Ok(crate::generation::watch::message_events(
         state.generations.clone(),
         state.store.clone(),
         state.notifier.clone(),
         owner,
+        message_id,
         message,
     ))
 }
