@@ -5,6 +5,7 @@ mod common;
 use common::{text_of, Backend, EventReader, TestApp};
 use ollamastack::model::StreamEvent;
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig};
+use ollamastack::testing::wait_until;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -759,16 +760,6 @@ async fn pages_are_compressed_but_event_streams_are_not(backend: Backend) {
         events.headers().get("content-encoding").is_none(),
         "SSE must reach the browser unbuffered"
     );
-}
-
-async fn wait_until(check: impl Fn() -> bool, what: &str) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting: {what}");
 }
 
 /// A conversation's system prompt and options are stored and sent with its next turns; a turn's

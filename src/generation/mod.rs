@@ -1177,21 +1177,12 @@ mod tests {
         )
     }
 
-    async fn wait_for(check: impl Fn() -> bool, what: &str) {
-        for _ in 0..300 {
-            if check() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("timed out waiting: {what}");
-    }
-
     /// An early call serves only the request it was started with; dropped unused, Ollama sees
     /// its request closed and stops generating.
     #[tokio::test]
     async fn an_early_call_serves_its_own_request_and_is_aborted_unused() {
         use crate::testing::fake_ollama::{expected_answer, FakeConfig, FakeOllama};
+        use crate::testing::wait_until;
         use std::sync::atomic::Ordering;
         let fake = FakeOllama::start(FakeConfig::default()).await.unwrap();
         let ollama = OllamaClient::new(&OllamaSettings {
@@ -1208,13 +1199,13 @@ mod tests {
 
         let long = request("[tokens=500][delay=20]");
         let call = EarlyCall::start(&ollama, long.clone(), &tracing::Span::none());
-        wait_for(
+        wait_until(
             || fake.stats.active_streams.load(Ordering::SeqCst) == 1,
             "Ollama is answering",
         )
         .await;
         assert!(call.serving(&request("something else")).is_none());
-        wait_for(
+        wait_until(
             || fake.stats.cancelled_streams.load(Ordering::SeqCst) == 1,
             "the unused call's request is closed",
         )
