@@ -264,21 +264,6 @@ macro_rules! finish_in {
     }};
 }
 
-/// Writes an outbox event inside an open transaction `$tx`.
-macro_rules! insert_outbox_in {
-    ($tx:ident, $owner:expr, $kind:expr, $subject:expr, $payload:expr, $at:expr) => {
-        sqlx::query("INSERT INTO outbox (id, owner_id, kind, subject_id, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(Uuid::now_v7())
-            .bind($owner)
-            .bind($kind)
-            .bind($subject)
-            .bind($payload)
-            .bind($at)
-            .execute(&mut *$tx)
-            .await
-    };
-}
-
 /// Writes several outbox events, `(kind, subject, payload)`, in one statement inside an open
 /// transaction `$tx` (one round trip to the database instead of one per event).
 macro_rules! insert_outbox_rows_in {
@@ -306,6 +291,13 @@ macro_rules! insert_outbox_rows_in {
         }
         query.execute(&mut *$tx).await
     }};
+}
+
+/// Writes an outbox event inside an open transaction `$tx`.
+macro_rules! insert_outbox_in {
+    ($tx:ident, $owner:expr, $kind:expr, $subject:expr, $payload:expr, $at:expr) => {
+        insert_outbox_rows_in!($tx, $owner, &[($kind, $subject, $payload)], $at)
+    };
 }
 
 /// The kind of the outbox event written when a generation reaches a final status.
