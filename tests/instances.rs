@@ -26,13 +26,11 @@ async fn restarting_one_instance_leaves_the_others_answer_alone() {
     assert!(b.state.notifier.pushes(), "PostgreSQL pushes changes");
 
     let (conversation, answer) = a.send_new("long [tokens=60] [delay=30]").await;
-    // B follows an answer that A writes: it is pushed to B through the database.
+    // B follows an answer that A writes: it is pushed to B through the database. The stream is
+    // open before B shuts down (opening it inside the task raced the shutdown).
+    let mut events = common::EventReader::open(&b, &answer).await;
     let follower = {
-        let url = b.url.clone();
-        let answer = answer.clone();
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut events = common::EventReader::open_url(&client, &url, &answer).await;
             let mut seen = Vec::new();
             while let Some(event) = tokio::time::timeout(Duration::from_secs(20), events.next())
                 .await
