@@ -29,22 +29,20 @@ async fn restarting_one_instance_leaves_the_others_answer_alone() {
     // B follows an answer that A writes: it is pushed to B through the database. The stream is
     // open before B shuts down (opening it inside the task raced the shutdown).
     let mut events = common::EventReader::open(&b, &answer).await;
-    let follower = {
-        tokio::spawn(async move {
-            let mut seen = Vec::new();
-            while let Some(event) = tokio::time::timeout(Duration::from_secs(20), events.next())
-                .await
-                .expect("an event in time")
-            {
-                let done = matches!(event, ollamastack::model::StreamEvent::Done { .. });
-                seen.push(event);
-                if done {
-                    break;
-                }
+    let follower = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(event) = tokio::time::timeout(Duration::from_secs(20), events.next())
+            .await
+            .expect("an event in time")
+        {
+            let done = matches!(event, ollamastack::model::StreamEvent::Done { .. });
+            seen.push(event);
+            if done {
+                break;
             }
-            seen
-        })
-    };
+        }
+        seen
+    });
     a.wait_for_message(&conversation, &answer, 10, |m| {
         m["content"].as_str().is_some_and(|c| !c.is_empty())
     })

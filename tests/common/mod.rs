@@ -516,12 +516,9 @@ pub struct EventReader {
 
 impl EventReader {
     pub async fn open(app: &TestApp, message_id: &str) -> EventReader {
-        Self::open_url(&app.http, &app.url, message_id).await
-    }
-
-    pub async fn open_url(http: &reqwest::Client, url: &str, message_id: &str) -> EventReader {
-        let response = http
-            .get(format!("{url}/api/v1/messages/{message_id}/events"))
+        let response = app
+            .http
+            .get(format!("{}/api/v1/messages/{message_id}/events", app.url))
             .send()
             .await
             .unwrap();
