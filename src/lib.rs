@@ -1,7 +1,8 @@
 //! OllamaStack: chat with, and run agents on, the local models that Ollama serves.
 //!
 //! One crate, two builds: with `ssr` it is the server (axum, sqlx, reqwest), with `hydrate` it is
-//! the page's WebAssembly. Shared: the DTOs (`model`), the error type, markdown, the UI.
+//! the page's WebAssembly. Shared: the DTOs (`model`), the error type, the UI. Markdown is
+//! rendered on the server only: the page receives sanitised HTML.
 
 // Leptos views are deeply nested types; the optimised WASM build needs more than the default 128.
 #![recursion_limit = "256"]
@@ -10,7 +11,6 @@ pub mod app;
 pub mod components;
 pub mod context;
 pub mod error;
-pub mod markdown;
 pub mod model;
 pub mod pages;
 pub mod server_fns;
@@ -36,6 +36,8 @@ pub mod generation;
 pub mod limits;
 #[cfg(feature = "ssr")]
 pub mod llm;
+#[cfg(feature = "ssr")]
+pub mod markdown;
 #[cfg(feature = "ssr")]
 pub mod net;
 #[cfg(feature = "ssr")]

@@ -1,8 +1,11 @@
 //! Markdown to safe HTML. Model output is data, never markup: raw HTML in a message is shown as
 //! text, and the rendered HTML is then cleaned by ammonia as a second line of defence (links keep
 //! only http, https and mailto, and open without access to this page).
-//! Runs on the server (server rendering) and in the browser (live while tokens stream in).
+//! Runs on the server only: the page receives the HTML with each message, and, while an answer
+//! streams, what changes in it (`StreamEvent::Html`), so the browser carries neither the parser
+//! nor the sanitiser.
 
+use crate::model::{AnswerHtml, Message, MessageStatus, Role, StreamEvent};
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 use std::sync::LazyLock;
 
@@ -223,6 +226,88 @@ impl IncrementalMarkdown {
             live: live_changed.then(|| self.live_html.clone()),
         }
     }
+}
+
+/// An answer as the page shows it, rendered here for one follower of its event stream: the
+/// events that bring the page from one text to the next, citations linked.
+#[derive(Debug)]
+pub struct AnswerRenderer {
+    state: IncrementalMarkdown,
+    message: uuid::Uuid,
+    cited: u32,
+    /// Whether this follower has had an event: its first replaces what the page shows (which
+    /// may be an older render, from before a reconnect).
+    sent: bool,
+}
+
+impl AnswerRenderer {
+    pub fn new(message: &Message) -> AnswerRenderer {
+        AnswerRenderer::citing(message.id, message.sources.passages.len() as u32)
+    }
+
+    /// For the answer `message`, whose citations `[1]`…`[cited]` link to its passages.
+    pub fn citing(message: uuid::Uuid, cited: u32) -> AnswerRenderer {
+        AnswerRenderer {
+            state: IncrementalMarkdown::default(),
+            message,
+            cited,
+            sent: false,
+        }
+    }
+
+    fn cite(&self, html: &str) -> String {
+        link_citations(html, self.message, self.cited)
+    }
+
+    /// The event that brings the page to `text` (still streaming), if anything on it changes.
+    pub fn update(&mut self, text: &str) -> Option<StreamEvent> {
+        let update = self.state.update(text, true);
+        let first = !std::mem::replace(&mut self.sent, true);
+        match update {
+            _ if first => Some(StreamEvent::Html {
+                reset: true,
+                settled: self.cite(self.state.settled_html()),
+                live: Some(self.cite(self.state.live_html())),
+            }),
+            MarkdownUpdate::Unchanged => None,
+            MarkdownUpdate::Changed { append, live } => Some(StreamEvent::Html {
+                reset: false,
+                settled: append.map(|html| self.cite(&html)).unwrap_or_default(),
+                live: live.map(|html| self.cite(&html)),
+            }),
+            MarkdownUpdate::Reset { settled, live } => Some(StreamEvent::Html {
+                reset: true,
+                settled: self.cite(&settled),
+                live: Some(self.cite(&live)),
+            }),
+        }
+    }
+
+    /// The final answer's HTML. When the whole render is what the page shows already, it keeps
+    /// the same two parts, so nothing on the page moves.
+    pub fn finish(&mut self, text: &str) -> AnswerHtml {
+        self.state.update(text, false);
+        AnswerHtml {
+            settled: self.cite(self.state.settled_html()),
+            live: self.cite(self.state.live_html()),
+        }
+    }
+}
+
+/// Gives an answer its HTML for the page (as it stands, while it streams). The person's own
+/// messages are shown as typed, and tool results as text: they get none.
+pub fn with_html(mut message: Message) -> Message {
+    if message.role == Role::Assistant {
+        let state =
+            IncrementalMarkdown::new(&message.content, message.status == MessageStatus::Streaming);
+        let cited = message.sources.passages.len() as u32;
+        let cite = |html: &str| link_citations(html, message.id, cited);
+        message.html = Some(AnswerHtml {
+            settled: cite(state.settled_html()),
+            live: cite(state.live_html()),
+        });
+    }
+    message
 }
 
 /// Ends with a newline like every block `push_html` writes, so a block renders the same alone
@@ -669,5 +754,121 @@ mod tests {
         assert!(linked.contains("[9]"), "{linked}");
         assert_eq!(linked.matches("class=\"citation\"").count(), 2, "{linked}");
         assert_eq!(link_citations(&html, id, 0), html);
+    }
+
+    /// Applies `html` events as the page does.
+    fn apply(page: &mut AnswerHtml, event: StreamEvent) {
+        let StreamEvent::Html {
+            reset,
+            settled,
+            live,
+        } = event
+        else {
+            panic!("not an html event: {event:?}");
+        };
+        if reset {
+            page.settled = settled;
+        } else {
+            page.settled.push_str(&settled);
+        }
+        if let Some(live) = live {
+            page.live = live;
+        }
+    }
+
+    #[test]
+    fn a_page_applying_the_events_shows_the_render_of_the_text_so_far() {
+        let id = uuid::Uuid::nil();
+        for document in DOCUMENTS
+            .iter()
+            .chain(&["Cited [1], not [2].\n\nAgain [1]\n\n`[1]`"])
+        {
+            for step in [1, 3, 40] {
+                let chars: Vec<char> = document.chars().collect();
+                let mut renderer = AnswerRenderer::citing(id, 1);
+                // An older render on the page (from before a reconnect) is replaced.
+                let mut page = AnswerHtml {
+                    settled: "<p>stale</p>".into(),
+                    live: "<p>old</p>".into(),
+                };
+                let mut text = String::new();
+                for piece in chars.chunks(step) {
+                    text.extend(piece);
+                    if let Some(event) = renderer.update(&text) {
+                        apply(&mut page, event);
+                    }
+                    assert_eq!(
+                        format!("{}{}", page.settled, page.live),
+                        link_citations(&render_markdown(&text), id, 1),
+                        "after {text:?}"
+                    );
+                }
+                let last = page.clone();
+                let done = renderer.finish(&text);
+                assert_eq!(
+                    format!("{}{}", done.settled, done.live),
+                    link_citations(&render_markdown(&text), id, 1)
+                );
+                if done.live.is_empty() {
+                    // A late change (a link reference): everything settled.
+                    assert_eq!(done.settled, link_citations(&render_markdown(&text), id, 1));
+                } else {
+                    assert_eq!(
+                        done, last,
+                        "when the render is what is shown, nothing moves"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_event_replaces_the_page_and_unchanged_text_sends_nothing() {
+        let mut renderer = AnswerRenderer::citing(uuid::Uuid::nil(), 0);
+        assert_eq!(
+            renderer.update(""),
+            Some(StreamEvent::Html {
+                reset: true,
+                settled: String::new(),
+                live: Some(String::new())
+            })
+        );
+        assert!(renderer.update("Hello").is_some());
+        assert_eq!(renderer.update("Hello"), None);
+        assert_eq!(
+            renderer.update("Hello.\n\nMore"),
+            Some(StreamEvent::Html {
+                reset: false,
+                settled: "<p>Hello.</p>\n".into(),
+                live: Some("<p>More</p>\n".into())
+            })
+        );
+    }
+
+    #[test]
+    fn answers_get_html_and_the_persons_messages_do_not() {
+        let message = |role: &str, status: &str| -> Message {
+            serde_json::from_value(serde_json::json!({
+                "id": uuid::Uuid::nil(), "conversation_id": uuid::Uuid::nil(), "role": role,
+                "content": "**bold** <script>x()</script>\n\nstill writing", "model": null,
+                "status": status, "error": null,
+                "created_at": "2026-12-04T00:00:00Z", "updated_at": "2026-12-04T00:00:00Z",
+            }))
+            .unwrap()
+        };
+        let streaming = with_html(message("assistant", "streaming")).html.unwrap();
+        assert_eq!(
+            streaming.settled,
+            "<p><strong>bold</strong> &lt;script&gt;x()&lt;/script&gt;</p>\n"
+        );
+        assert_eq!(streaming.live, "<p>still writing</p>\n");
+        let complete = with_html(message("assistant", "complete")).html.unwrap();
+        assert_eq!(complete.live, "");
+        assert_eq!(
+            complete.settled,
+            format!("{}{}", streaming.settled, streaming.live)
+        );
+        assert_eq!(with_html(message("user", "complete")).html, None);
+        assert_eq!(with_html(message("tool", "complete")).html, None);
     }
 }

@@ -306,6 +306,110 @@ async fn reconnecting_mid_answer_shows_the_text_so_far_then_the_rest(backend: Ba
     assert_eq!(text_of(&seen), expected_answer(60));
 }
 
+/// The page renders no markdown: with `?render=html` the stream carries the answer's sanitised
+/// HTML as it grows, each `html` event showing exactly the server's render of the text received
+/// so far, and the final message carries the whole render in the parts the page already shows.
+async fn the_page_stream_carries_the_answers_html_as_it_grows(backend: Backend) {
+    use ollamastack::markdown::render_markdown;
+    let app = TestApp::start(backend).await;
+    let (_, answer) = app.send_new("[markdown][delay=25]").await;
+    // Opened together: the page's stream and an API client's.
+    let mut page_events = EventReader::open_rendered(&app, &answer).await;
+    let api = EventReader::open(&app, &answer).await;
+    let api_events = tokio::spawn(async move {
+        let mut api = api;
+        let mut seen = Vec::new();
+        while let Some(event) = api.next().await {
+            seen.push(event);
+        }
+        seen
+    });
+    let mut page = ollamastack::model::AnswerHtml::default();
+    let mut text = String::new();
+    let (mut renders, mut first) = (0, None);
+    let done = loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), page_events.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream ended before done");
+        match &event {
+            StreamEvent::Snapshot { content, .. } => text.clone_from(content),
+            StreamEvent::Delta { content } => text.push_str(content),
+            StreamEvent::Html { reset, .. } => {
+                first.get_or_insert(*reset);
+                renders += 1;
+                common::apply_html(&mut page, &event);
+                assert_eq!(
+                    format!("{}{}", page.settled, page.live),
+                    render_markdown(&text),
+                    "the page shows the render of the text so far"
+                );
+            }
+            StreamEvent::Done { message, .. } => break message.clone(),
+            StreamEvent::Thinking { .. } => {}
+        }
+    };
+    assert_eq!(
+        first,
+        Some(true),
+        "a connection's first render replaces the page's"
+    );
+    assert!(
+        renders >= 3,
+        "the HTML grows while the answer streams ({renders} renders)"
+    );
+    let final_html = done
+        .html
+        .clone()
+        .expect("the final message carries its HTML");
+    assert_eq!(
+        done.content,
+        ollamastack::testing::fake_ollama::MARKDOWN_ANSWER
+    );
+    assert_eq!(
+        format!("{}{}", final_html.settled, final_html.live),
+        render_markdown(&done.content)
+    );
+    assert!(
+        final_html.settled.starts_with(&page.settled),
+        "the finished blocks on the page stay where they are"
+    );
+    for rendered in [&final_html.settled, &final_html.live] {
+        assert!(
+            !rendered.contains("<script") && !rendered.contains("<img"),
+            "{rendered}"
+        );
+    }
+    assert!(final_html.settled.contains("<table>") && final_html.settled.contains("code-block"));
+    // An API client gets text only, as before.
+    let api_events = api_events.await.unwrap();
+    assert!(api_events
+        .iter()
+        .all(|e| !matches!(e, StreamEvent::Html { .. })));
+    assert_eq!(text_of(&api_events), done.content);
+    match api_events.last() {
+        Some(StreamEvent::Done { message, .. }) => assert_eq!(message.html, None),
+        other => panic!("expected done, got {other:?}"),
+    }
+    // Following the finished answer again: only `done`, with the whole render.
+    let mut again = EventReader::open_rendered(&app, &answer).await;
+    match again.next().await {
+        Some(StreamEvent::Done { message, .. }) => {
+            let html = message.html.expect("its HTML");
+            assert_eq!(html.settled, render_markdown(&done.content));
+            assert_eq!(html.live, "");
+        }
+        other => panic!("expected done, got {other:?}"),
+    }
+    assert_eq!(
+        app.get(&format!("/api/v1/messages/{answer}/events?render=markdown"))
+            .await
+            .0,
+        422,
+        "an unknown rendering is refused"
+    );
+}
+
 async fn stop_keeps_the_partial_text_and_cancels_upstream(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, answer) = app.send_new("[stall]").await;
@@ -1049,6 +1153,7 @@ on_both_backends!(
     a_slow_first_token_trips_the_first_token_timeout,
     the_generation_outlives_the_browser,
     reconnecting_mid_answer_shows_the_text_so_far_then_the_rest,
+    the_page_stream_carries_the_answers_html_as_it_grows,
     stop_keeps_the_partial_text_and_cancels_upstream,
     one_answer_at_a_time_per_conversation,
     regenerate_replaces_the_last_answer,

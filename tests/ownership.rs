@@ -196,6 +196,12 @@ fn rest_cases() -> Vec<Case> {
             Message,
         ),
         rest(m("GET"), "/api/v1/messages/{MESSAGE}/events", None, Message),
+        rest(
+            m("GET"),
+            "/api/v1/messages/{MESSAGE}/events?render=html",
+            None,
+            Message,
+        ),
         rest(m("GET"), "/api/v1/assistants/{ASSISTANT}", None, Assistant),
         rest(
             m("PATCH"),

@@ -93,9 +93,16 @@ test("rename and delete a conversation", async ({ page }) => {
 });
 
 test("model output is shown as markdown and its HTML never runs", async ({ page }) => {
-  await sendNew(page, "Format this [markdown]");
+  await sendNew(page, "Format this [markdown][delay=20]");
   await waitForStatus(page, "complete");
   const answer = lastAnswer(page).getByTestId("message-content");
+  // The page renders no markdown: what streamed in (the server's HTML, piece by piece) is
+  // exactly the server's render of the finished message, as a reload shows it.
+  const shown = () => answer.evaluate((el) => Array.from(el.querySelectorAll(".md-part")).map((part) => part.innerHTML).join(""));
+  const streamed = await shown();
+  await page.reload();
+  await waitForHydration(page);
+  expect(await shown()).toBe(streamed);
   await expect(answer.locator("h1")).toHaveText("Heading");
   await expect(answer.locator("table")).toBeVisible();
   await expect(answer.locator(".code-lang")).toHaveText("rust");

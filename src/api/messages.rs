@@ -1,11 +1,11 @@
 use super::{IdPath, Json};
 use crate::auth::Me;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::model::{GenerationOptions, Message, SendOutcome};
 use crate::service::{self, SendMessage};
 use crate::state::AppState;
 use axum::{
-    extract::State,
+    extract::{rejection::QueryRejection, Query, State},
     http::StatusCode,
     response::{sse::Event, Response},
 };
@@ -142,6 +142,25 @@ pub async fn stop(
     ))
 }
 
+/// `?render=html`: besides the text, the answer's sanitised HTML as it changes (`html` events),
+/// and the final message with its `html`: what the page uses, since it renders no markdown.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// `text` (the default) or `html`.
+    #[serde(default)]
+    render: Render,
+}
+
+#[derive(Deserialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum Render {
+    #[default]
+    Text,
+    Html,
+}
+
 /// GET /api/v1/messages/{id}/events: server-sent events, each `data` a JSON `StreamEvent`
 /// (`snapshot`, `delta`…, then `done`). Reconnecting starts again from a snapshot.
 #[utoipa::path(
@@ -149,17 +168,25 @@ pub async fn stop(
     path = "/api/v1/messages/{id}/events",
     tag = "messages",
     operation_id = "messages_events",
-    params(("id" = uuid::Uuid, Path, description = "The id")),
-    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+    params(("id" = uuid::Uuid, Path, description = "The id"), EventsQuery),
+    responses((status = 200, description = "See the description"), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 422, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
 )]
 pub async fn events(
     Me(me): Me,
     State(state): State<AppState>,
     IdPath(id): IdPath,
+    query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> AppResult<Response> {
+    let Query(query) = query.map_err(|rejection| AppError::InvalidInput(rejection.body_text()))?;
     // Held by the stream: freed when it ends or the client goes away.
     let slot = state.streams.acquire(me.id)?;
-    let events = service::message_events(&state, me.id, id).await?;
+    let events = if query.render == Render::Html {
+        service::rendered_message_events(&state, me.id, id)
+            .await?
+            .boxed()
+    } else {
+        service::message_events(&state, me.id, id).await?.boxed()
+    };
     let stream = events.map(move |event| {
         let _open = &slot;
         Ok::<_, Infallible>(match serde_json::to_string(&event) {

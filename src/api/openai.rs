@@ -277,6 +277,7 @@ async fn start(state: &AppState, owner: Uuid, prepared: Prepared) -> AppResult<S
                 metrics: Default::default(),
                 created_at: at,
                 updated_at: at,
+                html: None,
             }
         })
         .collect();
@@ -440,7 +441,7 @@ pub async fn chat_completions(
                     sent += content.len();
                     yield chunk(json!({"content": content}), None);
                 }
-                StreamEvent::Thinking { .. } => {}
+                StreamEvent::Thinking { .. } | StreamEvent::Html { .. } => {}
                 StreamEvent::Done { message, .. } => {
                     if let Some(rest) = message.content.get(sent..).filter(|r| !r.is_empty()) {
                         yield chunk(json!({"content": rest}), None);

@@ -1,11 +1,10 @@
 use super::chart::ChartFigure;
 use super::time::MessageTime;
-use crate::markdown::{IncrementalMarkdown, MarkdownUpdate};
 use crate::model::{Message, MessageStatus, Role};
 use leptos::prelude::*;
 
-/// One message. Assistant text is rendered as sanitised markdown, live while it streams; the
-/// person's own text is shown exactly as typed.
+/// One message. Assistant text is shown as sanitised markdown (rendered on the server), live
+/// while it streams; the person's own text is shown exactly as typed.
 #[component]
 pub fn MessageBubble(
     message: RwSignal<Message>,
@@ -315,52 +314,47 @@ fn SourceList(message_id: uuid::Uuid, sources: crate::model::Sources) -> impl In
     }
 }
 
-/// An answer rendered as sanitised markdown. Finished blocks live in one element that is only
-/// ever appended to, so their nodes (and any text the person selected in them) stay while the
-/// answer streams; the last block, the only one that can still change, is re-rendered in a
-/// second element for each batch of tokens.
+/// An answer as sanitised HTML, rendered on the server (`Message::html`). Finished blocks live
+/// in one element that is only ever appended to, so their nodes (and any text the person
+/// selected in them) stay while the answer streams; the last block, the only one that can
+/// still change, is replaced in a second element as the server sends it again.
 #[component]
 fn AnswerBody(message: RwSignal<Message>) -> impl IntoView {
-    let initial = message.with_untracked(|m| {
-        IncrementalMarkdown::new(&m.content, m.status == MessageStatus::Streaming)
-    });
-    // Citations link to the passages under the answer (known before its text streams in).
-    let (id, cited) = message.with_untracked(|m| (m.id, m.sources.passages.len() as u32));
-    let cite = move |html: &str| crate::markdown::link_citations(html, id, cited);
-    let settled_html = cite(initial.settled_html());
-    let live_html = cite(initial.live_html());
+    let initial = message.with_untracked(|m| m.html.clone().unwrap_or_default());
+    let (settled_html, live_html) = (initial.settled.clone(), initial.live.clone());
     let settled_part = NodeRef::<leptos::html::Div>::new();
     let live_part = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
     {
-        let mut state = initial;
+        // What the two elements show.
+        let mut shown = initial;
         Effect::new(move |_| {
-            message.track();
             let (Some(settled_part), Some(live_part)) = (settled_part.get(), live_part.get())
             else {
                 return;
             };
-            let update =
-                message.with(|m| state.update(&m.content, m.status == MessageStatus::Streaming));
-            match update {
-                MarkdownUpdate::Unchanged => {}
-                MarkdownUpdate::Changed { append, live } => {
-                    if let Some(html) = append {
-                        let _ = settled_part.insert_adjacent_html("beforeend", &cite(&html));
+            message.with(|m| {
+                let Some(html) = &m.html else { return };
+                match html.settled.strip_prefix(shown.settled.as_str()) {
+                    Some("") => {}
+                    Some(added) => {
+                        let _ = settled_part.insert_adjacent_html("beforeend", added);
+                        shown.settled.push_str(added);
                     }
-                    if let Some(html) = live {
-                        live_part.set_inner_html(&cite(&html));
+                    None => {
+                        settled_part.set_inner_html(&html.settled);
+                        shown.settled.clone_from(&html.settled);
                     }
                 }
-                MarkdownUpdate::Reset { settled, live } => {
-                    settled_part.set_inner_html(&cite(&settled));
-                    live_part.set_inner_html(&cite(&live));
+                if html.live != shown.live {
+                    live_part.set_inner_html(&html.live);
+                    shown.live.clone_from(&html.live);
                 }
-            }
+            });
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (initial, MarkdownUpdate::Unchanged);
+    let _ = initial;
     view! {
         <div data-testid="message-content" class="markdown break-words">
             <div class="md-part" node_ref=settled_part inner_html=settled_html></div>

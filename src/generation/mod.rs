@@ -1104,6 +1104,7 @@ impl Generations {
             metrics: finish.metrics,
             created_at: now,
             updated_at: now,
+            html: None,
         }
     }
 }

@@ -234,3 +234,204 @@ async fn done_event(store: &SharedStore, owner: Uuid, message: Message) -> Strea
         next,
     }
 }
+
+/// How often, at most, a follower gets the open block's HTML again while text streams in: the
+/// block is re-rendered and re-sent whole, so a long block (a code listing) sent once per token
+/// would cost the server and the network in proportion to its length squared.
+const RENDER_EVERY: Duration = Duration::from_millis(50);
+
+/// The events of `events` with the answer's HTML as it changes (`StreamEvent::Html`, rendered
+/// here so the page needs no markdown renderer), and the final message with its `html`. The
+/// first piece of text is rendered at once; later ones at most every [`RENDER_EVERY`]. Without
+/// a renderer (a tool's row), only the next row of a run gets its HTML.
+pub fn with_html(
+    events: impl Stream<Item = StreamEvent> + Send + 'static,
+    renderer: Option<crate::markdown::AnswerRenderer>,
+) -> impl Stream<Item = StreamEvent> + Send + 'static {
+    use futures::StreamExt;
+    use tokio::time::Instant;
+    async_stream::stream! {
+        let mut events = std::pin::pin!(events);
+        let Some(mut renderer) = renderer else {
+            while let Some(event) = events.next().await {
+                yield match event {
+                    StreamEvent::Done { message, next } => StreamEvent::Done {
+                        message,
+                        next: next.map(|next| Box::new(crate::markdown::with_html(*next))),
+                    },
+                    other => other,
+                };
+            }
+            return;
+        };
+        let mut text = String::new();
+        // The text changed since the last render: render at `due`.
+        let mut dirty = false;
+        let mut due = Instant::now();
+        loop {
+            let event = if dirty {
+                tokio::select! {
+                    biased;
+                    _ = tokio::time::sleep_until(due) => {
+                        dirty = false;
+                        due = Instant::now() + RENDER_EVERY;
+                        if let Some(html) = renderer.update(&text) {
+                            yield html;
+                        }
+                        continue;
+                    }
+                    event = events.next() => event,
+                }
+            } else {
+                events.next().await
+            };
+            let Some(event) = event else { return };
+            match event {
+                StreamEvent::Snapshot { ref content, .. } => {
+                    text.clone_from(content);
+                    dirty = true;
+                    yield event;
+                }
+                StreamEvent::Delta { ref content } => {
+                    text.push_str(content);
+                    dirty = true;
+                    yield event;
+                }
+                StreamEvent::Done { mut message, next } => {
+                    if message.role == crate::model::Role::Assistant {
+                        message.html = Some(renderer.finish(&message.content));
+                    }
+                    let next = next.map(|next| Box::new(crate::markdown::with_html(*next)));
+                    yield StreamEvent::Done { message, next };
+                    return;
+                }
+                other => yield other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::markdown::{render_markdown, AnswerRenderer};
+    use crate::model::AnswerHtml;
+    use futures::StreamExt;
+
+    fn answer(content: &str) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::nil(), "conversation_id": Uuid::nil(), "role": "assistant",
+            "content": content, "model": null, "status": "complete", "error": null,
+            "created_at": "2026-12-04T00:00:00Z", "updated_at": "2026-12-04T00:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    /// A snapshot, then `tokens` deltas `every` apart, then done.
+    fn answer_events(tokens: usize, every: Duration) -> impl Stream<Item = StreamEvent> + Send {
+        async_stream::stream! {
+            yield StreamEvent::Snapshot { content: String::new(), thinking: String::new() };
+            let mut text = String::new();
+            for i in 0..tokens {
+                tokio::time::sleep(every).await;
+                let piece = if i % 10 == 9 { "word.\n\n" } else { "word " };
+                text.push_str(piece);
+                yield StreamEvent::Delta { content: piece.to_string() };
+            }
+            yield StreamEvent::Done { message: Box::new(answer(&text)), next: None };
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_html_is_sent_at_most_every_50_ms_and_the_final_one_is_whole() {
+        // 200 tokens 5 ms apart: one second of text.
+        let events = with_html(
+            answer_events(200, Duration::from_millis(5)),
+            Some(AnswerRenderer::citing(Uuid::nil(), 0)),
+        );
+        let events: Vec<StreamEvent> = events.collect().await;
+        let renders = events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Html { .. }))
+            .count();
+        assert!(
+            (15..=22).contains(&renders),
+            "{renders} renders in one second"
+        );
+        let deltas = events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Delta { .. }))
+            .count();
+        assert_eq!(deltas, 200, "the text itself is never held back");
+        let mut page = AnswerHtml::default();
+        let mut done = None;
+        for event in events {
+            match event {
+                StreamEvent::Html {
+                    reset,
+                    settled,
+                    live,
+                } => {
+                    if reset {
+                        page.settled = settled;
+                    } else {
+                        page.settled.push_str(&settled);
+                    }
+                    if let Some(live) = live {
+                        page.live = live;
+                    }
+                }
+                StreamEvent::Done { message, .. } => done = Some(message),
+                _ => {}
+            }
+        }
+        let done = done.expect("done");
+        let html = done.html.clone().expect("the final message's HTML");
+        assert_eq!(
+            format!("{}{}", html.settled, html.live),
+            render_markdown(&done.content)
+        );
+        assert!(html.settled.starts_with(&page.settled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_text_is_rendered_at_once() {
+        let mut events = std::pin::pin!(with_html(
+            answer_events(3, Duration::from_secs(1)),
+            Some(AnswerRenderer::citing(Uuid::nil(), 0)),
+        ));
+        let start = tokio::time::Instant::now();
+        assert!(matches!(
+            events.next().await,
+            Some(StreamEvent::Snapshot { .. })
+        ));
+        assert!(matches!(
+            events.next().await,
+            Some(StreamEvent::Html { reset: true, .. })
+        ));
+        assert!(matches!(
+            events.next().await,
+            Some(StreamEvent::Delta { .. })
+        ));
+        assert!(matches!(
+            events.next().await,
+            Some(StreamEvent::Html { reset: false, .. })
+        ));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(1),
+            "no wait after the first token"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tools_row_passes_unchanged() {
+        let events: Vec<StreamEvent> = with_html(answer_events(3, Duration::ZERO), None)
+            .collect()
+            .await;
+        assert_eq!(events.len(), 5);
+        assert!(events
+            .iter()
+            .all(|e| !matches!(e, StreamEvent::Html { .. })));
+    }
+}

@@ -439,6 +439,22 @@ pub struct Message {
     pub metrics: GenerationMetrics,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// An answer's text as sanitised HTML, rendered on the server for the page (which carries
+    /// no markdown renderer): filled by the page's server functions and by the event stream
+    /// with `?render=html`; absent elsewhere in the API.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<AnswerHtml>,
+}
+
+/// An answer rendered as the page shows it: the finished blocks, which only ever grow at their
+/// end while the answer streams, and the last block, which may still change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AnswerHtml {
+    pub settled: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub live: String,
 }
 
 /// What a generation measured: one struct for the stored row, the call that finishes it and
@@ -707,6 +723,18 @@ pub enum StreamEvent {
     Thinking { content: String },
     /// New text to append.
     Delta { content: String },
+    /// Only with `?render=html`: the answer's sanitised HTML changed (at most every 50 ms, and
+    /// once at the start of every connection, with `reset`). With `reset`, show `settled` and
+    /// `live` instead of what is shown; else append `settled` to the finished part and, when
+    /// given, show `live` as the part still being written.
+    Html {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        settled: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live: Option<String>,
+    },
     /// The message reached a final status; the stored row, metrics included.
     Done {
         message: Box<Message>,

@@ -542,7 +542,7 @@ mod live {
                     let mut backoff_ms = 500u32;
                     'connect: loop {
                         let Ok(mut source) =
-                            EventSource::new(&format!("/api/v1/messages/{id}/events"))
+                            EventSource::new(&format!("/api/v1/messages/{id}/events?render=html"))
                         else {
                             break;
                         };
@@ -573,6 +573,19 @@ mod live {
                                                 });
                                             }
                                             Ok(StreamEvent::Delta { content }) => batch.push(&content),
+                                            Ok(StreamEvent::Html { reset, settled, live }) => {
+                                                let _ = data.try_update(|m| {
+                                                    let html = m.html.get_or_insert_default();
+                                                    if reset {
+                                                        html.settled = settled;
+                                                    } else {
+                                                        html.settled.push_str(&settled);
+                                                    }
+                                                    if let Some(live) = live {
+                                                        html.live = live;
+                                                    }
+                                                });
+                                            }
                                             Ok(StreamEvent::Done { message, next }) => {
                                                 batch.discard();
                                                 let step = message.is_agent_step();
@@ -618,7 +631,10 @@ mod live {
                                     break 'connect;
                                 }
                                 Some(message) => {
-                                    let _ = data.try_update(|m| m.content = message.content);
+                                    let _ = data.try_update(|m| {
+                                        m.content = message.content;
+                                        m.html = message.html;
+                                    });
                                 }
                                 None => {
                                     gone(data);

@@ -25,6 +25,7 @@ pub async fn regenerate_answer(
         &tools,
     )
     .await
+    .map(crate::markdown::with_html)
 }
 
 /// Stores a message and starts its answer as a server task; the page then follows the answer
@@ -54,14 +55,18 @@ pub async fn send_message(
         assistant,
         files,
     };
-    crate::service::send_message(&state, super::me()?.id, input).await
+    crate::service::send_message(&state, super::me()?.id, input)
+        .await
+        .map(super::outcome_with_html)
 }
 
 /// Stops an answer being written; its text so far is kept with status `stopped`.
 #[server]
 pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     let state = super::app_state()?;
-    crate::service::stop_generation(&state, super::me()?.id, message_id).await
+    crate::service::stop_generation(&state, super::me()?.id, message_id)
+        .await
+        .map(crate::markdown::with_html)
 }
 
 /// Gives one of the person's messages new text and answers it again; later messages are replaced.
@@ -72,5 +77,7 @@ pub async fn edit_message(
     model: Option<String>,
 ) -> Result<SendOutcome, AppError> {
     let state = super::app_state()?;
-    crate::service::edit_and_resend(&state, super::me()?.id, id, &content, model).await
+    crate::service::edit_and_resend(&state, super::me()?.id, id, &content, model)
+        .await
+        .map(super::outcome_with_html)
 }

@@ -24,7 +24,10 @@ pub async fn get_conversation(
 ) -> Result<ConversationWithMessages, AppError> {
     let state = super::app_state()?;
     let limit = state.settings.server.messages_per_page;
-    crate::service::conversation_page(&state, super::me()?.id, id, before, limit).await
+    let mut page =
+        crate::service::conversation_page(&state, super::me()?.id, id, before, limit).await?;
+    page.messages = super::with_html(page.messages);
+    Ok(page)
 }
 
 /// The messages of a conversation just before the message `before` (a page of them).
@@ -32,14 +35,16 @@ pub async fn get_conversation(
 pub async fn older_messages(conversation_id: Uuid, before: Uuid) -> Result<MessagePage, AppError> {
     let state = super::app_state()?;
     let limit = state.settings.server.messages_per_page;
-    crate::service::message_page(
+    let mut page = crate::service::message_page(
         &state,
         super::me()?.id,
         conversation_id,
         Some(before),
         limit,
     )
-    .await
+    .await?;
+    page.messages = super::with_html(page.messages);
+    Ok(page)
 }
 
 /// The person's conversations, most recently active first.

@@ -27,3 +27,20 @@ pub(crate) fn me() -> Result<crate::model::Person, crate::error::AppError> {
         .and_then(|parts| parts.extensions.get::<crate::model::Person>().cloned())
         .ok_or_else(|| crate::error::AppError::Unauthorized("sign in first".into()))
 }
+
+/// The page renders no markdown: its answers come with their HTML (see `markdown::with_html`).
+#[cfg(feature = "ssr")]
+pub(crate) fn with_html(messages: Vec<crate::model::Message>) -> Vec<crate::model::Message> {
+    messages
+        .into_iter()
+        .map(crate::markdown::with_html)
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn outcome_with_html(
+    mut outcome: crate::model::SendOutcome,
+) -> crate::model::SendOutcome {
+    outcome.assistant_message = crate::markdown::with_html(outcome.assistant_message);
+    outcome
+}

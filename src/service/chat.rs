@@ -483,6 +483,27 @@ pub async fn message_events(
     ))
 }
 
+/// The live events of an answer for the page: those of [`message_events`], with its HTML as it
+/// changes (see `watch::with_html`). The row is read first, for its citations.
+pub async fn rendered_message_events(
+    state: &AppState,
+    owner: Uuid,
+    message_id: Uuid,
+) -> AppResult<impl Stream<Item = StreamEvent> + Send + 'static> {
+    let message = owned_message(state, owner, message_id).await?;
+    let renderer =
+        (message.role == Role::Assistant).then(|| crate::markdown::AnswerRenderer::new(&message));
+    let events = crate::generation::watch::message_events(
+        state.generations.clone(),
+        state.store.clone(),
+        state.notifier.clone(),
+        owner,
+        message_id,
+        Some(message),
+    );
+    Ok(crate::generation::watch::with_html(events, renderer))
+}
+
 /// Stores the turn, then starts its generation with the conversation so far.
 /// The assistant of a turn: the system prompt it gives a conversation without one, and, when the
 /// turn picks it anew, the link the conversation gets (`Some(None)`: no assistant any more).

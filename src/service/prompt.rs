@@ -142,6 +142,7 @@ mod tests {
             metrics: Default::default(),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            html: None,
         }
     }
 

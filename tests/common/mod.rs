@@ -516,9 +516,21 @@ pub struct EventReader {
 
 impl EventReader {
     pub async fn open(app: &TestApp, message_id: &str) -> EventReader {
+        EventReader::open_with(app, message_id, "").await
+    }
+
+    /// The stream as the page reads it, with the answer's HTML (`?render=html`).
+    pub async fn open_rendered(app: &TestApp, message_id: &str) -> EventReader {
+        EventReader::open_with(app, message_id, "?render=html").await
+    }
+
+    async fn open_with(app: &TestApp, message_id: &str, query: &str) -> EventReader {
         let response = app
             .http
-            .get(format!("{}/api/v1/messages/{message_id}/events", app.url))
+            .get(format!(
+                "{}/api/v1/messages/{message_id}/events{query}",
+                app.url
+            ))
             .send()
             .await
             .unwrap();
@@ -561,10 +573,29 @@ pub fn text_of(events: &[StreamEvent]) -> String {
         match event {
             StreamEvent::Snapshot { content, .. } => text = content.clone(),
             StreamEvent::Delta { content } => text.push_str(content),
-            StreamEvent::Thinking { .. } | StreamEvent::Done { .. } => {}
+            StreamEvent::Thinking { .. } | StreamEvent::Done { .. } | StreamEvent::Html { .. } => {}
         }
     }
     text
+}
+
+/// What the page shows of an answer, built as the page builds it from `html` events.
+pub fn apply_html(page: &mut ollamastack::model::AnswerHtml, event: &StreamEvent) {
+    if let StreamEvent::Html {
+        reset,
+        settled,
+        live,
+    } = event
+    {
+        if *reset {
+            page.settled.clone_from(settled);
+        } else {
+            page.settled.push_str(settled);
+        }
+        if let Some(live) = live {
+            page.live.clone_from(live);
+        }
+    }
 }
 
 /// Generates one test per backend for each scenario function `async fn name(Backend)`.
