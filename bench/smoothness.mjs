@@ -2,7 +2,8 @@
 // Opens the app in headless Chromium, sends a message that makes the fake Ollama write 5,000
 // tokens about 100 a second, and samples Chromium's Performance.getMetrics every second:
 // TaskDuration (all main-thread work), ScriptDuration, LayoutDuration, RecalcStyleDuration.
-// Also counts long tasks (> 50 ms). Run through bench/smoothness.sh.
+// Also counts long tasks (> 50 ms) and what the event stream carried. Run through
+// bench/smoothness.sh.
 import { createRequire } from "node:module";
 const require = createRequire(new URL("../end2end/package.json", import.meta.url));
 const { chromium } = require("playwright-core");
@@ -27,6 +28,18 @@ await page.goto(app);
 await page.waitForFunction(() => window.__ollamastack_hydrated === true, null, { timeout: 30_000 });
 const cdp = await page.context().newCDPSession(page);
 await cdp.send("Performance.enable");
+// What the answer's event stream carried: its messages, and the HTML events among them (the
+// server sends the open block's HTML again as it grows).
+await cdp.send("Network.enable");
+const stream = { events: 0, bytes: 0, htmlEvents: 0, htmlBytes: 0 };
+cdp.on("Network.eventSourceMessageReceived", ({ data }) => {
+  stream.events += 1;
+  stream.bytes += Buffer.byteLength(data);
+  if (data.startsWith('{"type":"html"')) {
+    stream.htmlEvents += 1;
+    stream.htmlBytes += Buffer.byteLength(data);
+  }
+});
 const metrics = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
 
 await page.getByTestId("composer").fill(`smoothness [tokens=${tokens}][delay=10][para=${para}]`);
@@ -60,4 +73,5 @@ console.log(`main-thread ms per second   ${"p50".padStart(8)} ${"p90".padStart(8
 for (const [name, key] of [["all tasks", "task"], ["script", "script"], ["layout", "layout"], ["style", "style"]]) {
   console.log(`${name.padEnd(27)} ${f(pick(key, 0.5))} ${f(pick(key, 0.9))} ${f(pick(key, 1))}`);
 }
+console.log(`event stream: ${stream.events} events, ${(stream.bytes / 1024).toFixed(0)} KB; of them ${stream.htmlEvents} html events, ${(stream.htmlBytes / 1024).toFixed(0)} KB`);
 console.log(`long tasks (> 50 ms): ${longTasks.length}${longTasks.length ? `, longest ${Math.max(...longTasks).toFixed(0)} ms` : ""}`);

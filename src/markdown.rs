@@ -235,9 +235,10 @@ pub struct AnswerRenderer {
     state: IncrementalMarkdown,
     message: uuid::Uuid,
     cited: u32,
-    /// Whether this follower has had an event: its first replaces what the page shows (which
-    /// may be an older render, from before a reconnect).
-    sent: bool,
+    /// The live part as this follower has it (cited), or None before its first event: the
+    /// first replaces what the page shows (which may be an older render, from before a
+    /// reconnect).
+    shown_live: Option<String>,
 }
 
 impl AnswerRenderer {
@@ -251,7 +252,7 @@ impl AnswerRenderer {
             state: IncrementalMarkdown::default(),
             message,
             cited,
-            sent: false,
+            shown_live: None,
         }
     }
 
@@ -262,24 +263,50 @@ impl AnswerRenderer {
     /// The event that brings the page to `text` (still streaming), if anything on it changes.
     pub fn update(&mut self, text: &str) -> Option<StreamEvent> {
         let update = self.state.update(text, true);
-        let first = !std::mem::replace(&mut self.sent, true);
-        match update {
-            _ if first => Some(StreamEvent::Html {
+        let Some(shown_live) = self.shown_live.as_mut() else {
+            let live = self.cite(self.state.live_html());
+            self.shown_live = Some(live.clone());
+            return Some(StreamEvent::Html {
                 reset: true,
                 settled: self.cite(self.state.settled_html()),
-                live: Some(self.cite(self.state.live_html())),
-            }),
+                live: Some(live),
+                live_keep: None,
+            });
+        };
+        match update {
             MarkdownUpdate::Unchanged => None,
-            MarkdownUpdate::Changed { append, live } => Some(StreamEvent::Html {
-                reset: false,
-                settled: append.map(|html| self.cite(&html)).unwrap_or_default(),
-                live: live.map(|html| self.cite(&html)),
-            }),
-            MarkdownUpdate::Reset { settled, live } => Some(StreamEvent::Html {
-                reset: true,
-                settled: self.cite(&settled),
-                live: Some(self.cite(&live)),
-            }),
+            MarkdownUpdate::Changed { append, live } => {
+                let settled = append
+                    .map(|html| link_citations(&html, self.message, self.cited))
+                    .unwrap_or_default();
+                let (live, live_keep) = match live {
+                    Some(html) => {
+                        let live = link_citations(&html, self.message, self.cited);
+                        // Only what differs from the live part shown is sent.
+                        let keep = common_prefix(shown_live, &live);
+                        let tail = live[keep..].to_string();
+                        *shown_live = live;
+                        (Some(tail), (keep > 0).then_some(keep))
+                    }
+                    None => (None, None),
+                };
+                Some(StreamEvent::Html {
+                    reset: false,
+                    settled,
+                    live,
+                    live_keep,
+                })
+            }
+            MarkdownUpdate::Reset { settled, live } => {
+                let live = link_citations(&live, self.message, self.cited);
+                *shown_live = live.clone();
+                Some(StreamEvent::Html {
+                    reset: true,
+                    settled: self.cite(&settled),
+                    live: Some(live),
+                    live_keep: None,
+                })
+            }
         }
     }
 
@@ -292,6 +319,16 @@ impl AnswerRenderer {
             live: self.cite(self.state.live_html()),
         }
     }
+}
+
+/// Length in bytes of the longest common prefix of `a` and `b` that ends on a character
+/// boundary of both.
+fn common_prefix(a: &str, b: &str) -> usize {
+    let mut n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    while !(a.is_char_boundary(n) && b.is_char_boundary(n)) {
+        n -= 1;
+    }
+    n
 }
 
 /// Gives an answer its HTML for the page (as it stands, while it streams). The person's own
@@ -756,26 +793,6 @@ mod tests {
         assert_eq!(link_citations(&html, id, 0), html);
     }
 
-    /// Applies `html` events as the page does.
-    fn apply(page: &mut AnswerHtml, event: StreamEvent) {
-        let StreamEvent::Html {
-            reset,
-            settled,
-            live,
-        } = event
-        else {
-            panic!("not an html event: {event:?}");
-        };
-        if reset {
-            page.settled = settled;
-        } else {
-            page.settled.push_str(&settled);
-        }
-        if let Some(live) = live {
-            page.live = live;
-        }
-    }
-
     #[test]
     fn a_page_applying_the_events_shows_the_render_of_the_text_so_far() {
         let id = uuid::Uuid::nil();
@@ -795,7 +812,7 @@ mod tests {
                 for piece in chars.chunks(step) {
                     text.extend(piece);
                     if let Some(event) = renderer.update(&text) {
-                        apply(&mut page, event);
+                        assert!(page.apply(&event), "fits what the page shows");
                     }
                     assert_eq!(
                         format!("{}{}", page.settled, page.live),
@@ -830,7 +847,8 @@ mod tests {
             Some(StreamEvent::Html {
                 reset: true,
                 settled: String::new(),
-                live: Some(String::new())
+                live: Some(String::new()),
+                live_keep: None,
             })
         );
         assert!(renderer.update("Hello").is_some());
@@ -840,9 +858,30 @@ mod tests {
             Some(StreamEvent::Html {
                 reset: false,
                 settled: "<p>Hello.</p>\n".into(),
-                live: Some("<p>More</p>\n".into())
+                live: Some("More</p>\n".into()),
+                live_keep: Some(3),
             })
         );
+        // The open block grows at its end: only its new end is sent.
+        assert_eq!(
+            renderer.update("Hello.\n\nMore text é"),
+            Some(StreamEvent::Html {
+                reset: false,
+                settled: String::new(),
+                live: Some(" text é</p>\n".into()),
+                live_keep: Some(7),
+            })
+        );
+    }
+
+    #[test]
+    fn a_common_prefix_never_splits_a_character() {
+        assert_eq!(common_prefix("é", "è"), 0);
+        assert_eq!(common_prefix("aé", "aè"), 1);
+        assert_eq!(common_prefix("abc", "abd"), 2);
+        assert_eq!(common_prefix("abc", "abc"), 3);
+        assert_eq!(common_prefix("", "abc"), 0);
+        assert_eq!(common_prefix("日本", "日"), 3);
     }
 
     #[test]

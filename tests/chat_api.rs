@@ -338,7 +338,7 @@ async fn the_page_stream_carries_the_answers_html_as_it_grows(backend: Backend) 
             StreamEvent::Html { reset, .. } => {
                 first.get_or_insert(*reset);
                 renders += 1;
-                common::apply_html(&mut page, &event);
+                assert!(page.apply(&event), "each event fits what the page shows");
                 assert_eq!(
                     format!("{}{}", page.settled, page.live),
                     render_markdown(&text),

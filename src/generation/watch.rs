@@ -329,12 +329,21 @@ mod tests {
 
     /// A snapshot, then `tokens` deltas `every` apart, then done.
     fn answer_events(tokens: usize, every: Duration) -> impl Stream<Item = StreamEvent> + Send {
+        paragraphs(tokens, every, 10)
+    }
+
+    /// The same with a paragraph every `para` tokens (0: one paragraph).
+    fn paragraphs(
+        tokens: usize,
+        every: Duration,
+        para: usize,
+    ) -> impl Stream<Item = StreamEvent> + Send {
         async_stream::stream! {
             yield StreamEvent::Snapshot { content: String::new(), thinking: String::new() };
             let mut text = String::new();
             for i in 0..tokens {
                 tokio::time::sleep(every).await;
-                let piece = if i % 10 == 9 { "word.\n\n" } else { "word " };
+                let piece = if para > 0 && i % para == para - 1 { "word.\n\n" } else { "word " };
                 text.push_str(piece);
                 yield StreamEvent::Delta { content: piece.to_string() };
             }
@@ -366,23 +375,9 @@ mod tests {
         let mut page = AnswerHtml::default();
         let mut done = None;
         for event in events {
-            match event {
-                StreamEvent::Html {
-                    reset,
-                    settled,
-                    live,
-                } => {
-                    if reset {
-                        page.settled = settled;
-                    } else {
-                        page.settled.push_str(&settled);
-                    }
-                    if let Some(live) = live {
-                        page.live = live;
-                    }
-                }
-                StreamEvent::Done { message, .. } => done = Some(message),
-                _ => {}
+            assert!(page.apply(&event), "fits what the page shows");
+            if let StreamEvent::Done { message, .. } = event {
+                done = Some(message);
             }
         }
         let done = done.expect("done");
@@ -392,6 +387,33 @@ mod tests {
             render_markdown(&done.content)
         );
         assert!(html.settled.starts_with(&page.settled));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_open_block_is_sent_by_its_new_end_not_whole_each_time() {
+        // One paragraph of 3,000 words over 15 s: about 300 renders of a block up to 15 KB.
+        let events: Vec<StreamEvent> = with_html(
+            paragraphs(3000, Duration::from_millis(5), 0),
+            Some(AnswerRenderer::citing(Uuid::nil(), 0)),
+        )
+        .collect()
+        .await;
+        let mut page = AnswerHtml::default();
+        let (mut sent, mut renders) = (0, 0);
+        for event in &events {
+            assert!(page.apply(event), "fits what the page shows");
+            if let StreamEvent::Html { settled, live, .. } = event {
+                renders += 1;
+                sent += settled.len() + live.as_ref().map_or(0, String::len);
+            }
+        }
+        let whole = page.settled.len() + page.live.len();
+        assert!(renders > 250, "{renders} renders");
+        assert!(whole > 14_000, "{whole} bytes");
+        assert!(
+            sent < 2 * whole,
+            "{sent} bytes sent for {whole} bytes of HTML"
+        );
     }
 
     #[tokio::test(start_paused = true)]

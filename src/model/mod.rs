@@ -457,6 +457,38 @@ pub struct AnswerHtml {
     pub live: String,
 }
 
+impl AnswerHtml {
+    /// Applies an `html` event of the answer's stream (see [`StreamEvent::Html`]); other events
+    /// change nothing. Returns false when the event does not fit what is shown (a `live_keep`
+    /// past its end), which a correct server never sends.
+    pub fn apply(&mut self, event: &StreamEvent) -> bool {
+        let StreamEvent::Html {
+            reset,
+            settled,
+            live,
+            live_keep,
+        } = event
+        else {
+            return true;
+        };
+        if *reset {
+            self.settled.clone_from(settled);
+        } else {
+            self.settled.push_str(settled);
+        }
+        let Some(live) = live else { return true };
+        match live_keep {
+            None => self.live.clone_from(live),
+            Some(keep) if self.live.is_char_boundary(*keep) => {
+                self.live.truncate(*keep);
+                self.live.push_str(live);
+            }
+            Some(_) => return false,
+        }
+        true
+    }
+}
+
 /// What a generation measured: one struct for the stored row, the call that finishes it and
 /// the event that tells watchers (which carries the row).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -726,7 +758,9 @@ pub enum StreamEvent {
     /// Only with `?render=html`: the answer's sanitised HTML changed (at most every 50 ms, and
     /// once at the start of every connection, with `reset`). With `reset`, show `settled` and
     /// `live` instead of what is shown; else append `settled` to the finished part and, when
-    /// given, show `live` as the part still being written.
+    /// `live` is given, show it as the part still being written: after the first `live_keep`
+    /// bytes (UTF-8) of the live part shown, when given, since the part still being written
+    /// mostly grows at its end and is not sent again whole.
     Html {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         reset: bool,
@@ -734,6 +768,8 @@ pub enum StreamEvent {
         settled: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         live: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live_keep: Option<usize>,
     },
     /// The message reached a final status; the stored row, metrics included.
     Done {

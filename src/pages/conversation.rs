@@ -573,18 +573,15 @@ mod live {
                                                 });
                                             }
                                             Ok(StreamEvent::Delta { content }) => batch.push(&content),
-                                            Ok(StreamEvent::Html { reset, settled, live }) => {
-                                                let _ = data.try_update(|m| {
-                                                    let html = m.html.get_or_insert_default();
-                                                    if reset {
-                                                        html.settled = settled;
-                                                    } else {
-                                                        html.settled.push_str(&settled);
-                                                    }
-                                                    if let Some(live) = live {
-                                                        html.live = live;
-                                                    }
+                                            Ok(event @ StreamEvent::Html { .. }) => {
+                                                let fits = data.try_update(|m| {
+                                                    m.html.get_or_insert_default().apply(&event)
                                                 });
+                                                // Out of step with the server: start again
+                                                // from a snapshot and a whole render.
+                                                if fits == Some(false) {
+                                                    break;
+                                                }
                                             }
                                             Ok(StreamEvent::Done { message, next }) => {
                                                 batch.discard();

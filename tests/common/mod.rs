@@ -579,25 +579,6 @@ pub fn text_of(events: &[StreamEvent]) -> String {
     text
 }
 
-/// What the page shows of an answer, built as the page builds it from `html` events.
-pub fn apply_html(page: &mut ollamastack::model::AnswerHtml, event: &StreamEvent) {
-    if let StreamEvent::Html {
-        reset,
-        settled,
-        live,
-    } = event
-    {
-        if *reset {
-            page.settled.clone_from(settled);
-        } else {
-            page.settled.push_str(settled);
-        }
-        if let Some(live) = live {
-            page.live.clone_from(live);
-        }
-    }
-}
-
 /// Generates one test per backend for each scenario function `async fn name(Backend)`.
 #[macro_export]
 macro_rules! on_both_backends {
