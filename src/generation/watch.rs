@@ -242,8 +242,10 @@ const RENDER_EVERY: Duration = Duration::from_millis(50);
 
 /// The events of `events` with the answer's HTML as it changes (`StreamEvent::Html`, rendered
 /// here so the page needs no markdown renderer), and the final message with its `html`. The
-/// first piece of text is rendered at once; later ones at most every [`RENDER_EVERY`]. Without
-/// a renderer (a tool's row), only the next row of a run gets its HTML.
+/// first piece of text is rendered at once; later ones at most every [`RENDER_EVERY`], and the
+/// text's deltas come with them, joined (the page shows the HTML: one event a token would cost
+/// it a message to decode per token, and the stream its framing). Without a renderer (a tool's
+/// row), only the next row of a run gets its HTML.
 pub fn with_html(
     events: impl Stream<Item = StreamEvent> + Send + 'static,
     renderer: Option<crate::markdown::AnswerRenderer>,
@@ -265,6 +267,8 @@ pub fn with_html(
             return;
         };
         let mut text = String::new();
+        // Text received and not sent yet: it goes with the next render.
+        let mut pending = String::new();
         // The text changed since the last render: render at `due`.
         let mut dirty = false;
         let mut due = Instant::now();
@@ -275,6 +279,9 @@ pub fn with_html(
                     _ = tokio::time::sleep_until(due) => {
                         dirty = false;
                         due = Instant::now() + RENDER_EVERY;
+                        if !pending.is_empty() {
+                            yield StreamEvent::Delta { content: std::mem::take(&mut pending) };
+                        }
                         if let Some(html) = renderer.update(&text) {
                             yield html;
                         }
@@ -285,19 +292,29 @@ pub fn with_html(
             } else {
                 events.next().await
             };
-            let Some(event) = event else { return };
+            let Some(event) = event else {
+                if !pending.is_empty() {
+                    yield StreamEvent::Delta { content: pending };
+                }
+                return;
+            };
             match event {
                 StreamEvent::Snapshot { ref content, .. } => {
+                    // It holds the whole text: what was pending is in it.
+                    pending.clear();
                     text.clone_from(content);
                     dirty = true;
                     yield event;
                 }
-                StreamEvent::Delta { ref content } => {
-                    text.push_str(content);
+                StreamEvent::Delta { content } => {
+                    text.push_str(&content);
+                    pending.push_str(&content);
                     dirty = true;
-                    yield event;
                 }
                 StreamEvent::Done { mut message, next } => {
+                    if !pending.is_empty() {
+                        yield StreamEvent::Delta { content: std::mem::take(&mut pending) };
+                    }
                     if message.role == crate::model::Role::Assistant {
                         message.html = Some(renderer.finish(&message.content));
                     }
@@ -371,16 +388,23 @@ mod tests {
             .iter()
             .filter(|e| matches!(e, StreamEvent::Delta { .. }))
             .count();
-        assert_eq!(deltas, 200, "the text itself is never held back");
+        assert!(
+            (renders - 1..=renders + 1).contains(&deltas),
+            "the text comes with the renders, joined: {deltas} deltas, {renders} renders"
+        );
         let mut page = AnswerHtml::default();
-        let mut done = None;
+        let (mut done, mut text) = (None, String::new());
         for event in events {
             assert!(page.apply(&event), "fits what the page shows");
-            if let StreamEvent::Done { message, .. } = event {
-                done = Some(message);
+            match event {
+                StreamEvent::Snapshot { content, .. } => text = content,
+                StreamEvent::Delta { content } => text.push_str(&content),
+                StreamEvent::Done { message, .. } => done = Some(message),
+                _ => {}
             }
         }
         let done = done.expect("done");
+        assert_eq!(text, done.content, "the deltas add up to the text");
         let html = done.html.clone().expect("the final message's HTML");
         assert_eq!(
             format!("{}{}", html.settled, html.live),
