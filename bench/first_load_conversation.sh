@@ -9,23 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 turns=${TURNS:-6}
-if [ -z "${SKIP_BUILD:-}" ]; then
-  bash scripts/setup.sh --test >/dev/null
-  cargo leptos build --release --split >/dev/null 2>&1
-fi
-# The fake Ollama as end2end/run.sh builds it (a test tool: a debug build).
-cargo build --features ssr --tests --bin fake-ollama >/dev/null 2>&1
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-FAKE_OLLAMA_ADDR=127.0.0.1:39332 target/debug/fake-ollama >"$work/fake.log" 2>&1 &
-pids+=($!)
-OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_RATE_PER_MINUTE=0 OLLAMASTACK_RATE_PER_HOUR=0 OLLAMASTACK_ADDR=127.0.0.1:39330 OLLAMA_URL=http://127.0.0.1:39332 OLLAMASTACK_DATA_DIR="$work/data" \
-  LEPTOS_SITE_ROOT=target/site RUST_LOG=warn target/release/ollamastack >"$work/app.log" 2>&1 &
-pids+=($!)
-base=http://127.0.0.1:39330
-for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+source bench/release_app.sh 39330 39332
 
 # The conversation: each turn waits for its answer (one answer at a time per conversation).
 api() { curl -fsS -H 'content-type: application/json' "$@"; }
