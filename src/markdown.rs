@@ -256,32 +256,35 @@ impl AnswerRenderer {
         }
     }
 
-    fn cite(&self, html: &str) -> String {
-        link_citations(html, self.message, self.cited)
+    /// The state's two parts, citations linked.
+    fn html(&self) -> AnswerHtml {
+        AnswerHtml {
+            settled: link_citations(self.state.settled_html(), self.message, self.cited),
+            live: link_citations(self.state.live_html(), self.message, self.cited),
+        }
     }
 
     /// The event that brings the page to `text` (still streaming), if anything on it changes.
     pub fn update(&mut self, text: &str) -> Option<StreamEvent> {
         let update = self.state.update(text, true);
         let Some(shown_live) = self.shown_live.as_mut() else {
-            let live = self.cite(self.state.live_html());
-            self.shown_live = Some(live.clone());
+            let html = self.html();
+            self.shown_live = Some(html.live.clone());
             return Some(StreamEvent::Html {
                 reset: true,
-                settled: self.cite(self.state.settled_html()),
-                live: Some(live),
+                settled: html.settled,
+                live: Some(html.live),
                 live_keep: None,
             });
         };
+        let (message, cited) = (self.message, self.cited);
+        let cite = |html: &str| link_citations(html, message, cited);
         match update {
             MarkdownUpdate::Unchanged => None,
             MarkdownUpdate::Changed { append, live } => {
-                let settled = append
-                    .map(|html| link_citations(&html, self.message, self.cited))
-                    .unwrap_or_default();
                 let (live, live_keep) = match live {
                     Some(html) => {
-                        let live = link_citations(&html, self.message, self.cited);
+                        let live = cite(&html);
                         // Only what differs from the live part shown is sent.
                         let keep = common_prefix(shown_live, &live);
                         let tail = live[keep..].to_string();
@@ -292,17 +295,17 @@ impl AnswerRenderer {
                 };
                 Some(StreamEvent::Html {
                     reset: false,
-                    settled,
+                    settled: append.map(|html| cite(&html)).unwrap_or_default(),
                     live,
                     live_keep,
                 })
             }
             MarkdownUpdate::Reset { settled, live } => {
-                let live = link_citations(&live, self.message, self.cited);
+                let live = cite(&live);
                 *shown_live = live.clone();
                 Some(StreamEvent::Html {
                     reset: true,
-                    settled: self.cite(&settled),
+                    settled: cite(&settled),
                     live: Some(live),
                     live_keep: None,
                 })
@@ -314,10 +317,7 @@ impl AnswerRenderer {
     /// the same two parts, so nothing on the page moves.
     pub fn finish(&mut self, text: &str) -> AnswerHtml {
         self.state.update(text, false);
-        AnswerHtml {
-            settled: self.cite(self.state.settled_html()),
-            live: self.cite(self.state.live_html()),
-        }
+        self.html()
     }
 }
 
@@ -335,14 +335,10 @@ fn common_prefix(a: &str, b: &str) -> usize {
 /// messages are shown as typed, and tool results as text: they get none.
 pub fn with_html(mut message: Message) -> Message {
     if message.role == Role::Assistant {
-        let state =
+        let mut renderer = AnswerRenderer::new(&message);
+        renderer.state =
             IncrementalMarkdown::new(&message.content, message.status == MessageStatus::Streaming);
-        let cited = message.sources.passages.len() as u32;
-        let cite = |html: &str| link_citations(html, message.id, cited);
-        message.html = Some(AnswerHtml {
-            settled: cite(state.settled_html()),
-            live: cite(state.live_html()),
-        });
+        message.html = Some(renderer.html());
     }
     message
 }
