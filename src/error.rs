@@ -1,8 +1,8 @@
 //! The one error type that crosses the wire, from server functions and the REST API alike.
 //! It carries only what is safe to show a person; the server logs the detail before building it.
 
+use crate::server_fns::codec::JsonTextEncoding;
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
-use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -104,7 +104,7 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    type Encoder = JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         AppError::ServerFn(value)

@@ -780,9 +780,177 @@ pub enum StreamEvent {
     },
 }
 
+impl StreamEvent {
+    /// Decodes one event's JSON exactly as the derived `Deserialize` does (the page's reader).
+    /// serde decodes an internally tagged enum by buffering the whole object first, which
+    /// builds a second decoder for every field type (the whole `Message` included: about
+    /// 80 KB of the page's WASM); reading the tag, then the variant's own fields from the same
+    /// text, reuses the decoders the page already has.
+    pub fn from_json(json: &str) -> serde_json::Result<StreamEvent> {
+        #[derive(Deserialize)]
+        struct Tag<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: std::borrow::Cow<'a, str>,
+        }
+        #[derive(Deserialize)]
+        struct Text {
+            content: String,
+            #[serde(default)]
+            thinking: String,
+        }
+        #[derive(Deserialize)]
+        struct Html {
+            #[serde(default)]
+            reset: bool,
+            #[serde(default)]
+            settled: String,
+            #[serde(default)]
+            live: Option<String>,
+            #[serde(default)]
+            live_keep: Option<usize>,
+        }
+        #[derive(Deserialize)]
+        struct Done {
+            message: Box<Message>,
+            #[serde(default)]
+            next: Option<Box<Message>>,
+        }
+        let Tag { kind } = serde_json::from_str(json)?;
+        Ok(match &*kind {
+            "snapshot" => {
+                let Text { content, thinking } = serde_json::from_str(json)?;
+                StreamEvent::Snapshot { content, thinking }
+            }
+            "thinking" => StreamEvent::Thinking {
+                content: serde_json::from_str::<Text>(json)?.content,
+            },
+            "delta" => StreamEvent::Delta {
+                content: serde_json::from_str::<Text>(json)?.content,
+            },
+            "html" => {
+                let Html {
+                    reset,
+                    settled,
+                    live,
+                    live_keep,
+                } = serde_json::from_str(json)?;
+                StreamEvent::Html {
+                    reset,
+                    settled,
+                    live,
+                    live_keep,
+                }
+            }
+            "done" => {
+                let Done { message, next } = serde_json::from_str(json)?;
+                StreamEvent::Done { message, next }
+            }
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &["snapshot", "thinking", "delta", "html", "done"],
+                ))
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::same_model;
+    use super::{same_model, AnswerHtml, Message, StreamEvent};
+
+    fn message(content: &str) -> Message {
+        let mut message: Message = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::now_v7(), "conversation_id": uuid::Uuid::now_v7(),
+            "role": "assistant", "content": content, "model": "llama3.2", "status": "complete",
+            "error": null, "created_at": "2026-12-04T00:00:00Z",
+            "updated_at": "2026-12-04T00:00:01.5Z", "thinking": "hmm",
+            "tool_calls": [{"function": {"name": "calculator", "arguments": {"expression": "1+1"}}}],
+        }))
+        .unwrap();
+        message.html = Some(AnswerHtml {
+            settled: "<p>done</p>".into(),
+            live: String::new(),
+        });
+        message
+    }
+
+    /// The page's reader of the event stream gives what serde's derived decoder gives, for
+    /// every event, and refuses what it refuses.
+    #[test]
+    fn the_pages_event_reader_reads_what_the_derived_one_does() {
+        let events = [
+            StreamEvent::Snapshot {
+                content: "so far — 日本".into(),
+                thinking: String::new(),
+            },
+            StreamEvent::Snapshot {
+                content: String::new(),
+                thinking: "first, \"quoted\"".into(),
+            },
+            StreamEvent::Thinking {
+                content: "x".into(),
+            },
+            StreamEvent::Delta {
+                content: "\u{1f600} ".into(),
+            },
+            StreamEvent::Html {
+                reset: true,
+                settled: "<p>a</p>".into(),
+                live: Some("<p>b".into()),
+                live_keep: None,
+            },
+            StreamEvent::Html {
+                reset: false,
+                settled: String::new(),
+                live: Some("c".into()),
+                live_keep: Some(3),
+            },
+            StreamEvent::Done {
+                message: Box::new(message("**answer**")),
+                next: None,
+            },
+            StreamEvent::Done {
+                message: Box::new(message("calling a tool")),
+                next: Some(Box::new(message(""))),
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(StreamEvent::from_json(&json).unwrap(), event, "{json}");
+            assert_eq!(
+                serde_json::from_str::<StreamEvent>(&json).unwrap(),
+                event,
+                "{json}"
+            );
+        }
+        // The tag anywhere in the object, escaped or not; fields left out take their defaults.
+        let moved = r#"{"content":"hi","type":"delta"}"#;
+        let escaped = r#"{"type":"d\u0065lta","content":"hi"}"#;
+        for json in [moved, escaped] {
+            assert_eq!(
+                StreamEvent::from_json(json).unwrap(),
+                StreamEvent::Delta {
+                    content: "hi".into()
+                }
+            );
+        }
+        assert_eq!(
+            StreamEvent::from_json(r#"{"type":"html"}"#).unwrap(),
+            serde_json::from_str::<StreamEvent>(r#"{"type":"html"}"#).unwrap()
+        );
+        for bad in [
+            r#"{"type":"shout","content":"hi"}"#,
+            r#"{"content":"hi"}"#,
+            r#"{"type":"delta"}"#,
+            r#"{"type":"done","message":{"id":"not a uuid"}}"#,
+            r#"{"type":"delta","content":"cut"#,
+            "[]",
+        ] {
+            assert!(StreamEvent::from_json(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<StreamEvent>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn an_untagged_name_names_the_latest_tag_only() {

@@ -560,7 +560,7 @@ mod live {
                                     Some(Ok((_, event))) => {
                                         backoff_ms = 500;
                                         let Some(json) = event.data().as_string() else { continue };
-                                        match serde_json::from_str::<StreamEvent>(&json) {
+                                        match StreamEvent::from_json(&json) {
                                             Ok(StreamEvent::Snapshot { content, thinking }) => {
                                                 batch.replace(content);
                                                 let _ = data.try_update(|m| {

@@ -1,6 +1,7 @@
 //! Accounts in the page: who is signed in, and the admin's people and invitations. Signing in
 //! and up are plain forms posted to /api/v1/auth (they work without JavaScript).
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::{
     Account, AccountRole, ApiToken, AuthStatus, Invitation, NewApiToken, SessionInfo, TokenScope,
@@ -10,19 +11,19 @@ use uuid::Uuid;
 
 /// Public (the sign-in pages read it): the mode, whether the instance waits for its admin, the
 /// sign-up policy, and who is signed in.
-#[server(endpoint = "get_auth_status")]
+#[server(endpoint = "get_auth_status", output = JsonText)]
 pub async fn get_auth_status() -> Result<AuthStatus, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::auth_status(&state, super::me().ok()).await
 }
 
-#[server(endpoint = "list_people")]
+#[server(endpoint = "list_people", output = JsonText)]
 pub async fn list_people() -> Result<Vec<Account>, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::list_accounts(&state, &super::me()?).await
 }
 
-#[server(endpoint = "set_person_disabled")]
+#[server(endpoint = "set_person_disabled", output = JsonText)]
 pub async fn set_person_disabled(id: Uuid, disabled: bool) -> Result<Vec<Account>, AppError> {
     let state = super::app_state()?;
     let me = super::me()?;
@@ -30,7 +31,7 @@ pub async fn set_person_disabled(id: Uuid, disabled: bool) -> Result<Vec<Account
     crate::service::accounts::list_accounts(&state, &me).await
 }
 
-#[server(endpoint = "create_invitation")]
+#[server(endpoint = "create_invitation", output = JsonText)]
 pub async fn create_invitation(role: AccountRole) -> Result<Invitation, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::invite(&state, &super::me()?, role).await
@@ -53,13 +54,13 @@ fn by_session() -> Result<crate::model::Person, AppError> {
     super::me()
 }
 
-#[server(endpoint = "list_api_tokens")]
+#[server(endpoint = "list_api_tokens", output = JsonText)]
 pub async fn list_api_tokens() -> Result<Vec<ApiToken>, AppError> {
     let state = super::app_state()?;
     crate::service::accounts::list_tokens(&state, &by_session()?).await
 }
 
-#[server(endpoint = "create_api_token")]
+#[server(endpoint = "create_api_token", output = JsonText)]
 pub async fn create_api_token(
     name: String,
     scope: TokenScope,
@@ -70,7 +71,7 @@ pub async fn create_api_token(
         .await
 }
 
-#[server(endpoint = "revoke_api_token")]
+#[server(endpoint = "revoke_api_token", output = JsonText)]
 pub async fn revoke_api_token(id: Uuid) -> Result<Vec<ApiToken>, AppError> {
     let state = super::app_state()?;
     let me = by_session()?;
@@ -79,7 +80,7 @@ pub async fn revoke_api_token(id: Uuid) -> Result<Vec<ApiToken>, AppError> {
 }
 
 /// The person's signed-in browsers, this one marked.
-#[server(endpoint = "list_sessions")]
+#[server(endpoint = "list_sessions", output = JsonText)]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
     let state = super::app_state()?;
     let current = use_context::<http::request::Parts>()
@@ -88,7 +89,7 @@ pub async fn list_sessions() -> Result<Vec<SessionInfo>, AppError> {
 }
 
 /// Signs one of the person's browsers out.
-#[server(endpoint = "end_session")]
+#[server(endpoint = "end_session", output = JsonText)]
 pub async fn end_session(id: Uuid) -> Result<Vec<SessionInfo>, AppError> {
     let state = super::app_state()?;
     let me = super::me()?;

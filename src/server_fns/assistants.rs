@@ -1,20 +1,20 @@
 //! Assistants for the page: list, pick one for a conversation, create, edit, duplicate, delete.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::{Assistant, AssistantInput, Conversation, FileInfo};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 /// The person's assistants (the shipped presets the first time).
-#[server]
+#[server(output = JsonText)]
 pub async fn list_assistants() -> Result<Vec<Assistant>, AppError> {
     let state = super::app_state()?;
     crate::service::list_assistants(&state, super::me()?.id).await
 }
 
 /// The assistant a conversation runs with from its next turn; `None`: none.
-#[server]
+#[server(output = JsonText)]
 pub async fn set_conversation_assistant(
     conversation_id: Uuid,
     assistant_id: Option<Uuid>,
@@ -31,7 +31,7 @@ pub async fn set_conversation_assistant(
 
 /// Creates an assistant (`id` absent) or changes one. JSON, so that a cleared temperature or
 /// answer length (`null`) reaches the server as such.
-#[server(input = Json)]
+#[server(input = JsonText, output = JsonText)]
 pub async fn save_assistant(
     id: Option<Uuid>,
     input: AssistantInput,
@@ -40,20 +40,20 @@ pub async fn save_assistant(
     crate::service::save_assistant(&state, &super::me()?, id, input).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn duplicate_assistant(id: Uuid) -> Result<Assistant, AppError> {
     let state = super::app_state()?;
     crate::service::duplicate_assistant(&state, super::me()?.id, id).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn delete_assistant(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
     crate::service::delete_assistant(&state, super::me()?.id, id).await
 }
 
 /// The documents of an assistant's knowledge.
-#[server]
+#[server(output = JsonText)]
 pub async fn assistant_knowledge(id: Uuid) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
     crate::service::assistant_knowledge(&state, super::me()?.id, id).await

@@ -1,5 +1,6 @@
 //! Sending, regenerating and stopping answers.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::Message;
 use crate::model::SendOutcome;
@@ -7,7 +8,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 /// Replaces the last answer of a conversation with a new one (also: Retry after an error).
-#[server]
+#[server(output = JsonText)]
 pub async fn regenerate_answer(
     conversation_id: Uuid,
     model: Option<String>,
@@ -30,7 +31,7 @@ pub async fn regenerate_answer(
 
 /// Stores a message and starts its answer as a server task; the page then follows the answer
 /// at /api/v1/messages/{id}/events. Without a conversation id, a new conversation is created.
-#[server]
+#[server(output = JsonText)]
 pub async fn send_message(
     conversation_id: Option<Uuid>,
     content: String,
@@ -61,7 +62,7 @@ pub async fn send_message(
 }
 
 /// Stops an answer being written; its text so far is kept with status `stopped`.
-#[server]
+#[server(output = JsonText)]
 pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     let state = super::app_state()?;
     crate::service::stop_generation(&state, super::me()?.id, message_id)
@@ -70,7 +71,7 @@ pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
 }
 
 /// Gives one of the person's messages new text and answers it again; later messages are replaced.
-#[server]
+#[server(output = JsonText)]
 pub async fn edit_message(
     id: Uuid,
     content: String,

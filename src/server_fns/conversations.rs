@@ -1,5 +1,6 @@
 //! Listing, reading, renaming and deleting conversations.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::Conversation;
 use crate::model::ConversationWithMessages;
@@ -9,7 +10,7 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 /// Deletes a conversation and its messages, stopping an answer still being written.
-#[server]
+#[server(output = JsonText)]
 pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
     crate::service::delete_conversation(&state, super::me()?.id, id).await
@@ -17,7 +18,7 @@ pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
 
 /// A conversation with its latest messages (`server.messages_per_page` of them, or those just
 /// before the message `before`), oldest first, an answer being written included.
-#[server]
+#[server(output = JsonText)]
 pub async fn get_conversation(
     id: Uuid,
     before: Option<Uuid>,
@@ -31,7 +32,7 @@ pub async fn get_conversation(
 }
 
 /// The messages of a conversation just before the message `before` (a page of them).
-#[server]
+#[server(output = JsonText)]
 pub async fn older_messages(conversation_id: Uuid, before: Uuid) -> Result<MessagePage, AppError> {
     let state = super::app_state()?;
     let limit = state.settings.server.messages_per_page;
@@ -48,20 +49,20 @@ pub async fn older_messages(conversation_id: Uuid, before: Uuid) -> Result<Messa
 }
 
 /// The person's conversations, most recently active first.
-#[server]
+#[server(output = JsonText)]
 pub async fn list_conversations() -> Result<Vec<Conversation>, AppError> {
     let state = super::app_state()?;
     crate::service::list_conversations(&state, super::me()?.id).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation, AppError> {
     let state = super::app_state()?;
     crate::service::rename_conversation(&state, super::me()?.id, id, &title).await
 }
 
 /// Sets a conversation's system prompt and sampling options (empty fields: the model's defaults).
-#[server]
+#[server(output = JsonText)]
 pub async fn update_conversation_settings(
     id: Uuid,
     system_prompt: Option<String>,

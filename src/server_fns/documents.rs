@@ -1,6 +1,7 @@
 //! Documents for the page: upload, list, delete, index again, search; a conversation's
 //! attached files.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::{FileInfo, SearchResults, UploadLimits, UploadOutcome};
 use leptos::prelude::*;
@@ -14,7 +15,7 @@ pub const UPLOAD_RESULT_PAGE: &str = "/documents";
 /// with XMLHttpRequest, one file per request, for the progress events that the server function
 /// client does not give. Without JavaScript the documents page's form posts here and comes back
 /// to that page with the outcome in its address (`uploaded`, `refused`, `upload_error`).
-#[server(endpoint = "upload_files", input = MultipartFormData)]
+#[server(endpoint = "upload_files", input = MultipartFormData, output = JsonText)]
 pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError> {
     let state = super::app_state()?;
     let multipart = data.into_inner().ok_or(AppError::Internal)?;
@@ -53,13 +54,13 @@ fn from_plain_form() -> bool {
     })
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn list_files() -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
     state.documents.list(super::me()?.id).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn get_upload_limits() -> Result<UploadLimits, AppError> {
     let state = super::app_state()?;
     let settings = state.documents.settings();
@@ -69,19 +70,19 @@ pub async fn get_upload_limits() -> Result<UploadLimits, AppError> {
     })
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn delete_file(id: Uuid) -> Result<(), AppError> {
     let state = super::app_state()?;
     state.documents.delete(super::me()?.id, id).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn reindex_file(id: Uuid) -> Result<FileInfo, AppError> {
     let state = super::app_state()?;
     state.documents.reindex(super::me()?.id, id).await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn search_documents(query: String) -> Result<SearchResults, AppError> {
     let state = super::app_state()?;
     state
@@ -90,14 +91,14 @@ pub async fn search_documents(query: String) -> Result<SearchResults, AppError> 
         .await
 }
 
-#[server]
+#[server(output = JsonText)]
 pub async fn conversation_files(conversation_id: Uuid) -> Result<Vec<FileInfo>, AppError> {
     let state = super::app_state()?;
     crate::service::attached_files(&state, super::me()?.id, conversation_id).await
 }
 
 /// Attaches (or with `attach` false, detaches) one of the person's files.
-#[server]
+#[server(output = JsonText)]
 pub async fn attach_file(
     conversation_id: Uuid,
     file_id: Uuid,

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod assistants;
 pub mod chat;
+pub mod codec;
 pub mod conversations;
 pub mod documents;
 pub mod ollama;

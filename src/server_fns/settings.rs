@@ -1,18 +1,18 @@
 //! The settings page: the person's runtime settings, saved all or nothing, and reset.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::{AnalyticsReport, Preferences, Timeframe};
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
-#[server(endpoint = "get_preferences")]
+#[server(endpoint = "get_preferences", output = JsonText)]
 pub async fn get_preferences() -> Result<Preferences, AppError> {
     let state = super::app_state()?;
     state.runtime.for_person(super::me()?.id).await
 }
 
 /// The instance's defaults: what everyone gets who has not chosen their own (admins only).
-#[server(endpoint = "get_instance_preferences")]
+#[server(endpoint = "get_instance_preferences", output = JsonText)]
 pub async fn get_instance_preferences() -> Result<Preferences, AppError> {
     let state = super::app_state()?;
     if !super::me()?.is_admin() {
@@ -26,7 +26,7 @@ pub async fn get_instance_preferences() -> Result<Preferences, AppError> {
 /// Saves changed keys (`ui.theme` → `"dark"`…): all of them, or none with the first error.
 /// With `instance` (admins only) they become everyone's defaults, and the instance's values
 /// come back; otherwise the person's. JSON, so that values keep their types.
-#[server(endpoint = "save_preferences", input = Json)]
+#[server(endpoint = "save_preferences", input = JsonText, output = JsonText)]
 pub async fn save_preferences(
     changes: Vec<(String, serde_json::Value)>,
     #[server(default)] instance: bool,
@@ -44,7 +44,7 @@ pub async fn save_preferences(
 
 /// Forgets the saved values of `keys`: the person's (back to the instance's or configured
 /// ones), or with `instance` (admins only) the instance's (back to the configured ones).
-#[server(endpoint = "reset_preferences", input = Json)]
+#[server(endpoint = "reset_preferences", input = JsonText, output = JsonText)]
 pub async fn reset_preferences(
     keys: Vec<String>,
     #[server(default)] instance: bool,
@@ -62,7 +62,7 @@ pub async fn reset_preferences(
 
 /// The analytics dashboard's figures (`features.analytics`; its route is gated with it): the
 /// person's, or with `instance` (admins only) everyone's.
-#[server(endpoint = "get_analytics")]
+#[server(endpoint = "get_analytics", output = JsonText)]
 pub async fn get_analytics(
     timeframe: Timeframe,
     #[server(default)] instance: bool,

@@ -1,11 +1,12 @@
 //! The tools the page offers for agent runs.
 
+use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::ToolSummary;
 use leptos::prelude::*;
 
 /// The tools an answer may call.
-#[server(endpoint = "list_tools")]
+#[server(endpoint = "list_tools", output = JsonText)]
 pub async fn list_tools() -> Result<Vec<ToolSummary>, AppError> {
     let state = super::app_state()?;
     Ok(state
