@@ -57,6 +57,27 @@ mod tests {
     use super::*;
     use crate::error::AppError;
 
+    /// Leptos has no project-wide default encoding, so each server function names it; one that
+    /// did not would bring the second decoder copies back into the WASM unnoticed.
+    #[test]
+    fn every_server_function_answers_with_json_text() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server_fns");
+        let mut missing = Vec::new();
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                // `#[server(default)]` on an argument is not a server function.
+                let attribute = line.trim_start().starts_with("#[server")
+                    && !line.contains("#[server(default)]");
+                if attribute && !line.contains("output = JsonText") {
+                    missing.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+    }
+
     #[test]
     fn answers_decode_as_they_were_encoded() {
         let error = AppError::NotFound("conversation".into());
