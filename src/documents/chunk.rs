@@ -169,4 +169,27 @@ mod tests {
             .count();
         assert!(shared >= chunks.len() / 2, "{chunks:#?}");
     }
+    /// Sentences longer than a chunk in scripts written without spaces (Chinese, Japanese,
+    /// Thai) are cut by Unicode's word rules alone (see vendor/text-splitter): every chunk
+    /// still fits and, laid end to end, they are the text.
+    #[test]
+    fn long_sentences_without_spaces_are_cut_within_size_and_whole() {
+        let chinese =
+            "我们的退款政策规定在收到退货后的十四天内支付款项并且所有商品必须保持原始包装"
+                .repeat(20);
+        let japanese =
+            "こんにちは世界、私たちの返金ポリシーでは返品を受け取ってから十四日以内に支払います"
+                .repeat(20);
+        let thai = "นโยบายการคืนเงินของเรากำหนดให้ชำระเงินภายในสิบสี่วันหลังจากได้รับสินค้าคืน".repeat(20);
+        for text in [chinese, japanese, thai] {
+            let chunks = chunk(&[part(&text, false, None)], 200, 0);
+            assert!(chunks.len() > 3, "{chunks:#?}");
+            assert!(
+                chunks.iter().all(|c| c.text.chars().count() <= 200),
+                "{chunks:#?}"
+            );
+            let joined: String = chunks.iter().map(|c| c.text.as_str()).collect();
+            assert_eq!(joined, text);
+        }
+    }
 }
