@@ -142,28 +142,47 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// The document, built once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    DOCUMENT.get_or_init(ApiDoc::openapi)
+/// The document as served: generated from the code (`ApiDoc`) and checked in at
+/// `docs/openapi.json`, so that clients can be generated without a server and the release binary
+/// carries the JSON instead of the code that builds it (utoipa's builder, inlined into one
+/// function, was 800 KB of machine code). A unit test fails when the file is not what the code
+/// generates; `UPDATE_OPENAPI=1 cargo test --features ssr --lib api::openapi` rewrites it.
+pub const DOCUMENT_JSON: &str = include_str!("../../docs/openapi.json");
+
+/// The document, parsed once (the docs page and the tests read it).
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        serde_json::from_str(DOCUMENT_JSON)
+            .expect("docs/openapi.json is JSON (a unit test reads it)")
+    })
 }
 
 /// GET /api/v1/openapi.json
-pub async fn openapi_json() -> axum::Json<&'static utoipa::openapi::OpenApi> {
-    axum::Json(document())
+pub async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // Compact, made once: the checked-in file is indented for reading its diffs.
+    static COMPACT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = COMPACT.get_or_init(|| document().to_string());
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.as_str(),
+    )
+        .into_response()
 }
 
 /// GET /api/docs: the document as a page to read, made on the server from the JSON (no script,
 /// nothing loaded from elsewhere: it works offline).
 pub async fn docs_page() -> axum::response::Response {
     use axum::response::IntoResponse;
-    let html = render_docs(&serde_json::to_value(document()).unwrap_or_default());
+    static PAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let html = PAGE.get_or_init(|| render_docs(document()));
     (
         [(
             axum::http::header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         )],
-        axum::response::Html(html),
+        axum::response::Html(html.as_str()),
     )
         .into_response()
 }
@@ -320,10 +339,32 @@ fn render_docs(doc: &serde_json::Value) -> String {
 mod tests {
     use super::*;
 
+    /// The served document is what the code generates now: handlers and DTOs changed without
+    /// updating `docs/openapi.json` fail here (and `UPDATE_OPENAPI=1` rewrites the file).
+    #[test]
+    fn the_served_document_is_the_generated_one() {
+        let generated = ApiDoc::openapi()
+            .to_pretty_json()
+            .expect("the document serialises");
+        let generated_value: serde_json::Value = serde_json::from_str(&generated).unwrap();
+        if &generated_value == document() {
+            return;
+        }
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+            std::fs::write(path, generated + "\n").expect("writing docs/openapi.json");
+            panic!("docs/openapi.json was out of date and is rewritten: build and test again");
+        }
+        panic!(
+            "docs/openapi.json is not what the code generates: run \
+             `UPDATE_OPENAPI=1 cargo test --features ssr --lib api::openapi`, then commit the file"
+        );
+    }
+
     /// Every route of the router (read from `src/api/mod.rs`) is in the document, with its method.
     #[test]
     fn the_document_describes_every_route() {
-        let doc = serde_json::to_value(document()).unwrap();
+        let doc = document();
         let source = include_str!("mod.rs");
         let mut missing = Vec::new();
         let mut rest = source;
@@ -373,7 +414,7 @@ mod tests {
 
     #[test]
     fn the_docs_page_is_text_and_links_only() {
-        let html = render_docs(&serde_json::to_value(document()).unwrap());
+        let html = render_docs(document());
         assert!(html.contains("/api/v1/conversations/{id}"));
         assert!(html.contains("id=\"schema-Message\""));
         assert!(!html.contains("<script"));
