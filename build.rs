@@ -1,16 +1,15 @@
 //! The release server embeds the site (`target/site`, which cargo-leptos builds before the
-//! server) in its compressed forms only: brotli at its best for the browsers that take it, gzip
-//! for those that do not (Chromium and Firefox send `br` over HTTPS only, and a server on a
-//! home network is often plain HTTP). A file nobody asked for uncompressed is not stored
-//! uncompressed: the server inflates the gzip form the first time a client accepts neither.
-//! So the binary is smaller than with the raw files, and it serves the best forms from its
-//! first request instead of compressing them for seconds after each start.
+//! server) compressed with brotli at its best, the one form browsers take over HTTPS. The
+//! server makes the gzip form (for browsers on plain HTTP, which do not ask for brotli) and the
+//! file as built from it, once, when a client first needs them: storing one form instead of
+//! two keeps the binary smaller, and it serves brotli from its first request instead of
+//! compressing for seconds after each start. A file too small to compress, or one that does
+//! not shrink (images, fonts), is stored as built.
 //!
 //! Other builds (debug, tests, the WASM) do nothing here: a debug server reads `target/site`
 //! from disk, so `cargo leptos watch` serves what it has just built.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Smaller files are not worth compressing (the same threshold as the server's own).
@@ -53,7 +52,6 @@ fn main() {
             .replace('\\', "/");
         let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"));
         let mut brotli = None;
-        let mut gzip = None;
         if is_compressible(&relative) && raw.len() >= MIN_COMPRESS_BYTES {
             let target = compressed_dir.join(&relative);
             std::fs::create_dir_all(target.parent().expect("a file has a parent"))
@@ -62,19 +60,14 @@ fn main() {
             if br.len() < raw.len() {
                 brotli = Some(write(&target, "br", &br));
             }
-            let gz = compress_gzip(&raw);
-            if gz.len() < raw.len() {
-                gzip = Some(write(&target, "gz", &gz));
-            }
         }
-        // The raw form only when no client could do without it.
-        let raw = if gzip.is_some() { None } else { Some(path) };
+        // The file as built only when its brotli form is not smaller.
+        let raw = if brotli.is_some() { None } else { Some(path) };
         let _ = writeln!(
             list,
-            "    ({relative:?}, {}, {}, {}),",
+            "    ({relative:?}, {}, {}),",
             include(raw.as_deref()),
-            include(brotli.as_deref()),
-            include(gzip.as_deref())
+            include(brotli.as_deref())
         );
     }
     list.push(']');
@@ -125,15 +118,6 @@ fn compress_brotli(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() / 3);
     brotli::BrotliCompress(&mut &raw[..], &mut out, &params).expect("brotli into memory");
     out
-}
-
-fn compress_gzip(raw: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(raw.len() / 3),
-        flate2::Compression::best(),
-    );
-    encoder.write_all(raw).expect("gzip into memory");
-    encoder.finish().expect("gzip into memory")
 }
 
 fn write(target: &Path, extension: &str, bytes: &[u8]) -> PathBuf {

@@ -29,7 +29,16 @@ let requests = 0;
 let last = Date.now();
 const kinds = {};
 const types = new Map();
-cdp.on("Network.responseReceived", (e) => types.set(e.requestId, e.type));
+// Which compression each response came with: Chromium asks for brotli over HTTPS (and on
+// localhost) only, so the same app reached by a LAN address over HTTP is sent gzip.
+const encodings = {};
+cdp.on("Network.responseReceived", (e) => {
+  types.set(e.requestId, e.type);
+  const headers = Object.fromEntries(
+    Object.entries(e.response.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const encoding = headers["content-encoding"] ?? "none";
+  encodings[encoding] = (encodings[encoding] ?? 0) + 1;
+});
 cdp.on("Network.loadingFinished", (e) => {
   requests += 1;
   bytes += e.encodedDataLength;
@@ -50,5 +59,6 @@ const kb = (n) => Math.round(n / 102.4) / 10;
 console.log(JSON.stringify({
   url: page.url(), requests, kilobytes: kb(bytes), load_ms: loaded, usable_ms: usable,
   by_type_kb: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, kb(v)])),
+  encodings,
 }));
 await browser.close();

@@ -1,9 +1,15 @@
 //! The site's files (the WASM bundle, its JavaScript, the stylesheet, icons). The release
-//! server embeds them, compressed at build time (`build.rs`: brotli 11 and gzip), so that it
-//! runs alone from any folder and serves the best forms from its first request. Debug builds
-//! read `target/site` from disk, so `cargo leptos watch` serves what it has just built, and
-//! compress them once in the background after start; until then the response compression
-//! layer compresses them on the fly.
+//! server embeds them, compressed at build time with brotli's best (`build.rs`), so that it runs
+//! alone from any folder and serves the best form from its first request. Browsers send `br`
+//! over HTTPS only, so a server reached over plain HTTP on a home network is asked for gzip:
+//! that form is made from the brotli one, once per file and process, on a blocking thread, the
+//! first time a client asks for it (the WASM bundle takes about a tenth of a second); the file
+//! as built is likewise decoded once for a client that takes neither. Storing one form instead
+//! of two keeps the binary smaller by the size of the gzip forms.
+//!
+//! Debug builds read `target/site` from disk, so `cargo leptos watch` serves what it has just
+//! built, and compress the files once in the background after start; until then the response
+//! compression layer compresses them on the fly.
 //!
 //! cargo-leptos names the bundle's files with a hash of their content (`hash-files`): those are
 //! cached for a year (`immutable`); everything else is revalidated with its ETag (304).
@@ -23,8 +29,9 @@ const REVALIDATE: &str = "no-cache";
 const MIN_COMPRESS_BYTES: usize = 1024;
 
 struct Asset {
-    /// The file as built. A file embedded only in compressed forms gets it, inflated from its
-    /// gzip form, the first time a client accepts neither brotli nor gzip.
+    /// The file as built. A file embedded only in its brotli form gets it, decoded, the first
+    /// time it is needed (a client that accepts neither brotli nor gzip, or Leptos reading the
+    /// split manifest).
     raw: OnceLock<Bytes>,
     content_type: HeaderValue,
     etag: HeaderValue,
@@ -32,25 +39,74 @@ struct Asset {
     immutable: bool,
     compressible: bool,
     brotli: OnceLock<Bytes>,
+    /// Made from the file as built: at start for files read from disk, on the first client
+    /// that asks for it for files embedded in their brotli form.
     gzip: OnceLock<Bytes>,
 }
 
+/// The form of a file a response carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Brotli,
+    Gzip,
+    Raw,
+}
+
 impl Asset {
-    /// The uncompressed bytes (inflated once when only compressed forms are stored).
+    /// The uncompressed bytes (decoded once when only the brotli form is stored).
     fn raw(&self) -> Option<&Bytes> {
         if let Some(raw) = self.raw.get() {
             return Some(raw);
         }
-        use std::io::Read;
-        let gzip = self.gzip.get()?;
-        let mut raw = Vec::with_capacity(gzip.len() * 4);
-        match flate2::read::GzDecoder::new(&gzip[..]).read_to_end(&mut raw) {
-            // Bounded work, once per file and process (a few milliseconds for the WASM).
-            Ok(_) => Some(self.raw.get_or_init(|| Bytes::from(raw))),
+        let raw = self.decode_brotli()?;
+        Some(self.raw.get_or_init(|| raw))
+    }
+
+    fn decode_brotli(&self) -> Option<Bytes> {
+        let brotli = self.brotli.get()?;
+        let mut raw = Vec::with_capacity(brotli.len() * 4);
+        match brotli::BrotliDecompress(&mut &brotli[..], &mut raw) {
+            Ok(()) => Some(Bytes::from(raw)),
             Err(error) => {
-                tracing::error!(%error, "an embedded site file does not inflate");
+                tracing::error!(%error, "an embedded site file does not decode");
                 None
             }
+        }
+    }
+
+    /// The gzip form, made once from the brotli one when that is all that is stored (CPU bound:
+    /// `Site::respond_off_thread` calls it on a blocking thread). The file as built is not kept.
+    fn gzip(&self) -> Option<&Bytes> {
+        if let Some(gzip) = self.gzip.get() {
+            return Some(gzip);
+        }
+        let raw = match self.raw.get() {
+            Some(raw) => raw.clone(),
+            None => self.decode_brotli()?,
+        };
+        let gzip = compress_gzip(&raw)?;
+        Some(self.gzip.get_or_init(|| gzip))
+    }
+
+    /// Which form answers a client with these `Accept-Encoding` preferences. A file read from
+    /// disk and not compressed yet goes as built (the compression layer compresses it).
+    fn form_for(&self, request: &HeaderMap) -> Form {
+        let stored_brotli = self.brotli.get().is_some();
+        if stored_brotli && accepts(request, "br") {
+            Form::Brotli
+        } else if (stored_brotli || self.gzip.get().is_some()) && accepts(request, "gzip") {
+            Form::Gzip
+        } else {
+            Form::Raw
+        }
+    }
+
+    /// Whether answering with `form` first needs the form made (decoding, compressing).
+    fn needs_making(&self, form: Form) -> bool {
+        match form {
+            Form::Brotli => false,
+            Form::Gzip => self.gzip.get().is_none(),
+            Form::Raw => self.raw.get().is_none(),
         }
     }
 
@@ -60,12 +116,21 @@ impl Asset {
     }
 }
 
+fn compress_gzip(raw: &[u8]) -> Option<Bytes> {
+    use std::io::Write;
+    let mut gzip = flate2::write::GzEncoder::new(
+        Vec::with_capacity(raw.len() / 3),
+        flate2::Compression::best(),
+    );
+    gzip.write_all(raw).ok()?;
+    gzip.finish().ok().map(Bytes::from)
+}
+
 /// A file of the site in the forms it is stored in.
 pub struct StoredFile {
     pub path: String,
     pub raw: Option<Bytes>,
     pub brotli: Option<Bytes>,
-    pub gzip: Option<Bytes>,
 }
 
 /// The hashes cargo-leptos put in the bundle's file names.
@@ -136,18 +201,12 @@ pub fn site() -> &'static Site {
 
 #[cfg(embedded_site)]
 fn load() -> Site {
-    type Embedded = (
-        &'static str,
-        Option<&'static [u8]>,
-        Option<&'static [u8]>,
-        Option<&'static [u8]>,
-    );
+    type Embedded = (&'static str, Option<&'static [u8]>, Option<&'static [u8]>);
     const FILES: &[Embedded] = include!(concat!(env!("OUT_DIR"), "/embedded_site.rs"));
-    Site::from_stored(FILES.iter().map(|&(path, raw, brotli, gzip)| StoredFile {
+    Site::from_stored(FILES.iter().map(|&(path, raw, brotli)| StoredFile {
         path: path.to_string(),
         raw: raw.map(Bytes::from_static),
         brotli: brotli.map(Bytes::from_static),
-        gzip: gzip.map(Bytes::from_static),
     }))
 }
 
@@ -227,26 +286,20 @@ impl Site {
             path,
             raw: Some(raw),
             brotli: None,
-            gzip: None,
         }))
     }
 
     /// The site from its files in the forms they are stored in. A file needs its raw form or
-    /// its gzip form (from which the raw one is inflated); one with neither is left out.
+    /// its brotli form (from which the others are made); one with neither is left out.
     pub fn from_stored(files: impl Iterator<Item = StoredFile>) -> Site {
         use sha2::Digest;
         let mut assets = HashMap::new();
         let mut aliases = HashMap::new();
         let mut hashes = BundleHashes::default();
         for file in files {
-            let StoredFile {
-                path,
-                raw,
-                brotli,
-                gzip,
-            } = file;
+            let StoredFile { path, raw, brotli } = file;
             // Whichever form is stored identifies the content (compression is deterministic).
-            let Some(identity) = raw.as_ref().or(gzip.as_ref()) else {
+            let Some(identity) = raw.as_ref().or(brotli.as_ref()) else {
                 continue;
             };
             let digest = sha2::Sha256::digest(identity);
@@ -276,7 +329,6 @@ impl Site {
                 };
             let immutable = bundle.is_some() || has_content_hash(&path);
             let compressible = brotli.is_some()
-                || gzip.is_some()
                 || (is_compressible(&content_type)
                     && raw
                         .as_ref()
@@ -291,7 +343,7 @@ impl Site {
                     immutable,
                     raw: once(raw),
                     brotli: once(brotli),
-                    gzip: once(gzip),
+                    gzip: OnceLock::new(),
                 },
             );
         }
@@ -304,7 +356,7 @@ impl Site {
         }
     }
 
-    /// A file's own bytes (inflated once if it is stored compressed only).
+    /// A file's own bytes (decoded once if it is stored compressed only).
     pub fn file(&self, path: &str) -> Option<&Bytes> {
         self.assets.get(path)?.raw()
     }
@@ -339,7 +391,6 @@ impl Site {
     /// bound: run it on a blocking thread); how many it compressed. Each file's forms are
     /// served as soon as they are ready.
     pub fn precompress(&self, brotli_quality: u32) -> usize {
-        use std::io::Write;
         let mut compressed = 0;
         for asset in self.assets.values().filter(|a| a.needs_compressing()) {
             let Some(raw) = asset.raw.get() else {
@@ -357,19 +408,49 @@ impl Site {
             {
                 let _ = asset.brotli.set(Bytes::from(brotli));
             }
-            let mut gzip = flate2::write::GzEncoder::new(
-                Vec::with_capacity(raw.len() / 3),
-                flate2::Compression::best(),
-            );
-            if gzip.write_all(raw).is_ok() {
-                if let Ok(gzip) = gzip.finish() {
-                    if gzip.len() < raw.len() {
-                        let _ = asset.gzip.set(Bytes::from(gzip));
+            if let Some(gzip) = compress_gzip(raw).filter(|gzip| gzip.len() < raw.len()) {
+                let _ = asset.gzip.set(gzip);
+            }
+        }
+        compressed
+    }
+
+    /// The file `path` names, and whether by its content-hashed name.
+    fn lookup(&self, path: &str) -> Option<(&Asset, bool)> {
+        let key = path.strip_prefix('/').unwrap_or(path);
+        match self.assets.get(key) {
+            Some(asset) => Some((asset, asset.immutable)),
+            // By its plain name the content can change: revalidated, not cached for a year.
+            None => Some((self.assets.get(self.aliases.get(key)?)?, false)),
+        }
+    }
+
+    /// As `respond`, but a form that must be made first (the gzip form of an embedded file,
+    /// about a tenth of a second for the WASM bundle, once) is made on a blocking thread, not on
+    /// the thread that serves other requests.
+    pub async fn respond_off_thread(
+        &'static self,
+        method: &Method,
+        path: &str,
+        request: &HeaderMap,
+    ) -> Option<Response> {
+        if method == Method::GET || method == Method::HEAD {
+            if let Some((asset, _)) = self.lookup(path) {
+                let form = asset.form_for(request);
+                if asset.needs_making(form) && !etag_matches(request, &asset.etag) {
+                    let made = tokio::task::spawn_blocking(move || match form {
+                        Form::Gzip => drop(asset.gzip()),
+                        Form::Raw => drop(asset.raw()),
+                        Form::Brotli => {}
+                    })
+                    .await;
+                    if let Err(error) = made {
+                        tracing::error!(%error, path, "making a site file's form failed");
                     }
                 }
             }
         }
-        compressed
+        self.respond(method, path, request)
     }
 
     /// The response for a GET or HEAD of `path`, if it names one of the site's files.
@@ -377,12 +458,7 @@ impl Site {
         if method != Method::GET && method != Method::HEAD {
             return None;
         }
-        let key = path.strip_prefix('/').unwrap_or(path);
-        let (asset, immutable) = match self.assets.get(key) {
-            Some(asset) => (asset, asset.immutable),
-            // By its plain name the content can change: revalidated, not cached for a year.
-            None => (self.assets.get(self.aliases.get(key)?)?, false),
-        };
+        let (asset, immutable) = self.lookup(path)?;
         let mut response = Response::builder()
             .header(header::ETAG, asset.etag.clone())
             .header(
@@ -398,21 +474,22 @@ impl Site {
                 .body(Body::empty())
                 .ok();
         }
-        let (body, encoding) = match (asset.brotli.get(), asset.gzip.get()) {
-            (Some(brotli), _) if accepts(request, "br") => (brotli.clone(), Some("br")),
-            (_, Some(gzip)) if accepts(request, "gzip") => (gzip.clone(), Some("gzip")),
-            _ => match asset.raw() {
-                Some(raw) => (raw.clone(), None),
-                None => {
-                    return response
-                        .status(StatusCode::INTERNAL_SERVER_ERROR)
-                        .body(Body::empty())
-                        .ok()
-                }
-            },
+        let form = asset.form_for(request);
+        let body = match form {
+            Form::Brotli => asset.brotli.get(),
+            Form::Gzip => asset.gzip(),
+            Form::Raw => asset.raw(),
         };
-        if let Some(encoding) = encoding {
-            response = response.header(header::CONTENT_ENCODING, encoding);
+        let Some(body) = body.cloned() else {
+            return response
+                .status(StatusCode::INTERNAL_SERVER_ERROR)
+                .body(Body::empty())
+                .ok();
+        };
+        match form {
+            Form::Brotli => response = response.header(header::CONTENT_ENCODING, "br"),
+            Form::Gzip => response = response.header(header::CONTENT_ENCODING, "gzip"),
+            Form::Raw => {}
         }
         response = response
             .header(header::CONTENT_TYPE, asset.content_type.clone())
@@ -499,10 +576,11 @@ mod tests {
         site.respond(&Method::GET, path, &map)
     }
 
-    /// The release build stores compressible files only in compressed forms (build.rs).
+    /// The release build stores compressible files in their brotli form only (build.rs); a
+    /// browser on plain HTTP asks for gzip, and a few clients for neither.
     #[tokio::test]
-    async fn a_file_stored_only_compressed_is_served_in_every_form() {
-        use std::io::{Read, Write};
+    async fn a_file_stored_in_brotli_only_is_served_in_every_form() {
+        use std::io::Read;
         let text = "export function hydrate() { return 'é'; }\n".repeat(200);
         let brotli = {
             let mut out = Vec::new();
@@ -510,54 +588,87 @@ mod tests {
             brotli::BrotliCompress(&mut text.as_bytes(), &mut out, &params).unwrap();
             out
         };
-        let gzip = {
-            let mut encoder =
-                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            encoder.write_all(text.as_bytes()).unwrap();
-            encoder.finish().unwrap()
-        };
-        let site = Site::from_stored(
+        let site: &'static Site = Box::leak(Box::new(Site::from_stored(
             [
                 StoredFile {
                     path: "pkg/ollamastack.Q1.js".into(),
                     raw: None,
                     brotli: Some(Bytes::from(brotli.clone())),
-                    gzip: Some(Bytes::from(gzip.clone())),
                 },
                 StoredFile {
                     path: "favicon.svg".into(),
                     raw: Some(Bytes::from_static(b"<svg/>")),
                     brotli: None,
-                    gzip: None,
                 },
                 // Nothing to serve it from: left out, not a panic.
                 StoredFile {
                     path: "broken.js".into(),
                     raw: None,
-                    brotli: Some(Bytes::from(brotli.clone())),
-                    gzip: None,
+                    brotli: None,
+                },
+                // A damaged form is an error response, not a panic.
+                StoredFile {
+                    path: "damaged.js".into(),
+                    raw: None,
+                    brotli: Some(Bytes::from_static(b"not brotli at all")),
                 },
             ]
             .into_iter(),
-        );
-        // Nothing is left to compress after start.
-        assert_eq!(site.precompress(11), 0);
-        assert!(get(&site, "/broken.js", &[]).is_none());
-        let path = "/pkg/ollamastack.Q1.js";
+        )));
+        let headers = |accept: &str| {
+            let mut map = HeaderMap::new();
+            if !accept.is_empty() {
+                map.insert(
+                    header::ACCEPT_ENCODING,
+                    HeaderValue::from_str(accept).unwrap(),
+                );
+            }
+            map
+        };
+        let get = |path: &'static str, accept: &'static str| async move {
+            site.respond_off_thread(&Method::GET, path, &headers(accept))
+                .await
+        };
         let body = |response: Response| async move {
             axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .unwrap()
         };
-        let br = get(&site, path, &[("accept-encoding", "gzip, br")]).unwrap();
+        // Nothing is left to compress after start.
+        assert_eq!(site.precompress(11), 0);
+        assert!(get("/broken.js", "").await.is_none());
+        let damaged = get("/damaged.js", "gzip").await.unwrap();
+        assert_eq!(damaged.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let path = "/pkg/ollamastack.Q1.js";
+        let br = get(path, "gzip, br").await.unwrap();
         assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
         assert_eq!(br.headers()[header::CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(br.headers()[header::VARY], "accept-encoding");
         assert_eq!(body(br).await, brotli);
-        let gz = get(&site, path, &[("accept-encoding", "gzip, deflate")]).unwrap();
+
+        // Chromium on plain HTTP: gzip, made once and then served as stored.
+        let gz = get(path, "gzip, deflate").await.unwrap();
         assert_eq!(gz.headers()[header::CONTENT_ENCODING], "gzip");
-        assert_eq!(body(gz).await, gzip);
-        // A client that takes neither gets the file as built, inflated once.
-        let plain = get(&site, path, &[]).unwrap();
+        let length: usize = gz.headers()[header::CONTENT_LENGTH]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let gzip = body(gz).await;
+        assert_eq!(gzip.len(), length);
+        assert!(gzip.len() < text.len() / 4, "{} bytes", gzip.len());
+        let mut inflated = String::new();
+        flate2::read::GzDecoder::new(&gzip[..])
+            .read_to_string(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, text);
+        let again = body(get(path, "gzip").await.unwrap()).await;
+        assert_eq!(again.as_ptr(), gzip.as_ptr(), "the gzip form is made once");
+        // Only the gzip form was made: the file as built is not kept for it.
+        assert_eq!(site.total_bytes(), brotli.len() + gzip.len() + 6 + 17);
+
+        // A client that takes neither gets the file as built, decoded once.
+        let plain = get(path, "").await.unwrap();
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
         let content_type = plain.headers()[header::CONTENT_TYPE].to_str().unwrap();
         assert!(
@@ -570,14 +681,27 @@ mod tests {
         );
         let etag = plain.headers()[header::ETAG].clone();
         assert_eq!(body(plain).await, text.as_bytes());
-        let again = get(&site, path, &[("if-none-match", etag.to_str().unwrap())]).unwrap();
-        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        let mut inflated = String::new();
-        flate2::read::GzDecoder::new(&gzip[..])
-            .read_to_string(&mut inflated)
+        assert_eq!(site.file("pkg/ollamastack.Q1.js").unwrap(), text.as_bytes());
+        let mut revalidate = headers("gzip");
+        revalidate.insert(header::IF_NONE_MATCH, etag);
+        let not_modified = site
+            .respond_off_thread(&Method::GET, path, &revalidate)
+            .await
             .unwrap();
-        assert_eq!(inflated, text);
-        let icon = get(&site, "/favicon.svg", &[("accept-encoding", "br")]).unwrap();
+        assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+        // HEAD: the headers of the form a GET would carry, without the body.
+        let head = site
+            .respond_off_thread(&Method::HEAD, path, &headers("gzip"))
+            .await
+            .unwrap();
+        assert_eq!(head.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(
+            head.headers()[header::CONTENT_LENGTH],
+            length.to_string().as_str()
+        );
+        assert!(body(head).await.is_empty());
+
+        let icon = get("/favicon.svg", "br").await.unwrap();
         assert!(icon.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(body(icon).await, &b"<svg/>"[..]);
     }

@@ -581,8 +581,10 @@ async fn site_or_not_found(
     state: axum::extract::State<AppState>,
     request: Request,
 ) -> Response {
-    if let Some(response) =
-        crate::site::site().respond(request.method(), uri.path(), request.headers())
+    let site = crate::site::site();
+    if let Some(response) = site
+        .respond_off_thread(request.method(), uri.path(), request.headers())
+        .await
     {
         return response;
     }
