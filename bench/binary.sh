@@ -26,6 +26,11 @@ cd "$work/alone"
 bin=./ollamastack
 alone() { env -i "$@"; }
 
+# The oldest glibc it runs on: 2.34 (RHEL 9, Ubuntu 22.04, Debian 12 and later).
+glibc=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1)
+[ "$(printf '%s\n2.34\n' "$glibc" | sort -V | tail -n1)" = 2.34 ] \
+  || fail "the binary needs glibc $glibc; it must run on 2.34 (see src/main.rs)"
+
 # The command line.
 alone $bin --version | grep -q '^ollamastack [0-9]' || fail "--version"
 alone $bin --help | grep -q 'Exit codes' || fail "--help lists the exit codes"
@@ -116,6 +121,7 @@ curl -fsS -o "$work/plain.wasm" "$base$wasm"
 gunzip -c "$work/wasm.gz" | cmp -s - "$work/plain.wasm" || fail "the gzip form is not the WASM"
 gzip_bytes=$(stat -c %s "$work/wasm.gz")
 echo "binary:           $((size / 1000000)).$((size / 100000 % 10)) MB ($size bytes), site embedded, symbols stripped"
+echo "needs:            glibc $glibc or later"
 echo "cold start:       $(((ready - start) / 1000000)) ms to the first /healthz answer"
 echo "idle memory:      $((rss_kb / 1024)) MB resident (after the first page load)"
 echo "first page load:  $((total / 1024)) KB on the wire (HTML, JS, WASM, CSS${split:+, split loader}; brotli)"

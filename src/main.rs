@@ -1,3 +1,19 @@
+// Linked against a newer glibc (Debian 12's 2.36), `hypot` and `hypotf` bind to the versions
+// glibc 2.35 added, the only symbols that would keep the release binary off glibc 2.34 (RHEL 9
+// and its rebuilds). Every glibc still has the older versions, which return the same values
+// (they differ in how an overflow is reported through errno, which Rust does not read).
+// `bench/binary.sh` fails when the binary needs a glibc newer than 2.34.
+#[cfg(all(
+    feature = "ssr",
+    target_arch = "x86_64",
+    target_os = "linux",
+    target_env = "gnu"
+))]
+std::arch::global_asm!(
+    ".symver hypot, hypot@GLIBC_2.2.5",
+    ".symver hypotf, hypotf@GLIBC_2.2.5"
+);
+
 #[cfg(feature = "ssr")]
 fn main() -> std::process::ExitCode {
     // Started by the server to read one file's text (see `documents::isolate`).
