@@ -2,7 +2,9 @@
 // glibc 2.35 added, the only symbols that would keep the release binary off glibc 2.34 (RHEL 9
 // and its rebuilds). Every glibc still has the older versions, which return the same values
 // (they differ in how an overflow is reported through errno, which Rust does not read).
-// `bench/binary.sh` fails when the binary needs a glibc newer than 2.34.
+// The directive reaches every crate's calls in the release build only, whose whole-program LTO
+// makes one object of them all. `bench/binary.sh` fails when the release binary needs a glibc
+// newer than 2.34.
 #[cfg(all(
     feature = "ssr",
     target_arch = "x86_64",
