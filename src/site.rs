@@ -52,6 +52,16 @@ enum Form {
     Raw,
 }
 
+impl Form {
+    fn content_encoding(self) -> Option<&'static str> {
+        match self {
+            Form::Brotli => Some("br"),
+            Form::Gzip => Some("gzip"),
+            Form::Raw => None,
+        }
+    }
+}
+
 impl Asset {
     /// The uncompressed bytes (decoded once when only the brotli form is stored).
     fn raw(&self) -> Option<&Bytes> {
@@ -86,6 +96,15 @@ impl Asset {
         };
         let gzip = compress_gzip(&raw)?;
         Some(self.gzip.get_or_init(|| gzip))
+    }
+
+    /// The bytes of `form`, made first if they must be (see `raw` and `gzip`).
+    fn form(&self, form: Form) -> Option<&Bytes> {
+        match form {
+            Form::Brotli => self.brotli.get(),
+            Form::Gzip => self.gzip(),
+            Form::Raw => self.raw(),
+        }
     }
 
     /// Which form answers a client with these `Accept-Encoding` preferences. A file read from
@@ -415,14 +434,24 @@ impl Site {
         compressed
     }
 
-    /// The file `path` names, and whether by its content-hashed name.
-    fn lookup(&self, path: &str) -> Option<(&Asset, bool)> {
-        let key = path.strip_prefix('/').unwrap_or(path);
-        match self.assets.get(key) {
-            Some(asset) => Some((asset, asset.immutable)),
-            // By its plain name the content can change: revalidated, not cached for a year.
-            None => Some((self.assets.get(self.aliases.get(key)?)?, false)),
+    /// What a GET or HEAD of `path` answers, if it names one of the site's files.
+    fn answer_for(&self, method: &Method, path: &str, request: &HeaderMap) -> Option<Answer<'_>> {
+        if method != Method::GET && method != Method::HEAD {
+            return None;
         }
+        let key = path.strip_prefix('/').unwrap_or(path);
+        let (asset, immutable) = match self.assets.get(key) {
+            Some(asset) => (asset, asset.immutable),
+            // By its plain name the content can change: revalidated, not cached for a year.
+            None => (self.assets.get(self.aliases.get(key)?)?, false),
+        };
+        let form = (!etag_matches(request, &asset.etag)).then(|| asset.form_for(request));
+        Some(Answer {
+            asset,
+            immutable,
+            form,
+            head: method == Method::HEAD,
+        })
     }
 
     /// As `respond`, but a form that must be made first (the gzip form of an embedded file,
@@ -434,67 +463,69 @@ impl Site {
         path: &str,
         request: &HeaderMap,
     ) -> Option<Response> {
-        if method == Method::GET || method == Method::HEAD {
-            if let Some((asset, _)) = self.lookup(path) {
-                let form = asset.form_for(request);
-                if asset.needs_making(form) && !etag_matches(request, &asset.etag) {
-                    let made = tokio::task::spawn_blocking(move || match form {
-                        Form::Gzip => drop(asset.gzip()),
-                        Form::Raw => drop(asset.raw()),
-                        Form::Brotli => {}
-                    })
-                    .await;
-                    if let Err(error) = made {
-                        tracing::error!(%error, path, "making a site file's form failed");
-                    }
-                }
+        let answer = self.answer_for(method, path, request)?;
+        if let Some(form) = answer.form.filter(|&form| answer.asset.needs_making(form)) {
+            let asset = answer.asset;
+            let made = tokio::task::spawn_blocking(move || {
+                asset.form(form);
+            })
+            .await;
+            if let Err(error) = made {
+                tracing::error!(%error, path, "making a site file's form failed");
             }
         }
-        self.respond(method, path, request)
+        answer.response()
     }
 
     /// The response for a GET or HEAD of `path`, if it names one of the site's files.
     pub fn respond(&self, method: &Method, path: &str, request: &HeaderMap) -> Option<Response> {
-        if method != Method::GET && method != Method::HEAD {
-            return None;
-        }
-        let (asset, immutable) = self.lookup(path)?;
+        self.answer_for(method, path, request)?.response()
+    }
+}
+
+/// A site file chosen for a request, and the form it goes in (none: not modified).
+struct Answer<'a> {
+    asset: &'a Asset,
+    immutable: bool,
+    form: Option<Form>,
+    head: bool,
+}
+
+impl Answer<'_> {
+    fn response(&self) -> Option<Response> {
+        let asset = self.asset;
         let mut response = Response::builder()
             .header(header::ETAG, asset.etag.clone())
             .header(
                 header::CACHE_CONTROL,
-                HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }),
+                HeaderValue::from_static(if self.immutable {
+                    IMMUTABLE
+                } else {
+                    REVALIDATE
+                }),
             );
         if asset.compressible {
             response = response.header(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
-        if etag_matches(request, &asset.etag) {
+        let Some(form) = self.form else {
             return response
                 .status(StatusCode::NOT_MODIFIED)
                 .body(Body::empty())
                 .ok();
-        }
-        let form = asset.form_for(request);
-        let body = match form {
-            Form::Brotli => asset.brotli.get(),
-            Form::Gzip => asset.gzip(),
-            Form::Raw => asset.raw(),
         };
-        let Some(body) = body.cloned() else {
+        let Some(body) = asset.form(form).cloned() else {
             return response
                 .status(StatusCode::INTERNAL_SERVER_ERROR)
                 .body(Body::empty())
                 .ok();
         };
-        match form {
-            Form::Brotli => response = response.header(header::CONTENT_ENCODING, "br"),
-            Form::Gzip => response = response.header(header::CONTENT_ENCODING, "gzip"),
-            Form::Raw => {}
+        if let Some(encoding) = form.content_encoding() {
+            response = response.header(header::CONTENT_ENCODING, encoding);
         }
         response = response
             .header(header::CONTENT_TYPE, asset.content_type.clone())
             .header(header::CONTENT_LENGTH, body.len());
-        let body = if method == Method::HEAD {
+        let body = if self.head {
             Body::empty()
         } else {
             Body::from(body)
