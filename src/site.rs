@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// The bundle's name (cargo-leptos' `output-name`).
 pub const OUTPUT_NAME: &str = "ollamastack";
@@ -42,6 +42,12 @@ struct Asset {
     /// Made from the file as built: at start for files read from disk, on the first client
     /// that asks for it for files embedded in their brotli form.
     gzip: OnceLock<Bytes>,
+    /// Held while a form is made: the requests that arrive meanwhile wait for it (on blocking
+    /// threads) instead of each decoding and compressing the file again.
+    making: Mutex<()>,
+    /// How many forms were made (decoded or compressed), for the tests.
+    #[cfg(test)]
+    made: std::sync::atomic::AtomicUsize,
 }
 
 /// The form of a file a response carries.
@@ -65,11 +71,26 @@ impl Form {
 impl Asset {
     /// The uncompressed bytes (decoded once when only the brotli form is stored).
     fn raw(&self) -> Option<&Bytes> {
-        if let Some(raw) = self.raw.get() {
-            return Some(raw);
+        self.make_once(&self.raw, || self.decode_brotli())
+    }
+
+    /// `cell`'s bytes, made by `make` if it is empty, by one caller at a time.
+    fn make_once<'a>(
+        &'a self,
+        cell: &'a OnceLock<Bytes>,
+        make: impl FnOnce() -> Option<Bytes>,
+    ) -> Option<&'a Bytes> {
+        if let Some(bytes) = cell.get() {
+            return Some(bytes);
         }
-        let raw = self.decode_brotli()?;
-        Some(self.raw.get_or_init(|| raw))
+        let _making = self.making.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(bytes) = cell.get() {
+            return Some(bytes);
+        }
+        #[cfg(test)]
+        self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let bytes = make()?;
+        Some(cell.get_or_init(|| bytes))
     }
 
     fn decode_brotli(&self) -> Option<Bytes> {
@@ -87,15 +108,13 @@ impl Asset {
     /// The gzip form, made once from the brotli one when that is all that is stored (CPU bound:
     /// `Site::respond_off_thread` calls it on a blocking thread). The file as built is not kept.
     fn gzip(&self) -> Option<&Bytes> {
-        if let Some(gzip) = self.gzip.get() {
-            return Some(gzip);
-        }
-        let raw = match self.raw.get() {
-            Some(raw) => raw.clone(),
-            None => self.decode_brotli()?,
-        };
-        let gzip = compress_gzip(&raw)?;
-        Some(self.gzip.get_or_init(|| gzip))
+        self.make_once(&self.gzip, || {
+            let raw = match self.raw.get() {
+                Some(raw) => raw.clone(),
+                None => self.decode_brotli()?,
+            };
+            compress_gzip(&raw)
+        })
     }
 
     /// The bytes of `form`, made first if they must be (see `raw` and `gzip`).
@@ -363,6 +382,9 @@ impl Site {
                     raw: once(raw),
                     brotli: once(brotli),
                     gzip: OnceLock::new(),
+                    making: Mutex::new(()),
+                    #[cfg(test)]
+                    made: Default::default(),
                 },
             );
         }
@@ -735,6 +757,42 @@ mod tests {
         let icon = get("/favicon.svg", "br").await.unwrap();
         assert!(icon.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(body(icon).await, &b"<svg/>"[..]);
+    }
+
+    /// The first clients without brotli arriving together (a page's files, or a flood) wait for
+    /// one gzip form instead of each compressing the file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_requests_make_the_gzip_form_once() {
+        let text = "export function hydrate() { return 'é'; }\n".repeat(20_000);
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams::default();
+        brotli::BrotliCompress(&mut text.as_bytes(), &mut brotli, &params).unwrap();
+        let site: &'static Site =
+            Box::leak(Box::new(Site::from_stored(std::iter::once(StoredFile {
+                path: "pkg/ollamastack.Q1.js".into(),
+                raw: None,
+                brotli: Some(Bytes::from(brotli)),
+            }))));
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let requests = (0..16).map(|_| {
+            let headers = headers.clone();
+            tokio::spawn(async move {
+                let response = site
+                    .respond_off_thread(&Method::GET, "/pkg/ollamastack.Q1.js", &headers)
+                    .await
+                    .unwrap();
+                assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
+                axum::body::to_bytes(response.into_body(), usize::MAX)
+                    .await
+                    .unwrap()
+            })
+        });
+        let bodies = futures::future::join_all(requests).await;
+        let first = bodies[0].as_ref().unwrap();
+        assert!(bodies.iter().all(|body| body.as_ref().unwrap() == first));
+        let asset = &site.assets["pkg/ollamastack.Q1.js"];
+        assert_eq!(asset.made.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[test]
