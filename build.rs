@@ -50,6 +50,9 @@ fn main() {
             .expect("under the site root")
             .to_string_lossy()
             .replace('\\', "/");
+        if is_type_declaration(&relative) {
+            continue;
+        }
         let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path:?}: {e}"));
         let mut brotli = None;
         if is_compressible(&relative) && raw.len() >= MIN_COMPRESS_BYTES {
@@ -72,6 +75,14 @@ fn main() {
     }
     list.push(']');
     std::fs::write(out_dir.join("embedded_site.rs"), list).expect("writing embedded_site.rs");
+}
+
+/// wasm-bindgen's TypeScript declarations (`pkg/ollamastack.d.ts`, named
+/// `pkg/ollamastack.d.<hash>.ts` when cargo-leptos hashes file names): for editors, never
+/// fetched by a page, and a `.ts` file would be served as MPEG transport stream video.
+fn is_type_declaration(relative: &str) -> bool {
+    let name = relative.rsplit('/').next().unwrap_or(relative);
+    name.ends_with(".ts") && name.split('.').any(|part| part == "d")
 }
 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
