@@ -46,7 +46,7 @@ set -e
 # environment stays empty).
 port=3000
 if (echo >/dev/tcp/127.0.0.1/3000) 2>/dev/null; then
-  port=39399
+  port=29399
   printf '[server]\naddr = "127.0.0.1:%s"\n' "$port" >Leptos.toml
 fi
 alone $bin migrate >/dev/null || fail "migrate"

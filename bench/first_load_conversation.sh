@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 turns=${TURNS:-6}
-source bench/release_app.sh 39330 39332
+source bench/release_app.sh 29330 29332
 
 # The conversation: each turn waits for its answer (one answer at a time per conversation).
 api() { curl -fsS -H 'content-type: application/json' "$@"; }

@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 OPENWEBUI_VERSION=${OPENWEBUI_VERSION:-0.12.4}
 RUNS=${RUNS:-30}
 CHATS=${CHATS:-50}
-APP_PORT=39330
-PEER_PORT=39331
-FAKE_PORT=39332
+APP_PORT=29330
+PEER_PORT=29331
+FAKE_PORT=29332
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   bash scripts/setup.sh --test >/dev/null

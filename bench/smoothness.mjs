@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 const require = createRequire(new URL("../end2end/package.json", import.meta.url));
 const { chromium } = require("playwright-core");
 
-const app = process.env.APP_URL ?? "http://127.0.0.1:39320";
+const app = process.env.APP_URL ?? "http://127.0.0.1:29320";
 const tokens = Number(process.env.TOKENS ?? 5000);
 // A new paragraph every PARA tokens, as real answers are laid out (0: one long paragraph).
 const para = Number(process.env.PARA ?? 60);

@@ -5,5 +5,5 @@
 #                                        SKIP_BUILD=1: the release build already there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source bench/release_app.sh 39320 39322
+source bench/release_app.sh 29320 29322
 APP_URL="$base" node bench/smoothness.mjs

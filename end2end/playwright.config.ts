@@ -18,7 +18,7 @@ export default defineConfig({
   retries: 0,
   reporter: [["list"]],
   use: {
-    baseURL: process.env.E2E_BASE_URL ?? "http://127.0.0.1:39310",
+    baseURL: process.env.E2E_BASE_URL ?? "http://127.0.0.1:29310",
     launchOptions: chromium,
     trace: "off",
   },

@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APP_PORT=${E2E_APP_PORT:-39310}
-DOWN_PORT=${E2E_DOWN_PORT:-39311}
-FAKE_PORT=${E2E_FAKE_PORT:-39312}
-ACCOUNTS_PORT=${E2E_ACCOUNTS_PORT:-39313}
+# Below 32768: Linux hands out 32768-60999 as the local ports of outgoing connections, and one
+# of those held a port of ours once (the app could not listen: "Address already in use").
+APP_PORT=${E2E_APP_PORT:-29310}
+DOWN_PORT=${E2E_DOWN_PORT:-29311}
+FAKE_PORT=${E2E_FAKE_PORT:-29312}
+ACCOUNTS_PORT=${E2E_ACCOUNTS_PORT:-29313}
 work=$(mktemp -d)
 pids=()
 cleanup() {

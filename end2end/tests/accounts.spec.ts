@@ -2,7 +2,7 @@ import { test, expect, Browser, Page, request as playwrightRequest } from "@play
 import { waitForHydration, waitForStatus } from "./helpers";
 
 // A server of its own, with sign-in (auth.mode = "accounts", sign-up by invitation).
-const BASE = process.env.E2E_ACCOUNTS_URL ?? "http://127.0.0.1:39313";
+const BASE = process.env.E2E_ACCOUNTS_URL ?? "http://127.0.0.1:29313";
 const PASSWORD = "correct horse battery";
 
 async function chat(page: Page, text: string) {

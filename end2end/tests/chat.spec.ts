@@ -188,7 +188,7 @@ test("the theme toggle is remembered without a flash", async ({ page }) => {
 });
 
 test("when Ollama is down, a banner says where the app looked and how to fix it", async ({ page }) => {
-  await page.goto(process.env.E2E_DOWN_URL ?? "http://127.0.0.1:39311");
+  await page.goto(process.env.E2E_DOWN_URL ?? "http://127.0.0.1:29311");
   const banner = page.getByTestId("ollama-banner");
   await expect(banner).toContainText("Ollama is not reachable at http://127.0.0.1:9");
   await expect(banner).toContainText("ollama pull llama3.2");

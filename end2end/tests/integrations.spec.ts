@@ -3,7 +3,7 @@ import { waitForHydration } from "./helpers";
 
 // The fake Ollama stands in for a receiver: it has no /hook, so it answers 404, which the
 // delivery log shows. run.sh allows 127.0.0.1 as an outbound host on this server.
-const FAKE = process.env.E2E_FAKE_URL ?? "http://127.0.0.1:39312";
+const FAKE = process.env.E2E_FAKE_URL ?? "http://127.0.0.1:29312";
 
 test.afterEach(async ({ request }) => {
   const hooks = await (await request.get("/api/v1/webhooks")).json();

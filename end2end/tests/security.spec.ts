@@ -66,7 +66,7 @@ test("a page on another site cannot post to the app", async ({ page, request }) 
 
   // A page of another origin (the fake Ollama's, another port, with no CSP of its own) tries a
   // classic CSRF: a simple form post that needs no preflight, and a JSON post to the REST API.
-  const other = process.env.E2E_FAKE_URL ?? "http://127.0.0.1:39312";
+  const other = process.env.E2E_FAKE_URL ?? "http://127.0.0.1:29312";
   await page.goto(`${other}/api/version`);
   const appUrl = new URL(target).origin;
   const statuses = await page.evaluate(async ({ target, appUrl }) => {
