@@ -37,14 +37,36 @@ pub(crate) trait BeginWrite {
 impl BeginWrite for SqlitePool {
     type Db = sqlx::Sqlite;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+        let pool = self.clone();
+        begin_to_the_end(async move { pool.begin_with("BEGIN IMMEDIATE").await }).await
     }
 }
 
 impl BeginWrite for PgPool {
     type Db = sqlx::Postgres;
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+        let pool = self.clone();
+        begin_to_the_end(async move { pool.begin().await }).await
+    }
+}
+
+/// Runs `begin` in a task of its own, so that it finishes even when the caller is dropped
+/// halfway (a request whose client went away). sqlx does not survive that: when the future is
+/// dropped after the database has begun the transaction but before the answer is read, no
+/// `Transaction` exists to roll it back, and the connection goes back to the pool inside it
+/// (on SQLite holding the write lock: every later write failed with "database is locked" until
+/// a restart, seen in an end-to-end run). Finished here, a transaction nobody waits for any
+/// more is dropped, which rolls it back.
+async fn begin_to_the_end<Db: sqlx::Database>(
+    begin: impl std::future::Future<Output = Result<sqlx::Transaction<'static, Db>, sqlx::Error>>
+        + Send
+        + 'static,
+) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    match tokio::spawn(begin).await {
+        Ok(begun) => begun,
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // Only when the runtime shuts down.
+        Err(_) => Err(sqlx::Error::PoolClosed),
     }
 }
 
@@ -1440,3 +1462,60 @@ use {
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+#[cfg(test)]
+mod begin_write_tests {
+    use super::BeginWrite;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::time::Duration;
+
+    /// A request dropped while its transaction begins (a page closed or reloaded mid-request)
+    /// must not leave that transaction open on a pooled connection: on SQLite it would hold the
+    /// write lock, and every later write would fail with "database is locked" until a restart.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_begin_dropped_halfway_leaves_no_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("begin.db"))
+            .create_if_missing(true)
+            .busy_timeout(Duration::from_millis(200));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for attempt in 0..3_000u64 {
+            let pool = pool.clone();
+            let begin = tokio::spawn(async move { pool.begin_write().await.map(drop) });
+            // Dropped at a varying moment: before, during or just after BEGIN's round trip to
+            // the connection's thread.
+            std::thread::sleep(Duration::from_micros(attempt % 120));
+            begin.abort();
+            let _ = begin.await;
+        }
+        // The connections dropped with the requests are back in the pool once their release
+        // (a task of sqlx's) has run.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut first = pool.acquire().await.unwrap();
+        let mut second = pool.acquire().await.unwrap();
+        for connection in [&mut first, &mut second] {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut **connection)
+                .await
+                .expect("a connection came back from the pool inside a transaction");
+            sqlx::query("INSERT INTO t VALUES (1)")
+                .execute(&mut **connection)
+                .await
+                .unwrap();
+            sqlx::query("COMMIT")
+                .execute(&mut **connection)
+                .await
+                .unwrap();
+        }
+    }
+}
