@@ -464,6 +464,43 @@ async fn migrations_apply_once_and_reopen(backend: Backend) {
     );
 }
 
+/// Requests dropped halfway (a page closed or reloaded while it saves) leave no transaction
+/// open: writes that come after go through at once. On SQLite a lost transaction held the
+/// write lock, and every later write failed with "database is locked" until a restart.
+async fn writes_dropped_halfway_leave_the_store_writable(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store().await;
+    let me = store.ensure_user("me").await.unwrap();
+    let conversation = store
+        .create_conversation(me, "busy", "llama3.2", None)
+        .await
+        .unwrap();
+    for attempt in 0..1_000u64 {
+        let store = store.clone();
+        let write = tokio::spawn(async move {
+            let _ = store
+                .insert_message(user_message(conversation.id, me, "dropped?"))
+                .await;
+        });
+        // Dropped at a varying moment: before, during or after its transaction begins.
+        std::thread::sleep(std::time::Duration::from_micros(attempt % 300));
+        write.abort();
+        let _ = write.await;
+    }
+    for n in 0..20 {
+        let content = format!("after {n}");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            store.insert_message(user_message(conversation.id, me, &content)),
+        )
+        .await
+        .expect("a write waited for a transaction nobody holds any more")
+        .unwrap();
+    }
+    let kept = store.list_messages(me, conversation.id).await.unwrap();
+    assert!(kept.iter().any(|m| m.content == "after 19"));
+}
+
 on_both_backends!(
     users_are_created_once,
     conversations_are_listed_newest_activity_first_and_scoped,
@@ -473,6 +510,7 @@ on_both_backends!(
     every_character_is_storable_the_same_way,
     one_streaming_answer_per_conversation_is_enforced,
     migrations_apply_once_and_reopen,
+    writes_dropped_halfway_leave_the_store_writable,
 );
 
 #[tokio::test]
