@@ -105,7 +105,8 @@ fn time_in(
         .iter()
         .find_map(|database| database.get(zone_name).ok())
         .ok_or_else(unknown)?;
-    let instant = jiff::Timestamp::from_second(now.timestamp()).map_err(|_| unknown())?;
+    let instant = jiff::Timestamp::from_second(now.timestamp())
+        .map_err(|_| ToolError::Failed(format!("{now} is outside the zone database's range")))?;
     let info = zone.to_offset_info(instant);
     let offset = FixedOffset::east_opt(info.offset().seconds())
         .ok_or_else(|| ToolError::Failed(format!("'{zone_name}' has no usable offset")))?;
