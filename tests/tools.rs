@@ -314,6 +314,81 @@ async fn hostile_sql_changes_nothing_and_leaks_nothing(backend: Backend) {
     assert!(body["result"].as_str().unwrap().contains("| 2 |"), "{body}");
 }
 
+/// On PostgreSQL: no reader connection idles inside a transaction and no session mapping
+/// stays, once dropped query calls have had time to finish on their own (their time limit).
+async fn nothing_left_behind(app: &TestApp, backend: Backend) {
+    use std::time::Duration;
+    let Backend::Postgres = backend else {
+        return;
+    };
+    let main = app.state.store.postgres_pool().unwrap();
+    let mut left = (0, 0);
+    for _ in 0..50 {
+        left = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+               AND usename = 'ollamastack_query' AND state LIKE 'idle in transaction%'), \
+             (SELECT count(*) FROM agent_query_sessions)",
+        )
+        .fetch_one(main)
+        .await
+        .unwrap();
+        if left == (0, 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("after 5 s, {left:?} (reader connections idle inside a transaction, session mappings)");
+}
+
+/// A query call dropped halfway (Stop pressed during the tool, or the tool's timeout) leaves
+/// nothing behind: no transaction open on a pooled connection, no session mapping, and the
+/// calls after it answer right at once.
+async fn query_calls_dropped_halfway_leave_the_tool_working(backend: Backend) {
+    use ollamastack::tools::ToolContext;
+    use std::time::Duration;
+    let (app, _) = app_with_two_people(backend).await;
+    let tools = app.state.tools.clone();
+    let context = ToolContext {
+        owner_id: app.state.local_user.0,
+        conversation_id: None,
+    };
+    let fast = json!({ "sql": "SELECT role, content FROM messages ORDER BY created_at" });
+    let slow = json!({
+        "sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    });
+    let answers_right = |outcome: ollamastack::tools::ToolOutcome| {
+        let text = outcome.result.expect("the query answers").text;
+        assert!(
+            text.contains("| user | my question |") && text.ends_with("(2 rows)"),
+            "{text}"
+        );
+    };
+    // Dropped at moments from before the first step to after the last of a fast query...
+    for step in 0..400u64 {
+        let _ = tokio::time::timeout(
+            Duration::from_micros(step * 25),
+            tools.invoke(&context, "query_database", fast.clone()),
+        )
+        .await;
+    }
+    nothing_left_behind(&app, backend).await;
+    // ...and in the middle of slow ones; every call right after answers.
+    for _ in 0..6 {
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(100),
+            tools.invoke(&context, "query_database", slow.clone()),
+        )
+        .await;
+        assert!(dropped.is_err(), "the slow query ended within 100 ms");
+        answers_right(tools.invoke(&context, "query_database", fast.clone()).await);
+    }
+    nothing_left_behind(&app, backend).await;
+    // Every pooled connection answers (the reader pools hold at most 4).
+    for _ in 0..8 {
+        answers_right(tools.invoke(&context, "query_database", fast.clone()).await);
+    }
+}
+
 async fn ok(app: &TestApp, tool: &str, arguments: Value) -> String {
     let (status, body) = invoke(app, tool, arguments.clone()).await;
     assert_eq!(status, 200, "{tool} {arguments}: {body}");
@@ -470,6 +545,7 @@ on_both_backends!(
     hostile_arguments_get_clear_errors,
     the_query_tool_reads_the_askers_own_rows,
     hostile_sql_changes_nothing_and_leaks_nothing,
+    query_calls_dropped_halfway_leave_the_tool_working,
     the_guarded_table_list_is_complete,
 );
 

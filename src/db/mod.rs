@@ -62,11 +62,22 @@ async fn begin_to_the_end<Db: sqlx::Database>(
         + Send
         + 'static,
 ) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-    match tokio::spawn(begin).await {
-        Ok(begun) => begun,
+    run_to_the_end(begin)
+        .await
+        .unwrap_or(Err(sqlx::Error::PoolClosed))
+}
+
+/// Runs `work` in a task of its own and waits for it: dropping the caller does not stop the
+/// work halfway, so database work that must clean up after itself (roll back, reset a
+/// connection) always does. A panic in `work` is resumed in the caller. `None` only when the
+/// runtime shuts down.
+pub(crate) async fn run_to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    match tokio::spawn(work).await {
+        Ok(done) => Some(done),
         Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-        // Only when the runtime shuts down.
-        Err(_) => Err(sqlx::Error::PoolClosed),
+        Err(_) => None,
     }
 }
 

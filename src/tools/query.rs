@@ -23,6 +23,10 @@ use sqlparser::ast::{
     Expr, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
 };
 use sqlparser::dialect::{Dialect, PostgreSqlDialect, SQLiteDialect};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 use std::{collections::BTreeSet, ops::ControlFlow, time::Duration};
 use uuid::Uuid;
 
@@ -138,6 +142,7 @@ const REFUSED_FUNCTIONS: &[&str] = &[
     "fts3_tokenizer",
 ];
 
+#[derive(Clone)]
 pub struct QueryDatabase {
     guard: Guard,
     timeout: Duration,
@@ -145,6 +150,7 @@ pub struct QueryDatabase {
     max_bytes: usize,
 }
 
+#[derive(Clone)]
 enum Guard {
     Postgres {
         main: sqlx::PgPool,
@@ -194,16 +200,50 @@ impl QueryDatabase {
     }
 
     async fn run(&self, owner_id: Uuid, sql: &str) -> Result<Table, ToolError> {
-        match &self.guard {
-            Guard::Postgres { main, reader } => {
-                let sql = check_sql(sql, &PostgreSqlDialect {})?;
-                postgres::run(main, reader, owner_id, &sql, self).await
+        let sql = match &self.guard {
+            Guard::Postgres { .. } => check_sql(sql, &PostgreSqlDialect {})?,
+            Guard::Sqlite { .. } => check_sql(sql, &SQLiteDialect {})?,
+        };
+        let tool = self.clone();
+        let abandoned = Abandoned::default();
+        let _abandon_on_drop = AbandonOnDrop(abandoned.clone());
+        // A task of its own: when the call is dropped halfway (Stop pressed, the tool's
+        // timeout), the query still ends with its transaction rolled back, its connection reset
+        // and its session mapping removed. Dropped inside `BEGIN READ ONLY` instead, the
+        // connection went back to the pool in that transaction (failed, if the query had
+        // failed), and the next call on it failed or read through a stale mapping.
+        crate::db::run_to_the_end(async move {
+            match &tool.guard {
+                Guard::Postgres { main, reader } => {
+                    postgres::run(main, reader, owner_id, &sql, &tool, &abandoned).await
+                }
+                Guard::Sqlite { reader } => {
+                    sqlite::run(reader, owner_id, &sql, &tool, &abandoned).await
+                }
             }
-            Guard::Sqlite { reader } => {
-                let sql = check_sql(sql, &SQLiteDialect {})?;
-                sqlite::run(reader, owner_id, &sql, self).await
-            }
-        }
+        })
+        .await
+        .unwrap_or_else(|| Err(ToolError::Failed("the server is shutting down".into())))
+    }
+}
+
+/// Set once nobody waits for the query any more: it stops at its next check (each row, and on
+/// SQLite every thousand steps) instead of running to its time limit, then cleans up.
+#[derive(Clone, Default)]
+struct Abandoned(Arc<AtomicBool>);
+
+impl Abandoned {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Held by the caller: dropping it (the call finished, or was dropped) sets the flag.
+struct AbandonOnDrop(Abandoned);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0 .0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -593,6 +633,7 @@ mod postgres {
         owner_id: Uuid,
         sql: &str,
         tool: &QueryDatabase,
+        abandoned: &Abandoned,
     ) -> Result<Table, ToolError> {
         let error = |e| query_error(e, tool.timeout);
         let mut connection = reader.acquire().await.map_err(|e| {
@@ -647,6 +688,9 @@ mod postgres {
                 );
                 let mut rows = sqlx::query_scalar::<_, String>(&wrapped).fetch(&mut *connection);
                 while let Some(json) = rows.try_next().await? {
+                    if abandoned.is_set() {
+                        break;
+                    }
                     let object: serde_json::Map<String, Value> =
                         serde_json::from_str(&json).unwrap_or_default();
                     let row = aliases
@@ -761,6 +805,7 @@ mod sqlite {
         owner_id: Uuid,
         sql: &str,
         tool: &QueryDatabase,
+        abandoned: &Abandoned,
     ) -> Result<Table, ToolError> {
         let error = |e| query_error(e, tool.timeout);
         let mut connection = reader.acquire().await.map_err(error)?;
@@ -778,16 +823,22 @@ mod sqlite {
             .await
             .map_err(error)?;
         let deadline = std::time::Instant::now() + tool.timeout;
+        let watched = abandoned.clone();
         connection
             .lock_handle()
             .await
             .map_err(error)?
-            .set_progress_handler(1_000, move || std::time::Instant::now() < deadline);
+            .set_progress_handler(1_000, move || {
+                std::time::Instant::now() < deadline && !watched.is_set()
+            });
         let result = async {
             let mut collector = Collector::new(tool);
             let mut columns = Vec::new();
             let mut rows = sqlx::query(sql).fetch(&mut *connection);
             while let Some(row) = rows.try_next().await? {
+                if abandoned.is_set() {
+                    break;
+                }
                 if columns.is_empty() {
                     columns = row.columns().iter().map(|c| c.name().to_string()).collect();
                 }
