@@ -109,8 +109,16 @@ async fn hostile_arguments_get_clear_errors(backend: Backend) {
 /// The app with one conversation of the local person ("my question") and one of another person
 /// ("MALLORY-SECRET"); returns the other person's message id.
 async fn app_with_two_people(backend: Backend) -> (TestApp, uuid::Uuid) {
+    app_with_two_people_and_time_limit(backend, 700).await
+}
+
+/// The same, with the query tool's time limit in milliseconds.
+async fn app_with_two_people_and_time_limit(
+    backend: Backend,
+    query_timeout_ms: u64,
+) -> (TestApp, uuid::Uuid) {
     let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
-        settings.tools.query_timeout_ms = 700;
+        settings.tools.query_timeout_ms = query_timeout_ms;
         settings.tools.query_max_rows = 5;
     })
     .await;
@@ -340,6 +348,26 @@ async fn nothing_left_behind(app: &TestApp, backend: Backend) {
     panic!("after 5 s, {left:?} (reader connections idle inside a transaction, session mappings)");
 }
 
+/// The local person's two messages, read at once.
+fn fast_query() -> Value {
+    json!({ "sql": "SELECT role, content FROM messages ORDER BY created_at" })
+}
+
+/// A query that counts forever, producing no row until its time limit.
+fn endless_query() -> Value {
+    json!({
+        "sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    })
+}
+
+fn answers_right(outcome: ollamastack::tools::ToolOutcome) {
+    let text = outcome.result.expect("the query answers").text;
+    assert!(
+        text.contains("| user | my question |") && text.ends_with("(2 rows)"),
+        "{text}"
+    );
+}
+
 /// A query call dropped halfway (Stop pressed during the tool, or the tool's timeout) leaves
 /// nothing behind: no transaction open on a pooled connection, no session mapping, and the
 /// calls after it answer right at once.
@@ -352,17 +380,7 @@ async fn query_calls_dropped_halfway_leave_the_tool_working(backend: Backend) {
         owner_id: app.state.local_user.0,
         conversation_id: None,
     };
-    let fast = json!({ "sql": "SELECT role, content FROM messages ORDER BY created_at" });
-    let slow = json!({
-        "sql": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
-    });
-    let answers_right = |outcome: ollamastack::tools::ToolOutcome| {
-        let text = outcome.result.expect("the query answers").text;
-        assert!(
-            text.contains("| user | my question |") && text.ends_with("(2 rows)"),
-            "{text}"
-        );
-    };
+    let (fast, slow) = (fast_query(), endless_query());
     // Dropped at moments from before the first step to after the last of a fast query...
     for step in 0..400u64 {
         let _ = tokio::time::timeout(
@@ -387,6 +405,55 @@ async fn query_calls_dropped_halfway_leave_the_tool_working(backend: Backend) {
     for _ in 0..8 {
         answers_right(tools.invoke(&context, "query_database", fast.clone()).await);
     }
+}
+
+/// Stop pressed during a long query frees the tool at once, however long its time limit: on
+/// PostgreSQL the query is cancelled, on SQLite it stops at its next progress check. Left to
+/// run, six of them would hold every reader connection (at most 4) for a minute.
+async fn a_stopped_query_ends_long_before_its_time_limit(backend: Backend) {
+    use ollamastack::tools::ToolContext;
+    use std::time::Duration;
+    let (app, _) = app_with_two_people_and_time_limit(backend, 60_000).await;
+    let tools = app.state.tools.clone();
+    let context = ToolContext {
+        owner_id: app.state.local_user.0,
+        conversation_id: None,
+    };
+    for _ in 0..6 {
+        let stopped = tokio::time::timeout(
+            Duration::from_millis(150),
+            tools.invoke(&context, "query_database", endless_query()),
+        )
+        .await;
+        assert!(stopped.is_err(), "the endless query ended by itself");
+    }
+    let answered = tokio::time::timeout(Duration::from_secs(20), async {
+        for _ in 0..8 {
+            answers_right(tools.invoke(&context, "query_database", fast_query()).await);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "the calls after the stopped ones waited");
+    if let Backend::Postgres = backend {
+        let main = app.state.store.postgres_pool().unwrap();
+        let running = || {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND usename = 'ollamastack_query' AND state = 'active'",
+            )
+            .fetch_one(main)
+        };
+        let mut left = running().await.unwrap();
+        for _ in 0..50 {
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            left = running().await.unwrap();
+        }
+        assert_eq!(left, 0, "stopped queries still running after 5 s");
+    }
+    nothing_left_behind(&app, backend).await;
 }
 
 async fn ok(app: &TestApp, tool: &str, arguments: Value) -> String {
@@ -546,6 +613,7 @@ on_both_backends!(
     the_query_tool_reads_the_askers_own_rows,
     hostile_sql_changes_nothing_and_leaks_nothing,
     query_calls_dropped_halfway_leave_the_tool_working,
+    a_stopped_query_ends_long_before_its_time_limit,
     the_guarded_table_list_is_complete,
 );
 

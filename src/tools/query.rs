@@ -228,13 +228,37 @@ impl QueryDatabase {
 }
 
 /// Set once nobody waits for the query any more: it stops at its next check (each row, and on
-/// SQLite every thousand steps) instead of running to its time limit, then cleans up.
+/// SQLite every thousand steps) instead of running to its time limit, then cleans up. On
+/// PostgreSQL a query that has produced no row yet is cancelled when the flag is set.
 #[derive(Clone, Default)]
-struct Abandoned(Arc<AtomicBool>);
+struct Abandoned(Arc<AbandonedState>);
+
+#[derive(Default)]
+struct AbandonedState {
+    set: AtomicBool,
+    notify: tokio::sync::Notify,
+}
 
 impl Abandoned {
     fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.set.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.set.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Returns once the flag is set.
+    async fn wait(&self) {
+        loop {
+            // Registered before the check, so a `set` between the two is not missed.
+            let notified = self.0.notify.notified();
+            if self.is_set() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -243,7 +267,7 @@ struct AbandonOnDrop(Abandoned);
 
 impl Drop for AbandonOnDrop {
     fn drop(&mut self) {
-        self.0 .0.store(true, Ordering::Relaxed);
+        self.0.set();
     }
 }
 
@@ -624,7 +648,47 @@ mod postgres {
         ))
         .execute(main)
         .await?;
+        // Membership lets the server cancel a query the tool's role runs, once nobody waits for
+        // it (Stop pressed). It adds no rights: the role can only read views over our tables.
+        // Without it (the server's role may not grant roles) an abandoned query runs to its
+        // time limit instead.
+        let can_cancel: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'USAGE')")
+            .bind(role)
+            .fetch_one(main)
+            .await?;
+        if can_cancel {
+            return Ok(());
+        }
+        if let Err(error) = sqlx::raw_sql(&format!("GRANT {quoted} TO CURRENT_USER"))
+            .execute(main)
+            .await
+        {
+            tracing::info!(
+                %error, role,
+                "the server cannot cancel the query tool's abandoned queries; each ends at its \
+                 time limit (tools.query_timeout_ms)"
+            );
+        }
         Ok(())
+    }
+
+    /// Stops the query running on the tool's connection `pid` now instead of at its time limit.
+    /// The caller still holds that connection, so no other query can be running on it.
+    async fn cancel(main: &PgPool, pid: i32) {
+        let cancelled = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query_scalar::<_, bool>("SELECT pg_cancel_backend($1)")
+                .bind(pid)
+                .fetch_one(main),
+        )
+        .await;
+        match cancelled {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(%error, pid, "an abandoned query could not be cancelled")
+            }
+            Err(_) => tracing::debug!(pid, "cancelling an abandoned query timed out"),
+        }
     }
 
     pub(super) async fn run(
@@ -662,53 +726,71 @@ mod postgres {
         .execute(main)
         .await
         .map_err(error)?;
-        let result = async {
-            connection.execute("BEGIN READ ONLY").await?;
-            connection
-                .execute(
-                    format!("SET LOCAL statement_timeout = {}", tool.timeout.as_millis()).as_str(),
-                )
-                .await?;
-            // The columns' names and order, from the server's own analysis of the query.
-            let columns: Vec<String> = (&mut *connection)
-                .prepare(sql)
-                .await?
-                .columns()
-                .iter()
-                .map(|c| c.name().to_string())
-                .collect();
-            let mut collector = Collector::new(tool);
-            if !columns.is_empty() {
-                // Every value as JSON text, under positional names (a query may repeat a name).
-                let aliases: Vec<String> = (1..=columns.len()).map(|i| format!("c{i}")).collect();
-                let wrapped = format!(
-                    "SELECT row_to_json(q)::text FROM ({sql}) AS q({}) LIMIT {}",
-                    aliases.join(", "),
-                    tool.max_rows + 1
-                );
-                let mut rows = sqlx::query_scalar::<_, String>(&wrapped).fetch(&mut *connection);
-                while let Some(json) = rows.try_next().await? {
-                    if abandoned.is_set() {
-                        break;
+        // In a block of its own: `work` borrows the connection, which the clean-up needs back.
+        let result = {
+            let work = async {
+                connection.execute("BEGIN READ ONLY").await?;
+                connection
+                    .execute(
+                        format!("SET LOCAL statement_timeout = {}", tool.timeout.as_millis())
+                            .as_str(),
+                    )
+                    .await?;
+                // The columns' names and order, from the server's own analysis of the query.
+                let columns: Vec<String> = (&mut *connection)
+                    .prepare(sql)
+                    .await?
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect();
+                let mut collector = Collector::new(tool);
+                if !columns.is_empty() {
+                    // Every value as JSON text, under positional names (a query may repeat a name).
+                    let aliases: Vec<String> =
+                        (1..=columns.len()).map(|i| format!("c{i}")).collect();
+                    let wrapped = format!(
+                        "SELECT row_to_json(q)::text FROM ({sql}) AS q({}) LIMIT {}",
+                        aliases.join(", "),
+                        tool.max_rows + 1
+                    );
+                    let mut rows =
+                        sqlx::query_scalar::<_, String>(&wrapped).fetch(&mut *connection);
+                    while let Some(json) = rows.try_next().await? {
+                        if abandoned.is_set() {
+                            break;
+                        }
+                        let object: serde_json::Map<String, Value> =
+                            serde_json::from_str(&json).unwrap_or_default();
+                        let row = aliases
+                            .iter()
+                            .map(|alias| match object.get(alias) {
+                                None | Some(Value::Null) => "NULL".to_string(),
+                                Some(Value::String(text)) => cell(text),
+                                Some(other) => cell(&other.to_string()),
+                            })
+                            .collect();
+                        if !collector.push(row) {
+                            break;
+                        }
                     }
-                    let object: serde_json::Map<String, Value> =
-                        serde_json::from_str(&json).unwrap_or_default();
-                    let row = aliases
-                        .iter()
-                        .map(|alias| match object.get(alias) {
-                            None | Some(Value::Null) => "NULL".to_string(),
-                            Some(Value::String(text)) => cell(text),
-                            Some(other) => cell(&other.to_string()),
-                        })
-                        .collect();
-                    if !collector.push(row) {
-                        break;
+                }
+                Ok::<_, sqlx::Error>((columns, collector))
+            };
+            tokio::pin!(work);
+            tokio::select! {
+                biased;
+                done = &mut work => done,
+                // A query that has produced no row yet would not see the flag until its time limit.
+                // A cancel that lands between two statements is ignored, hence the repeat.
+                () = abandoned.wait() => loop {
+                    cancel(main, pid).await;
+                    if let Ok(done) = tokio::time::timeout(Duration::from_millis(250), &mut work).await {
+                        break done;
                     }
                 }
             }
-            Ok::<_, sqlx::Error>((columns, collector))
-        }
-        .await;
+        };
         // Whatever happened, nothing the query did is kept, and the mapping goes.
         let rolled_back = connection.execute("ROLLBACK").await;
         if rolled_back.is_err() {
