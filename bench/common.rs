@@ -214,3 +214,21 @@ fn server_time(value: &str) -> Option<Duration> {
     let ms: f64 = value.strip_suffix("ms")?.parse().ok()?;
     Some(Duration::from_secs_f64(ms / 1000.0))
 }
+
+/// CPU time (user + system) this process has used, from /proc/self/stat (Linux).
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12. Linux uses 100 Hz.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}

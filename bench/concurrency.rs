@@ -2,7 +2,8 @@
 //! followed to its end over server-sent events as the page does, on SQLite and on PostgreSQL.
 //! Prints, per backend and N: wall time, failures, time to first token and to the end
 //! (p50/p95), and the memory of the process (server, fake Ollama and clients together: peak
-//! RSS and its growth over the idle server).
+//! RSS and its growth over the idle server) and the CPU time it used for the N chats (user and
+//! system; PostgreSQL's own processes are not counted).
 //!
 //!     cargo bench --features ssr --bench concurrency [-- 50,500 [sqlite|postgres|both]]
 //!
@@ -36,7 +37,7 @@ async fn main() {
 
     println!("concurrency benchmark: N chats started at once, 40 tokens 25 ms apart each, followed over SSE");
     println!(
-        "{:<10} {:>5} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
+        "{:<10} {:>5} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9}",
         "backend",
         "N",
         "wall",
@@ -46,7 +47,8 @@ async fn main() {
         "end p50",
         "end p95",
         "peak RSS",
-        "growth"
+        "growth",
+        "CPU"
     );
     for backend in backends {
         for &n in &counts {
@@ -93,6 +95,7 @@ async fn run(backend: &str, n: usize) {
         })
     };
     let started = Instant::now();
+    let cpu = common::cpu_time();
     let chats: Vec<_> = (0..n)
         .map(|_| {
             let (http, app) = (http.clone(), app.clone());
@@ -116,10 +119,11 @@ async fn run(backend: &str, n: usize) {
         }
     }
     let wall = started.elapsed();
+    let cpu = common::cpu_time() - cpu;
     sampling.abort();
     let peak = peak.load(Ordering::Relaxed);
     println!(
-        "{:<10} {:>5} {:>7.2} s {:>8} {:>10} {:>10} {:>10} {:>10} {:>6} MB {:>6} MB",
+        "{:<10} {:>5} {:>7.2} s {:>8} {:>10} {:>10} {:>10} {:>10} {:>6} MB {:>6} MB {:>7.2} s",
         backend,
         n,
         wall.as_secs_f64(),
@@ -130,6 +134,7 @@ async fn run(backend: &str, n: usize) {
         ms(common::percentile(&mut ends, 0.95)),
         peak / 1024,
         peak.saturating_sub(idle) / 1024,
+        cpu.as_secs_f64(),
     );
     for (reason, count) in reasons {
         println!("    {count} failed: {reason}");

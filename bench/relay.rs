@@ -104,12 +104,12 @@ async fn main() {
     let mut cpu_direct = Duration::ZERO;
     let mut cpu_relayed = Duration::ZERO;
     for _ in 0..LONG_RUNS {
-        let cpu = cpu_time();
+        let cpu = common::cpu_time();
         long_direct.push(direct(&ollama, LONG_PROMPT).await);
-        cpu_direct += cpu_time() - cpu;
-        let cpu = cpu_time();
+        cpu_direct += common::cpu_time() - cpu;
+        let cpu = common::cpu_time();
         long_relayed.push(relayed(&http, &app_url, LONG_PROMPT).await);
-        cpu_relayed += cpu_time() - cpu;
+        cpu_relayed += common::cpu_time() - cpu;
     }
     println!();
     println!("long answer: 20,000 tokens, {LONG_RUNS} runs each, 1 ms between tokens (SQLite, flush every 500 ms)");
@@ -152,24 +152,6 @@ where
         })
     });
     receive.recv().expect("started")
-}
-
-/// CPU time (user + system) this process has used, from /proc/self/stat (Linux).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat; here indices 11 and 12. Linux uses 100 Hz.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 async fn direct(ollama: &OllamaClient, prompt: &str) -> (Duration, Duration) {
