@@ -25,6 +25,14 @@ test("the first person creates the admin, invites a second, and each sees only t
   await admin.page.goto(`${BASE}/`);
   await expect(admin.page).toHaveURL(/\/signup\?next=\/$/);
   await expect(admin.page.getByTestId("signup-note")).toContainText("this account will be the admin");
+  // The browser checks the name's form before sending it (a pattern it cannot compile, it
+  // would ignore without a word but a console error).
+  const username = admin.page.getByTestId("signup-username");
+  const mismatch = () => username.evaluate((input: HTMLInputElement) => input.validity.patternMismatch);
+  await username.fill("not a name!");
+  expect(await mismatch()).toBe(true);
+  await username.fill("alice.b-c_d");
+  expect(await mismatch()).toBe(false);
   await admin.page.getByTestId("signup-username").fill("alice");
   await admin.page.getByTestId("signup-password").fill(PASSWORD);
   await admin.page.getByTestId("signup-submit").click();
@@ -35,6 +43,7 @@ test("the first person creates the admin, invites a second, and each sees only t
   await admin.page.goto(`${BASE}/admin`);
   await waitForHydration(admin.page);
   await expect(admin.page.getByTestId("person")).toHaveCount(1);
+  await expect(admin.page.getByTestId("people").locator("th")).toHaveText(["Name", "Role", "Since", ""]);
   await admin.page.getByTestId("invite-user").click();
   const link = await admin.page.getByTestId("invitation-link").textContent();
   expect(link).toMatch(/\/signup\?invite=[A-Za-z0-9_-]{43}$/);

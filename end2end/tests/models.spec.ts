@@ -44,7 +44,13 @@ test("an admin adds a provider whose key is never shown again, then deletes it",
   const key = "sk-e2e-never-shown-0123456789";
   await page.goto("/admin/models");
   await waitForHydration(page);
-  await page.getByTestId("provider-name").fill("e2e-cloud");
+  // The name's form is checked in the browser too (lower-case letters, digits and hyphens).
+  const name = page.getByTestId("provider-name");
+  const mismatch = () => name.evaluate((input: HTMLInputElement) => input.validity.patternMismatch);
+  await name.fill("Cloud Name");
+  expect(await mismatch()).toBe(true);
+  await name.fill("e2e-cloud");
+  expect(await mismatch()).toBe(false);
   await page.getByTestId("provider-url").fill("http://127.0.0.1:9/v1");
   await page.getByTestId("provider-key").fill(key);
   await page.getByTestId("provider-save").click();

@@ -154,7 +154,7 @@ fn ProviderForm(
             </h3>
             <label class="flex flex-col">
                 <span class="text-muted">"Name (prefix of its models)"</span>
-                <input type="text" required pattern="[a-z0-9][a-z0-9-]{0,31}" data-testid="provider-name" class=field
+                <input type="text" required pattern="[a-z0-9][a-z0-9\\-]{0,31}" data-testid="provider-name" class=field
                     placeholder="openai"
                     prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
             </label>

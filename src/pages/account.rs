@@ -93,7 +93,7 @@ pub fn SignupPage() -> impl IntoView {
                 <input type="hidden" name="next" value=move || next().unwrap_or_else(|| "/".into())/>
                 <input type="hidden" name="invitation" value=move || invitation().unwrap_or_default()/>
                 <label class="grid gap-1 text-sm">"Name"
-                    <input name="username" autocomplete="username" required minlength="3" maxlength="40" pattern="[A-Za-z0-9][A-Za-z0-9._-]*" class=FIELD data-testid="signup-username"/>
+                    <input name="username" autocomplete="username" required minlength="3" maxlength="40" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*" class=FIELD data-testid="signup-username"/>
                 </label>
                 <label class="grid gap-1 text-sm">"Password (at least 10 characters)"
                     <input name="password" type="password" autocomplete="new-password" required minlength="10" class=FIELD data-testid="signup-password"/>
@@ -159,7 +159,7 @@ pub fn AdminPage() -> impl IntoView {
                     move || match people.get() {
                         Some(Ok(list)) => view! {
                             <table class="w-full text-sm" data-testid="people">
-                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"AccountRole"</th><th>"Since"</th><th></th></tr></thead>
+                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|person| {
                                         let (id, disabled) = (person.id, person.disabled);
