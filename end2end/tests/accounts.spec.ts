@@ -44,6 +44,9 @@ test("the first person creates the admin, invites a second, and each sees only t
   await waitForHydration(admin.page);
   await expect(admin.page.getByTestId("person")).toHaveCount(1);
   await expect(admin.page.getByTestId("people").locator("th")).toHaveText(["Name", "Role", "Since", ""]);
+  // An admin cannot disable themselves: their own row says so instead of offering it.
+  await expect(admin.page.getByTestId("person").getByTestId("person-is-you")).toHaveText("you");
+  await expect(admin.page.getByTestId("toggle-person")).toHaveCount(0);
   await admin.page.getByTestId("invite-user").click();
   const link = await admin.page.getByTestId("invitation-link").textContent();
   expect(link).toMatch(/\/signup\?invite=[A-Za-z0-9_-]{43}$/);

@@ -110,6 +110,8 @@ pub fn SignupPage() -> impl IntoView {
 pub fn AdminPage() -> impl IntoView {
     let people = RwSignal::new(None::<Result<Vec<Account>, String>>);
     let load = Resource::new(|| (), |_| list_people());
+    // Who is looking: their own row offers no Disable (the server refuses it anyway).
+    let me = Resource::new(|| (), |_| get_auth_status());
     let invitation = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<String>);
     let toggle = move |id: uuid::Uuid, disabled: bool| {
@@ -153,6 +155,7 @@ pub fn AdminPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="text-sm text-muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let loaded = load.await.map_err(|e| e.to_string());
+                    let my_id = me.await.ok().and_then(|status| status.person).map(|p| p.id);
                     if people.get_untracked().is_none() {
                         people.set(Some(loaded));
                     }
@@ -169,10 +172,16 @@ pub fn AdminPage() -> impl IntoView {
                                                 <td>{person.role.as_str()}</td>
                                                 <td>{person.created_at.format("%Y-%m-%d").to_string()}</td>
                                                 <td class="text-right">
-                                                    <button type="button" data-testid="toggle-person" class="rounded border border-line px-2 py-0.5"
-                                                        on:click=move |_| toggle(id, !disabled)>
-                                                        {if disabled { "Enable" } else { "Disable" }}
-                                                    </button>
+                                                    {if my_id == Some(id) {
+                                                        view! { <span class="text-muted" data-testid="person-is-you">"you"</span> }.into_any()
+                                                    } else {
+                                                        view! {
+                                                            <button type="button" data-testid="toggle-person" class="rounded border border-line px-2 py-0.5"
+                                                                on:click=move |_| toggle(id, !disabled)>
+                                                                {if disabled { "Enable" } else { "Disable" }}
+                                                            </button>
+                                                        }.into_any()
+                                                    }}
                                                 </td>
                                             </tr>
                                         }
