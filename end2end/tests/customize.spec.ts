@@ -168,6 +168,9 @@ test("on a phone the sidebar is a drawer and the chat stays usable", async ({ pa
   await page.goto("/");
   await waitForHydration(page);
   await expect(page.getByTestId("sidebar")).toBeHidden();
+  // The pickers shrink so that the header's last control, the user menu, stays on screen.
+  const menu = await page.getByTestId("user-menu").boundingBox();
+  expect(menu!.x + menu!.width).toBeLessThanOrEqual(390);
   await page.getByTestId("sidebar-toggle").click();
   await expect(page.getByTestId("sidebar")).toBeVisible();
   const drawer = await page.getByTestId("sidebar").boundingBox();

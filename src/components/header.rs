@@ -78,7 +78,7 @@ fn ModelPicker() -> impl IntoView {
                     <select
                         id="model-picker"
                         data-testid="model-picker"
-                        class="max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
+                        class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         disabled=empty
                         prop:value=move || chat.selected_model.get().unwrap_or_default()
                         on:change=move |ev| chat.selected_model.set(Some(event_target_value(&ev)))
@@ -152,7 +152,7 @@ fn AssistantPicker() -> impl IntoView {
                     <select
                         id="assistant-picker"
                         data-testid="assistant-picker"
-                        class="max-w-[12rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
+                        class="min-w-0 max-w-[12rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         prop:value=move || chat.selected_assistant.get().map(|id| id.to_string()).unwrap_or_default()
                         on:change=on_change
                     >
