@@ -74,9 +74,17 @@ test("an error mid-stream keeps the text, shows the error, and Retry answers aga
 test("rename and delete a conversation", async ({ page }) => {
   await sendNew(page, "To be renamed [tokens=3]");
   await waitForStatus(page, "complete");
+  // The list is read again when an answer ends: a rename under way stays open with its text.
+  const composer = page.getByTestId("composer");
+  await composer.fill("A second question [tokens=30]");
+  await composer.press("Enter");
+  await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
   const item = page.getByTestId("conversation-item").filter({ hasText: "To be renamed" });
   await item.getByTestId("rename-conversation").click();
   await page.getByTestId("rename-input").fill("Renamed in the browser");
+  await waitForStatus(page, "complete");
+  await page.waitForTimeout(300);
+  await expect(page.getByTestId("rename-input")).toHaveValue("Renamed in the browser");
   await page.getByTestId("rename-save").click();
   await expect(page.getByTestId("conversation-list")).toContainText("Renamed in the browser");
   await page.reload();
@@ -165,6 +173,41 @@ test("Shift+Enter breaks the line, Enter sends", async ({ page }) => {
   await composer.press("Enter");
   await page.waitForURL(/\/c\//);
   await expect(page.locator('[data-role="user"]').last().getByTestId("message-content")).toHaveText("first line\nsecond line [tokens=2]");
+});
+
+// What is typed into the server-rendered box while the WASM is still on its way stays there
+// once the page is live, on the first screen and in a conversation.
+test("text typed before the page is live is kept and sent", async ({ page }) => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(/\.wasm$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto("/");
+  const early = "Typed before the page was live [tokens=3]";
+  await page.getByTestId("composer").fill(early);
+  release();
+  await waitForHydration(page);
+  await expect(page.getByTestId("composer")).toHaveValue(early);
+  await page.getByTestId("composer").press("Enter");
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  await waitForStatus(page, "complete");
+  await expect(page.locator('[data-role="user"]').last()).toContainText(early);
+
+  let releaseAgain!: () => void;
+  const heldAgain = new Promise<void>((resolve) => (releaseAgain = resolve));
+  await page.unroute(/\.wasm$/);
+  await page.route(/\.wasm$/, async (route) => {
+    await heldAgain;
+    await route.continue();
+  });
+  await page.reload();
+  await page.getByTestId("composer").fill("A second message, also early");
+  releaseAgain();
+  await waitForHydration(page);
+  await expect(page.getByTestId("composer")).toHaveValue("A second message, also early");
+  await expect(page.getByTestId("send")).toBeEnabled();
 });
 
 test("the theme toggle is remembered without a flash", async ({ page }) => {

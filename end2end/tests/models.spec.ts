@@ -30,6 +30,17 @@ test("an admin pulls a model with progress, sees its details, and deletes it", a
   await expect(failed).toHaveAttribute("data-state", "failed", { timeout: 20_000 });
   await expect(failed.getByRole("alert")).toContainText("file does not exist");
 
+  // On a phone the wide table scrolls sideways in its own box, within the screen, and the page
+  // itself does not; Delete is reached by scrolling the table.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const box = page.getByTestId("models").locator("xpath=..");
+  const [right, scrolls] = await box.evaluate((el) => [el.getBoundingClientRect().right, el.scrollWidth > el.clientWidth]);
+  expect(right).toBeLessThanOrEqual(390);
+  expect(scrolls).toBe(true);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await row.getByTestId("model-delete").scrollIntoViewIfNeeded();
+  await expect(row.getByTestId("model-delete")).toBeInViewport();
+
   // Delete asks once more, then the model is gone.
   await row.getByTestId("model-delete").click();
   await expect(row.getByTestId("model-delete")).toHaveText("Really delete?");

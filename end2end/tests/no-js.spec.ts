@@ -1,5 +1,5 @@
-import { expect, test } from "@playwright/test";
-import { importLongConversation } from "./helpers";
+import { expect, Page, test } from "@playwright/test";
+import { expectedAnswer, importLongConversation } from "./helpers";
 
 // With JavaScript off, the list of conversations and their history are in the HTML itself.
 test("conversations and history are server-rendered", async ({ page, request }) => {
@@ -52,4 +52,74 @@ test("files are uploaded from the documents page without JavaScript", async ({ p
   await expect(outcome).toContainText("1 file uploaded");
   await expect(outcome).toContainText("tool.exe: only .txt, .md, .pdf, .docx and .csv");
   await expect(page.getByTestId("file-item").filter({ hasText: "visitors.md" })).toHaveCount(1);
+});
+
+const answers = (page: Page) => page.locator('[data-testid="message"][data-role="assistant"]');
+
+// With JavaScript off, the composer's form sends; the page follows the answer by reloading
+// itself (the box hidden meanwhile), shows it complete, and the conversation goes on.
+test("a chat is started, followed and continued without JavaScript", async ({ page, request }) => {
+  await page.goto("/");
+  // An empty message comes back with the reason.
+  await page.getByTestId("send").click();
+  await expect(page.getByTestId("send-error")).toContainText("a message cannot be empty");
+
+  await page.getByTestId("composer").fill("Hello without JS\nsecond line [tokens=80]");
+  await page.getByTestId("send").click();
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  const id = page.url().split("/c/")[1];
+  await expect(page.getByTestId("follow-without-script")).toBeVisible();
+  await expect(page.getByTestId("composer")).toBeHidden();
+  await expect(answers(page).last()).toHaveAttribute("data-status", "complete", { timeout: 20_000 });
+  await expect(answers(page).last()).toContainText(expectedAnswer(80));
+  await expect(page.getByTestId("follow-without-script")).toHaveCount(0);
+  // Stored as typed: the form's CR LF line break is kept as one line feed.
+  const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(stored.messages[0].content).toBe("Hello without JS\nsecond line [tokens=80]");
+
+  await page.getByTestId("composer").fill("And a second question [tokens=3]");
+  await page.getByTestId("send").click();
+  await expect(answers(page)).toHaveCount(2);
+  await expect(answers(page).last()).toHaveAttribute("data-status", "complete", { timeout: 20_000 });
+  await expect(page.locator('[data-role="user"]').last()).toContainText("And a second question");
+});
+
+// With JavaScript off, Stop ends the answer being written; its text so far is kept.
+test("an answer is stopped without JavaScript", async ({ page }) => {
+  await page.goto("/");
+  await page.getByTestId("composer").fill("A long answer, stopped [tokens=600]");
+  await page.getByTestId("send").click();
+  await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+  const url = page.url();
+  await page.getByTestId("stop-without-script").click();
+  await page.waitForURL(url);
+  await expect(answers(page).last()).toHaveAttribute("data-status", "stopped");
+  await expect(page.getByTestId("follow-without-script")).toHaveCount(0);
+  await expect(page.getByTestId("composer")).toBeVisible();
+});
+
+// With JavaScript off, a message the server refuses comes back in the box with the reason.
+test("a refused message is given back without JavaScript", async ({ page, request }) => {
+  const created = await request.post("/api/v1/conversations", {
+    data: { content: "First [tokens=2]", model: "llama3.2" },
+  });
+  const { conversation } = await created.json();
+  for (let i = 0; i < 100; i++) {
+    const body = await (await request.get(`/api/v1/conversations/${conversation.id}`)).json();
+    if (body.messages[1]?.status === "complete") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.goto(`/c/${conversation.id}`);
+  // Another window starts an answer; this page's send is then refused.
+  const busy = await request.post(`/api/v1/conversations/${conversation.id}/messages`, {
+    data: { content: "From elsewhere [tokens=600]" },
+  });
+  expect(busy.status()).toBe(201);
+  const typed = "Kept when refused: ünïcödé & <b>not markup</b>\nline two";
+  await page.getByTestId("composer").fill(typed);
+  await page.getByTestId("send").click();
+  await expect(page.getByTestId("send-error")).toContainText("an answer is still being written");
+  await expect(page.getByTestId("composer")).toHaveValue(typed);
+  const running = (await busy.json()).assistant_message.id;
+  expect((await request.post(`/api/v1/messages/${running}/stop`)).status()).toBe(200);
 });

@@ -4,6 +4,11 @@ use leptos::prelude::*;
 
 /// The message box: Enter sends, Shift+Enter breaks the line, Stop while an answer streams.
 /// The text belongs to the parent, which clears it only once the message is stored.
+///
+/// Without JavaScript (turned off, or the page not live yet) the form posts to the
+/// `send_message` server function itself, which answers with a redirect to the conversation.
+/// While an answer is written, that page follows it by reloading (see `FollowWithoutScript`),
+/// so the box is hidden there: a reload would take away what is being typed.
 #[component]
 pub fn Composer(
     text: RwSignal<String>,
@@ -11,6 +16,9 @@ pub fn Composer(
     #[prop(into)] sending: Signal<bool>,
     on_send: Callback<String>,
     on_stop: Callback<()>,
+    /// The conversation a message goes to (none: a new one).
+    #[prop(optional)]
+    conversation: Option<uuid::Uuid>,
     /// Where pasted files (a screenshot, a copied image) are uploaded.
     #[prop(optional)]
     uploads: Option<crate::components::upload::Uploads>,
@@ -29,22 +37,39 @@ pub fn Composer(
         }
     };
     let rows = move || text.with(|t| t.lines().count().clamp(1, 8));
+    // Server-rendered, Send is enabled: the form then works before (or without) the WASM.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    keep_text_typed_before_live(text);
+    // The text the page opens with (a message a form could not send, given back), as the
+    // box's own content: without JavaScript nothing else would show it.
+    #[cfg(feature = "ssr")]
+    let initial_html = crate::markdown::escape_html(&text.get_untracked());
+    #[cfg(not(feature = "ssr"))]
+    let initial_html = String::new();
     view! {
         <form
+            method="post"
+            action=send_path()
+            data-testid="composer-form"
             class="mx-auto flex w-full max-w-(--chat-max-width) items-end gap-2 p-3"
+            class=("noscript:hidden", move || streaming.get())
             on:submit=move |ev| {
                 ev.prevent_default();
                 submit();
             }
         >
+            {conversation.map(|id| view! { <input type="hidden" name="conversation_id" value=id.to_string()/> })}
             {move || tools_on().then(|| view! { <ToolPicker/> })}
             <label for="composer" class="sr-only">"Message"</label>
             <textarea
                 id="composer"
+                name="content"
                 data-testid="composer"
                 class="min-h-[2.75rem] flex-1 resize-none rounded-xl border border-line bg-app px-3 py-2.5 shadow-sm focus:border-primary focus:outline-none"
                 placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
                 rows=rows
+                inner_html=initial_html
                 prop:value=move || text.get()
                 on:input=move |ev| text.set(event_target_value(&ev))
                 on:paste=move |ev: leptos::ev::ClipboardEvent| {
@@ -76,7 +101,10 @@ pub fn Composer(
                         type="submit"
                         data-testid="send"
                         class="rounded-xl bg-primary px-4 py-2.5 font-medium text-on-primary hover:opacity-90 disabled:opacity-50"
-                        disabled=move || sending.get() || (text.with(|t| t.trim().is_empty()) && !has_images.get())
+                        disabled=move || {
+                            sending.get()
+                                || (live.get() && text.with(|t| t.trim().is_empty()) && !has_images.get())
+                        }
                     >
                         {move || if sending.get() { "Sending…" } else { "Send" }}
                     </button>
@@ -93,6 +121,32 @@ pub fn Composer(
             </Show>
         </form>
     }
+}
+
+/// What was typed into the server-rendered box before the page went live stays: hydration
+/// would otherwise set the box to the (empty) text it knows.
+fn keep_text_typed_before_live(text: RwSignal<String>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
+        let typed = document()
+            .get_element_by_id("composer")
+            .and_then(|el| el.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+            .map(|el| el.value())
+            .filter(|typed| !typed.trim().is_empty());
+        if let (true, Some(typed)) = (hydrating, typed) {
+            text.set(typed);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}
+
+/// Where the composer's form posts without JavaScript: the `send_message` server function.
+pub fn send_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::chat::SendMessage::PATH
 }
 
 /// Which tools the next answer may call. With none picked, the model answers plainly; with

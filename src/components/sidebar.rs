@@ -52,9 +52,17 @@ pub fn Sidebar() -> impl IntoView {
                             Ok(list) if list.is_empty() => view! {
                                 <p class="px-2 text-sm text-muted">"No conversations yet."</p>
                             }.into_any(),
+                            // Keyed: when the list is read again (an answer ended, another
+                            // tab renamed one), an item being renamed or confirmed stays so.
                             Ok(list) => view! {
                                 <ul data-testid="conversation-list" class="space-y-0.5">
-                                    {list.into_iter().map(|c| view! { <ConversationItem conversation=c/> }).collect_view()}
+                                    <For
+                                        each=move || list.clone()
+                                        key=|c| (c.id, c.title.clone())
+                                        let:conversation
+                                    >
+                                        <ConversationItem conversation/>
+                                    </For>
                                 </ul>
                             }.into_any(),
                             Err(error) => view! {

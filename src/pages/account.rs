@@ -161,33 +161,36 @@ pub fn AdminPage() -> impl IntoView {
                     }
                     move || match people.get() {
                         Some(Ok(list)) => view! {
-                            <table class="w-full text-sm" data-testid="people">
-                                <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|person| {
-                                        let (id, disabled) = (person.id, person.disabled);
-                                        view! {
-                                            <tr data-testid="person" data-disabled=disabled.to_string() class="border-t border-line">
-                                                <td class="py-1.5">{person.username.clone()}</td>
-                                                <td>{person.role.as_str()}</td>
-                                                <td>{person.created_at.format("%Y-%m-%d").to_string()}</td>
-                                                <td class="text-right">
-                                                    {if my_id == Some(id) {
-                                                        view! { <span class="text-muted" data-testid="person-is-you">"you"</span> }.into_any()
-                                                    } else {
-                                                        view! {
-                                                            <button type="button" data-testid="toggle-person" class="rounded border border-line px-2 py-0.5"
-                                                                on:click=move |_| toggle(id, !disabled)>
-                                                                {if disabled { "Enable" } else { "Disable" }}
-                                                            </button>
-                                                        }.into_any()
-                                                    }}
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
+                            // On a phone the table scrolls sideways inside its box; the page does not.
+                            <div class="overflow-x-auto">
+                                <table class="w-full text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="people">
+                                    <thead><tr class="text-left text-muted"><th class="py-1">"Name"</th><th>"Role"</th><th>"Since"</th><th></th></tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|person| {
+                                            let (id, disabled) = (person.id, person.disabled);
+                                            view! {
+                                                <tr data-testid="person" data-disabled=disabled.to_string() class="border-t border-line">
+                                                    <td class="py-1.5">{person.username.clone()}</td>
+                                                    <td>{person.role.as_str()}</td>
+                                                    <td>{person.created_at.format("%Y-%m-%d").to_string()}</td>
+                                                    <td class="text-right">
+                                                        {if my_id == Some(id) {
+                                                            view! { <span class="text-muted" data-testid="person-is-you">"you"</span> }.into_any()
+                                                        } else {
+                                                            view! {
+                                                                <button type="button" data-testid="toggle-person" class="rounded border border-line px-2 py-0.5"
+                                                                    on:click=move |_| toggle(id, !disabled)>
+                                                                    {if disabled { "Enable" } else { "Disable" }}
+                                                                </button>
+                                                            }.into_any()
+                                                        }}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
                         }.into_any(),
                         Some(Err(e)) => view! { <p class="text-sm text-danger">{e}</p> }.into_any(),
                         None => ().into_any(),

@@ -101,9 +101,12 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     let attached = RwSignal::new(data.files.clone());
     let knowledge = follow_knowledge(chat.selected_assistant, data.knowledge.clone());
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
-    let text = RwSignal::new(String::new());
+    // A message the composer's form could not send without JavaScript comes back in the
+    // address, with the reason.
+    let (draft, send_error) = unsent_message();
+    let text = RwSignal::new(draft);
     let sending = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(send_error);
     // Documents: attached at once (uploaded here, or chosen among the person's), followed
     // while they are indexed.
     poll_while_indexing(attached.into(), move || {
@@ -162,6 +165,15 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
         messages.with(|rows| {
             rows.iter()
                 .any(|r| r.data.with(|m| m.status == MessageStatus::Streaming))
+        })
+    });
+    // The answer being written, if any (the latest step of an agent run).
+    let running = Memo::new(move |_| {
+        messages.with(|rows| {
+            rows.iter()
+                .rev()
+                .find(|r| r.data.with(|m| m.status == MessageStatus::Streaming))
+                .map(|r| r.id)
         })
     });
     let last_id = Memo::new(move |_| messages.with(|rows| rows.last().map(|r| r.id)));
@@ -391,7 +403,9 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             role="log"
             aria-live="polite"
             aria-label="Messages"
-            class="min-h-0 flex-1 overflow-y-auto"
+            // Without JavaScript nothing scrolls to the newest message: the list starts at
+            // its end instead (the one child, in reverse).
+            class="min-h-0 flex-1 overflow-y-auto noscript:flex noscript:flex-col-reverse"
         >
             <div class="mx-auto flex w-full max-w-(--chat-max-width) flex-col gap-4 px-4 py-6">
                 <Show when=move || has_older.get()>
@@ -439,7 +453,36 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             </p>
         })}
         <Attachments files=chips knowledge uploads on_add on_remove/>
-        <Composer text streaming sending on_send on_stop uploads has_images/>
+        <FollowWithoutScript running/>
+        <Composer text streaming sending on_send on_stop uploads has_images conversation=conversation_id/>
+    }
+}
+
+/// The text and the error a plain form's send came back with (`?draft=…&send_error=…`).
+pub fn unsent_message() -> (String, Option<String>) {
+    let query = use_query_map();
+    query.with_untracked(|query| {
+        (
+            query.get("draft").unwrap_or_default(),
+            query.get("send_error"),
+        )
+    })
+}
+
+/// Without JavaScript, the answer being written is followed by reloading the page every two
+/// seconds, with a Stop form beside the notice. It is all inside `<noscript>`, which a browser
+/// running scripts keeps as inert text: the live page follows the answer itself.
+#[component]
+fn FollowWithoutScript(running: Memo<Option<Uuid>>) -> impl IntoView {
+    move || {
+        running.get().map(|id| {
+            use leptos::server_fn::ServerFn;
+            let stop = crate::server_fns::chat::StopGeneration::PATH;
+            let html = format!(
+                r#"<meta http-equiv="refresh" content="2"><div data-testid="follow-without-script" class="mx-auto flex w-full max-w-(--chat-max-width) items-center gap-3 p-3 text-sm text-muted"><p role="status" class="flex-1">The answer is being written. This page reloads every 2 seconds until it is done.</p><form method="post" action="{stop}"><input type="hidden" name="message_id" value="{id}"><button type="submit" data-testid="stop-without-script" class="rounded-xl border border-line bg-surface px-4 py-2.5 font-medium text-fg hover:opacity-90">Stop</button></form></div>"#
+            );
+            view! { <noscript inner_html=html/> }
+        })
     }
 }
 

@@ -14,9 +14,10 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let chat = use_chat();
-    let text = RwSignal::new(String::new());
+    let (draft, send_error) = crate::pages::conversation::unsent_message();
+    let text = RwSignal::new(draft);
     let sending = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
+    let error = RwSignal::new(send_error);
     let navigate = use_navigate();
     // Files for the first message: uploaded (or chosen) now, attached when it is sent.
     let pending = RwSignal::new(Vec::<FileInfo>::new());

@@ -118,34 +118,37 @@ fn follow_pulls(pulls: RwSignal<Vec<ModelPull>>, reload: impl Fn() + Copy + 'sta
 #[component]
 fn ServersTable(servers: RwSignal<Vec<OllamaServerStatus>>) -> impl IntoView {
     view! {
-        <table class="w-full text-sm" data-testid="ollama-servers">
-            <thead>
-                <tr class="text-left text-muted">
-                    <th class="py-1">"Server"</th><th>"State"</th><th>"Version"</th><th>"Models"</th><th>"Running"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {move || servers.get().into_iter().map(|server| {
-                    let (label, class) = match server.up {
-                        Some(true) => ("Up", "text-success"),
-                        Some(false) => ("Down", "text-danger"),
-                        None => ("Not checked yet", "text-muted"),
-                    };
-                    view! {
-                        <tr data-testid="ollama-server" data-up=server.up.map(|u| u.to_string()).unwrap_or_default() class="border-t border-line align-top">
-                            <td class="py-1.5 font-mono text-xs">{server.url.clone()}</td>
-                            <td class=class>
-                                {label}
-                                {server.error.clone().map(|e| view! { <span class="block text-xs text-muted">{e}</span> })}
-                            </td>
-                            <td>{server.version.clone().unwrap_or_default()}</td>
-                            <td>{server.models.len()}</td>
-                            <td>{server.busy}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        // On a phone the table scrolls sideways inside its box; the page does not.
+        <div class="overflow-x-auto">
+            <table class="w-full text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="ollama-servers">
+                <thead>
+                    <tr class="text-left text-muted">
+                        <th class="py-1">"Server"</th><th>"State"</th><th>"Version"</th><th>"Models"</th><th>"Running"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || servers.get().into_iter().map(|server| {
+                        let (label, class) = match server.up {
+                            Some(true) => ("Up", "text-success"),
+                            Some(false) => ("Down", "text-danger"),
+                            None => ("Not checked yet", "text-muted"),
+                        };
+                        view! {
+                            <tr data-testid="ollama-server" data-up=server.up.map(|u| u.to_string()).unwrap_or_default() class="border-t border-line align-top">
+                                <td class="py-1.5 font-mono text-xs">{server.url.clone()}</td>
+                                <td class=class>
+                                    {label}
+                                    {server.error.clone().map(|e| view! { <span class="block text-xs text-muted">{e}</span> })}
+                                </td>
+                                <td>{server.version.clone().unwrap_or_default()}</td>
+                                <td>{server.models.len()}</td>
+                                <td>{server.busy}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 
@@ -271,51 +274,54 @@ fn ModelsTable(
         })
     };
     view! {
-        <table class="w-full text-sm" data-testid="models">
-            <thead>
-                <tr class="text-left text-muted">
-                    <th class="py-1">"Name"</th><th>"Size"</th><th>"Parameters"</th><th>"Context"</th><th>"Can"</th><th>"Servers"</th><th></th>
-                </tr>
-            </thead>
-            <tbody>
-                {move || models.get().into_iter().map(|model| {
-                    let name = model.name.clone();
-                    let asking = {
-                        let name = name.clone();
-                        move || confirming.get().as_deref() == Some(name.as_str())
-                    };
-                    let asking_class = asking.clone();
-                    view! {
-                        <tr data-testid="model" data-name=model.name.clone() class="border-t border-line align-top">
-                            <td class="py-1.5 font-medium">{model.name.clone()}</td>
-                            <td>{human_size(model.size)}</td>
-                            <td>{[model.parameter_size.clone(), model.quantization_level.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")}</td>
-                            <td>{model.context_length.map(|c| c.to_string()).unwrap_or_default()}</td>
-                            <td>{model.capabilities.join(", ")}</td>
-                            // A provider's model is on no Ollama server: it is named `<provider>/<model>`
-                            // and cannot be deleted from here (the provider serves it).
-                            {if model.servers.is_empty() {
-                                let provider = model.name.split('/').next().unwrap_or_default().to_string();
-                                view! {
-                                    <td class="text-xs text-muted" data-testid="model-provider">{format!("via {provider}")}</td>
-                                    <td></td>
-                                }.into_any()
-                            } else {
-                                view! {
-                                    <td class="font-mono text-xs">{model.servers.join(" ")}</td>
-                                    <td class="text-right">
-                                        <button type="button" data-testid="model-delete" class="rounded border border-line px-2 py-0.5"
-                                            class=("text-danger", asking_class)
-                                            on:click=move |_| remove(name.clone())>
-                                            {move || if asking() { "Really delete?" } else { "Delete" }}
-                                        </button>
-                                    </td>
-                                }.into_any()
-                            }}
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        // On a phone the table scrolls sideways inside its box; the page does not.
+        <div class="overflow-x-auto">
+            <table class="w-full text-sm [&_td]:pr-3 [&_th]:pr-3" data-testid="models">
+                <thead>
+                    <tr class="text-left text-muted">
+                        <th class="py-1">"Name"</th><th>"Size"</th><th>"Parameters"</th><th>"Context"</th><th>"Can"</th><th>"Servers"</th><th></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || models.get().into_iter().map(|model| {
+                        let name = model.name.clone();
+                        let asking = {
+                            let name = name.clone();
+                            move || confirming.get().as_deref() == Some(name.as_str())
+                        };
+                        let asking_class = asking.clone();
+                        view! {
+                            <tr data-testid="model" data-name=model.name.clone() class="border-t border-line align-top">
+                                <td class="py-1.5 font-medium">{model.name.clone()}</td>
+                                <td>{human_size(model.size)}</td>
+                                <td>{[model.parameter_size.clone(), model.quantization_level.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ")}</td>
+                                <td>{model.context_length.map(|c| c.to_string()).unwrap_or_default()}</td>
+                                <td>{model.capabilities.join(", ")}</td>
+                                // A provider's model is on no Ollama server: it is named `<provider>/<model>`
+                                // and cannot be deleted from here (the provider serves it).
+                                {if model.servers.is_empty() {
+                                    let provider = model.name.split('/').next().unwrap_or_default().to_string();
+                                    view! {
+                                        <td class="text-xs text-muted" data-testid="model-provider">{format!("via {provider}")}</td>
+                                        <td></td>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <td class="font-mono text-xs">{model.servers.join(" ")}</td>
+                                        <td class="text-right">
+                                            <button type="button" data-testid="model-delete" class="rounded border border-line px-2 py-0.5"
+                                                class=("text-danger", asking_class)
+                                                on:click=move |_| remove(name.clone())>
+                                                {move || if asking() { "Really delete?" } else { "Delete" }}
+                                            </button>
+                                        </td>
+                                    }.into_any()
+                                }}
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -132,6 +132,8 @@ fn Number(
                 step=step.unwrap_or("1")
                 class="w-40 rounded-md border border-line bg-app px-2 py-1 text-sm"
                 prop:value=move || match draft.get(key) { Value::Null => String::new(), v => v.to_string() }
+                // Also as the attribute: the server-rendered page shows the value before it is live.
+                value=move || match draft.get(key) { Value::Null => String::new(), v => v.to_string() }
                 on:change=move |ev| {
                     let text = event_target_value(&ev);
                     let value = if text.trim().is_empty() && empty_is_null {
@@ -192,6 +194,8 @@ fn Text(
                 data-testid=test_id
                 class="w-64 rounded-md border border-line bg-app px-2 py-1 text-sm"
                 prop:value=move || draft.get(key).as_str().unwrap_or_default().to_string()
+                // Also as the attribute: the server-rendered page shows the value before it is live.
+                value=move || draft.get(key).as_str().unwrap_or_default().to_string()
                 on:change=move |ev| {
                     let text = event_target_value(&ev);
                     let value = if text.trim().is_empty() && empty_is_null { Value::Null } else { Value::String(text) };
@@ -215,6 +219,8 @@ fn Colour(draft: Draft, key: &'static str, label: &'static str) -> impl IntoView
                 data-testid=test_id
                 class="h-8 w-10 cursor-pointer rounded border border-line bg-app"
                 prop:value=move || draft.get(key).as_str().unwrap_or_default().to_string()
+                // Also as the attribute: the server-rendered page shows the value before it is live.
+                value=move || draft.get(key).as_str().unwrap_or_default().to_string()
                 on:input=move |ev| draft.set(key, Value::String(event_target_value(&ev)))
             />
             <span class="min-w-0 flex-1">{label}</span>

@@ -21,7 +21,7 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
     let multipart = data.into_inner().ok_or(AppError::Internal)?;
     let result =
         crate::documents::upload::receive(&state.documents, super::me()?.id, multipart).await;
-    if !from_plain_form() {
+    if !super::from_plain_form() {
         return result;
     }
     let mut query: Vec<(&str, String)> = Vec::new();
@@ -34,24 +34,9 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
         }
         Err(error) => query.push(("upload_error", error.to_string())),
     }
-    let address =
-        reqwest::Url::parse_with_params(&format!("http://localhost{UPLOAD_RESULT_PAGE}"), &query)
-            .map(|url| format!("{}?{}", url.path(), url.query().unwrap_or_default()))
-            .unwrap_or_else(|_| UPLOAD_RESULT_PAGE.to_string());
-    leptos_axum::redirect(&address);
+    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    super::redirect_form(UPLOAD_RESULT_PAGE, &query);
     Ok(result.unwrap_or_default())
-}
-
-/// Whether the request is a browser's own form submission (it asks for a page back).
-#[cfg(feature = "ssr")]
-fn from_plain_form() -> bool {
-    use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/html"))
-    })
 }
 
 #[server(output = JsonText)]

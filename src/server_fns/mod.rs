@@ -29,6 +29,32 @@ pub(crate) fn me() -> Result<crate::model::Person, crate::error::AppError> {
         .ok_or_else(|| crate::error::AppError::Unauthorized("sign in first".into()))
 }
 
+/// Whether the request is a browser's own form submission (JavaScript off, or the page not
+/// live yet): it asks for a page back, so the server function answers with a redirect.
+#[cfg(feature = "ssr")]
+pub(crate) fn from_plain_form() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
+/// Sends a plain form's browser to one of our pages, `query` encoded into its address.
+#[cfg(feature = "ssr")]
+pub(crate) fn redirect_form(page: &str, query: &[(&str, &str)]) {
+    let mut address = page.to_string();
+    for (at, (name, value)) in query.iter().enumerate() {
+        address.push(if at == 0 { '?' } else { '&' });
+        address.push_str(name);
+        address.push('=');
+        address.push_str(&crate::auth::encode_query(value));
+    }
+    leptos_axum::redirect(&address);
+}
+
 /// The page renders no markdown: its answers come with their HTML (see `markdown::with_html`).
 #[cfg(feature = "ssr")]
 pub(crate) fn with_html(messages: Vec<crate::model::Message>) -> Vec<crate::model::Message> {
