@@ -11,9 +11,13 @@ use leptos::prelude::*;
 /// State every part of the page shares.
 #[derive(Clone, Copy)]
 pub struct ChatContext {
+    /// The conversation list as the page was rendered with it (read once, by the server).
     pub conversations: Resource<Result<Vec<Conversation>, AppError>>,
+    /// The list as read again since (an answer ended, one was renamed): the sidebar shows this
+    /// once set, keyed, so an item being renamed is not rebuilt under the person's hands.
+    pub conversations_now: RwSignal<Option<Vec<Conversation>>>,
     pub ollama: Resource<Result<OllamaStatus, AppError>>,
-    /// Bumped to reload the conversation list.
+    /// Counts the list's reads, so that only the latest one's answer is kept.
     conversations_version: RwSignal<u32>,
     ollama_version: RwSignal<u32>,
     /// The model the next message goes to.
@@ -42,10 +46,8 @@ impl ChatContext {
         let ollama_version = RwSignal::new(0u32);
         let assistants_version = RwSignal::new(0u32);
         ChatContext {
-            conversations: Resource::new(
-                move || conversations_version.get(),
-                |_| list_conversations(),
-            ),
+            conversations: Resource::new(|| (), |_| list_conversations()),
+            conversations_now: RwSignal::new(None),
             ollama: Resource::new(move || ollama_version.get(), |_| get_ollama_status()),
             conversations_version,
             ollama_version,
@@ -146,6 +148,16 @@ impl ChatContext {
 
     pub fn refresh_conversations(&self) {
         self.conversations_version.update(|v| *v += 1);
+        let (version, now) = (self.conversations_version, self.conversations_now);
+        let asked = version.get_untracked();
+        leptos::task::spawn_local(async move {
+            // A failed read keeps the list shown; the next one brings it up to date.
+            if let Ok(list) = list_conversations().await {
+                if version.try_get_untracked() == Some(asked) {
+                    now.try_set(Some(list));
+                }
+            }
+        });
     }
 
     pub fn refresh_ollama(&self) {

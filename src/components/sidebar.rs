@@ -49,22 +49,7 @@ pub fn Sidebar() -> impl IntoView {
                 <Transition fallback=|| view! { <p class="px-2 text-sm text-muted">"Loading…"</p> }>
                     {move || Suspend::new(async move {
                         match chat.conversations.await {
-                            Ok(list) if list.is_empty() => view! {
-                                <p class="px-2 text-sm text-muted">"No conversations yet."</p>
-                            }.into_any(),
-                            // Keyed: when the list is read again (an answer ended, another
-                            // tab renamed one), an item being renamed or confirmed stays so.
-                            Ok(list) => view! {
-                                <ul data-testid="conversation-list" class="space-y-0.5">
-                                    <For
-                                        each=move || list.clone()
-                                        key=|c| (c.id, c.title.clone())
-                                        let:conversation
-                                    >
-                                        <ConversationItem conversation/>
-                                    </For>
-                                </ul>
-                            }.into_any(),
+                            Ok(list) => view! { <ConversationList initial=list/> }.into_any(),
                             Err(error) => view! {
                                 <p class="px-2 text-sm text-danger">{error.to_string()}</p>
                             }.into_any(),
@@ -151,6 +136,34 @@ fn ResizeHandle() -> impl IntoView {
             aria-label="Drag to resize the sidebar"
             on:pointerdown=start
         ></div>
+    }
+}
+
+/// The conversations, keyed by id and title: when the list is read again (an answer ended,
+/// another tab renamed one), items that did not change stay as they are, so a rename or a
+/// delete being confirmed is not lost.
+#[component]
+fn ConversationList(initial: Vec<Conversation>) -> impl IntoView {
+    let chat = use_chat();
+    let list = move || {
+        chat.conversations_now
+            .with(|now| now.clone())
+            .unwrap_or_else(|| initial.clone())
+    };
+    let empty = {
+        let list = list.clone();
+        move || list().is_empty()
+    };
+    view! {
+        <Show when=move || !empty() fallback=|| view! {
+            <p class="px-2 text-sm text-muted">"No conversations yet."</p>
+        }>
+            <ul data-testid="conversation-list" class="space-y-0.5">
+                <For each=list.clone() key=|c| (c.id, c.title.clone()) let:conversation>
+                    <ConversationItem conversation/>
+                </For>
+            </ul>
+        </Show>
     }
 }
 
