@@ -161,12 +161,6 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     provide_context(crate::components::message::ConversationFiles(
         attached.into(),
     ));
-    let streaming = Memo::new(move |_| {
-        messages.with(|rows| {
-            rows.iter()
-                .any(|r| r.data.with(|m| m.status == MessageStatus::Streaming))
-        })
-    });
     // The answer being written, if any (the latest step of an agent run).
     let running = Memo::new(move |_| {
         messages.with(|rows| {
@@ -176,6 +170,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                 .map(|r| r.id)
         })
     });
+    let streaming = Memo::new(move |_| running.get().is_some());
     let last_id = Memo::new(move |_| messages.with(|rows| rows.last().map(|r| r.id)));
     let followers = live::Followers::new(messages, chat);
 
