@@ -907,7 +907,7 @@ async fn the_page_uploads_through_its_server_function(backend: Backend) {
         .collect();
     let (location, page) = post_form(&app, path, multipart(&six)).await;
     assert!(
-        location.contains("upload_error=at+most+5+files"),
+        location.contains("upload_error=at%20most%205%20files"),
         "{location}"
     );
     assert!(
