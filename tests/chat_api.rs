@@ -1140,6 +1140,312 @@ async fn a_long_conversation_is_read_in_pages(backend: Backend) {
     assert!(html.contains("data-testid=\"latest-messages\""));
 }
 
+/// A form post as a browser without JavaScript sends it (`Accept: text/html`, same origin):
+/// the status, where it is sent on to, and the cookie set with it.
+async fn post_plain_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> (u16, String, Option<String>) {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = no_redirects
+        .post(format!("{}{path}", app.url))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|value| value.to_str().unwrap().to_string());
+    (response.status().as_u16(), location, set_cookie)
+}
+
+/// A page as the browser opens it after a redirect, with the cookie it was given.
+async fn page_with_cookie(app: &TestApp, path: &str, set_cookie: Option<&str>) -> String {
+    let mut request = app.at(reqwest::Method::GET, path);
+    if let Some(set_cookie) = set_cookie {
+        let pair = set_cookie.split(';').next().unwrap();
+        request = request.header("cookie", pair);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// The messages of a conversation once no answer in it is being written.
+async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = app
+            .get(&format!("/api/v1/conversations/{conversation}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let messages = body["messages"].as_array().unwrap().clone();
+        if messages.iter().all(|m| m["status"] != "streaming") {
+            return messages;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still streaming: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Without JavaScript the composer's form posts to `send_message` and `stop_generation`,
+/// which answer with redirects: on to the conversation, or back with the reason, the text
+/// kept in a cookie (never in the address) and given back in the box as text.
+async fn the_composer_form_works_without_javascript(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::chat::{SendMessage, StopGeneration};
+    let app = TestApp::start(backend).await;
+    let send = SendMessage::PATH;
+
+    // A first message from the home page: on to its new conversation; CR LF stored as LF.
+    let (status, location, set_cookie) = post_plain_form(
+        &app,
+        send,
+        &[("content", "From a form\r\nline two [tokens=3]")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    let conversation = location.strip_prefix("/c/").expect(&location).to_string();
+    uuid::Uuid::parse_str(&conversation).expect("a conversation id");
+    assert_eq!(set_cookie, None, "nothing to keep, nothing kept before");
+    let messages = settled_messages(&app, &conversation).await;
+    assert_eq!(messages[0]["content"], "From a form\nline two [tokens=3]");
+    assert_eq!(messages[1]["status"], "complete");
+    assert_eq!(messages[1]["content"], expected_answer(3));
+
+    // A reply in the conversation.
+    let reply = [
+        ("conversation_id", conversation.as_str()),
+        ("content", "Second [tokens=2]"),
+    ];
+    let (status, location, _) = post_plain_form(&app, send, &reply, None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    assert_eq!(settled_messages(&app, &conversation).await.len(), 4);
+
+    // Empty: back with the reason.
+    let empty = [
+        ("conversation_id", conversation.as_str()),
+        ("content", "  "),
+    ];
+    let (status, location, _) = post_plain_form(&app, send, &empty, None).await;
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("/c/{conversation}?send_error=")),
+        "{location}"
+    );
+    let page = app.page(&location).await;
+    assert!(page.contains("a message cannot be empty"), "{page}");
+
+    // Refused while another answer is written: back with the reason, the text in a cookie.
+    let busy = app
+        .send_in(&conversation, json!({ "content": "Busy [stall]" }))
+        .await;
+    let running = busy["assistant_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let typed = "Kept <b>as text</b> & ünïcödé\r\nline two";
+    let refused = [
+        ("conversation_id", conversation.as_str()),
+        ("content", typed),
+    ];
+    let (status, location, set_cookie) = post_plain_form(&app, send, &refused, None).await;
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("/c/{conversation}?send_error=")),
+        "{location}"
+    );
+    assert!(
+        !location.contains("Kept"),
+        "the text is not in the address: {location}"
+    );
+    let set_cookie = set_cookie.expect("the text is kept in a cookie");
+    for attribute in [
+        "ollamastack_unsent=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=600",
+    ] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let page = page_with_cookie(&app, &location, Some(&set_cookie)).await;
+    assert!(page.contains("an answer is still being written"), "{page}");
+    assert!(
+        page.contains("Kept &lt;b&gt;as text&lt;/b&gt; &amp; ünïcödé\nline two</textarea>"),
+        "the text is back in the box, as text: {page}"
+    );
+    // The page follows the running answer by reloading, with a Stop form for it.
+    assert!(
+        page.contains(r#"<meta http-equiv="refresh" content="2">"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(r#"name="message_id" value="{running}""#)),
+        "{page}"
+    );
+    // Another browser at the same address sees no one's text.
+    let elsewhere = app.page(&location).await;
+    assert!(!elsewhere.contains("Kept &lt;b&gt;"), "{elsewhere}");
+
+    // Stop, through its form: back to the conversation, which no longer reloads.
+    let (status, location, _) = post_plain_form(
+        &app,
+        StopGeneration::PATH,
+        &[("message_id", running.as_str())],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    let stopped = app.message(&conversation, &running).await;
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    let page = app.page(&location).await;
+    assert!(!page.contains("http-equiv=\"refresh\""), "{page}");
+
+    // Sent at last: the kept text's cookie is removed.
+    let again = [
+        ("conversation_id", conversation.as_str()),
+        ("content", typed),
+    ];
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let (status, location, removed) = post_plain_form(&app, send, &again, Some(&cookie)).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    let removed = removed.expect("the cookie is removed");
+    assert!(
+        removed.starts_with("ollamastack_unsent=;") && removed.contains("Max-Age=0"),
+        "{removed}"
+    );
+    settled_messages(&app, &conversation).await;
+
+    // A conversation that is gone: to the first screen, where the text waits in the box.
+    let gone = [
+        ("conversation_id", "0190a0b0-0000-7000-8000-000000000000"),
+        ("content", "lost?"),
+    ];
+    let (status, location, set_cookie) = post_plain_form(&app, send, &gone, None).await;
+    assert_eq!(status, 302);
+    assert!(location.starts_with("/?send_error="), "{location}");
+    let page = page_with_cookie(&app, &location, set_cookie.as_deref()).await;
+    assert!(page.contains("conversation not found"), "{page}");
+    assert!(page.contains(">lost?</textarea>"), "{page}");
+
+    // Too long for a cookie: the reason says the text could not come back, and the text
+    // kept before is removed, so it cannot show up in its place.
+    let long = "x".repeat(5_000);
+    let too_long = [
+        ("conversation_id", "0190a0b0-0000-7000-8000-000000000000"),
+        ("content", long.as_str()),
+    ];
+    let kept_before = set_cookie.unwrap().split(';').next().unwrap().to_string();
+    let (status, location, removed) =
+        post_plain_form(&app, send, &too_long, Some(&kept_before)).await;
+    assert_eq!(status, 302);
+    assert!(
+        location.contains("too%20long%20to%20bring%20back"),
+        "{location}"
+    );
+    assert!(removed.unwrap().contains("Max-Age=0"));
+}
+
+/// Without JavaScript the conversation page's own forms rename and delete it; the browser is
+/// sent back, with the reason when it was refused.
+async fn a_conversation_is_renamed_and_deleted_without_javascript(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::conversations::{DeleteConversation, RenameConversation};
+    let app = TestApp::start(backend).await;
+    let (conversation, _) = app.send_new("Hello [tokens=2]").await;
+    settled_messages(&app, &conversation).await;
+    let page = app.page(&format!("/c/{conversation}")).await;
+    assert!(
+        page.contains(r#"data-testid="manage-without-script""#),
+        "{page}"
+    );
+
+    let rename = [
+        ("id", conversation.as_str()),
+        ("title", "  New\r\ntitle <i>x</i> "),
+    ];
+    let (status, location, _) =
+        post_plain_form(&app, RenameConversation::PATH, &rename, None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(
+        body["conversation"]["title"], "New title <i>x</i>",
+        "{body}"
+    );
+    let page = app.page(&location).await;
+    assert!(
+        page.contains(r#"name="title" value="New title &lt;i&gt;x&lt;/i&gt;""#),
+        "the form holds the title, as text: {page}"
+    );
+
+    // An empty title: back with the reason, the forms open.
+    let empty = [("id", conversation.as_str()), ("title", " ")];
+    let (status, location, _) = post_plain_form(&app, RenameConversation::PATH, &empty, None).await;
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("/c/{conversation}?manage_error=")),
+        "{location}"
+    );
+    let page = app.page(&location).await;
+    assert!(page.contains("a title cannot be empty"), "{page}");
+    assert!(
+        page.contains(r#"data-testid="manage-without-script" "#)
+            && page.contains(r#"pt-2 text-sm" open>"#),
+        "{page}"
+    );
+
+    // Deleted (the form's confirm box comes along): on to the first screen.
+    let delete = [("id", conversation.as_str()), ("confirm", "on")];
+    let (status, location, _) =
+        post_plain_form(&app, DeleteConversation::PATH, &delete, None).await;
+    assert_eq!((status, location.as_str()), (302, "/"));
+    let (status, _) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(status, 404);
+    // Again: it is gone, and the answer says so.
+    let (status, location, _) =
+        post_plain_form(&app, DeleteConversation::PATH, &delete, None).await;
+    assert_eq!(status, 302);
+    assert!(
+        location.contains("manage_error=conversation%20not%20found"),
+        "{location}"
+    );
+}
+
 on_both_backends!(
     a_long_conversation_is_read_in_pages,
     answer_streams_in_pieces_and_is_stored,
@@ -1169,4 +1475,6 @@ on_both_backends!(
     pages_are_compressed_but_event_streams_are_not,
     conversation_settings_are_sent_with_each_turn,
     editing_a_message_resends_from_there,
+    the_composer_form_works_without_javascript,
+    a_conversation_is_renamed_and_deleted_without_javascript,
 );

@@ -120,6 +120,47 @@ test("a refused message is given back without JavaScript", async ({ page, reques
   await page.getByTestId("send").click();
   await expect(page.getByTestId("send-error")).toContainText("an answer is still being written");
   await expect(page.getByTestId("composer")).toHaveValue(typed);
+  // The text came back through a cookie, not the address (history, proxies' logs).
+  expect(decodeURIComponent(page.url())).not.toContain("Kept when refused");
   const running = (await busy.json()).assistant_message.id;
   expect((await request.post(`/api/v1/messages/${running}/stop`)).status()).toBe(200);
+});
+
+// With JavaScript off, the conversation in view is renamed and deleted through its own forms
+// (the sidebar's buttons need scripts), and on a phone the drawer opens and closes by links.
+test("a conversation is renamed and deleted, and the phone's drawer used, without JavaScript", async ({ page, request }) => {
+  const created = await request.post("/api/v1/conversations", {
+    data: { content: "To be renamed [tokens=2]", model: "llama3.2" },
+  });
+  const { conversation } = await created.json();
+  for (let i = 0; i < 100; i++) {
+    const body = await (await request.get(`/api/v1/conversations/${conversation.id}`)).json();
+    if (body.messages[1]?.status === "complete") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto(`/c/${conversation.id}`);
+  const sidebar = page.getByTestId("sidebar");
+  await expect(sidebar).toBeHidden();
+  await page.getByTestId("sidebar-open-without-script").click();
+  await expect(sidebar).toBeVisible();
+  await expect(sidebar.getByTestId("conversation-item").filter({ hasText: "To be renamed" })).toHaveCount(1);
+  await page.getByTestId("sidebar-close-without-script").click();
+  await expect(sidebar).toBeHidden();
+
+  const manage = page.getByTestId("manage-without-script");
+  await manage.locator("summary").click();
+  await page.locator("#rename-without-script").fill("Renamed <b>without</b> JS");
+  await page.getByTestId("rename-without-script").click();
+  await expect(page).toHaveTitle("Renamed <b>without</b> JS · OllamaStack");
+  await expect(page).toHaveURL(new RegExp(`/c/${conversation.id}$`));
+
+  // Delete needs its box ticked: the browser's own form check holds it back until then.
+  await manage.locator("summary").click();
+  await page.getByTestId("delete-without-script").click();
+  await expect(page).toHaveURL(new RegExp(`/c/${conversation.id}$`));
+  await page.getByTestId("confirm-delete-without-script").check();
+  await page.getByTestId("delete-without-script").click();
+  await page.waitForURL((url) => url.pathname === "/");
+  expect((await request.get(`/api/v1/conversations/${conversation.id}`)).status()).toBe(404);
 });

@@ -1,6 +1,7 @@
 use crate::context::use_chat;
 use crate::server_fns::tools::list_tools;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 /// The message box: Enter sends, Shift+Enter breaks the line, Stop while an answer streams.
 /// The text belongs to the parent, which clears it only once the message is stored.
@@ -141,6 +142,22 @@ fn keep_text_typed_before_live(text: RwSignal<String>) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
+}
+
+/// The text and the error the composer's form came back with when a message could not be
+/// sent without JavaScript: the error in the address (`?send_error=…`), the text from the
+/// cookie the server keeps it in (see `send_message`). The browser's own code never sees the
+/// cookie: while the page hydrates, the box keeps the text the server rendered into it.
+pub fn unsent_message() -> (String, Option<String>) {
+    let send_error = use_query_map().with_untracked(|query| query.get("send_error"));
+    #[cfg(feature = "ssr")]
+    let draft = send_error
+        .as_ref()
+        .and_then(|_| crate::server_fns::chat::unsent_draft())
+        .unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let draft = String::new();
+    (draft, send_error)
 }
 
 /// Where the composer's form posts without JavaScript: the `send_message` server function.

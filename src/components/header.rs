@@ -15,7 +15,7 @@ pub fn Header() -> impl IntoView {
             <button
                     type="button"
                     data-testid="sidebar-toggle"
-                    class="rounded-md p-2 text-muted hover:bg-surface"
+                    class="rounded-md p-2 text-muted hover:bg-surface noscript:hidden"
                     class=("md:hidden", move || !ui().sidebar_collapsible)
                     aria-label="Show or hide the conversation list"
                     aria-controls="sidebar"
@@ -24,6 +24,7 @@ pub fn Header() -> impl IntoView {
                 >
                     "☰"
             </button>
+            <noscript inner_html=OPEN_DRAWER_WITHOUT_SCRIPT/>
             <a href="/" class="mr-auto flex min-w-0 items-center gap-2 text-lg font-semibold tracking-tight" data-testid="app-name">
                 {move || {
                     let ui = ui();
@@ -209,3 +210,11 @@ fn SignedIn() -> impl IntoView {
         </Transition>
     }
 }
+
+/// Without JavaScript the menu button cannot open the drawer on a phone: this link does, by
+/// the address `#sidebar`, which the stylesheet's `.sidebar:target` shows. Server-rendered
+/// only (a browser running scripts keeps `<noscript>` as inert text).
+#[cfg(feature = "ssr")]
+const OPEN_DRAWER_WITHOUT_SCRIPT: &str = r##"<a href="#sidebar" data-testid="sidebar-open-without-script" class="rounded-md p-2 text-muted hover:bg-surface md:hidden" aria-label="Show the conversation list">☰</a>"##;
+#[cfg(not(feature = "ssr"))]
+const OPEN_DRAWER_WITHOUT_SCRIPT: &str = "";

@@ -36,6 +36,7 @@ pub fn Sidebar() -> impl IntoView {
             class:hidden=move || !chat.sidebar_open.get()
             class:drawer-open=move || chat.drawer_open.get()
         >
+            <noscript inner_html=CLOSE_DRAWER_WITHOUT_SCRIPT/>
             <div class="p-3">
                 <a
                     href="/"
@@ -64,6 +65,13 @@ pub fn Sidebar() -> impl IntoView {
         </aside>
     }
 }
+
+/// Without JavaScript a phone's drawer is open while the address ends in `#sidebar` (see the
+/// header): this link leaves that address. Server-rendered only.
+#[cfg(feature = "ssr")]
+const CLOSE_DRAWER_WITHOUT_SCRIPT: &str = r##"<a href="#" data-testid="sidebar-close-without-script" class="mx-3 mt-3 block rounded-md px-3 py-2 text-right text-sm text-muted hover:bg-app md:hidden">Close ✕</a>"##;
+#[cfg(not(feature = "ssr"))]
+const CLOSE_DRAWER_WITHOUT_SCRIPT: &str = "";
 
 /// The sidebar's edge: dragging it sets the width live (a CSS variable), letting go saves it.
 #[component]

@@ -101,9 +101,9 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     let attached = RwSignal::new(data.files.clone());
     let knowledge = follow_knowledge(chat.selected_assistant, data.knowledge.clone());
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
-    // A message the composer's form could not send without JavaScript comes back in the
-    // address, with the reason.
-    let (draft, send_error) = unsent_message();
+    // A message the composer's form could not send without JavaScript comes back, with
+    // the reason.
+    let (draft, send_error) = crate::components::composer::unsent_message();
     let text = RwSignal::new(draft);
     let sending = RwSignal::new(false);
     let error = RwSignal::new(send_error);
@@ -388,6 +388,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     view! {
         <Title text=format!("{title} · OllamaStack")/>
         <ConversationSettings conversation=settings_for/>
+        <ManageWithoutScript id=conversation_id title=title.clone()/>
         <div
             node_ref=scroller
             on:scroll=on_scroll
@@ -453,17 +454,6 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     }
 }
 
-/// The text and the error a plain form's send came back with (`?draft=…&send_error=…`).
-pub fn unsent_message() -> (String, Option<String>) {
-    let query = use_query_map();
-    query.with_untracked(|query| {
-        (
-            query.get("draft").unwrap_or_default(),
-            query.get("send_error"),
-        )
-    })
-}
-
 /// Without JavaScript, the answer being written is followed by reloading the page every two
 /// seconds, with a Stop form beside the notice. It is all inside `<noscript>`, which a browser
 /// running scripts keeps as inert text: the live page follows the answer itself.
@@ -479,6 +469,46 @@ fn FollowWithoutScript(running: Memo<Option<Uuid>>) -> impl IntoView {
             view! { <noscript inner_html=html/> }
         })
     }
+}
+
+/// Without JavaScript the sidebar's rename and delete buttons do nothing: the conversation in
+/// view is renamed or deleted through these forms instead (a `<details>` opens without
+/// scripts; Delete needs its box ticked). Rendered by the server only: a browser running
+/// scripts keeps `<noscript>` as inert text, so the WASM carries none of it.
+#[component]
+fn ManageWithoutScript(id: Uuid, title: String) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let html = {
+        use crate::markdown::escape_html;
+        use crate::server_fns::conversations::{
+            DeleteConversation, RenameConversation, MANAGE_ERROR,
+        };
+        use leptos::server_fn::ServerFn;
+        let error = use_query_map().with_untracked(|query| query.get(MANAGE_ERROR));
+        let (open, error) = match error {
+            Some(error) => (
+                " open",
+                format!(
+                    r#"<p role="alert" data-testid="manage-error" class="mt-1 text-danger">{}</p>"#,
+                    escape_html(&error)
+                ),
+            ),
+            None => ("", String::new()),
+        };
+        format!(
+            r#"<details data-testid="manage-without-script" class="mx-auto w-full max-w-(--chat-max-width) px-4 pt-2 text-sm"{open}><summary class="cursor-pointer text-muted">Rename or delete this conversation</summary>{error}<form method="post" action="{rename}" class="mt-2 flex gap-2"><input type="hidden" name="id" value="{id}"><label for="rename-without-script" class="sr-only">New title</label><input id="rename-without-script" name="title" value="{title}" required maxlength="{max}" class="min-w-0 flex-1 rounded border border-line bg-app px-2 py-1"><button type="submit" data-testid="rename-without-script" class="rounded border border-line px-3 py-1 font-medium">Rename</button></form><form method="post" action="{delete}" class="mt-2 flex flex-wrap items-center gap-2"><input type="hidden" name="id" value="{id}"><label class="flex items-center gap-1"><input type="checkbox" name="confirm" required data-testid="confirm-delete-without-script"> Delete this conversation and all its messages</label><button type="submit" data-testid="delete-without-script" class="rounded bg-danger px-3 py-1 font-medium text-on-primary">Delete</button></form></details>"#,
+            rename = RenameConversation::PATH,
+            delete = DeleteConversation::PATH,
+            title = escape_html(&title),
+            max = crate::model::MAX_TITLE_CHARS,
+        )
+    };
+    #[cfg(not(feature = "ssr"))]
+    let html = {
+        let _ = (id, title);
+        String::new()
+    };
+    view! { <noscript inner_html=html/> }
 }
 
 /// After rows were put above what the person reads, scrolls by their height (once the list

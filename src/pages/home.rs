@@ -14,7 +14,7 @@ use leptos_router::hooks::use_navigate;
 #[component]
 pub fn HomePage() -> impl IntoView {
     let chat = use_chat();
-    let (draft, send_error) = crate::pages::conversation::unsent_message();
+    let (draft, send_error) = crate::components::composer::unsent_message();
     let text = RwSignal::new(draft);
     let sending = RwSignal::new(false);
     let error = RwSignal::new(send_error);

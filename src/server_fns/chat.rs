@@ -77,25 +77,96 @@ pub async fn send_message(
     // Without JavaScript: on to the conversation, where the answer is followed; or back to
     // the page it was sent from with the error, and the text to send again.
     match &result {
-        Ok(outcome) => super::redirect_form(&format!("/c/{}", outcome.conversation.id), &[]),
+        Ok(outcome) => {
+            keep_unsent_draft(None);
+            super::redirect_form(&format!("/c/{}", outcome.conversation.id), &[]);
+        }
         Err(error) => {
-            let page = conversation_id.map_or_else(|| "/".to_string(), |id| format!("/c/{id}"));
-            let error = error.to_string();
-            if crate::auth::encode_query(&draft).len() <= MAX_DRAFT_IN_ADDRESS {
-                super::redirect_form(&page, &[("send_error", &error), ("draft", &draft)]);
-            } else {
-                let error = format!("{error} (the text was too long to bring back here)");
-                super::redirect_form(&page, &[("send_error", &error)]);
+            // A conversation that is gone has no message box: the text goes to a new one.
+            let gone = matches!(error, AppError::NotFound(what) if what == "conversation");
+            let page = match conversation_id {
+                Some(id) if !gone => format!("/c/{id}"),
+                _ => "/".to_string(),
+            };
+            let mut error = error.to_string();
+            if !keep_unsent_draft(Some(&draft)) {
+                error.push_str(" (the text was too long to bring back here)");
             }
+            super::redirect_form(&page, &[("send_error", &error)]);
         }
     }
     result
 }
 
-/// How much of an unsent message (percent-encoded) a plain form's redirect carries back in
-/// the page's address: proxies commonly refuse request lines over 8 KB.
+/// The cookie that brings a message a plain form could not send back into the message box.
+/// Not the page's address: browser history and proxies' access logs keep addresses, and a
+/// message may hold what its author would not have written down there.
 #[cfg(feature = "ssr")]
-const MAX_DRAFT_IN_ADDRESS: usize = 6_000;
+const UNSENT_COOKIE: &str = "ollamastack_unsent";
+
+/// How long a refused message waits in its cookie for the page that shows it.
+#[cfg(feature = "ssr")]
+const UNSENT_COOKIE_SECONDS: u32 = 600;
+
+/// The longest cookie value kept: browsers keep a cookie up to 4,096 bytes, name included.
+#[cfg(feature = "ssr")]
+const MAX_UNSENT_COOKIE_VALUE: usize = 4_000;
+
+/// Keeps a refused message in its cookie (HttpOnly, this site only, for ten minutes), and
+/// removes one kept before when there is none (`None`) or it is too long for a cookie.
+/// False when the text was too long to keep.
+#[cfg(feature = "ssr")]
+fn keep_unsent_draft(draft: Option<&str>) -> bool {
+    use base64::Engine;
+    let encoded = draft.map(|draft| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(draft));
+    let fits = encoded
+        .as_ref()
+        .is_none_or(|value| value.len() <= MAX_UNSENT_COOKIE_VALUE);
+    let kept = encoded.filter(|value| fits && !value.is_empty());
+    // Nothing to keep, and nothing kept before: no cookie at all.
+    if kept.is_none() && unsent_draft().is_none() {
+        return fits;
+    }
+    let (value, max_age) = match kept {
+        Some(value) => (value, UNSENT_COOKIE_SECONDS),
+        None => (String::new(), 0),
+    };
+    let secure = super::app_state()
+        .map(|state| crate::service::accounts::secure_cookie_flag(&state))
+        .unwrap_or("");
+    let cookie = format!(
+        "{UNSENT_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
+    if let (Some(response), Ok(cookie)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&cookie),
+    ) {
+        response.append_header(http::header::SET_COOKIE, cookie);
+    }
+    fits
+}
+
+/// The refused message this request's cookie brings back (see `keep_unsent_draft`).
+#[cfg(feature = "ssr")]
+pub fn unsent_draft() -> Option<String> {
+    use base64::Engine;
+    let parts = use_context::<http::request::Parts>()?;
+    let value = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == UNSENT_COOKIE)
+        .map(|(_, value)| value.to_string())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()
+        .filter(|draft| !draft.is_empty())
+}
 
 /// Stops an answer being written; its text so far is kept with status `stopped`. Without
 /// JavaScript, the conversation page's Stop form posts here.

@@ -9,12 +9,30 @@ use crate::model::MessagePage;
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// Deletes a conversation and its messages, stopping an answer still being written.
+/// Deletes a conversation and its messages, stopping an answer still being written. Without
+/// JavaScript, the conversation page's form posts here (its checkbox `confirm` is required in
+/// the form, and ignored here); that browser is sent on to the first screen.
 #[server(output = JsonText)]
 pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
-    let state = super::app_state()?;
-    crate::service::delete_conversation(&state, super::me()?.id, id).await
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::delete_conversation(&state, super::me()?.id, id).await
+    }
+    .await;
+    if super::from_plain_form() {
+        match &result {
+            Ok(()) => super::redirect_form("/", &[]),
+            Err(error) => {
+                super::redirect_form(&format!("/c/{id}"), &[(MANAGE_ERROR, &error.to_string())])
+            }
+        }
+    }
+    result
 }
+
+/// The query parameter that brings a plain form's refused rename or delete back to the
+/// conversation page, which shows it beside those forms.
+pub const MANAGE_ERROR: &str = "manage_error";
 
 /// A conversation with its latest messages (`server.messages_per_page` of them, or those just
 /// before the message `before`), oldest first, an answer being written included.
@@ -55,10 +73,23 @@ pub async fn list_conversations() -> Result<Vec<Conversation>, AppError> {
     crate::service::list_conversations(&state, super::me()?.id).await
 }
 
+/// Gives a conversation a new title. Without JavaScript, the conversation page's form posts
+/// here; that browser is sent back to the conversation.
 #[server(output = JsonText)]
 pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation, AppError> {
-    let state = super::app_state()?;
-    crate::service::rename_conversation(&state, super::me()?.id, id, &title).await
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::rename_conversation(&state, super::me()?.id, id, &title).await
+    }
+    .await;
+    if super::from_plain_form() {
+        let page = format!("/c/{id}");
+        match &result {
+            Ok(_) => super::redirect_form(&page, &[]),
+            Err(error) => super::redirect_form(&page, &[(MANAGE_ERROR, &error.to_string())]),
+        }
+    }
+    result
 }
 
 /// Sets a conversation's system prompt and sampling options (empty fields: the model's defaults).

@@ -387,6 +387,19 @@ pub async fn invite(state: &AppState, person: &Person, role: AccountRole) -> App
 
 /// The `Set-Cookie` value of a session (`None`: the cookie that removes it).
 pub fn session_cookie(state: &AppState, token: Option<&str>) -> String {
+    let secure = secure_cookie_flag(state);
+    match token {
+        Some(token) => format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            u64::from(state.settings.auth.session_days) * 86_400
+        ),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    }
+}
+
+/// `"; Secure"` when this site's cookies must only travel over HTTPS (`auth.secure_cookie`;
+/// by default, when `server.public_url` is https), else `""`.
+pub fn secure_cookie_flag(state: &AppState) -> &'static str {
     let secure = state.settings.auth.secure_cookie.unwrap_or_else(|| {
         state
             .settings
@@ -395,13 +408,10 @@ pub fn session_cookie(state: &AppState, token: Option<&str>) -> String {
             .as_deref()
             .is_some_and(|url| url.starts_with("https://"))
     });
-    let secure = if secure { "; Secure" } else { "" };
-    match token {
-        Some(token) => format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            u64::from(state.settings.auth.session_days) * 86_400
-        ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    if secure {
+        "; Secure"
+    } else {
+        ""
     }
 }
 
