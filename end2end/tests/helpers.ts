@@ -32,6 +32,20 @@ export async function waitForStatus(page: Page, status: string) {
   await expect(lastAnswer(page)).toHaveAttribute("data-status", status, { timeout: 30_000 });
 }
 
+/** Starts a conversation through the API with a first message; resolves with its id once the
+ * answer is complete. */
+export async function startAnswered(request: APIRequestContext, content: string): Promise<string> {
+  const created = await request.post("/api/v1/conversations", { data: { content, model: "llama3.2" } });
+  expect(created.status()).toBe(201);
+  const id: string = (await created.json()).conversation.id;
+  await expect
+    .poll(async () => (await (await request.get(`/api/v1/conversations/${id}`)).json()).messages[1]?.status, {
+      timeout: 15_000,
+    })
+    .toBe("complete");
+  return id;
+}
+
 /** Imports a conversation of `count` messages, "Question i" and "Answer i" in turn (the first is
  * number 0), from a real chat's export; its id. */
 export async function importLongConversation(request: APIRequestContext, title: string, count: number): Promise<string> {

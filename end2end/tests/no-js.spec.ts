@@ -1,23 +1,12 @@
 import { expect, Page, test } from "@playwright/test";
-import { expectedAnswer, importLongConversation } from "./helpers";
+import { expectedAnswer, importLongConversation, startAnswered } from "./helpers";
 
 // With JavaScript off, the list of conversations and their history are in the HTML itself.
 test("conversations and history are server-rendered", async ({ page, request }) => {
-  const created = await request.post("/api/v1/conversations", {
-    data: { content: "Rendered without JS [tokens=5]", model: "llama3.2" },
-  });
-  expect(created.status()).toBe(201);
-  const { conversation } = await created.json();
-  // Wait for the answer to be stored.
-  for (let i = 0; i < 100; i++) {
-    const res = await request.get(`/api/v1/conversations/${conversation.id}`);
-    const body = await res.json();
-    if (body.messages[1]?.status === "complete") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const id = await startAnswered(request, "Rendered without JS [tokens=5]");
   await page.goto("/");
   await expect(page.getByTestId("conversation-list")).toContainText("Rendered without JS");
-  await page.goto(`/c/${conversation.id}`);
+  await page.goto(`/c/${id}`);
   await expect(page.locator('[data-role="user"]')).toContainText("Rendered without JS [tokens=5]");
   await expect(page.locator('[data-role="assistant"]')).toHaveAttribute("data-status", "complete");
 });
@@ -100,18 +89,10 @@ test("an answer is stopped without JavaScript", async ({ page }) => {
 
 // With JavaScript off, a message the server refuses comes back in the box with the reason.
 test("a refused message is given back without JavaScript", async ({ page, request }) => {
-  const created = await request.post("/api/v1/conversations", {
-    data: { content: "First [tokens=2]", model: "llama3.2" },
-  });
-  const { conversation } = await created.json();
-  for (let i = 0; i < 100; i++) {
-    const body = await (await request.get(`/api/v1/conversations/${conversation.id}`)).json();
-    if (body.messages[1]?.status === "complete") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await page.goto(`/c/${conversation.id}`);
+  const id = await startAnswered(request, "First [tokens=2]");
+  await page.goto(`/c/${id}`);
   // Another window starts an answer; this page's send is then refused.
-  const busy = await request.post(`/api/v1/conversations/${conversation.id}/messages`, {
+  const busy = await request.post(`/api/v1/conversations/${id}/messages`, {
     data: { content: "From elsewhere [tokens=600]" },
   });
   expect(busy.status()).toBe(201);
@@ -129,17 +110,9 @@ test("a refused message is given back without JavaScript", async ({ page, reques
 // With JavaScript off, the conversation in view is renamed and deleted through its own forms
 // (the sidebar's buttons need scripts), and on a phone the drawer opens and closes by links.
 test("a conversation is renamed and deleted, and the phone's drawer used, without JavaScript", async ({ page, request }) => {
-  const created = await request.post("/api/v1/conversations", {
-    data: { content: "To be renamed [tokens=2]", model: "llama3.2" },
-  });
-  const { conversation } = await created.json();
-  for (let i = 0; i < 100; i++) {
-    const body = await (await request.get(`/api/v1/conversations/${conversation.id}`)).json();
-    if (body.messages[1]?.status === "complete") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const id = await startAnswered(request, "To be renamed [tokens=2]");
   await page.setViewportSize({ width: 390, height: 800 });
-  await page.goto(`/c/${conversation.id}`);
+  await page.goto(`/c/${id}`);
   const sidebar = page.getByTestId("sidebar");
   await expect(sidebar).toBeHidden();
   await page.getByTestId("sidebar-open-without-script").click();
@@ -152,15 +125,19 @@ test("a conversation is renamed and deleted, and the phone's drawer used, withou
   await manage.locator("summary").click();
   await page.locator("#rename-without-script").fill("Renamed <b>without</b> JS");
   await page.getByTestId("rename-without-script").click();
-  await expect(page).toHaveTitle("Renamed <b>without</b> JS · OllamaStack");
-  await expect(page).toHaveURL(new RegExp(`/c/${conversation.id}$`));
+  await expect(page).toHaveURL(new RegExp(`/c/${id}$`));
+  // The page came back with the stored title, in the form and in the drawer's list.
+  await expect(page.locator("#rename-without-script")).toHaveValue("Renamed <b>without</b> JS");
+  await page.getByTestId("sidebar-open-without-script").click();
+  await expect(sidebar.getByTestId("conversation-item").filter({ hasText: "Renamed <b>without</b> JS" })).toHaveCount(1);
+  await page.getByTestId("sidebar-close-without-script").click();
 
   // Delete needs its box ticked: the browser's own form check holds it back until then.
   await manage.locator("summary").click();
   await page.getByTestId("delete-without-script").click();
-  await expect(page).toHaveURL(new RegExp(`/c/${conversation.id}$`));
+  await expect(page).toHaveURL(new RegExp(`/c/${id}#?$`));
   await page.getByTestId("confirm-delete-without-script").check();
   await page.getByTestId("delete-without-script").click();
   await page.waitForURL((url) => url.pathname === "/");
-  expect((await request.get(`/api/v1/conversations/${conversation.id}`)).status()).toBe(404);
+  expect((await request.get(`/api/v1/conversations/${id}`)).status()).toBe(404);
 });

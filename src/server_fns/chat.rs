@@ -151,15 +151,7 @@ fn keep_unsent_draft(draft: Option<&str>) -> bool {
 pub fn unsent_draft() -> Option<String> {
     use base64::Engine;
     let parts = use_context::<http::request::Parts>()?;
-    let value = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == UNSENT_COOKIE)
-        .map(|(_, value)| value.to_string())?;
+    let value = crate::service::accounts::cookie_value(&parts.headers, UNSENT_COOKIE)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(value)
         .ok()?;

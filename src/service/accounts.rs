@@ -417,15 +417,21 @@ pub fn secure_cookie_flag(state: &AppState) -> &'static str {
 
 /// The session token a request carries in its cookie.
 pub fn session_token(headers: &http::HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+        .filter(|token| !token.is_empty() && token.len() <= 100)
+        .map(str::to_string)
+}
+
+/// The value of the cookie `name` among those a request carries.
+pub fn cookie_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, token)| token.to_string())
-        .filter(|token| !token.is_empty() && token.len() <= 100)
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]
