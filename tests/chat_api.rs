@@ -1232,6 +1232,24 @@ async fn the_composer_form_works_without_javascript(backend: Backend) {
     assert_eq!(messages[1]["status"], "complete");
     assert_eq!(messages[1]["content"], expected_answer(3));
 
+    // The header's model picker belongs to the form: the model picked there answers.
+    let page = app.page("/").await;
+    assert!(
+        page.contains(r#"name="model" form="composer-form""#)
+            && page.contains(r#"id="composer-form""#),
+        "{page}"
+    );
+    let picked = [
+        ("content", "Which model? [tokens=2]"),
+        ("model", "qwen2.5:0.5b"),
+    ];
+    let (status, location, _) = post_plain_form(&app, send, &picked, None).await;
+    assert_eq!(status, 302);
+    let other = location.strip_prefix("/c/").expect(&location);
+    let (_, body) = app.get(&format!("/api/v1/conversations/{other}")).await;
+    assert_eq!(body["conversation"]["model"], "qwen2.5:0.5b", "{body}");
+    settled_messages(&app, other).await;
+
     // A reply in the conversation.
     let reply = [
         ("conversation_id", conversation.as_str()),

@@ -53,6 +53,8 @@ test("a chat is started, followed and continued without JavaScript", async ({ pa
   await page.getByTestId("send").click();
   await expect(page.getByTestId("send-error")).toContainText("a message cannot be empty");
 
+  // The header's model picker goes with the composer's form.
+  await page.getByTestId("model-picker").selectOption("qwen2.5:0.5b");
   await page.getByTestId("composer").fill("Hello without JS\nsecond line [tokens=80]");
   await page.getByTestId("send").click();
   await page.waitForURL(/\/c\/[0-9a-f-]{36}$/);
@@ -65,6 +67,7 @@ test("a chat is started, followed and continued without JavaScript", async ({ pa
   // Stored as typed: the form's CR LF line break is kept as one line feed.
   const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
   expect(stored.messages[0].content).toBe("Hello without JS\nsecond line [tokens=80]");
+  expect(stored.conversation.model).toBe("qwen2.5:0.5b");
 
   await page.getByTestId("composer").fill("And a second question [tokens=3]");
   await page.getByTestId("send").click();

@@ -50,6 +50,7 @@ pub fn Composer(
     let initial_html = String::new();
     view! {
         <form
+            id=COMPOSER_FORM_ID
             method="post"
             action=send_path()
             data-testid="composer-form"
@@ -159,6 +160,10 @@ pub fn unsent_message() -> (String, Option<String>) {
     let draft = String::new();
     (draft, send_error)
 }
+
+/// The composer's form, which the header's model picker belongs to as well (its `form`
+/// attribute): without JavaScript, the picked model is sent with the message.
+pub const COMPOSER_FORM_ID: &str = "composer-form";
 
 /// Where the composer's form posts without JavaScript: the `send_message` server function.
 pub fn send_path() -> &'static str {

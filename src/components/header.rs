@@ -76,8 +76,12 @@ fn ModelPicker() -> impl IntoView {
                 let empty = models.is_empty();
                 view! {
                     <label class="sr-only" for="model-picker">"Model"</label>
+                    // Without JavaScript it goes with the composer's form (the `form` attribute):
+                    // the model picked here answers the message sent there.
                     <select
                         id="model-picker"
+                        name="model"
+                        form=crate::components::composer::COMPOSER_FORM_ID
                         data-testid="model-picker"
                         class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         disabled=empty
