@@ -1211,7 +1211,7 @@ async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
 /// kept in a cookie (never in the address) and given back in the box as text.
 async fn the_composer_form_works_without_javascript(backend: Backend) {
     use leptos::server_fn::ServerFn;
-    use ollamastack::server_fns::chat::{SendMessage, StopGeneration};
+    use ollamastack::server_fns::chat::{RegenerateAnswer, SendMessage, StopGeneration};
     let app = TestApp::start(backend).await;
     let send = SendMessage::PATH;
 
@@ -1249,6 +1249,25 @@ async fn the_composer_form_works_without_javascript(backend: Backend) {
     let (_, body) = app.get(&format!("/api/v1/conversations/{other}")).await;
     assert_eq!(body["conversation"]["model"], "qwen2.5:0.5b", "{body}");
     settled_messages(&app, other).await;
+
+    // Regenerate is a form as well: the last answer is replaced by a new one.
+    let page = app.page(&format!("/c/{conversation}")).await;
+    assert!(
+        page.contains(&format!(r#"action="{}""#, RegenerateAnswer::PATH))
+            && page.contains(&format!(r#"name="conversation_id" value="{conversation}""#)),
+        "{page}"
+    );
+    let regenerate = [("conversation_id", conversation.as_str())];
+    let (status, location, _) =
+        post_plain_form(&app, RegenerateAnswer::PATH, &regenerate, None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    let regenerated = settled_messages(&app, &conversation).await;
+    assert_eq!(regenerated.len(), 2, "replaced, not added");
+    assert_ne!(regenerated[1]["id"], messages[1]["id"]);
+    assert_eq!(regenerated[1]["status"], "complete");
 
     // A reply in the conversation.
     let reply = [

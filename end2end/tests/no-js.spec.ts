@@ -68,6 +68,21 @@ test("a chat is started, followed and continued without JavaScript", async ({ pa
   const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
   expect(stored.messages[0].content).toBe("Hello without JS\nsecond line [tokens=80]");
   expect(stored.conversation.model).toBe("qwen2.5:0.5b");
+  // Copy and Edit need scripts: not offered.
+  await expect(page.getByTestId("copy-message").first()).toBeHidden();
+  await expect(page.getByTestId("edit-message")).toBeHidden();
+
+  // Regenerate is a form: a new answer replaces the last one, followed by reloads.
+  const first = stored.messages[1].id;
+  await page.getByTestId("regenerate").click();
+  await expect
+    .poll(async () => {
+      const body = await (await request.get(`/api/v1/conversations/${id}`)).json();
+      return body.messages.length === 2 && body.messages[1].id !== first && body.messages[1].status;
+    }, { timeout: 20_000 })
+    .toBe("complete");
+  await expect(answers(page).last()).toHaveAttribute("data-status", "complete", { timeout: 20_000 });
+  await expect(page.getByTestId("follow-without-script")).toHaveCount(0);
 
   await page.getByTestId("composer").fill("And a second question [tokens=3]");
   await page.getByTestId("send").click();

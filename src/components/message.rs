@@ -141,7 +141,7 @@ pub fn MessageBubble(
                     <MessageTime at=created_at/>
                     {move || status_label().map(|label| view! { <span data-testid="message-status" class="rounded bg-surface px-1.5 text-fg">{label}</span> })}
                     {(!is_user).then(|| view! { <span data-testid="message-metrics">{metrics}</span> })}
-                    <button type="button" data-testid="copy-message" class="hover:underline" on:click=copy>
+                    <button type="button" data-testid="copy-message" class="hover:underline noscript:hidden" on:click=copy>
                         {move || if copied.get() { "Copied" } else { "Copy" }}
                     </button>
                     {is_user.then(|| view! {
@@ -149,7 +149,7 @@ pub fn MessageBubble(
                             <button
                                 type="button"
                                 data-testid="edit-message"
-                                class="hover:underline"
+                                class="hover:underline noscript:hidden"
                                 on:click=move |_| {
                                     draft.set(content());
                                     editing.set(true);
@@ -161,14 +161,29 @@ pub fn MessageBubble(
                     })}
                     {(!is_user).then(|| view! {
                         <Show when=move || is_last.get() && status().is_final() && !busy.get()>
-                            <button
-                                type="button"
-                                data-testid=move || if status() == MessageStatus::Error { "retry" } else { "regenerate" }
-                                class="hover:underline"
-                                on:click=move |_| on_regenerate.run(())
+                            // A form, so that Retry works without JavaScript too.
+                            <form
+                                method="post"
+                                action=regenerate_path()
+                                class="contents"
+                                on:submit=move |ev| {
+                                    ev.prevent_default();
+                                    on_regenerate.run(());
+                                }
                             >
-                                {move || if status() == MessageStatus::Error { "Retry" } else { "Regenerate" }}
-                            </button>
+                                <input
+                                    type="hidden"
+                                    name="conversation_id"
+                                    value=message.with_untracked(|m| m.conversation_id.to_string())
+                                />
+                                <button
+                                    type="submit"
+                                    data-testid=move || if status() == MessageStatus::Error { "retry" } else { "regenerate" }
+                                    class="hover:underline"
+                                >
+                                    {move || if status() == MessageStatus::Error { "Retry" } else { "Regenerate" }}
+                                </button>
+                            </form>
                         </Show>
                     })}
                 </div>
@@ -176,6 +191,12 @@ pub fn MessageBubble(
         </article>
     }
     .into_any()
+}
+
+/// Where Regenerate and Retry post without JavaScript: the `regenerate_answer` server function.
+fn regenerate_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::chat::RegenerateAnswer::PATH
 }
 
 /// One tool call of an agent run: the tool, its arguments, its result and its time, folded

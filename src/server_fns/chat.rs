@@ -8,6 +8,8 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 /// Replaces the last answer of a conversation with a new one (also: Retry after an error).
+/// Without JavaScript, the answer's Regenerate or Retry form posts here; that browser is sent
+/// back to the conversation, where the new answer is followed.
 #[server(output = JsonText)]
 pub async fn regenerate_answer(
     conversation_id: Uuid,
@@ -16,17 +18,28 @@ pub async fn regenerate_answer(
     #[server(default)]
     tools: Vec<String>,
 ) -> Result<Message, AppError> {
-    let state = super::app_state()?;
-    crate::service::regenerate(
-        &state,
-        super::me()?.id,
-        conversation_id,
-        model,
-        Default::default(),
-        &tools,
-    )
-    .await
-    .map(crate::markdown::with_html)
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::regenerate(
+            &state,
+            super::me()?.id,
+            conversation_id,
+            model,
+            Default::default(),
+            &tools,
+        )
+        .await
+        .map(crate::markdown::with_html)
+    }
+    .await;
+    if super::from_plain_form() {
+        let page = format!("/c/{conversation_id}");
+        match &result {
+            Ok(_) => super::redirect_form(&page, &[]),
+            Err(error) => super::redirect_form(&page, &[("send_error", &error.to_string())]),
+        }
+    }
+    result
 }
 
 /// Stores a message and starts its answer as a server task; the page then follows the answer
