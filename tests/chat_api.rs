@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{text_of, Backend, EventReader, TestApp};
+use common::{plain_form_post, text_of, Backend, EventReader, TestApp};
 use ollamastack::model::StreamEvent;
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig};
 use ollamastack::testing::wait_until;
@@ -1148,16 +1148,7 @@ async fn post_plain_form(
     fields: &[(&str, &str)],
     cookie: Option<&str>,
 ) -> (u16, String, Option<String>) {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut request = no_redirects
-        .post(format!("{}{path}", app.url))
-        .header("accept", "text/html,application/xhtml+xml")
-        .header("origin", "null")
-        .header("sec-fetch-site", "same-origin")
-        .form(fields);
+    let mut request = plain_form_post(app, path).form(fields);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
@@ -1188,22 +1179,13 @@ async fn page_with_cookie(app: &TestApp, path: &str, set_cookie: Option<&str>) -
 
 /// The messages of a conversation once no answer in it is being written.
 async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, body) = app
-            .get(&format!("/api/v1/conversations/{conversation}"))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let messages = body["messages"].as_array().unwrap().clone();
-        if messages.iter().all(|m| m["status"] != "streaming") {
-            return messages;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still streaming: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    // One person, no sign-in: no session cookie is needed.
+    app.wait_idle("", conversation).await;
+    let (status, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["messages"].as_array().unwrap().clone()
 }
 
 /// Without JavaScript the composer's form posts to `send_message` and `stop_generation`,

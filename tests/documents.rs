@@ -790,19 +790,11 @@ async fn concurrent_uploads_and_the_quota(backend: Backend) {
 /// Posts `body` as a browser's own form submission (it asks for a page back) and follows the
 /// redirect by hand: where it was sent, and that page.
 async fn post_form(app: &TestApp, path: &str, body: Vec<u8>) -> (String, String) {
-    let no_redirects = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = no_redirects
-        .post(format!("{}{path}", app.url))
+    let response = common::plain_form_post(app, path)
         .header(
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),
         )
-        .header("accept", "text/html,application/xhtml+xml")
-        .header("origin", "null")
-        .header("sec-fetch-site", "same-origin")
         .body(body)
         .send()
         .await

@@ -150,7 +150,8 @@ fn keep_text_typed_before_live(text: RwSignal<String>) {
 /// cookie the server keeps it in (see `send_message`). The browser's own code never sees the
 /// cookie: while the page hydrates, the box keeps the text the server rendered into it.
 pub fn unsent_message() -> (String, Option<String>) {
-    let send_error = use_query_map().with_untracked(|query| query.get("send_error"));
+    let send_error =
+        use_query_map().with_untracked(|query| query.get(crate::server_fns::chat::SEND_ERROR));
     #[cfg(feature = "ssr")]
     let draft = send_error
         .as_ref()

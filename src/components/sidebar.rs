@@ -153,14 +153,16 @@ fn ResizeHandle() -> impl IntoView {
 #[component]
 fn ConversationList(initial: Vec<Conversation>) -> impl IntoView {
     let chat = use_chat();
+    let empty_at_first = initial.is_empty();
     let list = move || {
         chat.conversations_now
             .with(|now| now.clone())
             .unwrap_or_else(|| initial.clone())
     };
-    let empty = {
-        let list = list.clone();
-        move || list().is_empty()
+    // Whether there is any, without copying the list to find out.
+    let empty = move || {
+        chat.conversations_now
+            .with(|now| now.as_ref().map_or(empty_at_first, Vec::is_empty))
     };
     view! {
         <Show when=move || !empty() fallback=|| view! {

@@ -32,15 +32,14 @@ pub async fn regenerate_answer(
         .map(crate::markdown::with_html)
     }
     .await;
-    if super::from_plain_form() {
-        let page = format!("/c/{conversation_id}");
-        match &result {
-            Ok(_) => super::redirect_form(&page, &[]),
-            Err(error) => super::redirect_form(&page, &[("send_error", &error.to_string())]),
-        }
-    }
+    let page = format!("/c/{conversation_id}");
+    super::answer_plain_form(&result, |_| page.clone(), &page, SEND_ERROR);
     result
 }
+
+/// The query parameter that brings a plain form's refused message (or Regenerate, or Stop)
+/// back to the page, which shows it beside the message box.
+pub const SEND_ERROR: &str = "send_error";
 
 /// Stores a message and starts its answer as a server task; the page then follows the answer
 /// at /api/v1/messages/{id}/events. Without a conversation id, a new conversation is created.
@@ -92,7 +91,7 @@ pub async fn send_message(
     match &result {
         Ok(outcome) => {
             keep_unsent_draft(None);
-            super::redirect_form(&format!("/c/{}", outcome.conversation.id), &[]);
+            super::redirect_form::<&str>(&format!("/c/{}", outcome.conversation.id), &[]);
         }
         Err(error) => {
             // A conversation that is gone has no message box: the text goes to a new one.
@@ -105,7 +104,7 @@ pub async fn send_message(
             if !keep_unsent_draft(Some(&draft)) {
                 error.push_str(" (the text was too long to bring back here)");
             }
-            super::redirect_form(&page, &[("send_error", &error)]);
+            super::redirect_form(&page, &[(SEND_ERROR, &error)]);
         }
     }
     result
@@ -185,12 +184,12 @@ pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     }
     .await;
     // Without JavaScript (the conversation page's Stop form): back to the conversation.
-    if super::from_plain_form() {
-        match &result {
-            Ok(message) => super::redirect_form(&format!("/c/{}", message.conversation_id), &[]),
-            Err(error) => super::redirect_form("/", &[("send_error", &error.to_string())]),
-        }
-    }
+    super::answer_plain_form(
+        &result,
+        |message| format!("/c/{}", message.conversation_id),
+        "/",
+        SEND_ERROR,
+    );
     result
 }
 

@@ -19,14 +19,7 @@ pub async fn delete_conversation(id: Uuid) -> Result<(), AppError> {
         crate::service::delete_conversation(&state, super::me()?.id, id).await
     }
     .await;
-    if super::from_plain_form() {
-        match &result {
-            Ok(()) => super::redirect_form("/", &[]),
-            Err(error) => {
-                super::redirect_form(&format!("/c/{id}"), &[(MANAGE_ERROR, &error.to_string())])
-            }
-        }
-    }
+    super::answer_plain_form(&result, |_| "/".into(), &format!("/c/{id}"), MANAGE_ERROR);
     result
 }
 
@@ -82,13 +75,8 @@ pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation
         crate::service::rename_conversation(&state, super::me()?.id, id, &title).await
     }
     .await;
-    if super::from_plain_form() {
-        let page = format!("/c/{id}");
-        match &result {
-            Ok(_) => super::redirect_form(&page, &[]),
-            Err(error) => super::redirect_form(&page, &[(MANAGE_ERROR, &error.to_string())]),
-        }
-    }
+    let page = format!("/c/{id}");
+    super::answer_plain_form(&result, |_| page.clone(), &page, MANAGE_ERROR);
     result
 }
 

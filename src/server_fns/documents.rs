@@ -34,7 +34,6 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
         }
         Err(error) => query.push(("upload_error", error.to_string())),
     }
-    let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
     super::redirect_form(UPLOAD_RESULT_PAGE, &query);
     Ok(result.unwrap_or_default())
 }

@@ -44,15 +44,34 @@ pub(crate) fn from_plain_form() -> bool {
 
 /// Sends a plain form's browser to one of our pages, `query` encoded into its address.
 #[cfg(feature = "ssr")]
-pub(crate) fn redirect_form(page: &str, query: &[(&str, &str)]) {
+pub(crate) fn redirect_form<V: AsRef<str>>(page: &str, query: &[(&str, V)]) {
     let mut address = page.to_string();
     for (at, (name, value)) in query.iter().enumerate() {
         address.push(if at == 0 { '?' } else { '&' });
         address.push_str(name);
         address.push('=');
-        address.push_str(&crate::auth::encode_query(value));
+        address.push_str(&crate::auth::encode_query(value.as_ref()));
     }
     leptos_axum::redirect(&address);
+}
+
+/// For a plain form (see `from_plain_form`), the page its browser goes to next: `on_to` the
+/// outcome once done, or back to `back` with the error under the query parameter `error_at`.
+/// Other callers get the result as it is.
+#[cfg(feature = "ssr")]
+pub(crate) fn answer_plain_form<T>(
+    result: &Result<T, crate::error::AppError>,
+    on_to: impl FnOnce(&T) -> String,
+    back: &str,
+    error_at: &str,
+) {
+    if !from_plain_form() {
+        return;
+    }
+    match result {
+        Ok(done) => redirect_form::<&str>(&on_to(done), &[]),
+        Err(error) => redirect_form(back, &[(error_at, error.to_string())]),
+    }
 }
 
 /// The page renders no markdown: its answers come with their HTML (see `markdown::with_html`).

@@ -602,6 +602,19 @@ macro_rules! on_both_backends {
     };
 }
 
+/// A POST as a browser's own form sends it (JavaScript off: it asks for a page back, from this
+/// site), on a client that does not follow the redirect it gets, so a test reads where it leads.
+pub fn plain_form_post(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}{path}", app.url))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+}
+
 /// The session cookie a sign-up or sign-in answer sets (`name=value`).
 pub fn session_cookie(response: &reqwest::Response) -> String {
     response.headers()[reqwest::header::SET_COOKIE]
