@@ -616,8 +616,10 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Ok(value) => value,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid request: {e}")),
     };
-    shared.stats.chat_requests.fetch_add(1, Ordering::SeqCst);
+    // The request is stored before it is counted: a test that sees the count go up then
+    // reads this request, not the one before (or none).
     *shared.stats.last_chat_request.lock().unwrap() = Some(request.clone());
+    shared.stats.chat_requests.fetch_add(1, Ordering::SeqCst);
     *shared.stats.last_chat_traceparent.lock().unwrap() = headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
