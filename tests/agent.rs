@@ -468,7 +468,7 @@ async fn ollama_failing_mid_run_ends_it_with_nothing_left_streaming(backend: Bac
     let (conversation, first) = send_with_tools(&app, "[call=slow {}]", &["slow"]).await;
     // The model has called the tool; Ollama dies while it runs.
     app.follow(&first).await;
-    app.fake.kill();
+    app.fake.kill().await;
     let rows = app.follow_run(&first).await;
     let shape: Vec<(&str, &str)> = rows
         .iter()

@@ -542,7 +542,7 @@ async fn shutdown_saves_in_flight_generations(backend: Backend) {
 
 async fn ollama_down_is_explained(backend: Backend) {
     let app = TestApp::start(backend).await;
-    app.fake.kill();
+    app.fake.kill().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (status, models) = app.get("/api/v1/models").await;
     assert_eq!(status, 200);

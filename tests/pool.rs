@@ -159,7 +159,7 @@ async fn a_chat_fails_over_before_its_first_token(backend: Backend) {
         let (db, fake) = app.shutdown().await;
         (db, fake, settings)
     };
-    dead.kill();
+    dead.kill().await;
     let app = TestApp::serve(db, dead, settings).await;
     let done = answer(&app, "still there? [tokens=3]", "llama3.2").await;
     assert_eq!(done["status"], "complete", "{done}");
@@ -180,7 +180,7 @@ async fn a_chat_fails_over_before_its_first_token(backend: Backend) {
     assert_eq!(ready["ollama"]["version"], "0.12.0");
 
     // Both down: not ready, and a chat says Ollama cannot be reached.
-    healthy.kill();
+    healthy.kill().await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (status, ready) = app.get("/readyz").await;
     assert_eq!(status, 503, "{ready}");

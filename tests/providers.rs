@@ -271,7 +271,7 @@ async fn ready_with_a_provider_and_no_ollama(backend: Backend) {
     let app = TestApp::start(backend).await;
     let provider = fake(FakeApi::OpenAi, &["m"]).await;
     let added = add(&app, "cloud", FakeApi::OpenAi, &provider, KEY).await;
-    app.fake.kill();
+    app.fake.kill().await;
     let (status, ready) = app.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["ollama"]["ok"], false, "{ready}");

@@ -178,8 +178,13 @@ impl FakeOllama {
     }
 
     /// Stops answering: the port and every open connection are closed, as when Ollama dies.
-    pub fn kill(&self) {
+    /// Returns once they are: an abort only takes effect at the task's next poll, and until
+    /// then a kept-alive connection could still answer the test's next request.
+    pub async fn kill(&self) {
         self.task.abort();
+        while !self.task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 }
 
