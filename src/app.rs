@@ -77,6 +77,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The formatter of every page's `<title>`. leptos_meta writes the title into the server's
+/// HTML as it is, and titles hold what people and models wrote (a conversation's title), so
+/// on the server it is escaped: `</title><script>` stays text. In the browser the title is
+/// set through `document.title`, which takes text, so it is left alone there.
+fn title_as_html_text(title: String) -> String {
+    #[cfg(feature = "ssr")]
+    return crate::markdown::escape_html(&title);
+    #[cfg(not(feature = "ssr"))]
+    return title;
+}
+
+/// A page's title: what it shows, then the app's (brand) name.
+pub fn page_title(page: &str) -> String {
+    let app_name = crate::components::preferences::use_preferences()
+        .current
+        .with_untracked(|p| p.ui.brand.app_name.clone());
+    format!("{page} · {app_name}")
+}
+
 /// The stylesheet's address: named by its content's hash when the build hashed it.
 fn stylesheet_href() -> String {
     #[cfg(feature = "ssr")]
@@ -100,7 +119,7 @@ pub fn App() -> impl IntoView {
         .with_untracked(|p| p.ui.brand.app_name.clone());
 
     view! {
-        <Title text=app_name/>
+        <Title text=app_name formatter=title_as_html_text/>
         <Router>
             <Frame>
                         <Routes fallback=|| view! { <p class="p-8 text-center">"Page not found."</p> }>

@@ -1429,6 +1429,14 @@ async fn a_conversation_is_renamed_and_deleted_without_javascript(backend: Backe
         page.contains(r#"name="title" value="New title &lt;i&gt;x&lt;/i&gt;""#),
         "the form holds the title, as text: {page}"
     );
+    // The tab names the conversation without scripts: the title is in the head that went out
+    // first, escaped, and it is the only one.
+    let head = &page[..page.find("</head>").expect("a head")];
+    assert!(
+        head.contains("<title>New title &lt;i&gt;x&lt;/i&gt; · OllamaStack</title>"),
+        "{head}"
+    );
+    assert_eq!(page.matches("<title>").count(), 1, "{head}");
 
     // An empty title: back with the reason, the forms open.
     let empty = [("id", conversation.as_str()), ("title", " ")];

@@ -1,5 +1,5 @@
 import { expect, test, APIRequestContext, Page } from "@playwright/test";
-import { sendNew, waitForHydration, waitForStatus } from "./helpers";
+import { sendNew, startAnswered, waitForHydration, waitForStatus } from "./helpers";
 
 // Every key these tests change goes back to its default afterwards: the server is shared.
 const CHANGED = [
@@ -81,6 +81,9 @@ test("a brand made in the settings page: live preview, contrast warning, saved, 
   expect(html).toContain('data-theme="custom"');
   expect(html).toContain("--brand-primary:#b45309;");
   expect(html).toContain("<title>Acme Chat</title>");
+  // A conversation's tab carries the brand's name too, from the first byte.
+  const branded = await startAnswered(request, "Branded tab [tokens=2]");
+  expect(await (await request.get(`/c/${branded}`)).text()).toMatch(/<title>[^<]+ · Acme Chat<\/title>/);
   await page.goto("/");
   await expect(page.getByTestId("app-name")).toHaveText("Acme Chat");
   expect(await bodyContrast(page)).toBeGreaterThanOrEqual(4.5);

@@ -144,7 +144,8 @@ test("a conversation is renamed and deleted, and the phone's drawer used, withou
   await page.locator("#rename-without-script").fill("Renamed <b>without</b> JS");
   await page.getByTestId("rename-without-script").click();
   await expect(page).toHaveURL(new RegExp(`/c/${id}$`));
-  // The page came back with the stored title, in the form and in the drawer's list.
+  // The page came back with the stored title: in the tab, the form and the drawer's list.
+  await expect(page).toHaveTitle("Renamed <b>without</b> JS · OllamaStack");
   await expect(page.locator("#rename-without-script")).toHaveValue("Renamed <b>without</b> JS");
   await page.getByTestId("sidebar-open-without-script").click();
   await expect(sidebar.getByTestId("conversation-item").filter({ hasText: "Renamed <b>without</b> JS" })).toHaveCount(1);

@@ -134,7 +134,7 @@ pub fn AdminPage() -> impl IntoView {
         })
     };
     view! {
-        <Title text="People · OllamaStack"/>
+        <Title text=crate::app::page_title("People")/>
         <div class="mx-auto w-full max-w-3xl overflow-y-auto p-6" data-testid="admin-page">
             <div class="mb-4 flex flex-wrap items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"People"</h1>

@@ -37,7 +37,11 @@ pub fn ConversationPage() -> impl IntoView {
             .get("before")
             .and_then(|s| Uuid::parse_str(&s).ok())
     };
-    let data = Resource::new(
+    // Blocking: the server holds the page's head until the conversation is read, so its
+    // `<Title>` is in the first bytes sent (the tab, history and bookmarks name the
+    // conversation even without JavaScript). Reading it takes milliseconds; the rest of the
+    // page's resources (the sidebar, Ollama's status) still stream.
+    let data = Resource::new_blocking(
         move || (id(), before()),
         |(id, before)| async move {
             match id {
@@ -386,7 +390,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     }
 
     view! {
-        <Title text=format!("{title} · OllamaStack")/>
+        <Title text=crate::app::page_title(&title)/>
         <ConversationSettings conversation=settings_for/>
         <ManageWithoutScript id=conversation_id title=title.clone()/>
         <div

@@ -17,7 +17,7 @@ const POLL_MS: u64 = 500;
 pub fn ModelsPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| get_models_overview());
     view! {
-        <Title text="Models · OllamaStack"/>
+        <Title text=crate::app::page_title("Models")/>
         <div class="mx-auto w-full max-w-4xl overflow-y-auto p-6" data-testid="models-page">
             <div class="mb-4 flex flex-wrap items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Models and servers"</h1>

@@ -269,7 +269,7 @@ pub fn SettingsPage() -> impl IntoView {
 pub fn InstanceDefaultsPage() -> impl IntoView {
     let loaded = Resource::new(|| (), |_| get_instance_preferences());
     view! {
-        <leptos_meta::Title text="Defaults for everyone · OllamaStack"/>
+        <leptos_meta::Title text=crate::app::page_title("Defaults for everyone")/>
         <Transition fallback=|| view! { <p class="p-4 text-sm text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
