@@ -128,7 +128,12 @@ pub fn App() -> impl IntoView {
                             // people open are lazy: their code is split off the main bundle
                             // (`cargo leptos build --split`) and loaded when one is opened.
                             <Route path=path!("/") view=HomePage ssr=SsrMode::InOrder/>
-                            <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::InOrder/>
+                            // Whole (`Async`): the head is written after every resource is
+                            // read, so the conversation's `<Title>` is in it (without
+                            // JavaScript the tab names the conversation). In order, the head
+                            // went out before the conversation had been read, most times.
+                            // Pages are sent whole anyway (`page_deadline` in web.rs).
+                            <Route path=path!("/c/:id") view=ConversationPage ssr=SsrMode::Async/>
                             <Route path=path!("/assistants") view={Lazy::<AssistantsRoute>::new()} ssr=SsrMode::InOrder/>
                             <Route path=path!("/documents") view={Lazy::<DocumentsRoute>::new()} ssr=SsrMode::InOrder/>
                             <Route path=path!("/search") view={Lazy::<SearchRoute>::new()} ssr=SsrMode::InOrder/>

@@ -1424,6 +1424,15 @@ async fn a_conversation_is_renamed_and_deleted_without_javascript(backend: Backe
         body["conversation"]["title"], "New title <i>x</i>",
         "{body}"
     );
+    // Every time: the render's order must not decide it.
+    for _ in 0..30 {
+        let page = app.page(&location).await;
+        let head = &page[..page.find("</head>").expect("a head")];
+        assert!(
+            head.contains("<title>New title &lt;i&gt;x&lt;/i&gt; · OllamaStack</title>"),
+            "{head}"
+        );
+    }
     let page = app.page(&location).await;
     assert!(
         page.contains(r#"name="title" value="New title &lt;i&gt;x&lt;/i&gt;""#),

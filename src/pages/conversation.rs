@@ -37,11 +37,7 @@ pub fn ConversationPage() -> impl IntoView {
             .get("before")
             .and_then(|s| Uuid::parse_str(&s).ok())
     };
-    // Blocking: the server holds the page's head until the conversation is read, so its
-    // `<Title>` is in the first bytes sent (the tab, history and bookmarks name the
-    // conversation even without JavaScript). Reading it takes milliseconds; the rest of the
-    // page's resources (the sidebar, Ollama's status) still stream.
-    let data = Resource::new_blocking(
+    let data = Resource::new(
         move || (id(), before()),
         |(id, before)| async move {
             match id {
