@@ -187,6 +187,7 @@ lazy_page! {
 /// signed in yet to have conversations).
 #[component]
 fn Frame(children: Children) -> impl IntoView {
+    crate::pages::conversation::provide_conversation_in_view();
     let location = leptos_router::hooks::use_location();
     let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/signup");
     view! {

@@ -1188,6 +1188,35 @@ async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
     body["messages"].as_array().unwrap().clone()
 }
 
+/// A conversation started as `llama3.2` (how API clients name it) opens with
+/// `llama3.2:latest`, the name Ollama lists, picked in the header: not a blank picker, and not
+/// the first model listed going with a message sent without JavaScript.
+async fn a_conversation_opens_with_its_model_picked(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (first, _) = app
+        .send_new_with(serde_json::json!({ "content": "Hi [tokens=2]", "model": "qwen2.5:0.5b" }))
+        .await;
+    let (second, _) = app.send_new("Hi [tokens=2]").await;
+    for (conversation, picked, other) in [
+        (&first, "qwen2.5:0.5b", "llama3.2:latest"),
+        (&second, "llama3.2:latest", "qwen2.5:0.5b"),
+    ] {
+        settled_messages(&app, conversation).await;
+        // Every time: the header is rendered before or beside the page, as its data comes.
+        for _ in 0..10 {
+            let page = app.page(&format!("/c/{conversation}")).await;
+            assert!(
+                page.contains(&format!(r#"<option value="{picked}" selected"#)),
+                "{picked} picked: {page}"
+            );
+            assert!(
+                page.contains(&format!(r#"<option value="{other}">"#)),
+                "{other} listed, not picked: {page}"
+            );
+        }
+    }
+}
+
 /// Without JavaScript the composer's form posts to `send_message` and `stop_generation`,
 /// which answer with redirects: on to the conversation, or back with the reason, the text
 /// kept in a cookie (never in the address) and given back in the box as text.
@@ -1512,5 +1541,6 @@ on_both_backends!(
     conversation_settings_are_sent_with_each_turn,
     editing_a_message_resends_from_there,
     the_composer_form_works_without_javascript,
+    a_conversation_opens_with_its_model_picked,
     a_conversation_is_renamed_and_deleted_without_javascript,
 );

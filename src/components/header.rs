@@ -56,10 +56,18 @@ pub fn Header() -> impl IntoView {
 #[component]
 fn ModelPicker() -> impl IntoView {
     let chat = use_chat();
+    let in_view = use_context::<crate::pages::conversation::ConversationInView>();
     view! {
         <Transition fallback=|| view! { <span class="text-sm text-muted">"Loading models…"</span> }>
             {move || Suspend::new(async move {
                 let status = chat.ollama.await.ok();
+                // A conversation's page picks its model, here as well as in the page: the
+                // header may be rendered before the page is.
+                if let Some(in_view) = in_view {
+                    if let Ok(data) = in_view.0.await {
+                        chat.selected_model.set(Some(data.conversation.model));
+                    }
+                }
                 let mut models: Vec<String> = status
                     .as_ref()
                     .map(|s| s.models.iter().map(|m| m.name.clone()).collect())
@@ -74,6 +82,18 @@ fn ModelPicker() -> impl IntoView {
                     }
                 }
                 let empty = models.is_empty();
+                // The option of the picked model, matched as Ollama names it (`llama3.2` is
+                // `llama3.2:latest`): an exact match left the picker blank and a form sent
+                // without JavaScript the first model listed.
+                let listed = models.clone();
+                let picked = move || {
+                    let current = chat.selected_model.get()?;
+                    listed
+                        .iter()
+                        .find(|m| crate::model::same_model(m, &current))
+                        .cloned()
+                        .or(Some(current))
+                };
                 view! {
                     <label class="sr-only" for="model-picker">"Model"</label>
                     // Without JavaScript it goes with the composer's form (the `form` attribute):
@@ -85,7 +105,10 @@ fn ModelPicker() -> impl IntoView {
                         data-testid="model-picker"
                         class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         disabled=empty
-                        prop:value=move || chat.selected_model.get().unwrap_or_default()
+                        prop:value={
+                            let picked = picked.clone();
+                            move || picked().unwrap_or_default()
+                        }
                         on:change=move |ev| chat.selected_model.set(Some(event_target_value(&ev)))
                     >
                         {if empty {
@@ -96,10 +119,11 @@ fn ModelPicker() -> impl IntoView {
                                 .map(|name| {
                                     let value = name.clone();
                                     let is_selected = name.clone();
+                                    let picked = picked.clone();
                                     view! {
                                         <option
                                             value=value
-                                            selected=move || chat.selected_model.get().as_deref() == Some(is_selected.as_str())
+                                            selected=move || picked().as_deref() == Some(is_selected.as_str())
                                         >
                                             {name}
                                         </option>

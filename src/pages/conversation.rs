@@ -16,42 +16,55 @@ use crate::server_fns::documents::{attach_file, conversation_files, get_upload_l
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_query_map};
 use uuid::Uuid;
+
+/// The conversation in view (`/c/:id`, `?before=`), read once for its page and for the
+/// header's model picker. The header comes first in the page, so a picker waiting for the page
+/// to set the model rendered the default model instead of the conversation's (without
+/// JavaScript, the next message then went to that model).
+#[derive(Clone, Copy)]
+pub struct ConversationInView(pub Resource<Result<ConversationWithMessages, AppError>>);
+
+/// Provided by the frame around every page; on other pages it reads nothing.
+pub fn provide_conversation_in_view() {
+    let location = use_location();
+    let query = use_query_map();
+    let key = move || {
+        let id = location.pathname.with(|path| {
+            let id = path.strip_prefix("/c/")?.trim_end_matches('/');
+            Uuid::parse_str(id).ok()
+        })?;
+        Some((id, earlier_than(query)))
+    };
+    let data = Resource::new(key, |key| async move {
+        match key {
+            Some((id, before)) => get_conversation(id, before).await,
+            None => Err(AppError::NotFound("conversation".into())),
+        }
+    });
+    provide_context(ConversationInView(data));
+}
+
+/// `?before=<message>`: the messages just before that one (how earlier messages are read
+/// without JavaScript); otherwise the latest.
+fn earlier_than(query: Memo<leptos_router::params::ParamsMap>) -> Option<Uuid> {
+    query
+        .read()
+        .get("before")
+        .and_then(|s| Uuid::parse_str(&s).ok())
+}
 
 #[component]
 pub fn ConversationPage() -> impl IntoView {
-    let params = use_params_map();
     let query = use_query_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| Uuid::parse_str(&s).ok())
-    };
-    // `?before=<message>`: the messages just before that one (how earlier messages are read
-    // without JavaScript); otherwise the latest.
-    let before = move || {
-        query
-            .read()
-            .get("before")
-            .and_then(|s| Uuid::parse_str(&s).ok())
-    };
-    let data = Resource::new(
-        move || (id(), before()),
-        |(id, before)| async move {
-            match id {
-                Some(id) => get_conversation(id, before).await,
-                None => Err(AppError::NotFound("conversation".into())),
-            }
-        },
-    );
+    let data = expect_context::<ConversationInView>().0;
     view! {
         <Suspense fallback=|| view! { <p class="p-8 text-center text-muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(conversation) => {
-                        let earlier_window = before().is_some();
+                        let earlier_window = earlier_than(query).is_some();
                         view! { <ChatView data=conversation earlier_window/> }.into_any()
                     }
                     Err(AppError::NotFound(_)) => view! {
