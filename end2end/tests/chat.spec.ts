@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { expectedAnswer, importLongConversation, lastAnswer, sendNew, waitForHydration, waitForStatus } from "./helpers";
+import { expectedAnswer, importLongConversation, lastAnswer, sendNew, startAnswered, waitForHydration, waitForStatus } from "./helpers";
 
 test("an answer grows in steps as it streams, then completes and stays after reload", async ({ page }) => {
   await sendNew(page, "Hello there [tokens=40][delay=60]");
@@ -348,4 +348,17 @@ test("a long conversation opens at its latest messages; earlier ones load above,
   await expect(messages.first()).toContainText("Question 0");
   await expect(page.getByTestId("earlier-messages")).toHaveCount(0);
   await expect(page).toHaveURL(new RegExp(`/c/${id}$`));
+});
+
+test("a conversation opens with its own model picked, however an API client named it", async ({ page, request }) => {
+  // Started through the API as "llama3.2" (Ollama lists "llama3.2:latest"), and as another model.
+  const untagged = await startAnswered(request, "Named without a tag [tokens=2]");
+  const other = await request.post("/api/v1/conversations", { data: { content: "Another model [tokens=2]", model: "qwen2.5:0.5b" } });
+  expect(other.status()).toBe(201);
+  const otherId: string = (await other.json()).conversation.id;
+  for (const [id, model] of [[untagged, "llama3.2:latest"], [otherId, "qwen2.5:0.5b"], [untagged, "llama3.2:latest"]]) {
+    await page.goto(`/c/${id}`);
+    await waitForHydration(page);
+    await expect(page.getByTestId("model-picker")).toHaveValue(model);
+  }
 });
