@@ -84,9 +84,24 @@ impl ChatContext {
                 .map(|a| a.model)
         });
         match (model, assistant_model) {
-            (Some(model), Some(own)) if model == own => None,
+            (Some(model), Some(own)) if crate::model::same_model(&model, &own) => None,
             (model, _) => model,
         }
+    }
+
+    /// A model named as Ollama lists it, so that the picker's option matches (`llama3.2` is
+    /// served as `llama3.2:latest`); as given when Ollama does not list it.
+    pub fn listed_model(&self, model: String) -> String {
+        self.ollama
+            .with_untracked(|status| {
+                let status = status.as_ref()?.as_ref().ok()?;
+                status
+                    .models
+                    .iter()
+                    .find(|m| crate::model::same_model(&m.name, &model))
+                    .map(|m| m.name.clone())
+            })
+            .unwrap_or(model)
     }
 
     /// The assistant to send: its id, or "" for none.

@@ -1188,6 +1188,30 @@ async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
     body["messages"].as_array().unwrap().clone()
 }
 
+/// Each page names itself in the tab (and history, bookmarks), from the server's answer.
+async fn every_page_has_its_title(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    for (path, title) in [
+        ("/", "OllamaStack"),
+        ("/settings", "Settings · OllamaStack"),
+        ("/documents", "Documents · OllamaStack"),
+        ("/search?q=x", "Search · OllamaStack"),
+        ("/assistants", "Assistants · OllamaStack"),
+        ("/analytics", "Analytics · OllamaStack"),
+        ("/integrations", "Integrations · OllamaStack"),
+        ("/admin", "People · OllamaStack"),
+        ("/admin/defaults", "Defaults for everyone · OllamaStack"),
+        ("/admin/models", "Models · OllamaStack"),
+    ] {
+        let page = app.page(path).await;
+        let head = &page[..page.find("</head>").expect("a head")];
+        assert!(
+            head.contains(&format!("<title>{title}</title>")),
+            "{path}: {head}"
+        );
+    }
+}
+
 /// A conversation started as `llama3.2` (how API clients name it) opens with
 /// `llama3.2:latest`, the name Ollama lists, picked in the header: not a blank picker, and not
 /// the first model listed going with a message sent without JavaScript.
@@ -1542,5 +1566,6 @@ on_both_backends!(
     editing_a_message_resends_from_there,
     the_composer_form_works_without_javascript,
     a_conversation_opens_with_its_model_picked,
+    every_page_has_its_title,
     a_conversation_is_renamed_and_deleted_without_javascript,
 );

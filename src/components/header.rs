@@ -75,25 +75,18 @@ fn ModelPicker() -> impl IntoView {
                 if chat.selected_model.get_untracked().is_none() {
                     chat.selected_model.set(status.as_ref().and_then(|s| s.default_model.clone()));
                 }
+                // Picked as Ollama lists it: `llama3.2` matched no option, so the picker
+                // showed blank and a form sent without JavaScript the first model listed.
                 // A conversation's model that Ollama no longer serves is still shown.
                 if let Some(current) = chat.selected_model.get_untracked() {
-                    if !models.iter().any(|m| crate::model::same_model(m, &current)) {
+                    let listed = chat.listed_model(current.clone());
+                    if !models.contains(&listed) {
                         models.insert(0, current);
+                    } else if listed != current {
+                        chat.selected_model.set(Some(listed));
                     }
                 }
                 let empty = models.is_empty();
-                // The option of the picked model, matched as Ollama names it (`llama3.2` is
-                // `llama3.2:latest`): an exact match left the picker blank and a form sent
-                // without JavaScript the first model listed.
-                let listed = models.clone();
-                let picked = move || {
-                    let current = chat.selected_model.get()?;
-                    listed
-                        .iter()
-                        .find(|m| crate::model::same_model(m, &current))
-                        .cloned()
-                        .or(Some(current))
-                };
                 view! {
                     <label class="sr-only" for="model-picker">"Model"</label>
                     // Without JavaScript it goes with the composer's form (the `form` attribute):
@@ -105,10 +98,7 @@ fn ModelPicker() -> impl IntoView {
                         data-testid="model-picker"
                         class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
                         disabled=empty
-                        prop:value={
-                            let picked = picked.clone();
-                            move || picked().unwrap_or_default()
-                        }
+                        prop:value=move || chat.selected_model.get().unwrap_or_default()
                         on:change=move |ev| chat.selected_model.set(Some(event_target_value(&ev)))
                     >
                         {if empty {
@@ -119,11 +109,10 @@ fn ModelPicker() -> impl IntoView {
                                 .map(|name| {
                                     let value = name.clone();
                                     let is_selected = name.clone();
-                                    let picked = picked.clone();
                                     view! {
                                         <option
                                             value=value
-                                            selected=move || picked().as_deref() == Some(is_selected.as_str())
+                                            selected=move || chat.selected_model.get().as_deref() == Some(is_selected.as_str())
                                         >
                                             {name}
                                         </option>
@@ -156,20 +145,8 @@ fn AssistantPicker() -> impl IntoView {
                 .and_then(|list| list.into_iter().find(|a| a.id == id))
         });
         if let Some(assistant) = assistant {
-            // `llama3.2` is served as `llama3.2:latest`: show the name the picker lists.
-            let served = chat
-                .ollama
-                .get_untracked()
-                .and_then(|status| status.ok())
-                .and_then(|status| {
-                    status
-                        .models
-                        .into_iter()
-                        .map(|m| m.name)
-                        .find(|name| crate::model::same_model(name, &assistant.model))
-                });
             chat.selected_model
-                .set(Some(served.unwrap_or(assistant.model)));
+                .set(Some(chat.listed_model(assistant.model)));
         }
     };
     view! {

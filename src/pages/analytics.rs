@@ -34,6 +34,7 @@ pub fn AnalyticsPage() -> impl IntoView {
         }
     };
     view! {
+        <leptos_meta::Title text=crate::app::page_title("Analytics")/>
         <div class="mx-auto w-full max-w-5xl flex-1 overflow-y-auto p-4" data-testid="analytics-page">
             <div class="mb-4 flex flex-wrap items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Analytics"</h1>

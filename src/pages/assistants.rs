@@ -34,6 +34,7 @@ pub fn AssistantsPage() -> impl IntoView {
             });
         };
     view! {
+        <leptos_meta::Title text=crate::app::page_title("Assistants")/>
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="assistants-page">
             <div class="mb-4 flex items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Assistants"</h1>

@@ -105,7 +105,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     let conversation_id = data.conversation.id;
     let has_older = RwSignal::new(data.has_older);
     chat.selected_model
-        .set(Some(data.conversation.model.clone()));
+        .set(Some(chat.listed_model(data.conversation.model.clone())));
     // The conversation remembers its assistant; its tools apply unless others are picked.
     chat.selected_assistant.set(data.conversation.assistant_id);
     chat.enabled_tools.set(Vec::new());

@@ -53,6 +53,7 @@ pub fn DocumentsPage() -> impl IntoView {
     let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
 
     view! {
+        <leptos_meta::Title text=crate::app::page_title("Documents")/>
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="documents-page">
             <div class="mb-4 flex items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Documents"</h1>
@@ -234,6 +235,7 @@ pub fn SearchPage() -> impl IntoView {
         }
     });
     view! {
+        <leptos_meta::Title text=crate::app::page_title("Search")/>
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="search-page">
             <div class="mb-4 flex items-center gap-2">
                 <h1 class="mr-auto text-xl font-semibold">"Search documents"</h1>

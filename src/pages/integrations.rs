@@ -63,6 +63,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         })
     };
     view! {
+        <leptos_meta::Title text=crate::app::page_title("Integrations")/>
         <div class="mx-auto w-full max-w-4xl flex-1 overflow-y-auto p-4" data-testid="integrations-page">
             <h1 class="mb-1 text-xl font-semibold">"Integrations"</h1>
             <p class="mb-4 text-sm text-muted">

@@ -261,7 +261,10 @@ fn read_logo(ev: leptos::ev::Event, draft: Draft) {
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let context = use_preferences();
-    view! { <PreferencesForm saved=context.current instance=false/> }
+    view! {
+        <leptos_meta::Title text=crate::app::page_title("Settings")/>
+        <PreferencesForm saved=context.current instance=false/>
+    }
 }
 
 /// The instance's defaults (admins): what everyone gets who has not chosen their own.
