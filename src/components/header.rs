@@ -33,7 +33,9 @@ pub fn Header() -> impl IntoView {
                         None => view! { <img src="/favicon.svg" alt="" class="h-6 w-6" data-testid="app-logo"/> }.into_any(),
                     })
                 }}
-                <span class="truncate">{move || ui().brand.app_name}</span>
+                // On a phone the logo alone, when there is one: the pickers need the width
+                // (the name stays for screen readers, as the link's name).
+                <span class="truncate" class=("max-sm:sr-only", move || ui().show_logo)>{move || ui().brand.app_name}</span>
             </a>
             <AssistantPicker/>
             <ModelPicker/>
