@@ -26,14 +26,6 @@ fn roles(request: &Value) -> Vec<&str> {
         .collect()
 }
 
-async fn stored_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
-    let (status, body) = app
-        .get(&format!("/api/v1/conversations/{conversation}"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["messages"].as_array().unwrap().clone()
-}
-
 async fn a_multi_step_run_is_stored_streamed_and_sent_back(backend: Backend) {
     let app = TestApp::start(backend).await;
     let (conversation, first) = send_with_tools(
@@ -100,7 +92,7 @@ async fn a_multi_step_run_is_stored_streamed_and_sent_back(backend: Backend) {
     );
 
     // The stored conversation is the same rows, in order, after the person's message.
-    let stored = stored_messages(&app, &conversation).await;
+    let stored = app.messages(&conversation).await;
     assert_eq!(stored.len(), 8, "{stored:#?}");
     assert_eq!(stored[0]["role"], "user");
     for (stored, streamed) in stored[1..].iter().zip(&rows) {
@@ -310,7 +302,7 @@ async fn regenerate_replaces_the_whole_run(backend: Backend) {
     assert_eq!(status, 201, "{body}");
     let rows = app.follow_run(body["id"].as_str().unwrap()).await;
     assert_eq!(rows.len(), 3, "a new run with tools: {rows:#?}");
-    let stored = stored_messages(&app, &conversation).await;
+    let stored = app.messages(&conversation).await;
     assert_eq!(stored.len(), 4, "the old steps are gone: {stored:#?}");
     assert_eq!(stored[1]["id"], rows[0]["id"]);
     // Without tools, the answer is one row.
@@ -323,7 +315,7 @@ async fn regenerate_replaces_the_whole_run(backend: Backend) {
     assert_eq!(status, 201, "{body}");
     let rows = app.follow_run(body["id"].as_str().unwrap()).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(stored_messages(&app, &conversation).await.len(), 2);
+    assert_eq!(app.messages(&conversation).await.len(), 2);
 }
 
 async fn thinking_is_streamed_stored_apart_and_sent_back(backend: Backend) {
@@ -488,7 +480,7 @@ async fn ollama_failing_mid_run_ends_it_with_nothing_left_streaming(backend: Bac
         "{}",
         rows[2]
     );
-    let stored = stored_messages(&app, &conversation).await;
+    let stored = app.messages(&conversation).await;
     assert_eq!(
         stored.len(),
         4,
@@ -566,7 +558,7 @@ async fn stop_during_a_tool_ends_the_run_and_reload_shows_the_steps(backend: Bac
     };
     assert_eq!(tool_row.tool_name.as_deref(), Some("slow"));
     // A reload now shows the step so far and the running tool.
-    let stored = stored_messages(&app, &conversation).await;
+    let stored = app.messages(&conversation).await;
     let states: Vec<(&str, &str)> = stored
         .iter()
         .map(|m| (m["role"].as_str().unwrap(), m["status"].as_str().unwrap()))
@@ -621,7 +613,7 @@ async fn stop_during_a_tool_ends_the_run_and_reload_shows_the_steps(backend: Bac
         1,
         "the model is not called again"
     );
-    let stored = stored_messages(&app, &conversation).await;
+    let stored = app.messages(&conversation).await;
     assert_eq!(stored.len(), 3, "nothing after the stopped tool");
 }
 
@@ -658,7 +650,7 @@ async fn the_agent_queries_the_persons_own_history(backend: Backend) {
         "the model read the table: {answer}"
     );
     // The refused DELETE removed nothing.
-    assert_eq!(stored_messages(&app, &conversation).await.len(), 5);
+    assert_eq!(app.messages(&conversation).await.len(), 5);
 }
 
 /// The CSV summary tool reads the table the person pasted in the conversation.

@@ -1181,11 +1181,7 @@ async fn page_with_cookie(app: &TestApp, path: &str, set_cookie: Option<&str>) -
 async fn settled_messages(app: &TestApp, conversation: &str) -> Vec<Value> {
     // One person, no sign-in: no session cookie is needed.
     app.wait_idle("", conversation).await;
-    let (status, body) = app
-        .get(&format!("/api/v1/conversations/{conversation}"))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["messages"].as_array().unwrap().clone()
+    app.messages(conversation).await
 }
 
 /// Each page names itself in the tab (and history, bookmarks), from the server's answer.

@@ -290,6 +290,15 @@ impl TestApp {
         response.text().await.unwrap()
     }
 
+    /// A conversation's stored messages (status 200 expected), as the API returns them.
+    pub async fn messages(&self, conversation: &str) -> Vec<Value> {
+        let (status, body) = self
+            .get(&format!("/api/v1/conversations/{conversation}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().unwrap().clone()
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .http
