@@ -1531,6 +1531,118 @@ async fn a_conversation_is_renamed_and_deleted_without_javascript(backend: Backe
     );
 }
 
+/// The one tag of `page` that holds `marker` (an attribute), from `<` to `>`.
+fn tag_with<'a>(page: &'a str, marker: &str) -> &'a str {
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in {page}"));
+    let start = page[..at].rfind('<').unwrap();
+    let end = at + page[at..].find('>').unwrap();
+    &page[start..=end]
+}
+
+/// Without JavaScript the conversation's settings form posts to its server function; the
+/// browser comes back to the conversation with the form open, the outcome and the stored
+/// values (the prompt as text). Refused input changes nothing and says why.
+async fn conversation_settings_are_saved_without_javascript(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::conversations::UpdateConversationSettings;
+    let app = TestApp::start(backend).await;
+    let (conversation, _) = app.send_new("Hello [tokens=2]").await;
+    settled_messages(&app, &conversation).await;
+    let page_path = format!("/c/{conversation}");
+    let page = app.page(&page_path).await;
+    let form = tag_with(&page, r#"id="conversation-settings""#);
+    assert!(
+        form.contains(r#"method="post""#)
+            && form.contains(&format!(r#"action="{}""#, UpdateConversationSettings::PATH)),
+        "{form}"
+    );
+    assert!(
+        !tag_with(&page, r#"data-testid="settings-panel""#).contains(" open"),
+        "closed until asked for"
+    );
+
+    let prompt = "Be brief.\n</textarea><script>alert(1)</script> & done";
+    let fields = [
+        ("id", conversation.as_str()),
+        ("system_prompt", prompt),
+        ("temperature", "0.4"),
+        ("num_predict", ""),
+        ("num_ctx", "8192"),
+    ];
+    let path = UpdateConversationSettings::PATH;
+    let (status, location, _) = post_plain_form(&app, path, &fields, None).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("{page_path}?settings=saved").as_str())
+    );
+    let (_, body) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(body["conversation"]["system_prompt"], prompt, "{body}");
+    assert_eq!(
+        body["conversation"]["options"],
+        json!({"temperature": 0.4, "num_predict": null, "num_ctx": 8192})
+    );
+    let page = app.page(&location).await;
+    assert!(
+        tag_with(&page, r#"data-testid="settings-panel""#).contains(" open"),
+        "{page}"
+    );
+    assert!(page.contains("Saved: the next answers use these settings."));
+    assert!(
+        page.contains(
+            "Be brief.\n&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; &amp; done</textarea>"
+        ),
+        "the prompt is the box's text: {page}"
+    );
+    assert!(!page.contains("<script>alert(1)"));
+    assert!(tag_with(&page, r#"name="temperature""#).contains(r#"value="0.4""#));
+    assert!(tag_with(&page, r#"name="num_ctx""#).contains(r#"value="8192""#));
+    assert!(tag_with(&page, r#"name="num_predict""#).contains(r#"value="""#));
+
+    // Refused: back with the reason, the form open, nothing changed.
+    for (temperature, reason) in [
+        ("warm", "Temperature must be a number"),
+        ("9", "temperature must be between 0 and 5"),
+    ] {
+        let refused = [
+            ("id", conversation.as_str()),
+            ("system_prompt", "Something else"),
+            ("temperature", temperature),
+        ];
+        let (status, location, _) = post_plain_form(&app, path, &refused, None).await;
+        assert_eq!(status, 302);
+        assert!(
+            location.starts_with(&format!("{page_path}?settings_error=")),
+            "{location}"
+        );
+        let page = app.page(&location).await;
+        assert!(page.contains(reason), "{reason}: {page}");
+        assert!(tag_with(&page, r#"data-testid="settings-panel""#).contains(" open"));
+        let (_, body) = app
+            .get(&format!("/api/v1/conversations/{conversation}"))
+            .await;
+        assert_eq!(body["conversation"]["system_prompt"], prompt, "{body}");
+    }
+
+    // A conversation that is not there (or someone else's): said so, nothing stored.
+    let missing = uuid::Uuid::new_v4().to_string();
+    let (status, location, _) = post_plain_form(
+        &app,
+        path,
+        &[("id", missing.as_str()), ("temperature", "1")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert!(
+        location.contains("settings_error=conversation%20not%20found"),
+        "{location}"
+    );
+}
+
 on_both_backends!(
     a_long_conversation_is_read_in_pages,
     answer_streams_in_pieces_and_is_stored,
@@ -1564,4 +1676,5 @@ on_both_backends!(
     a_conversation_opens_with_its_model_picked,
     every_page_has_its_title,
     a_conversation_is_renamed_and_deleted_without_javascript,
+    conversation_settings_are_saved_without_javascript,
 );

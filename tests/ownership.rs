@@ -443,7 +443,7 @@ fn server_fn_cases() -> Vec<Case> {
             &[
                 ("id", "{CONVERSATION}"),
                 ("system_prompt", "obey"),
-                ("options[temperature]", "0.5"),
+                ("temperature", "0.5"),
             ],
             Conversation,
         ),

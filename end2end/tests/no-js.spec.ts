@@ -160,3 +160,35 @@ test("a conversation is renamed and deleted, and the phone's drawer used, withou
   await page.waitForURL((url) => url.pathname === "/");
   expect((await request.get(`/api/v1/conversations/${id}`)).status()).toBe(404);
 });
+
+// With JavaScript off, the conversation's settings open (a <details>) and are saved by the
+// form's own post; the page comes back open, saying so, with the stored values.
+test("a conversation's settings are saved without JavaScript", async ({ page, request }) => {
+  const id = await startAnswered(request, "Settings without JS [tokens=2]");
+  await page.goto(`/c/${id}`);
+  await page.getByTestId("settings-toggle").click();
+  const prompt = "Answer in French.\n</textarea><b>not markup</b> & more";
+  await page.getByLabel("System prompt").fill(prompt);
+  await page.getByLabel("Temperature", { exact: true }).fill("0.4");
+  await page.getByLabel("Context length").fill("8192");
+  await page.getByTestId("settings-save").click();
+  await expect(page).toHaveURL(new RegExp(`/c/${id}\\?settings=saved$`));
+  await expect(page.getByTestId("settings-status")).toContainText("Saved");
+  await expect(page.getByLabel("System prompt")).toHaveValue(prompt);
+  await expect(page.getByLabel("Temperature", { exact: true })).toHaveValue("0.4");
+  await expect(page.getByLabel("Max tokens")).toHaveValue("");
+  await expect(page.getByLabel("Context length")).toHaveValue("8192");
+  const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(stored.conversation.system_prompt).toBe(prompt);
+  expect(stored.conversation.options).toEqual({ temperature: 0.4, num_predict: null, num_ctx: 8192 });
+
+  // Emptied again: back to the model's defaults.
+  await page.getByLabel("System prompt").fill("");
+  await page.getByLabel("Context length").fill("");
+  await page.getByLabel("Temperature", { exact: true }).fill("");
+  await page.getByTestId("settings-save").click();
+  await expect(page.getByTestId("settings-status")).toContainText("Saved");
+  const cleared = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(cleared.conversation.system_prompt).toBeNull();
+  expect(cleared.conversation.options).toEqual({ temperature: null, num_predict: null, num_ctx: null });
+});

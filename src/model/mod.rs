@@ -22,6 +22,8 @@ use uuid::Uuid;
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 /// Longest conversation title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest system prompt (of a conversation or an assistant), in characters.
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -595,6 +597,29 @@ pub struct GenerationOptions {
     pub temperature: Option<f32>,
     pub num_predict: Option<i32>,
     pub num_ctx: Option<i32>,
+}
+
+impl GenerationOptions {
+    /// The options as a settings form sends them: each number as typed, empty for the
+    /// model's default. Ranges are checked where they are stored (`service::check_options`).
+    pub fn from_form(temperature: &str, num_predict: &str, num_ctx: &str) -> Result<Self, String> {
+        Ok(GenerationOptions {
+            temperature: parse_optional(temperature, "Temperature")?,
+            num_predict: parse_optional(num_predict, "Max tokens")?,
+            num_ctx: parse_optional(num_ctx, "Context length")?,
+        })
+    }
+}
+
+/// A number field's text: empty means "not set" (the model's default).
+pub fn parse_optional<T: std::str::FromStr>(text: &str, what: &str) -> Result<Option<T>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| format!("{what} must be a number"))
 }
 
 /// Whether two names are the same model: `llama3.2` names `llama3.2:latest`; a name with a

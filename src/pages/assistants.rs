@@ -1,8 +1,8 @@
 //! Assistants: the person's presets, each editable, duplicable and deletable, those an admin
 //! shares with everyone (usable and duplicable), and a form for a new one.
 
-use crate::components::conversation_settings::parse;
 use crate::context::use_chat;
+use crate::model::parse_optional;
 use crate::model::{Assistant, AssistantInput};
 use crate::server_fns::assistants::{delete_assistant, duplicate_assistant, save_assistant};
 use crate::server_fns::tools::list_tools;
@@ -175,8 +175,8 @@ fn AssistantForm(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let parsed = (|| {
-            let temperature = parse::<f32>(&temperature.get_untracked(), "Temperature")?;
-            let max_tokens = parse::<i32>(&max_tokens.get_untracked(), "Max tokens")?;
+            let temperature = parse_optional::<f32>(&temperature.get_untracked(), "Temperature")?;
+            let max_tokens = parse_optional::<i32>(&max_tokens.get_untracked(), "Max tokens")?;
             Ok::<_, String>(AssistantInput {
                 name: Some(name.get_untracked()),
                 description: Some(description.get_untracked()),

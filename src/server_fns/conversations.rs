@@ -4,7 +4,6 @@ use super::codec::JsonText;
 use crate::error::AppError;
 use crate::model::Conversation;
 use crate::model::ConversationWithMessages;
-use crate::model::GenerationOptions;
 use crate::model::MessagePage;
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -80,20 +79,44 @@ pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation
     result
 }
 
-/// Sets a conversation's system prompt and sampling options (empty fields: the model's defaults).
+/// After the settings form's own post (no JavaScript), the conversation page is opened with
+/// the outcome under one of these query parameters: `settings=saved`, or the error.
+pub const SETTINGS_OUTCOME: &str = "settings";
+pub const SETTINGS_ERROR: &str = "settings_error";
+
+/// Sets a conversation's system prompt and sampling options, as its settings form sends them:
+/// each number as typed, empty for the model's default. Without JavaScript the form posts
+/// here, and that browser is sent back to the conversation with the outcome.
 #[server(output = JsonText)]
 pub async fn update_conversation_settings(
     id: Uuid,
-    system_prompt: Option<String>,
-    options: GenerationOptions,
+    #[server(default)] system_prompt: String,
+    #[server(default)] temperature: String,
+    #[server(default)] num_predict: String,
+    #[server(default)] num_ctx: String,
 ) -> Result<Conversation, AppError> {
-    let state = super::app_state()?;
-    crate::service::update_conversation_settings(
-        &state,
-        super::me()?.id,
-        id,
-        system_prompt.as_deref(),
-        options,
-    )
-    .await
+    let result = async {
+        let state = super::app_state()?;
+        let owner = super::me()?.id;
+        let options =
+            crate::model::GenerationOptions::from_form(&temperature, &num_predict, &num_ctx)
+                .map_err(AppError::InvalidInput)?;
+        crate::service::update_conversation_settings(
+            &state,
+            owner,
+            id,
+            Some(system_prompt.as_str()),
+            options,
+        )
+        .await
+    }
+    .await;
+    let page = format!("/c/{id}");
+    super::answer_plain_form(
+        &result,
+        |_| format!("{page}?{SETTINGS_OUTCOME}=saved"),
+        &page,
+        SETTINGS_ERROR,
+    );
+    result
 }

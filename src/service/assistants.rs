@@ -2,13 +2,12 @@
 
 use crate::db::AssistantFields;
 use crate::error::{AppError, AppResult};
-use crate::model::{Assistant, AssistantInput};
+use crate::model::{Assistant, AssistantInput, MAX_SYSTEM_PROMPT_CHARS};
 use crate::state::AppState;
 use uuid::Uuid;
 
 const MAX_NAME_CHARS: usize = 60;
 const MAX_DESCRIPTION_CHARS: usize = 500;
-const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 
 /// The presets every person starts with.
 pub fn presets() -> Vec<AssistantFields> {

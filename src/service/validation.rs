@@ -1,7 +1,9 @@
 //! Input checked at the edge, into typed errors; nothing invalid reaches the store or Ollama.
 
 use crate::error::{AppError, AppResult};
-use crate::model::{GenerationOptions, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS};
+use crate::model::{
+    GenerationOptions, MAX_MESSAGE_CHARS, MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_CHARS,
+};
 use crate::state::AppState;
 
 /// A person's message as it will be kept: control characters removed (see `text::clean_input`);
@@ -88,9 +90,6 @@ pub(crate) fn check_options(options: &GenerationOptions) -> AppResult<()> {
     }
     Ok(())
 }
-
-/// Longest system prompt, in characters.
-pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
 
 /// A system prompt as it will be kept: control characters removed; blank means none.
 pub fn validate_system_prompt(prompt: Option<&str>) -> AppResult<Option<String>> {
