@@ -1564,9 +1564,11 @@ async fn conversation_settings_are_saved_without_javascript(backend: Backend) {
     );
 
     let prompt = "Be brief.\n</textarea><script>alert(1)</script> & done";
+    // As a browser sends a textarea's line breaks.
+    let posted = prompt.replace('\n', "\r\n");
     let fields = [
         ("id", conversation.as_str()),
-        ("system_prompt", prompt),
+        ("system_prompt", posted.as_str()),
         ("temperature", "0.4"),
         ("num_predict", ""),
         ("num_ctx", "8192"),

@@ -1355,6 +1355,159 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
     assert_eq!(status, 404);
 }
 
+/// Without JavaScript a conversation page's own forms upload into it (documents attached and
+/// indexed, images left for the next message, which the composer's form sends with them) and
+/// remove a document. A conversation that is not the person's is refused before anything is
+/// kept.
+async fn a_conversation_takes_files_without_javascript(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::chat::SendMessage;
+    use ollamastack::server_fns::documents::{AttachFile, UploadFiles};
+    use ollamastack::testing::sample_files::PIXEL_PNG;
+    let fake = FakeConfig {
+        models: vec!["llama3.2:latest".into(), "llava:latest".into()],
+        ..FakeConfig::default()
+    };
+    let app = TestApp::start_with(backend, fake, |_| {}).await;
+    let (conversation, _) = app.send_new("Hello [tokens=2]").await;
+    app.wait_idle("", &conversation).await;
+    let page_path = format!("/c/{conversation}");
+    let upload_path = format!("{}?conversation_id={conversation}", UploadFiles::PATH);
+    let page = app.page(&page_path).await;
+    assert!(
+        page.contains(&format!(r#"action="{upload_path}""#)),
+        "the page has the form: {page}"
+    );
+
+    let (location, page) = post_form(
+        &app,
+        &upload_path,
+        multipart(&[
+            ("notes.md", b"# Notes\n\nZebra crossings are striped."),
+            ("pixel.png", PIXEL_PNG),
+            ("<b>tool.exe", b"MZ"),
+        ]),
+    )
+    .await;
+    let (_, rest) = location
+        .split_once(&format!("{page_path}?uploaded=2&refused="))
+        .unwrap_or_else(|| panic!("back to the conversation: {location}"));
+    let image = rest.rsplit_once("&image=").expect("the image waits").1;
+    assert!(page.contains("1 document attached"), "{page}");
+    assert!(
+        page.contains("1 image goes with your next message."),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;b&gt;tool.exe: only"),
+        "the refused file is named, as text: {page}"
+    );
+    assert!(
+        page.contains(&format!(
+            r#"<input type="hidden" name="files[0]" value="{image}">"#
+        )),
+        "the composer's form carries the image: {page}"
+    );
+    assert!(
+        page.contains(r#"data-testid="attached-without-script""#) && page.contains("notes.md"),
+        "{page}"
+    );
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    let attached = stored["files"].as_array().unwrap();
+    assert_eq!(attached.len(), 1, "the document only: {stored}");
+    assert_eq!(attached[0]["name"], "notes.md");
+    let notes = attached[0]["id"].as_str().unwrap().to_string();
+    indexed(&app, &notes).await;
+
+    // The composer's form sends the image with the message, to a model that sees.
+    let response = common::plain_form_post(&app, SendMessage::PATH)
+        .form(&[
+            ("conversation_id", conversation.as_str()),
+            ("content", "What is this?"),
+            ("model", "llava:latest"),
+            ("files[0]", image),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], page_path.as_str());
+    app.wait_idle("", &conversation).await;
+    let messages = app.messages(&conversation).await;
+    let asked = &messages[messages.len() - 2];
+    assert_eq!(asked["content"], "What is this?", "{asked}");
+    assert_eq!(asked["attachments"][0]["file_id"], image, "{asked}");
+    let answer = messages.last().unwrap();
+    assert!(
+        answer["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("I see 1 image(s)"),
+        "{answer}"
+    );
+
+    // Removed by its own form: back to the conversation, the document no longer attached
+    // (still among the person's documents).
+    let response = common::plain_form_post(&app, AttachFile::PATH)
+        .form(&[
+            ("conversation_id", conversation.as_str()),
+            ("file_id", notes.as_str()),
+            ("attach", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], page_path.as_str());
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["files"], serde_json::json!([]), "{stored}");
+    assert_eq!(indexed(&app, &notes).await["name"], "notes.md");
+    let page = app.page(&page_path).await;
+    assert!(!page.contains(r#"data-testid="attached-without-script""#));
+
+    // Another conversation's id: said so on its page, nothing kept.
+    let before = file_count(&app).await;
+    let missing = uuid::Uuid::new_v4();
+    let elsewhere = format!("{}?conversation_id={missing}", UploadFiles::PATH);
+    let response = common::plain_form_post(&app, &elsewhere)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(multipart(&[("more.md", b"more")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "/c/{missing}?upload_error=conversation%20not%20found"
+        )),
+        "{location}"
+    );
+    assert_eq!(file_count(&app).await, before);
+    // Detaching from it: refused the same way.
+    let response = common::plain_form_post(&app, AttachFile::PATH)
+        .form(&[
+            ("conversation_id", missing.to_string().as_str()),
+            ("file_id", notes.as_str()),
+            ("attach", "false"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap();
+    assert!(
+        location.contains("attach_error=conversation%20not%20found"),
+        "{location}"
+    );
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -1368,4 +1521,5 @@ on_both_backends!(
     an_assistants_knowledge_grounds_its_conversations,
     a_failing_reader_takes_only_its_child_process,
     images_and_files_go_with_their_message,
+    a_conversation_takes_files_without_javascript,
 );

@@ -192,3 +192,29 @@ test("a conversation's settings are saved without JavaScript", async ({ page, re
   expect(cleared.conversation.system_prompt).toBeNull();
   expect(cleared.conversation.options).toEqual({ temperature: null, num_predict: null, num_ctx: null });
 });
+
+// With JavaScript off, the conversation page's own forms attach a document (uploaded there),
+// list it with its status, and remove it.
+test("a document is attached to a conversation and removed without JavaScript", async ({ page, request }) => {
+  const id = await startAnswered(request, "Files without JS [tokens=2]");
+  await page.goto(`/c/${id}`);
+  // The chips' buttons need scripts: hidden, and the forms shown instead.
+  await expect(page.getByTestId("attachments")).toBeHidden();
+  await page.getByTestId("attach-file-without-script").setInputFiles([
+    { name: "visitors.md", mimeType: "text/markdown", buffer: Buffer.from("# Visitors\n\nVisitors sign in at the front desk.") },
+  ]);
+  await page.getByTestId("attach-upload-without-script").click();
+  await page.waitForURL(new RegExp(`/c/${id}\\?uploaded=1$`));
+  await expect(page.getByText("1 document attached")).toBeVisible();
+  const attached = page.getByTestId("attached-without-script");
+  await expect(attached).toHaveCount(1);
+  await expect(attached).toContainText("visitors.md");
+  const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(stored.files.map((f: { name: string }) => f.name)).toEqual(["visitors.md"]);
+
+  await attached.getByTestId("detach-without-script").click();
+  await page.waitForURL(new RegExp(`/c/${id}$`));
+  await expect(page.getByTestId("attached-without-script")).toHaveCount(0);
+  const after = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(after.files).toEqual([]);
+});

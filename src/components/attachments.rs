@@ -61,7 +61,7 @@ pub fn Attachments(
         },
     );
     view! {
-        <div class="mx-auto w-full max-w-(--chat-max-width) px-3" data-testid="attachments">
+        <div class="mx-auto w-full max-w-(--chat-max-width) px-3 noscript:hidden" data-testid="attachments">
             <div class="flex flex-wrap items-center gap-2 py-1">
                 <For each=move || files.get() key=|f| (f.id, f.status, f.embedded_count) let:file>
                     {
@@ -149,4 +149,126 @@ pub fn on_drop_files(uploads: Uploads) -> impl Fn(leptos::ev::DragEvent) + Copy 
         #[cfg(not(feature = "hydrate"))]
         let _ = uploads;
     }
+}
+
+/// Without JavaScript the chips' buttons and the picker do nothing (they are hidden then): the
+/// conversation's documents are listed here instead, each with a Remove form, with a form that
+/// uploads more (documents are attached, images wait for the next message), except while an
+/// answer is written: the page then reloads every 2 seconds, which would drop the files
+/// picked. Rendered by the
+/// server only, inside `<noscript>`: a browser running scripts keeps it as inert text, so the
+/// WASM carries none of it.
+#[component]
+pub fn AttachWithoutScript(
+    conversation: Uuid,
+    files: Vec<FileInfo>,
+    knowledge: Vec<FileInfo>,
+    /// The answer being written, if any.
+    running: Memo<Option<Uuid>>,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let html = {
+        let uploads_on = super::preferences::use_preferences()
+            .current
+            .with_untracked(|p| p.features.file_upload)
+            && running.get_untracked().is_none();
+        let query = leptos_router::hooks::use_query_map().get_untracked();
+        attach_without_script_html(conversation, &files, &knowledge, uploads_on, &query)
+    };
+    #[cfg(not(feature = "ssr"))]
+    let html = {
+        let _ = (conversation, files, knowledge, running);
+        String::new()
+    };
+    view! { <noscript inner_html=html/> }
+}
+
+#[cfg(feature = "ssr")]
+fn attach_without_script_html(
+    conversation: Uuid,
+    files: &[FileInfo],
+    knowledge: &[FileInfo],
+    uploads_on: bool,
+    query: &leptos_router::params::ParamsMap,
+) -> String {
+    use crate::markdown::escape_html;
+    use crate::server_fns::documents::{
+        AttachFile, UploadFiles, ATTACH_ERROR, PENDING_IMAGE, UPLOAD_FOR_CONVERSATION,
+    };
+    use leptos::server_fn::ServerFn;
+    use std::fmt::Write;
+
+    let mut html = String::from(
+        r#"<div data-testid="attach-without-script" class="mx-auto w-full max-w-(--chat-max-width) px-3 py-1 text-sm">"#,
+    );
+    // How the last form went (the server sent the browser back here with it).
+    let uploaded = query
+        .get_str("uploaded")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let images = query.get_all(PENDING_IMAGE).unwrap_or_default().len();
+    let documents = uploaded.saturating_sub(images);
+    if documents > 0 {
+        let what = if documents == 1 {
+            "1 document attached; it is being indexed (reload to follow).".to_string()
+        } else {
+            format!("{documents} documents attached; they are being indexed (reload to follow).")
+        };
+        let _ = write!(html, r#"<p role="status" class="text-success">{what}</p>"#);
+    }
+    if images > 0 {
+        let what = if images == 1 {
+            "1 image goes with your next message.".to_string()
+        } else {
+            format!("{images} images go with your next message.")
+        };
+        let _ = write!(
+            html,
+            r#"<p role="status" data-testid="pending-images-without-script" class="text-success">{what}</p>"#
+        );
+    }
+    let failures = query
+        .get("upload_error")
+        .map(|reason| format!("The upload failed: {reason}"))
+        .into_iter()
+        .chain(query.get_all("refused").unwrap_or_default())
+        .chain(query.get(ATTACH_ERROR));
+    for reason in failures {
+        let _ = write!(
+            html,
+            r#"<p role="alert" class="text-danger">{}</p>"#,
+            escape_html(&reason)
+        );
+    }
+    if !files.is_empty() || !knowledge.is_empty() {
+        html.push_str(r#"<ul class="flex flex-wrap gap-2 py-1">"#);
+        for file in files {
+            let _ = write!(
+                html,
+                r#"<li data-testid="attached-without-script" class="inline-flex items-center gap-2 rounded-full border border-line px-2 py-0.5 text-xs"><span class="max-w-48 truncate">{name}</span><span class="text-muted">{status}</span><form method="post" action="{detach}"><input type="hidden" name="conversation_id" value="{conversation}"><input type="hidden" name="file_id" value="{id}"><input type="hidden" name="attach" value="false"><button type="submit" data-testid="detach-without-script" class="text-muted underline">Remove<span class="sr-only"> {name}</span></button></form></li>"#,
+                name = escape_html(&file.name),
+                status = escape_html(&status_label(file)),
+                detach = AttachFile::PATH,
+                id = file.id,
+            );
+        }
+        for file in knowledge {
+            let _ = write!(
+                html,
+                r#"<li data-testid="knowledge-without-script" title="Knowledge of this conversation's assistant" class="inline-flex items-center gap-2 rounded-full border border-dashed border-line px-2 py-0.5 text-xs text-muted"><span class="max-w-48 truncate">{}</span><span>assistant</span></li>"#,
+                escape_html(&file.name),
+            );
+        }
+        html.push_str("</ul>");
+    }
+    if uploads_on {
+        let _ = write!(
+            html,
+            r#"<form method="post" action="{upload}?{UPLOAD_FOR_CONVERSATION}={conversation}" enctype="multipart/form-data" class="flex flex-wrap items-center gap-2 py-1"><label class="text-muted">Attach files <input type="file" name="file" multiple accept="{accepted}" data-testid="attach-file-without-script"></label><button type="submit" data-testid="attach-upload-without-script" class="rounded border border-line px-3 py-1 font-medium">Upload</button></form>"#,
+            upload = UploadFiles::PATH,
+            accepted = crate::model::ACCEPTED_EXTENSIONS,
+        );
+    }
+    html.push_str("</div>");
+    html
 }

@@ -48,6 +48,10 @@ pub fn Composer(
     let initial_html = crate::markdown::escape_html(&text.get_untracked());
     #[cfg(not(feature = "ssr"))]
     let initial_html = String::new();
+    #[cfg(feature = "ssr")]
+    let pending_images_html = pending_images_html();
+    #[cfg(not(feature = "ssr"))]
+    let pending_images_html = String::new();
     view! {
         <form
             id=COMPOSER_FORM_ID
@@ -62,6 +66,9 @@ pub fn Composer(
             }
         >
             {conversation.map(|id| view! { <input type="hidden" name="conversation_id" value=id.to_string()/> })}
+            // Images uploaded by the conversation page's form without JavaScript go with the
+            // message; in a browser running scripts this is inert text.
+            <noscript inner_html=pending_images_html/>
             {move || tools_on().then(|| view! { <ToolPicker/> })}
             <label for="composer" class="sr-only">"Message"</label>
             <textarea
@@ -123,6 +130,20 @@ pub fn Composer(
             </Show>
         </form>
     }
+}
+
+/// Hidden fields naming the images that the conversation page's upload form (without
+/// JavaScript) left waiting in the address, as the `files` of `send_message`.
+#[cfg(feature = "ssr")]
+fn pending_images_html() -> String {
+    use crate::server_fns::documents::PENDING_IMAGE;
+    let images = use_query_map().with_untracked(|q| q.get_all(PENDING_IMAGE).unwrap_or_default());
+    images
+        .iter()
+        .filter_map(|id| id.parse::<uuid::Uuid>().ok())
+        .enumerate()
+        .map(|(at, id)| format!(r#"<input type="hidden" name="files[{at}]" value="{id}">"#))
+        .collect()
 }
 
 /// What was typed into the server-rendered box before the page went live stays: hydration

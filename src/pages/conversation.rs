@@ -1,5 +1,5 @@
 use crate::components::{
-    attachments::{follow_knowledge, on_drop_files, Attachments},
+    attachments::{follow_knowledge, on_drop_files, AttachWithoutScript, Attachments},
     composer::Composer,
     conversation_settings::ConversationSettings,
     message::MessageBubble,
@@ -111,6 +111,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     chat.enabled_tools.set(Vec::new());
     let title = data.conversation.title.clone();
     let settings_for = data.conversation.clone();
+    let (attached_at_start, knowledge_at_start) = (data.files.clone(), data.knowledge.clone());
     let attached = RwSignal::new(data.files.clone());
     let knowledge = follow_knowledge(chat.selected_assistant, data.knowledge.clone());
     let messages = RwSignal::new(data.messages.into_iter().map(Row::new).collect::<Vec<_>>());
@@ -462,6 +463,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             </p>
         })}
         <Attachments files=chips knowledge uploads on_add on_remove/>
+        <AttachWithoutScript conversation=conversation_id files=attached_at_start knowledge=knowledge_at_start running/>
         <FollowWithoutScript running/>
         <Composer text streaming sending on_send on_stop uploads has_images conversation=conversation_id/>
     }

@@ -101,6 +101,8 @@ pub async fn update_conversation_settings(
         let options =
             crate::model::GenerationOptions::from_form(&temperature, &num_predict, &num_ctx)
                 .map_err(AppError::InvalidInput)?;
+        // A browser's form sends its line breaks as CR LF (JavaScript's form data too).
+        let system_prompt = system_prompt.replace("\r\n", "\n");
         crate::service::update_conversation_settings(
             &state,
             owner,

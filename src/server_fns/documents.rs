@@ -11,16 +11,45 @@ use uuid::Uuid;
 /// Where the documents page shows how a form upload (without JavaScript) went.
 pub const UPLOAD_RESULT_PAGE: &str = "/documents";
 
-/// Uploads files (multipart, one field named `file` per file). The page posts its form here
+/// The query parameter of the upload address that names the conversation whose page posted the
+/// form (without JavaScript): its documents are attached to it, and the browser goes back there.
+pub const UPLOAD_FOR_CONVERSATION: &str = "conversation_id";
+
+/// After a form upload on a conversation's page, the images uploaded (ids), which go with the
+/// next message as the composer's `files`.
+pub const PENDING_IMAGE: &str = "image";
+
+/// The query parameter that brings a plain form's refused attach or detach back to the
+/// conversation page.
+pub const ATTACH_ERROR: &str = "attach_error";
+
+/// Uploads files (multipart, one field named `file` per file). The page posts each file here
 /// with XMLHttpRequest, one file per request, for the progress events that the server function
 /// client does not give. Without JavaScript the documents page's form posts here and comes back
-/// to that page with the outcome in its address (`uploaded`, `refused`, `upload_error`).
+/// to that page with the outcome in its address (`uploaded`, `refused`, `upload_error`); a
+/// conversation page's form names its conversation in the upload's address
+/// (`?conversation_id=`): the documents are attached to it, and the browser goes back there,
+/// with the images for the next message (`image`).
 #[server(endpoint = "upload_files", input = MultipartFormData, output = JsonText)]
 pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError> {
     let state = super::app_state()?;
-    let multipart = data.into_inner().ok_or(AppError::Internal)?;
-    let result =
-        crate::documents::upload::receive(&state.documents, super::me()?.id, multipart).await;
+    let owner = super::me()?.id;
+    let conversation = conversation_of_upload()?;
+    let result = async {
+        // Someone else's conversation (or none): refused before anything is kept.
+        if let Some(conversation) = conversation {
+            crate::service::owned_conversation(&state, owner, conversation).await?;
+        }
+        let multipart = data.into_inner().ok_or(AppError::Internal)?;
+        let outcome = crate::documents::upload::receive(&state.documents, owner, multipart).await?;
+        if let Some(conversation) = conversation {
+            for file in outcome.files.iter().filter(|f| !f.kind.is_image()) {
+                crate::service::set_attached(&state, owner, conversation, file.id, true).await?;
+            }
+        }
+        Ok(outcome)
+    }
+    .await;
     if !super::from_plain_form() {
         return result;
     }
@@ -31,11 +60,36 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
             for refused in &outcome.refused {
                 query.push(("refused", format!("{}: {}", refused.name, refused.error)));
             }
+            if conversation.is_some() {
+                for image in outcome.files.iter().filter(|f| f.kind.is_image()) {
+                    query.push((PENDING_IMAGE, image.id.to_string()));
+                }
+            }
         }
         Err(error) => query.push(("upload_error", error.to_string())),
     }
-    super::redirect_form(UPLOAD_RESULT_PAGE, &query);
+    match conversation {
+        Some(conversation) => super::redirect_form(&format!("/c/{conversation}"), &query),
+        None => super::redirect_form(UPLOAD_RESULT_PAGE, &query),
+    }
     Ok(result.unwrap_or_default())
+}
+
+/// The conversation named in the upload's address, if any.
+#[cfg(feature = "ssr")]
+fn conversation_of_upload() -> Result<Option<Uuid>, AppError> {
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return Ok(None);
+    };
+    let named = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == UPLOAD_FOR_CONVERSATION)
+        .map(|(_, value)| value.into_owned());
+    named
+        .map(|id| {
+            id.parse()
+                .map_err(|_| AppError::InvalidInput("the conversation's id is not valid".into()))
+        })
+        .transpose()
 }
 
 #[server(output = JsonText)]
@@ -81,13 +135,21 @@ pub async fn conversation_files(conversation_id: Uuid) -> Result<Vec<FileInfo>, 
     crate::service::attached_files(&state, super::me()?.id, conversation_id).await
 }
 
-/// Attaches (or with `attach` false, detaches) one of the person's files.
+/// Attaches (or with `attach` false, detaches) one of the person's files. Without JavaScript
+/// the conversation page's Remove buttons post here; that browser goes back to the conversation.
 #[server(output = JsonText)]
 pub async fn attach_file(
     conversation_id: Uuid,
     file_id: Uuid,
     attach: bool,
 ) -> Result<Vec<FileInfo>, AppError> {
-    let state = super::app_state()?;
-    crate::service::set_attached(&state, super::me()?.id, conversation_id, file_id, attach).await
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::set_attached(&state, super::me()?.id, conversation_id, file_id, attach)
+            .await
+    }
+    .await;
+    let page = format!("/c/{conversation_id}");
+    super::answer_plain_form(&result, |_| page.clone(), &page, ATTACH_ERROR);
+    result
 }
