@@ -1421,6 +1421,33 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     let notes = attached[0]["id"].as_str().unwrap().to_string();
     indexed(&app, &notes).await;
 
+    // Refused (this model cannot see): back with the reason, the image still waiting.
+    let response = common::plain_form_post(&app, SendMessage::PATH)
+        .form(&[
+            ("conversation_id", conversation.as_str()),
+            ("content", "What is this?"),
+            ("model", "llama3.2:latest"),
+            ("files[0]", image),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.starts_with(&format!("{page_path}?send_error="))
+            && location.ends_with(&format!("&image={image}")),
+        "{location}"
+    );
+    let page = app.page(&location).await;
+    assert!(page.contains("cannot see images"), "{page}");
+    assert!(
+        page.contains(&format!(
+            r#"<input type="hidden" name="files[0]" value="{image}">"#
+        )),
+        "{page}"
+    );
+
     // The composer's form sends the image with the message, to a model that sees.
     let response = common::plain_form_post(&app, SendMessage::PATH)
         .form(&[

@@ -67,6 +67,13 @@ pub async fn send_message(
         content
     };
     let draft = plain_form.then(|| content.clone());
+    // Without JavaScript the files are the images a conversation page's upload form left
+    // waiting: a refused message brings them back with its text.
+    let waiting_images = if plain_form {
+        files.clone()
+    } else {
+        Vec::new()
+    };
     let result = async {
         let state = super::app_state()?;
         let input = crate::service::SendMessage {
@@ -104,7 +111,15 @@ pub async fn send_message(
             if !keep_unsent_draft(Some(&draft)) {
                 error.push_str(" (the text was too long to bring back here)");
             }
-            super::redirect_form(&page, &[(SEND_ERROR, &error)]);
+            let mut query = vec![(SEND_ERROR, error)];
+            if !gone {
+                query.extend(
+                    waiting_images
+                        .iter()
+                        .map(|id| (crate::server_fns::documents::PENDING_IMAGE, id.to_string())),
+                );
+            }
+            super::redirect_form(&page, &query);
         }
     }
     result
