@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{plain_form_post, text_of, Backend, EventReader, TestApp};
+use common::{post_plain_form, text_of, Backend, EventReader, TestApp};
 use ollamastack::model::StreamEvent;
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig};
 use ollamastack::testing::wait_until;
@@ -1138,31 +1138,6 @@ async fn a_long_conversation_is_read_in_pages(backend: Backend) {
     // ("turn 0" is the conversation's title, in the sidebar.)
     assert!(!html.contains("turn 4"));
     assert!(html.contains("data-testid=\"latest-messages\""));
-}
-
-/// A form post as a browser without JavaScript sends it (`Accept: text/html`, same origin):
-/// the status, where it is sent on to, and the cookie set with it.
-async fn post_plain_form(
-    app: &TestApp,
-    path: &str,
-    fields: &[(&str, &str)],
-    cookie: Option<&str>,
-) -> (u16, String, Option<String>) {
-    let mut request = plain_form_post(app, path).form(fields);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    let response = request.send().await.unwrap();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|value| value.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let set_cookie = response
-        .headers()
-        .get("set-cookie")
-        .map(|value| value.to_str().unwrap().to_string());
-    (response.status().as_u16(), location, set_cookie)
 }
 
 /// A page as the browser opens it after a redirect, with the cookie it was given.

@@ -1422,18 +1422,23 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     indexed(&app, &notes).await;
 
     // Refused (this model cannot see): back with the reason, the image still waiting.
-    let response = common::plain_form_post(&app, SendMessage::PATH)
-        .form(&[
-            ("conversation_id", conversation.as_str()),
-            ("content", "What is this?"),
-            ("model", "llama3.2:latest"),
-            ("files[0]", image),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let send_with_image = |model: &'static str| {
+        let fields = [
+            ("conversation_id", conversation.clone()),
+            ("content", "What is this?".to_string()),
+            ("model", model.to_string()),
+            ("files[0]", image.to_string()),
+        ];
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, location, _) =
+                common::post_plain_form(app, SendMessage::PATH, &fields, None).await;
+            assert_eq!(status, 302);
+            location
+        }
+    };
+    let location = send_with_image("llama3.2:latest").await;
     assert!(
         location.starts_with(&format!("{page_path}?send_error="))
             && location.ends_with(&format!("&image={image}")),
@@ -1449,18 +1454,7 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     );
 
     // The composer's form sends the image with the message, to a model that sees.
-    let response = common::plain_form_post(&app, SendMessage::PATH)
-        .form(&[
-            ("conversation_id", conversation.as_str()),
-            ("content", "What is this?"),
-            ("model", "llava:latest"),
-            ("files[0]", image),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    assert_eq!(response.headers()["location"], page_path.as_str());
+    assert_eq!(send_with_image("llava:latest").await, page_path);
     app.wait_idle("", &conversation).await;
     let messages = app.messages(&conversation).await;
     let asked = &messages[messages.len() - 2];
@@ -1477,17 +1471,22 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
 
     // Removed by its own form: back to the conversation, the document no longer attached
     // (still among the person's documents).
-    let response = common::plain_form_post(&app, AttachFile::PATH)
-        .form(&[
-            ("conversation_id", conversation.as_str()),
-            ("file_id", notes.as_str()),
-            ("attach", "false"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 302);
-    assert_eq!(response.headers()["location"], page_path.as_str());
+    let detach = |conversation: String| {
+        let fields = [
+            ("conversation_id", conversation),
+            ("file_id", notes.clone()),
+            ("attach", "false".to_string()),
+        ];
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, location, _) =
+                common::post_plain_form(app, AttachFile::PATH, &fields, None).await;
+            assert_eq!(status, 302);
+            location
+        }
+    };
+    assert_eq!(detach(conversation.clone()).await, page_path);
     let (_, stored) = app
         .get(&format!("/api/v1/conversations/{conversation}"))
         .await;
@@ -1519,16 +1518,7 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     );
     assert_eq!(file_count(&app).await, before);
     // Detaching from it: refused the same way.
-    let response = common::plain_form_post(&app, AttachFile::PATH)
-        .form(&[
-            ("conversation_id", missing.to_string().as_str()),
-            ("file_id", notes.as_str()),
-            ("attach", "false"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let location = response.headers()["location"].to_str().unwrap();
+    let location = detach(missing.to_string()).await;
     assert!(
         location.contains("attach_error=conversation%20not%20found"),
         "{location}"

@@ -624,6 +624,31 @@ pub fn plain_form_post(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
         .header("sec-fetch-site", "same-origin")
 }
 
+/// A form post as a browser without JavaScript sends it (`Accept: text/html`, same origin):
+/// the status, where it is sent on to, and the cookie set with it.
+pub async fn post_plain_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+    cookie: Option<&str>,
+) -> (u16, String, Option<String>) {
+    let mut request = plain_form_post(app, path).form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|value| value.to_str().unwrap().to_string());
+    (response.status().as_u16(), location, set_cookie)
+}
+
 /// The session cookie a sign-up or sign-in answer sets (`name=value`).
 pub fn session_cookie(response: &reqwest::Response) -> String {
     response.headers()[reqwest::header::SET_COOKIE]
