@@ -282,7 +282,8 @@ test("a conversation's system prompt and options are saved and kept", async ({ p
   await page.getByTestId("settings-save").click();
   expect(await page.getByLabel("Temperature", { exact: true }).evaluate((e) => (e as HTMLInputElement).validity.valid)).toBe(false);
   await expect(page.getByTestId("settings-status")).toHaveCount(0);
-  await page.getByLabel("Temperature", { exact: true }).fill("0.4");
+  // Any precision (the browser's own step check would refuse 0.75 at a step of 0.1).
+  await page.getByLabel("Temperature", { exact: true }).fill("0.75");
   await page.getByLabel("Context length").fill("8192");
   await page.getByTestId("settings-save").click();
   await expect(page.getByTestId("settings-status")).toContainText("Saved");
@@ -290,7 +291,7 @@ test("a conversation's system prompt and options are saved and kept", async ({ p
   const id = page.url().split("/c/")[1];
   const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
   expect(stored.conversation.system_prompt).toBe("Answer in French.");
-  expect(stored.conversation.options).toEqual({ temperature: 0.4, num_predict: null, num_ctx: 8192 });
+  expect(stored.conversation.options).toEqual({ temperature: 0.75, num_predict: null, num_ctx: 8192 });
 
   // Shown again after a reload.
   await page.reload();
@@ -298,6 +299,7 @@ test("a conversation's system prompt and options are saved and kept", async ({ p
   await page.getByTestId("settings-toggle").click();
   await expect(page.getByLabel("System prompt")).toHaveValue("Answer in French.");
   await expect(page.getByLabel("Context length")).toHaveValue("8192");
+  await expect(page.getByLabel("Temperature", { exact: true })).toHaveValue("0.75");
 });
 
 test("editing a sent message answers it again and replaces what came after", async ({ page }) => {

@@ -105,8 +105,10 @@ pub fn ConversationSettings(conversation: Conversation) -> impl IntoView {
                     ></textarea>
                 </label>
                 <div class="grid grid-cols-3 gap-2">
+                    // Any step: a temperature set elsewhere (0.75 through the API) must not
+                    // stop the browser from sending the form.
                     <NumberField label="Temperature" name="temperature" test_id="temperature"
-                        step="0.1" min="0" max="5" placeholder="default"
+                        step="any" min="0" max="5" placeholder="default"
                         value=shown(options.temperature) class=field/>
                     <NumberField label="Max tokens" name="num_predict" test_id="num-predict"
                         step="1" min="1" placeholder="server limit"
