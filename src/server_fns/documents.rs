@@ -42,9 +42,18 @@ pub async fn upload_files(data: MultipartData) -> Result<UploadOutcome, AppError
         }
         let multipart = data.into_inner().ok_or(AppError::Internal)?;
         let outcome = crate::documents::upload::receive(&state.documents, owner, multipart).await?;
+        // The conversation was checked above and the files were just kept for this owner:
+        // the store's attach (scoped to the owner) is enough, without re-reading either.
         if let Some(conversation) = conversation {
             for file in outcome.files.iter().filter(|f| !f.kind.is_image()) {
-                crate::service::set_attached(&state, owner, conversation, file.id, true).await?;
+                if !state
+                    .store
+                    .attach_file(owner, conversation, file.id)
+                    .await?
+                {
+                    // Deleted meanwhile.
+                    return Err(AppError::NotFound("conversation".into()));
+                }
             }
         }
         Ok(outcome)
