@@ -1525,6 +1525,177 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     );
 }
 
+/// Without JavaScript: the conversation page links to the documents page, which then has an
+/// Attach form for each of the person's documents (and a Remove form for those attached), each
+/// coming back to that page; Delete and "Index again" are forms too. An unknown conversation
+/// gets no forms and a clear refusal.
+async fn documents_are_picked_for_a_conversation_without_javascript(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::documents::{AttachFile, DeleteFile, ReindexFile};
+    let app = TestApp::start(backend).await;
+    let (conversation, _) = app.send_new("Hello [tokens=2]").await;
+    app.wait_idle("", &conversation).await;
+    let (status, kept) = upload(
+        &app,
+        &[
+            ("menu.md", b"# Menu\n\nSoup on Mondays."),
+            ("<i>rota.txt", b"Anna cooks on Tuesdays."),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{kept}");
+    let id_of = |name: &str| {
+        kept["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name} kept: {kept}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (menu, rota) = (id_of("menu.md"), id_of("<i>rota.txt"));
+    indexed(&app, &menu).await;
+    indexed(&app, &rota).await;
+
+    let picking = format!("/documents?attach_to={conversation}");
+    let page = app.page(&format!("/c/{conversation}")).await;
+    assert!(
+        page.contains(&format!(
+            r#"<a href="{picking}" data-testid="attach-existing-without-script""#
+        )),
+        "the conversation page links to the documents: {page}"
+    );
+    let page = app.page(&picking).await;
+    assert!(page.contains(r#"data-testid="attach-mode""#), "{page}");
+    assert!(
+        page.contains(&format!(
+            r#"href="/c/{conversation}" data-testid="back-to-conversation""#
+        )),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches(r#"data-testid="attach-from-documents""#)
+            .count(),
+        2,
+        "a form for each document: {page}"
+    );
+    assert!(
+        page.contains(&format!(r#"action="{}""#, AttachFile::PATH))
+            && page.contains(r#"name="from_documents" value="true""#),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;i&gt;rota.txt"),
+        "names are text: {page}"
+    );
+
+    // Attached from the list: back to it, at the document's row, which says so.
+    let attach = |conversation: String, file: String, attach: bool| {
+        let fields = [
+            ("conversation_id", conversation),
+            ("file_id", file),
+            ("attach", attach.to_string()),
+            ("from_documents", "true".to_string()),
+        ];
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (status, location, _) =
+                common::post_plain_form(app, AttachFile::PATH, &fields, None).await;
+            assert_eq!(status, 302);
+            location
+        }
+    };
+    assert_eq!(
+        attach(conversation.clone(), menu.clone(), true).await,
+        format!("{picking}#file-{menu}")
+    );
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["files"].as_array().unwrap().len(), 1, "{stored}");
+    assert_eq!(stored["files"][0]["id"], menu.as_str(), "{stored}");
+    let page = app.page(&picking).await;
+    assert_eq!(
+        page.matches(r#"data-testid="attach-from-documents""#)
+            .count(),
+        1,
+        "{page}"
+    );
+    assert_eq!(
+        page.matches(r#"data-testid="detach-from-documents""#)
+            .count(),
+        1,
+        "{page}"
+    );
+    assert!(page.contains(&format!(r#"id="file-{menu}""#)), "{page}");
+    // The conversation shows it, with its own Remove form.
+    let page = app.page(&format!("/c/{conversation}")).await;
+    assert!(
+        page.contains(r#"data-testid="attached-without-script""#) && page.contains("menu.md"),
+        "{page}"
+    );
+
+    // Removed from the list: back to it, no longer attached, still a document.
+    assert_eq!(
+        attach(conversation.clone(), menu.clone(), false).await,
+        format!("{picking}#file-{menu}")
+    );
+    let (_, stored) = app
+        .get(&format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(stored["files"], serde_json::json!([]), "{stored}");
+    assert_eq!(file_count(&app).await, 2);
+
+    // An unknown conversation: no forms on the page, and a post is refused with the reason.
+    let missing = uuid::Uuid::new_v4().to_string();
+    let page = app.page(&format!("/documents?attach_to={missing}")).await;
+    assert!(page.contains(r#"data-testid="attach-refused""#), "{page}");
+    assert!(page.contains("conversation not found"), "{page}");
+    assert!(!page.contains(r#"data-testid="attach-from-documents""#));
+    let location = attach(missing.clone(), rota.clone(), true).await;
+    assert_eq!(
+        location,
+        format!("/documents?attach_to={missing}&attach_error=conversation%20not%20found")
+    );
+    assert!(app.page(&location).await.contains("conversation not found"));
+
+    // Index again and delete, as forms: back to the list.
+    let post = |path: &'static str, id: String| {
+        let app = &app;
+        async move {
+            let (status, location, _) =
+                common::post_plain_form(app, path, &[("id", id.as_str())], None).await;
+            assert_eq!(status, 302);
+            location
+        }
+    };
+    assert_eq!(post(ReindexFile::PATH, rota.clone()).await, "/documents");
+    assert_eq!(indexed(&app, &rota).await["status"], "ready");
+    assert_eq!(post(DeleteFile::PATH, rota.clone()).await, "/documents");
+    assert_eq!(file_count(&app).await, 1);
+    let (status, _) = app.get(&format!("/api/v1/files/{rota}")).await;
+    assert_eq!(status, 404);
+    // Deleted already: the page says why.
+    let location = post(DeleteFile::PATH, rota.clone()).await;
+    assert!(location.starts_with("/documents?file_error="), "{location}");
+    let page = app.page(&location).await;
+    assert!(
+        page.contains(r#"role="alert""#) && page.contains("not found"),
+        "{page}"
+    );
+    let page = app.page("/documents").await;
+    assert!(
+        page.contains(&format!(r#"action="{}""#, DeleteFile::PATH))
+            && page.contains(&format!(r#"action="{}""#, ReindexFile::PATH))
+            && page.contains(&format!(r#"name="id" value="{menu}""#)),
+        "{page}"
+    );
+    assert!(!page.contains(r#"data-testid="attach-mode""#));
+}
+
 on_both_backends!(
     every_type_is_indexed_found_downloaded_and_deleted,
     hostile_uploads_leave_nothing_behind,
@@ -1539,4 +1710,5 @@ on_both_backends!(
     a_failing_reader_takes_only_its_child_process,
     images_and_files_go_with_their_message,
     a_conversation_takes_files_without_javascript,
+    documents_are_picked_for_a_conversation_without_javascript,
 );

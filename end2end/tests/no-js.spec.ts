@@ -194,14 +194,14 @@ test("a conversation's settings are saved without JavaScript", async ({ page, re
 });
 
 // With JavaScript off, the conversation page's own forms attach a document (uploaded there),
-// list it with its status, and remove it.
+// list it with its status, and remove it; the documents page attaches it again and deletes it.
 test("a document is attached to a conversation and removed without JavaScript", async ({ page, request }) => {
   const id = await startAnswered(request, "Files without JS [tokens=2]");
   await page.goto(`/c/${id}`);
   // The chips' buttons need scripts: hidden, and the forms shown instead.
   await expect(page.getByTestId("attachments")).toBeHidden();
   await page.getByTestId("attach-file-without-script").setInputFiles([
-    { name: "visitors.md", mimeType: "text/markdown", buffer: Buffer.from("# Visitors\n\nVisitors sign in at the front desk.") },
+    { name: "guests.md", mimeType: "text/markdown", buffer: Buffer.from("# Guests\n\nGuests sign in at the front desk.") },
   ]);
   await page.getByTestId("attach-upload-without-script").click();
   await page.waitForURL(new RegExp(`/c/${id}\\?uploaded=1$`));
@@ -209,13 +209,34 @@ test("a document is attached to a conversation and removed without JavaScript", 
   await expect(page.getByTestId("attach-without-script")).toContainText("1 document attached");
   const attached = page.getByTestId("attached-without-script");
   await expect(attached).toHaveCount(1);
-  await expect(attached).toContainText("visitors.md");
+  await expect(attached).toContainText("guests.md");
   const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
-  expect(stored.files.map((f: { name: string }) => f.name)).toEqual(["visitors.md"]);
+  expect(stored.files.map((f: { name: string }) => f.name)).toEqual(["guests.md"]);
 
   await attached.getByTestId("detach-without-script").click();
   await page.waitForURL(new RegExp(`/c/${id}$`));
   await expect(page.getByTestId("attached-without-script")).toHaveCount(0);
   const after = await (await request.get(`/api/v1/conversations/${id}`)).json();
   expect(after.files).toEqual([]);
+
+  // Picked again from the person's documents: the documents page, with an Attach form each.
+  await page.getByTestId("attach-existing-without-script").click();
+  await page.waitForURL(new RegExp(`/documents\\?attach_to=${id}$`));
+  await expect(page.getByTestId("attach-mode")).toBeVisible();
+  const row = page.getByTestId("file-item").filter({ hasText: "guests.md" });
+  await row.getByTestId("attach-from-documents").click();
+  await page.waitForURL(new RegExp(`/documents\\?attach_to=${id}#file-`));
+  await expect(row.getByTestId("file-attached")).toHaveText("Attached");
+  await expect(row.getByTestId("detach-from-documents")).toBeVisible();
+  await page.getByTestId("back-to-conversation").click();
+  await page.waitForURL(new RegExp(`/c/${id}$`));
+  await expect(page.getByTestId("attached-without-script")).toContainText("guests.md");
+
+  // Deleted on the documents page by its form: gone from the list and the conversation.
+  await page.goto("/documents");
+  await page.getByTestId("file-item").filter({ hasText: "guests.md" }).getByTestId("delete-file").click();
+  await page.waitForURL(/\/documents$/);
+  await expect(page.getByTestId("file-item").filter({ hasText: "guests.md" })).toHaveCount(0);
+  const deleted = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(deleted.files).toEqual([]);
 });

@@ -193,7 +193,7 @@ fn attach_without_script_html(
 ) -> String {
     use crate::markdown::escape_html;
     use crate::server_fns::documents::{
-        AttachFile, UploadFiles, ATTACH_ERROR, PENDING_IMAGE, UPLOAD_FOR_CONVERSATION,
+        attach_page, AttachFile, UploadFiles, ATTACH_ERROR, PENDING_IMAGE, UPLOAD_FOR_CONVERSATION,
     };
     use leptos::server_fn::ServerFn;
     use std::fmt::Write;
@@ -261,13 +261,20 @@ fn attach_without_script_html(
         }
         html.push_str("</ul>");
     }
+    // Documents already uploaded are picked on the documents page, which lists them.
+    let from_documents = format!(
+        r#"<a href="{}" data-testid="attach-existing-without-script" class="text-muted underline">From my documents</a>"#,
+        attach_page(conversation)
+    );
     if uploads_on {
         let _ = write!(
             html,
-            r#"<form method="post" action="{upload}?{UPLOAD_FOR_CONVERSATION}={conversation}" enctype="multipart/form-data" class="flex flex-wrap items-center gap-2 py-1"><label class="text-muted">Attach files <input type="file" name="file" multiple accept="{accepted}" data-testid="attach-file-without-script"></label><button type="submit" data-testid="attach-upload-without-script" class="rounded border border-line px-3 py-1 font-medium">Upload</button></form>"#,
+            r#"<form method="post" action="{upload}?{UPLOAD_FOR_CONVERSATION}={conversation}" enctype="multipart/form-data" class="flex flex-wrap items-center gap-2 py-1"><label class="text-muted">Attach files <input type="file" name="file" multiple accept="{accepted}" data-testid="attach-file-without-script"></label><button type="submit" data-testid="attach-upload-without-script" class="rounded border border-line px-3 py-1 font-medium">Upload</button>{from_documents}</form>"#,
             upload = UploadFiles::PATH,
             accepted = crate::model::ACCEPTED_EXTENSIONS,
         );
+    } else {
+        let _ = write!(html, r#"<p class="py-1">{from_documents}</p>"#);
     }
     html.push_str("</div>");
     html

@@ -132,7 +132,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     });
     let attach = move |file_id: Uuid, attach: bool| {
         spawn_local(async move {
-            match attach_file(conversation_id, file_id, attach).await {
+            match attach_file(conversation_id, file_id, attach, false).await {
                 Ok(list) => {
                     attached.try_set(list);
                 }

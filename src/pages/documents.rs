@@ -1,14 +1,26 @@
 //! Documents: upload (drop or pick, with progress), the list with each file's indexing status
-//! (followed live until it ends), download, index again, delete; and the search page.
+//! (followed live until it ends), download, index again, delete; and the search page. With
+//! `?attach_to=<conversation>` (the conversation page's "From my documents" without
+//! JavaScript), each document also has a form that attaches it to that conversation.
 
 use crate::components::upload::{status_label, PickFiles, UploadList, Uploads};
 use crate::model::{FileInfo, FileStatus, SearchHit};
 use crate::server_fns::documents::{
-    delete_file, get_upload_limits, list_files, reindex_file, search_documents,
+    conversation_files, delete_file, get_upload_limits, list_files, reindex_file, search_documents,
+    AttachFile, DeleteFile, ReindexFile, ATTACH_ERROR, ATTACH_TO, FILE_ERROR,
 };
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
+use uuid::Uuid;
+
+/// The conversation the documents page picks documents for, and what it already has.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct AttachTarget {
+    conversation: Uuid,
+    attached: Vec<Uuid>,
+}
 
 /// While a file is being indexed, how often its status is read again.
 #[cfg(feature = "hydrate")]
@@ -51,6 +63,23 @@ pub fn DocumentsPage() -> impl IntoView {
     Effect::new(move |_| live.set(true));
     let preferences = crate::components::preferences::use_preferences();
     let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
+    let query = use_query_map();
+    let attach_to = Memo::new(move |_| {
+        query.with(|q| q.get_str(ATTACH_TO).and_then(|id| id.parse::<Uuid>().ok()))
+    });
+    // Also checks that the conversation is the person's: no forms for someone else's.
+    let attached = Resource::new(
+        move || attach_to.get(),
+        |conversation| async move {
+            match conversation {
+                Some(id) => Some(conversation_files(id).await.map(|files| AttachTarget {
+                    conversation: id,
+                    attached: files.into_iter().map(|f| f.id).collect(),
+                })),
+                None => None,
+            }
+        },
+    );
 
     view! {
         <leptos_meta::Title text=crate::app::page_title("Documents")/>
@@ -62,7 +91,13 @@ pub fn DocumentsPage() -> impl IntoView {
             <p class="mb-3 text-sm text-muted">
                 "Upload .txt, .md, .pdf, .docx and .csv files. Once indexed, they can be searched, and attached to a conversation so that its answers cite them."
             </p>
-            <FormUploadOutcome/>
+            {move || attach_to.get().map(|id| view! {
+                <div data-testid="attach-mode" class="mb-3 flex flex-wrap items-center gap-2 rounded-lg border border-line bg-surface p-3 text-sm">
+                    <span class="mr-auto">"Choose the documents to attach to the conversation."</span>
+                    <a href=format!("/c/{id}") data-testid="back-to-conversation" class="font-medium hover:underline">"Back to the conversation"</a>
+                </div>
+            })}
+            <FormOutcome/>
             <form
                 method="post"
                 action=crate::components::upload::upload_path()
@@ -108,9 +143,17 @@ pub fn DocumentsPage() -> impl IntoView {
             {move || error.get().map(|e| view! { <p role="alert" class="my-2 text-sm text-danger">{e}</p> })}
             <Suspense fallback=|| view! { <p class="text-muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let (attach, attach_refused) = match attached.await {
+                        Some(Ok(target)) => (Some(target), None),
+                        Some(Err(e)) => (None, Some(e.to_string())),
+                        None => (None, None),
+                    };
                     match listed.await {
                         Err(e) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
-                        Ok(initial) => view! { <FileList initial reload error/> }.into_any(),
+                        Ok(initial) => view! {
+                            {attach_refused.map(|e| view! { <p role="alert" data-testid="attach-refused" class="text-sm text-danger">{e}</p> })}
+                            <FileList initial reload error attach/>
+                        }.into_any(),
                     }
                 })}
             </Suspense>
@@ -118,10 +161,10 @@ pub fn DocumentsPage() -> impl IntoView {
     }
 }
 
-/// How an upload sent by the form without JavaScript went (the server function sends the
-/// browser back here with it in the address).
+/// How a form sent without JavaScript went (an upload, a delete, an attach): the server
+/// function sends the browser back here with it in the address.
 #[component]
-fn FormUploadOutcome() -> impl IntoView {
+fn FormOutcome() -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     move || {
         query.with(|query| {
@@ -130,7 +173,11 @@ fn FormUploadOutcome() -> impl IntoView {
                 .and_then(|n| n.parse::<usize>().ok());
             let refused = query.get_all("refused").unwrap_or_default();
             let failed = query.get("upload_error");
-            if uploaded.is_none() && failed.is_none() {
+            let other_failures: Vec<String> = [query.get(FILE_ERROR), query.get(ATTACH_ERROR)]
+                .into_iter()
+                .flatten()
+                .collect();
+            if uploaded.is_none() && failed.is_none() && other_failures.is_empty() {
                 return None;
             }
             Some(view! {
@@ -141,7 +188,7 @@ fn FormUploadOutcome() -> impl IntoView {
                         </p>
                     })}
                     {failed.map(|reason| view! { <p role="alert" class="text-danger">{format!("The upload failed: {reason}")}</p> })}
-                    {refused.into_iter().map(|reason| view! { <p role="alert" class="text-danger">{reason}</p> }).collect_view()}
+                    {refused.into_iter().chain(other_failures).map(|reason| view! { <p role="alert" class="text-danger">{reason}</p> }).collect_view()}
                 </div>
             })
         })
@@ -154,8 +201,11 @@ fn FileList(
     /// Bumped when the list changed elsewhere (an upload ended).
     reload: RwSignal<u32>,
     error: RwSignal<Option<String>>,
+    /// The conversation documents are being picked for, if any.
+    attach: Option<AttachTarget>,
 ) -> impl IntoView {
     let files = RwSignal::new(initial);
+    let attach = StoredValue::new(attach);
     // Also from a timer or a request that ends after the page is gone: `try_`.
     let refresh = move || {
         spawn_local(async move {
@@ -193,23 +243,52 @@ fn FileList(
                         let id = file.id;
                         let failed = file.status == FileStatus::Failed;
                         let finished = file.status.is_final();
+                        // Plain forms, so that they also work without JavaScript; with it the
+                        // delete and re-index are made in place.
+                        let on_reindex = move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            act(Box::pin(async move { reindex_file(id).await.map(|_| ()).map_err(|e| e.to_string()) }))
+                        };
+                        let on_delete = move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            act(Box::pin(async move { delete_file(id).await.map_err(|e| e.to_string()) }))
+                        };
+                        let attach_form = attach.with_value(|attach| attach.as_ref().map(|target| {
+                            let attached = target.attached.contains(&id);
+                            view! {
+                                {attached.then(|| view! { <span data-testid="file-attached" class="rounded bg-primary-soft px-1.5 text-xs">"Attached"</span> })}
+                                <form method="post" action=AttachFile::PATH>
+                                    <input type="hidden" name="conversation_id" value=target.conversation.to_string()/>
+                                    <input type="hidden" name="file_id" value=id.to_string()/>
+                                    <input type="hidden" name="attach" value=(!attached).to_string()/>
+                                    <input type="hidden" name="from_documents" value="true"/>
+                                    <button type="submit" data-testid=if attached { "detach-from-documents" } else { "attach-from-documents" }
+                                        class="rounded border border-line px-2 py-0.5 text-xs font-medium hover:bg-surface">
+                                        {if attached { "Remove from the conversation" } else { "Attach" }}
+                                    </button>
+                                </form>
+                            }
+                        }));
                         view! {
-                            <li class="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm" data-testid="file-item" data-status=file.status.as_str()>
+                            <li id=format!("file-{id}") class="flex flex-wrap items-center gap-x-3 gap-y-1 py-2 text-sm" data-testid="file-item" data-status=file.status.as_str()>
                                 <a class="font-medium hover:underline" data-testid="file-name" href=format!("/api/v1/files/{id}/content")>{file.name.clone()}</a>
                                 <span class="text-xs uppercase text-muted">{file.kind.as_str()}</span>
                                 <span class="text-xs text-muted">{crate::text::human_size(file.size_bytes.max(0) as u64)}</span>
                                 <span data-testid="file-status" class="rounded bg-surface px-1.5 text-xs" class:text-danger=failed>{status_label(&file)}</span>
+                                {attach_form}
                                 <span class="ml-auto flex gap-2 text-xs">
                                     {finished.then(|| view! {
-                                        <button type="button" data-testid="reindex-file" class="hover:underline"
-                                            on:click=move |_| act(Box::pin(async move { reindex_file(id).await.map(|_| ()).map_err(|e| e.to_string()) }))>
-                                            "Index again"
-                                        </button>
+                                        <form method="post" action=ReindexFile::PATH on:submit=on_reindex>
+                                            <input type="hidden" name="id" value=id.to_string()/>
+                                            <button type="submit" data-testid="reindex-file" class="hover:underline">"Index again"</button>
+                                        </form>
                                     })}
-                                    <button type="button" data-testid="delete-file" class="text-danger hover:underline"
-                                        on:click=move |_| act(Box::pin(async move { delete_file(id).await.map_err(|e| e.to_string()) }))>
-                                        "Delete"
-                                    </button>
+                                    <form method="post" action=DeleteFile::PATH on:submit=on_delete>
+                                        <input type="hidden" name="id" value=id.to_string()/>
+                                        <button type="submit" data-testid="delete-file" class="text-danger hover:underline">
+                                            "Delete"<span class="sr-only">{format!(" {}", file.name)}</span>
+                                        </button>
+                                    </form>
                                 </span>
                                 {file.error.clone().map(|e| view! { <p data-testid="file-error" class="w-full text-xs" class:text-danger=failed class:text-muted=!failed>{e}</p> })}
                             </li>

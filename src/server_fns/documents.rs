@@ -22,6 +22,10 @@ pub const PENDING_IMAGE: &str = "image";
 /// The query parameter that brings a plain form's refused attach or detach back to the
 /// conversation page.
 pub const ATTACH_ERROR: &str = "attach_error";
+/// The documents page's query parameter naming the conversation its Attach forms are for.
+pub const ATTACH_TO: &str = "attach_to";
+/// Where a plain form's refused delete or re-index is said on the documents page.
+pub const FILE_ERROR: &str = "file_error";
 
 /// Uploads files (multipart, one field named `file` per file). The page posts each file here
 /// with XMLHttpRequest, one file per request, for the progress events that the server function
@@ -117,16 +121,39 @@ pub async fn get_upload_limits() -> Result<UploadLimits, AppError> {
     })
 }
 
+/// Deletes one of the person's files. Without JavaScript the documents page's Delete form posts
+/// here, and that browser goes back to the list (with `file_error` when refused).
 #[server(output = JsonText)]
 pub async fn delete_file(id: Uuid) -> Result<(), AppError> {
-    let state = super::app_state()?;
-    state.documents.delete(super::me()?.id, id).await
+    let result = async {
+        let state = super::app_state()?;
+        state.documents.delete(super::me()?.id, id).await
+    }
+    .await;
+    super::answer_plain_form(
+        &result,
+        |_| UPLOAD_RESULT_PAGE.into(),
+        UPLOAD_RESULT_PAGE,
+        FILE_ERROR,
+    );
+    result
 }
 
+/// Indexes one of the person's files again; a plain form's browser goes back to the list.
 #[server(output = JsonText)]
 pub async fn reindex_file(id: Uuid) -> Result<FileInfo, AppError> {
-    let state = super::app_state()?;
-    state.documents.reindex(super::me()?.id, id).await
+    let result = async {
+        let state = super::app_state()?;
+        state.documents.reindex(super::me()?.id, id).await
+    }
+    .await;
+    super::answer_plain_form(
+        &result,
+        |_| UPLOAD_RESULT_PAGE.into(),
+        UPLOAD_RESULT_PAGE,
+        FILE_ERROR,
+    );
+    result
 }
 
 #[server(output = JsonText)]
@@ -145,12 +172,15 @@ pub async fn conversation_files(conversation_id: Uuid) -> Result<Vec<FileInfo>, 
 }
 
 /// Attaches (or with `attach` false, detaches) one of the person's files. Without JavaScript
-/// the conversation page's Remove buttons post here; that browser goes back to the conversation.
+/// the conversation page's Remove buttons post here, and that browser goes back to the
+/// conversation; the documents page's Attach forms (`from_documents`) go back to that page,
+/// so that more can be picked.
 #[server(output = JsonText)]
 pub async fn attach_file(
     conversation_id: Uuid,
     file_id: Uuid,
     attach: bool,
+    #[server(default)] from_documents: bool,
 ) -> Result<Vec<FileInfo>, AppError> {
     let result = async {
         let state = super::app_state()?;
@@ -158,7 +188,22 @@ pub async fn attach_file(
             .await
     }
     .await;
-    let page = format!("/c/{conversation_id}");
-    super::answer_plain_form(&result, |_| page.clone(), &page, ATTACH_ERROR);
+    let page = if from_documents {
+        attach_page(conversation_id)
+    } else {
+        format!("/c/{conversation_id}")
+    };
+    let row = if from_documents {
+        format!("#file-{file_id}")
+    } else {
+        String::new()
+    };
+    super::answer_plain_form(&result, |_| format!("{page}{row}"), &page, ATTACH_ERROR);
     result
+}
+
+/// The documents page picking documents for a conversation (without JavaScript: with it, the
+/// conversation's own picker does this in place).
+pub fn attach_page(conversation_id: Uuid) -> String {
+    format!("{UPLOAD_RESULT_PAGE}?{ATTACH_TO}={conversation_id}")
 }

@@ -42,12 +42,13 @@ pub(crate) fn from_plain_form() -> bool {
     })
 }
 
-/// Sends a plain form's browser to one of our pages, `query` encoded into its address.
+/// Sends a plain form's browser to one of our pages (which may carry a query of its own),
+/// `query` encoded into its address.
 #[cfg(feature = "ssr")]
 pub(crate) fn redirect_form<V: AsRef<str>>(page: &str, query: &[(&str, V)]) {
     let mut address = page.to_string();
-    for (at, (name, value)) in query.iter().enumerate() {
-        address.push(if at == 0 { '?' } else { '&' });
+    for (name, value) in query {
+        address.push(if address.contains('?') { '&' } else { '?' });
         address.push_str(name);
         address.push('=');
         address.push_str(&crate::auth::encode_query(value.as_ref()));
