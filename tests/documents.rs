@@ -1586,10 +1586,7 @@ async fn documents_are_picked_for_a_conversation_without_javascript(backend: Bac
             && page.contains(r#"name="from_documents" value="true""#),
         "{page}"
     );
-    assert!(
-        page.contains("&lt;i&gt;rota.txt"),
-        "names are text: {page}"
-    );
+    assert!(page.contains("&lt;i&gt;rota.txt"), "names are text: {page}");
 
     // Attached from the list: back to it, at the document's row, which says so.
     let attach = |conversation: String, file: String, attach: bool| {

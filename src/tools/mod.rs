@@ -229,3 +229,65 @@ impl Toolbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics a few calls deep, with a value to drop on the way out: a bug in one tool.
+    struct Panicking;
+
+    #[inline(never)]
+    fn deep(depth: u32) -> u32 {
+        if depth == 0 {
+            panic!("a bug in a tool");
+        }
+        std::hint::black_box(deep(std::hint::black_box(depth - 1))) + 1
+    }
+
+    #[async_trait::async_trait]
+    impl Tool for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking"
+        }
+        fn description(&self) -> &'static str {
+            "panics"
+        }
+        fn parameters(&self) -> Value {
+            serde_json::json!({"type": "object"})
+        }
+        async fn call(&self, _: &ToolContext, _: Value) -> Result<String, ToolError> {
+            let held = String::from("dropped while unwinding");
+            Ok(format!("{held} {}", deep(std::hint::black_box(4))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_tool_is_an_error_result_and_the_next_call_runs() {
+        let mut tools = Toolbox::basic();
+        tools.add(Arc::new(Panicking));
+        let context = ToolContext {
+            owner_id: Uuid::nil(),
+            conversation_id: None,
+        };
+        let outcome = tools
+            .invoke(&context, "panicking", serde_json::json!({}))
+            .await;
+        assert!(
+            matches!(&outcome.result, Err(ToolError::Failed(message)) if message.contains("unexpectedly")),
+            "{:?}",
+            outcome.result.map(|reply| reply.text)
+        );
+        let outcome = tools
+            .invoke(
+                &context,
+                "calculator",
+                serde_json::json!({"expression": "6*7"}),
+            )
+            .await;
+        assert_eq!(
+            outcome.result.map(|reply| reply.text).ok(),
+            Some("42".into())
+        );
+    }
+}
