@@ -812,6 +812,34 @@ async fn post_form(app: &TestApp, path: &str, body: Vec<u8>) -> (String, String)
     (location, page)
 }
 
+/// Attaches or detaches a file as a browser without JavaScript posts the form (from the
+/// conversation page, or the documents page with `from_documents`): where it is sent next.
+async fn attach_by_form(
+    app: &TestApp,
+    conversation: String,
+    file: String,
+    attach: bool,
+    from_documents: bool,
+) -> String {
+    use leptos::server_fn::ServerFn;
+    let fields = [
+        ("conversation_id", conversation),
+        ("file_id", file),
+        ("attach", attach.to_string()),
+        ("from_documents", from_documents.to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, _) = common::post_plain_form(
+        app,
+        ollamastack::server_fns::documents::AttachFile::PATH,
+        &fields,
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    location
+}
+
 /// The page's upload server function: with JavaScript it answers the XMLHttpRequest with what
 /// was kept and refused; a plain form post (no JavaScript) comes back to the documents page,
 /// which says how it went; bodies that are not multipart or are too large are refused before
@@ -1362,7 +1390,7 @@ async fn images_and_files_go_with_their_message(backend: Backend) {
 async fn a_conversation_takes_files_without_javascript(backend: Backend) {
     use leptos::server_fn::ServerFn;
     use ollamastack::server_fns::chat::SendMessage;
-    use ollamastack::server_fns::documents::{AttachFile, UploadFiles};
+    use ollamastack::server_fns::documents::UploadFiles;
     use ollamastack::testing::sample_files::PIXEL_PNG;
     let fake = FakeConfig {
         models: vec!["llama3.2:latest".into(), "llava:latest".into()],
@@ -1471,21 +1499,8 @@ async fn a_conversation_takes_files_without_javascript(backend: Backend) {
 
     // Removed by its own form: back to the conversation, the document no longer attached
     // (still among the person's documents).
-    let detach = |conversation: String| {
-        let fields = [
-            ("conversation_id", conversation),
-            ("file_id", notes.clone()),
-            ("attach", "false".to_string()),
-        ];
-        let app = &app;
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let (status, location, _) =
-                common::post_plain_form(app, AttachFile::PATH, &fields, None).await;
-            assert_eq!(status, 302);
-            location
-        }
-    };
+    let detach =
+        |conversation: String| attach_by_form(&app, conversation, notes.clone(), false, false);
     assert_eq!(detach(conversation.clone()).await, page_path);
     let (_, stored) = app
         .get(&format!("/api/v1/conversations/{conversation}"))
@@ -1590,20 +1605,7 @@ async fn documents_are_picked_for_a_conversation_without_javascript(backend: Bac
 
     // Attached from the list: back to it, at the document's row, which says so.
     let attach = |conversation: String, file: String, attach: bool| {
-        let fields = [
-            ("conversation_id", conversation),
-            ("file_id", file),
-            ("attach", attach.to_string()),
-            ("from_documents", "true".to_string()),
-        ];
-        let app = &app;
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let (status, location, _) =
-                common::post_plain_form(app, AttachFile::PATH, &fields, None).await;
-            assert_eq!(status, 302);
-            location
-        }
+        attach_by_form(&app, conversation, file, attach, true)
     };
     assert_eq!(
         attach(conversation.clone(), menu.clone(), true).await,

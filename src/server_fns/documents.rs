@@ -121,6 +121,17 @@ pub async fn get_upload_limits() -> Result<UploadLimits, AppError> {
     })
 }
 
+/// A plain form's browser goes back to the documents list (the reason under `file_error`).
+#[cfg(feature = "ssr")]
+fn back_to_documents<T>(result: &Result<T, AppError>) {
+    super::answer_plain_form(
+        result,
+        |_| UPLOAD_RESULT_PAGE.into(),
+        UPLOAD_RESULT_PAGE,
+        FILE_ERROR,
+    );
+}
+
 /// Deletes one of the person's files. Without JavaScript the documents page's Delete form posts
 /// here, and that browser goes back to the list (with `file_error` when refused).
 #[server(output = JsonText)]
@@ -130,12 +141,7 @@ pub async fn delete_file(id: Uuid) -> Result<(), AppError> {
         state.documents.delete(super::me()?.id, id).await
     }
     .await;
-    super::answer_plain_form(
-        &result,
-        |_| UPLOAD_RESULT_PAGE.into(),
-        UPLOAD_RESULT_PAGE,
-        FILE_ERROR,
-    );
+    back_to_documents(&result);
     result
 }
 
@@ -147,12 +153,7 @@ pub async fn reindex_file(id: Uuid) -> Result<FileInfo, AppError> {
         state.documents.reindex(super::me()?.id, id).await
     }
     .await;
-    super::answer_plain_form(
-        &result,
-        |_| UPLOAD_RESULT_PAGE.into(),
-        UPLOAD_RESULT_PAGE,
-        FILE_ERROR,
-    );
+    back_to_documents(&result);
     result
 }
 
