@@ -1602,6 +1602,14 @@ async fn documents_are_picked_for_a_conversation_without_javascript(backend: Bac
         "{page}"
     );
     assert!(page.contains("&lt;i&gt;rota.txt"), "names are text: {page}");
+    // Its upload form attaches what it uploads (the conversation page's own path).
+    assert!(
+        page.contains(&format!(
+            r#"action="{}?conversation_id={conversation}""#,
+            ollamastack::server_fns::documents::UploadFiles::PATH
+        )),
+        "{page}"
+    );
 
     // Attached from the list: back to it, at the document's row, which says so.
     let attach = |conversation: String, file: String, attach: bool| {

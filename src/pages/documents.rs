@@ -8,6 +8,7 @@ use crate::model::{FileInfo, FileStatus, SearchHit};
 use crate::server_fns::documents::{
     conversation_files, delete_file, get_upload_limits, list_files, reindex_file, search_documents,
     AttachFile, DeleteFile, ReindexFile, ATTACH_ERROR, ATTACH_TO, FILE_ERROR,
+    UPLOAD_FOR_CONVERSATION,
 };
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -100,7 +101,12 @@ pub fn DocumentsPage() -> impl IntoView {
             <FormOutcome/>
             <form
                 method="post"
-                action=crate::components::upload::upload_path()
+                // Picking for a conversation, a form upload (without JavaScript) attaches the
+                // new documents to it and goes back there, as the conversation's own form does.
+                action=move || match attach_to.get() {
+                    Some(id) => format!("{}?{UPLOAD_FOR_CONVERSATION}={id}", crate::components::upload::upload_path()),
+                    None => crate::components::upload::upload_path().to_string(),
+                }
                 enctype="multipart/form-data"
                 data-testid="drop-zone"
                 class="mb-3 flex flex-col items-center gap-2 rounded-xl border-2 border-dashed p-6 text-sm"
