@@ -189,15 +189,11 @@ pub async fn attach_file(
             .await
     }
     .await;
-    let page = if from_documents {
-        attach_page(conversation_id)
+    // Back to the list at the document's row, or to the conversation.
+    let (page, row) = if from_documents {
+        (attach_page(conversation_id), format!("#file-{file_id}"))
     } else {
-        format!("/c/{conversation_id}")
-    };
-    let row = if from_documents {
-        format!("#file-{file_id}")
-    } else {
-        String::new()
+        (format!("/c/{conversation_id}"), String::new())
     };
     super::answer_plain_form(&result, |_| format!("{page}{row}"), &page, ATTACH_ERROR);
     result
