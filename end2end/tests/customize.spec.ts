@@ -36,6 +36,69 @@ async function bodyContrast(page: Page): Promise<number> {
   });
 }
 
+/** Every visible control or message on the page whose text is under WCAG AA's 4.5:1 against the
+ * colour behind it, as the browser paints them (disabled and half-transparent ones left out). */
+async function unreadableControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    // `rgb(r g b)` from hex colours, `color(srgb r g b)` (0 to 1) from `color-mix`.
+    const rgba = (css: string) => {
+      const parts = (css.match(/[\d.]+/g) ?? []).map(Number);
+      const scale = css.startsWith("color(") ? 255 : 1;
+      return [parts[0] * scale, parts[1] * scale, parts[2] * scale, parts.length > 3 ? parts[3] : 1];
+    };
+    const luminance = ([r, g, b]: number[]) => {
+      const lin = (c: number) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const behind = (element: Element) => {
+      for (let e: Element | null = element; e; e = e.parentElement) {
+        const colour = rgba(getComputedStyle(e).backgroundColor);
+        if (colour[3] > 0.5) return colour;
+      }
+      return rgba(getComputedStyle(document.body).backgroundColor);
+    };
+    const found: string[] = [];
+    for (const element of document.querySelectorAll<HTMLElement>("button, a, select, summary, label, [role=status], [role=alert]")) {
+      const box = element.getBoundingClientRect();
+      const style = getComputedStyle(element);
+      if (!box.width || !box.height || (element as HTMLButtonElement).disabled || !element.innerText?.trim()) continue;
+      if (style.visibility === "hidden" || Number(style.opacity) < 1) continue;
+      const [a, b] = [luminance(rgba(style.color)), luminance(behind(element))];
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) found.push(`${element.tagName} "${element.innerText.trim().slice(0, 40)}": ${ratio.toFixed(2)}`);
+    }
+    return found;
+  });
+}
+
+test("every control is readable in the light and dark themes, while an answer streams and in the pages' forms", async ({ page, request }) => {
+  for (const [theme, scheme] of [["light", "light"], ["dark", "dark"], ["system", "dark"]] as const) {
+    await put(request, "ui.theme", theme);
+    await page.emulateMedia({ colorScheme: scheme });
+    await sendNew(page, `Readable in ${theme} [tokens=80] [delay=100]`);
+    // Stop, the composer, the sent message's bubble and its actions, the sidebar, the header.
+    await expect(page.getByTestId("stop")).toBeVisible();
+    expect(await unreadableControls(page), `${theme} (${scheme}), an answer streaming`).toEqual([]);
+    await page.getByTestId("stop").click();
+    await expect(page.getByTestId("send")).toBeVisible();
+    const item = page.getByTestId("conversation-item").filter({ hasText: `Readable in ${theme}` });
+    await item.getByTestId("delete-conversation").click();
+    await expect(page.getByTestId("confirm-delete")).toBeVisible();
+    expect(await unreadableControls(page), `${theme} (${scheme}), confirming a delete`).toEqual([]);
+    await page.getByTestId("confirm-delete").click();
+    await page.waitForURL((url) => url.pathname === "/");
+    // Each page once its main controls are in (lazy pages load their code first).
+    const pages: [string, string][] = [["/settings", "preferences-save"], ["/assistants", "new-assistant"],
+      ["/documents", "drop-zone"], ["/analytics", "timeframes"], ["/integrations", "webhook-create"], ["/admin/models", "pull-submit"]];
+    for (const [path, control] of pages) {
+      await page.goto(path);
+      await waitForHydration(page);
+      await expect(page.getByTestId(control)).toBeVisible();
+      expect(await unreadableControls(page), `${theme} (${scheme}), ${path}`).toEqual([]);
+    }
+  }
+});
+
 test("each built-in theme and a custom brand: painted by the server, readable, screenshot", async ({ page, request }) => {
   const themes: [string, "light" | "dark"][] = [["light", "light"], ["dark", "dark"], ["system", "dark"], ["system", "light"]];
   for (const [theme, scheme] of themes) {

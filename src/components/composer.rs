@@ -3,6 +3,9 @@ use crate::server_fns::tools::list_tools;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+/// How the box's keys work (with JavaScript; without it Enter breaks the line).
+const KEYS_HINT: &str = "Enter sends, Shift+Enter starts a new line";
+
 /// The message box: Enter sends, Shift+Enter breaks the line, Stop while an answer streams.
 /// The text belongs to the parent, which clears it only once the message is stored.
 ///
@@ -71,12 +74,17 @@ pub fn Composer(
             <noscript inner_html=pending_images_html/>
             {move || tools_on().then(|| view! { <ToolPicker/> })}
             <label for="composer" class="sr-only">"Message"</label>
+            <span id="composer-keys" class="sr-only">{KEYS_HINT}</span>
             <textarea
                 id="composer"
                 name="content"
                 data-testid="composer"
                 class="min-h-[2.75rem] flex-1 resize-none rounded-xl border border-line bg-app px-3 py-2.5 shadow-sm focus:border-primary focus:outline-none"
-                placeholder="Send a message (Enter to send, Shift+Enter for a new line)"
+                // Short: on a phone a longer one was cut off mid-sentence. The keys are
+                // told to screen readers below and shown to the mouse as a tooltip.
+                placeholder="Send a message"
+                title=KEYS_HINT
+                aria-describedby="composer-keys"
                 rows=rows
                 inner_html=initial_html
                 prop:value=move || text.get()
@@ -122,7 +130,9 @@ pub fn Composer(
                 <button
                     type="button"
                     data-testid="stop"
-                    class="rounded-xl bg-surface px-4 py-2.5 font-medium text-on-primary hover:opacity-90"
+                    // As the page's Stop without JavaScript: text on the surface colour (the
+                    // primary's text colour there was white on near-white in the light theme).
+                    class="rounded-xl border border-line bg-surface px-4 py-2.5 font-medium text-fg hover:opacity-90"
                     on:click=move |_| on_stop.run(())
                 >
                     "Stop"
