@@ -139,6 +139,18 @@ async fn answers_are_capped_in_tokens_and_characters(backend: Backend) {
         done["error"].as_str().unwrap().contains("30 characters"),
         "{done}"
     );
+    // The conversation's page says why, under the answer, not only "Stopped".
+    let page = app
+        .page(&format!(
+            "/c/{}",
+            body["conversation"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(page.contains(r#"data-testid="message-note""#), "{page}");
+    assert!(
+        page.contains("The answer reached the longest length this server allows (30 characters)."),
+        "{page}"
+    );
 
     let (_, answer) = app.send_new("short").await;
     app.follow(&answer).await;
@@ -165,6 +177,22 @@ async fn answers_are_capped_in_tokens_and_characters(backend: Backend) {
     assert_eq!(done["content"], expected_answer(5));
     assert_eq!(done["done_reason"], "length");
     assert_eq!(done["status"], "complete");
+    // Complete, yet cut off: the page says so and how to allow longer answers.
+    let page = app
+        .page(&format!(
+            "/c/{}",
+            body["conversation"]["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(page.contains(">Cut off<"), "{page}");
+    assert!(page.contains(r#"data-testid="message-note""#), "{page}");
+    assert!(page.contains("length limit: raise Max tokens"), "{page}");
+    // An answer that ended on its own has neither.
+    let (conversation, answer) = app.send_new("short again [tokens=3]").await;
+    app.follow(&answer).await;
+    let page = app.page(&format!("/c/{conversation}")).await;
+    assert!(!page.contains(r#"data-testid="message-note""#), "{page}");
+    assert!(!page.contains(">Cut off<"), "{page}");
 }
 
 /// Bodies larger than the limit are refused before they are read, on the REST API and on

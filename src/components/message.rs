@@ -53,10 +53,30 @@ pub fn MessageBubble(
             parts.join(" · ")
         })
     };
+    let cut_off = move || {
+        message.with(|m| {
+            m.status == MessageStatus::Complete
+                && m.metrics.done_reason.as_deref() == Some("length")
+        })
+    };
     let status_label = move || match status() {
         MessageStatus::Stopped => Some("Stopped"),
         MessageStatus::Interrupted => Some("Interrupted"),
+        _ if cut_off() => Some("Cut off"),
         _ => None,
+    };
+    // Why an answer that did not fail ended early: a server limit or a shutdown (its stored
+    // reason), or the model's own length limit. A stop by the person has no reason to give.
+    let ended_early = move || {
+        if cut_off() {
+            return Some(CUT_OFF_NOTE.to_string());
+        }
+        match status() {
+            MessageStatus::Stopped | MessageStatus::Interrupted => error()
+                .filter(|why| !why.trim().is_empty())
+                .map(|why| as_sentence(&why)),
+            _ => None,
+        }
     };
 
     view! {
@@ -107,6 +127,9 @@ pub fn MessageBubble(
                     <div role="alert" data-testid="message-error" class="mt-2 rounded-md border border-danger bg-danger-soft px-3 py-2 text-sm text-danger">
                         {error().unwrap_or_else(|| "The answer failed.".into())}
                     </div>
+                })}
+                {move || ended_early().map(|note| view! {
+                    <p data-testid="message-note" class="mt-2 text-sm text-muted">{note}</p>
                 })}
                 <Show when=move || editing.get()>
                     <form
@@ -191,6 +214,22 @@ pub fn MessageBubble(
         </article>
     }
     .into_any()
+}
+
+/// Shown under an answer the model ended at its length limit (Ollama's `done_reason: length`).
+const CUT_OFF_NOTE: &str = "The answer reached the model's length limit: raise Max tokens (or the context length) in the conversation's settings for longer answers.";
+
+/// A stored reason (`the server shut down before …`) as a sentence of its own.
+fn as_sentence(reason: &str) -> String {
+    let mut chars = reason.trim().chars();
+    let mut sentence: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !sentence.ends_with(['.', '!', '?']) {
+        sentence.push('.');
+    }
+    sentence
 }
 
 /// Where Regenerate and Retry post without JavaScript: the `regenerate_answer` server function.
@@ -403,4 +442,22 @@ pub fn copy_to_clipboard(text: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = text;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::as_sentence;
+
+    #[test]
+    fn a_stored_reason_reads_as_a_sentence() {
+        assert_eq!(
+            as_sentence("the server shut down before this answer was complete"),
+            "The server shut down before this answer was complete."
+        );
+        assert_eq!(as_sentence(" éclair ended!"), "Éclair ended!");
+        assert_eq!(
+            as_sentence("limit (30 characters)."),
+            "Limit (30 characters)."
+        );
+    }
 }
