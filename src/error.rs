@@ -15,7 +15,10 @@ pub enum AppError {
     OllamaUnreachable { url: String },
     #[error("model '{0}' is not available in Ollama; pull it with `ollama pull {0}`")]
     ModelNotFound(String),
-    #[error("Ollama answered with an error: {0}")]
+    /// What Ollama's failure was, told in a sentence that names Ollama itself ("Ollama
+    /// answered 500: …", "no answer from Ollama within 60s …"): no prefix, which would say
+    /// "Ollama" twice and "answered" of a model that never did.
+    #[error("{0}")]
     Ollama(String),
     /// A model provider other than Ollama (OpenAI-compatible, Anthropic) failed.
     #[error("the model provider {provider} answered with an error: {message}")]

@@ -199,10 +199,15 @@ async fn a_broken_line_mid_stream_is_an_error_not_a_crash(backend: Backend) {
     let (_, done) = app.follow(&answer).await;
     assert_eq!(done["status"], "error");
     assert_eq!(done["content"], expected_answer(3));
+    // One sentence that names Ollama once, as the page shows it.
     assert!(
-        done["error"].as_str().unwrap().contains("unreadable"),
+        done["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ollama sent something unreadable: "),
         "{done}"
     );
+    assert_eq!(done["error"].as_str().unwrap().matches("Ollama").count(), 1);
     // The server is fine afterwards.
     let (_, next) = app.send_new("[tokens=2]").await;
     assert_eq!(app.follow(&next).await.1["status"], "complete");
@@ -218,6 +223,13 @@ async fn http_error_from_ollama_is_reported(backend: Backend) {
             .as_str()
             .unwrap()
             .contains("llama runner process has terminated"),
+        "{done}"
+    );
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Ollama answered 500: "),
         "{done}"
     );
 }
