@@ -1667,7 +1667,9 @@ async fn documents_are_picked_for_a_conversation_without_javascript(backend: Bac
         location,
         format!("/documents?attach_to={missing}&attach_error=conversation%20not%20found")
     );
-    assert!(app.page(&location).await.contains("conversation not found"));
+    // Said once: the post's outcome, not the page's own check again.
+    let page = app.page(&location).await;
+    assert_eq!(page.matches("conversation not found").count(), 1, "{page}");
 
     // Index again and delete, as forms: back to the list.
     let post = |path: &'static str, id: String| {

@@ -154,6 +154,9 @@ pub fn DocumentsPage() -> impl IntoView {
                         Some(Err(e)) => (None, Some(e.to_string())),
                         None => (None, None),
                     };
+                    // A refused post of the same page has said it already (FormOutcome).
+                    let said = query.with_untracked(|q| q.get(ATTACH_ERROR));
+                    let attach_refused = attach_refused.filter(|reason| said.as_ref() != Some(reason));
                     match listed.await {
                         Err(e) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
                         Ok(initial) => view! {
