@@ -175,6 +175,43 @@ test("Shift+Enter breaks the line, Enter sends", async ({ page }) => {
   await expect(page.locator('[data-role="user"]').last().getByTestId("message-content")).toHaveText("first line\nsecond line [tokens=2]");
 });
 
+test("what is typed but not sent survives a reload, for each conversation, and goes once sent", async ({ page }) => {
+  await page.goto("/");
+  await waitForHydration(page);
+  const composer = page.getByTestId("composer");
+  await composer.fill("a first question\nstill being written");
+  await page.reload();
+  await waitForHydration(page);
+  await expect(composer).toHaveValue("a first question\nstill being written");
+  await composer.press("Control+End");
+  await composer.pressSequentially(" [tokens=2]");
+  await composer.press("Enter");
+  await page.waitForURL(/\/c\//);
+  await waitForStatus(page, "complete");
+  const conversation = page.url();
+  // Sent: the new chat's box is empty again.
+  await page.goto("/");
+  await waitForHydration(page);
+  await expect(composer).toHaveValue("");
+  // A conversation keeps its own draft, apart from the new chat's.
+  await page.goto(conversation);
+  await waitForHydration(page);
+  await composer.fill("a reply I have not finished");
+  await page.goto("/");
+  await waitForHydration(page);
+  await expect(composer).toHaveValue("");
+  await page.goto(conversation);
+  await waitForHydration(page);
+  await expect(composer).toHaveValue("a reply I have not finished");
+  await composer.press("Enter");
+  await waitForStatus(page, "complete");
+  await expect(composer).toHaveValue("");
+  await page.reload();
+  await waitForHydration(page);
+  await expect(composer).toHaveValue("");
+  await expect(page.locator('[data-role="user"]').last().getByTestId("message-content")).toHaveText("a reply I have not finished");
+});
+
 // What is typed into the server-rendered box while the WASM is still on its way stays there
 // once the page is live, on the first screen and in a conversation.
 test("text typed before the page is live is kept and sent", async ({ page }) => {

@@ -45,6 +45,15 @@ pub fn Composer(
     let live = RwSignal::new(false);
     Effect::new(move |_| live.set(true));
     keep_text_typed_before_live(text);
+    // A draft this tab kept (the page reloaded, or the browser crashed and restored the tab)
+    // comes back once the page is live, unless the box already holds text.
+    Effect::new(move |_| {
+        if text.with_untracked(|t| t.trim().is_empty()) {
+            if let Some(saved) = draft::saved(conversation) {
+                text.set(saved);
+            }
+        }
+    });
     // The text the page opens with (a message a form could not send, given back), as the
     // box's own content: without JavaScript nothing else would show it.
     #[cfg(feature = "ssr")]
@@ -88,7 +97,11 @@ pub fn Composer(
                 rows=rows
                 inner_html=initial_html
                 prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    let typed = event_target_value(&ev);
+                    draft::save(conversation, &typed);
+                    text.set(typed);
+                }
                 on:paste=move |ev: leptos::ev::ClipboardEvent| {
                     // Files on the clipboard are uploaded like dropped ones; text pastes as text.
                     #[cfg(feature = "hydrate")]
@@ -191,6 +204,61 @@ pub fn unsent_message() -> (String, Option<String>) {
     #[cfg(not(feature = "ssr"))]
     let draft = String::new();
     (draft, send_error)
+}
+
+/// What is typed but not sent yet, kept in the tab's session storage (one per conversation,
+/// one for a new chat) so that a reload or a crash of the tab does not lose it. Session
+/// storage, not local: it goes with the tab, so a person who uses the browser after this
+/// tab is closed never sees it. The page that sends forgets it once the message is stored.
+pub mod draft {
+    use uuid::Uuid;
+
+    #[cfg(feature = "hydrate")]
+    fn storage() -> Option<web_sys::Storage> {
+        leptos::prelude::window().session_storage().ok().flatten()
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn key(conversation: Option<Uuid>) -> String {
+        match conversation {
+            Some(id) => format!("ollamastack.draft.{id}"),
+            None => "ollamastack.draft.new".to_string(),
+        }
+    }
+
+    /// Keeps `text` as the draft (a blank one is forgotten). Full or blocked storage is
+    /// ignored: the box itself still holds the text.
+    pub fn save(conversation: Option<Uuid>, text: &str) {
+        #[cfg(feature = "hydrate")]
+        if let Some(storage) = storage() {
+            let key = key(conversation);
+            let _ = if text.trim().is_empty() {
+                storage.remove_item(&key)
+            } else {
+                storage.set_item(&key, text)
+            };
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (conversation, text);
+    }
+
+    /// Called once the message is stored.
+    pub fn forget(conversation: Option<Uuid>) {
+        save(conversation, "");
+    }
+
+    #[cfg(feature = "hydrate")]
+    pub(super) fn saved(conversation: Option<Uuid>) -> Option<String> {
+        storage()
+            .and_then(|storage| storage.get_item(&key(conversation)).ok().flatten())
+            .filter(|text| !text.trim().is_empty())
+    }
+
+    /// On the server there is no draft: the page is rendered with an empty box.
+    #[cfg(not(feature = "hydrate"))]
+    pub(super) fn saved(_conversation: Option<Uuid>) -> Option<String> {
+        None
+    }
 }
 
 /// The composer's form, which the header's model picker belongs to as well (its `form`

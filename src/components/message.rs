@@ -219,14 +219,15 @@ pub fn MessageBubble(
 /// Shown under an answer the model ended at its length limit (Ollama's `done_reason: length`).
 const CUT_OFF_NOTE: &str = "The answer reached the model's length limit: raise Max tokens (or the context length) in the conversation's settings for longer answers.";
 
-/// A stored reason (`the server shut down before …`) as a sentence of its own.
+/// A stored reason (`the server shut down before …`, written by the server in English) as a
+/// sentence of its own. ASCII capitals only: Unicode's case tables would cost the browser's
+/// bundle kilobytes for reasons that never start with another letter.
 fn as_sentence(reason: &str) -> String {
-    let mut chars = reason.trim().chars();
-    let mut sentence: String = match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => return String::new(),
-    };
-    if !sentence.ends_with(['.', '!', '?']) {
+    let mut sentence = reason.trim().to_string();
+    if let Some(first) = sentence.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    if !sentence.is_empty() && !sentence.ends_with(['.', '!', '?']) {
         sentence.push('.');
     }
     sentence
@@ -454,7 +455,9 @@ mod tests {
             as_sentence("the server shut down before this answer was complete"),
             "The server shut down before this answer was complete."
         );
-        assert_eq!(as_sentence(" éclair ended!"), "Éclair ended!");
+        assert_eq!(as_sentence(" ended!"), "Ended!");
+        assert_eq!(as_sentence("éclair"), "éclair.");
+        assert_eq!(as_sentence(""), "");
         assert_eq!(
             as_sentence("limit (30 characters)."),
             "Limit (30 characters)."

@@ -241,6 +241,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             .await
             {
                 Ok(outcome) => {
+                    crate::components::composer::draft::forget(Some(conversation_id));
                     text.set(String::new());
                     pending_images.set(Vec::new());
                     if earlier_window {

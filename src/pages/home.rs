@@ -60,6 +60,7 @@ pub fn HomePage() -> impl IntoView {
             let files = pending.with_untracked(|files| files.iter().map(|f| f.id).collect());
             match send_message(None, content, model, tools, assistant, files).await {
                 Ok(outcome) => {
+                    crate::components::composer::draft::forget(None);
                     text.set(String::new());
                     pending.set(Vec::new());
                     chat.tool_mode.set(outcome.tool_mode);
