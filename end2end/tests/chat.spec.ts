@@ -371,6 +371,8 @@ test("a long conversation opens at its latest messages; earlier ones load above,
   await expect(messages.first()).toContainText("Question 70");
   await expect(messages.last()).toContainText("Answer 119");
   await expect(messages.last()).toBeInViewport();
+  // At the newest: no button to go there.
+  await expect(page.getByTestId("to-latest")).toHaveCount(0);
 
   await page.getByTestId("messages").evaluate((el) => (el.scrollTop = 0));
   const anchor = messages.filter({ hasText: "Question 70" });
@@ -387,6 +389,11 @@ test("a long conversation opens at its latest messages; earlier ones load above,
   await expect(messages.first()).toContainText("Question 0");
   await expect(page.getByTestId("earlier-messages")).toHaveCount(0);
   await expect(page).toHaveURL(new RegExp(`/c/${id}$`));
+  // Scrolled up to read: one button back to the newest.
+  await expect(page.getByTestId("to-latest")).toHaveText("↓ Latest");
+  await page.getByTestId("to-latest").click();
+  await expect(messages.last()).toBeInViewport();
+  await expect(page.getByTestId("to-latest")).toHaveCount(0);
 });
 
 test("a conversation opens with its own model picked, however an API client named it", async ({ page, request }) => {

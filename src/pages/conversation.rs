@@ -220,6 +220,13 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             pinned.set(el.scroll_height() - el.scroll_top() - el.client_height() < 48);
         }
     };
+    // Scrolled up to read: one click back to the newest text, which is then followed again.
+    let to_latest = move |_| {
+        if let Some(el) = scroller.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+        pinned.set(true);
+    };
 
     let on_send = Callback::new(move |content: String| {
         sending.set(true);
@@ -425,7 +432,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                         on:click=show_older
                         data-testid="earlier-messages"
                         aria-busy=move || loading_older.get().to_string()
-                        class="self-center rounded-full border border-border px-3 py-1 text-sm text-muted hover:text-fg"
+                        class="self-center rounded-full border border-line px-3 py-1 text-sm text-muted hover:text-fg"
                     >
                         {move || if loading_older.get() { "Loading…" } else { "Earlier messages" }}
                     </a>
@@ -443,12 +450,24 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                     <a
                         href=format!("/c/{conversation_id}")
                         data-testid="latest-messages"
-                        class="self-center rounded-full border border-border px-3 py-1 text-sm text-muted hover:text-fg"
+                        class="self-center rounded-full border border-line px-3 py-1 text-sm text-muted hover:text-fg"
                     >
                         "Latest messages"
                     </a>
                 })}
             </div>
+        </div>
+        <div class="relative h-0">
+            <Show when=move || !pinned.get()>
+                <button
+                    type="button"
+                    data-testid="to-latest"
+                    on:click=to_latest
+                    class="absolute bottom-3 left-1/2 -translate-x-1/2 rounded-full border border-line bg-app px-3 py-1 text-sm text-fg shadow-md hover:bg-surface"
+                >
+                    {move || if streaming.get() { "↓ Follow the answer" } else { "↓ Latest" }}
+                </button>
+            </Show>
         </div>
         {move || error.get().map(|e| view! {
             <p role="alert" data-testid="send-error" class="mx-auto w-full max-w-(--chat-max-width) px-3 text-sm text-danger">{e}</p>
