@@ -104,6 +104,56 @@ fn stylesheet_href() -> String {
     return "/pkg/ollamastack.css".into();
 }
 
+/// Menus (a `<details data-menu>`: the header's quick actions, the composer's tools) close on a
+/// click outside them and on Escape, as menus do: a `<details>` alone stays open until its
+/// summary is clicked again. Escape that closes a menu goes no further (on a conversation page
+/// it would also stop the answer being written).
+#[cfg(feature = "hydrate")]
+fn close_menus_like_menus() {
+    use wasm_bindgen::JsCast;
+    const MENU: &str = "details[data-menu]";
+    fn open_menus() -> Vec<web_sys::Element> {
+        let Ok(list) = document().query_selector_all("details[data-menu][open]") else {
+            return Vec::new();
+        };
+        (0..list.length())
+            .filter_map(|at| list.item(at)?.dyn_into::<web_sys::Element>().ok())
+            .collect()
+    }
+    // Listening for the page's lifetime: the handles are never removed.
+    let _ = window_event_listener(leptos::ev::click, |ev| {
+        let inside = ev
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|element| element.closest(MENU).ok().flatten());
+        for menu in open_menus() {
+            if inside.as_ref() != Some(&menu) {
+                let _ = menu.remove_attribute("open");
+            }
+        }
+    });
+    let _ = window_event_listener(leptos::ev::keydown, |ev| {
+        if ev.key() != "Escape" {
+            return;
+        }
+        let menus = open_menus();
+        for menu in &menus {
+            let _ = menu.remove_attribute("open");
+            if let Some(summary) = menu
+                .query_selector("summary")
+                .ok()
+                .flatten()
+                .and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = summary.focus();
+            }
+        }
+        if !menus.is_empty() {
+            ev.stop_immediate_propagation();
+        }
+    });
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -112,6 +162,8 @@ pub fn App() -> impl IntoView {
     };
     provide_context(preferences);
     provide_context(ChatContext::create());
+    #[cfg(feature = "hydrate")]
+    close_menus_like_menus();
     // A plain value: the head is rendered after the body, when the app's signals may be gone
     // (a reactive title read them then). A save sets the live page's title itself.
     let app_name = preferences

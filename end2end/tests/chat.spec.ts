@@ -212,6 +212,29 @@ test("what is typed but not sent survives a reload, for each conversation, and g
   await expect(page.locator('[data-role="user"]').last().getByTestId("message-content")).toHaveText("a reply I have not finished");
 });
 
+test("menus close on a click outside them and on Escape, and that Escape stops nothing else", async ({ page }) => {
+  await sendNew(page, "Menus [tokens=80] [delay=100]");
+  const tools = page.getByTestId("tool-picker");
+  await tools.locator("summary").click();
+  // A click inside keeps it open; one outside closes it, keeping what was picked.
+  await page.getByTestId("tool-calculator").check();
+  await expect(page.getByTestId("tool-calculator")).toBeVisible();
+  await page.getByTestId("messages").click({ position: { x: 5, y: 5 } });
+  await expect(page.getByTestId("tool-calculator")).toBeHidden();
+  await expect(tools.locator("summary")).toContainText("Tools (1)");
+  // Escape closes the quick actions and gives the focus back to their button.
+  const menu = page.getByTestId("user-menu");
+  await menu.locator("summary").click();
+  await expect(page.getByTestId("user-menu-actions")).toBeVisible();
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("user-menu-actions")).toBeHidden();
+  await expect(menu.locator("summary")).toBeFocused();
+  // That Escape did not stop the answer; the next one does.
+  await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
+  await page.keyboard.press("Escape");
+  await waitForStatus(page, "stopped");
+});
+
 // What is typed into the server-rendered box while the WASM is still on its way stays there
 // once the page is live, on the first screen and in a conversation.
 test("text typed before the page is live is kept and sent", async ({ page }) => {

@@ -279,7 +279,7 @@ fn ToolPicker() -> impl IntoView {
     let tools = Resource::new(|| (), |_| list_tools());
     let count = move || chat.enabled_tools.with(Vec::len);
     view! {
-        <details data-testid="tool-picker" class="relative self-center text-sm">
+        <details data-menu data-testid="tool-picker" class="relative self-center text-sm">
             <summary class="cursor-pointer select-none rounded-lg border border-line px-2 py-1.5">
                 "Tools" {move || (count() > 0).then(|| format!(" ({})", count()))}
             </summary>

@@ -42,7 +42,7 @@ pub fn Header() -> impl IntoView {
             <ThemeToggle/>
             <Show when=move || ui().show_user_menu>
                 // A <details> opens without JavaScript too.
-                <details class="relative" data-testid="user-menu">
+                <details data-menu class="relative" data-testid="user-menu">
                     <summary class="cursor-pointer list-none rounded-md p-2 text-muted hover:bg-surface" aria-label="Quick actions">"⋯"</summary>
                     <div class="absolute right-0 z-30 mt-1 w-48 rounded-lg border border-line bg-surface p-2 shadow-lg">
                         <SignedIn/>
