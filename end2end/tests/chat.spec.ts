@@ -235,6 +235,28 @@ test("menus close on a click outside them and on Escape, and that Escape stops n
   await waitForStatus(page, "stopped");
 });
 
+test("scrolled up while an answer streams, the page stays where the person is; a button follows the answer again", async ({ page }) => {
+  await page.setViewportSize({ width: 1000, height: 600 });
+  await sendNew(page, "Scroll [tokens=600] [para=25] [delay=15]");
+  const list = page.getByTestId("messages");
+  // Long enough to scroll, still being written.
+  await expect.poll(() => list.evaluate((el) => el.scrollHeight > el.clientHeight * 2), { timeout: 15_000 }).toBe(true);
+  await expect(lastAnswer(page)).toHaveAttribute("data-status", "streaming");
+  await expect(page.getByTestId("to-latest")).toHaveCount(0);
+  // Tokens keep coming every 15 ms: none may pull the list back down.
+  await list.evaluate((el) => (el.scrollTop = 0));
+  await page.waitForTimeout(800);
+  expect(await list.evaluate((el) => el.scrollTop)).toBe(0);
+  await expect(page.getByTestId("to-latest")).toHaveText("↓ Follow the answer");
+  await page.getByTestId("to-latest").click();
+  await expect(page.getByTestId("to-latest")).toHaveCount(0);
+  // Followed again: the end of the growing answer stays in view.
+  await page.waitForTimeout(800);
+  expect(await list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(48);
+  await page.getByTestId("stop").click();
+  await waitForStatus(page, "stopped");
+});
+
 // What is typed into the server-rendered box while the WASM is still on its way stays there
 // once the page is live, on the first screen and in a conversation.
 test("text typed before the page is live is kept and sent", async ({ page }) => {

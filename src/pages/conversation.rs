@@ -203,17 +203,31 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     // Keep the newest text in view, unless the person scrolled up to read.
     let scroller = NodeRef::<leptos::html::Div>::new();
     let pinned = RwSignal::new(true);
+    // Where this code last scrolled the list to. A scroll event comes a frame after the person
+    // scrolls, and a token can come first: the list must not be pulled back down then.
+    let followed_to = StoredValue::new(0);
     Effect::new(move |_| {
         messages.with(|rows| {
             if let Some(last) = rows.last() {
                 last.data.track();
             }
         });
-        if pinned.get_untracked() {
-            if let Some(el) = scroller.get_untracked() {
-                el.set_scroll_top(el.scroll_height());
-            }
+        if !pinned.get_untracked() {
+            return;
         }
+        let Some(el) = scroller.get_untracked() else {
+            return;
+        };
+        let top = el.scroll_top();
+        // Higher than where it was left, and not because the text got shorter (the browser
+        // then moves the list up itself, to its new end): the person scrolled up.
+        let at_end = top >= el.scroll_height() - el.client_height() - 1;
+        if top + 2 < followed_to.get_value() && !at_end {
+            pinned.set(false);
+            return;
+        }
+        el.set_scroll_top(el.scroll_height());
+        followed_to.set_value(el.scroll_top());
     });
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
@@ -224,6 +238,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     let to_latest = move |_| {
         if let Some(el) = scroller.get_untracked() {
             el.set_scroll_top(el.scroll_height());
+            followed_to.set_value(el.scroll_top());
         }
         pinned.set(true);
     };
