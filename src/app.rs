@@ -106,8 +106,8 @@ fn stylesheet_href() -> String {
 
 /// Menus (a `<details data-menu>`: the header's quick actions, the composer's tools) close on a
 /// click outside them and on Escape, as menus do: a `<details>` alone stays open until its
-/// summary is clicked again. Escape that closes a menu goes no further (on a conversation page
-/// it would also stop the answer being written).
+/// summary is clicked again. An Escape that closes a menu is marked handled (default
+/// prevented), so that the conversation page does not also stop the answer being written.
 #[cfg(feature = "hydrate")]
 fn close_menus_like_menus() {
     use wasm_bindgen::JsCast;
@@ -149,7 +149,7 @@ fn close_menus_like_menus() {
             }
         }
         if !menus.is_empty() {
-            ev.stop_immediate_propagation();
+            ev.prevent_default();
         }
     });
 }

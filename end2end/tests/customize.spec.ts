@@ -22,52 +22,56 @@ async function put(request: APIRequestContext, key: string, value: unknown) {
   expect(response.status(), await response.text()).toBe(200);
 }
 
+/** A colour as the browser reports it, as [r, g, b, alpha] with r, g, b in 0..255: `rgb(r g b)`
+ * from hex colours, `color(srgb r g b)` (0 to 1) from `color-mix`. */
+function rgba(css: string): number[] {
+  const parts = (css.match(/[\d.]+/g) ?? []).map(Number);
+  const scale = css.startsWith("color(") ? 255 : 1;
+  return [parts[0] * scale, parts[1] * scale, parts[2] * scale, parts.length > 3 ? parts[3] : 1];
+}
+
+/** WCAG contrast ratio of two colours as the browser reports them. */
+function contrast(foreground: string, background: string): number {
+  const luminance = ([r, g, b]: number[]) => {
+    const lin = (c: number) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  };
+  const [a, b] = [luminance(rgba(foreground)), luminance(rgba(background))];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+
 /** WCAG contrast of the page's body text against its background, as the browser paints them. */
 async function bodyContrast(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const rgb = (css: string) => (css.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
-    const luminance = ([r, g, b]: number[]) => {
-      const lin = (c: number) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
-      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-    };
+  const [text, background] = await page.evaluate(() => {
     const style = getComputedStyle(document.body);
-    const [a, b] = [luminance(rgb(style.color)), luminance(rgb(style.backgroundColor))];
-    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    return [style.color, style.backgroundColor];
   });
+  return contrast(text, background);
 }
 
 /** Every visible control or message on the page whose text is under WCAG AA's 4.5:1 against the
  * colour behind it, as the browser paints them (disabled and half-transparent ones left out). */
 async function unreadableControls(page: Page): Promise<string[]> {
-  return page.evaluate(() => {
-    // `rgb(r g b)` from hex colours, `color(srgb r g b)` (0 to 1) from `color-mix`.
-    const rgba = (css: string) => {
-      const parts = (css.match(/[\d.]+/g) ?? []).map(Number);
-      const scale = css.startsWith("color(") ? 255 : 1;
-      return [parts[0] * scale, parts[1] * scale, parts[2] * scale, parts.length > 3 ? parts[3] : 1];
-    };
-    const luminance = ([r, g, b]: number[]) => {
-      const lin = (c: number) => { c /= 255; return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
-      return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
-    };
-    const behind = (element: Element) => {
-      for (let e: Element | null = element; e; e = e.parentElement) {
-        const colour = rgba(getComputedStyle(e).backgroundColor);
-        if (colour[3] > 0.5) return colour;
-      }
-      return rgba(getComputedStyle(document.body).backgroundColor);
-    };
-    const found: string[] = [];
+  // Each control's text colour and the backgrounds from it up to the page's root.
+  const controls = await page.evaluate(() => {
+    const found: { label: string; color: string; backgrounds: string[] }[] = [];
     for (const element of document.querySelectorAll<HTMLElement>("button, a, select, summary, label, [role=status], [role=alert]")) {
       const box = element.getBoundingClientRect();
       const style = getComputedStyle(element);
       if (!box.width || !box.height || (element as HTMLButtonElement).disabled || !element.innerText?.trim()) continue;
       if (style.visibility === "hidden" || Number(style.opacity) < 1) continue;
-      const [a, b] = [luminance(rgba(style.color)), luminance(behind(element))];
-      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
-      if (ratio < 4.5) found.push(`${element.tagName} "${element.innerText.trim().slice(0, 40)}": ${ratio.toFixed(2)}`);
+      const backgrounds: string[] = [];
+      for (let e: Element | null = element; e; e = e.parentElement) backgrounds.push(getComputedStyle(e).backgroundColor);
+      backgrounds.push(getComputedStyle(document.body).backgroundColor);
+      found.push({ label: `${element.tagName} "${element.innerText.trim().slice(0, 40)}"`, color: style.color, backgrounds });
     }
     return found;
+  });
+  return controls.flatMap(({ label, color, backgrounds }) => {
+    // The first background that is painted (not mostly transparent); else the page's.
+    const behind = backgrounds.find((background) => rgba(background)[3] > 0.5) ?? backgrounds[backgrounds.length - 1];
+    const ratio = contrast(color, behind);
+    return ratio < 4.5 ? [`${label}: ${ratio.toFixed(2)}`] : [];
   });
 }
 

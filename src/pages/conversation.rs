@@ -206,6 +206,10 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     // Where this code last scrolled the list to. A scroll event comes a frame after the person
     // scrolls, and a token can come first: the list must not be pulled back down then.
     let followed_to = StoredValue::new(0);
+    let scroll_to_end = move |el: &leptos::web_sys::HtmlDivElement| {
+        el.set_scroll_top(el.scroll_height());
+        followed_to.set_value(el.scroll_top());
+    };
     Effect::new(move |_| {
         messages.with(|rows| {
             if let Some(last) = rows.last() {
@@ -226,8 +230,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             pinned.set(false);
             return;
         }
-        el.set_scroll_top(el.scroll_height());
-        followed_to.set_value(el.scroll_top());
+        scroll_to_end(&el);
     });
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
@@ -237,8 +240,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     // Scrolled up to read: one click back to the newest text, which is then followed again.
     let to_latest = move |_| {
         if let Some(el) = scroller.get_untracked() {
-            el.set_scroll_top(el.scroll_height());
-            followed_to.set_value(el.scroll_top());
+            scroll_to_end(&el);
         }
         pinned.set(true);
     };
@@ -415,7 +417,8 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     #[cfg(feature = "hydrate")]
     {
         let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-            if ev.key() == "Escape" && streaming.get_untracked() {
+            // Not an Escape that closed a menu (it marks itself handled: see `App`).
+            if ev.key() == "Escape" && !ev.default_prevented() && streaming.get_untracked() {
                 on_stop.run(());
             }
         });
