@@ -48,6 +48,9 @@ start_app() { # name port ollama_url [auth mode, single_user unless given] [requ
   # accounts server has limits as a team's server would (twice the default a minute: its test
   # plays much of a person's day in one minute).
   # Webhooks may reach 127.0.0.1 (the fake Ollama stands in for a receiver).
+  # Titles by the model are off (on by default): the tests find conversations by their first
+  # message; chat.spec.ts switches them on for its person to test them.
+  OLLAMASTACK_AI_AUTO_TITLES=false \
   OLLAMASTACK_RATE_PER_MINUTE=${5:-0} OLLAMASTACK_RATE_PER_HOUR=${6:-0} OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS=127.0.0.1 \
   OLLAMASTACK_CONFIG=Leptos.toml OLLAMASTACK_ADDR=127.0.0.1:$2 OLLAMA_URL=$3 OLLAMASTACK_AUTH_MODE=${4:-single_user} \
   OLLAMASTACK_DATA_DIR="$work/$1-data" LEPTOS_SITE_ROOT=target/site OLLAMASTACK_FLUSH_INTERVAL_MS=100 \

@@ -150,6 +150,10 @@ pub struct GenerationSettings {
     pub finish_wait_ms: u64,
     /// Most model calls in one agent run; a model still calling tools then is stopped.
     pub max_agent_steps: usize,
+    /// Naming conversations by the model (`ai.auto_titles`): how long one title may take (past
+    /// it the first message stays the title), and how often finished answers are looked for.
+    pub title_timeout_ms: u64,
+    pub title_poll_ms: u64,
 }
 
 /// The agent's tools that reach outside the server.
@@ -567,6 +571,8 @@ impl Default for GenerationSettings {
             max_duration_ms: 30 * 60 * 1000,
             finish_wait_ms: 10_000,
             max_agent_steps: 8,
+            title_timeout_ms: 30_000,
+            title_poll_ms: 1_000,
         }
     }
 }
@@ -785,6 +791,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("OLLAMASTACK_MAX_ANSWER_MS", "generation.max_duration_ms"),
     ("OLLAMASTACK_FINISH_WAIT_MS", "generation.finish_wait_ms"),
     ("OLLAMASTACK_MAX_AGENT_STEPS", "generation.max_agent_steps"),
+    ("OLLAMASTACK_TITLE_TIMEOUT_MS", "generation.title_timeout_ms"),
+    ("OLLAMASTACK_TITLE_POLL_MS", "generation.title_poll_ms"),
     ("OLLAMASTACK_WEATHER_URL", "tools.weather_url"),
     ("OLLAMASTACK_GEOCODING_URL", "tools.geocoding_url"),
     ("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS", "tools.http_timeout_ms"),
@@ -1003,6 +1011,8 @@ impl Settings {
         set!("OLLAMASTACK_MAX_ANSWER_MS" => self.generation.max_duration_ms);
         set!("OLLAMASTACK_FINISH_WAIT_MS" => self.generation.finish_wait_ms);
         set!("OLLAMASTACK_MAX_AGENT_STEPS" => self.generation.max_agent_steps);
+        set!("OLLAMASTACK_TITLE_TIMEOUT_MS" => self.generation.title_timeout_ms);
+        set!("OLLAMASTACK_TITLE_POLL_MS" => self.generation.title_poll_ms);
         set!("OLLAMASTACK_WEATHER_URL" => some self.tools.weather_url);
         set!("OLLAMASTACK_GEOCODING_URL" => some self.tools.geocoding_url);
         set!("OLLAMASTACK_TOOL_HTTP_TIMEOUT_MS" => self.tools.http_timeout_ms);

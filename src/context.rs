@@ -175,6 +175,57 @@ impl ChatContext {
         });
     }
 
+    /// Reads the list again after an answer ended in `conversation`, and again a little later
+    /// while its model may still name it (a few seconds after its first answer, in the
+    /// background): the sidebar and the tab learn the new title without a reload.
+    pub fn refresh_conversations_until_titled(&self, conversation: uuid::Uuid) {
+        self.refresh_conversations();
+        #[cfg(not(feature = "hydrate"))]
+        let _ = conversation;
+        #[cfg(feature = "hydrate")]
+        {
+            if !self.preferences.current.with_untracked(|p| p.ai.auto_titles) {
+                return;
+            }
+            let this = *self;
+            leptos::task::spawn_local(async move {
+                // Twice as long each time: about half a minute in all, the server's default
+                // time for a title.
+                for delay_ms in [1_000u32, 2_000, 4_000, 8_000, 16_000] {
+                    let (wake, woken) = futures::channel::oneshot::channel::<()>();
+                    set_timeout(
+                        move || {
+                            let _ = wake.send(());
+                        },
+                        std::time::Duration::from_millis(delay_ms.into()),
+                    );
+                    let _ = woken.await;
+                    let waiting = this.conversations_now.try_with_untracked(|now| {
+                        now.as_ref().is_some_and(|list| {
+                            list.iter()
+                                .any(|c| c.id == conversation && c.title_source.may_change())
+                        })
+                    });
+                    if waiting != Some(true) {
+                        return;
+                    }
+                    this.refresh_conversations();
+                }
+            });
+        }
+    }
+
+    /// The title the sidebar knows for `conversation` now, if it read the list again since
+    /// the page was rendered.
+    pub fn known_title(&self, conversation: uuid::Uuid) -> Option<String> {
+        self.conversations_now.with(|now| {
+            now.as_ref()?
+                .iter()
+                .find(|c| c.id == conversation)
+                .map(|c| c.title.clone())
+        })
+    }
+
     pub fn refresh_ollama(&self) {
         self.ollama_version.update(|v| *v += 1);
     }

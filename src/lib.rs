@@ -59,6 +59,8 @@ pub mod telemetry;
 #[cfg(feature = "ssr")]
 pub mod testing;
 #[cfg(feature = "ssr")]
+pub mod titles;
+#[cfg(feature = "ssr")]
 pub mod tools;
 #[cfg(feature = "ssr")]
 pub mod web;

@@ -148,6 +148,14 @@ impl AppState {
             std::time::Duration::from_millis(settings.server.settings_refresh_ms),
         ));
 
+        crate::titles::spawn_titler(
+            store.clone(),
+            ollama.clone(),
+            runtime.clone(),
+            &settings.generation,
+            generations.shutdown_token(),
+        );
+
         let rate_limits = Arc::new(crate::limits::RateLimits::from_settings(&settings.limits));
         rate_limits.spawn_cleanup(
             std::time::Duration::from_secs(60),

@@ -100,6 +100,26 @@ test("rename and delete a conversation", async ({ page }) => {
   await expect(page.getByTestId("sidebar")).not.toContainText("Renamed in the browser");
 });
 
+test("a new conversation is named by its model after its first answer: the sidebar and the tab learn it live", async ({ page, request }) => {
+  // Off on the test servers (the other tests find conversations by their first message).
+  expect((await request.put("/api/v1/settings/ai.auto_titles", { data: { value: true } })).status()).toBe(200);
+  try {
+    await sendNew(page, "Plan a trip to Lisbon [tokens=4]");
+    const id = page.url().split("/c/")[1];
+    const item = page.locator(`[data-testid="conversation-item"][data-id="${id}"]`);
+    await expect(item).toContainText("Plan a trip to Lisbon");
+    await waitForStatus(page, "complete");
+    // The fake model's reply to the naming request: four of its words.
+    await expect(item).toHaveText(/^\s*The quick brown fox/);
+    await expect(page).toHaveTitle(/^The quick brown fox · /);
+    await page.reload();
+    await expect(item).toHaveText(/^\s*The quick brown fox/);
+    await expect(page).toHaveTitle(/^The quick brown fox · /);
+  } finally {
+    await request.delete("/api/v1/settings/ai.auto_titles");
+  }
+});
+
 test("model output is shown as markdown and its HTML never runs", async ({ page }) => {
   await sendNew(page, "Format this [markdown][delay=20]");
   await waitForStatus(page, "complete");

@@ -250,6 +250,8 @@ async fn start(state: &AppState, owner: Uuid, prepared: Prepared) -> AppResult<S
         created_at: now,
         updated_at: now,
         assistant_id: None,
+        // One conversation per API call: naming each would double the model's work.
+        title_source: crate::model::TitleSource::Kept,
     };
     let count = prepared.history.len() as i64;
     let messages: Vec<Message> = prepared

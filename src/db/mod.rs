@@ -152,7 +152,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 const CONVERSATION_COLUMNS: &str =
-    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id";
+    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id, title_source";
 /// The columns an insert writes (`shared` starts false).
 const ASSISTANT_INSERT_COLUMNS: &str =
     "id, owner_id, name, description, model, temperature, max_tokens, \
@@ -463,6 +463,7 @@ pub trait Store:
     + TokenStore
     + WebhookStore
     + ProviderStore
+    + TitleStore
     + Send
     + Sync
     + std::fmt::Debug
@@ -777,7 +778,7 @@ macro_rules! portable_store {
                 system_prompt: Option<&str>,
             ) -> Result<Conversation, sqlx::Error> {
                 let sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL) RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'kept') RETURNING {CONVERSATION_COLUMNS}"
                 );
                 with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
                     .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
@@ -813,7 +814,7 @@ macro_rules! portable_store {
                 title: &str,
             ) -> Result<Option<Conversation>, sqlx::Error> {
                 let sql = format!(
-                    "UPDATE conversations SET title = $1 WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
+                    "UPDATE conversations SET title = $1, title_source = 'person' WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
                 );
                 with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
                     .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
@@ -939,7 +940,7 @@ macro_rules! portable_store {
                     "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let create_sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL) RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'message') RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let last_user_sql = format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND role = 'user' ORDER BY created_at DESC, id DESC LIMIT 1"
@@ -1446,6 +1447,7 @@ mod postgres;
 pub mod providers;
 pub mod settings;
 mod sqlite;
+pub mod titles;
 pub mod transfer;
 pub mod webhooks;
 
@@ -1461,6 +1463,8 @@ use providers::portable_providers;
 pub use providers::ProviderStore;
 use settings::portable_settings;
 pub use settings::{SavedSetting, SettingStore};
+use titles::portable_titles;
+pub use titles::TitleStore;
 use transfer::portable_transfer;
 pub use transfer::TransferStore;
 use webhooks::portable_webhooks;

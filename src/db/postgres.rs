@@ -68,6 +68,7 @@ portable_webhooks!(PostgresStore);
 portable_providers!(PostgresStore);
 
 portable_transfer!(PostgresStore);
+portable_titles!(PostgresStore);
 
 portable_analytics!(PostgresStore, sqlx::Postgres);
 

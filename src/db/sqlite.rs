@@ -199,6 +199,7 @@ portable_webhooks!(SqliteStore);
 portable_providers!(SqliteStore);
 
 portable_transfer!(SqliteStore);
+portable_titles!(SqliteStore);
 
 portable_analytics!(SqliteStore, sqlx::Sqlite);
 

@@ -31,7 +31,7 @@ macro_rules! portable_transfer {
             ) -> Result<Conversation, sqlx::Error> {
                 let mut tx = self.pool.begin_write().await?;
                 let conversation_sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let stored = sqlx::query_as::<_, Conversation>(&conversation_sql)
                     .bind(conversation.id)
@@ -45,6 +45,7 @@ macro_rules! portable_transfer {
                     .bind(conversation.created_at)
                     .bind(conversation.updated_at)
                     .bind(conversation.assistant_id)
+                    .bind(conversation.title_source.as_str())
                     .fetch_one(&mut *tx)
                     .await?;
                 let message_sql = format!(

@@ -266,6 +266,62 @@ pub struct Conversation {
     /// The assistant the conversation runs with, if any.
     #[serde(default)]
     pub assistant_id: Option<Uuid>,
+    /// Where the title comes from: whether the model may still name the conversation.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
+    #[serde(default)]
+    pub title_source: TitleSource,
+}
+
+/// Where a conversation's title comes from. A new conversation is called after its first
+/// message until the model names it (once, after its first complete answer, when the owner's
+/// `ai.auto_titles` is on); a title a person gave is never replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum TitleSource {
+    /// The first message's text; the model may still name it.
+    Message,
+    /// The model is being asked for a title now.
+    Titling,
+    /// Named by the model.
+    Model,
+    /// Given by a person: renamed, or imported with its title.
+    Person,
+    /// The first message's text, kept for good (the model could not name it, or the
+    /// conversation is older than titles by the model).
+    #[default]
+    Kept,
+}
+
+impl TitleSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TitleSource::Message => "message",
+            TitleSource::Titling => "titling",
+            TitleSource::Model => "model",
+            TitleSource::Person => "person",
+            TitleSource::Kept => "kept",
+        }
+    }
+
+    /// Whether the model may still give the conversation a new title.
+    pub fn may_change(self) -> bool {
+        matches!(self, TitleSource::Message | TitleSource::Titling)
+    }
+}
+
+impl TryFrom<String> for TitleSource {
+    type Error = UnknownVariant;
+    fn try_from(value: String) -> Result<Self, UnknownVariant> {
+        Ok(match value.as_str() {
+            "message" => TitleSource::Message,
+            "titling" => TitleSource::Titling,
+            "model" => TitleSource::Model,
+            "person" => TitleSource::Person,
+            "kept" => TitleSource::Kept,
+            _ => return Err(UnknownVariant(value)),
+        })
+    }
 }
 
 /// A preset: model, sampling, system prompt and the tools it may call.

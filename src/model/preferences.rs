@@ -164,6 +164,9 @@ pub struct AiPreferences {
     pub temperature: Option<f32>,
     /// How many earlier messages go to the model with each turn (the newest ones).
     pub max_history: u32,
+    /// A new conversation is named by its model after the first answer (one short extra call
+    /// to the same model); off, its first message stays its title.
+    pub auto_titles: bool,
 }
 
 impl Default for AiPreferences {
@@ -172,6 +175,7 @@ impl Default for AiPreferences {
             default_model: None,
             temperature: None,
             max_history: 100,
+            auto_titles: true,
         }
     }
 }
@@ -527,6 +531,7 @@ mod tests {
             "ai.default_model",
             "ai.temperature",
             "ai.max_history",
+            "ai.auto_titles",
             "features.analytics",
             "features.file_upload",
             "features.webhooks",

@@ -426,7 +426,11 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     }
 
     view! {
-        <Title text=crate::app::page_title(&title)/>
+        <Title text={
+            // The model may name the conversation after its first answer: the tab follows.
+            let rendered = title.clone();
+            move || crate::app::page_title(&chat.known_title(conversation_id).unwrap_or_else(|| rendered.clone()))
+        }/>
         <ConversationSettings conversation=settings_for/>
         <ManageWithoutScript id=conversation_id title=title.clone()/>
         <div
@@ -714,7 +718,7 @@ mod live {
                                                     Some(next) => followers.add(*next),
                                                     // A step finished elsewhere: read what followed.
                                                     None if step => followers.catch_up(conversation_id).await,
-                                                    None => chat.refresh_conversations(),
+                                                    None => chat.refresh_conversations_until_titled(conversation_id),
                                                 }
                                                 break 'connect;
                                             }

@@ -466,6 +466,7 @@ fn PreferencesForm(saved: RwSignal<Preferences>, instance: bool) -> impl IntoVie
                     <Number draft key="ai.temperature" label="Temperature (empty: the model's)" step="0.1" empty_is_null=true/>
                     <Number draft key="ai.max_history" label="Earlier messages sent with each turn"/>
                 </div>
+                <Toggle draft key="ai.auto_titles" label="Name new conversations with their model"/>
             </section>
 
             <section class=section aria-labelledby="features-heading">

@@ -165,6 +165,7 @@ mod tests {
                 created_at: chrono::Utc::now(),
                 updated_at: chrono::Utc::now(),
                 assistant_id: None,
+                title_source: Default::default(),
             };
             let history = [message(Role::User, "Hello there")];
             assert_eq!(
@@ -226,6 +227,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             assistant_id: None,
+            title_source: Default::default(),
         };
         let images = PromptImages::from([(cat.file_id, "iVBOR".to_string())]);
         let sent = prompt_messages(&conversation, &history, &images);

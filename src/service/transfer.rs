@@ -298,6 +298,8 @@ pub async fn import_conversations(
         }
         conversation.id = Uuid::now_v7();
         conversation.owner_id = owner;
+        // The title came with the file: the model does not rename it.
+        conversation.title_source = crate::model::TitleSource::Person;
         let mut messages = export.messages;
         messages.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         for message in &mut messages {

@@ -174,6 +174,10 @@ pub fn test_settings(db: &TestDb, ollama_url: &str) -> Settings {
     settings.generation.shutdown_grace_ms = 3_000;
     // One person, no sign-in: what every test but the accounts tests needs.
     settings.auth.mode = ollamastack::model::AuthMode::SingleUser;
+    // No titles by the model (on by default): other suites count and read the model calls an
+    // answer makes, and see a conversation called after its first message. tests/titles.rs
+    // switches it on.
+    settings.ai.auto_titles = false;
     // No rate limits: the tests that check them set their own.
     settings.limits.per_minute = 0;
     settings.limits.per_hour = 0;

@@ -1,0 +1,341 @@
+//! Conversations named by their model, on SQLite and PostgreSQL: after the first complete
+//! answer the same model is asked for a title in the background (the fake Ollama answers that
+//! request as it answers any: with the words its switches ask for), once; a rename is never
+//! replaced, a failing or slow model leaves the first message's text, and a person who
+//! switched `ai.auto_titles` off is never asked for.
+
+mod common;
+
+use common::{Backend, TestApp};
+use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+async fn start(backend: Backend, timeout_ms: u64) -> TestApp {
+    TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        // The product's default (the other suites switch it off to count model calls).
+        settings.ai.auto_titles = true;
+        settings.generation.title_poll_ms = 50;
+        settings.generation.title_timeout_ms = timeout_ms;
+    })
+    .await
+}
+
+async fn conversation(app: &TestApp, id: &str) -> Value {
+    let (status, body) = app.get(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["conversation"].clone()
+}
+
+/// Waits until the conversation's title is settled (no longer waiting for the model).
+async fn settled(app: &TestApp, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let conversation = conversation(app, id).await;
+        if !matches!(
+            conversation["title_source"].as_str(),
+            Some("message" | "titling")
+        ) {
+            return conversation;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still waiting for a title: {conversation}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn chat_requests(app: &TestApp) -> usize {
+    app.fake.stats.chat_requests.load(Ordering::SeqCst)
+}
+
+/// Waits until the fake has answered every stream it was asked for.
+async fn fake_idle(app: &TestApp) {
+    for _ in 0..400 {
+        if app.fake.stats.active_streams.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the fake is still streaming");
+}
+
+async fn a_new_conversation_is_named_once_by_its_model(backend: Backend) {
+    let app = start(backend, 10_000).await;
+    let (id, answer) = app.send_new("Plan my trip to Lisbon [tokens=4]").await;
+    let before = conversation(&app, &id).await;
+    assert_eq!(before["title"], "Plan my trip to Lisbon [tokens=4]");
+    app.follow(&answer).await;
+    let named = settled(&app, &id).await;
+    // What the fake's model replied (four of its words), as the title.
+    assert_eq!(named["title_source"], "model", "{named}");
+    assert_eq!(named["title"], expected_answer(4), "{named}");
+    assert_eq!(expected_answer(4), "The quick brown fox");
+    // It was asked with the first message and answer, and no tools, of the same model.
+    let asked = app.fake.stats.last_chat_request();
+    assert_eq!(asked["model"], "llama3.2");
+    assert!(asked.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)));
+    assert_eq!(asked["messages"][0]["role"], "system");
+    assert_eq!(
+        asked["messages"][1]["content"],
+        format!(
+            "Person: Plan my trip to Lisbon [tokens=4]\n\nAssistant: {}",
+            expected_answer(4)
+        ),
+        "{asked}"
+    );
+    // The list says so too, and the sidebar of a page rendered now shows it.
+    let (_, list) = app.get("/api/v1/conversations").await;
+    assert_eq!(list[0]["title"], expected_answer(4), "{list}");
+    assert_eq!(list[0]["title_source"], "model", "{list}");
+    let page = app.page(&format!("/c/{id}")).await;
+    assert!(page.contains("The quick brown fox · "), "tab title");
+
+    // Later answers do not name it again: one model call each.
+    let calls = chat_requests(&app);
+    let outcome = app
+        .send_in(&id, json!({ "content": "And Porto? [tokens=6]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(chat_requests(&app), calls + 1);
+    assert_eq!(conversation(&app, &id).await["title"], expected_answer(4));
+
+    // A rename is the person's: recorded as such.
+    let (status, renamed) = app
+        .patch(
+            &format!("/api/v1/conversations/{id}"),
+            json!({ "title": "Lisbon in May" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["title_source"], "person", "{renamed}");
+}
+
+/// The person renames the conversation while the model is still thinking of a title: the
+/// rename stays.
+async fn a_rename_while_the_model_names_it_wins(backend: Backend) {
+    let app = start(backend, 10_000).await;
+    // `[first=…]` holds the first token of every answer to this text: the title's too.
+    let (id, answer) = app.send_new("Slow thinker [first=1200] [tokens=3]").await;
+    app.follow(&answer).await;
+    let calls = chat_requests(&app);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while conversation(&app, &id).await["title_source"] != "titling" {
+        assert!(tokio::time::Instant::now() < deadline, "never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, renamed) = app
+        .patch(
+            &format!("/api/v1/conversations/{id}"),
+            json!({ "title": "Mine, not the model's" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    // The model's reply arrives after the rename.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while chat_requests(&app) == calls {
+        assert!(tokio::time::Instant::now() < deadline, "the model was never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake_idle(&app).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = conversation(&app, &id).await;
+    assert_eq!(after["title"], "Mine, not the model's", "{after}");
+    assert_eq!(after["title_source"], "person", "{after}");
+}
+
+/// A failed answer names nothing; a model that fails or is too slow to name it leaves the
+/// first message's text for good (and is not asked again at every answer).
+async fn a_model_that_cannot_name_it_leaves_the_first_message(backend: Backend) {
+    let app = start(backend, 400).await;
+    // The answer fails: nothing to name the conversation after.
+    let (failing, answer) = app.send_new("Broken at first [error]").await;
+    app.follow(&answer).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(conversation(&app, &failing).await["title_source"], "message");
+    // A complete answer then: the title request (the first message, with its `[error]`)
+    // fails mid-stream.
+    let outcome = app
+        .send_in(&failing, json!({ "content": "Better now [tokens=2]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let kept = settled(&app, &failing).await;
+    assert_eq!(kept["title_source"], "kept", "{kept}");
+    assert_eq!(kept["title"], "Broken at first [error]", "{kept}");
+    let asked = app.fake.stats.last_chat_request();
+    assert!(
+        asked["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Person: Broken at first [error]\n\nAssistant: "),
+        "{asked}"
+    );
+    let calls = chat_requests(&app);
+    let outcome = app
+        .send_in(&failing, json!({ "content": "Once more [tokens=2]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chat_requests(&app), calls + 1, "not asked again");
+
+    // Slower than `title_timeout_ms` (400 ms): the first message stays.
+    let (slow, answer) = app.send_new("Take your time [first=900] [tokens=2]").await;
+    app.follow(&answer).await;
+    let kept = settled(&app, &slow).await;
+    assert_eq!(kept["title_source"], "kept", "{kept}");
+    assert_eq!(kept["title"], "Take your time [first=900] [tokens=2]");
+}
+
+/// `ai.auto_titles` off: the model is not asked, and the title stays the first message until
+/// the person switches it on again (their next answer names it).
+async fn people_can_switch_it_off(backend: Backend) {
+    let app = start(backend, 10_000).await;
+    let response = app
+        .at(Method::PUT, "/api/v1/settings/ai.auto_titles")
+        .json(&json!({ "value": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (id, answer) = app.send_new("Private musings [tokens=3]").await;
+    app.follow(&answer).await;
+    let calls = chat_requests(&app);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(chat_requests(&app), calls, "no title asked for");
+    let still = conversation(&app, &id).await;
+    assert_eq!(
+        (&still["title"], &still["title_source"]),
+        (&json!("Private musings [tokens=3]"), &json!("message"))
+    );
+
+    let response = app
+        .at(Method::PUT, "/api/v1/settings/ai.auto_titles")
+        .json(&json!({ "value": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let outcome = app
+        .send_in(&id, json!({ "content": "More [tokens=5]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let named = settled(&app, &id).await;
+    assert_eq!(named["title_source"], "model", "{named}");
+    // Named after the first message and answer, not the latest.
+    assert_eq!(named["title"], expected_answer(3), "{named}");
+}
+
+/// Marks a conversation as taken for naming `seconds` ago by an instance that never finished.
+async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
+    let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
+    let id: uuid::Uuid = id.parse().unwrap();
+    let sql = "UPDATE conversations SET title_source = 'titling', title_asked_at = $1 WHERE id = $2";
+    let store = &app.state.store;
+    let changed = match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query(sql)
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        (None, Some(pool)) => sqlx::query(sql)
+            .bind(at)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        (None, None) => unreachable!("a store is SQLite or PostgreSQL"),
+    }
+    .unwrap();
+    assert_eq!(changed, 1);
+}
+
+/// An instance that died while asking leaves the conversation taken: another takes it again at
+/// its next answer once the taking is older than a title may take, and not before.
+async fn a_title_left_half_asked_is_asked_again(backend: Backend) {
+    let app = start(backend, 2_000).await;
+    let (status, body) = app
+        .patch("/api/v1/settings", json!({ "ai.auto_titles": false }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (id, answer) = app.send_new("Half asked [tokens=2]").await;
+    app.follow(&answer).await;
+    let (status, body) = app
+        .patch("/api/v1/settings", json!({ "ai.auto_titles": true }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Taken a moment ago: another instance may be asking right now.
+    left_titling(&app, &id, 1).await;
+    let outcome = app
+        .send_in(&id, json!({ "content": "Still there? [tokens=3]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let calls = chat_requests(&app);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(chat_requests(&app), calls, "not taken from a live instance");
+    assert_eq!(conversation(&app, &id).await["title_source"], "titling");
+
+    // Taken long ago: its instance is gone.
+    left_titling(&app, &id, 3_600).await;
+    let outcome = app
+        .send_in(&id, json!({ "content": "And now? [tokens=3]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let named = settled(&app, &id).await;
+    assert_eq!(
+        (&named["title"], &named["title_source"]),
+        (&json!(expected_answer(2)), &json!("model")),
+        "{named}"
+    );
+}
+
+/// An imported conversation keeps the title it came with.
+async fn an_imported_conversation_keeps_its_title(backend: Backend) {
+    let app = start(backend, 10_000).await;
+    let (id, answer) = app.send_new("To export [tokens=2]").await;
+    app.follow(&answer).await;
+    settled(&app, &id).await;
+    let (status, exported) = app
+        .get(&format!("/api/v1/conversations/{id}/export"))
+        .await;
+    assert_eq!(status, 200, "{exported}");
+    let mut exported = exported;
+    exported["conversation"]["title"] = json!("Brought from elsewhere");
+    exported["conversation"]["title_source"] = json!("message");
+    let (status, imported) = app
+        .post("/api/v1/conversations/import", exported)
+        .await;
+    assert_eq!(status, 201, "{imported}");
+    let new_id = imported["conversations"][0]["id"].as_str().unwrap().to_string();
+    let outcome = app
+        .send_in(&new_id, json!({ "content": "Continue [tokens=2]" }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after = conversation(&app, &new_id).await;
+    assert_eq!(
+        (&after["title"], &after["title_source"]),
+        (&json!("Brought from elsewhere"), &json!("person"))
+    );
+}
+
+on_both_backends!(
+    a_new_conversation_is_named_once_by_its_model,
+    a_rename_while_the_model_names_it_wins,
+    a_model_that_cannot_name_it_leaves_the_first_message,
+    people_can_switch_it_off,
+    a_title_left_half_asked_is_asked_again,
+    an_imported_conversation_keeps_its_title,
+);
