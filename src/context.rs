@@ -184,7 +184,11 @@ impl ChatContext {
         let _ = conversation;
         #[cfg(feature = "hydrate")]
         {
-            if !self.preferences.current.with_untracked(|p| p.ai.auto_titles) {
+            if !self
+                .preferences
+                .current
+                .with_untracked(|p| p.ai.auto_titles)
+            {
                 return;
             }
             let this = *self;

@@ -129,7 +129,10 @@ async fn name_one(
 
 /// A conversation taken for naming before this was taken by an instance that died asking
 /// (a live one gives up after `timeout`).
-fn stale_before(now: chrono::DateTime<chrono::Utc>, timeout: Duration) -> chrono::DateTime<chrono::Utc> {
+fn stale_before(
+    now: chrono::DateTime<chrono::Utc>,
+    timeout: Duration,
+) -> chrono::DateTime<chrono::Utc> {
     now - chrono::TimeDelta::from_std(timeout * 2).unwrap_or(chrono::TimeDelta::hours(1))
         - chrono::TimeDelta::seconds(10)
 }
@@ -288,7 +291,8 @@ mod tests {
 
     #[test]
     fn a_long_title_is_cut_at_a_word_with_an_ellipsis() {
-        let long = "A very long title that goes on and on about the many things discussed here today";
+        let long =
+            "A very long title that goes on and on about the many things discussed here today";
         let title = clean_title(long).unwrap();
         assert!(title.chars().count() <= MAX_TITLE_CHARS, "{title}");
         assert!(title.ends_with('…'), "{title}");

@@ -77,7 +77,9 @@ async fn a_new_conversation_is_named_once_by_its_model(backend: Backend) {
     // It was asked with the first message and answer, and no tools, of the same model.
     let asked = app.fake.stats.last_chat_request();
     assert_eq!(asked["model"], "llama3.2");
-    assert!(asked.get("tools").is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)));
+    assert!(asked
+        .get("tools")
+        .is_none_or(|t| t.as_array().is_none_or(Vec::is_empty)));
     assert_eq!(asked["messages"][0]["role"], "system");
     assert_eq!(
         asked["messages"][1]["content"],
@@ -139,7 +141,10 @@ async fn a_rename_while_the_model_names_it_wins(backend: Backend) {
     // The model's reply arrives after the rename.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while chat_requests(&app) == calls {
-        assert!(tokio::time::Instant::now() < deadline, "the model was never asked");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the model was never asked"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     fake_idle(&app).await;
@@ -157,7 +162,10 @@ async fn a_model_that_cannot_name_it_leaves_the_first_message(backend: Backend) 
     let (failing, answer) = app.send_new("Broken at first [error]").await;
     app.follow(&answer).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(conversation(&app, &failing).await["title_source"], "message");
+    assert_eq!(
+        conversation(&app, &failing).await["title_source"],
+        "message"
+    );
     // A complete answer then: the title request (the first message, with its `[error]`)
     // fails mid-stream.
     let outcome = app
@@ -237,7 +245,8 @@ async fn people_can_switch_it_off(backend: Backend) {
 async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
     let id: uuid::Uuid = id.parse().unwrap();
-    let sql = "UPDATE conversations SET title_source = 'titling', title_asked_at = $1 WHERE id = $2";
+    let sql =
+        "UPDATE conversations SET title_source = 'titling', title_asked_at = $1 WHERE id = $2";
     let store = &app.state.store;
     let changed = match (store.sqlite_pool(), store.postgres_pool()) {
         (Some(pool), _) => sqlx::query(sql)
@@ -306,18 +315,17 @@ async fn an_imported_conversation_keeps_its_title(backend: Backend) {
     let (id, answer) = app.send_new("To export [tokens=2]").await;
     app.follow(&answer).await;
     settled(&app, &id).await;
-    let (status, exported) = app
-        .get(&format!("/api/v1/conversations/{id}/export"))
-        .await;
+    let (status, exported) = app.get(&format!("/api/v1/conversations/{id}/export")).await;
     assert_eq!(status, 200, "{exported}");
     let mut exported = exported;
     exported["conversation"]["title"] = json!("Brought from elsewhere");
     exported["conversation"]["title_source"] = json!("message");
-    let (status, imported) = app
-        .post("/api/v1/conversations/import", exported)
-        .await;
+    let (status, imported) = app.post("/api/v1/conversations/import", exported).await;
     assert_eq!(status, 201, "{imported}");
-    let new_id = imported["conversations"][0]["id"].as_str().unwrap().to_string();
+    let new_id = imported["conversations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let outcome = app
         .send_in(&new_id, json!({ "content": "Continue [tokens=2]" }))
         .await;
