@@ -400,6 +400,20 @@ async fn the_first_admin_keeps_what_was_made_before_accounts(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201, "{sent}");
+    // Alone there is nobody to invite: the reason says how to have people.
+    let (status, refused) = app
+        .post("/api/v1/admin/invitations", json!({"role": "user"}))
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("OLLAMASTACK_AUTH_MODE=accounts")),
+        "{refused}"
+    );
+    let page = app.page("/admin").await;
+    assert!(page.contains("single-user-note"), "the page says so");
+    assert!(!page.contains("invite-user"), "and offers no invitation");
     let (db, fake) = app.shutdown().await;
     let mut settings = common::test_settings(&db, &fake.url());
     settings.auth.mode = AuthMode::Accounts;

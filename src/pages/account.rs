@@ -142,10 +142,28 @@ pub fn AdminPage() -> impl IntoView {
                 <a href="/admin/defaults" data-testid="instance-defaults-link" class="text-sm text-primary hover:underline">"Defaults for everyone"</a>
             </div>
             {move || error.get().map(|e| view! { <p role="alert" class="mb-3 text-sm text-danger">{e}</p> })}
-            <div class="mb-4 flex flex-wrap items-center gap-2">
-                <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(AccountRole::User)>"Invite someone"</button>
-                <button type="button" data-testid="invite-admin" class="rounded-md border border-line px-3 py-1.5 text-sm" on:click=move |_| invite(AccountRole::Admin)>"Invite an admin"</button>
-            </div>
+            <Suspense>
+                {move || Suspend::new(async move {
+                    // Without sign-in there is nobody to invite: say how to have people instead.
+                    let single_user = me.await.ok().is_some_and(|s| s.mode == crate::model::AuthMode::SingleUser);
+                    if single_user {
+                        view! {
+                            <p data-testid="single-user-note" class="mb-4 rounded-md border border-line bg-surface p-3 text-sm">
+                                "This server runs for one person, without sign-in: everything here is yours. "
+                                "To share it, start it with " <code>"OLLAMASTACK_AUTH_MODE=accounts"</code>
+                                " (" <code>"auth.mode = \"accounts\""</code> "): the first to sign up becomes its admin and can invite others here."
+                            </p>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <div class="mb-4 flex flex-wrap items-center gap-2">
+                                <button type="button" data-testid="invite-user" class="rounded-md bg-primary px-3 py-1.5 text-sm font-medium text-on-primary" on:click=move |_| invite(AccountRole::User)>"Invite someone"</button>
+                                <button type="button" data-testid="invite-admin" class="rounded-md border border-line px-3 py-1.5 text-sm" on:click=move |_| invite(AccountRole::Admin)>"Invite an admin"</button>
+                            </div>
+                        }.into_any()
+                    }
+                })}
+            </Suspense>
             {move || invitation.get().map(|link| view! {
                 <p class="mb-4 rounded-md border border-line bg-surface p-3 text-sm">
                     "Send this link (shown once, used once): "
@@ -160,6 +178,8 @@ pub fn AdminPage() -> impl IntoView {
                         people.set(Some(loaded));
                     }
                     move || match people.get() {
+                        // Nobody signed up (a server without sign-in): the note above says why.
+                        Some(Ok(list)) if list.is_empty() => ().into_any(),
                         Some(Ok(list)) => view! {
                             // On a phone the table scrolls sideways inside its box; the page does not.
                             <div class="overflow-x-auto">

@@ -364,8 +364,15 @@ pub async fn set_disabled(
 }
 
 /// An invitation link, shown once.
+/// Why nobody can be invited to a server without sign-in.
+pub const SINGLE_USER_INVITE: &str = "this server runs for one person, without sign-in: \
+    to invite people, start it with auth.mode = \"accounts\" (OLLAMASTACK_AUTH_MODE=accounts)";
+
 pub async fn invite(state: &AppState, person: &Person, role: AccountRole) -> AppResult<Invitation> {
     require_admin(person)?;
+    if state.settings.auth.mode == AuthMode::SingleUser {
+        return Err(AppError::Forbidden(SINGLE_USER_INVITE.into()));
+    }
     if state.settings.auth.signup == SignupPolicy::Closed {
         return Err(AppError::Forbidden(
             "sign-up is closed on this server".into(),
