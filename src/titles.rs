@@ -1,7 +1,7 @@
 //! Conversations named by their model. A new conversation is called after its first message;
 //! once its first answer is complete (an outbox `generation.finished` event), a background
-//! task on each instance asks the same model for a short title, as Open WebUI and LibreChat
-//! do, and stores it unless a person renamed the conversation meanwhile. One instance names a
+//! task on each instance asks the same model (or the owner's `ai.title_model`) for a short
+//! title, as Open WebUI and LibreChat do, and stores it unless a person renamed the conversation meanwhile. One instance names a
 //! conversation (it takes it first: `message` → `titling`); a model that fails, says nothing
 //! usable or takes longer than `generation.title_timeout_ms` leaves the first message's text,
 //! for good. People switch it off with `ai.auto_titles`.
@@ -89,14 +89,16 @@ async fn name_one(
         model,
     } = candidate;
     // Left as it is while the owner has it off: their next answer asks again.
-    match runtime.for_person(owner_id).await {
-        Ok(preferences) if preferences.ai.auto_titles => {}
+    let model = match runtime.for_person(owner_id).await {
+        Ok(preferences) if preferences.ai.auto_titles => {
+            preferences.ai.title_model.unwrap_or(model)
+        }
         Ok(_) => return Ok(false),
         Err(error) => {
             tracing::warn!(%error, "titles: the owner's settings could not be read");
             return Ok(false);
         }
-    }
+    };
     let stale = stale_before(crate::db::now(), timeout);
     let Some(seed) = store
         .take_for_title(owner_id, conversation_id, stale)

@@ -241,6 +241,40 @@ async fn people_can_switch_it_off(backend: Backend) {
     assert_eq!(named["title"], expected_answer(3), "{named}");
 }
 
+/// `ai.title_model` names conversations with another model (a small one keeps the person's
+/// free); one that is not there leaves the first message.
+async fn another_model_can_name_them(backend: Backend) {
+    let app = start(backend, 10_000).await;
+    let (status, body) = app
+        .patch(
+            "/api/v1/settings",
+            json!({ "ai.title_model": "qwen2.5:0.5b" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (id, answer) = app.send_new("Named by a small model [tokens=3]").await;
+    let (_, answered) = app.follow(&answer).await;
+    assert_eq!(answered["model"], "llama3.2");
+    let named = settled(&app, &id).await;
+    assert_eq!(named["title_source"], "model", "{named}");
+    assert_eq!(app.fake.stats.last_chat_request()["model"], "qwen2.5:0.5b");
+
+    let (status, body) = app
+        .patch(
+            "/api/v1/settings",
+            json!({ "ai.title_model": "nosuch-model" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (id, answer) = app.send_new("Nobody to name it [tokens=3]").await;
+    app.follow(&answer).await;
+    let kept = settled(&app, &id).await;
+    assert_eq!(
+        (&kept["title"], &kept["title_source"]),
+        (&json!("Nobody to name it [tokens=3]"), &json!("kept"))
+    );
+}
+
 /// Marks a conversation as taken for naming `seconds` ago by an instance that never finished.
 async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
@@ -344,6 +378,7 @@ on_both_backends!(
     a_rename_while_the_model_names_it_wins,
     a_model_that_cannot_name_it_leaves_the_first_message,
     people_can_switch_it_off,
+    another_model_can_name_them,
     a_title_left_half_asked_is_asked_again,
     an_imported_conversation_keeps_its_title,
 );

@@ -167,6 +167,9 @@ pub struct AiPreferences {
     /// A new conversation is named by its model after the first answer (one short extra call
     /// to the same model); off, its first message stays its title.
     pub auto_titles: bool,
+    /// The model that names conversations (a small, fast one keeps the person's model free
+    /// for their next question); none: the conversation's own model.
+    pub title_model: Option<String>,
 }
 
 impl Default for AiPreferences {
@@ -176,6 +179,7 @@ impl Default for AiPreferences {
             temperature: None,
             max_history: 100,
             auto_titles: true,
+            title_model: None,
         }
     }
 }
@@ -356,12 +360,8 @@ impl Preferences {
                 }
                 _ => Ok(()),
             },
-            "ai.default_model" => match self.ai.default_model.as_deref() {
-                Some(model) if model.trim().is_empty() || model.len() > 200 => {
-                    Err("must be a model name such as llama3.2, or null".into())
-                }
-                _ => Ok(()),
-            },
+            "ai.default_model" => check_model_name(self.ai.default_model.as_deref()),
+            "ai.title_model" => check_model_name(self.ai.title_model.as_deref()),
             "ui.brand.app_name" => {
                 let name = brand.app_name.trim();
                 if name.is_empty() || name.chars().count() > MAX_APP_NAME_CHARS {
@@ -385,6 +385,15 @@ impl Preferences {
             "ui.brand.accent" => check_colour(&brand.accent),
             _ => Ok(()),
         }
+    }
+}
+
+fn check_model_name(model: Option<&str>) -> Result<(), String> {
+    match model {
+        Some(model) if model.trim().is_empty() || model.len() > 200 => {
+            Err("must be a model name such as llama3.2, or null".into())
+        }
+        _ => Ok(()),
     }
 }
 
@@ -532,6 +541,7 @@ mod tests {
             "ai.temperature",
             "ai.max_history",
             "ai.auto_titles",
+            "ai.title_model",
             "features.analytics",
             "features.file_upload",
             "features.webhooks",

@@ -466,7 +466,10 @@ fn PreferencesForm(saved: RwSignal<Preferences>, instance: bool) -> impl IntoVie
                     <Number draft key="ai.temperature" label="Temperature (empty: the model's)" step="0.1" empty_is_null=true/>
                     <Number draft key="ai.max_history" label="Earlier messages sent with each turn"/>
                 </div>
-                <Toggle draft key="ai.auto_titles" label="Name new conversations with their model"/>
+                <div class="grid gap-3 sm:grid-cols-2">
+                    <Toggle draft key="ai.auto_titles" label="Name new conversations with a model"/>
+                    <Text draft key="ai.title_model" label="Model that names them (empty: the conversation's)" empty_is_null=true/>
+                </div>
             </section>
 
             <section class=section aria-labelledby="features-heading">
