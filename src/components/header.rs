@@ -10,7 +10,9 @@ pub fn Header() -> impl IntoView {
     let preferences = use_preferences();
     let ui = move || preferences.current.with(|p| p.ui.clone());
     view! {
-        <header class="app-header flex shrink-0 items-center gap-2 border-b border-line px-3">
+        // On a phone (390 px) the gaps and the pickers' text are smaller, so that "No assistant"
+        // and a model's name such as llama3.2:latest are read whole.
+        <header class="app-header flex shrink-0 items-center gap-1 border-b border-line px-3 sm:gap-2">
             // On a phone it opens the drawer, whatever the setting.
             <button
                     type="button"
@@ -98,7 +100,7 @@ fn ModelPicker() -> impl IntoView {
                         name="model"
                         form=crate::components::composer::COMPOSER_FORM_ID
                         data-testid="model-picker"
-                        class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
+                        class="min-w-0 max-w-[14rem] rounded-md border border-line bg-app px-1 py-1 text-xs sm:px-2 sm:text-sm"
                         disabled=empty
                         prop:value=move || chat.selected_model.get().unwrap_or_default()
                         on:change=move |ev| chat.selected_model.set(Some(event_target_value(&ev)))
@@ -160,7 +162,7 @@ fn AssistantPicker() -> impl IntoView {
                     <select
                         id="assistant-picker"
                         data-testid="assistant-picker"
-                        class="min-w-0 max-w-[12rem] rounded-md border border-line bg-app px-2 py-1 text-sm"
+                        class="min-w-0 max-w-[12rem] rounded-md border border-line bg-app px-1 py-1 text-xs sm:px-2 sm:text-sm"
                         prop:value=move || chat.selected_assistant.get().map(|id| id.to_string()).unwrap_or_default()
                         on:change=on_change
                     >
