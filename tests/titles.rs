@@ -281,24 +281,7 @@ async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
     let id: uuid::Uuid = id.parse().unwrap();
     let sql =
         "UPDATE conversations SET title_source = 'titling', title_asked_at = $1 WHERE id = $2";
-    let store = &app.state.store;
-    let changed = match (store.sqlite_pool(), store.postgres_pool()) {
-        (Some(pool), _) => sqlx::query(sql)
-            .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()),
-        (None, Some(pool)) => sqlx::query(sql)
-            .bind(at)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()),
-        (None, None) => unreachable!("a store is SQLite or PostgreSQL"),
-    }
-    .unwrap();
-    assert_eq!(changed, 1);
+    assert_eq!(common::set_time(&app.state.store, sql, at, id).await, 1);
 }
 
 /// An instance that died while asking leaves the conversation taken: another takes it again at

@@ -502,23 +502,33 @@ pub async fn insert_streaming_answer(
 pub async fn age_heartbeat(store: &SharedStore, message_id: uuid::Uuid, seconds: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
     let sql = "UPDATE messages SET heartbeat_at = $1 WHERE id = $2";
-    let changed = match (store.sqlite_pool(), store.postgres_pool()) {
+    assert_eq!(set_time(store, sql, at, message_id).await, 1);
+}
+
+/// Runs an UPDATE whose `$1` is a time and `$2` a row's id, on whichever database `store` is
+/// (to make a row look older than it is); how many rows changed.
+pub async fn set_time(
+    store: &SharedStore,
+    sql: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    id: uuid::Uuid,
+) -> u64 {
+    match (store.sqlite_pool(), store.postgres_pool()) {
         (Some(pool), _) => sqlx::query(sql)
             .bind(at)
-            .bind(message_id)
+            .bind(id)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
         (None, Some(pool)) => sqlx::query(sql)
             .bind(at)
-            .bind(message_id)
+            .bind(id)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
         (None, None) => unreachable!("a store is SQLite or PostgreSQL"),
     }
-    .unwrap();
-    assert_eq!(changed, 1);
+    .unwrap()
 }
 
 /// Reads server-sent events from /api/v1/messages/{id}/events.
