@@ -91,7 +91,7 @@ async fn name_one(
     // Left as it is while the owner has it off: their next answer asks again.
     let model = match runtime.for_person(owner_id).await {
         Ok(preferences) if preferences.ai.auto_titles => {
-            preferences.ai.title_model.unwrap_or(model)
+            title_model(ollama, &model, preferences.ai.title_model)
         }
         Ok(_) => return Ok(false),
         Err(error) => {
@@ -127,6 +127,21 @@ async fn name_one(
         .finish_title(owner_id, conversation_id, title.as_deref())
         .await
         .map(|changed| changed && title.is_some())
+}
+
+/// The model that names a conversation answered by `answered_by`: `chosen` (`ai.title_model`)
+/// unless it would carry a conversation with a local model to a remote provider; a person who
+/// chats with Ollama keeps their words on their servers.
+fn title_model(ollama: &OllamaClient, answered_by: &str, chosen: Option<String>) -> String {
+    match chosen {
+        Some(chosen)
+            if ollama.provider_for(&chosen).is_none()
+                || ollama.provider_for(answered_by).is_some() =>
+        {
+            chosen
+        }
+        _ => answered_by.to_string(),
+    }
 }
 
 /// A conversation taken for naming before this was taken by an instance that died asking

@@ -275,6 +275,53 @@ async fn another_model_can_name_them(backend: Backend) {
     );
 }
 
+/// A provider's model as `ai.title_model` names conversations already on a provider, never
+/// one with an Ollama model: that person's words stay on Ollama.
+async fn a_remote_title_model_never_names_a_local_conversation(backend: Backend) {
+    use ollamastack::testing::fake_providers::{FakeApi, FakeProvider, FakeProviderConfig};
+    let app = start(backend, 10_000).await;
+    let cloud = FakeProvider::start(FakeProviderConfig {
+        api: FakeApi::OpenAi,
+        models: vec!["gpt-4o-mini".into(), "gpt-4o".into()],
+        api_key: None,
+    })
+    .await
+    .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/v1/admin/providers",
+            json!({ "name": "cloud", "kind": "openai", "base_url": cloud.base_url(FakeApi::OpenAi) }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .patch(
+            "/api/v1/settings",
+            json!({ "ai.title_model": "cloud/gpt-4o-mini" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sent_to_cloud = || cloud.seen.chat_bodies.lock().unwrap().len();
+
+    let (local, answer) = app.send_new("Kept at home [tokens=3]").await;
+    app.follow(&answer).await;
+    let named = settled(&app, &local).await;
+    assert_eq!(named["title_source"], "model", "{named}");
+    assert_eq!(app.fake.stats.last_chat_request()["model"], "llama3.2");
+    assert_eq!(sent_to_cloud(), 0, "nothing of it went to the provider");
+
+    let (remote, answer) = app
+        .send_new_with(
+            json!({ "content": "Already in the cloud [tokens=3]", "model": "cloud/gpt-4o" }),
+        )
+        .await;
+    app.follow(&answer).await;
+    let named = settled(&app, &remote).await;
+    assert_eq!(named["title_source"], "model", "{named}");
+    assert_eq!(sent_to_cloud(), 2, "the answer, then the title");
+    assert_eq!(cloud.seen.last_chat()["model"], "gpt-4o-mini");
+}
+
 /// Marks a conversation as taken for naming `seconds` ago by an instance that never finished.
 async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
     let at = chrono::Utc::now() - chrono::Duration::seconds(seconds);
@@ -362,6 +409,7 @@ on_both_backends!(
     a_model_that_cannot_name_it_leaves_the_first_message,
     people_can_switch_it_off,
     another_model_can_name_them,
+    a_remote_title_model_never_names_a_local_conversation,
     a_title_left_half_asked_is_asked_again,
     an_imported_conversation_keeps_its_title,
 );

@@ -746,7 +746,7 @@ mod live {
                                 Some(message) if message.status.is_final() => {
                                     let step = message.is_agent_step();
                                     let _ = data.try_set(message);
-                                    chat.refresh_conversations();
+                                    chat.refresh_conversations_until_titled(conversation_id);
                                     if step {
                                         followers.catch_up(conversation_id).await;
                                     }
