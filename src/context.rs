@@ -193,9 +193,9 @@ impl ChatContext {
             }
             let this = *self;
             leptos::task::spawn_local(async move {
-                // Twice as long each time: about half a minute in all, the server's default
-                // time for a title.
-                for delay_ms in [1_000u32, 2_000, 4_000, 8_000, 16_000] {
+                // Soon at first (the server looks every second and a title is a few words),
+                // then less often: half a minute in all, the server's default time for a title.
+                for delay_ms in [800u32, 1_200, 2_000, 4_000, 8_000, 14_000] {
                     let (wake, woken) = futures::channel::oneshot::channel::<()>();
                     set_timeout(
                         move || {
