@@ -198,3 +198,26 @@ test("an image pasted into the composer goes to a vision model with the message 
   await expect(page.getByTestId("composer")).toHaveValue("And this one?");
   await expect(page.locator('[data-role="user"]')).toHaveCount(1);
 });
+
+test("picking documents for a conversation, a file uploaded there is attached to it too", async ({ page, request }) => {
+  // The documents page in its picking mode (the conversation page's link without JavaScript,
+  // or a page that became live after it was opened).
+  const created = await request.post("/api/v1/conversations", { data: { content: "Files for this [tokens=2]", model: "llama3.2" } });
+  expect(created.status()).toBe(201);
+  const id = (await created.json()).conversation.id;
+  await page.goto(`/documents?attach_to=${id}`);
+  await waitForHydration(page);
+  await expect(page.getByTestId("attach-mode")).toBeVisible();
+  await page.getByTestId("file-input").setInputFiles([
+    { name: "picked-here.md", mimeType: "text/markdown", buffer: Buffer.from("# Picked here\n\nThe caretaker lives on the ground floor.") },
+  ]);
+  const row = page.getByTestId("file-item").filter({ hasText: "picked-here.md" });
+  await expect(row.getByTestId("file-attached")).toHaveText("Attached", { timeout: 15_000 });
+  await expect(row.getByTestId("detach-from-documents")).toBeVisible();
+  const stored = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(stored.files.map((f: any) => f.name)).toEqual(["picked-here.md"]);
+  // And the conversation's page lists it.
+  await page.getByTestId("back-to-conversation").click();
+  await page.waitForURL(new RegExp(`/c/${id}$`));
+  await expect(page.getByTestId("attached-file")).toContainText("picked-here.md");
+});

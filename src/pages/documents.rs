@@ -1,13 +1,14 @@
 //! Documents: upload (drop or pick, with progress), the list with each file's indexing status
 //! (followed live until it ends), download, index again, delete; and the search page. With
 //! `?attach_to=<conversation>` (the conversation page's "From my documents" without
-//! JavaScript), each document also has a form that attaches it to that conversation.
+//! JavaScript), each document also has a form that attaches it to that conversation, and what
+//! is uploaded there is attached to it (by the form, or once uploaded when the page is live).
 
 use crate::components::upload::{status_label, PickFiles, UploadList, Uploads};
 use crate::model::{FileInfo, FileStatus, SearchHit};
 use crate::server_fns::documents::{
-    conversation_files, delete_file, get_upload_limits, list_files, reindex_file, search_documents,
-    AttachFile, DeleteFile, ReindexFile, ATTACH_ERROR, ATTACH_TO, FILE_ERROR,
+    attach_file, conversation_files, delete_file, get_upload_limits, list_files, reindex_file,
+    search_documents, AttachFile, DeleteFile, ReindexFile, ATTACH_ERROR, ATTACH_TO, FILE_ERROR,
     UPLOAD_FOR_CONVERSATION,
 };
 use leptos::prelude::*;
@@ -50,20 +51,7 @@ pub fn DocumentsPage() -> impl IntoView {
     // Uploads read the limits only when a file is picked (untracked); the hint below reads them
     // inside a Suspense, so server rendering waits for them in one place and hydration matches.
     let limits = Signal::derive(move || limits_resource.get().and_then(Result::ok));
-    let uploads = Uploads::new(
-        limits,
-        Callback::new(move |_| {
-            reload.try_update(|v| *v += 1);
-        }),
-    );
     let error = RwSignal::new(None::<String>);
-    let dragging = RwSignal::new(false);
-    // Without JavaScript the form posts to the server function and comes back here; with it,
-    // files upload as soon as they are picked, so the button goes once the page is live.
-    let live = RwSignal::new(false);
-    Effect::new(move |_| live.set(true));
-    let preferences = crate::components::preferences::use_preferences();
-    let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
     let query = use_query_map();
     let attach_to = Memo::new(move |_| {
         query.with(|q| q.get_str(ATTACH_TO).and_then(|id| id.parse::<Uuid>().ok()))
@@ -82,6 +70,31 @@ pub fn DocumentsPage() -> impl IntoView {
         },
     );
 
+    // Documents uploaded and attached here since the page was rendered.
+    let attached_here = RwSignal::new(Vec::<Uuid>::new());
+    let uploads = Uploads::new(
+        limits,
+        Callback::new(move |file: FileInfo| {
+            // Picking for a conversation: what is uploaded here is attached to it, as the
+            // form upload without JavaScript does.
+            if let Some(conversation) = attach_to.get_untracked() {
+                spawn_local(async move {
+                    match attach_file(conversation, file.id, true, false).await {
+                        Ok(_) => attached_here.update(|ids| ids.push(file.id)),
+                        Err(e) => error.set(Some(e.to_string())),
+                    }
+                });
+            }
+            reload.try_update(|v| *v += 1);
+        }),
+    );
+    let dragging = RwSignal::new(false);
+    // Without JavaScript the form posts to the server function and comes back here; with it,
+    // files upload as soon as they are picked, so the button goes once the page is live.
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let preferences = crate::components::preferences::use_preferences();
+    let uploads_on = move || preferences.current.with(|p| p.features.file_upload);
     view! {
         <leptos_meta::Title text=crate::app::page_title("Documents")/>
         <div class="mx-auto w-full max-w-3xl flex-1 overflow-y-auto p-4" data-testid="documents-page">
@@ -161,7 +174,7 @@ pub fn DocumentsPage() -> impl IntoView {
                         Err(e) => view! { <p role="alert" class="text-danger">{e.to_string()}</p> }.into_any(),
                         Ok(initial) => view! {
                             {attach_refused.map(|e| view! { <p role="alert" data-testid="attach-refused" class="text-sm text-danger">{e}</p> })}
-                            <FileList initial reload error attach/>
+                            <FileList initial reload error attach attached_here/>
                         }.into_any(),
                     }
                 })}
@@ -212,6 +225,8 @@ fn FileList(
     error: RwSignal<Option<String>>,
     /// The conversation documents are being picked for, if any.
     attach: Option<AttachTarget>,
+    /// Documents attached to it from this page since it was rendered (uploads).
+    attached_here: RwSignal<Vec<Uuid>>,
 ) -> impl IntoView {
     let files = RwSignal::new(initial);
     let attach = StoredValue::new(attach);
@@ -263,19 +278,23 @@ fn FileList(
                             act(Box::pin(async move { delete_file(id).await.map_err(|e| e.to_string()) }))
                         };
                         let attach_form = attach.with_value(|attach| attach.as_ref().map(|target| {
-                            let attached = target.attached.contains(&id);
-                            view! {
-                                {attached.then(|| view! { <span data-testid="file-attached" class="rounded bg-primary-soft px-1.5 text-xs">"Attached"</span> })}
-                                <form method="post" action=AttachFile::PATH>
-                                    <input type="hidden" name="conversation_id" value=target.conversation.to_string()/>
-                                    <input type="hidden" name="file_id" value=id.to_string()/>
-                                    <input type="hidden" name="attach" value=(!attached).to_string()/>
-                                    <input type="hidden" name="from_documents" value="true"/>
-                                    <button type="submit" data-testid=if attached { "detach-from-documents" } else { "attach-from-documents" }
-                                        class="rounded border border-line px-2 py-0.5 text-xs font-medium hover:bg-surface">
-                                        {if attached { "Remove from the conversation" } else { "Attach" }}
-                                    </button>
-                                </form>
+                            let (conversation, at_render) = (target.conversation, target.attached.contains(&id));
+                            // Reactive: an upload attaches its document after the row is drawn.
+                            move || {
+                                let attached = at_render || attached_here.with(|ids| ids.contains(&id));
+                                view! {
+                                    {attached.then(|| view! { <span data-testid="file-attached" class="rounded bg-primary-soft px-1.5 text-xs">"Attached"</span> })}
+                                    <form method="post" action=AttachFile::PATH>
+                                        <input type="hidden" name="conversation_id" value=conversation.to_string()/>
+                                        <input type="hidden" name="file_id" value=id.to_string()/>
+                                        <input type="hidden" name="attach" value=(!attached).to_string()/>
+                                        <input type="hidden" name="from_documents" value="true"/>
+                                        <button type="submit" data-testid=if attached { "detach-from-documents" } else { "attach-from-documents" }
+                                            class="rounded border border-line px-2 py-0.5 text-xs font-medium hover:bg-surface">
+                                            {if attached { "Remove from the conversation" } else { "Attach" }}
+                                        </button>
+                                    </form>
+                                }
                             }
                         }));
                         view! {
