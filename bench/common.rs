@@ -17,6 +17,9 @@ pub fn settings(data: &std::path::Path, ollama_url: &str) -> Settings {
     settings.documents.files_dir = Some(data.join("files"));
     settings.ollama.url = ollama_url.to_string();
     settings.log.filter = "error".into();
+    // No titles by the model: the figures are the relay's and the store's, as in earlier runs
+    // (a title is one more model call after each new conversation's first answer).
+    settings.ai.auto_titles = false;
     settings
 }
 

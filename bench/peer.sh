@@ -105,7 +105,9 @@ ollamastack_settled() {
 
 measure ollamastack "http://127.0.0.1:$APP_PORT" /healthz 'window.__ollamastack_hydrated === true' \
   /v1/chat/completions ollamastack_settled -- \
+  # No titles by the model: the client below, like the peer's, never asks for one.
   env -i PATH="$PATH" OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_RATE_PER_MINUTE=0 OLLAMASTACK_RATE_PER_HOUR=0 \
+  OLLAMASTACK_AI_AUTO_TITLES=false \
   OLLAMASTACK_MAX_GENERATIONS=200 OLLAMASTACK_MAX_GENERATIONS_PER_OWNER=200 OLLAMASTACK_MAX_STREAMS_PER_PERSON=200 \
   OLLAMASTACK_ADDR=127.0.0.1:$APP_PORT OLLAMA_URL=http://127.0.0.1:$FAKE_PORT \
   OLLAMASTACK_DATA_DIR="$work/ollamastack-data" RUST_LOG=warn target/release/ollamastack

@@ -16,6 +16,8 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 FAKE_OLLAMA_ADDR=127.0.0.1:$fake_port target/debug/fake-ollama >"$work/fake.log" 2>&1 &
 pids+=($!)
+# No titles by the model: what is measured is the chat (as in earlier runs).
+OLLAMASTACK_AI_AUTO_TITLES=false \
 OLLAMASTACK_AUTH_MODE=single_user OLLAMASTACK_RATE_PER_MINUTE=0 OLLAMASTACK_RATE_PER_HOUR=0 OLLAMASTACK_ADDR=127.0.0.1:$app_port OLLAMA_URL=http://127.0.0.1:$fake_port OLLAMASTACK_DATA_DIR="$work/data" \
   LEPTOS_SITE_ROOT=target/site RUST_LOG=warn target/release/ollamastack >"$work/app.log" 2>&1 &
 pids+=($!)
