@@ -48,6 +48,15 @@ async fn settled(app: &TestApp, id: &str) -> Value {
     }
 }
 
+/// Sends a message in a conversation and follows its answer to the end.
+async fn answer_in(app: &TestApp, conversation: &str, content: &str) {
+    let outcome = app
+        .send_in(conversation, json!({ "content": content }))
+        .await;
+    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
+        .await;
+}
+
 fn chat_requests(app: &TestApp) -> usize {
     app.fake.stats.chat_requests.load(Ordering::SeqCst)
 }
@@ -98,11 +107,7 @@ async fn a_new_conversation_is_named_once_by_its_model(backend: Backend) {
 
     // Later answers do not name it again: one model call each.
     let calls = chat_requests(&app);
-    let outcome = app
-        .send_in(&id, json!({ "content": "And Porto? [tokens=6]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &id, "And Porto? [tokens=6]").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(chat_requests(&app), calls + 1);
     assert_eq!(conversation(&app, &id).await["title"], expected_answer(4));
@@ -168,11 +173,7 @@ async fn a_model_that_cannot_name_it_leaves_the_first_message(backend: Backend) 
     );
     // A complete answer then: the title request (the first message, with its `[error]`)
     // fails mid-stream.
-    let outcome = app
-        .send_in(&failing, json!({ "content": "Better now [tokens=2]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &failing, "Better now [tokens=2]").await;
     let kept = settled(&app, &failing).await;
     assert_eq!(kept["title_source"], "kept", "{kept}");
     assert_eq!(kept["title"], "Broken at first [error]", "{kept}");
@@ -185,11 +186,7 @@ async fn a_model_that_cannot_name_it_leaves_the_first_message(backend: Backend) 
         "{asked}"
     );
     let calls = chat_requests(&app);
-    let outcome = app
-        .send_in(&failing, json!({ "content": "Once more [tokens=2]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &failing, "Once more [tokens=2]").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(chat_requests(&app), calls + 1, "not asked again");
 
@@ -230,11 +227,7 @@ async fn people_can_switch_it_off(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let outcome = app
-        .send_in(&id, json!({ "content": "More [tokens=5]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &id, "More [tokens=5]").await;
     let named = settled(&app, &id).await;
     assert_eq!(named["title_source"], "model", "{named}");
     // Named after the first message and answer, not the latest.
@@ -348,11 +341,7 @@ async fn a_title_left_half_asked_is_asked_again(backend: Backend) {
 
     // Taken a moment ago: another instance may be asking right now.
     left_titling(&app, &id, 1).await;
-    let outcome = app
-        .send_in(&id, json!({ "content": "Still there? [tokens=3]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &id, "Still there? [tokens=3]").await;
     let calls = chat_requests(&app);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(chat_requests(&app), calls, "not taken from a live instance");
@@ -360,11 +349,7 @@ async fn a_title_left_half_asked_is_asked_again(backend: Backend) {
 
     // Taken long ago: its instance is gone.
     left_titling(&app, &id, 3_600).await;
-    let outcome = app
-        .send_in(&id, json!({ "content": "And now? [tokens=3]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &id, "And now? [tokens=3]").await;
     let named = settled(&app, &id).await;
     assert_eq!(
         (&named["title"], &named["title_source"]),
@@ -390,11 +375,7 @@ async fn an_imported_conversation_keeps_its_title(backend: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let outcome = app
-        .send_in(&new_id, json!({ "content": "Continue [tokens=2]" }))
-        .await;
-    app.follow(outcome["assistant_message"]["id"].as_str().unwrap())
-        .await;
+    answer_in(&app, &new_id, "Continue [tokens=2]").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let after = conversation(&app, &new_id).await;
     assert_eq!(
