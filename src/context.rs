@@ -196,14 +196,10 @@ impl ChatContext {
                 // Soon at first (the server looks every second and a title is a few words),
                 // then less often: half a minute in all, the server's default time for a title.
                 for delay_ms in [800u32, 1_200, 2_000, 4_000, 8_000, 14_000] {
-                    let (wake, woken) = futures::channel::oneshot::channel::<()>();
-                    set_timeout(
-                        move || {
-                            let _ = wake.send(());
-                        },
-                        std::time::Duration::from_millis(delay_ms.into()),
-                    );
-                    let _ = woken.await;
+                    crate::components::time::sleep(std::time::Duration::from_millis(
+                        delay_ms.into(),
+                    ))
+                    .await;
                     let waiting = this.conversations_now.try_with_untracked(|now| {
                         now.as_ref().is_some_and(|list| {
                             list.iter()

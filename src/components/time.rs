@@ -22,3 +22,17 @@ pub fn MessageTime(at: DateTime<Utc>) -> impl IntoView {
         </time>
     }
 }
+
+/// Waits `duration` in the browser (a timer): a future that can be raced in `select!`.
+#[cfg(feature = "hydrate")]
+pub fn sleep(duration: std::time::Duration) -> impl std::future::Future<Output = ()> + Unpin {
+    use futures::FutureExt;
+    let (wake, woken) = futures::channel::oneshot::channel::<()>();
+    set_timeout(
+        move || {
+            let _ = wake.send(());
+        },
+        duration,
+    );
+    woken.map(|_| ())
+}

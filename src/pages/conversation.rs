@@ -770,11 +770,7 @@ mod live {
                             // The server does not answer: try again later.
                             Err(_) => {}
                         }
-                        let (wake, woken) = futures::channel::oneshot::channel::<()>();
-                        set_timeout(
-                            move || {
-                                let _ = wake.send(());
-                            },
+                        let woken = crate::components::time::sleep(
                             std::time::Duration::from_millis(backoff_ms.into()),
                         );
                         futures::select! {
