@@ -61,11 +61,12 @@ pub async fn name_waiting(
     timeout: Duration,
 ) -> Result<usize, sqlx::Error> {
     let now = crate::db::now();
+    let stale = stale_before(now, timeout);
     let candidates = store
-        .untitled_conversations(now - LOOK_BACK, stale_before(now, timeout), BATCH)
+        .untitled_conversations(now - LOOK_BACK, stale, BATCH)
         .await?;
     let named = futures::stream::iter(candidates)
-        .map(|candidate| name_one(store, ollama, runtime, candidate, timeout))
+        .map(|candidate| name_one(store, ollama, runtime, candidate, stale, timeout))
         .buffer_unordered(AT_ONCE)
         .collect::<Vec<_>>()
         .await;
@@ -81,6 +82,7 @@ async fn name_one(
     ollama: &OllamaClient,
     runtime: &RuntimeSettings,
     candidate: TitleCandidate,
+    stale: chrono::DateTime<chrono::Utc>,
     timeout: Duration,
 ) -> Result<bool, sqlx::Error> {
     let TitleCandidate {
@@ -99,7 +101,6 @@ async fn name_one(
             return Ok(false);
         }
     };
-    let stale = stale_before(crate::db::now(), timeout);
     let Some(seed) = store
         .take_for_title(owner_id, conversation_id, stale)
         .await?
