@@ -8,7 +8,6 @@ mod common;
 
 use common::{Backend, TestApp};
 use ollamastack::testing::fake_ollama::{expected_answer, FakeConfig};
-use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -46,6 +45,12 @@ async fn settled(app: &TestApp, id: &str) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Saves one of the person's settings.
+async fn set(app: &TestApp, key: &str, value: Value) {
+    let (status, body) = app.patch("/api/v1/settings", json!({ key: value })).await;
+    assert_eq!(status, 200, "{key}: {body}");
 }
 
 /// Sends a message in a conversation and follows its answer to the end.
@@ -202,13 +207,7 @@ async fn a_model_that_cannot_name_it_leaves_the_first_message(backend: Backend) 
 /// the person switches it on again (their next answer names it).
 async fn people_can_switch_it_off(backend: Backend) {
     let app = start(backend, 10_000).await;
-    let response = app
-        .at(Method::PUT, "/api/v1/settings/ai.auto_titles")
-        .json(&json!({ "value": false }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    set(&app, "ai.auto_titles", json!(false)).await;
     let (id, answer) = app.send_new("Private musings [tokens=3]").await;
     app.follow(&answer).await;
     let calls = chat_requests(&app);
@@ -220,13 +219,7 @@ async fn people_can_switch_it_off(backend: Backend) {
         (&json!("Private musings [tokens=3]"), &json!("message"))
     );
 
-    let response = app
-        .at(Method::PUT, "/api/v1/settings/ai.auto_titles")
-        .json(&json!({ "value": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    set(&app, "ai.auto_titles", json!(true)).await;
     answer_in(&app, &id, "More [tokens=5]").await;
     let named = settled(&app, &id).await;
     assert_eq!(named["title_source"], "model", "{named}");
@@ -238,13 +231,7 @@ async fn people_can_switch_it_off(backend: Backend) {
 /// free); one that is not there leaves the first message.
 async fn another_model_can_name_them(backend: Backend) {
     let app = start(backend, 10_000).await;
-    let (status, body) = app
-        .patch(
-            "/api/v1/settings",
-            json!({ "ai.title_model": "qwen2.5:0.5b" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    set(&app, "ai.title_model", json!("qwen2.5:0.5b")).await;
     let (id, answer) = app.send_new("Named by a small model [tokens=3]").await;
     let (_, answered) = app.follow(&answer).await;
     assert_eq!(answered["model"], "llama3.2");
@@ -252,13 +239,7 @@ async fn another_model_can_name_them(backend: Backend) {
     assert_eq!(named["title_source"], "model", "{named}");
     assert_eq!(app.fake.stats.last_chat_request()["model"], "qwen2.5:0.5b");
 
-    let (status, body) = app
-        .patch(
-            "/api/v1/settings",
-            json!({ "ai.title_model": "nosuch-model" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    set(&app, "ai.title_model", json!("nosuch-model")).await;
     let (id, answer) = app.send_new("Nobody to name it [tokens=3]").await;
     app.follow(&answer).await;
     let kept = settled(&app, &id).await;
@@ -287,13 +268,7 @@ async fn a_remote_title_model_never_names_a_local_conversation(backend: Backend)
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (status, body) = app
-        .patch(
-            "/api/v1/settings",
-            json!({ "ai.title_model": "cloud/gpt-4o-mini" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    set(&app, "ai.title_model", json!("cloud/gpt-4o-mini")).await;
     let sent_to_cloud = || cloud.seen.chat_bodies.lock().unwrap().len();
 
     let (local, answer) = app.send_new("Kept at home [tokens=3]").await;
@@ -328,16 +303,10 @@ async fn left_titling(app: &TestApp, id: &str, seconds: i64) {
 /// its next answer once the taking is older than a title may take, and not before.
 async fn a_title_left_half_asked_is_asked_again(backend: Backend) {
     let app = start(backend, 2_000).await;
-    let (status, body) = app
-        .patch("/api/v1/settings", json!({ "ai.auto_titles": false }))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    set(&app, "ai.auto_titles", json!(false)).await;
     let (id, answer) = app.send_new("Half asked [tokens=2]").await;
     app.follow(&answer).await;
-    let (status, body) = app
-        .patch("/api/v1/settings", json!({ "ai.auto_titles": true }))
-        .await;
-    assert_eq!(status, 200, "{body}");
+    set(&app, "ai.auto_titles", json!(true)).await;
 
     // Taken a moment ago: another instance may be asking right now.
     left_titling(&app, &id, 1).await;
