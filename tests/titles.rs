@@ -306,10 +306,10 @@ async fn a_title_left_half_asked_is_asked_again(backend: Backend) {
     set(&app, "ai.auto_titles", json!(false)).await;
     let (id, answer) = app.send_new("Half asked [tokens=2]").await;
     app.follow(&answer).await;
-    set(&app, "ai.auto_titles", json!(true)).await;
-
-    // Taken a moment ago: another instance may be asking right now.
+    // Taken a moment ago: another instance may be asking right now. Marked before titles are
+    // switched on, or this instance could take it from the first answer in between.
     left_titling(&app, &id, 1).await;
+    set(&app, "ai.auto_titles", json!(true)).await;
     answer_in(&app, &id, "Still there? [tokens=3]").await;
     let calls = chat_requests(&app);
     tokio::time::sleep(Duration::from_millis(400)).await;
