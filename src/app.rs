@@ -242,6 +242,18 @@ fn Frame(children: Children) -> impl IntoView {
     crate::pages::conversation::provide_conversation_in_view();
     let location = leptos_router::hooks::use_location();
     let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/signup");
+    // The person's events, once someone is signed in (the sign-in pages have none to hear).
+    #[cfg(feature = "hydrate")]
+    {
+        let chat = crate::context::use_chat();
+        let listening = StoredValue::new(false);
+        Effect::new(move |_| {
+            if signed_in_page() && !listening.get_value() {
+                listening.set_value(true);
+                crate::components::live_events::listen(chat);
+            }
+        });
+    }
     view! {
         <div class="app-frame flex h-dvh overflow-hidden">
             <Show when=signed_in_page>

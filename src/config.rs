@@ -52,6 +52,9 @@ pub struct ServerSettings {
     /// How long the instance's saved settings (feature flags…) are kept before being read
     /// again: how soon another instance's change arrives here.
     pub settings_refresh_ms: u64,
+    /// How often each instance reads the changes to conversations (from every instance) for
+    /// the people whose pages listen (`GET /api/v1/events`); it reads nothing while nobody does.
+    pub events_poll_ms: u64,
     /// A page whose server rendering has not started its answer after this long gets a 503
     /// ("reload") instead of hanging: a safety net for a render that never completes.
     pub page_timeout_ms: u64,
@@ -340,6 +343,9 @@ pub struct LimitSettings {
     pub per_hour: u32,
     /// Live event streams (answers being followed) one person may hold open at once.
     pub max_streams_per_person: usize,
+    /// Streams of their own events (`GET /api/v1/events`: one per open page) one person may
+    /// hold open at once, apart from the answers they follow.
+    pub max_event_streams_per_person: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client. Without
     /// them the TCP peer is the client, and the header, which anyone can forge, is ignored.
     pub trusted_proxies: Vec<String>,
@@ -351,6 +357,7 @@ impl Default for LimitSettings {
             per_minute: 60,
             per_hour: 1_000,
             max_streams_per_person: 8,
+            max_event_streams_per_person: 16,
             trusted_proxies: Vec::new(),
         }
     }
@@ -521,6 +528,7 @@ impl Default for ServerSettings {
             // well under this.
             max_body_bytes: 2 * 1024 * 1024,
             settings_refresh_ms: 1_000,
+            events_poll_ms: 250,
             page_timeout_ms: 15_000,
             messages_per_page: 50,
             response_headers: std::collections::BTreeMap::new(),
@@ -699,6 +707,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "OLLAMASTACK_MAX_STREAMS_PER_PERSON",
         "limits.max_streams_per_person",
     ),
+    (
+        "OLLAMASTACK_MAX_EVENT_STREAMS_PER_PERSON",
+        "limits.max_event_streams_per_person",
+    ),
+    ("OLLAMASTACK_EVENTS_POLL_MS", "server.events_poll_ms"),
     (
         "OLLAMASTACK_OUTBOUND_ALLOWED_HOSTS",
         "outbound.allowed_hosts (comma-separated)",
@@ -983,6 +996,8 @@ impl Settings {
         set!("OLLAMASTACK_RATE_PER_MINUTE" => self.limits.per_minute);
         set!("OLLAMASTACK_RATE_PER_HOUR" => self.limits.per_hour);
         set!("OLLAMASTACK_MAX_STREAMS_PER_PERSON" => self.limits.max_streams_per_person);
+        set!("OLLAMASTACK_MAX_EVENT_STREAMS_PER_PERSON" => self.limits.max_event_streams_per_person);
+        set!("OLLAMASTACK_EVENTS_POLL_MS" => self.server.events_poll_ms);
         set!("OLLAMASTACK_PROTECTED" => self.server.protected);
         set!("OLLAMASTACK_MAX_BODY_BYTES" => self.server.max_body_bytes);
         set!("DATABASE_URL" => some self.database.url);
@@ -1233,6 +1248,12 @@ impl Settings {
         if self.limits.max_streams_per_person < 1 {
             return Err(ConfigError::Invalid {
                 key: "limits.max_streams_per_person",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.limits.max_event_streams_per_person < 1 {
+            return Err(ConfigError::Invalid {
+                key: "limits.max_event_streams_per_person",
                 reason: "must be at least 1".into(),
             });
         }

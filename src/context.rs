@@ -37,6 +37,65 @@ pub struct ChatContext {
     pub selected_assistant: RwSignal<Option<uuid::Uuid>>,
     /// What the server said about the last turn (an assistant's model was missing…).
     pub notice: RwSignal<Option<String>>,
+    /// Whether the page hears the person's events now (`GET /api/v1/events`, while the tab is
+    /// shown): changes made in other tabs, on other devices or by the model then arrive by
+    /// themselves, and the list is not read again on a timer.
+    pub live: RwSignal<bool>,
+    /// What was heard about the conversations since the page was rendered.
+    pub activity: RwSignal<Activity>,
+}
+
+/// What the page heard about the person's conversations: a conversation page catches up with
+/// its own.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Activity {
+    /// Counts what was heard.
+    pub version: u64,
+    /// Per conversation, `version` when its messages last changed (one was sent, an answer
+    /// ended), and which message.
+    pub messages: std::collections::HashMap<uuid::Uuid, (u64, uuid::Uuid)>,
+    /// `version` when everything was to be read again (the stream opened, or fell behind).
+    pub everything: u64,
+    /// Conversations deleted since.
+    pub deleted: std::collections::HashSet<uuid::Uuid>,
+}
+
+impl Activity {
+    /// When the messages of `conversation` may last have changed (0: not since rendered),
+    /// and which one did (`None`: any may have).
+    pub fn messages_of(&self, conversation: uuid::Uuid) -> (u64, Option<uuid::Uuid>) {
+        match self.messages.get(&conversation) {
+            Some(&(version, message)) if version > self.everything => (version, Some(message)),
+            _ => (self.everything, None),
+        }
+    }
+
+    /// Takes in one event.
+    pub fn hear(&mut self, event: &crate::model::PersonEvent) {
+        use crate::model::PersonEvent;
+        self.version += 1;
+        match event {
+            PersonEvent::Ready | PersonEvent::Resync => self.everything = self.version,
+            PersonEvent::ConversationDeleted { conversation_id } => {
+                self.deleted.insert(*conversation_id);
+            }
+            PersonEvent::MessageSent {
+                conversation_id,
+                message_id,
+            }
+            | PersonEvent::AnswerFinished {
+                conversation_id,
+                message_id,
+                ..
+            } => {
+                self.messages
+                    .insert(*conversation_id, (self.version, *message_id));
+            }
+            PersonEvent::ConversationCreated { .. }
+            | PersonEvent::ConversationRenamed { .. }
+            | PersonEvent::ConversationTitled { .. } => {}
+        }
+    }
 }
 
 impl ChatContext {
@@ -65,6 +124,8 @@ impl ChatContext {
             assistants_version,
             selected_assistant: RwSignal::new(None),
             notice: RwSignal::new(None),
+            live: RwSignal::new(false),
+            activity: RwSignal::new(Activity::default()),
         }
     }
 
@@ -178,16 +239,19 @@ impl ChatContext {
     /// Reads the list again after an answer ended in `conversation`, and again a little later
     /// while its model may still name it (a few seconds after its first answer, in the
     /// background): the sidebar and the tab learn the new title without a reload.
+    /// Without the person's events (a proxy that holds them back), that is how the title
+    /// arrives; with them, the model's title is heard.
     pub fn refresh_conversations_until_titled(&self, conversation: uuid::Uuid) {
         self.refresh_conversations();
         #[cfg(not(feature = "hydrate"))]
         let _ = conversation;
         #[cfg(feature = "hydrate")]
         {
-            if !self
-                .preferences
-                .current
-                .with_untracked(|p| p.ai.auto_titles)
+            if self.live.get_untracked()
+                || !self
+                    .preferences
+                    .current
+                    .with_untracked(|p| p.ai.auto_titles)
             {
                 return;
             }
@@ -206,7 +270,7 @@ impl ChatContext {
                                 .any(|c| c.id == conversation && c.title_source.may_change())
                         })
                     });
-                    if waiting != Some(true) {
+                    if waiting != Some(true) || this.live.try_get_untracked() != Some(false) {
                         return;
                     }
                     this.refresh_conversations();

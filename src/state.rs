@@ -33,6 +33,12 @@ pub struct AppState {
     pub rate_limits: Arc<crate::limits::RateLimits>,
     /// Live event streams each person holds open.
     pub streams: Arc<crate::limits::StreamSlots>,
+    /// The changes to each person's conversations, for their open pages and API clients.
+    pub events: Arc<crate::events::EventHub>,
+    /// Streams of their own events each person holds open (apart from `streams`: a page
+    /// always holds one, and must still be able to follow its answers).
+    #[from_ref(skip)]
+    pub event_streams: Arc<crate::limits::StreamSlots>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<crate::limits::TrustedProxies>,
     /// What requests to addresses people choose may reach (webhooks, tools).
@@ -162,6 +168,13 @@ impl AppState {
             generations.shutdown_token(),
         );
         let streams = crate::limits::StreamSlots::new(settings.limits.max_streams_per_person);
+        let event_streams =
+            crate::limits::StreamSlots::new(settings.limits.max_event_streams_per_person);
+        let events = crate::events::EventHub::start(
+            store.clone(),
+            std::time::Duration::from_millis(settings.server.events_poll_ms.max(20)),
+            generations.shutdown_token(),
+        );
 
         // Checked when the settings were read.
         let trusted_proxies = Arc::new(
@@ -192,6 +205,8 @@ impl AppState {
             runtime,
             rate_limits,
             streams,
+            events,
+            event_streams,
             trusted_proxies,
             outbound_policy,
             pulls: Default::default(),

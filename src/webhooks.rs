@@ -97,6 +97,10 @@ pub fn event_of(outbox: &OutboxEvent, payload: &Value) -> Option<WebhookEvent> {
     match outbox.kind.as_str() {
         db::OUTBOX_MESSAGE_SENT => Some(WebhookEvent::MessageSent),
         db::OUTBOX_CONVERSATION_CREATED => Some(WebhookEvent::ConversationCreated),
+        db::OUTBOX_CONVERSATION_RENAMED | db::OUTBOX_CONVERSATION_TITLED => {
+            Some(WebhookEvent::ConversationRenamed)
+        }
+        db::OUTBOX_CONVERSATION_DELETED => Some(WebhookEvent::ConversationDeleted),
         db::OUTBOX_GENERATION_FINISHED => {
             // A step of an agent run that asked for tools is not an answer.
             let calls = payload
@@ -510,5 +514,22 @@ mod tests {
             "events from before the webhook existed"
         );
         assert!(deliveries_for(&event("escalation.created", json!({})), &hooks).is_empty());
+        // A rename by the person and a title by the model are one event, `by` telling which.
+        let renames = [hook(owner, vec![WebhookEvent::ConversationRenamed], false)];
+        for (kind, by) in [
+            (crate::db::OUTBOX_CONVERSATION_RENAMED, "person"),
+            (crate::db::OUTBOX_CONVERSATION_TITLED, "model"),
+        ] {
+            let made = deliveries_for(&event(kind, json!({ "by": by })), &renames);
+            let body: Value = serde_json::from_str(&made[0].payload).unwrap();
+            assert_eq!(
+                (body["type"].as_str(), body["data"]["by"].as_str()),
+                (Some("conversation_renamed"), Some(by))
+            );
+        }
+        let deleted = event(crate::db::OUTBOX_CONVERSATION_DELETED, json!({}));
+        assert!(deliveries_for(&deleted, &renames).is_empty());
+        let deletes = [hook(owner, vec![WebhookEvent::ConversationDeleted], false)];
+        assert_eq!(deliveries_for(&deleted, &deletes).len(), 1);
     }
 }

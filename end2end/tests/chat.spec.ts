@@ -120,6 +120,55 @@ test("a new conversation is named by its model after its first answer: the sideb
   }
 });
 
+test("what another tab does shows in this one, live: a rename, a message and its answer, a delete", async ({ page, browser, request }) => {
+  const id = await startAnswered(request, "Seen from two tabs [tokens=3]");
+  await page.goto(`/c/${id}`);
+  await waitForHydration(page);
+  const item = page.locator(`[data-testid="conversation-item"][data-id="${id}"]`);
+  await expect(item).toContainText("Seen from two tabs");
+
+  // Another browser (the same person: the single-user server).
+  const other = await (await browser.newContext()).newPage();
+  try {
+    await other.goto("/");
+    await waitForHydration(other);
+    // Renamed there: the sidebar here says so.
+    const renamed = await request.patch(`/api/v1/conversations/${id}`, { data: { title: "Renamed elsewhere" } });
+    expect(renamed.status()).toBe(200);
+    await expect(item).toHaveText(/^\s*Renamed elsewhere/);
+
+    // A message sent there: it and its answer show here as the answer is written.
+    await other.goto(`/c/${id}`);
+    await waitForHydration(other);
+    const composer = other.getByTestId("composer");
+    await composer.fill("Sent from the other tab [tokens=60][delay=40]");
+    await composer.press("Enter");
+    await expect(page.locator('[data-role="user"]').last()).toContainText("Sent from the other tab", { timeout: 10_000 });
+    await waitForStatus(page, "streaming");
+    await waitForStatus(page, "complete");
+    await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(60));
+    await expect(page.locator('[data-testid="message"]')).toHaveCount(4);
+
+    // A new conversation there appears in the list here.
+    await other.goto("/");
+    await waitForHydration(other);
+    await other.getByTestId("composer").fill("Another one [tokens=2]");
+    await other.getByTestId("composer").press("Enter");
+    await other.waitForURL(/\/c\/[0-9a-f-]{36}$/);
+    const newId = other.url().split("/c/")[1];
+    await expect(page.locator(`[data-testid="conversation-item"][data-id="${newId}"]`)).toContainText("Another one");
+
+    // Deleted there: gone from the list here, the page says so and offers nothing to send.
+    expect((await request.delete(`/api/v1/conversations/${id}`)).status()).toBe(204);
+    await expect(item).toHaveCount(0);
+    await expect(page.getByTestId("deleted-elsewhere")).toBeVisible();
+    await expect(page.getByTestId("composer")).toBeHidden();
+    await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(60));
+  } finally {
+    await other.context().close();
+  }
+});
+
 test("model output is shown as markdown and its HTML never runs", async ({ page }) => {
   await sendNew(page, "Format this [markdown][delay=20]");
   await waitForStatus(page, "complete");

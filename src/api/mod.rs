@@ -6,6 +6,7 @@ mod assistants;
 mod auth;
 mod conversations;
 mod custom;
+mod events;
 pub mod files;
 mod health;
 mod messages;
@@ -132,6 +133,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/messages/{id}/stop", post(messages::stop))
         .route("/api/v1/messages/{id}/edit", post(messages::edit))
         .route("/api/v1/messages/{id}/events", get(messages::events))
+        .route("/api/v1/events", get(events::stream))
         .route("/api/v1/tools", get(tools::list))
         .route(
             "/api/v1/assistants",

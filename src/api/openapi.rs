@@ -99,6 +99,7 @@ impl Modify for Security {
         super::messages::stop,
         super::messages::edit,
         super::messages::events,
+        super::events::stream,
         super::tools::list,
         super::assistants::list,
         super::assistants::create,

@@ -4,6 +4,7 @@ pub mod chart;
 pub mod composer;
 pub mod conversation_settings;
 pub mod header;
+pub mod live_events;
 pub mod message;
 pub mod preferences;
 pub mod providers;

@@ -340,6 +340,12 @@ pub const OUTBOX_GENERATION_FINISHED: &str = "generation.finished";
 pub const OUTBOX_CONVERSATION_CREATED: &str = "conversation.created";
 pub const OUTBOX_MESSAGE_SENT: &str = "message.sent";
 
+/// The kinds of the outbox events written when a conversation is renamed by its owner, named
+/// by its model, or deleted.
+pub const OUTBOX_CONVERSATION_RENAMED: &str = "conversation.renamed";
+pub const OUTBOX_CONVERSATION_TITLED: &str = "conversation.titled";
+pub const OUTBOX_CONVERSATION_DELETED: &str = "conversation.deleted";
+
 /// The kind of the outbox event written when a tool call of an agent run ends.
 pub const OUTBOX_TOOL_FINISHED: &str = "tool.finished";
 
@@ -741,6 +747,23 @@ pub trait Store:
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<OutboxEvent>, sqlx::Error>;
+
+    /// Outbox events of `kinds` written at `since` or later (of `owner` only, when given),
+    /// oldest first.
+    async fn outbox_since(
+        &self,
+        since: DateTime<Utc>,
+        owner: Option<Uuid>,
+        kinds: &[&str],
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, sqlx::Error>;
+
+    /// When the owner's outbox event `id` was written, if it is still kept.
+    async fn outbox_event_time(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
 }
 
 /// The queries both databases accept, written once (`$n` placeholders, timestamps and ids bound
@@ -816,8 +839,17 @@ macro_rules! portable_store {
                 let sql = format!(
                     "UPDATE conversations SET title = $1, title_source = 'person' WHERE id = $2 AND owner_id = $3 RETURNING {CONVERSATION_COLUMNS}"
                 );
-                with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
-                    .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(pool).await)
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin_write().await?;
+                    let renamed = sqlx::query_as::<_, Conversation>(&sql)
+                        .bind(storable(title)).bind(id).bind(owner_id).fetch_optional(&mut *tx).await?;
+                    if renamed.is_some() {
+                        let payload = serde_json::json!({ "conversation_id": id, "by": "person" }).to_string();
+                        insert_outbox_in!(tx, owner_id, OUTBOX_CONVERSATION_RENAMED, id, payload, now())?;
+                    }
+                    tx.commit().await?;
+                    Ok(renamed)
+                })
             }
 
             async fn update_conversation_settings(
@@ -843,6 +875,10 @@ macro_rules! portable_store {
                         .bind(id).bind(owner_id).execute(&mut *tx).await?;
                     let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1 AND owner_id = $2")
                         .bind(id).bind(owner_id).execute(&mut *tx).await?.rows_affected() == 1;
+                    if deleted {
+                        let payload = serde_json::json!({ "conversation_id": id }).to_string();
+                        insert_outbox_in!(tx, owner_id, OUTBOX_CONVERSATION_DELETED, id, payload, now())?;
+                    }
                     tx.commit().await?;
                     Ok(deleted)
                 })
@@ -1411,6 +1447,44 @@ macro_rules! portable_store {
                 with_pool!(self, pool => sqlx::query_as::<_, OutboxEvent>(
                     "SELECT id, owner_id, kind, subject_id, payload, created_at FROM outbox WHERE kind = $1 AND id > $2 ORDER BY id LIMIT $3")
                     .bind(kind).bind(after).bind(limit).fetch_all(pool).await)
+            }
+
+            async fn outbox_since(
+                &self,
+                since: DateTime<Utc>,
+                owner: Option<Uuid>,
+                kinds: &[&str],
+                limit: i64,
+            ) -> Result<Vec<OutboxEvent>, sqlx::Error> {
+                if kinds.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let kinds_in: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 4)).collect();
+                let sql = format!(
+                    "SELECT id, owner_id, kind, subject_id, payload, created_at FROM outbox \
+                     WHERE created_at >= $1 AND ($2 OR owner_id = $3) AND kind IN ({}) \
+                     ORDER BY created_at, id LIMIT {}",
+                    kinds_in.join(", "),
+                    limit.max(1)
+                );
+                let mut query = sqlx::query_as::<_, OutboxEvent>(&sql)
+                    .bind(since)
+                    .bind(owner.is_none())
+                    .bind(owner.unwrap_or(Uuid::nil()));
+                for kind in kinds {
+                    query = query.bind(*kind);
+                }
+                with_pool!(self, pool => query.fetch_all(pool).await)
+            }
+
+            async fn outbox_event_time(
+                &self,
+                owner: Uuid,
+                id: Uuid,
+            ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+                with_pool!(self, pool => sqlx::query_scalar(
+                    "SELECT created_at FROM outbox WHERE id = $1 AND owner_id = $2")
+                    .bind(id).bind(owner).fetch_optional(pool).await)
             }
         }
     };

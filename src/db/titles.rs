@@ -139,22 +139,44 @@ macro_rules! portable_titles {
                 conversation_id: Uuid,
                 title: Option<&str>,
             ) -> Result<bool, sqlx::Error> {
-                let query = match title {
-                    Some(title) => sqlx::query(
-                        "UPDATE conversations SET title = $3, title_source = 'model' \
-                         WHERE id = $1 AND owner_id = $2 AND title_source = 'titling'",
-                    )
-                    .bind(conversation_id)
-                    .bind(owner_id)
-                    .bind($crate::text::storable(title)),
-                    None => sqlx::query(
+                let Some(title) = title else {
+                    let kept = sqlx::query(
                         "UPDATE conversations SET title_source = 'kept' \
                          WHERE id = $1 AND owner_id = $2 AND title_source = 'titling'",
                     )
                     .bind(conversation_id)
-                    .bind(owner_id),
+                    .bind(owner_id)
+                    .execute(&self.pool)
+                    .await?;
+                    return Ok(kept.rows_affected() == 1);
                 };
-                Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+                // With its event: the owner's other tabs and devices show the title at once.
+                let mut tx = self.pool.begin_write().await?;
+                let named = sqlx::query(
+                    "UPDATE conversations SET title = $3, title_source = 'model' \
+                     WHERE id = $1 AND owner_id = $2 AND title_source = 'titling'",
+                )
+                .bind(conversation_id)
+                .bind(owner_id)
+                .bind($crate::text::storable(title))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if named {
+                    let payload = serde_json::json!({ "conversation_id": conversation_id, "by": "model" })
+                        .to_string();
+                    insert_outbox_in!(
+                        tx,
+                        owner_id,
+                        $crate::db::OUTBOX_CONVERSATION_TITLED,
+                        conversation_id,
+                        payload,
+                        $crate::db::now()
+                    )?;
+                }
+                tx.commit().await?;
+                Ok(named)
             }
         }
     };

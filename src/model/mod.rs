@@ -4,12 +4,14 @@
 mod accounts;
 mod analytics;
 mod documents;
+mod events;
 mod preferences;
 mod providers;
 mod webhooks;
 pub use accounts::*;
 pub use analytics::*;
 pub use documents::*;
+pub use events::*;
 pub use preferences::*;
 pub use providers::*;
 pub use webhooks::*;

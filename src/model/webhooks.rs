@@ -15,6 +15,9 @@ pub enum WebhookEvent {
     /// An answer reached its end (complete, stopped or failed: `status` says which).
     AnswerCompleted,
     ConversationCreated,
+    /// A conversation got a new title: `by` says whether its owner or its model gave it.
+    ConversationRenamed,
+    ConversationDeleted,
     FileUploaded,
     /// A file's indexing ended (`status` ready or failed).
     FileIndexed,
@@ -26,10 +29,12 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// The events a webhook may subscribe to (ping is always possible).
-    pub const ALL: [WebhookEvent; 6] = [
+    pub const ALL: [WebhookEvent; 8] = [
         WebhookEvent::MessageSent,
         WebhookEvent::AnswerCompleted,
         WebhookEvent::ConversationCreated,
+        WebhookEvent::ConversationRenamed,
+        WebhookEvent::ConversationDeleted,
         WebhookEvent::FileUploaded,
         WebhookEvent::FileIndexed,
         WebhookEvent::ToolCalled,
@@ -40,6 +45,8 @@ impl WebhookEvent {
             WebhookEvent::MessageSent => "message_sent",
             WebhookEvent::AnswerCompleted => "answer_completed",
             WebhookEvent::ConversationCreated => "conversation_created",
+            WebhookEvent::ConversationRenamed => "conversation_renamed",
+            WebhookEvent::ConversationDeleted => "conversation_deleted",
             WebhookEvent::FileUploaded => "file_uploaded",
             WebhookEvent::FileIndexed => "file_indexed",
             WebhookEvent::ToolCalled => "tool_called",
@@ -53,6 +60,8 @@ impl WebhookEvent {
             WebhookEvent::MessageSent => "A message is sent",
             WebhookEvent::AnswerCompleted => "An answer is finished",
             WebhookEvent::ConversationCreated => "A conversation is started",
+            WebhookEvent::ConversationRenamed => "A conversation is renamed, or named by its model",
+            WebhookEvent::ConversationDeleted => "A conversation is deleted",
             WebhookEvent::FileUploaded => "A file is uploaded",
             WebhookEvent::FileIndexed => "A file is indexed",
             WebhookEvent::ToolCalled => "An agent calls a tool",

@@ -188,6 +188,23 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     let last_id = Memo::new(move |_| messages.with(|rows| rows.last().map(|r| r.id)));
     let followers = live::Followers::new(messages, chat);
 
+    // What other tabs and devices do here shows here too: messages sent, answers ended, the
+    // conversation deleted (its text stays readable here, with nothing to send it to).
+    let deleted_elsewhere =
+        Memo::new(move |_| chat.activity.with(|a| a.deleted.contains(&conversation_id)));
+    #[cfg(feature = "hydrate")]
+    if !earlier_window {
+        let heard = Memo::new(move |_| chat.activity.with(|a| a.messages_of(conversation_id)));
+        Effect::new(move |_| match heard.get() {
+            (0, _) => {}
+            // This page's own message or answer: it shows it already.
+            (_, Some(message))
+                if messages.with_untracked(|rows| rows.iter().any(|r| r.id == message)) => {}
+            _ if deleted_elsewhere.get_untracked() => {}
+            _ => spawn_local(async move { followers.catch_up(conversation_id).await }),
+        });
+    }
+
     // Answers still being written (this page was opened or reloaded mid-answer) continue live.
     Effect::new(move |_| {
         for row in messages.get_untracked() {
@@ -282,12 +299,20 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                     chat.selected_model
                         .set(outcome.assistant_message.model.clone());
                     let answer = Row::new(outcome.assistant_message);
+                    // This page may have heard of them already (and follows the answer then).
+                    let mut added = false;
                     messages.update(|rows| {
-                        rows.push(Row::new(outcome.user_message));
-                        rows.push(answer);
+                        if !rows.iter().any(|r| r.id == answer.id) {
+                            rows.retain(|r| r.id != outcome.user_message.id);
+                            rows.push(Row::new(outcome.user_message));
+                            rows.push(answer);
+                            added = true;
+                        }
                     });
                     pinned.set(true);
-                    followers.follow(answer);
+                    if added {
+                        followers.follow(answer);
+                    }
                     chat.refresh_conversations();
                 }
                 // The text stays in the box: nothing typed is lost.
@@ -504,10 +529,19 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                 {notice}
             </p>
         })}
-        <Attachments files=chips knowledge uploads on_add on_remove/>
-        <AttachWithoutScript conversation=conversation_id files=attached_at_start knowledge=knowledge_at_start running/>
-        <FollowWithoutScript running/>
-        <Composer text streaming sending on_send on_stop uploads has_images conversation=conversation_id/>
+        {move || deleted_elsewhere.get().then(|| view! {
+            <p data-testid="deleted-elsewhere" role="status" class="mx-auto w-full max-w-(--chat-max-width) p-3 text-sm text-muted">
+                "This conversation was deleted in another tab or on another device. "
+                <a class="text-primary underline" href="/">"Start a new chat"</a>
+            </p>
+        })}
+        // Kept (hidden) rather than dropped: what was typed is not lost with it.
+        <div class=move || if deleted_elsewhere.get() { "hidden" } else { "contents" }>
+            <Attachments files=chips knowledge uploads on_add on_remove/>
+            <AttachWithoutScript conversation=conversation_id files=attached_at_start knowledge=knowledge_at_start running/>
+            <FollowWithoutScript running/>
+            <Composer text streaming sending on_send on_stop uploads has_images conversation=conversation_id/>
+        </div>
     }
 }
 
@@ -634,16 +668,46 @@ mod live {
             }
         }
 
-        /// Brings the page up to date with the stored conversation (an agent run went on while
-        /// this page could not hear it).
+        /// Brings the page up to date with the stored conversation: an agent run went on
+        /// while this page could not hear it, or another tab or device sent a message, edited
+        /// one (its text changed, what followed it is gone) or had an answer written again.
         #[cfg(feature = "hydrate")]
-        async fn catch_up(&self, conversation_id: uuid::Uuid) {
-            if let Ok(stored) =
+        pub async fn catch_up(&self, conversation_id: uuid::Uuid) {
+            let Ok(stored) =
                 crate::server_fns::conversations::get_conversation(conversation_id, None).await
-            {
-                for message in stored.messages {
-                    self.add(message);
-                }
+            else {
+                return;
+            };
+            let span = stored
+                .messages
+                .first()
+                .zip(stored.messages.last())
+                .map(|(first, last)| ((first.created_at, first.id), (last.created_at, last.id)));
+            if let Some((oldest, newest)) = span {
+                let by_id: std::collections::HashMap<uuid::Uuid, &Message> =
+                    stored.messages.iter().map(|m| (m.id, m)).collect();
+                let _ = self.rows.try_update(|rows| {
+                    // Gone from where the stored page spans (older rows are not in it, newer
+                    // ones were added since it was read).
+                    rows.retain(|row| {
+                        let at = row.data.with_untracked(|m| (m.created_at, m.id));
+                        by_id.contains_key(&row.id) || at < oldest || at > newest
+                    });
+                    for row in rows.iter() {
+                        let Some(message) = by_id.get(&row.id) else {
+                            continue;
+                        };
+                        let changed = row.data.with_untracked(|shown| {
+                            shown.status != message.status || shown.content != message.content
+                        });
+                        if message.status.is_final() && changed {
+                            row.data.set((*message).clone());
+                        }
+                    }
+                });
+            }
+            for message in stored.messages {
+                self.add(message);
             }
         }
 

@@ -531,11 +531,63 @@ pub async fn set_time(
     .unwrap()
 }
 
-/// Reads server-sent events from /api/v1/messages/{id}/events.
-pub struct EventReader {
+/// Reads the frames of a server-sent event stream.
+pub struct SseReader {
     response: reqwest::Response,
     buffer: Vec<u8>,
 }
+
+/// One server-sent event: its `id`, if any, and its data.
+#[derive(Debug)]
+pub struct SseFrame {
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl SseReader {
+    /// Opens the stream (200, `text/event-stream`, or the test fails).
+    pub async fn open(request: reqwest::RequestBuilder) -> SseReader {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseReader {
+            response,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The next event with data, or None when the server closed the stream.
+    pub async fn next(&mut self) -> Option<SseFrame> {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let frame = String::from_utf8(frame).expect("SSE frames are UTF-8");
+                let field = |name: &str| -> Vec<String> {
+                    frame
+                        .lines()
+                        .filter_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim_start().to_string())
+                        .collect()
+                };
+                let data = field("data:");
+                if data.is_empty() {
+                    continue; // keep-alive comment
+                }
+                return Some(SseFrame {
+                    id: field("id:").pop(),
+                    data: data.join("\n"),
+                });
+            }
+            match self.response.chunk().await.unwrap() {
+                Some(bytes) => self.buffer.extend_from_slice(&bytes),
+                None => return None,
+            }
+        }
+    }
+}
+
+/// Reads server-sent events from /api/v1/messages/{id}/events.
+pub struct EventReader(SseReader);
 
 impl EventReader {
     pub async fn open(app: &TestApp, message_id: &str) -> EventReader {
@@ -548,44 +600,19 @@ impl EventReader {
     }
 
     async fn open_with(app: &TestApp, message_id: &str, query: &str) -> EventReader {
-        let response = app
-            .http
-            .get(format!(
+        EventReader(
+            SseReader::open(app.http.get(format!(
                 "{}/api/v1/messages/{message_id}/events{query}",
                 app.url
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        EventReader {
-            response,
-            buffer: Vec::new(),
-        }
+            )))
+            .await,
+        )
     }
 
     /// The next event, or None when the server closed the stream.
     pub async fn next(&mut self) -> Option<StreamEvent> {
-        loop {
-            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                let frame = String::from_utf8(frame).expect("SSE frames are UTF-8");
-                let data: Vec<&str> = frame
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                if data.is_empty() {
-                    continue; // keep-alive comment
-                }
-                return Some(serde_json::from_str(&data.join("\n")).expect("a StreamEvent"));
-            }
-            match self.response.chunk().await.unwrap() {
-                Some(bytes) => self.buffer.extend_from_slice(&bytes),
-                None => return None,
-            }
-        }
+        let frame = self.0.next().await?;
+        Some(serde_json::from_str(&frame.data).expect("a StreamEvent"))
     }
 }
 
