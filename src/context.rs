@@ -41,59 +41,61 @@ pub struct ChatContext {
     /// shown): changes made in other tabs, on other devices or by the model then arrive by
     /// themselves, and the list is not read again on a timer.
     pub live: RwSignal<bool>,
-    /// What was heard about the conversations since the page was rendered.
-    pub activity: RwSignal<Activity>,
+    /// What was heard about the conversations since the page was rendered, and a count of
+    /// events that changes with it (a plain value and a counter: smaller in the WASM than a
+    /// signal of its own type).
+    pub activity: StoredValue<Activity>,
+    pub heard: RwSignal<u32>,
 }
 
 /// What the page heard about the person's conversations: a conversation page catches up with
-/// its own.
+/// its own. Few conversations change while a page is open: plain lists are enough.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Activity {
     /// Counts what was heard.
     pub version: u64,
     /// Per conversation, `version` when its messages last changed (one was sent, an answer
     /// ended), and which message.
-    pub messages: std::collections::HashMap<uuid::Uuid, (u64, uuid::Uuid)>,
+    pub messages: Vec<(uuid::Uuid, u64, uuid::Uuid)>,
     /// `version` when everything was to be read again (the stream opened, or fell behind).
     pub everything: u64,
     /// Conversations deleted since.
-    pub deleted: std::collections::HashSet<uuid::Uuid>,
+    pub deleted: Vec<uuid::Uuid>,
+}
+
+/// One event of the person's stream, as the page reads it (`PersonEvent` on the wire; read
+/// as a flat record, which costs the WASM far less than a tagged enum).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct HeardEvent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub conversation_id: Option<uuid::Uuid>,
+    #[serde(default)]
+    pub message_id: Option<uuid::Uuid>,
 }
 
 impl Activity {
     /// When the messages of `conversation` may last have changed (0: not since rendered),
     /// and which one did (`None`: any may have).
     pub fn messages_of(&self, conversation: uuid::Uuid) -> (u64, Option<uuid::Uuid>) {
-        match self.messages.get(&conversation) {
-            Some(&(version, message)) if version > self.everything => (version, Some(message)),
+        match self.messages.iter().find(|(c, ..)| *c == conversation) {
+            Some(&(_, version, message)) if version > self.everything => (version, Some(message)),
             _ => (self.everything, None),
         }
     }
 
     /// Takes in one event.
-    pub fn hear(&mut self, event: &crate::model::PersonEvent) {
-        use crate::model::PersonEvent;
+    pub fn hear(&mut self, event: &HeardEvent) {
         self.version += 1;
-        match event {
-            PersonEvent::Ready | PersonEvent::Resync => self.everything = self.version,
-            PersonEvent::ConversationDeleted { conversation_id } => {
-                self.deleted.insert(*conversation_id);
+        match (event.kind.as_str(), event.conversation_id, event.message_id) {
+            ("ready" | "resync", ..) => self.everything = self.version,
+            ("conversation_deleted", Some(conversation), _) => self.deleted.push(conversation),
+            ("message_sent" | "answer_finished", Some(conversation), Some(message)) => {
+                self.messages.retain(|(c, ..)| *c != conversation);
+                self.messages.push((conversation, self.version, message));
             }
-            PersonEvent::MessageSent {
-                conversation_id,
-                message_id,
-            }
-            | PersonEvent::AnswerFinished {
-                conversation_id,
-                message_id,
-                ..
-            } => {
-                self.messages
-                    .insert(*conversation_id, (self.version, *message_id));
-            }
-            PersonEvent::ConversationCreated { .. }
-            | PersonEvent::ConversationRenamed { .. }
-            | PersonEvent::ConversationTitled { .. } => {}
+            _ => {}
         }
     }
 }
@@ -125,7 +127,8 @@ impl ChatContext {
             selected_assistant: RwSignal::new(None),
             notice: RwSignal::new(None),
             live: RwSignal::new(false),
-            activity: RwSignal::new(Activity::default()),
+            activity: StoredValue::new(Activity::default()),
+            heard: RwSignal::new(0),
         }
     }
 

@@ -45,7 +45,7 @@ fn tab_hidden() -> bool {
 /// connection needs no reading again.
 #[cfg(feature = "hydrate")]
 async fn follow(chat: ChatContext, stop: futures::channel::oneshot::Receiver<()>, mut first: bool) {
-    use crate::model::PersonEvent;
+    use crate::context::HeardEvent;
     use futures::{FutureExt, StreamExt};
     use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
@@ -70,13 +70,15 @@ async fn follow(chat: ChatContext, stop: futures::channel::oneshot::Receiver<()>
                 item = events.next().fuse() => match item {
                     Some(Ok((_, message))) => {
                         let Some(json) = message.data().as_string() else { continue };
-                        let Ok(event) = serde_json::from_str::<PersonEvent>(&json) else { continue };
+                        let Ok(event) = serde_json::from_str::<HeardEvent>(&json) else { continue };
                         backoff_ms = 1_000;
                         let _ = chat.live.try_set(true);
-                        if event == PersonEvent::Ready && std::mem::take(&mut first) {
+                        if event.kind == "ready" && std::mem::take(&mut first) {
                             continue;
                         }
-                        let _ = chat.activity.try_update(|activity| activity.hear(&event));
+                        if chat.activity.try_update_value(|activity| activity.hear(&event)).is_some() {
+                            let _ = chat.heard.try_update(|heard| *heard += 1);
+                        }
                         refresh.soon(chat);
                     }
                     // A failed connection (the server restarted or ended the stream, the

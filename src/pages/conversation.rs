@@ -190,20 +190,27 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
 
     // What other tabs and devices do here shows here too: messages sent, answers ended, the
     // conversation deleted (its text stays readable here, with nothing to send it to).
-    let deleted_elsewhere =
-        Memo::new(move |_| chat.activity.with(|a| a.deleted.contains(&conversation_id)));
+    let deleted_elsewhere = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    if !earlier_window {
-        let heard = Memo::new(move |_| chat.activity.with(|a| a.messages_of(conversation_id)));
-        Effect::new(move |_| match heard.get() {
-            (0, _) => {}
-            // This page's own message or answer: it shows it already.
-            (_, Some(message))
-                if messages.with_untracked(|rows| rows.iter().any(|r| r.id == message)) => {}
-            _ if deleted_elsewhere.get_untracked() => {}
-            _ => spawn_local(async move { followers.catch_up(conversation_id).await }),
+    Effect::new(move |seen: Option<u64>| {
+        chat.heard.track();
+        let (version, message, deleted) = chat.activity.with_value(|a| {
+            let (version, message) = a.messages_of(conversation_id);
+            (version, message, a.deleted.contains(&conversation_id))
         });
-    }
+        if deleted {
+            deleted_elsewhere.set(true);
+        }
+        let known = message.is_some_and(|message| {
+            messages.with_untracked(|rows| rows.iter().any(|r| r.id == message))
+        });
+        // Heard since this page last looked, not its own message or answer (it shows it
+        // already), not in an earlier window of the history.
+        if seen.is_some_and(|seen| version > seen) && !known && !deleted && !earlier_window {
+            spawn_local(async move { followers.catch_up(conversation_id).await });
+        }
+        version
+    });
 
     // Answers still being written (this page was opened or reloaded mid-answer) continue live.
     Effect::new(move |_| {
@@ -684,24 +691,24 @@ mod live {
                 .zip(stored.messages.last())
                 .map(|(first, last)| ((first.created_at, first.id), (last.created_at, last.id)));
             if let Some((oldest, newest)) = span {
-                let by_id: std::collections::HashMap<uuid::Uuid, &Message> =
-                    stored.messages.iter().map(|m| (m.id, m)).collect();
+                // A page of messages at most: a search through it is cheap.
+                let by_id = |id: uuid::Uuid| stored.messages.iter().find(|m| m.id == id);
                 let _ = self.rows.try_update(|rows| {
                     // Gone from where the stored page spans (older rows are not in it, newer
                     // ones were added since it was read).
                     rows.retain(|row| {
                         let at = row.data.with_untracked(|m| (m.created_at, m.id));
-                        by_id.contains_key(&row.id) || at < oldest || at > newest
+                        by_id(row.id).is_some() || at < oldest || at > newest
                     });
                     for row in rows.iter() {
-                        let Some(message) = by_id.get(&row.id) else {
+                        let Some(message) = by_id(row.id) else {
                             continue;
                         };
                         let changed = row.data.with_untracked(|shown| {
                             shown.status != message.status || shown.content != message.content
                         });
                         if message.status.is_final() && changed {
-                            row.data.set((*message).clone());
+                            row.data.set(message.clone());
                         }
                     }
                 });

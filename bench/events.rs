@@ -1,0 +1,155 @@
+//! How soon a change reaches the person's other pages (`GET /api/v1/events`): a conversation is
+//! renamed through the REST API, and the time until every open stream has the event is taken,
+//! from the moment the rename was sent.
+//!
+//!     cargo bench --features ssr --bench events [-- RUNS] [sqlite|postgres|both]
+//!
+//! For each database: one listener, then 100 at once (the same person's tabs: each must get
+//! it); on PostgreSQL also a second instance on the same database, the listener on it and the
+//! rename on the first. The default `server.events_poll_ms` (250 ms) is used: the figures show
+//! what a person sees, poll included.
+
+mod common;
+
+use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = args.iter().find_map(|a| a.parse().ok()).unwrap_or(100);
+    let fake = FakeOllama::start(FakeConfig::default())
+        .await
+        .expect("fake ollama");
+    println!(
+        "a rename heard by the person's open event streams, {runs} renames each (server.events_poll_ms 250)"
+    );
+    for backend in common::backends(&args) {
+        let data = tempfile::tempdir().unwrap();
+        let mut settings = common::settings(data.path(), &fake.url());
+        settings.limits.max_event_streams_per_person = 1_000;
+        settings.security.secret_key = Some("a-benchmark-secret-key-shared-by-both-instances".into());
+        let database = match backend {
+            "postgres" => Some(common::fresh_postgres().await),
+            _ => None,
+        };
+        settings.database.url = database.as_ref().map(|(url, _)| url.clone());
+        let app = common::serve(settings.clone()).await;
+        let http = reqwest::Client::new();
+        let conversation = start_conversation(&http, &app.url).await;
+
+        for listeners in [1, 100] {
+            let mut heard = heard_after_renames(&http, &app.url, &app.url, &conversation, listeners, runs).await;
+            report(&format!("{backend}, {listeners} listener(s), same instance"), &mut heard);
+        }
+        if backend == "postgres" {
+            let other_data = tempfile::tempdir().unwrap();
+            let mut other = settings.clone();
+            other.database.data_dir = other_data.path().to_path_buf();
+            let b = common::serve(other).await;
+            let mut heard = heard_after_renames(&http, &app.url, &b.url, &conversation, 1, runs).await;
+            report("postgres, 1 listener on the other instance", &mut heard);
+            b.stop().await;
+        }
+        app.stop().await;
+        if let Some((_, name)) = database {
+            common::drop_postgres(&name).await;
+        }
+    }
+}
+
+/// A conversation to rename (its first answer written).
+async fn start_conversation(http: &reqwest::Client, app: &str) -> String {
+    let created: Value = http
+        .post(format!("{app}/api/v1/conversations"))
+        .json(&json!({ "content": "Rename me [tokens=2]" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["conversation"]["id"].as_str().unwrap().to_string()
+}
+
+/// Renames the conversation `runs` times on `writer`, each once every listener on `reader`
+/// heard the one before; for each, how long until the last listener heard it.
+async fn heard_after_renames(
+    http: &reqwest::Client,
+    writer: &str,
+    reader: &str,
+    conversation: &str,
+    listeners: usize,
+    runs: usize,
+) -> Vec<Duration> {
+    let mut streams = Vec::with_capacity(listeners);
+    for _ in 0..listeners {
+        let mut stream = Stream::open(http, reader).await;
+        assert_eq!(stream.next_type().await, "ready");
+        streams.push(stream);
+    }
+    let mut heard = Vec::with_capacity(runs);
+    for run in 0..runs {
+        let sent = Instant::now();
+        let renamed = http
+            .patch(format!("{writer}/api/v1/conversations/{conversation}"))
+            .json(&json!({ "title": format!("Renamed {run}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(renamed.status(), 200);
+        let all = futures::future::join_all(streams.iter_mut().map(|s| async move {
+            while s.next_type().await != "conversation_renamed" {}
+        }));
+        tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("every listener heard the rename");
+        heard.push(sent.elapsed());
+    }
+    heard
+}
+
+fn report(what: &str, heard: &mut [Duration]) {
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    println!(
+        "  {what}: p50 {}, p95 {}, max {}",
+        ms(common::percentile(heard, 0.5)),
+        ms(common::percentile(heard, 0.95)),
+        ms(common::percentile(heard, 1.0)),
+    );
+}
+
+/// One event stream, read frame by frame.
+struct Stream {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl Stream {
+    async fn open(http: &reqwest::Client, app: &str) -> Stream {
+        let response = http.get(format!("{app}/api/v1/events")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        Stream {
+            response,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The `type` of the next event.
+    async fn next_type(&mut self) -> String {
+        loop {
+            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let frame = String::from_utf8(frame).unwrap();
+                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                    continue;
+                };
+                let event: Value = serde_json::from_str(data.trim()).unwrap();
+                return event["type"].as_str().unwrap_or_default().to_string();
+            }
+            let chunk = self.response.chunk().await.unwrap().expect("the stream is open");
+            self.buffer.extend_from_slice(&chunk);
+        }
+    }
+}
