@@ -29,7 +29,8 @@ async fn main() {
         let data = tempfile::tempdir().unwrap();
         let mut settings = common::settings(data.path(), &fake.url());
         settings.limits.max_event_streams_per_person = 1_000;
-        settings.security.secret_key = Some("a-benchmark-secret-key-shared-by-both-instances".into());
+        settings.security.secret_key =
+            Some("a-benchmark-secret-key-shared-by-both-instances".into());
         let database = match backend {
             "postgres" => Some(common::fresh_postgres().await),
             _ => None,
@@ -40,15 +41,21 @@ async fn main() {
         let conversation = start_conversation(&http, &app.url).await;
 
         for listeners in [1, 100] {
-            let mut heard = heard_after_renames(&http, &app.url, &app.url, &conversation, listeners, runs).await;
-            report(&format!("{backend}, {listeners} listener(s), same instance"), &mut heard);
+            let mut heard =
+                heard_after_renames(&http, &app.url, &app.url, &conversation, listeners, runs)
+                    .await;
+            report(
+                &format!("{backend}, {listeners} listener(s), same instance"),
+                &mut heard,
+            );
         }
         if backend == "postgres" {
             let other_data = tempfile::tempdir().unwrap();
             let mut other = settings.clone();
             other.database.data_dir = other_data.path().to_path_buf();
             let b = common::serve(other).await;
-            let mut heard = heard_after_renames(&http, &app.url, &b.url, &conversation, 1, runs).await;
+            let mut heard =
+                heard_after_renames(&http, &app.url, &b.url, &conversation, 1, runs).await;
             report("postgres, 1 listener on the other instance", &mut heard);
             b.stop().await;
         }
@@ -99,9 +106,11 @@ async fn heard_after_renames(
             .await
             .unwrap();
         assert_eq!(renamed.status(), 200);
-        let all = futures::future::join_all(streams.iter_mut().map(|s| async move {
-            while s.next_type().await != "conversation_renamed" {}
-        }));
+        let all = futures::future::join_all(
+            streams
+                .iter_mut()
+                .map(|s| async move { while s.next_type().await != "conversation_renamed" {} }),
+        );
         tokio::time::timeout(Duration::from_secs(10), all)
             .await
             .expect("every listener heard the rename");
@@ -128,7 +137,11 @@ struct Stream {
 
 impl Stream {
     async fn open(http: &reqwest::Client, app: &str) -> Stream {
-        let response = http.get(format!("{app}/api/v1/events")).send().await.unwrap();
+        let response = http
+            .get(format!("{app}/api/v1/events"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         Stream {
             response,
@@ -148,7 +161,12 @@ impl Stream {
                 let event: Value = serde_json::from_str(data.trim()).unwrap();
                 return event["type"].as_str().unwrap_or_default().to_string();
             }
-            let chunk = self.response.chunk().await.unwrap().expect("the stream is open");
+            let chunk = self
+                .response
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream is open");
             self.buffer.extend_from_slice(&chunk);
         }
     }

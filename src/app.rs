@@ -242,18 +242,10 @@ fn Frame(children: Children) -> impl IntoView {
     crate::pages::conversation::provide_conversation_in_view();
     let location = leptos_router::hooks::use_location();
     let signed_in_page = move || !matches!(location.pathname.get().as_str(), "/login" | "/signup");
-    // The person's events, once someone is signed in (the sign-in pages have none to hear).
+    // The person's events, for the page's lifetime (here, not in an effect: what an effect
+    // makes is dropped when it runs again, at the next navigation).
     #[cfg(feature = "hydrate")]
-    {
-        let chat = crate::context::use_chat();
-        let listening = StoredValue::new(false);
-        Effect::new(move |_| {
-            if signed_in_page() && !listening.get_value() {
-                listening.set_value(true);
-                crate::components::live_events::listen(chat);
-            }
-        });
-    }
+    crate::components::live_events::listen(crate::context::use_chat());
     view! {
         <div class="app-frame flex h-dvh overflow-hidden">
             <Show when=signed_in_page>

@@ -36,6 +36,15 @@ pub fn listen(chat: ChatContext) {
 }
 
 #[cfg(feature = "hydrate")]
+fn on_sign_in_page() -> bool {
+    let path = leptos::prelude::window()
+        .location()
+        .pathname()
+        .unwrap_or_default();
+    matches!(path.as_str(), "/login" | "/signup")
+}
+
+#[cfg(feature = "hydrate")]
 fn tab_hidden() -> bool {
     leptos::prelude::document().hidden()
 }
@@ -54,42 +63,46 @@ async fn follow(chat: ChatContext, stop: futures::channel::oneshot::Receiver<()>
     let mut backoff_ms = 1_000u32;
     let refresh = Refresh::default();
     loop {
-        let Ok(mut source) = EventSource::new("/api/v1/events") else {
-            return;
-        };
-        let Ok(mut events) = source.subscribe("message") else {
-            source.close();
-            return;
-        };
-        loop {
-            futures::select! {
-                _ = stop => {
-                    source.close();
-                    return;
-                }
-                item = events.next().fuse() => match item {
-                    Some(Ok((_, message))) => {
-                        let Some(json) = message.data().as_string() else { continue };
-                        let Ok(event) = serde_json::from_str::<HeardEvent>(&json) else { continue };
-                        backoff_ms = 1_000;
-                        let _ = chat.live.try_set(true);
-                        if event.kind == "ready" && std::mem::take(&mut first) {
-                            continue;
-                        }
-                        if chat.activity.try_update_value(|activity| activity.hear(&event)).is_some() {
-                            let _ = chat.heard.try_update(|heard| *heard += 1);
-                        }
-                        refresh.soon(chat);
+        // Nobody to hear on the sign-in pages: look again after the pause.
+        if !on_sign_in_page() {
+            let Ok(mut source) = EventSource::new("/api/v1/events") else {
+                return;
+            };
+            let Ok(mut events) = source.subscribe("message") else {
+                source.close();
+                return;
+            };
+            loop {
+                futures::select! {
+                    _ = stop => {
+                        source.close();
+                        return;
                     }
-                    // A failed connection (the server restarted or ended the stream, the
-                    // network went): connect again below, not by the browser's own retries.
-                    Some(Err(_)) | None => break,
+                    item = events.next().fuse() => match item {
+                        Some(Ok((_, message))) => {
+                            let Some(json) = message.data().as_string() else { continue };
+                            let Ok(event) = serde_json::from_str::<HeardEvent>(&json) else { continue };
+                            backoff_ms = 1_000;
+                            let _ = chat.live.try_set(true);
+                            if event.kind == "ready" && std::mem::take(&mut first) {
+                                continue;
+                            }
+                            if chat.activity.try_update_value(|activity| activity.hear(&event)).is_some() {
+                                let _ = chat.heard.try_update(|heard| *heard += 1);
+                            }
+                            refresh.soon(chat);
+                        }
+                        // A failed connection (the server restarted or ended the stream, the
+                        // network went): connect again after the pause, not by the browser's
+                        // own retries.
+                        Some(Err(_)) | None => break,
+                    }
                 }
             }
+            source.close();
+            let _ = chat.live.try_set(false);
+            first = false;
         }
-        source.close();
-        let _ = chat.live.try_set(false);
-        first = false;
         let woken =
             crate::components::time::sleep(std::time::Duration::from_millis(backoff_ms.into()));
         futures::select! {
