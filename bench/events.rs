@@ -7,7 +7,7 @@
 //! For each database: one listener, then 100 at once (the same person's tabs: each must get
 //! it); on PostgreSQL also a second instance on the same database, the listener on it and the
 //! rename on the first. The default `server.events_poll_ms` (250 ms) is used: the figures show
-//! what a person sees, poll included.
+//! what a person sees, poll included. Each rename comes at another moment of the reading period.
 
 mod common;
 
@@ -98,6 +98,9 @@ async fn heard_after_renames(
     }
     let mut heard = Vec::with_capacity(runs);
     for run in 0..runs {
+        // At a different moment of the reading period each time (right after an event was
+        // heard is right after a read: every rename would wait a whole period).
+        tokio::time::sleep(Duration::from_millis((run as u64 * 37) % 250)).await;
         let sent = Instant::now();
         let renamed = http
             .patch(format!("{writer}/api/v1/conversations/{conversation}"))

@@ -67,15 +67,16 @@ impl EventHub {
         });
         let reader = hub.clone();
         tokio::spawn(async move {
-            let mut reading = Reading::default();
+            let mut reading = Reading::from(crate::db::now());
             loop {
                 if reader.sender.receiver_count() == 0 {
                     // Nobody listens: no reads at all (an idle server stays idle).
-                    reading = Reading::default();
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = reader.listening.notified() => {}
                     }
+                    // Listened to from now: what was written before is not news to anyone.
+                    reading = Reading::from(crate::db::now());
                     continue;
                 }
                 if let Err(error) = reading.read(&store, &reader.sender).await {
@@ -90,8 +91,8 @@ impl EventHub {
         hub
     }
 
-    /// A new listener: it receives every event written from now on (and perhaps a few from
-    /// just before), of every person; it keeps its own.
+    /// A new listener: it receives every event written from now on (and perhaps one written
+    /// just before, not read yet), of every person; it keeps its own.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<OwnedEvent>> {
         let receiver = self.sender.subscribe();
         self.listening.notify_one();
@@ -100,31 +101,41 @@ impl EventHub {
 }
 
 /// Where the reading task is in the outbox.
-#[derive(Default)]
 struct Reading {
-    /// The newest event's time seen so far (the time reading started, at first).
-    newest: Option<DateTime<Utc>>,
+    /// When listening started: events written before it are not news to anyone.
+    started: DateTime<Utc>,
+    /// The newest event's time seen so far (`started`, at first).
+    newest: DateTime<Utc>,
     /// The events read within the overlap, so that each is handed on once.
     seen: HashMap<Uuid, DateTime<Utc>>,
 }
 
 impl Reading {
+    fn from(started: DateTime<Utc>) -> Reading {
+        Reading {
+            started,
+            newest: started,
+            seen: HashMap::new(),
+        }
+    }
+
     async fn read(
         &mut self,
         store: &SharedStore,
         sender: &broadcast::Sender<Arc<OwnedEvent>>,
     ) -> Result<(), sqlx::Error> {
-        let newest = *self.newest.get_or_insert_with(crate::db::now);
-        let mut since = newest - OVERLAP;
+        let mut since = self.newest - OVERLAP;
         loop {
             let events = store
                 .outbox_since(since, None, &STREAM_KINDS, BATCH)
                 .await?;
             for event in &events {
-                if self.seen.insert(event.id, event.created_at).is_some() {
+                if self.seen.insert(event.id, event.created_at).is_some()
+                    || event.created_at < self.started
+                {
                     continue;
                 }
-                self.newest = self.newest.max(Some(event.created_at));
+                self.newest = self.newest.max(event.created_at);
                 if let Some(person_event) = person_event(event) {
                     let _ = sender.send(Arc::new(OwnedEvent {
                         id: event.id,
@@ -141,9 +152,8 @@ impl Reading {
                 _ => break,
             }
         }
-        if let Some(newest) = self.newest {
-            self.seen.retain(|_, at| *at >= newest - OVERLAP);
-        }
+        let oldest = self.newest - OVERLAP;
+        self.seen.retain(|_, at| *at >= oldest);
         Ok(())
     }
 }

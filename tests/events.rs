@@ -333,12 +333,51 @@ async fn event_streams_are_counted_apart(backend: Backend) {
     }
 }
 
+/// A stream tells what happens once it is open, not what happened just before (the server
+/// reads a few seconds back so as to miss nothing, and must not pass that on as news).
+async fn a_new_stream_hears_only_what_follows(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (conversation, answer) = app.send_new("Before anyone listened [tokens=2]").await;
+    app.follow(&answer).await;
+    let rename = |title: &'static str| {
+        let app = &app;
+        let conversation = conversation.clone();
+        async move {
+            let (status, _) = app
+                .patch(
+                    &format!("/api/v1/conversations/{conversation}"),
+                    json!({ "title": title }),
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    let conversation_id: Uuid = conversation.parse().unwrap();
+    let mut first = Events::open(&app).await;
+    rename("Heard by the first").await;
+    assert_eq!(
+        first.next_event().await,
+        PersonEvent::ConversationRenamed { conversation_id }
+    );
+    // A second listener, while the first keeps the instance reading.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut second = Events::open(&app).await;
+    let (other, _) = app.send_new("After the second opened [tokens=1]").await;
+    assert_eq!(
+        second.next_event().await,
+        PersonEvent::ConversationCreated {
+            conversation_id: other.parse().unwrap()
+        }
+    );
+}
+
 on_both_backends!(
     what_changes_arrives_in_order,
     the_models_title_arrives,
     another_persons_events_never_arrive,
     a_client_that_reconnects_misses_nothing,
     event_streams_are_counted_apart,
+    a_new_stream_hears_only_what_follows,
 );
 
 /// Two instances on one PostgreSQL: a page served by one hears what was done on the other.
