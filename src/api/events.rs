@@ -88,10 +88,7 @@ pub async fn stream(
 }
 
 fn event(id: Option<Uuid>, person_event: &PersonEvent) -> Event {
-    let event = match serde_json::to_string(person_event) {
-        Ok(json) => Event::default().data(json),
-        Err(_) => Event::default().comment("unserialisable event"),
-    };
+    let event = super::json_event(person_event);
     match id {
         Some(id) => event.id(id.to_string()),
         None => event,

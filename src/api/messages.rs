@@ -7,7 +7,7 @@ use crate::state::AppState;
 use axum::{
     extract::{rejection::QueryRejection, Query, State},
     http::StatusCode,
-    response::{sse::Event, Response},
+    response::Response,
 };
 use futures::StreamExt;
 use serde::Deserialize;
@@ -189,10 +189,7 @@ pub async fn events(
     };
     let stream = events.map(move |event| {
         let _open = &slot;
-        Ok::<_, Infallible>(match serde_json::to_string(&event) {
-            Ok(json) => Event::default().data(json),
-            Err(_) => Event::default().comment("unserialisable event"),
-        })
+        Ok::<_, Infallible>(super::json_event(&event))
     });
     Ok(super::sse_response(stream))
 }

@@ -48,6 +48,15 @@ where
     response
 }
 
+/// One server-sent event whose data is `value` as JSON.
+pub(crate) fn json_event(value: &impl serde::Serialize) -> axum::response::sse::Event {
+    use axum::response::sse::Event;
+    match serde_json::to_string(value) {
+        Ok(json) => Event::default().data(json),
+        Err(_) => Event::default().comment("unserialisable event"),
+    }
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
