@@ -6,8 +6,9 @@
 //!
 //! For each database: one listener, then 100 at once (the same person's tabs: each must get
 //! it); on PostgreSQL also a second instance on the same database, the listener on it and the
-//! rename on the first. The default `server.events_poll_ms` (250 ms) is used: the figures show
-//! what a person sees, poll included. Each rename comes at another moment of the reading period.
+//! rename on the first. The default settings are used: a commit announces its events (the
+//! store on SQLite, NOTIFY on PostgreSQL) and the instance reads them at once. The renames come
+//! at uneven intervals, at another moment of the timed read's period each time.
 
 mod common;
 
@@ -23,7 +24,7 @@ async fn main() {
         .await
         .expect("fake ollama");
     println!(
-        "a rename heard by the person's open event streams, {runs} renames each (server.events_poll_ms 250)"
+        "a rename heard by the person's open event streams, {runs} renames each (default settings)"
     );
     for backend in common::backends(&args) {
         let data = tempfile::tempdir().unwrap();

@@ -52,8 +52,11 @@ pub struct ServerSettings {
     /// How long the instance's saved settings (feature flags…) are kept before being read
     /// again: how soon another instance's change arrives here.
     pub settings_refresh_ms: u64,
-    /// How often each instance reads the changes to conversations (from every instance) for
-    /// the people whose pages listen (`GET /api/v1/events`); it reads nothing while nobody does.
+    /// People's live events (`GET /api/v1/events`) are read from the outbox as soon as a commit
+    /// is announced (SQLite: by this instance's store; PostgreSQL: by NOTIFY, from every
+    /// instance); this is how often each instance reads them all the same, in case an
+    /// announcement was lost (its LISTEN connection reconnecting). Nothing is read while nobody
+    /// listens.
     pub events_poll_ms: u64,
     /// A page whose server rendering has not started its answer after this long gets a 503
     /// ("reload") instead of hanging: a safety net for a render that never completes.
@@ -528,7 +531,7 @@ impl Default for ServerSettings {
             // well under this.
             max_body_bytes: 2 * 1024 * 1024,
             settings_refresh_ms: 1_000,
-            events_poll_ms: 250,
+            events_poll_ms: 2_000,
             page_timeout_ms: 15_000,
             messages_per_page: 50,
             response_headers: std::collections::BTreeMap::new(),

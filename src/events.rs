@@ -4,8 +4,10 @@
 //! first one did without reading everything again.
 //!
 //! They come from the outbox, written with each change: one task per instance reads its new
-//! events while someone on this instance listens, and hands each to its owner's listeners.
-//! Changes made on another instance arrive as those made here.
+//! events while someone on this instance listens, and hands each to its owner's listeners. It
+//! reads as soon as a commit is announced: on SQLite by the store after its own commits, on
+//! PostgreSQL by a trigger's NOTIFY, so changes made on another instance arrive as those made
+//! here.
 
 use crate::db::{OutboxEvent, SharedStore};
 use crate::model::PersonEvent;
@@ -14,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -33,6 +36,8 @@ pub const STREAM_KINDS: [&str; 8] = [
 /// Events are read again this far back: a transaction that committed a little after a later
 /// one (or on an instance whose clock is a little behind) is still seen, once.
 const OVERLAP: TimeDelta = TimeDelta::seconds(5);
+/// The least time between two reads: commits in a burst are read together.
+const MIN_GAP: Duration = Duration::from_millis(20);
 /// Events read per query.
 const BATCH: i64 = 500;
 /// Events a listener may fall behind by before it is told to read everything again.
@@ -57,9 +62,14 @@ pub struct EventHub {
 }
 
 impl EventHub {
-    /// Starts the task that reads the outbox every `poll` while someone listens, until
-    /// shutdown.
-    pub fn start(store: SharedStore, poll: Duration, shutdown: CancellationToken) -> Arc<EventHub> {
+    /// Starts the task that reads the outbox while someone listens, until shutdown: as soon as
+    /// new events are announced (the store's `OutboxSignal`), and every `fallback` all the
+    /// same, in case an announcement was lost.
+    pub fn start(
+        store: SharedStore,
+        fallback: Duration,
+        shutdown: CancellationToken,
+    ) -> Arc<EventHub> {
         let (sender, _) = broadcast::channel(CAPACITY);
         let hub = Arc::new(EventHub {
             sender,
@@ -67,7 +77,9 @@ impl EventHub {
         });
         let reader = hub.clone();
         tokio::spawn(async move {
+            let mut announced = store.outbox_signal().subscribe();
             let mut reading = Reading::from(crate::db::now());
+            let mut last_read: Option<Instant> = None;
             loop {
                 if reader.sender.receiver_count() == 0 {
                     // Nobody listens: no reads at all (an idle server stays idle).
@@ -79,12 +91,25 @@ impl EventHub {
                     reading = Reading::from(crate::db::now());
                     continue;
                 }
+                // A burst of commits (an import, many answers ending) is read in a few reads,
+                // not one each.
+                if let Some(due) = last_read.map(|at| at + MIN_GAP) {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep_until(due) => {}
+                    }
+                }
+                last_read = Some(Instant::now());
+                // This read sees what was announced so far; what is announced from now on
+                // calls for the next one.
+                announced.mark_unchanged();
                 if let Err(error) = reading.read(&store, &reader.sender).await {
                     tracing::warn!(%error, "events: reading the outbox failed; trying again");
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(poll) => {}
+                    _ = tokio::time::sleep(fallback) => {}
+                    Ok(()) = announced.changed() => {}
                 }
             }
         });

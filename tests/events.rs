@@ -2,10 +2,15 @@
 //! their conversations arrives, in order, from any client and from the model; another
 //! person's never does; a client that reconnects with `Last-Event-ID` gets what it missed;
 //! on PostgreSQL an instance hears what another one did.
+//!
+//! Every test here sets the instances' timed read of the outbox to a minute, longer than any
+//! wait for an event: what arrives was announced by the commit (the store on SQLite, NOTIFY on
+//! PostgreSQL), and a change whose commit announces nothing fails the test.
 
 mod common;
 
 use common::{call_as, Backend, SseReader, TestApp};
+use ollamastack::config::Settings;
 use ollamastack::model::{AuthMode, PersonEvent};
 use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
 use reqwest::{header, Method};
@@ -42,13 +47,23 @@ impl Events {
     }
 }
 
+/// Events are read only when a commit announces them (the timed read is a minute away).
+fn announced_only(settings: &mut Settings) {
+    settings.server.events_poll_ms = 60_000;
+}
+
+/// An app whose events are read only when announced.
+async fn start(backend: Backend) -> TestApp {
+    TestApp::start_with(backend, FakeConfig::default(), announced_only).await
+}
+
 fn uuid(value: &serde_json::Value) -> Uuid {
     value.as_str().unwrap().parse().unwrap()
 }
 
 /// Every change to a conversation arrives, in order, each with an id.
 async fn what_changes_arrives_in_order(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = start(backend).await;
     let mut events = Events::open(&app).await;
 
     let (conversation, answer) = app.send_new("Hello there [tokens=3]").await;
@@ -140,6 +155,7 @@ async fn what_changes_arrives_in_order(backend: Backend) {
 /// The model's title arrives as such.
 async fn the_models_title_arrives(backend: Backend) {
     let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        announced_only(settings);
         settings.ai.auto_titles = true;
         settings.generation.title_poll_ms = 50;
     })
@@ -173,6 +189,7 @@ async fn the_models_title_arrives(backend: Backend) {
 /// Bob hears his own events and never Alice's; nobody hears anything signed out.
 async fn another_persons_events_never_arrive(backend: Backend) {
     let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        announced_only(settings);
         settings.auth.mode = AuthMode::Accounts;
     })
     .await;
@@ -227,7 +244,7 @@ async fn another_persons_events_never_arrive(backend: Backend) {
 /// A client that reconnects with the last id it received gets what happened meanwhile, in
 /// order, and nothing twice; without it, only what happens from then on.
 async fn a_client_that_reconnects_misses_nothing(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = start(backend).await;
     let mut events = Events::open(&app).await;
     let (conversation, answer) = app.send_new("Before [tokens=2]").await;
     let conversation_id: Uuid = conversation.parse().unwrap();
@@ -267,6 +284,15 @@ async fn a_client_that_reconnects_misses_nothing(backend: Backend) {
             conversation_id: other.parse().unwrap()
         }
     );
+    // Heard to its answer's end, so that none of it is on its way when the streams below open.
+    assert!(matches!(
+        resumed.next_event().await,
+        PersonEvent::MessageSent { .. }
+    ));
+    assert!(matches!(
+        resumed.next_event().await,
+        PersonEvent::AnswerFinished { .. }
+    ));
 
     // From the first event: the second one too.
     let mut from_first = Events::open_with(
@@ -301,6 +327,7 @@ async fn a_client_that_reconnects_misses_nothing(backend: Backend) {
 /// and those never take the place of the answers they follow.
 async fn event_streams_are_counted_apart(backend: Backend) {
     let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        announced_only(settings);
         settings.limits.max_event_streams_per_person = 2;
         settings.limits.max_streams_per_person = 1;
     })
@@ -336,7 +363,7 @@ async fn event_streams_are_counted_apart(backend: Backend) {
 /// A stream tells what happens once it is open, not what happened just before (the server
 /// reads a few seconds back so as to miss nothing, and must not pass that on as news).
 async fn a_new_stream_hears_only_what_follows(backend: Backend) {
-    let app = TestApp::start(backend).await;
+    let app = start(backend).await;
     let (conversation, answer) = app.send_new("Before anyone listened [tokens=2]").await;
     app.follow(&answer).await;
     let rename = |title: &'static str| {
@@ -383,10 +410,11 @@ on_both_backends!(
 /// Two instances on one PostgreSQL: a page served by one hears what was done on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_hears_what_another_did() {
-    let a = TestApp::start(Backend::Postgres).await;
+    let a = start(Backend::Postgres).await;
     let fake = FakeOllama::start(FakeConfig::default()).await.unwrap();
     let db = a.db.alias();
-    let settings = common::test_settings(&db, &fake.url());
+    let mut settings = common::test_settings(&db, &fake.url());
+    announced_only(&mut settings);
     let b = TestApp::serve(db, fake, settings).await;
     let mut on_b = Events::open(&b).await;
     let (conversation, answer) = a.send_new("Written on A [tokens=2]").await;

@@ -333,7 +333,7 @@ macro_rules! portable_documents {
                     "file_id": info.id, "name": info.name, "kind": info.kind, "size_bytes": info.size_bytes,
                 }).to_string();
                 insert_outbox_in!(tx, new.owner_id, $crate::db::documents::OUTBOX_FILE_UPLOADED, info.id, payload, at)?;
-                tx.commit().await?;
+                commit_announced!(self, tx)?;
                 Ok(Inserted::Stored(info))
             }
 
@@ -451,7 +451,7 @@ macro_rules! portable_documents {
                     }).to_string();
                     insert_outbox_in!(tx, info.owner_id, $crate::db::documents::OUTBOX_FILE_INDEXED, info.id, payload, at)?;
                 }
-                tx.commit().await?;
+                commit_announced!(self, tx)?;
                 Ok(info)
             }
 

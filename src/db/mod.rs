@@ -326,11 +326,51 @@ macro_rules! insert_outbox_rows_in {
     }};
 }
 
+/// Commits `$tx`, which wrote outbox events, and announces them (`$store.announce_outbox()`).
+macro_rules! commit_announced {
+    ($store:expr, $tx:ident) => {{
+        let committed = $tx.commit().await;
+        if committed.is_ok() {
+            $store.announce_outbox();
+        }
+        committed
+    }};
+}
+
 /// Writes an outbox event inside an open transaction `$tx`.
 macro_rules! insert_outbox_in {
     ($tx:ident, $owner:expr, $kind:expr, $subject:expr, $payload:expr, $at:expr) => {
         insert_outbox_rows_in!($tx, $owner, &[($kind, $subject, $payload)], $at)
     };
+}
+
+/// Tells this instance's waiters that outbox events were committed, so that what reads them
+/// for people's live streams reads at once instead of at its next timed read. Wakes of a
+/// waiter that is busy are folded into one.
+#[derive(Debug)]
+pub struct OutboxSignal(tokio::sync::watch::Sender<()>);
+
+impl OutboxSignal {
+    pub fn new() -> OutboxSignal {
+        OutboxSignal(tokio::sync::watch::channel(()).0)
+    }
+
+    /// New outbox events were committed.
+    pub fn wake(&self) {
+        self.0.send_replace(());
+    }
+
+    /// A waiter: `changed()` returns once after each wake (or after several, folded) that
+    /// happened since it last returned.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for OutboxSignal {
+    fn default() -> Self {
+        OutboxSignal::new()
+    }
 }
 
 /// The kind of the outbox event written when a generation reaches a final status.
@@ -483,6 +523,10 @@ pub trait Store:
     /// Whether other instances may use this database too (then rows another instance is
     /// writing must be left alone unless their heartbeat is stale).
     fn shared_by_instances(&self) -> bool;
+
+    /// Announces to this instance that outbox events were committed: by this store itself on
+    /// SQLite, and on PostgreSQL by the LISTEN connection, for the commits of every instance.
+    fn outbox_signal(&self) -> &OutboxSignal;
 
     /// The PostgreSQL pool, for what only PostgreSQL offers (LISTEN/NOTIFY).
     fn postgres_pool(&self) -> Option<&PgPool> {
@@ -847,7 +891,7 @@ macro_rules! portable_store {
                         let payload = serde_json::json!({ "conversation_id": id, "by": "person" }).to_string();
                         insert_outbox_in!(tx, owner_id, OUTBOX_CONVERSATION_RENAMED, id, payload, now())?;
                     }
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(renamed)
                 })
             }
@@ -879,7 +923,7 @@ macro_rules! portable_store {
                         let payload = serde_json::json!({ "conversation_id": id }).to_string();
                         insert_outbox_in!(tx, owner_id, OUTBOX_CONVERSATION_DELETED, id, payload, now())?;
                     }
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(deleted)
                 })
             }
@@ -1098,7 +1142,7 @@ macro_rules! portable_store {
                         attachments: None,
                     };
                     let assistant = insert_message_in!(tx, new, Some(turn.instance_id), at).map_err(TurnError::from_insert)?;
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(TurnStarted { conversation, user_message, assistant, history })
                 });
                 result
@@ -1130,7 +1174,7 @@ macro_rules! portable_store {
                 with_pool!(self, pool => {
                     let mut tx = pool.begin_write().await?;
                     let message = finish_in!(tx, owner_id, id, finish, at);
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(message)
                 })
             }
@@ -1164,7 +1208,7 @@ macro_rules! portable_store {
                         return Ok(None);
                     };
                     let next = insert_message_in!(tx, next, Some(instance_id), at)?;
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(Some((finished, next)))
                 })
             }
@@ -1192,7 +1236,7 @@ macro_rules! portable_store {
                     for message in &rows {
                         insert_outbox_in!(tx, message.owner_id, finished_kind(message), message.id, finished_payload(message), at)?;
                     }
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(rows.len() as u64)
                 })
             }
@@ -1432,7 +1476,7 @@ macro_rules! portable_store {
                         "severity": severity,
                     }).to_string();
                     insert_outbox_in!(tx, owner_id, "escalation.created", escalation.id, payload, at)?;
-                    tx.commit().await?;
+                    commit_announced!(self, tx)?;
                     Ok(Some((escalation, ticket)))
                 })
             }

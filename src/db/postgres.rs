@@ -30,13 +30,24 @@ pub(super) async fn open(
             backend: "postgres",
             source,
         })?;
-    Ok(Arc::new(PostgresStore { pool }))
+    Ok(Arc::new(PostgresStore {
+        pool,
+        outbox: super::OutboxSignal::new(),
+    }))
 }
 
 /// PostgreSQL: several instances may share it.
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Woken by the LISTEN connection (`generation::watch::Notifier`).
+    outbox: super::OutboxSignal,
+}
+
+impl PostgresStore {
+    /// Outbox events were committed: the trigger's NOTIFY tells every instance, this one
+    /// included (see migrations/postgres), so nothing more is done here.
+    fn announce_outbox(&self) {}
 }
 
 portable_store!(PostgresStore {
@@ -54,6 +65,10 @@ portable_store!(PostgresStore {
 
     fn shared_by_instances(&self) -> bool {
         true
+    }
+
+    fn outbox_signal(&self) -> &super::OutboxSignal {
+        &self.outbox
     }
 
     fn postgres_pool(&self) -> Option<&PgPool> {

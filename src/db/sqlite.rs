@@ -73,7 +73,10 @@ async fn open(
             backend: "sqlite",
             source: sqlx::migrate::MigrateError::Execute(source),
         })?;
-    Ok(Arc::new(SqliteStore { pool }))
+    Ok(Arc::new(SqliteStore {
+        pool,
+        outbox: super::OutboxSignal::new(),
+    }))
 }
 
 /// The `files` table as images need it: `kind` may be png, jpeg, gif or webp. SQLite cannot
@@ -168,6 +171,15 @@ CREATE INDEX files_pending ON files (created_at) WHERE status IN ('queued', 'ext
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    outbox: super::OutboxSignal,
+}
+
+impl SqliteStore {
+    /// Outbox events were committed: one instance uses the file, so this store's own commits
+    /// are all there are.
+    fn announce_outbox(&self) {
+        self.outbox.wake();
+    }
 }
 
 portable_store!(SqliteStore {
@@ -185,6 +197,10 @@ portable_store!(SqliteStore {
 
     fn shared_by_instances(&self) -> bool {
         false
+    }
+
+    fn outbox_signal(&self) -> &super::OutboxSignal {
+        &self.outbox
     }
 
     fn sqlite_pool(&self) -> Option<&SqlitePool> {

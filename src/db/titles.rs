@@ -175,7 +175,7 @@ macro_rules! portable_titles {
                         $crate::db::now()
                     )?;
                 }
-                tx.commit().await?;
+                commit_announced!(self, tx)?;
                 Ok(named)
             }
         }

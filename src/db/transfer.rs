@@ -91,7 +91,7 @@ macro_rules! portable_transfer {
                     payload,
                     now()
                 )?;
-                tx.commit().await?;
+                commit_announced!(self, tx)?;
                 Ok(stored)
             }
         }

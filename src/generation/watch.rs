@@ -1,7 +1,9 @@
 //! Following an answer as it is written: live from this instance's registry, or, when another
 //! instance writes it, from the database. On PostgreSQL a trigger announces every change with
 //! NOTIFY and one LISTEN connection per instance wakes the watchers of that message, which then
-//! read only the text they do not have yet; SQLite (one instance) falls back to polling.
+//! read only the text they do not have yet; SQLite (one instance) falls back to polling. The
+//! same connection hears that outbox events were committed, and wakes this instance's reader
+//! of people's live events (`crate::events`).
 
 use super::{Generations, Subscription};
 use crate::db::SharedStore;
@@ -12,8 +14,11 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// The channel the PostgreSQL trigger notifies (see migrations/postgres).
+/// The channel the PostgreSQL trigger notifies with a changed message's id (see
+/// migrations/postgres).
 const CHANNEL: &str = "ollamastack_messages";
+/// The channel notified when outbox events were committed.
+const OUTBOX_CHANNEL: &str = "ollamastack_outbox";
 /// Polling period without push (SQLite).
 const POLL: Duration = Duration::from_millis(250);
 /// With push, a re-read this often all the same, in case a notification was lost (reconnect).
@@ -37,11 +42,12 @@ impl Notifier {
             });
         };
         let sender = changed.clone();
+        let store = store.clone();
         tokio::spawn(async move {
             loop {
                 let listener = async {
                     let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                    listener.listen(CHANNEL).await?;
+                    listener.listen_all([CHANNEL, OUTBOX_CHANNEL]).await?;
                     Ok::<_, sqlx::Error>(listener)
                 };
                 let mut listener = tokio::select! {
@@ -57,15 +63,22 @@ impl Notifier {
                         }
                     },
                 };
+                // Committed before this connection listened: nobody was told.
+                store.outbox_signal().wake();
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        notification = listener.recv() => match notification {
-                            Ok(n) => {
+                        notification = listener.try_recv() => match notification {
+                            Ok(Some(n)) if n.channel() == OUTBOX_CHANNEL => store.outbox_signal().wake(),
+                            Ok(Some(n)) => {
                                 if let Ok(id) = Uuid::parse_str(n.payload()) {
                                     let _ = sender.send(id);
                                 }
                             }
+                            // The connection was lost (the next call connects again): what was
+                            // committed meanwhile is announced to nobody, so the outbox is read
+                            // now (message watchers re-read within `PUSH_FALLBACK`).
+                            Ok(None) => store.outbox_signal().wake(),
                             Err(error) => {
                                 tracing::warn!(%error, "the LISTEN connection failed; reconnecting");
                                 break;
