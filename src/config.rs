@@ -157,7 +157,8 @@ pub struct GenerationSettings {
     /// Most model calls in one agent run; a model still calling tools then is stopped.
     pub max_agent_steps: usize,
     /// Naming conversations by the model (`ai.auto_titles`): how long one title may take (past
-    /// it the first message stays the title), and how often finished answers are looked for.
+    /// it the first message stays the title), and how often finished answers are looked for
+    /// besides at once when one is announced.
     pub title_timeout_ms: u64,
     pub title_poll_ms: u64,
 }
@@ -405,7 +406,8 @@ pub struct WebhookSettings {
     /// The wait before the first retry; it doubles with each attempt, up to `max_retry_ms`.
     pub first_retry_ms: u64,
     pub max_retry_ms: u64,
-    /// How often each instance looks for events to deliver.
+    /// How often each instance looks for deliveries due (retries); new events are delivered
+    /// as soon as their commit is announced.
     pub poll_interval_ms: u64,
     /// Deliveries in flight at once, per instance.
     pub concurrency: usize,

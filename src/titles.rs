@@ -23,6 +23,8 @@ const LOOK_BACK: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 /// Conversations taken at once, and named at once (each is one model call).
 const BATCH: i64 = 32;
 const AT_ONCE: usize = 4;
+/// The least time between two looks woken by new outbox events.
+const WOKEN_GAP: Duration = Duration::from_millis(50);
 /// What of the first message and answer the model is shown: enough to know the subject.
 const SEED_CHARS: usize = 1_500;
 /// Longest title kept, in characters (a sidebar shows about 30).
@@ -42,7 +44,10 @@ pub fn spawn_titler(
 ) {
     let timeout = Duration::from_millis(settings.title_timeout_ms.max(1));
     let pause = Duration::from_millis(settings.title_poll_ms.max(50));
-    crate::periodic::every(pause, shutdown, move || {
+    // At once when an answer ends (its outbox event is announced), and every `pause` all the
+    // same (a lost announcement, a conversation left half-asked).
+    let woken = store.outbox_signal().subscribe();
+    crate::periodic::every_or_woken(pause, WOKEN_GAP, woken, shutdown, move || {
         let (store, ollama, runtime) = (store.clone(), ollama.clone(), runtime.clone());
         async move {
             if let Err(error) = name_waiting(&store, &ollama, &runtime, timeout).await {

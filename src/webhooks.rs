@@ -340,8 +340,12 @@ pub async fn deliver_due(
     Ok(count)
 }
 
-/// Fans out and delivers every `webhooks.poll_interval_ms` until `shutdown` (while
-/// `features.webhooks` is off, events are passed over and nothing is sent).
+/// The least time between two runs of the deliverer woken by new outbox events.
+const WOKEN_GAP: Duration = Duration::from_millis(50);
+
+/// Fans out and delivers as soon as new outbox events are announced and every
+/// `webhooks.poll_interval_ms`, until `shutdown` (while `features.webhooks` is off, events
+/// are passed over and nothing is sent).
 pub fn spawn_deliverer(
     store: SharedStore,
     secrets: std::sync::Arc<crate::secrets::SecretBox>,
@@ -353,7 +357,10 @@ pub fn spawn_deliverer(
     let interval = Duration::from_millis(settings.webhooks.poll_interval_ms.max(50));
     let settings = std::sync::Arc::new(settings);
     let stopping = shutdown.clone();
-    crate::periodic::every(interval, shutdown, move || {
+    // At once when outbox events are announced, and every `interval` all the same (retries
+    // falling due, a lost announcement).
+    let woken = store.outbox_signal().subscribe();
+    crate::periodic::every_or_woken(interval, WOKEN_GAP, woken, shutdown, move || {
         let (store, secrets, settings, runtime, client, shutdown) = (
             store.clone(),
             secrets.clone(),

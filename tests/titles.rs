@@ -16,7 +16,8 @@ async fn start(backend: Backend, timeout_ms: u64) -> TestApp {
     TestApp::start_with(backend, FakeConfig::default(), |settings| {
         // The product's default (the other suites switch it off to count model calls).
         settings.ai.auto_titles = true;
-        settings.generation.title_poll_ms = 50;
+        // Longer than any wait here: the titler looks when an answer's end is announced.
+        settings.generation.title_poll_ms = 60_000;
         settings.generation.title_timeout_ms = timeout_ms;
     })
     .await

@@ -136,6 +136,23 @@ async fn webhook_app(backend: Backend, mode: AuthMode) -> TestApp {
     .await
 }
 
+/// A delivery leaves as soon as its event is committed, not at the deliverer's next look
+/// (a minute away here, longer than any wait of the test).
+async fn a_delivery_leaves_as_soon_as_its_event_is_committed(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.outbound.allowed_hosts = vec!["localhost".into()];
+        settings.webhooks.poll_interval_ms = 60_000;
+    })
+    .await;
+    let receiver = Receiver::start(0).await;
+    register(&app, &receiver.url("/hook"), json!(["answer_completed"])).await;
+    let (_, answer) = app.send_new("Tell the hook [tokens=2]").await;
+    app.follow(&answer).await;
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].event, "answer_completed");
+    assert_eq!(received[0].body["data"]["message_id"], answer.as_str());
+}
+
 async fn register(app: &TestApp, url: &str, events: Value) -> Value {
     let (status, made) = app
         .post("/api/v1/webhooks", json!({"url": url, "events": events}))
@@ -583,6 +600,7 @@ async fn webhook_secrets_are_sealed_at_rest(backend: Backend) {
 
 on_both_backends!(
     webhook_secrets_are_sealed_at_rest,
+    a_delivery_leaves_as_soon_as_its_event_is_committed,
     deliveries_are_signed_retried_logged_and_sent_again,
     a_receiver_that_keeps_failing_is_given_up_on,
     private_destinations_are_refused,
