@@ -6,7 +6,9 @@
 //!
 //! For each database: one listener, then 100 at once (the same person's tabs: each must get
 //! it); on PostgreSQL also a second instance on the same database, the listener on it and the
-//! rename on the first. The default settings are used: a commit announces its events (the
+//! rename on the first. Also, on the first instance: how soon a webhook for renames receives
+//! its delivery, and how soon the model's title is heard after the answer's end (the fake
+//! model answers at once, so this is the server's own wait). The default settings are used: a commit announces its events (the
 //! store on SQLite, NOTIFY on PostgreSQL) and the instance reads them at once. The renames come
 //! at uneven intervals, at another moment of the timed read's period each time.
 
@@ -37,9 +39,22 @@ async fn main() {
             _ => None,
         };
         settings.database.url = database.as_ref().map(|(url, _)| url.clone());
+        // The webhook receiver below runs on this machine.
+        settings.outbound.allowed_hosts = vec!["localhost".into()];
         let app = common::serve(settings.clone()).await;
         let http = reqwest::Client::new();
         let conversation = start_conversation(&http, &app.url).await;
+
+        let mut delivered = delivered_after_renames(&http, &app.url, &conversation, runs).await;
+        report(
+            &format!("{backend}, a webhook: the rename sent until its delivery arrived"),
+            &mut delivered,
+        );
+        let mut titled = titled_after_answers(&http, &app.url, runs.min(30)).await;
+        report(
+            &format!("{backend}, the model's title: the answer's end heard until the title is heard (fake model, at once)"),
+            &mut titled,
+        );
 
         for listeners in [1, 100] {
             let mut heard =
@@ -69,16 +84,25 @@ async fn main() {
 
 /// A conversation to rename (its first answer written).
 async fn start_conversation(http: &reqwest::Client, app: &str) -> String {
-    let created: Value = http
-        .post(format!("{app}/api/v1/conversations"))
-        .json(&json!({ "content": "Rename me [tokens=2]" }))
+    let created = post(
+        http,
+        &format!("{app}/api/v1/conversations"),
+        json!({ "content": "Rename me [tokens=2]" }),
+    )
+    .await;
+    created["conversation"]["id"].as_str().unwrap().to_string()
+}
+
+/// POSTs `body` as JSON; the JSON answer.
+async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
+    http.post(url)
+        .json(&body)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    created["conversation"]["id"].as_str().unwrap().to_string()
+        .unwrap()
 }
 
 /// Renames the conversation `runs` times on `writer`, each once every listener on `reader`
@@ -99,17 +123,7 @@ async fn heard_after_renames(
     }
     let mut heard = Vec::with_capacity(runs);
     for run in 0..runs {
-        // At a different moment of the reading period each time (right after an event was
-        // heard is right after a read: every rename would wait a whole period).
-        tokio::time::sleep(Duration::from_millis((run as u64 * 37) % 250)).await;
-        let sent = Instant::now();
-        let renamed = http
-            .patch(format!("{writer}/api/v1/conversations/{conversation}"))
-            .json(&json!({ "title": format!("Renamed {run}") }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(renamed.status(), 200);
+        let sent = rename(http, writer, conversation, run).await;
         let all = futures::future::join_all(
             streams
                 .iter_mut()
@@ -121,6 +135,111 @@ async fn heard_after_renames(
         heard.push(sent.elapsed());
     }
     heard
+}
+
+/// After an uneven pause, renames the conversation (the `run`th time); when it was sent. The
+/// pause puts each rename at a different moment of a timed read's period (right after an event
+/// was heard is right after a read).
+async fn rename(http: &reqwest::Client, app: &str, conversation: &str, run: usize) -> Instant {
+    tokio::time::sleep(Duration::from_millis((run as u64 * 37) % 250)).await;
+    let sent = Instant::now();
+    let renamed = http
+        .patch(format!("{app}/api/v1/conversations/{conversation}"))
+        .json(&json!({ "title": format!("Renamed {run}") }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    sent
+}
+
+/// Registers a webhook for renames with a receiver on this machine, renames the conversation
+/// `runs` times (each once the delivery before arrived); for each, the time from sending the
+/// rename until its delivery arrived. The webhook is removed at the end.
+async fn delivered_after_renames(
+    http: &reqwest::Client,
+    app: &str,
+    conversation: &str,
+    runs: usize,
+) -> Vec<Duration> {
+    let (arrived, mut arrivals) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let _ = arrived.send(Instant::now());
+            async { axum::http::StatusCode::NO_CONTENT }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiving = tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let made = post(
+        http,
+        &format!("{app}/api/v1/webhooks"),
+        json!({ "url": format!("http://localhost:{port}/hook"), "events": ["conversation_renamed"] }),
+    )
+    .await;
+    let webhook = made["id"].as_str().expect("a webhook").to_string();
+    let mut delivered = Vec::with_capacity(runs);
+    for run in 0..runs {
+        let sent = rename(http, app, conversation, run).await;
+        let at = tokio::time::timeout(Duration::from_secs(10), arrivals.recv())
+            .await
+            .expect("the delivery arrived")
+            .unwrap();
+        delivered.push(at - sent);
+    }
+    let removed = http
+        .delete(format!("{app}/api/v1/webhooks/{webhook}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success());
+    receiving.abort();
+    delivered
+}
+
+/// Switches the model's titles on, starts `runs` conversations one after another, and for
+/// each takes the time from hearing its answer's end until hearing its title, on the
+/// person's event stream (as a page does). Titles are switched off again at the end.
+async fn titled_after_answers(http: &reqwest::Client, app: &str, runs: usize) -> Vec<Duration> {
+    let switch = |on: bool| async move {
+        let saved = http
+            .patch(format!("{app}/api/v1/settings"))
+            .json(&json!({ "ai.auto_titles": on }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), 200);
+    };
+    switch(true).await;
+    let mut stream = Stream::open(http, app).await;
+    assert_eq!(stream.next_type().await, "ready");
+    let mut titled = Vec::with_capacity(runs);
+    for run in 0..runs {
+        tokio::time::sleep(Duration::from_millis((run as u64 * 37) % 250)).await;
+        let created = post(
+            http,
+            &format!("{app}/api/v1/conversations"),
+            json!({ "content": format!("Name conversation {run} [tokens=4]") }),
+        )
+        .await;
+        assert!(created["conversation"]["id"].is_string(), "{created}");
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            while stream.next_type().await != "answer_finished" {}
+            Instant::now()
+        })
+        .await
+        .expect("the answer ended");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while stream.next_type().await != "conversation_titled" {}
+        })
+        .await
+        .expect("the title arrived");
+        titled.push(ended.elapsed());
+    }
+    switch(false).await;
+    titled
 }
 
 fn report(what: &str, heard: &mut [Duration]) {

@@ -129,26 +129,36 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_wake_runs_the_work_soon_and_wakes_during_a_run_make_one_more() {
+    /// Work that counts its runs, each taking `takes`, run every minute and when woken, at
+    /// least `min_gap` apart: the count, and what wakes it.
+    fn counted_when_woken(
+        min_gap: Duration,
+        takes: Duration,
+    ) -> (Arc<AtomicUsize>, watch::Sender<()>) {
         let runs = Arc::new(AtomicUsize::new(0));
         let (wake, woken) = watch::channel(());
         let counted = runs.clone();
         every_or_woken(
             Duration::from_secs(60),
-            Duration::from_millis(20),
+            min_gap,
             woken,
             CancellationToken::new(),
             move || {
                 let counted = counted.clone();
                 async move {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    // A run takes 100 ms.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(takes).await;
                     ControlFlow::Continue(())
                 }
             },
         );
+        (runs, wake)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wake_runs_the_work_soon_and_wakes_during_a_run_make_one_more() {
+        let (runs, wake) =
+            counted_when_woken(Duration::from_millis(20), Duration::from_millis(100));
         tokio::time::sleep(Duration::from_millis(1_000)).await;
         assert_eq!(
             runs.load(Ordering::SeqCst),
@@ -172,22 +182,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn woken_runs_are_at_least_the_gap_apart() {
-        let runs = Arc::new(AtomicUsize::new(0));
-        let (wake, woken) = watch::channel(());
-        let counted = runs.clone();
-        every_or_woken(
-            Duration::from_secs(60),
-            Duration::from_millis(100),
-            woken,
-            CancellationToken::new(),
-            move || {
-                let counted = counted.clone();
-                async move {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                    ControlFlow::Continue(())
-                }
-            },
-        );
+        let (runs, wake) = counted_when_woken(Duration::from_millis(100), Duration::ZERO);
         // A wake every 10 ms for one second: about one run per 100 ms.
         for _ in 0..100 {
             wake.send_replace(());
