@@ -33,9 +33,13 @@ pub const STREAM_KINDS: [&str; 8] = [
     crate::db::OUTBOX_TOOL_FINISHED,
 ];
 
-/// Events are read again this far back: a transaction that committed a little after a later
-/// one (or on an instance whose clock is a little behind) is still seen, once.
+/// Events are read again this far back by the timed read: a transaction that committed a
+/// little after a later one (or on an instance whose clock is a little behind) is still seen,
+/// once.
 const OVERLAP: TimeDelta = TimeDelta::seconds(5);
+/// The same for a read woken by a commit, which comes far more often (up to every `MIN_GAP`
+/// while many answers end): a commit later than this is seen by the next timed read.
+const WOKEN_OVERLAP: TimeDelta = TimeDelta::seconds(1);
 /// The least time between two reads: commits in a burst are read together.
 const MIN_GAP: Duration = Duration::from_millis(20);
 /// Events read per query.
@@ -59,6 +63,10 @@ pub struct EventHub {
     sender: broadcast::Sender<Arc<OwnedEvent>>,
     /// Wakes the reading task when the first listener arrives.
     listening: Notify,
+    /// When the first listener since the task went idle arrived: what was written before is
+    /// not news to anyone. Taken when the listener subscribes, not when the task wakes (later,
+    /// on a busy machine), so that nothing written after a stream opened is passed over.
+    listened_since: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl EventHub {
@@ -74,21 +82,23 @@ impl EventHub {
         let hub = Arc::new(EventHub {
             sender,
             listening: Notify::new(),
+            listened_since: std::sync::Mutex::new(None),
         });
         let reader = hub.clone();
         tokio::spawn(async move {
             let mut announced = store.outbox_signal().subscribe();
             let mut reading = Reading::from(crate::db::now());
             let mut last_read: Option<Instant> = None;
+            let mut overlap = OVERLAP;
             loop {
-                if reader.sender.receiver_count() == 0 {
+                if reader.idle() {
                     // Nobody listens: no reads at all (an idle server stays idle).
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = reader.listening.notified() => {}
                     }
-                    // Listened to from now: what was written before is not news to anyone.
-                    reading = Reading::from(crate::db::now());
+                    let since = reader.lock_since().take();
+                    reading = Reading::from(since.unwrap_or_else(crate::db::now));
                     continue;
                 }
                 // A burst of commits (an import, many answers ending) is read in a few reads,
@@ -103,14 +113,14 @@ impl EventHub {
                 // This read sees what was announced so far; what is announced from now on
                 // calls for the next one.
                 announced.mark_unchanged();
-                if let Err(error) = reading.read(&store, &reader.sender).await {
+                if let Err(error) = reading.read(&store, &reader.sender, overlap).await {
                     tracing::warn!(%error, "events: reading the outbox failed; trying again");
                 }
-                tokio::select! {
+                overlap = tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(fallback) => {}
-                    Ok(()) = announced.changed() => {}
-                }
+                    _ = tokio::time::sleep(fallback) => OVERLAP,
+                    Ok(()) = announced.changed() => WOKEN_OVERLAP,
+                };
             }
         });
         hub
@@ -119,9 +129,30 @@ impl EventHub {
     /// A new listener: it receives every event written from now on (and perhaps one written
     /// just before, not read yet), of every person; it keeps its own.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<OwnedEvent>> {
+        let mut since = self.lock_since();
         let receiver = self.sender.subscribe();
+        since.get_or_insert_with(crate::db::now);
+        drop(since);
         self.listening.notify_one();
         receiver
+    }
+
+    /// Whether nobody listens; if so, the next listener's arrival time is to be taken anew.
+    /// Under the same lock as `subscribe`, so a listener is either counted here or dated.
+    fn idle(&self) -> bool {
+        let mut since = self.lock_since();
+        let idle = self.sender.receiver_count() == 0;
+        if idle {
+            *since = None;
+        }
+        idle
+    }
+
+    fn lock_since(&self) -> std::sync::MutexGuard<'_, Option<DateTime<Utc>>> {
+        // A panic while holding it leaves only a time behind: still usable.
+        self.listened_since
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -148,8 +179,9 @@ impl Reading {
         &mut self,
         store: &SharedStore,
         sender: &broadcast::Sender<Arc<OwnedEvent>>,
+        overlap: TimeDelta,
     ) -> Result<(), sqlx::Error> {
-        let mut since = self.newest - OVERLAP;
+        let mut since = self.newest - overlap;
         loop {
             let events = store
                 .outbox_since(since, None, &STREAM_KINDS, BATCH)

@@ -398,8 +398,63 @@ async fn a_new_stream_hears_only_what_follows(backend: Backend) {
     );
 }
 
+/// An event committed late (its time well before events already handed on: a transaction
+/// that waited for a lock) is still heard, once: by the timed read, which looks further back
+/// than the reads woken by each commit.
+async fn a_late_commit_is_still_heard_once(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.server.events_poll_ms = 300;
+    })
+    .await;
+    let (conversation, answer) = app.send_new("Renamed a lot [tokens=2]").await;
+    app.follow(&answer).await;
+    let conversation_id: Uuid = conversation.parse().unwrap();
+    let rename = |title: &'static str| {
+        let (app, conversation) = (&app, conversation.clone());
+        async move {
+            let (status, _) = app
+                .patch(
+                    &format!("/api/v1/conversations/{conversation}"),
+                    json!({ "title": title }),
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    let mut events = Events::open(&app).await;
+    let renamed = PersonEvent::ConversationRenamed { conversation_id };
+    rename("First").await;
+    assert_eq!(events.next_event().await, renamed);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    rename("Second").await;
+    assert_eq!(events.next_event().await, renamed);
+    // Committed now, dated two seconds ago (after the stream opened, before "Second").
+    let late = Uuid::now_v7();
+    let inserted = common::set_time(
+        &app.state.store,
+        "INSERT INTO outbox (id, owner_id, kind, subject_id, payload, created_at) \
+         SELECT $2, owner_id, kind, subject_id, payload, $1 FROM outbox \
+         WHERE kind = 'conversation.renamed' ORDER BY created_at DESC LIMIT 1",
+        chrono::Utc::now() - chrono::Duration::seconds(2),
+        late,
+    )
+    .await;
+    assert_eq!(inserted, 1);
+    let (id, event) = events.next().await;
+    assert_eq!(
+        (id, event),
+        (Some(late.to_string()), renamed.clone()),
+        "the late event"
+    );
+    rename("Third").await;
+    let (id, event) = events.next().await;
+    assert_eq!(event, renamed);
+    assert_ne!(id, Some(late.to_string()), "the late event only once");
+}
+
 on_both_backends!(
     what_changes_arrives_in_order,
+    a_late_commit_is_still_heard_once,
     the_models_title_arrives,
     another_persons_events_never_arrive,
     a_client_that_reconnects_misses_nothing,
