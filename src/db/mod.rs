@@ -1014,7 +1014,6 @@ macro_rules! portable_store {
             }
 
             async fn start_turn(&self, turn: Turn<'_>) -> Result<TurnStarted, TurnError> {
-                let at = now();
                 let owner = turn.owner_id;
                 let conversation_sql = format!(
                     "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
@@ -1036,6 +1035,10 @@ macro_rules! portable_store {
                 );
                 let result: Result<TurnStarted, TurnError> = with_pool!(self, pool => {
                     let mut tx = pool.begin_write().await?;
+                    // Dated once the transaction began (on SQLite, once the write lock is held, which
+                    // may take a while under load), so that outbox events are dated about in commit
+                    // order: people's event streams look back only a second at once (`crate::events`).
+                    let at = now();
                     let mut edited_message: Option<Message> = None;
                     // A write first: it takes SQLite's write lock (concurrent turns wait instead of
                     // failing to upgrade a read lock) and PostgreSQL's row lock on the conversation.
@@ -1170,9 +1173,10 @@ macro_rules! portable_store {
                 id: Uuid,
                 finish: &Finish,
             ) -> Result<Option<Message>, sqlx::Error> {
-                let at = now();
                 with_pool!(self, pool => {
                     let mut tx = pool.begin_write().await?;
+                    // Dated once the transaction began (see `start_turn`).
+                    let at = now();
                     let message = finish_in!(tx, owner_id, id, finish, at);
                     commit_announced!(self, tx)?;
                     Ok(message)
@@ -1201,9 +1205,10 @@ macro_rules! portable_store {
                 next: NewMessage<'_>,
                 instance_id: Uuid,
             ) -> Result<Option<(Message, Message)>, sqlx::Error> {
-                let at = now();
                 with_pool!(self, pool => {
                     let mut tx = pool.begin_write().await?;
+                    // Dated once the transaction began (see `start_turn`).
+                    let at = now();
                     let Some(finished) = finish_in!(tx, owner_id, id, finish, at) else {
                         return Ok(None);
                     };
@@ -1226,9 +1231,10 @@ macro_rules! portable_store {
                     "UPDATE messages SET status = 'interrupted', error = $1, updated_at = $2, heartbeat_at = NULL \
                      WHERE status = 'streaming' AND ($3 OR heartbeat_at IS NULL OR heartbeat_at < $4) RETURNING {MESSAGE_COLUMNS}"
                 );
-                let at = now();
                 with_pool!(self, pool => {
                     let mut tx = pool.begin_write().await?;
+                    // Dated once the transaction began (see `start_turn`).
+                    let at = now();
                     let rows = sqlx::query_as::<_, Message>(&sql)
                         .bind("the server stopped before this answer was complete").bind(at)
                         .bind(stale_before.is_none()).bind(stale_before.unwrap_or(at))
