@@ -57,6 +57,17 @@ async fn start(backend: Backend) -> TestApp {
     TestApp::start_with(backend, FakeConfig::default(), announced_only).await
 }
 
+/// Renames the conversation through the API.
+async fn rename(app: &TestApp, conversation: &str, title: &str) {
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/conversations/{conversation}"),
+            json!({ "title": title }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 fn uuid(value: &serde_json::Value) -> Uuid {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -366,22 +377,9 @@ async fn a_new_stream_hears_only_what_follows(backend: Backend) {
     let app = start(backend).await;
     let (conversation, answer) = app.send_new("Before anyone listened [tokens=2]").await;
     app.follow(&answer).await;
-    let rename = |title: &'static str| {
-        let app = &app;
-        let conversation = conversation.clone();
-        async move {
-            let (status, _) = app
-                .patch(
-                    &format!("/api/v1/conversations/{conversation}"),
-                    json!({ "title": title }),
-                )
-                .await;
-            assert_eq!(status, 200);
-        }
-    };
     let conversation_id: Uuid = conversation.parse().unwrap();
     let mut first = Events::open(&app).await;
-    rename("Heard by the first").await;
+    rename(&app, &conversation, "Heard by the first").await;
     assert_eq!(
         first.next_event().await,
         PersonEvent::ConversationRenamed { conversation_id }
@@ -409,24 +407,12 @@ async fn a_late_commit_is_still_heard_once(backend: Backend) {
     let (conversation, answer) = app.send_new("Renamed a lot [tokens=2]").await;
     app.follow(&answer).await;
     let conversation_id: Uuid = conversation.parse().unwrap();
-    let rename = |title: &'static str| {
-        let (app, conversation) = (&app, conversation.clone());
-        async move {
-            let (status, _) = app
-                .patch(
-                    &format!("/api/v1/conversations/{conversation}"),
-                    json!({ "title": title }),
-                )
-                .await;
-            assert_eq!(status, 200);
-        }
-    };
     let mut events = Events::open(&app).await;
     let renamed = PersonEvent::ConversationRenamed { conversation_id };
-    rename("First").await;
+    rename(&app, &conversation, "First").await;
     assert_eq!(events.next_event().await, renamed);
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    rename("Second").await;
+    rename(&app, &conversation, "Second").await;
     assert_eq!(events.next_event().await, renamed);
     // Committed now, dated two seconds ago (after the stream opened, before "Second").
     let late = Uuid::now_v7();
@@ -446,7 +432,7 @@ async fn a_late_commit_is_still_heard_once(backend: Backend) {
         (Some(late.to_string()), renamed.clone()),
         "the late event"
     );
-    rename("Third").await;
+    rename(&app, &conversation, "Third").await;
     let (id, event) = events.next().await;
     assert_eq!(event, renamed);
     assert_ne!(id, Some(late.to_string()), "the late event only once");
