@@ -160,7 +160,7 @@ pub async fn follow_chat_timed(
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let mut response = http
+    let response = http
         .get(format!("{app}/api/v1/messages/{id}/events"))
         .send()
         .await
@@ -169,47 +169,72 @@ pub async fn follow_chat_timed(
     if !response.status().is_success() {
         return Err(format!("events answered {}", response.status()));
     }
-    let mut buffer = Vec::new();
+    let mut events = SseEvents::new(response);
     let mut first = None;
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("events: {e}"))? {
-        buffer.extend_from_slice(&chunk);
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let frame: Vec<u8> = buffer.drain(..end + 2).collect();
-            let frame = String::from_utf8_lossy(&frame);
-            let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
-                continue;
-            };
-            let Ok(event) = serde_json::from_str::<serde_json::Value>(data.trim()) else {
-                return Err("an event that is not JSON".into());
-            };
-            match event["type"].as_str() {
-                Some("snapshot") | Some("delta")
-                    if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
-                {
-                    first.get_or_insert_with(|| started.elapsed());
-                }
-                Some("done") => {
-                    let status = event["message"]["status"].as_str().unwrap_or_default();
-                    if status != "complete" {
-                        return Err(format!(
-                            "ended {status}: {}",
-                            event["message"]["error"].as_str().unwrap_or_default()
-                        ));
-                    }
-                    let done = started.elapsed();
-                    return Ok(ChatTimes {
-                        posted,
-                        post_server,
-                        events_open,
-                        first_text: first.unwrap_or(done),
-                        done,
-                    });
-                }
-                _ => {}
+    while let Some(event) = events.next().await? {
+        match event["type"].as_str() {
+            Some("snapshot") | Some("delta")
+                if event["content"].as_str().is_some_and(|c| !c.is_empty()) =>
+            {
+                first.get_or_insert_with(|| started.elapsed());
             }
+            Some("done") => {
+                let status = event["message"]["status"].as_str().unwrap_or_default();
+                if status != "complete" {
+                    return Err(format!(
+                        "ended {status}: {}",
+                        event["message"]["error"].as_str().unwrap_or_default()
+                    ));
+                }
+                let done = started.elapsed();
+                return Ok(ChatTimes {
+                    posted,
+                    post_server,
+                    events_open,
+                    first_text: first.unwrap_or(done),
+                    done,
+                });
+            }
+            _ => {}
         }
     }
     Err("the event stream ended before done".into())
+}
+
+/// The JSON events of a server-sent event stream, read frame by frame (comments skipped).
+pub struct SseEvents {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl SseEvents {
+    pub fn new(response: reqwest::Response) -> SseEvents {
+        SseEvents {
+            response,
+            buffer: Vec::new(),
+        }
+    }
+
+    /// The next event's data, or `None` once the stream ended.
+    pub async fn next(&mut self) -> Result<Option<serde_json::Value>, String> {
+        loop {
+            while let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                let frame = String::from_utf8_lossy(&frame);
+                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
+                    continue;
+                };
+                return serde_json::from_str(data.trim())
+                    .map(Some)
+                    .map_err(|_| "an event that is not JSON".to_string());
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => self.buffer.extend_from_slice(&chunk),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(format!("events: {e}")),
+            }
+        }
+    }
 }
 
 /// `X-Response-Time`'s value ("1.234ms") as a duration.

@@ -252,11 +252,8 @@ fn report(what: &str, heard: &mut [Duration]) {
     );
 }
 
-/// One event stream, read frame by frame.
-struct Stream {
-    response: reqwest::Response,
-    buffer: Vec<u8>,
-}
+/// One event stream of the person's events.
+struct Stream(common::SseEvents);
 
 impl Stream {
     async fn open(http: &reqwest::Client, app: &str) -> Stream {
@@ -266,31 +263,12 @@ impl Stream {
             .await
             .unwrap();
         assert_eq!(response.status(), 200);
-        Stream {
-            response,
-            buffer: Vec::new(),
-        }
+        Stream(common::SseEvents::new(response))
     }
 
     /// The `type` of the next event.
     async fn next_type(&mut self) -> String {
-        loop {
-            if let Some(end) = self.buffer.windows(2).position(|w| w == b"\n\n") {
-                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
-                let frame = String::from_utf8(frame).unwrap();
-                let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data:")) else {
-                    continue;
-                };
-                let event: Value = serde_json::from_str(data.trim()).unwrap();
-                return event["type"].as_str().unwrap_or_default().to_string();
-            }
-            let chunk = self
-                .response
-                .chunk()
-                .await
-                .unwrap()
-                .expect("the stream is open");
-            self.buffer.extend_from_slice(&chunk);
-        }
+        let event = self.0.next().await.unwrap().expect("the stream is open");
+        event["type"].as_str().unwrap_or_default().to_string()
     }
 }
