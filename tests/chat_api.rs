@@ -1035,6 +1035,183 @@ async fn editing_a_message_resends_from_there(backend: Backend) {
     assert_eq!(body["messages"].as_array().unwrap().len(), 4);
 }
 
+/// A branch copies a conversation up to one of its messages (settings, documents, the messages
+/// with their times) into a new conversation that continues apart; the conversation itself is
+/// unchanged. Editing in a branch does the same with the new text. The Branch button's plain
+/// form lands on the new conversation.
+async fn a_branch_continues_apart_and_leaves_the_conversation_as_it_was(backend: Backend) {
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::conversations::BranchConversation;
+    let app = TestApp::start(backend).await;
+    assert_eq!(app.upload_text("menu.txt", "Soup on Mondays.").await, 201);
+    let (_, files) = app.get("/api/v1/files").await;
+    let file = files.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (trunk, first_answer) = app
+        .send_new_with(
+            json!({ "content": "first question [tokens=3]", "model": "llama3.2", "files": [file] }),
+        )
+        .await;
+    app.follow(&first_answer).await;
+    let (status, _) = app
+        .patch(
+            &format!("/api/v1/conversations/{trunk}"),
+            json!({ "system_prompt": "Answer briefly.", "options": { "temperature": 0.25 } }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let second = app
+        .send_in(&trunk, json!({ "content": "second question [tokens=4]" }))
+        .await;
+    app.follow(second["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let before = app.messages(&trunk).await;
+    assert_eq!(before.len(), 4);
+
+    // Not found: no such message, nor a branch of it.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{}/branch", uuid::Uuid::now_v7()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let (status, branch) = app
+        .post(
+            &format!("/api/v1/messages/{first_answer}/branch"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{branch}");
+    let branch_id = branch["id"].as_str().unwrap().to_string();
+    assert_ne!(branch_id, trunk);
+    assert_eq!(branch["title"], "first question [tokens=3] (branch)");
+    assert_eq!(branch["model"], "llama3.2");
+    assert_eq!(branch["system_prompt"], "Answer briefly.");
+    assert_eq!(branch["options"]["temperature"], 0.25);
+    let copied = app.messages(&branch_id).await;
+    assert_eq!(copied.len(), 2, "{copied:?}");
+    for (copy, original) in copied.iter().zip(&before) {
+        assert_ne!(copy["id"], original["id"]);
+        for field in [
+            "role",
+            "content",
+            "status",
+            "model",
+            "created_at",
+            "completion_tokens",
+        ] {
+            assert_eq!(copy[field], original[field], "{field}");
+        }
+    }
+    let (_, files) = app
+        .get(&format!("/api/v1/conversations/{branch_id}/files"))
+        .await;
+    assert_eq!(files.as_array().unwrap().len(), 1, "{files}");
+    assert_eq!(files[0]["id"].as_str().unwrap(), file);
+    // The conversation itself is as it was; both are listed.
+    assert_eq!(app.messages(&trunk).await, before);
+    let (_, listed) = app.get("/api/v1/conversations").await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // The branch continues with its own history only.
+    let third = app
+        .send_in(
+            &branch_id,
+            json!({ "content": "third question [tokens=2]" }),
+        )
+        .await;
+    app.follow(third["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let request = app.fake.stats.last_chat_request();
+    let sent: Vec<&str> = request["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "first question [tokens=3]",
+            &expected_answer(3),
+            "third question [tokens=2]"
+        ]
+    );
+    assert_eq!(app.messages(&trunk).await, before);
+
+    // Editing the first question in a branch: a third conversation, the trunk unchanged.
+    let first_question = before[0]["id"].as_str().unwrap();
+    let (status, edited) = app
+        .post(
+            &format!("/api/v1/messages/{first_question}/edit"),
+            json!({ "content": "first question, again [tokens=5]", "branch": true }),
+        )
+        .await;
+    assert_eq!(status, 201, "{edited}");
+    let edited_branch = edited["conversation"]["id"].as_str().unwrap();
+    assert!(edited_branch != trunk && edited_branch != branch_id);
+    app.follow(edited["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let messages = app.messages(edited_branch).await;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0]["content"], "first question, again [tokens=5]");
+    assert_eq!(messages[1]["content"], expected_answer(5));
+    assert_eq!(app.messages(&trunk).await, before);
+    // An answer is not edited, in a branch or not; nothing is created for it.
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/messages/{first_answer}/edit"),
+            json!({ "content": "x", "branch": true }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, listed) = app.get("/api/v1/conversations").await;
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+
+    // An answer still being written is not branched from.
+    let running = app.send_in(&trunk, json!({ "content": "[stall]" })).await;
+    let running = running["assistant_message"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(&format!("/api/v1/messages/{running}/branch"), json!({}))
+        .await;
+    assert_eq!(status, 409);
+    app.post(&format!("/api/v1/messages/{running}/stop"), json!({}))
+        .await;
+
+    // The Branch button's form (with JavaScript or without) lands on the new conversation.
+    let (status, location, _) = post_plain_form(
+        &app,
+        BranchConversation::PATH,
+        &[("conversation_id", &trunk), ("message_id", &first_answer)],
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    let landed = location.strip_prefix("/c/").expect(&location);
+    assert_eq!(app.messages(landed).await.len(), 2);
+    // A refused branch goes back to the conversation with the reason.
+    let (status, location, _) = post_plain_form(
+        &app,
+        BranchConversation::PATH,
+        &[
+            ("conversation_id", &trunk),
+            ("message_id", &uuid::Uuid::now_v7().to_string()),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("/c/{trunk}?send_error=")),
+        "{location}"
+    );
+}
+
 /// A long conversation is read in pages: the page and `?limit` show only the latest messages,
 /// `GET …/messages?before=` goes back page by page to the first, and the pages together are the
 /// whole conversation in order. Cursors of another conversation, and bad limits, are refused.
@@ -1661,6 +1838,7 @@ on_both_backends!(
     pages_are_compressed_but_event_streams_are_not,
     conversation_settings_are_sent_with_each_turn,
     editing_a_message_resends_from_there,
+    a_branch_continues_apart_and_leaves_the_conversation_as_it_was,
     the_composer_form_works_without_javascript,
     a_conversation_opens_with_its_model_picked,
     every_page_has_its_title,

@@ -195,6 +195,18 @@ fn rest_cases() -> Vec<Case> {
             Some(json!({"content": "edited"})),
             Message,
         ),
+        rest(
+            m("POST"),
+            "/api/v1/messages/{MESSAGE}/edit",
+            Some(json!({"content": "edited", "branch": true})),
+            Message,
+        ),
+        rest(
+            m("POST"),
+            "/api/v1/messages/{MESSAGE}/branch",
+            Some(json!({})),
+            Message,
+        ),
         rest(m("GET"), "/api/v1/messages/{MESSAGE}/events", None, Message),
         rest(
             m("GET"),
@@ -412,6 +424,21 @@ fn server_fn_cases() -> Vec<Case> {
         ),
         server_fn::<sf::chat::StopGeneration>(&[("message_id", "{MESSAGE}")], Message),
         server_fn::<sf::chat::EditMessage>(&[("id", "{MESSAGE}"), ("content", "edited")], Message),
+        server_fn::<sf::chat::EditInBranch>(
+            &[
+                ("conversation_id", "{CONVERSATION}"),
+                ("id", "{MESSAGE}"),
+                ("content", "edited"),
+            ],
+            Message,
+        ),
+        server_fn::<sf::conversations::BranchConversation>(
+            &[
+                ("conversation_id", "{CONVERSATION}"),
+                ("message_id", "{MESSAGE}"),
+            ],
+            Message,
+        ),
         server_fn::<sf::conversations::DeleteConversation>(
             &[("id", "{CONVERSATION}")],
             Conversation,

@@ -1,7 +1,7 @@
 use super::{IdPath, Json};
 use crate::auth::Me;
 use crate::error::{AppError, AppResult};
-use crate::model::{GenerationOptions, Message, SendOutcome};
+use crate::model::{Conversation, GenerationOptions, Message, SendOutcome};
 use crate::service::{self, SendMessage};
 use crate::state::AppState;
 use axum::{
@@ -100,10 +100,15 @@ pub struct Edit {
     content: String,
     #[serde(default)]
     model: Option<String>,
+    /// Edit in a branch: a new conversation holding this one up to the message gets the new
+    /// text and the answer (the outcome's `conversation`); this conversation stays as it is.
+    #[serde(default)]
+    branch: bool,
 }
 
 /// POST /api/v1/messages/{id}/edit: new text for one of the person's messages; what came after
-/// it is replaced by a new answer (201, like a send).
+/// it is replaced by a new answer (201, like a send), or, with `branch`, answered in a new
+/// conversation.
 #[utoipa::path(
     post,
     path = "/api/v1/messages/{id}/edit",
@@ -119,8 +124,32 @@ pub async fn edit(
     IdPath(id): IdPath,
     Json(body): Json<Edit>,
 ) -> AppResult<(StatusCode, axum::Json<SendOutcome>)> {
-    let outcome = service::edit_and_resend(&state, me.id, id, &body.content, body.model).await?;
+    let outcome = if body.branch {
+        service::edit_in_branch(&state, me.id, id, &body.content, body.model).await?
+    } else {
+        service::edit_and_resend(&state, me.id, id, &body.content, body.model).await?
+    };
     Ok((StatusCode::CREATED, axum::Json(outcome)))
+}
+
+/// POST /api/v1/messages/{id}/branch: a new conversation holding this message's conversation
+/// up to and including the message, with its settings and documents, to continue apart; the
+/// conversation itself is left as it is. 409 while the message is an answer still being written.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{id}/branch",
+    tag = "messages",
+    operation_id = "messages_branch",
+    params(("id" = uuid::Uuid, Path, description = "The id")),
+    responses((status = 201, body = Conversation), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 409, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
+pub async fn branch(
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<(StatusCode, axum::Json<Conversation>)> {
+    let branch = service::branch_conversation(&state, me.id, id).await?;
+    Ok((StatusCode::CREATED, axum::Json(branch.conversation)))
 }
 
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.

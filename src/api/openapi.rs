@@ -98,6 +98,7 @@ impl Modify for Security {
         super::messages::regenerate,
         super::messages::stop,
         super::messages::edit,
+        super::messages::branch,
         super::messages::events,
         super::events::stream,
         super::tools::list,

@@ -16,11 +16,13 @@ pub fn MessageBubble(
     /// Edit and resend one of the person's messages: (its id, the new text).
     on_edit: Callback<(uuid::Uuid, String)>,
 ) -> impl IntoView {
-    let (role, created_at) = message.with_untracked(|m| (m.role, m.created_at));
+    let (role, created_at, message_id, conversation_id) =
+        message.with_untracked(|m| (m.role, m.created_at, m.id, m.conversation_id));
     if role == Role::Tool {
         return view! { <ToolStep message/> }.into_any();
     }
     let editing = RwSignal::new(false);
+    let branching = StoredValue::new(false);
     let draft = RwSignal::new(String::new());
     let is_user = role == Role::User;
     let status = move || message.with(|m| m.status);
@@ -132,10 +134,17 @@ pub fn MessageBubble(
                     <p data-testid="message-note" class="mt-2 text-sm text-muted">{note}</p>
                 })}
                 <Show when=move || editing.get()>
+                    // "Send as a branch" lets the form post itself (to `edit_in_branch`, which
+                    // sends the browser to the new conversation); "Save and send" edits here.
                     <form
                         data-testid="edit-form"
                         class="mt-2 grid gap-2"
+                        method="post"
+                        action=edit_in_branch_path()
                         on:submit=move |ev: leptos::ev::SubmitEvent| {
+                            if branching.get_value() {
+                                return;
+                            }
                             ev.prevent_default();
                             let text = draft.get_untracked();
                             if !text.trim().is_empty() {
@@ -145,8 +154,12 @@ pub fn MessageBubble(
                         }
                     >
                         <label class="sr-only" for="edit-message-text">"Edited message"</label>
+                        <input type="hidden" name="conversation_id" value=conversation_id.to_string()/>
+                        <input type="hidden" name="id" value=message_id.to_string()/>
                         <textarea
                             id="edit-message-text"
+                            name="content"
+                            required
                             data-testid="edit-text"
                             class="w-full rounded-md border border-primary bg-app px-2 py-1.5 text-fg"
                             rows="3"
@@ -154,10 +167,16 @@ pub fn MessageBubble(
                             on:input=move |ev| draft.set(event_target_value(&ev))
                             on:keydown=move |ev| if ev.key() == "Escape" { ev.stop_propagation(); editing.set(false) }
                         ></textarea>
-                        <div class="flex gap-2 text-sm">
-                            <button type="submit" data-testid="edit-send" class="rounded bg-app px-2 py-1 font-medium text-primary">"Save and send"</button>
+                        <div class="flex flex-wrap gap-2 text-sm">
+                            <button type="submit" data-testid="edit-send" class="rounded bg-app px-2 py-1 font-medium text-primary"
+                                title="Replaces what follows this message"
+                                on:click=move |_| branching.set_value(false)>"Save and send"</button>
+                            <button type="submit" data-testid="edit-branch" class="rounded border border-current px-2 py-1"
+                                title="Keeps this conversation as it is and answers the new text in a new one"
+                                on:click=move |_| branching.set_value(true)>"Send as a branch"</button>
                             <button type="button" data-testid="edit-cancel" class="rounded px-2 py-1" on:click=move |_| editing.set(false)>"Cancel"</button>
                         </div>
+                        <p class="text-xs">"Save and send replaces what follows this message; a branch keeps this conversation as it is."</p>
                     </form>
                 </Show>
                 <div class="mt-1 flex flex-wrap items-center gap-2 text-xs" class=("text-on-primary", is_user) class=("text-muted", !is_user)>
@@ -183,6 +202,20 @@ pub fn MessageBubble(
                         </Show>
                     })}
                     {(!is_user).then(|| view! {
+                        // A plain form, with JavaScript too: the browser goes to the new
+                        // conversation as to any page.
+                        <Show when=move || status().is_final()>
+                            <form method="post" action=branch_path() class="contents">
+                                <input type="hidden" name="conversation_id" value=conversation_id.to_string()/>
+                                <input type="hidden" name="message_id" value=message_id.to_string()/>
+                                <button type="submit" data-testid="branch-message" class="hover:underline"
+                                    title="Continue from this answer in a new conversation; this one stays as it is">
+                                    "Branch"
+                                </button>
+                            </form>
+                        </Show>
+                    })}
+                    {(!is_user).then(|| view! {
                         <Show when=move || is_last.get() && status().is_final() && !busy.get()>
                             // A form, so that Retry works without JavaScript too.
                             <form
@@ -194,11 +227,7 @@ pub fn MessageBubble(
                                     on_regenerate.run(());
                                 }
                             >
-                                <input
-                                    type="hidden"
-                                    name="conversation_id"
-                                    value=message.with_untracked(|m| m.conversation_id.to_string())
-                                />
+                                <input type="hidden" name="conversation_id" value=conversation_id.to_string()/>
                                 <button
                                     type="submit"
                                     data-testid=move || if status() == MessageStatus::Error { "retry" } else { "regenerate" }
@@ -231,6 +260,18 @@ fn as_sentence(reason: &str) -> String {
         sentence.push('.');
     }
     sentence
+}
+
+/// Where an answer's Branch button posts: the `branch_conversation` server function.
+fn branch_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::conversations::BranchConversation::PATH
+}
+
+/// Where the edit form's "Send as a branch" posts: the `edit_in_branch` server function.
+fn edit_in_branch_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::chat::EditInBranch::PATH
 }
 
 /// Where Regenerate and Retry post without JavaScript: the `regenerate_answer` server function.

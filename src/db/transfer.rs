@@ -1,8 +1,16 @@
-//! Storage of imported conversations: a conversation with all its messages, in one
-//! transaction. One text of each query serves both databases.
+//! Storage of imported and branched conversations: a conversation with all its messages, in
+//! one transaction. One text of each query serves both databases.
 
 use crate::model::{Conversation, Message};
 use uuid::Uuid;
+
+/// A conversation branched from another: the new conversation and the messages copied into it
+/// (oldest first; the last is the copy of the message it was branched at).
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+}
 
 /// The kind of the outbox event an import writes.
 pub const OUTBOX_CONVERSATION_IMPORTED: &str = "conversation.imported";
@@ -17,7 +25,82 @@ pub trait TransferStore: Send + Sync {
         conversation: &Conversation,
         messages: &[Message],
     ) -> Result<Conversation, sqlx::Error>;
+
+    /// Copies the conversation of `through` (a message of `owner_id`'s) into a new one titled
+    /// `title`: its model, instructions, settings, assistant and attached documents, and its
+    /// messages up to and including `through` (new ids, the same times), with a
+    /// `conversation.created` event. The source is left as it is. `NotFound` when the message
+    /// is not the owner's; `Busy` when it is an answer still being written.
+    async fn branch_conversation(
+        &self,
+        owner_id: Uuid,
+        through: Uuid,
+        title: &str,
+    ) -> Result<Branch, super::TurnError>;
 }
+
+/// Inserts a copy of a message (its id already new) into `$conversation` inside an open
+/// transaction: imports and branches.
+macro_rules! insert_copied_message_in {
+    ($tx:ident, $owner:expr, $conversation:expr, $m:expr) => {{
+        let m: &Message = $m;
+        let message_sql = format!(
+            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        );
+        sqlx::query(&message_sql)
+            .bind(m.id)
+            .bind($conversation)
+            .bind($owner)
+            .bind(m.role.as_str())
+            .bind(storable(&m.content))
+            .bind(m.model.as_deref().map(storable))
+            .bind(m.status.as_str())
+            .bind(m.error.as_deref().map(storable))
+            .bind(m.tool_calls.to_column())
+            .bind(m.tool_name.as_deref().map(storable))
+            .bind(m.thinking.as_deref().map(storable))
+            .bind(m.charts.to_column())
+            .bind(m.sources.to_column())
+            .bind(m.attachments.to_column().as_deref().map(storable))
+            .bind(m.metrics.prompt_tokens)
+            .bind(m.metrics.completion_tokens)
+            .bind(m.metrics.ttft_ms)
+            .bind(m.metrics.duration_ms)
+            .bind(m.metrics.done_reason.as_deref().map(storable))
+            .bind(m.created_at)
+            .bind(m.updated_at)
+            .execute(&mut *$tx)
+            .await
+    }};
+}
+pub(super) use insert_copied_message_in;
+
+/// Inserts a conversation (its id already new) for `$owner` inside an open transaction, and
+/// returns it as stored: imports and branches.
+macro_rules! insert_conversation_copy_in {
+    ($tx:ident, $owner:expr, $conversation:expr) => {{
+        let conversation: &Conversation = $conversation;
+        let conversation_sql = format!(
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {CONVERSATION_COLUMNS}"
+        );
+        sqlx::query_as::<_, Conversation>(&conversation_sql)
+            .bind(conversation.id)
+            .bind($owner)
+            .bind(storable(&conversation.title))
+            .bind(storable(&conversation.model))
+            .bind(conversation.system_prompt.as_deref().map(storable))
+            .bind(conversation.options.temperature)
+            .bind(conversation.options.num_predict)
+            .bind(conversation.options.num_ctx)
+            .bind(conversation.created_at)
+            .bind(conversation.updated_at)
+            .bind(conversation.assistant_id)
+            .bind(conversation.title_source.as_str())
+            .fetch_one(&mut *$tx)
+            .await
+    }};
+}
+pub(super) use insert_conversation_copy_in;
 
 macro_rules! portable_transfer {
     ($backend:ty) => {
@@ -30,52 +113,9 @@ macro_rules! portable_transfer {
                 messages: &[Message],
             ) -> Result<Conversation, sqlx::Error> {
                 let mut tx = self.pool.begin_write().await?;
-                let conversation_sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {CONVERSATION_COLUMNS}"
-                );
-                let stored = sqlx::query_as::<_, Conversation>(&conversation_sql)
-                    .bind(conversation.id)
-                    .bind(owner_id)
-                    .bind(storable(&conversation.title))
-                    .bind(storable(&conversation.model))
-                    .bind(conversation.system_prompt.as_deref().map(storable))
-                    .bind(conversation.options.temperature)
-                    .bind(conversation.options.num_predict)
-                    .bind(conversation.options.num_ctx)
-                    .bind(conversation.created_at)
-                    .bind(conversation.updated_at)
-                    .bind(conversation.assistant_id)
-                    .bind(conversation.title_source.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                let message_sql = format!(
-                    "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
-                );
+                let stored = $crate::db::transfer::insert_conversation_copy_in!(tx, owner_id, conversation)?;
                 for m in messages {
-                    sqlx::query(&message_sql)
-                        .bind(m.id)
-                        .bind(stored.id)
-                        .bind(owner_id)
-                        .bind(m.role.as_str())
-                        .bind(storable(&m.content))
-                        .bind(m.model.as_deref().map(storable))
-                        .bind(m.status.as_str())
-                        .bind(m.error.as_deref().map(storable))
-                        .bind(m.tool_calls.to_column())
-                        .bind(m.tool_name.as_deref().map(storable))
-                        .bind(m.thinking.as_deref().map(storable))
-                        .bind(m.charts.to_column())
-                        .bind(m.sources.to_column())
-                        .bind(m.attachments.to_column().as_deref().map(storable))
-                        .bind(m.metrics.prompt_tokens)
-                        .bind(m.metrics.completion_tokens)
-                        .bind(m.metrics.ttft_ms)
-                        .bind(m.metrics.duration_ms)
-                        .bind(m.metrics.done_reason.as_deref().map(storable))
-                        .bind(m.created_at)
-                        .bind(m.updated_at)
-                        .execute(&mut *tx)
-                        .await?;
+                    $crate::db::transfer::insert_copied_message_in!(tx, owner_id, stored.id, m)?;
                 }
                 let payload = serde_json::json!({
                     "conversation_id": stored.id,
@@ -93,6 +133,92 @@ macro_rules! portable_transfer {
                 )?;
                 commit_announced!(self, tx)?;
                 Ok(stored)
+            }
+
+            async fn branch_conversation(
+                &self,
+                owner_id: Uuid,
+                through: Uuid,
+                title: &str,
+            ) -> Result<$crate::db::transfer::Branch, $crate::db::TurnError> {
+                use $crate::db::TurnError;
+                let mut tx = self.pool.begin_write().await?;
+                // A write first: SQLite's write lock, and on PostgreSQL the source
+                // conversation's row lock, so that no turn, edit or delete changes its messages
+                // while they are copied (those take the same lock).
+                let source_sql = format!(
+                    "UPDATE conversations SET updated_at = updated_at WHERE owner_id = $1 AND id = (SELECT conversation_id FROM messages WHERE id = $2 AND owner_id = $1) RETURNING {CONVERSATION_COLUMNS}"
+                );
+                let source = sqlx::query_as::<_, Conversation>(&source_sql)
+                    .bind(owner_id)
+                    .bind(through)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(TurnError::NotFound)?;
+                let target_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2 AND conversation_id = $3"
+                );
+                let target = sqlx::query_as::<_, Message>(&target_sql)
+                    .bind(through)
+                    .bind(owner_id)
+                    .bind(source.id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(TurnError::NotFound)?;
+                if target.status == $crate::model::MessageStatus::Streaming {
+                    return Err(TurnError::Busy);
+                }
+                let history_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 \
+                     AND (created_at < $3 OR (created_at = $3 AND id <= $4)) ORDER BY created_at, id"
+                );
+                let mut messages = sqlx::query_as::<_, Message>(&history_sql)
+                    .bind(source.id)
+                    .bind(owner_id)
+                    .bind(target.created_at)
+                    .bind(target.id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let at = now();
+                let branch = Conversation {
+                    id: Uuid::now_v7(),
+                    title: title.to_string(),
+                    created_at: at,
+                    updated_at: at,
+                    // Its title came with it: the model does not name a branch again.
+                    title_source: $crate::model::TitleSource::Kept,
+                    ..source
+                };
+                let stored = $crate::db::transfer::insert_conversation_copy_in!(tx, owner_id, &branch)?;
+                for m in &mut messages {
+                    // New ids in the same order (v7 ids only grow), so that messages of the
+                    // same time keep their order.
+                    m.id = Uuid::now_v7();
+                    m.conversation_id = stored.id;
+                    $crate::db::transfer::insert_copied_message_in!(tx, owner_id, stored.id, &*m)?;
+                }
+                sqlx::query(
+                    "INSERT INTO conversation_files (conversation_id, file_id, owner_id, created_at) \
+                     SELECT $1, file_id, owner_id, created_at FROM conversation_files WHERE conversation_id = $2 AND owner_id = $3",
+                )
+                .bind(stored.id)
+                .bind(source.id)
+                .bind(owner_id)
+                .execute(&mut *tx)
+                .await?;
+                let payload = serde_json::json!({
+                    "conversation_id": stored.id,
+                    "model": stored.model,
+                    "branched_from": source.id,
+                    "messages": messages.len(),
+                })
+                .to_string();
+                insert_outbox_in!(tx, owner_id, OUTBOX_CONVERSATION_CREATED, stored.id, payload, at)?;
+                commit_announced!(self, tx)?;
+                Ok($crate::db::transfer::Branch {
+                    conversation: stored,
+                    messages,
+                })
             }
         }
     };

@@ -208,6 +208,32 @@ pub async fn stop_generation(message_id: Uuid) -> Result<Message, AppError> {
     result
 }
 
+/// Gives one of the person's messages new text in a branch (`service::edit_in_branch`): the
+/// conversation keeps the message and what follows it. The edit form's "Send as a branch"
+/// posts here as a plain form; its browser is sent to the new conversation, where the answer
+/// is followed, or back to `conversation_id` with the error.
+#[server(output = JsonText)]
+pub async fn edit_in_branch(
+    conversation_id: Uuid,
+    id: Uuid,
+    content: String,
+) -> Result<SendOutcome, AppError> {
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::edit_in_branch(&state, super::me()?.id, id, &content, None)
+            .await
+            .map(super::outcome_with_html)
+    }
+    .await;
+    super::answer_plain_form(
+        &result,
+        |outcome| format!("/c/{}", outcome.conversation.id),
+        &format!("/c/{conversation_id}"),
+        SEND_ERROR,
+    );
+    result
+}
+
 /// Gives one of the person's messages new text and answers it again; later messages are replaced.
 #[server(output = JsonText)]
 pub async fn edit_message(

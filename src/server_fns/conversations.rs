@@ -1,4 +1,4 @@
-//! Listing, reading, renaming and deleting conversations.
+//! Listing, reading, renaming, branching and deleting conversations.
 
 use super::codec::JsonText;
 use crate::error::AppError;
@@ -76,6 +76,31 @@ pub async fn rename_conversation(id: Uuid, title: String) -> Result<Conversation
     .await;
     let page = format!("/c/{id}");
     super::answer_plain_form(&result, |_| page.clone(), &page, MANAGE_ERROR);
+    result
+}
+
+/// Branches a conversation at one of its messages (`service::branch_conversation`): a new
+/// conversation holding it up to and including that message. A message's Branch button is a
+/// plain form that posts here, with JavaScript or without; its browser is sent to the new
+/// conversation, or back to `conversation_id` (the page it came from) with the error.
+#[server(output = JsonText)]
+pub async fn branch_conversation(
+    conversation_id: Uuid,
+    message_id: Uuid,
+) -> Result<Conversation, AppError> {
+    let result = async {
+        let state = super::app_state()?;
+        crate::service::branch_conversation(&state, super::me()?.id, message_id)
+            .await
+            .map(|branch| branch.conversation)
+    }
+    .await;
+    super::answer_plain_form(
+        &result,
+        |branch| format!("/c/{}", branch.id),
+        &format!("/c/{conversation_id}"),
+        super::chat::SEND_ERROR,
+    );
     result
 }
 

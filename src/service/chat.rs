@@ -402,6 +402,35 @@ pub async fn edit_and_resend(
     send_outcome(turn)
 }
 
+/// Edits one of the person's messages in a branch: a new conversation holding the
+/// conversation up to that message (`branch_conversation`) gets the new text and a new answer,
+/// and the conversation itself keeps the message and everything after it.
+pub async fn edit_in_branch(
+    state: &AppState,
+    owner: Uuid,
+    message_id: Uuid,
+    content: &str,
+    model: Option<String>,
+) -> AppResult<SendOutcome> {
+    // What can be refused is refused before the branch exists.
+    validate_content(content)?;
+    if let Some(model) = &model {
+        validate_model(model)?;
+    }
+    if owned_message(state, owner, message_id).await?.role != Role::User {
+        return Err(AppError::InvalidInput(
+            "only your own messages can be edited".into(),
+        ));
+    }
+    let branch = super::branch_conversation(state, owner, message_id).await?;
+    let copy = branch
+        .messages
+        .last()
+        .map(|m| m.id)
+        .ok_or(AppError::Internal)?;
+    edit_and_resend(state, owner, copy, content, model).await
+}
+
 /// Stops an answer being written, keeping its text; returns the saved message.
 pub async fn stop_generation(
     state: &AppState,

@@ -4,6 +4,7 @@ use super::{
     check_options, finish_wait, owned_conversation, validate_system_prompt, validate_title,
 };
 use crate::config::MAX_MESSAGES_PER_PAGE;
+use crate::db::TurnError;
 use crate::error::{AppError, AppResult};
 use crate::model::{
     Conversation, ConversationWithMessages, GenerationOptions, MessagePage, MessageStatus,
@@ -158,6 +159,39 @@ pub async fn rename_conversation(
         .ok_or_else(|| AppError::NotFound("conversation".into()))
 }
 
+/// A branch: a new conversation that holds the conversation of `message_id` up to and
+/// including that message, with its model, instructions, settings, assistant and documents,
+/// to continue apart. The conversation itself is left as it is.
+pub async fn branch_conversation(
+    state: &AppState,
+    owner: Uuid,
+    message_id: Uuid,
+) -> AppResult<crate::db::transfer::Branch> {
+    let message = super::owned_message(state, owner, message_id).await?;
+    let source = owned_conversation(state, owner, message.conversation_id).await?;
+    state
+        .store
+        .branch_conversation(owner, message_id, &branch_title(&source.title))
+        .await
+        .map_err(|e| match e {
+            TurnError::NotFound => AppError::NotFound("message".into()),
+            TurnError::Busy => AppError::Conflict(
+                "this answer is still being written; branch from it once it has ended".into(),
+            ),
+            TurnError::Db(error) => AppError::from(error),
+        })
+}
+
+/// What a branch is called: its conversation's title, marked, within the length of a title.
+pub fn branch_title(title: &str) -> String {
+    const MARK: &str = " (branch)";
+    let keep = crate::model::MAX_TITLE_CHARS - MARK.chars().count();
+    let mut branch: String = title.chars().take(keep).collect();
+    branch.truncate(branch.trim_end().len());
+    branch.push_str(MARK);
+    branch
+}
+
 pub async fn delete_conversation(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<()> {
     // Stop what is still being written here first, so no task writes into a deleted conversation.
     for message in state.store.list_messages(owner, id).await? {
@@ -231,4 +265,25 @@ pub async fn set_attached(
         .store
         .conversation_files(owner, conversation_id)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::branch_title;
+    use crate::model::MAX_TITLE_CHARS;
+
+    #[test]
+    fn a_branch_is_named_after_its_conversation_within_a_titles_length() {
+        assert_eq!(branch_title("Trip to Lisbon"), "Trip to Lisbon (branch)");
+        let long = "é".repeat(MAX_TITLE_CHARS);
+        let named = branch_title(&long);
+        assert_eq!(named.chars().count(), MAX_TITLE_CHARS);
+        assert!(named.ends_with("é (branch)"));
+        // No space left before the mark where the cut fell after one.
+        let spaced = format!("{} tail", "a".repeat(MAX_TITLE_CHARS - 10));
+        assert_eq!(
+            branch_title(&spaced),
+            format!("{} (branch)", "a".repeat(MAX_TITLE_CHARS - 10))
+        );
+    }
 }
