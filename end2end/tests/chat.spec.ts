@@ -475,6 +475,56 @@ test("editing a sent message answers it again and replaces what came after", asy
   await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(6));
 });
 
+test("a branch continues apart from an answer, and an edit sent as a branch keeps the conversation", async ({ page, request }) => {
+  await sendNew(page, "Trunk question [tokens=4]");
+  await waitForStatus(page, "complete");
+  const composer = page.getByTestId("composer");
+  await composer.fill("Trunk follow-up [tokens=5]");
+  await composer.press("Enter");
+  await expect(page.locator('[data-role="assistant"]')).toHaveCount(2);
+  await waitForStatus(page, "complete");
+  const trunk = page.url().split("/c/")[1];
+
+  // From the first answer: a new conversation with the first question and its answer.
+  await page.locator('[data-role="assistant"]').first().getByTestId("branch-message").click();
+  await page.waitForURL((url) => /\/c\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(trunk));
+  await waitForHydration(page);
+  await expect(page.getByTestId("message")).toHaveCount(2);
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(4));
+  const branch = page.url().split("/c/")[1];
+  await expect(page.locator(`[data-testid="conversation-item"][data-id="${branch}"]`)).toContainText(
+    "Trunk question [tokens=4] (branch)",
+  );
+  // It goes on by itself.
+  await composer.fill("Branch question [tokens=3]");
+  await composer.press("Enter");
+  await expect(page.locator('[data-role="assistant"]')).toHaveCount(2);
+  await waitForStatus(page, "complete");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
+
+  // Back in the trunk, the first question edited as a branch: answered in a third
+  // conversation, the trunk's four messages kept.
+  await page.goto(`/c/${trunk}`);
+  await waitForHydration(page);
+  await expect(page.getByTestId("message")).toHaveCount(4);
+  await page.locator('[data-role="user"]').first().getByTestId("edit-message").click();
+  await page.getByTestId("edit-text").fill("Edited in a branch [tokens=6]");
+  await page.getByTestId("edit-branch").click();
+  await page.waitForURL((url) => !url.pathname.endsWith(trunk) && !url.pathname.endsWith(branch));
+  await waitForHydration(page);
+  await waitForStatus(page, "complete");
+  await expect(page.getByTestId("message")).toHaveCount(2);
+  await expect(page.locator('[data-role="user"]').first()).toContainText("Edited in a branch [tokens=6]");
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(6));
+  const kept = await (await request.get(`/api/v1/conversations/${trunk}`)).json();
+  expect(kept.messages.map((m: any) => m.content)).toEqual([
+    "Trunk question [tokens=4]",
+    expectedAnswer(4),
+    "Trunk follow-up [tokens=5]",
+    expectedAnswer(5),
+  ]);
+});
+
 test("a long conversation opens at its latest messages; earlier ones load above, keeping the place", async ({ page, request }) => {
   const id = await importLongConversation(request, "Long history", 120);
   await page.goto(`/c/${id}`);

@@ -92,6 +92,20 @@ test("a chat is started, followed and continued without JavaScript", async ({ pa
 });
 
 // With JavaScript off, Stop ends the answer being written; its text so far is kept.
+// With JavaScript off, an answer's Branch button is a form like any other: it lands on the new
+// conversation, and the first one is as it was.
+test("a conversation is branched from an answer without JavaScript", async ({ page, request }) => {
+  const id = await startAnswered(request, "Branched without JS [tokens=3]");
+  await page.goto(`/c/${id}`);
+  await page.locator('[data-role="assistant"]').getByTestId("branch-message").click();
+  await page.waitForURL((url) => /\/c\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(id));
+  await expect(page.locator('[data-role="user"]')).toContainText("Branched without JS [tokens=3]");
+  await expect(page.locator('[data-role="assistant"]')).toContainText(expectedAnswer(3));
+  await expect(page.getByTestId("conversation-list")).toContainText("Branched without JS [tokens=3] (branch)");
+  const kept = await (await request.get(`/api/v1/conversations/${id}`)).json();
+  expect(kept.messages).toHaveLength(2);
+});
+
 test("an answer is stopped without JavaScript", async ({ page }) => {
   await page.goto("/");
   await page.getByTestId("composer").fill("A long answer, stopped [tokens=600]");
