@@ -1092,6 +1092,14 @@ async fn a_branch_continues_apart_and_leaves_the_conversation_as_it_was(backend:
     assert_eq!(branch["model"], "llama3.2");
     assert_eq!(branch["system_prompt"], "Answer briefly.");
     assert_eq!(branch["options"]["temperature"], 0.25);
+    assert_eq!(branch["branched_from"], trunk.as_str());
+    let (_, read) = app.get(&format!("/api/v1/conversations/{branch_id}")).await;
+    assert_eq!(read["branched_from_title"], "first question [tokens=3]");
+    let page = app.page(&format!("/c/{branch_id}")).await;
+    let at = page.find("data-testid=\"branched-from\"").expect(&page);
+    let link = &page[at..at + page[at..].find("</p>").unwrap()];
+    assert!(link.contains(&format!("href=\"/c/{trunk}\"")), "{link}");
+    assert!(link.contains(">first question [tokens=3]<"), "{link}");
     let copied = app.messages(&branch_id).await;
     assert_eq!(copied.len(), 2, "{copied:?}");
     for (copy, original) in copied.iter().zip(&before) {
@@ -1210,6 +1218,39 @@ async fn a_branch_continues_apart_and_leaves_the_conversation_as_it_was(backend:
         location.starts_with(&format!("/c/{trunk}?send_error=")),
         "{location}"
     );
+
+    // An export of a branch imports as a conversation of its own, linked to nothing.
+    let (status, export) = app
+        .get(&format!(
+            "/api/v1/conversations/{branch_id}/export?format=json"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(export["conversation"]["branched_from"], trunk.as_str());
+    let (status, imported) = app.post("/api/v1/conversations/import", export).await;
+    assert_eq!(status, 201, "{imported}");
+    assert_eq!(imported["conversations"][0]["branched_from"], Value::Null);
+
+    // Once the conversation it came from is deleted, a branch stays, without the link.
+    let status = app
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/conversations/{trunk}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    let (status, read) = app.get(&format!("/api/v1/conversations/{branch_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(read["conversation"]["branched_from"], Value::Null);
+    assert_eq!(read["branched_from_title"], Value::Null);
+    assert_eq!(read["messages"].as_array().unwrap().len(), 4);
+    assert!(!app
+        .page(&format!("/c/{branch_id}"))
+        .await
+        .contains("branched-from"));
 }
 
 /// A long conversation is read in pages: the page and `?limit` show only the latest messages,

@@ -495,6 +495,7 @@ test("a branch continues apart from an answer, and an edit sent as a branch keep
   await expect(page.locator(`[data-testid="conversation-item"][data-id="${branch}"]`)).toContainText(
     "Trunk question [tokens=4] (branch)",
   );
+  await expect(page.getByTestId("branched-from")).toHaveText("Branched from Trunk question [tokens=4]");
   // It goes on by itself.
   await composer.fill("Branch question [tokens=3]");
   await composer.press("Enter");
@@ -502,11 +503,12 @@ test("a branch continues apart from an answer, and an edit sent as a branch keep
   await waitForStatus(page, "complete");
   await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(3));
 
-  // Back in the trunk, the first question edited as a branch: answered in a third
-  // conversation, the trunk's four messages kept.
-  await page.goto(`/c/${trunk}`);
-  await waitForHydration(page);
+  // Back in the trunk by the branch's link, the first question edited as a branch: answered in
+  // a third conversation, the trunk's four messages kept.
+  await page.getByTestId("branched-from").getByRole("link").click();
+  await page.waitForURL((url) => url.pathname.endsWith(trunk));
   await expect(page.getByTestId("message")).toHaveCount(4);
+  await expect(page.getByTestId("branched-from")).toHaveCount(0);
   await page.locator('[data-role="user"]').first().getByTestId("edit-message").click();
   await page.getByTestId("edit-text").fill("Edited in a branch [tokens=6]");
   await page.getByTestId("edit-branch").click();

@@ -102,6 +102,7 @@ test("a conversation is branched from an answer without JavaScript", async ({ pa
   await expect(page.locator('[data-role="user"]')).toContainText("Branched without JS [tokens=3]");
   await expect(page.locator('[data-role="assistant"]')).toContainText(expectedAnswer(3));
   await expect(page.getByTestId("conversation-list")).toContainText("Branched without JS [tokens=3] (branch)");
+  await expect(page.getByTestId("branched-from").getByRole("link")).toHaveAttribute("href", `/c/${id}`);
   const kept = await (await request.get(`/api/v1/conversations/${id}`)).json();
   expect(kept.messages).toHaveLength(2);
 });

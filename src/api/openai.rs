@@ -252,6 +252,7 @@ async fn start(state: &AppState, owner: Uuid, prepared: Prepared) -> AppResult<S
         assistant_id: None,
         // One conversation per API call: naming each would double the model's work.
         title_source: crate::model::TitleSource::Kept,
+        branched_from: None,
     };
     let count = prepared.history.len() as i64;
     let messages: Vec<Message> = prepared

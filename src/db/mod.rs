@@ -152,7 +152,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 const CONVERSATION_COLUMNS: &str =
-    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id, title_source";
+    "id, owner_id, title, model, system_prompt, temperature, num_predict, num_ctx, created_at, updated_at, assistant_id, title_source, branched_from";
 /// The columns an insert writes (`shared` starts false).
 const ASSISTANT_INSERT_COLUMNS: &str =
     "id, owner_id, name, description, model, temperature, max_tokens, \
@@ -845,7 +845,7 @@ macro_rules! portable_store {
                 system_prompt: Option<&str>,
             ) -> Result<Conversation, sqlx::Error> {
                 let sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'kept') RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'kept', NULL) RETURNING {CONVERSATION_COLUMNS}"
                 );
                 with_pool!(self, pool => sqlx::query_as::<_, Conversation>(&sql)
                     .bind(Uuid::now_v7()).bind(owner_id).bind(storable(title)).bind(storable(model))
@@ -1019,7 +1019,7 @@ macro_rules! portable_store {
                     "UPDATE conversations SET model = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let create_sql = format!(
-                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'message') RETURNING {CONVERSATION_COLUMNS}"
+                    "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, NULL, NULL, NULL, $6, $6, NULL, 'message', NULL) RETURNING {CONVERSATION_COLUMNS}"
                 );
                 let last_user_sql = format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND role = 'user' ORDER BY created_at DESC, id DESC LIMIT 1"

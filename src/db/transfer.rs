@@ -81,7 +81,7 @@ macro_rules! insert_conversation_copy_in {
     ($tx:ident, $owner:expr, $conversation:expr) => {{
         let conversation: &Conversation = $conversation;
         let conversation_sql = format!(
-            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {CONVERSATION_COLUMNS}"
+            "INSERT INTO conversations ({CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {CONVERSATION_COLUMNS}"
         );
         sqlx::query_as::<_, Conversation>(&conversation_sql)
             .bind(conversation.id)
@@ -96,6 +96,7 @@ macro_rules! insert_conversation_copy_in {
             .bind(conversation.updated_at)
             .bind(conversation.assistant_id)
             .bind(conversation.title_source.as_str())
+            .bind(conversation.branched_from)
             .fetch_one(&mut *$tx)
             .await
     }};
@@ -187,6 +188,7 @@ macro_rules! portable_transfer {
                     updated_at: at,
                     // Its title came with it: the model does not name a branch again.
                     title_source: $crate::model::TitleSource::Kept,
+                    branched_from: Some(source.id),
                     ..source
                 };
                 let stored = $crate::db::transfer::insert_conversation_copy_in!(tx, owner_id, &branch)?;

@@ -272,6 +272,9 @@ pub struct Conversation {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     #[serde(default)]
     pub title_source: TitleSource,
+    /// The conversation this one was branched from, while it exists.
+    #[serde(default)]
+    pub branched_from: Option<Uuid>,
 }
 
 /// Where a conversation's title comes from. A new conversation is called after its first
@@ -608,6 +611,9 @@ pub struct ConversationWithMessages {
     /// The knowledge of its assistant: its answers are grounded in these too.
     #[serde(default)]
     pub knowledge: Vec<FileInfo>,
+    /// The title of the conversation this one was branched from (`conversation.branched_from`).
+    #[serde(default)]
+    pub branched_from_title: Option<String>,
 }
 
 /// Some of a conversation's messages, oldest first, and whether more come before them.

@@ -110,6 +110,19 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
     chat.selected_assistant.set(data.conversation.assistant_id);
     chat.enabled_tools.set(Vec::new());
     let title = data.conversation.title.clone();
+    // A branch links back to the conversation it came from, while that exists.
+    let branched_from = data.conversation.branched_from.map(|source| {
+        let source_title = data
+            .branched_from_title
+            .clone()
+            .unwrap_or_else(|| "another conversation".into());
+        view! {
+            <p data-testid="branched-from" class="self-center text-sm text-muted">
+                "Branched from "
+                <a href=format!("/c/{source}") class="underline hover:text-fg">{source_title}</a>
+            </p>
+        }
+    });
     let settings_for = data.conversation.clone();
     let (attached_at_start, knowledge_at_start) = (data.files.clone(), data.knowledge.clone());
     let attached = RwSignal::new(data.files.clone());
@@ -480,6 +493,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             class="min-h-0 flex-1 overflow-y-auto noscript:flex noscript:flex-col-reverse"
         >
             <div class="mx-auto flex w-full max-w-(--chat-max-width) flex-col gap-4 px-4 py-6">
+                {branched_from}
                 <Show when=move || has_older.get()>
                     <a
                         href=older_href

@@ -136,12 +136,21 @@ async fn with_documents(
         Some(assistant) => state.store.assistant_files(owner, assistant).await?,
         None => Vec::new(),
     };
+    let branched_from_title = match conversation.branched_from {
+        Some(source) => state
+            .store
+            .get_conversation(owner, source)
+            .await?
+            .map(|source| source.title),
+        None => None,
+    };
     Ok(ConversationWithMessages {
         conversation,
         messages,
         has_older,
         files,
         knowledge,
+        branched_from_title,
     })
 }
 

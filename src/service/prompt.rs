@@ -166,6 +166,7 @@ mod tests {
                 updated_at: chrono::Utc::now(),
                 assistant_id: None,
                 title_source: Default::default(),
+                branched_from: None,
             };
             let history = [message(Role::User, "Hello there")];
             assert_eq!(
@@ -228,6 +229,7 @@ mod tests {
             updated_at: chrono::Utc::now(),
             assistant_id: None,
             title_source: Default::default(),
+            branched_from: None,
         };
         let images = PromptImages::from([(cat.file_id, "iVBOR".to_string())]);
         let sent = prompt_messages(&conversation, &history, &images);

@@ -298,6 +298,8 @@ pub async fn import_conversations(
         }
         conversation.id = Uuid::now_v7();
         conversation.owner_id = owner;
+        // A branch's source is a conversation of the exporting server's, not of this one.
+        conversation.branched_from = None;
         // The title came with the file: the model does not rename it.
         conversation.title_source = crate::model::TitleSource::Person;
         let mut messages = export.messages;
