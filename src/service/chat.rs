@@ -359,12 +359,7 @@ pub async fn edit_and_resend(
 ) -> AppResult<SendOutcome> {
     let content = validate_content(content)?;
     let model = model.as_deref().map(validate_model).transpose()?;
-    let message = owned_message(state, owner, message_id).await?;
-    if message.role != Role::User {
-        return Err(AppError::InvalidInput(
-            "only your own messages can be edited".into(),
-        ));
-    }
+    let message = editable_message(state, owner, message_id).await?;
     let conversation = owned_conversation(state, owner, message.conversation_id).await?;
     let assistant = remembered_assistant(state, owner, &conversation).await?;
     let options = validate_options(
@@ -402,6 +397,17 @@ pub async fn edit_and_resend(
     send_outcome(turn)
 }
 
+/// One of the person's own messages (not an answer): what an edit may change.
+async fn editable_message(state: &AppState, owner: Uuid, id: Uuid) -> AppResult<Message> {
+    let message = owned_message(state, owner, id).await?;
+    if message.role != Role::User {
+        return Err(AppError::InvalidInput(
+            "only your own messages can be edited".into(),
+        ));
+    }
+    Ok(message)
+}
+
 /// Edits one of the person's messages in a branch: a new conversation holding the
 /// conversation up to that message (`branch_conversation`) gets the new text and a new answer,
 /// and the conversation itself keeps the message and everything after it.
@@ -417,11 +423,7 @@ pub async fn edit_in_branch(
     if let Some(model) = &model {
         validate_model(model)?;
     }
-    if owned_message(state, owner, message_id).await?.role != Role::User {
-        return Err(AppError::InvalidInput(
-            "only your own messages can be edited".into(),
-        ));
-    }
+    editable_message(state, owner, message_id).await?;
     let branch = super::branch_conversation(state, owner, message_id).await?;
     let copy = branch
         .messages
