@@ -1,7 +1,8 @@
 //! Opening a conversation of 5,000 messages, on SQLite and PostgreSQL: the server's time to
 //! answer `GET /api/v1/conversations/{id}` (JSON: whole, and its latest 50), a page of earlier
 //! messages (`…/messages?before=`), and the server-rendered page `/c/{id}`; their sizes, and
-//! how many messages the page puts in the DOM (`server.messages_per_page`, 50).
+//! how many messages the page puts in the DOM (`server.messages_per_page`, 50); and a branch at
+//! its last message (`POST /api/v1/messages/{id}/branch`), which copies every message.
 //!
 //!     cargo bench --features ssr --bench long_conversation [-- MESSAGES [sqlite|postgres|both]]
 //!
@@ -17,6 +18,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 20;
+/// Each branch of the whole conversation stores as many rows again: fewer runs.
+const BRANCH_RUNS: usize = 5;
 
 const QUESTION: &str =
     "How do I keep a long-running Rust service's memory flat when it streams many answers at once?";
@@ -154,6 +157,37 @@ async fn run(backend: &str, count: usize) {
             in_page.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
         );
     }
+
+    // A branch at the last message: every message copied in one transaction.
+    let last = latest["messages"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for run in 0..BRANCH_RUNS + 1 {
+        let started = Instant::now();
+        let response = http
+            .post(format!("{app}/api/v1/messages/{last}/branch"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "branch");
+        let body = response.text().await.unwrap();
+        if run >= 1 {
+            times.push(started.elapsed());
+        }
+        bytes = body.len();
+    }
+    println!(
+        "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
+        backend,
+        format!("POST branch ({count} copied)"),
+        common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
+        common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
+        bytes,
+        "-",
+    );
     served.stop().await;
     if let Some(name) = database {
         common::drop_postgres(&name).await;

@@ -1253,6 +1253,64 @@ async fn a_branch_continues_apart_and_leaves_the_conversation_as_it_was(backend:
         .contains("branched-from"));
 }
 
+/// Copies are inserted in chunks (`db::transfer::COPY_CHUNK`): an import and a branch of more
+/// messages than two chunks keep every message, in order, with its times.
+async fn a_long_conversation_is_imported_and_branched_whole(backend: Backend) {
+    let app = TestApp::start_with(backend, FakeConfig::default(), |settings| {
+        settings.server.max_body_bytes = 16 * 1024 * 1024;
+    })
+    .await;
+    let (seed, answer) = app.send_new("seed [tokens=3]").await;
+    app.follow(&answer).await;
+    let (_, mut export) = app
+        .get(&format!("/api/v1/conversations/{seed}/export?format=json"))
+        .await;
+    let pair = export["messages"].as_array().unwrap().clone();
+    let count = 2 * ollamastack::db::transfer::COPY_CHUNK + 203;
+    let start = chrono::Utc::now() - chrono::Duration::hours(24);
+    let messages: Vec<Value> = (0..count)
+        .map(|i| {
+            let mut message = pair[i % 2].clone();
+            message["content"] = json!(format!("message {i}"));
+            // Every pair shares its time: the order within a time is the ids'.
+            let at = start + chrono::Duration::seconds((i / 2) as i64);
+            message["created_at"] = json!(at);
+            message["updated_at"] = json!(at);
+            message
+        })
+        .collect();
+    export["messages"] = Value::Array(messages);
+    let (status, imported) = app.post("/api/v1/conversations/import", export).await;
+    assert_eq!(status, 201, "{imported}");
+    let id = imported["conversations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stored = app.messages(&id).await;
+    let contents = |messages: &[Value]| -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let expected: Vec<String> = (0..count).map(|i| format!("message {i}")).collect();
+    assert_eq!(contents(&stored), expected);
+
+    let at = count - 1 - 200;
+    for (through, copied) in [(count - 1, count), (at, at + 1)] {
+        let message = stored[through]["id"].as_str().unwrap();
+        let (status, branch) = app
+            .post(&format!("/api/v1/messages/{message}/branch"), json!({}))
+            .await;
+        assert_eq!(status, 201, "{branch}");
+        let branched = app.messages(branch["id"].as_str().unwrap()).await;
+        assert_eq!(contents(&branched), expected[..copied]);
+        for (copy, original) in branched.iter().zip(&stored) {
+            assert_eq!(copy["created_at"], original["created_at"]);
+        }
+    }
+}
+
 /// A long conversation is read in pages: the page and `?limit` show only the latest messages,
 /// `GET …/messages?before=` goes back page by page to the first, and the pages together are the
 /// whole conversation in order. Cursors of another conversation, and bad limits, are refused.
@@ -1880,6 +1938,7 @@ on_both_backends!(
     conversation_settings_are_sent_with_each_turn,
     editing_a_message_resends_from_there,
     a_branch_continues_apart_and_leaves_the_conversation_as_it_was,
+    a_long_conversation_is_imported_and_branched_whole,
     the_composer_form_works_without_javascript,
     a_conversation_opens_with_its_model_picked,
     every_page_has_its_title,

@@ -82,7 +82,7 @@ portable_tokens!(PostgresStore);
 portable_webhooks!(PostgresStore);
 portable_providers!(PostgresStore);
 
-portable_transfer!(PostgresStore);
+portable_transfer!(PostgresStore, sqlx::Postgres);
 portable_titles!(PostgresStore);
 
 portable_analytics!(PostgresStore, sqlx::Postgres);

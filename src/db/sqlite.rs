@@ -214,7 +214,7 @@ portable_tokens!(SqliteStore);
 portable_webhooks!(SqliteStore);
 portable_providers!(SqliteStore);
 
-portable_transfer!(SqliteStore);
+portable_transfer!(SqliteStore, sqlx::Sqlite);
 portable_titles!(SqliteStore);
 
 portable_analytics!(SqliteStore, sqlx::Sqlite);
