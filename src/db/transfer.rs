@@ -27,7 +27,7 @@ pub trait TransferStore: Send + Sync {
     ) -> Result<Conversation, sqlx::Error>;
 
     /// Copies the conversation of `through` (a message of `owner_id`'s) into a new one titled
-    /// `title`: its model, instructions, settings, assistant and attached documents, and its
+    /// `name(its title)`: its model, instructions, settings, assistant and attached documents, and its
     /// messages up to and including `through` (new ids, the same times), with a
     /// `conversation.created` event. The source is left as it is. `NotFound` when the message
     /// is not the owner's; `Busy` when it is an answer still being written.
@@ -35,7 +35,7 @@ pub trait TransferStore: Send + Sync {
         &self,
         owner_id: Uuid,
         through: Uuid,
-        title: &str,
+        name: for<'t> fn(&'t str) -> String,
     ) -> Result<Branch, super::TurnError>;
 }
 
@@ -151,7 +151,7 @@ macro_rules! portable_transfer {
                 &self,
                 owner_id: Uuid,
                 through: Uuid,
-                title: &str,
+                name: for<'t> fn(&'t str) -> String,
             ) -> Result<$crate::db::transfer::Branch, $crate::db::TurnError> {
                 use $crate::db::TurnError;
                 let mut tx = self.pool.begin_write().await?;
@@ -194,7 +194,7 @@ macro_rules! portable_transfer {
                 let at = now();
                 let branch = Conversation {
                     id: Uuid::now_v7(),
-                    title: title.to_string(),
+                    title: name(&source.title),
                     created_at: at,
                     updated_at: at,
                     // Its title came with it: the model does not name a branch again.

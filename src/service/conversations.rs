@@ -176,11 +176,11 @@ pub async fn branch_conversation(
     owner: Uuid,
     message_id: Uuid,
 ) -> AppResult<crate::db::transfer::Branch> {
-    let message = super::owned_message(state, owner, message_id).await?;
-    let source = owned_conversation(state, owner, message.conversation_id).await?;
+    // The store finds the message and its conversation for the owner, under the lock it copies
+    // them with: no read beforehand that could be stale by then.
     state
         .store
-        .branch_conversation(owner, message_id, &branch_title(&source.title))
+        .branch_conversation(owner, message_id, branch_title)
         .await
         .map_err(|e| match e {
             TurnError::NotFound => AppError::NotFound("message".into()),
