@@ -95,6 +95,13 @@ impl Activity {
                 self.messages.retain(|(c, ..)| *c != conversation);
                 self.messages.push((conversation, self.version, message));
             }
+            // Another version of an answer is shown: what followed it changed, no one message
+            // (the nil id is no message a page shows).
+            ("answer_version_shown", Some(conversation), _) => {
+                self.messages.retain(|(c, ..)| *c != conversation);
+                self.messages
+                    .push((conversation, self.version, uuid::Uuid::nil()));
+            }
             _ => {}
         }
     }

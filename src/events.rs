@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The outbox kinds a person's stream tells.
-pub const STREAM_KINDS: [&str; 8] = [
+pub const STREAM_KINDS: [&str; 9] = [
     crate::db::OUTBOX_CONVERSATION_CREATED,
     crate::db::transfer::OUTBOX_CONVERSATION_IMPORTED,
     crate::db::OUTBOX_CONVERSATION_RENAMED,
@@ -29,6 +29,7 @@ pub const STREAM_KINDS: [&str; 8] = [
     crate::db::OUTBOX_CONVERSATION_DELETED,
     crate::db::OUTBOX_MESSAGE_SENT,
     crate::db::OUTBOX_GENERATION_FINISHED,
+    crate::db::OUTBOX_ANSWER_VERSION_SHOWN,
     // Read only to be passed over: a tool's own row is followed by the page that shows it.
     crate::db::OUTBOX_TOOL_FINISHED,
 ];
@@ -245,6 +246,10 @@ pub fn person_event(event: &OutboxEvent) -> Option<PersonEvent> {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
+        },
+        db::OUTBOX_ANSWER_VERSION_SHOWN => PersonEvent::AnswerVersionShown {
+            conversation_id,
+            message_id: event.subject_id,
         },
         _ => return None,
     })

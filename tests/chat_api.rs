@@ -1253,6 +1253,233 @@ async fn a_branch_continues_apart_and_leaves_the_conversation_as_it_was(backend:
         .contains("branched-from"));
 }
 
+/// Regenerating keeps the earlier answers as versions of the answer: any of them can be shown
+/// again, with what followed it, on the API, the page and its plain forms; the model is sent
+/// the version shown. Editing the person's message drops its other answers; deleting the
+/// conversation drops every version.
+async fn regenerated_answers_are_kept_as_versions(backend: Backend) {
+    use common::count_rows;
+    use leptos::server_fn::ServerFn;
+    use ollamastack::server_fns::chat::ShowAnswerVersion;
+    let app = TestApp::start(backend).await;
+    let (conversation, first) = app.send_new("question [tokens=4]").await;
+    let (_, first_done) = app.follow(&first).await;
+    let regenerate = format!("/api/v1/conversations/{conversation}/regenerate");
+
+    let (status, second) = app.post(&regenerate, Value::Null).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["versions"]["current"], 2, "{second}");
+    assert_eq!(second["versions"]["count"], 2);
+    assert!(second["versions"].get("next").is_none());
+    let second = second["id"].as_str().unwrap().to_string();
+    app.follow(&second).await;
+    let (_, third) = app.post(&regenerate, Value::Null).await;
+    let third = third["id"].as_str().unwrap().to_string();
+    app.follow(&third).await;
+    // The model was asked the question alone each time, not shown the earlier answers.
+    let asked = app.fake.stats.last_chat_request();
+    assert_eq!(asked["messages"].as_array().unwrap().len(), 1, "{asked}");
+
+    let messages = app.messages(&conversation).await;
+    assert_eq!(messages.len(), 2, "one answer shown: {messages:?}");
+    assert_eq!(messages[1]["id"], third.as_str());
+    let versions = &messages[1]["versions"];
+    assert_eq!(
+        (&versions["current"], &versions["count"]),
+        (&json!(3), &json!(3))
+    );
+    let to_second = versions["previous"].as_str().unwrap().to_string();
+    assert!(messages[0].get("versions").is_none());
+
+    // The first answer again: the same message (id, text, time), first of three.
+    let show = |id: &str| format!("/api/v1/answer-versions/{id}/show");
+    let (status, page) = app.post(&show(&to_second), Value::Null).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["messages"][1]["id"], second.as_str());
+    assert_eq!(page["messages"][1]["versions"]["current"], 2);
+    let to_first = page["messages"][1]["versions"]["previous"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = app.post(&show(&to_first), Value::Null).await;
+    let shown = &page["messages"][1];
+    assert_eq!(shown["id"], first.as_str());
+    assert_eq!(shown["content"], first_done["content"]);
+    assert_eq!(shown["created_at"], first_done["created_at"]);
+    assert_eq!(
+        shown["versions"],
+        json!({ "current": 1, "count": 3, "next": shown["versions"]["next"] })
+    );
+    let to_second = shown["versions"]["next"].as_str().unwrap().to_string();
+    // A version shown is no version any more.
+    let (status, _) = app.post(&show(&to_first), Value::Null).await;
+    assert_eq!(status, 404);
+
+    // The conversation goes on from the answer shown, and the model is sent that one.
+    let next = app
+        .send_in(&conversation, json!({ "content": "and then? [tokens=2]" }))
+        .await;
+    app.follow(next["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    let asked = app.fake.stats.last_chat_request();
+    let history = asked["messages"].as_array().unwrap();
+    assert_eq!(history.len(), 3, "{asked}");
+    assert_eq!(history[1]["content"], first_done["content"]);
+    assert_eq!(app.messages(&conversation).await.len(), 4);
+
+    // Another answer of the first question sets aside what followed it too, and showing the
+    // first answer again brings it all back.
+    let (_, page) = app.post(&show(&to_second), Value::Null).await;
+    let ids: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{page}");
+    assert_eq!(ids[1], second);
+    let to_first = page["messages"][1]["versions"]["previous"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, page) = app.post(&show(&to_first), Value::Null).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 4, "{page}");
+    assert_eq!(page["messages"][1]["id"], first.as_str());
+    assert_eq!(page["messages"][2]["content"], "and then? [tokens=2]");
+
+    // The page shows where the answer stands, with forms for the others.
+    let html = app.page(&format!("/c/{conversation}")).await;
+    assert!(html.contains(r#"data-testid="answer-version""#), "{html}");
+    assert!(html.contains(">1/3<") || html.contains(">1/3<!>"), "{html}");
+    assert!(html.contains(ShowAnswerVersion::PATH));
+
+    // The plain form sends the browser back to the conversation, with the version shown, or
+    // with the reason it was refused.
+    let to_second = page["messages"][1]["versions"]["next"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, location, _) = post_plain_form(
+        &app,
+        ShowAnswerVersion::PATH,
+        &[
+            ("conversation_id", &conversation),
+            ("version_id", &to_second),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (302, format!("/c/{conversation}").as_str())
+    );
+    assert_eq!(app.messages(&conversation).await[1]["id"], second.as_str());
+    let (status, location, _) = post_plain_form(
+        &app,
+        ShowAnswerVersion::PATH,
+        &[
+            ("conversation_id", &conversation),
+            ("version_id", &to_second),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert!(
+        location.starts_with(&format!("/c/{conversation}?send_error=")),
+        "{location}"
+    );
+
+    // Not while an answer is being written (nothing changes), and not a version nobody has.
+    let running = app
+        .send_in(&conversation, json!({ "content": "[stall]" }))
+        .await;
+    let messages = app.messages(&conversation).await;
+    let to_other = messages[1]["versions"]["previous"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app.post(&show(&to_other), Value::Null).await;
+    assert_eq!(status, 409);
+    assert_eq!(app.messages(&conversation).await.len(), messages.len());
+    let running = running["assistant_message"]["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/messages/{running}/stop"), json!({}))
+        .await;
+    let (status, _) = app
+        .post(&show(&uuid::Uuid::now_v7().to_string()), Value::Null)
+        .await;
+    assert_eq!(status, 404);
+
+    // Editing the question drops its other answers (and what they held).
+    let store = app.db.store().await;
+    let conversation_id: uuid::Uuid = conversation.parse().unwrap();
+    let stored_versions = "SELECT COUNT(*) FROM answer_versions WHERE conversation_id = $1";
+    let stored_messages = "SELECT COUNT(*) FROM answer_version_messages WHERE conversation_id = $1";
+    assert_eq!(
+        count_rows(&store, stored_versions, conversation_id).await,
+        2
+    );
+    let question = messages[0]["id"].as_str().unwrap();
+    let (status, edited) = app
+        .post(
+            &format!("/api/v1/messages/{question}/edit"),
+            json!({ "content": "question, again" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{edited}");
+    app.follow(edited["assistant_message"]["id"].as_str().unwrap())
+        .await;
+    assert!(edited["assistant_message"].get("versions").is_none());
+    assert_eq!(
+        count_rows(&store, stored_versions, conversation_id).await,
+        0
+    );
+    assert_eq!(
+        count_rows(&store, stored_messages, conversation_id).await,
+        0
+    );
+    let (status, _) = app.post(&show(&to_other), Value::Null).await;
+    assert_eq!(status, 404);
+
+    // An answer that failed before its first word is not kept as a version.
+    let (failed, failed_answer) = app.send_new("[http500]").await;
+    app.follow(&failed_answer).await;
+    let (_, retried) = app
+        .post(
+            &format!("/api/v1/conversations/{failed}/regenerate"),
+            Value::Null,
+        )
+        .await;
+    assert!(retried.get("versions").is_none(), "{retried}");
+
+    // Deleting the conversation deletes its versions.
+    app.post(&regenerate, Value::Null).await;
+    let last = app.messages(&conversation).await;
+    app.follow(last[1]["id"].as_str().unwrap()).await;
+    assert_eq!(
+        count_rows(&store, stored_versions, conversation_id).await,
+        1
+    );
+    let status = app
+        .at(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    assert_eq!(
+        count_rows(&store, stored_versions, conversation_id).await,
+        0
+    );
+    assert_eq!(
+        count_rows(&store, stored_messages, conversation_id).await,
+        0
+    );
+}
+
 /// Copies are inserted in chunks (`db::transfer::COPY_CHUNK`): an import and a branch of more
 /// messages than two chunks keep every message, in order, with its times.
 async fn a_long_conversation_is_imported_and_branched_whole(backend: Backend) {
@@ -1938,6 +2165,7 @@ on_both_backends!(
     conversation_settings_are_sent_with_each_turn,
     editing_a_message_resends_from_there,
     a_branch_continues_apart_and_leaves_the_conversation_as_it_was,
+    regenerated_answers_are_kept_as_versions,
     a_long_conversation_is_imported_and_branched_whole,
     the_composer_form_works_without_javascript,
     a_conversation_opens_with_its_model_picked,

@@ -119,6 +119,35 @@ async fn what_changes_arrives_in_order(backend: Backend) {
         PersonEvent::ConversationRenamed { conversation_id }
     );
 
+    // Another version of the answer shown: pages read the conversation again.
+    let (status, again) = app
+        .post(
+            &format!("/api/v1/conversations/{conversation}/regenerate"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{again}");
+    app.follow(again["id"].as_str().unwrap()).await;
+    assert!(matches!(
+        events.next_event().await,
+        PersonEvent::AnswerFinished { .. }
+    ));
+    let earlier = again["versions"]["previous"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/answer-versions/{earlier}/show"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        events.next_event().await,
+        PersonEvent::AnswerVersionShown {
+            conversation_id,
+            message_id: sent
+        }
+    );
+
     let exported = app
         .get(&format!("/api/v1/conversations/{conversation}/export"))
         .await

@@ -33,6 +33,8 @@ enum Kind {
     Session,
     /// A model provider: the instance's, which only admins reach.
     Provider,
+    /// An earlier version of an answer (kept when it was regenerated).
+    Version,
 }
 
 /// Ids by kind.
@@ -96,6 +98,7 @@ fn slot(kind: Kind) -> &'static str {
         Kind::Person => "{PERSON}",
         Kind::Session => "{SESSION}",
         Kind::Provider => "{PROVIDER}",
+        Kind::Version => "{VERSION}",
     }
 }
 
@@ -206,6 +209,12 @@ fn rest_cases() -> Vec<Case> {
             "/api/v1/messages/{MESSAGE}/branch",
             Some(json!({})),
             Message,
+        ),
+        rest(
+            m("POST"),
+            "/api/v1/answer-versions/{VERSION}/show",
+            None,
+            Version,
         ),
         rest(m("GET"), "/api/v1/messages/{MESSAGE}/events", None, Message),
         rest(
@@ -439,6 +448,13 @@ fn server_fn_cases() -> Vec<Case> {
             ],
             Message,
         ),
+        server_fn::<sf::chat::ShowAnswerVersion>(
+            &[
+                ("conversation_id", "{CONVERSATION}"),
+                ("version_id", "{VERSION}"),
+            ],
+            Version,
+        ),
         server_fn::<sf::conversations::DeleteConversation>(
             &[("id", "{CONVERSATION}")],
             Conversation,
@@ -599,6 +615,7 @@ fn fill(text: &str, victim: Kind, victim_id: Uuid, own: &Ids) -> String {
         Kind::Token,
         Kind::Person,
         Kind::Session,
+        Kind::Version,
     ] {
         let id = if kind == victim {
             victim_id
@@ -743,12 +760,22 @@ async fn make_things(app: &TestApp, person: &Person, name: &str) -> Ids {
         .await;
     let conversation = id(&sent["conversation"]["id"]);
     ids.insert(Kind::Conversation, vec![conversation]);
+    // Answered twice: the first answer is kept as a version.
+    app.wait_idle(&person.cookie, &conversation.to_string())
+        .await;
+    let again = person
+        .post(
+            app,
+            &format!("/api/v1/conversations/{conversation}/regenerate"),
+            json!({}),
+        )
+        .await;
+    app.wait_idle(&person.cookie, &conversation.to_string())
+        .await;
+    ids.insert(Kind::Version, vec![id(&again["versions"]["previous"])]);
     ids.insert(
         Kind::Message,
-        vec![
-            id(&sent["user_message"]["id"]),
-            id(&sent["assistant_message"]["id"]),
-        ],
+        vec![id(&sent["user_message"]["id"]), id(&again["id"])],
     );
     let webhook = person
         .post(

@@ -527,6 +527,44 @@ test("a branch continues apart from an answer, and an edit sent as a branch keep
   ]);
 });
 
+test("regenerated answers are kept: an earlier one is shown again, and what followed goes and comes back with it", async ({ page }) => {
+  await sendNew(page, "Versions question [tokens=4]");
+  await waitForStatus(page, "complete");
+  const first = await lastAnswer(page).getAttribute("data-message-id");
+  await expect(page.getByTestId("answer-versions")).toHaveCount(0);
+  await page.getByTestId("regenerate").click();
+  await expect(page.getByTestId("answer-version")).toHaveText("2/2");
+  await waitForStatus(page, "complete");
+  await expect(page.getByTestId("message")).toHaveCount(2);
+  const second = await lastAnswer(page).getAttribute("data-message-id");
+  expect(second).not.toBe(first);
+  await expect(page.getByTestId("next-version")).toBeDisabled();
+  const composer = page.getByTestId("composer");
+  await composer.fill("Versions follow-up [tokens=3]");
+  await composer.press("Enter");
+  await expect(page.getByTestId("message")).toHaveCount(4);
+  await waitForStatus(page, "complete");
+
+  // The first answer again: the follow-up was asked after the second, and goes with it.
+  await page.getByTestId("previous-version").click();
+  await expect(page.getByTestId("message")).toHaveCount(2);
+  await expect(page.getByTestId("answer-version")).toHaveText("1/2");
+  await expect(lastAnswer(page)).toHaveAttribute("data-message-id", first!);
+  await expect(lastAnswer(page).getByTestId("message-content")).toHaveText(expectedAnswer(4));
+  await expect(page.getByTestId("previous-version")).toBeDisabled();
+  // And back: the follow-up and its answer return.
+  await page.getByTestId("next-version").click();
+  await expect(page.getByTestId("message")).toHaveCount(4);
+  await expect(page.getByTestId("answer-version")).toHaveText("2/2");
+  await expect(page.locator('[data-role="user"]').last()).toContainText("Versions follow-up [tokens=3]");
+  // As stored: the same after a reload.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("message")).toHaveCount(4);
+  await expect(page.getByTestId("answer-version")).toHaveText("2/2");
+  await expect(page.getByTestId("message").nth(1)).toHaveAttribute("data-message-id", second!);
+});
+
 test("a long conversation opens at its latest messages; earlier ones load above, keeping the place", async ({ page, request }) => {
   const id = await importLongConversation(request, "Long history", 120);
   await page.goto(`/c/${id}`);

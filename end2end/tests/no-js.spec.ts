@@ -107,6 +107,27 @@ test("a conversation is branched from an answer without JavaScript", async ({ pa
   expect(kept.messages).toHaveLength(2);
 });
 
+// With JavaScript off, an answer's "‹" and "›" are forms: the page comes back with the other
+// version shown.
+test("an earlier answer is shown again without JavaScript", async ({ page, request }) => {
+  const id = await startAnswered(request, "Versions without JS [tokens=3]");
+  const first = (await (await request.get(`/api/v1/conversations/${id}`)).json()).messages[1].id;
+  const again = await request.post(`/api/v1/conversations/${id}/regenerate`, { data: {} });
+  expect(again.status()).toBe(201);
+  await expect
+    .poll(async () => (await (await request.get(`/api/v1/conversations/${id}`)).json()).messages[1].status, {
+      timeout: 15_000,
+    })
+    .toBe("complete");
+  await page.goto(`/c/${id}`);
+  await expect(page.getByTestId("answer-version")).toHaveText("2/2");
+  await page.getByTestId("previous-version").click();
+  await page.waitForURL((url) => url.pathname.endsWith(id));
+  await expect(page.getByTestId("answer-version")).toHaveText("1/2");
+  await expect(page.locator('[data-role="assistant"]')).toHaveAttribute("data-message-id", first);
+  await expect(page.getByTestId("previous-version")).toBeDisabled();
+});
+
 test("an answer is stopped without JavaScript", async ({ page }) => {
   await page.goto("/");
   await page.getByTestId("composer").fill("A long answer, stopped [tokens=600]");

@@ -51,7 +51,11 @@ pub async fn get(
 ) -> AppResult<axum::Json<ConversationWithMessages>> {
     let Query(query) = query.map_err(|rejection| AppError::InvalidInput(rejection.body_text()))?;
     Ok(axum::Json(match query.limit {
-        None => service::get_conversation(&state, me.id, id).await?,
+        None => {
+            let mut whole = service::get_conversation(&state, me.id, id).await?;
+            service::with_versions(&state, me.id, id, &mut whole.messages).await?;
+            whole
+        }
         Some(limit) => service::conversation_page(&state, me.id, id, None, limit).await?,
     }))
 }

@@ -1,7 +1,9 @@
 use super::{IdPath, Json};
 use crate::auth::Me;
 use crate::error::{AppError, AppResult};
-use crate::model::{Conversation, GenerationOptions, Message, SendOutcome};
+use crate::model::{
+    Conversation, ConversationWithMessages, GenerationOptions, Message, SendOutcome,
+};
 use crate::service::{self, SendMessage};
 use crate::state::AppState;
 use axum::{
@@ -150,6 +152,30 @@ pub async fn branch(
 ) -> AppResult<(StatusCode, axum::Json<Conversation>)> {
     let branch = service::branch_conversation(&state, me.id, id).await?;
     Ok((StatusCode::CREATED, axum::Json(branch.conversation)))
+}
+
+/// POST /api/v1/answer-versions/{id}/show: shows that version of an answer (an id from a
+/// message's `versions`) instead of the one shown, which is kept as a version in turn; what
+/// followed the answer goes and comes back with it. Answers with the conversation as `GET
+/// /api/v1/conversations/{id}?limit=` gives it (`server.messages_per_page` messages). 404 for
+/// a version that is not yours or no longer stored; 409 while an answer is being written.
+#[utoipa::path(
+    post,
+    path = "/api/v1/answer-versions/{id}/show",
+    tag = "messages",
+    operation_id = "messages_show_version",
+    params(("id" = uuid::Uuid, Path, description = "The version's id")),
+    responses((status = 200, body = ConversationWithMessages), (status = 401, body = crate::api::openapi::ErrorBody), (status = 404, body = crate::api::openapi::ErrorBody), (status = 409, body = crate::api::openapi::ErrorBody), (status = 429, body = crate::api::openapi::ErrorBody))
+)]
+pub async fn show_version(
+    Me(me): Me,
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> AppResult<axum::Json<ConversationWithMessages>> {
+    let limit = state.settings.server.messages_per_page;
+    Ok(axum::Json(
+        service::show_answer_version(&state, me.id, id, limit).await?,
+    ))
 }
 
 /// POST /api/v1/messages/{id}/stop: the saved message, with status `stopped`.

@@ -142,6 +142,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/messages/{id}/stop", post(messages::stop))
         .route("/api/v1/messages/{id}/edit", post(messages::edit))
         .route("/api/v1/messages/{id}/branch", post(messages::branch))
+        .route(
+            "/api/v1/answer-versions/{id}/show",
+            post(messages::show_version),
+        )
         .route("/api/v1/messages/{id}/events", get(messages::events))
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/tools", get(tools::list))

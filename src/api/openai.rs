@@ -281,6 +281,7 @@ async fn start(state: &AppState, owner: Uuid, prepared: Prepared) -> AppResult<S
                 created_at: at,
                 updated_at: at,
                 html: None,
+                versions: None,
             }
         })
         .collect();

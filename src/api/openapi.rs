@@ -99,6 +99,7 @@ impl Modify for Security {
         super::messages::stop,
         super::messages::edit,
         super::messages::branch,
+        super::messages::show_version,
         super::messages::events,
         super::events::stream,
         super::tools::list,

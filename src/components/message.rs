@@ -1,6 +1,6 @@
 use super::chart::ChartFigure;
 use super::time::MessageTime;
-use crate::model::{Message, MessageStatus, Role};
+use crate::model::{AnswerVersions, Message, MessageStatus, Role};
 use leptos::prelude::*;
 
 /// One message. Assistant text is shown as sanitised markdown (rendered on the server), live
@@ -15,6 +15,11 @@ pub fn MessageBubble(
     on_regenerate: Callback<()>,
     /// Edit and resend one of the person's messages: (its id, the new text).
     on_edit: Callback<(uuid::Uuid, String)>,
+    /// Under the last message of an answer that has other versions: where it stands.
+    #[prop(into)]
+    versions: Signal<Option<AnswerVersions>>,
+    /// Show another version of an answer (its id).
+    on_show_version: Callback<uuid::Uuid>,
 ) -> impl IntoView {
     let (role, created_at, message_id, conversation_id) =
         message.with_untracked(|m| (m.role, m.created_at, m.id, m.conversation_id));
@@ -201,6 +206,15 @@ pub fn MessageBubble(
                             </button>
                         </Show>
                     })}
+                    {move || versions.get().map(|v| view! {
+                        <span data-testid="answer-versions" class="inline-flex items-center gap-1">
+                            <ShowVersion conversation_id target=v.previous busy on_show_version label="‹" title="Previous answer" testid="previous-version"/>
+                            <span data-testid="answer-version" aria-label=format!("Answer {} of {}", v.current, v.count)>
+                                {format!("{}/{}", v.current, v.count)}
+                            </span>
+                            <ShowVersion conversation_id target=v.next busy on_show_version label="›" title="Next answer" testid="next-version"/>
+                        </span>
+                    })}
                     {(!is_user).then(|| view! {
                         // A plain form, with JavaScript too: the browser goes to the new
                         // conversation as to any page.
@@ -245,6 +259,47 @@ pub fn MessageBubble(
     .into_any()
 }
 
+/// One of an answer's "‹" and "›": a form, so that it works without JavaScript too (the
+/// browser is sent back to the conversation); with JavaScript the page shows the version in
+/// place. Disabled at either end, and while an answer is being written.
+#[component]
+fn ShowVersion(
+    conversation_id: uuid::Uuid,
+    target: Option<uuid::Uuid>,
+    busy: Signal<bool>,
+    on_show_version: Callback<uuid::Uuid>,
+    label: &'static str,
+    title: &'static str,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <form
+            method="post"
+            action=show_version_path()
+            class="contents"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                if let Some(id) = target {
+                    on_show_version.run(id);
+                }
+            }
+        >
+            <input type="hidden" name="conversation_id" value=conversation_id.to_string()/>
+            <input type="hidden" name="version_id" value=target.map(|id| id.to_string()).unwrap_or_default()/>
+            <button
+                type="submit"
+                data-testid=testid
+                title=title
+                aria-label=title
+                disabled=move || target.is_none() || busy.get()
+                class="rounded px-1 hover:bg-surface disabled:opacity-40"
+            >
+                {label}
+            </button>
+        </form>
+    }
+}
+
 /// Shown under an answer the model ended at its length limit (Ollama's `done_reason: length`).
 const CUT_OFF_NOTE: &str = "The answer reached the model's length limit: raise Max tokens (or the context length) in the conversation's settings for longer answers.";
 
@@ -272,6 +327,12 @@ fn branch_path() -> &'static str {
 fn edit_in_branch_path() -> &'static str {
     use leptos::server_fn::ServerFn;
     crate::server_fns::chat::EditInBranch::PATH
+}
+
+/// Where an answer's "‹" and "›" post: the `show_answer_version` server function.
+fn show_version_path() -> &'static str {
+    use leptos::server_fn::ServerFn;
+    crate::server_fns::chat::ShowAnswerVersion::PATH
 }
 
 /// Where Regenerate and Retry post without JavaScript: the `regenerate_answer` server function.

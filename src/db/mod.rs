@@ -344,6 +344,92 @@ macro_rules! insert_outbox_in {
     };
 }
 
+/// The messages that follow the person's message `$after` in its conversation: its answer
+/// (every step of an agent run) and whatever came after it (`$1` conversation, `$2` owner,
+/// `$3` and `$4` the message's time and id).
+const FOLLOWING: &str =
+    "conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))";
+
+/// Sets aside what follows the person's message `$after` as a version of its answer, inside an
+/// open transaction `$tx` that holds the conversation's lock: the rows move, with their ids and
+/// times, to `answer_version_messages`. What holds nothing to keep (no text and no tool run: an
+/// answer that failed before its first token) is deleted instead. Evaluates to the version's id
+/// when one was kept.
+macro_rules! set_aside_answer_in {
+    ($tx:ident, $owner:expr, $after:expr) => {{
+        let after: &Message = $after;
+        let owner: Uuid = $owner;
+        let first: Option<DateTime<Utc>> = sqlx::query_scalar(&format!(
+            "SELECT created_at FROM messages WHERE {FOLLOWING} ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(after.conversation_id).bind(owner).bind(after.created_at).bind(after.id)
+        .fetch_optional(&mut *$tx).await?;
+        let mut kept: Option<Uuid> = None;
+        if let Some(first) = first {
+            let worth_keeping: bool = sqlx::query_scalar(&format!(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE {FOLLOWING} AND (content <> '' OR role = 'tool'))"
+            ))
+            .bind(after.conversation_id).bind(owner).bind(after.created_at).bind(after.id)
+            .fetch_one(&mut *$tx).await?;
+            if worth_keeping {
+                let id = Uuid::now_v7();
+                sqlx::query("INSERT INTO answer_versions (id, conversation_id, owner_id, answers_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id).bind(after.conversation_id).bind(owner).bind(after.id).bind(first)
+                    .execute(&mut *$tx).await?;
+                sqlx::query(&format!(
+                    "INSERT INTO answer_version_messages (version_id, {MESSAGE_COLUMNS}) SELECT $5, {MESSAGE_COLUMNS} FROM messages WHERE {FOLLOWING}"
+                ))
+                .bind(after.conversation_id).bind(owner).bind(after.created_at).bind(after.id).bind(id)
+                .execute(&mut *$tx).await?;
+                kept = Some(id);
+            }
+            sqlx::query(&format!("DELETE FROM messages WHERE {FOLLOWING}"))
+                .bind(after.conversation_id).bind(owner).bind(after.created_at).bind(after.id)
+                .execute(&mut *$tx).await?;
+        }
+        kept
+    }};
+}
+
+/// Deletes, inside an open transaction `$tx`, the answer versions of a conversation whose
+/// person's message is gone (neither shown nor inside another version), with their messages.
+/// A version inside a version that goes is orphaned by it: one level of nesting a statement.
+macro_rules! drop_orphan_versions_in {
+    ($tx:ident, $owner:expr, $conversation:expr) => {{
+        let (owner, conversation): (Uuid, Uuid) = ($owner, $conversation);
+        loop {
+            let orphans: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM answer_versions v WHERE conversation_id = $1 AND owner_id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = v.answers_id) \
+                 AND NOT EXISTS (SELECT 1 FROM answer_version_messages a WHERE a.id = v.answers_id)",
+            )
+            .bind(conversation).bind(owner).fetch_all(&mut *$tx).await?;
+            if orphans.is_empty() {
+                break;
+            }
+            for id in orphans {
+                drop_version_in!($tx, id)?;
+            }
+        }
+    }};
+}
+
+/// Deletes one answer version and its messages inside an open transaction `$tx`.
+macro_rules! drop_version_in {
+    ($tx:ident, $id:expr) => {{
+        let id: Uuid = $id;
+        sqlx::query("DELETE FROM answer_version_messages WHERE version_id = $1")
+            .bind(id)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query("DELETE FROM answer_versions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *$tx)
+            .await
+            .map(|_| ())
+    }};
+}
+
 /// Tells this instance's waiters that outbox events were committed, so that what reads them
 /// for people's live streams reads at once instead of at its next timed read. Wakes of a
 /// waiter that is busy are folded into one.
@@ -385,6 +471,9 @@ pub const OUTBOX_MESSAGE_SENT: &str = "message.sent";
 pub const OUTBOX_CONVERSATION_RENAMED: &str = "conversation.renamed";
 pub const OUTBOX_CONVERSATION_TITLED: &str = "conversation.titled";
 pub const OUTBOX_CONVERSATION_DELETED: &str = "conversation.deleted";
+
+/// The kind of the outbox event written when a person shows another version of an answer.
+pub const OUTBOX_ANSWER_VERSION_SHOWN: &str = "answer.version_shown";
 
 /// The kind of the outbox event written when a tool call of an agent run ends.
 pub const OUTBOX_TOOL_FINISHED: &str = "tool.finished";
@@ -439,6 +528,17 @@ pub struct MessageTail {
     pub tail: String,
 }
 
+/// A stored version of an answer whose person's message is shown (not inside another
+/// version), with the first message that now follows that person's message (the answer shown
+/// instead, if any).
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct StoredVersion {
+    pub id: Uuid,
+    pub answers_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub shown_first: Option<Uuid>,
+}
+
 /// Where a turn happens.
 #[derive(Clone, Copy, Debug)]
 pub enum TurnConversation<'a> {
@@ -456,11 +556,12 @@ pub struct Turn<'a> {
     pub conversation: TurnConversation<'a>,
     /// The person's message; `None` to answer the last one again (regenerate).
     pub user_content: Option<&'a str>,
-    /// Delete what follows the person's last message first (the answer, or every step of an
-    /// agent run): regenerate.
+    /// Set aside what follows the person's last message first (the answer, or every step of
+    /// an agent run), as an earlier version of the answer: regenerate.
     pub replace_last_answer: bool,
     /// Edit and resend: this person's message gets the new text and everything after it is
-    /// deleted (in the same transaction) before the answer starts.
+    /// deleted (in the same transaction), with the other versions of its answer, before the
+    /// answer starts.
     pub edit_message: Option<(Uuid, &'a str)>,
     pub model: &'a str,
     /// The instance that will write the answer.
@@ -662,6 +763,20 @@ pub trait Store:
     ) -> Result<Option<(Message, Message)>, sqlx::Error>;
 
     async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error>;
+
+    /// The conversation's stored answer versions that can be shown, oldest first.
+    async fn answer_versions(
+        &self,
+        owner_id: Uuid,
+        conversation_id: Uuid,
+    ) -> Result<Vec<StoredVersion>, sqlx::Error>;
+
+    /// Shows the stored version `id` of an answer instead of the one shown now, in one
+    /// transaction under the conversation's lock: what follows the person's message is set aside
+    /// as a version of its own, and the version's messages come back, with their ids and times.
+    /// Returns the conversation's id. `NotFound` for a version that is not the owner's or whose
+    /// person's message is inside another version; `Busy` while an answer is being written.
+    async fn show_answer_version(&self, owner_id: Uuid, id: Uuid) -> Result<Uuid, TurnError>;
 
     /// Rows still streaming whose writer stopped showing signs of life (no heartbeat since
     /// `stale_before`; `None`: every streaming row, for a database no other instance can use)
@@ -1065,9 +1180,16 @@ macro_rules! portable_store {
                         if streaming {
                             return Err(TurnError::Busy);
                         }
-                        sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
+                        sqlx::query(&format!("DELETE FROM messages WHERE {FOLLOWING}"))
                             .bind(conversation.id).bind(owner).bind(target.created_at).bind(target.id)
                             .execute(&mut *tx).await?;
+                        // The other answers to the old text go too, and those inside them.
+                        sqlx::query("DELETE FROM answer_version_messages WHERE version_id IN \
+                            (SELECT id FROM answer_versions WHERE conversation_id = $1 AND owner_id = $2 AND answers_id = $3)")
+                            .bind(conversation.id).bind(owner).bind(target.id).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM answer_versions WHERE conversation_id = $1 AND owner_id = $2 AND answers_id = $3")
+                            .bind(conversation.id).bind(owner).bind(target.id).execute(&mut *tx).await?;
+                        drop_orphan_versions_in!(tx, owner, conversation.id);
                         edited_message = Some(sqlx::query_as::<_, Message>(&edit_sql)
                             .bind(storable(content)).bind(at).bind(target.id).bind(owner)
                             .fetch_one(&mut *tx).await?);
@@ -1084,9 +1206,8 @@ macro_rules! portable_store {
                             if streaming {
                                 return Err(TurnError::Busy);
                             }
-                            sqlx::query("DELETE FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND (created_at > $3 OR (created_at = $3 AND id > $4))")
-                                .bind(conversation.id).bind(owner).bind(last_user.created_at).bind(last_user.id)
-                                .execute(&mut *tx).await?;
+                            // Kept as an earlier version of the answer, which the page can show again.
+                            set_aside_answer_in!(tx, owner, &last_user);
                         }
                     }
                     let user_message = match turn.user_content {
@@ -1219,8 +1340,80 @@ macro_rules! portable_store {
             }
 
             async fn delete_message(&self, owner_id: Uuid, id: Uuid) -> Result<bool, sqlx::Error> {
-                with_pool!(self, pool => sqlx::query("DELETE FROM messages WHERE id = $1 AND owner_id = $2")
-                    .bind(id).bind(owner_id).execute(pool).await.map(|r| r.rows_affected() == 1))
+                with_pool!(self, pool => {
+                    let mut tx = pool.begin_write().await?;
+                    let conversation: Option<Uuid> = sqlx::query_scalar(
+                        "DELETE FROM messages WHERE id = $1 AND owner_id = $2 RETURNING conversation_id")
+                        .bind(id).bind(owner_id).fetch_optional(&mut *tx).await?;
+                    if let Some(conversation) = conversation {
+                        // Other answers to a person's message go with it.
+                        drop_orphan_versions_in!(tx, owner_id, conversation);
+                    }
+                    tx.commit().await?;
+                    Ok(conversation.is_some())
+                })
+            }
+
+            async fn answer_versions(
+                &self,
+                owner_id: Uuid,
+                conversation_id: Uuid,
+            ) -> Result<Vec<StoredVersion>, sqlx::Error> {
+                // Through the person's message as shown: a version inside another is left out.
+                with_pool!(self, pool => sqlx::query_as::<_, StoredVersion>(
+                    "SELECT v.id, v.answers_id, v.created_at, \
+                        (SELECT m.id FROM messages m WHERE m.conversation_id = u.conversation_id AND m.owner_id = u.owner_id \
+                         AND (m.created_at > u.created_at OR (m.created_at = u.created_at AND m.id > u.id)) \
+                         ORDER BY m.created_at, m.id LIMIT 1) AS shown_first \
+                     FROM answer_versions v JOIN messages u ON u.id = v.answers_id AND u.owner_id = v.owner_id \
+                     WHERE v.conversation_id = $1 AND v.owner_id = $2 ORDER BY v.created_at, v.id")
+                    .bind(conversation_id).bind(owner_id).fetch_all(pool).await)
+            }
+
+            async fn show_answer_version(&self, owner_id: Uuid, id: Uuid) -> Result<Uuid, TurnError> {
+                let answered_sql = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND conversation_id = $2 AND owner_id = $3"
+                );
+                let restore_sql = format!(
+                    "INSERT INTO messages ({MESSAGE_COLUMNS}) SELECT {MESSAGE_COLUMNS} FROM answer_version_messages WHERE version_id = $1"
+                );
+                let result: Result<Uuid, TurnError> = with_pool!(self, pool => {
+                    let mut tx = pool.begin_write().await?;
+                    let at = now();
+                    let version = || sqlx::query_as::<_, (Uuid, Uuid)>(
+                        "SELECT conversation_id, answers_id FROM answer_versions WHERE id = $1 AND owner_id = $2")
+                        .bind(id).bind(owner_id);
+                    let (conversation, _) = version().fetch_optional(&mut *tx).await?.ok_or(TurnError::NotFound)?;
+                    // The conversation's lock (see `start_turn`), then the version again: a turn
+                    // or an edit that held the lock before may have changed it.
+                    sqlx::query("UPDATE conversations SET updated_at = updated_at WHERE id = $1 AND owner_id = $2")
+                        .bind(conversation).bind(owner_id).execute(&mut *tx).await?;
+                    let (conversation, answers) = version().fetch_optional(&mut *tx).await?.ok_or(TurnError::NotFound)?;
+                    let streaming: bool = sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = $1 AND owner_id = $2 AND status = 'streaming')")
+                        .bind(conversation).bind(owner_id).fetch_one(&mut *tx).await?;
+                    if streaming {
+                        return Err(TurnError::Busy);
+                    }
+                    let answered = sqlx::query_as::<_, Message>(&answered_sql)
+                        .bind(answers).bind(conversation).bind(owner_id)
+                        .fetch_optional(&mut *tx).await?
+                        .ok_or(TurnError::NotFound)?;
+                    let set_aside = set_aside_answer_in!(tx, owner_id, &answered);
+                    sqlx::query(&restore_sql).bind(id).execute(&mut *tx).await?;
+                    drop_version_in!(tx, id)?;
+                    let payload = serde_json::json!({
+                        "conversation_id": conversation,
+                        "message_id": answers,
+                        "version_id": id,
+                        "set_aside": set_aside,
+                    })
+                    .to_string();
+                    insert_outbox_in!(tx, owner_id, OUTBOX_ANSWER_VERSION_SHOWN, answers, payload, at)?;
+                    commit_announced!(self, tx)?;
+                    Ok(conversation)
+                });
+                result
             }
 
             async fn interrupt_stale(

@@ -1105,6 +1105,7 @@ impl Generations {
             created_at: now,
             updated_at: now,
             html: None,
+            versions: None,
         }
     }
 }

@@ -42,6 +42,12 @@ pub enum PersonEvent {
         message_id: Uuid,
         status: String,
     },
+    /// Another version of the answer to the person's message `message_id` is shown: what
+    /// followed that message changed (read the conversation again).
+    AnswerVersionShown {
+        conversation_id: Uuid,
+        message_id: Uuid,
+    },
 }
 
 impl PersonEvent {
@@ -57,6 +63,9 @@ impl PersonEvent {
                 conversation_id, ..
             }
             | PersonEvent::AnswerFinished {
+                conversation_id, ..
+            }
+            | PersonEvent::AnswerVersionShown {
                 conversation_id, ..
             } => Some(*conversation_id),
         }

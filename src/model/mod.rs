@@ -508,6 +508,27 @@ pub struct Message {
     #[cfg_attr(feature = "ssr", sqlx(skip))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<AnswerHtml>,
+    /// On the first message of an answer that was regenerated: which of its versions this is,
+    /// and the others to show instead. Absent when the answer has one version.
+    #[cfg_attr(feature = "ssr", sqlx(skip))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<AnswerVersions>,
+}
+
+/// Where an answer stands among the versions of the answer to the same message of the person
+/// (regenerating keeps the earlier ones): "‹ 2/3 ›".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AnswerVersions {
+    /// This answer's place, from 1, oldest first.
+    pub current: u32,
+    pub count: u32,
+    /// The version before this one, to show with `POST /api/v1/answer-versions/{id}/show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Uuid>,
+    /// The version after this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Uuid>,
 }
 
 /// An answer rendered as the page shows it: the finished blocks, which only ever grow at their

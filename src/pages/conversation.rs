@@ -8,9 +8,11 @@ use crate::components::{
 use crate::context::use_chat;
 use crate::error::AppError;
 use crate::model::FileInfo;
-use crate::model::{ConversationWithMessages, Message, MessageStatus, Role};
+use crate::model::{AnswerVersions, ConversationWithMessages, Message, MessageStatus, Role};
 use crate::pages::documents::poll_while_indexing;
-use crate::server_fns::chat::{edit_message, regenerate_answer, send_message, stop_generation};
+use crate::server_fns::chat::{
+    edit_message, regenerate_answer, send_message, show_answer_version, stop_generation,
+};
 use crate::server_fns::conversations::{get_conversation, older_messages};
 use crate::server_fns::documents::{attach_file, conversation_files, get_upload_limits};
 use leptos::prelude::*;
@@ -398,11 +400,12 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                 Ok(message) => {
                     let answer = Row::new(message);
                     messages.update(|rows| {
-                        if rows
-                            .last()
-                            .is_some_and(|r| r.data.with_untracked(|m| m.role == Role::Assistant))
+                        // The answer (every step of an agent run) was set aside as a version.
+                        if let Some(person) = rows
+                            .iter()
+                            .rposition(|r| r.data.with_untracked(|m| m.role == Role::User))
                         {
-                            rows.pop();
+                            rows.truncate(person + 1);
                         }
                         rows.push(answer);
                     });
@@ -413,6 +416,55 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
             }
             sending.set(false);
         });
+    });
+
+    // Another version of an answer: the page takes in the conversation as it now stands.
+    let on_show_version = Callback::new(move |version_id: Uuid| {
+        error.set(None);
+        sending.set(true);
+        #[cfg(feature = "hydrate")]
+        let shown_before = followers.shown();
+        spawn_local(async move {
+            match show_answer_version(conversation_id, version_id).await {
+                #[cfg(feature = "hydrate")]
+                Ok(page) => followers.merge(page.messages, &shown_before),
+                #[cfg(not(feature = "hydrate"))]
+                Ok(_) => {}
+                Err(e) => error.set(Some(e.to_string())),
+            }
+            sending.set(false);
+        });
+    });
+    // An answer's "‹ 2/3 ›" goes under its last message (an agent run's final step), from
+    // its first message's `versions`. Roles and versions are read untracked: they change
+    // only with the rows, and the memo is not run again for every streamed token.
+    let version_marks = Memo::new(move |_| {
+        messages.with(|rows| {
+            let mut marks: Vec<(Uuid, AnswerVersions)> = Vec::new();
+            let mut open: Option<AnswerVersions> = None;
+            // A tool's step shows no footer: the mark goes on the answer's last bubble.
+            let mut last_bubble: Option<Uuid> = None;
+            for (at, row) in rows.iter().enumerate() {
+                let (role, versions) = row.data.with_untracked(|m| (m.role, m.versions.clone()));
+                if role == Role::User {
+                    (open, last_bubble) = (None, None);
+                    continue;
+                }
+                open = versions.or(open);
+                if role != Role::Tool {
+                    last_bubble = Some(row.id);
+                }
+                let ends_answer = rows
+                    .get(at + 1)
+                    .is_none_or(|next| next.data.with_untracked(|m| m.role == Role::User));
+                if ends_answer {
+                    if let (Some(versions), Some(id)) = (open.take(), last_bubble) {
+                        marks.push((id, versions));
+                    }
+                }
+            }
+            marks
+        })
     });
 
     // Earlier messages go on top, and what the person was reading stays where it was.
@@ -510,8 +562,12 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
                         message=row.data
                         is_last=Signal::derive(move || last_id.get() == Some(row.id))
                         busy=Signal::derive(move || sending.get() || streaming.get())
+                        versions=Signal::derive(move || version_marks.with(|marks| {
+                            marks.iter().find(|(id, _)| *id == row.id).map(|(_, v)| v.clone())
+                        }))
                         on_regenerate
                         on_edit
+                        on_show_version
                     />
                 </For>
                 {earlier_window.then(|| view! {
@@ -691,35 +747,56 @@ mod live {
 
         /// Brings the page up to date with the stored conversation: an agent run went on
         /// while this page could not hear it, or another tab or device sent a message, edited
-        /// one (its text changed, what followed it is gone) or had an answer written again.
+        /// one (its text changed, what followed it is gone), had an answer written again or
+        /// showed another version of one.
         #[cfg(feature = "hydrate")]
         pub async fn catch_up(&self, conversation_id: uuid::Uuid) {
-            let Ok(stored) =
+            let shown_before = self.shown();
+            if let Ok(stored) =
                 crate::server_fns::conversations::get_conversation(conversation_id, None).await
-            else {
-                return;
-            };
+            {
+                self.merge(stored.messages, &shown_before);
+            }
+        }
+
+        /// The ids of the rows shown now (before a read of the stored conversation).
+        #[cfg(feature = "hydrate")]
+        pub fn shown(&self) -> Vec<uuid::Uuid> {
+            self.rows
+                .try_with_untracked(|rows| rows.iter().map(|r| r.id).collect())
+                .unwrap_or_default()
+        }
+
+        /// Takes in the conversation's latest page as stored, read after the rows
+        /// `shown_before` were shown: rows it no longer holds go, changed ones are updated,
+        /// new ones are added and followed.
+        #[cfg(feature = "hydrate")]
+        pub fn merge(&self, stored: Vec<Message>, shown_before: &[uuid::Uuid]) {
             let span = stored
-                .messages
                 .first()
-                .zip(stored.messages.last())
+                .zip(stored.last())
                 .map(|(first, last)| ((first.created_at, first.id), (last.created_at, last.id)));
             if let Some((oldest, newest)) = span {
                 // A page of messages at most: a search through it is cheap.
-                let by_id = |id: uuid::Uuid| stored.messages.iter().find(|m| m.id == id);
+                let by_id = |id: uuid::Uuid| stored.iter().find(|m| m.id == id);
                 let _ = self.rows.try_update(|rows| {
-                    // Gone from where the stored page spans (older rows are not in it, newer
-                    // ones were added since it was read).
+                    // Gone: a row the stored page does not hold, unless it is older than the
+                    // page (not in it) or was added while the page was read. An answer set
+                    // aside for another version goes too, though it is newer than the page.
                     rows.retain(|row| {
                         let at = row.data.with_untracked(|m| (m.created_at, m.id));
-                        by_id(row.id).is_some() || at < oldest || at > newest
+                        by_id(row.id).is_some()
+                            || at < oldest
+                            || (at > newest && !shown_before.contains(&row.id))
                     });
                     for row in rows.iter() {
                         let Some(message) = by_id(row.id) else {
                             continue;
                         };
                         let changed = row.data.with_untracked(|shown| {
-                            shown.status != message.status || shown.content != message.content
+                            shown.status != message.status
+                                || shown.content != message.content
+                                || shown.versions != message.versions
                         });
                         if message.status.is_final() && changed {
                             row.data.set(message.clone());
@@ -727,7 +804,7 @@ mod live {
                     }
                 });
             }
-            for message in stored.messages {
+            for message in stored {
                 self.add(message);
             }
         }

@@ -1,4 +1,4 @@
-//! Sending, regenerating and stopping answers.
+//! Sending, regenerating and stopping answers, and showing an answer's other versions.
 
 use super::codec::JsonText;
 use crate::error::AppError;
@@ -30,6 +30,29 @@ pub async fn regenerate_answer(
         )
         .await
         .map(crate::markdown::with_html)
+    }
+    .await;
+    let page = format!("/c/{conversation_id}");
+    super::answer_plain_form(&result, |_| page.clone(), &page, SEND_ERROR);
+    result
+}
+
+/// Shows another version of an answer (`version_id`, from a message's `versions`) instead of
+/// the one shown, which is kept as a version in turn. Answers with the conversation's page of
+/// latest messages. Without JavaScript, the answer's "‹" and "›" forms post here; that browser
+/// is sent back to the conversation (`conversation_id`), with the reason when it was refused.
+#[server(output = JsonText)]
+pub async fn show_answer_version(
+    conversation_id: Uuid,
+    version_id: Uuid,
+) -> Result<crate::model::ConversationWithMessages, AppError> {
+    let result = async {
+        let state = super::app_state()?;
+        let limit = state.settings.server.messages_per_page;
+        let mut page =
+            crate::service::show_answer_version(&state, super::me()?.id, version_id, limit).await?;
+        page.messages = super::with_html(page.messages);
+        Ok(page)
     }
     .await;
     let page = format!("/c/{conversation_id}");

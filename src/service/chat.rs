@@ -281,7 +281,8 @@ async fn tool_specs(state: &AppState, names: &[String]) -> AppResult<Vec<ToolSpe
         .collect())
 }
 
-/// Answers the last message again: the last answer (if any) is replaced by a new one.
+/// Answers the last message again: the last answer (if any) is set aside as an earlier version
+/// of the answer (shown again with `show_answer_version`), and a new one is written.
 pub async fn regenerate(
     state: &AppState,
     owner: Uuid,
@@ -345,7 +346,16 @@ pub async fn regenerate(
         admission,
     )
     .await?;
-    Ok(turn.0.assistant)
+    // The new answer is the last of its versions when the one it replaces was kept.
+    let mut answer = turn.0.assistant;
+    super::with_versions(
+        state,
+        owner,
+        conversation_id,
+        std::slice::from_mut(&mut answer),
+    )
+    .await?;
+    Ok(answer)
 }
 
 /// Edits one of the person's messages and answers it again: the messages after it are

@@ -4,10 +4,11 @@ use super::{
     check_options, finish_wait, owned_conversation, validate_system_prompt, validate_title,
 };
 use crate::config::MAX_MESSAGES_PER_PAGE;
-use crate::db::TurnError;
+use crate::db::{StoredVersion, TurnError};
 use crate::error::{AppError, AppResult};
 use crate::model::{
-    Conversation, ConversationWithMessages, GenerationOptions, MessagePage, MessageStatus,
+    AnswerVersions, Conversation, ConversationWithMessages, GenerationOptions, Message,
+    MessagePage, MessageStatus,
 };
 use crate::state::AppState;
 use uuid::Uuid;
@@ -43,7 +44,9 @@ pub async fn conversation_page(
         messages,
         has_older,
     } = page_of(state, owner, id, before, limit).await?;
-    with_documents(state, owner, conversation, messages, has_older).await
+    let mut page = with_documents(state, owner, conversation, messages, has_older).await?;
+    with_versions(state, owner, id, &mut page.messages).await?;
+    Ok(page)
 }
 
 /// Up to `limit` (1 to `MAX_MESSAGES_PER_PAGE`) of a conversation's messages: its latest, or
@@ -57,7 +60,73 @@ pub async fn message_page(
 ) -> AppResult<MessagePage> {
     check_page_limit(limit)?;
     owned_conversation(state, owner, conversation_id).await?;
-    page_of(state, owner, conversation_id, before, limit).await
+    let mut page = page_of(state, owner, conversation_id, before, limit).await?;
+    with_versions(state, owner, conversation_id, &mut page.messages).await?;
+    Ok(page)
+}
+
+/// Marks each answer among `messages` that has other versions with where it stands among
+/// them (`Message::versions`). One query, by an index, whatever the conversation's length.
+pub async fn with_versions(
+    state: &AppState,
+    owner: Uuid,
+    conversation_id: Uuid,
+    messages: &mut [Message],
+) -> AppResult<()> {
+    let stored = state.store.answer_versions(owner, conversation_id).await?;
+    place_versions(&stored, messages);
+    Ok(())
+}
+
+/// `stored`: oldest first, as the store reads them. The answer shown now takes its place among
+/// them by the time its first message was written, as each version's is.
+pub fn place_versions(stored: &[StoredVersion], messages: &mut [Message]) {
+    let mut answered: Vec<Uuid> = stored.iter().map(|v| v.answers_id).collect();
+    answered.sort_unstable();
+    answered.dedup();
+    for person_message in answered {
+        let versions: Vec<&StoredVersion> = stored
+            .iter()
+            .filter(|v| v.answers_id == person_message)
+            .collect();
+        let Some(shown_first) = versions[0].shown_first else {
+            continue;
+        };
+        let Some(answer) = messages.iter_mut().find(|m| m.id == shown_first) else {
+            continue;
+        };
+        let place = versions.partition_point(|v| v.created_at <= answer.created_at);
+        answer.versions = Some(AnswerVersions {
+            current: place as u32 + 1,
+            count: versions.len() as u32 + 1,
+            previous: place.checked_sub(1).map(|i| versions[i].id),
+            next: versions.get(place).map(|v| v.id),
+        });
+    }
+}
+
+/// Shows another version of an answer (`version_id`, from a message's `versions`) in place of
+/// the one shown, which is kept as a version in turn. Returns the conversation as its page
+/// opens: the latest `limit` messages.
+pub async fn show_answer_version(
+    state: &AppState,
+    owner: Uuid,
+    version_id: Uuid,
+    limit: usize,
+) -> AppResult<ConversationWithMessages> {
+    let conversation_id = state
+        .store
+        .show_answer_version(owner, version_id)
+        .await
+        .map_err(|e| match e {
+            TurnError::NotFound => AppError::NotFound("answer version".into()),
+            TurnError::Busy => AppError::Conflict(
+                "an answer is still being written in this conversation; show another version once it has ended"
+                    .into(),
+            ),
+            TurnError::Db(error) => AppError::from(error),
+        })?;
+    conversation_page(state, owner, conversation_id, None, limit).await
 }
 
 fn check_page_limit(limit: usize) -> AppResult<()> {
@@ -105,7 +174,7 @@ async fn page_of(
 }
 
 /// An answer being written here shows its text so far, not only what was last flushed.
-fn show_live_text(state: &AppState, owner: Uuid, messages: &mut [crate::model::Message]) {
+fn show_live_text(state: &AppState, owner: Uuid, messages: &mut [Message]) {
     for message in messages
         .iter_mut()
         .filter(|m| m.status == MessageStatus::Streaming)
@@ -125,7 +194,7 @@ async fn with_documents(
     state: &AppState,
     owner: Uuid,
     conversation: Conversation,
-    messages: Vec<crate::model::Message>,
+    messages: Vec<Message>,
     has_older: bool,
 ) -> AppResult<ConversationWithMessages> {
     let files = state
@@ -278,8 +347,96 @@ pub async fn set_attached(
 
 #[cfg(test)]
 mod tests {
-    use super::branch_title;
-    use crate::model::MAX_TITLE_CHARS;
+    use super::{branch_title, place_versions};
+    use crate::db::StoredVersion;
+    use crate::model::{AnswerVersions, Message, MessageStatus, Role, MAX_TITLE_CHARS};
+    use chrono::{DateTime, Duration, Utc};
+    use uuid::Uuid;
+
+    fn message(role: Role, at: DateTime<Utc>) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            conversation_id: Uuid::nil(),
+            owner_id: Uuid::nil(),
+            role,
+            content: "text".into(),
+            model: None,
+            status: MessageStatus::Complete,
+            error: None,
+            tool_calls: Default::default(),
+            tool_name: None,
+            thinking: None,
+            charts: Default::default(),
+            sources: Default::default(),
+            attachments: Default::default(),
+            metrics: Default::default(),
+            created_at: at,
+            updated_at: at,
+            html: None,
+            versions: None,
+        }
+    }
+
+    fn version(answers: &Message, shown: Option<&Message>, at: DateTime<Utc>) -> StoredVersion {
+        StoredVersion {
+            id: Uuid::now_v7(),
+            answers_id: answers.id,
+            created_at: at,
+            shown_first: shown.map(|m| m.id),
+        }
+    }
+
+    #[test]
+    fn an_answer_takes_its_place_among_its_versions_by_time() {
+        let t = |s: i64| DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(s);
+        let question = message(Role::User, t(0));
+        // Shown: the answer written second; versions from before and after it.
+        let answer = message(Role::Assistant, t(20));
+        let follow_up = message(Role::User, t(30));
+        let follow_answer = message(Role::Assistant, t(31));
+        let mut shown = vec![
+            question.clone(),
+            answer.clone(),
+            follow_up.clone(),
+            follow_answer,
+        ];
+        let earlier = version(&question, Some(&answer), t(10));
+        let later = version(&question, Some(&answer), t(40));
+        // The follow-up's own version: its answer shown has none before it.
+        let follow_later = version(&follow_up, Some(&shown[3]), t(50));
+        place_versions(
+            &[earlier.clone(), later.clone(), follow_later.clone()],
+            &mut shown,
+        );
+        assert_eq!(
+            shown[1].versions,
+            Some(AnswerVersions {
+                current: 2,
+                count: 3,
+                previous: Some(earlier.id),
+                next: Some(later.id),
+            })
+        );
+        assert_eq!(
+            shown[3].versions,
+            Some(AnswerVersions {
+                current: 1,
+                count: 2,
+                previous: None,
+                next: Some(follow_later.id),
+            })
+        );
+        assert_eq!(shown[0].versions, None);
+        assert_eq!(shown[2].versions, None);
+
+        // An answer not on this page, or none after the person's message: nothing is marked.
+        let mut page = vec![follow_up.clone()];
+        place_versions(&[follow_later.clone()], &mut page);
+        assert_eq!(page[0].versions, None);
+        let mut alone = vec![question.clone()];
+        place_versions(&[version(&question, None, t(10))], &mut alone);
+        assert_eq!(alone[0].versions, None);
+    }
 
     #[test]
     fn a_branch_is_named_after_its_conversation_within_a_titles_length() {

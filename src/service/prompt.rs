@@ -143,6 +143,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             html: None,
+            versions: None,
         }
     }
 

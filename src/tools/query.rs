@@ -74,6 +74,8 @@ pub const SERVER_TABLES: &[&str] = &[
     "webhooks",
     "webhook_deliveries",
     "webhook_fanout",
+    "answer_versions",
+    "answer_version_messages",
     "model_providers",
     "secret_key_checks",
     "_sqlx_migrations",

@@ -531,6 +531,17 @@ pub async fn set_time(
     .unwrap()
 }
 
+/// Counts rows with a query whose `$1` is an id, on whichever database `store` is (what the
+/// API does not show, such as rows that must be gone).
+pub async fn count_rows(store: &SharedStore, sql: &str, id: uuid::Uuid) -> i64 {
+    match (store.sqlite_pool(), store.postgres_pool()) {
+        (Some(pool), _) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
+        (None, Some(pool)) => sqlx::query_scalar(sql).bind(id).fetch_one(pool).await,
+        (None, None) => unreachable!("a store is SQLite or PostgreSQL"),
+    }
+    .unwrap()
+}
+
 /// Reads the frames of a server-sent event stream.
 pub struct SseReader {
     response: reqwest::Response,
