@@ -132,8 +132,11 @@ pid=
 # Budgets: a little above today's figures, so that growth is a decision taken in the commit that
 # raises them (with its reason), not something a later measurement discovers. Issue 10's goals
 # (25 MB, a first conversation page under 300 KB) sit below them; BENCHMARKS.md says why.
-binary_budget=${BINARY_BUDGET_BYTES:-28500000}
-first_load_budget=${FIRST_LOAD_BUDGET_BYTES:-430000}
+# Raised on 2026-12-07 (twentieth session) for answer versions: 28,500,000 and 430,000 before;
+# the feature took the binary from 28,451,416 to 28,574,744 bytes and the first load from
+# 427,155 to 431,084 (BENCHMARKS.md, "Answer versions").
+binary_budget=${BINARY_BUDGET_BYTES:-28700000}
+first_load_budget=${FIRST_LOAD_BUDGET_BYTES:-435000}
 [ "$size" -le "$binary_budget" ] || fail "the binary is $size bytes, over its budget of $binary_budget"
 [ "$total" -le "$first_load_budget" ] || fail "the first page load is $total bytes, over its budget of $first_load_budget"
 echo "budgets:          binary $size of $binary_budget bytes, first load $total of $first_load_budget bytes"

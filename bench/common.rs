@@ -26,6 +26,8 @@ pub fn settings(data: &std::path::Path, ollama_url: &str) -> Settings {
 /// The app, served until `stop` is sent.
 pub struct Served {
     pub url: String,
+    /// The app's state: its store, for rows the API has no quick way to make.
+    pub state: AppState,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -38,10 +40,15 @@ pub async fn serve(settings: Settings) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ollamastack::web::serve(listener, state, async {
+    let server = tokio::spawn(ollamastack::web::serve(listener, state.clone(), async {
         let _ = stopped.await;
     }));
-    Served { url, stop, server }
+    Served {
+        url,
+        state,
+        stop,
+        server,
+    }
 }
 
 impl Served {

@@ -1,8 +1,10 @@
 //! Opening a conversation of 5,000 messages, on SQLite and PostgreSQL: the server's time to
 //! answer `GET /api/v1/conversations/{id}` (JSON: whole, and its latest 50), a page of earlier
 //! messages (`…/messages?before=`), and the server-rendered page `/c/{id}`; their sizes, and
-//! how many messages the page puts in the DOM (`server.messages_per_page`, 50); and a branch at
-//! its last message (`POST /api/v1/messages/{id}/branch`), which copies every message.
+//! how many messages the page puts in the DOM (`server.messages_per_page`, 50); a branch at
+//! its last message (`POST /api/v1/messages/{id}/branch`), which copies every message; and
+//! another version of its first answer shown (`POST /api/v1/answer-versions/{id}/show`), which
+//! sets aside (or brings back) every message after it.
 //!
 //!     cargo bench --features ssr --bench long_conversation [-- MESSAGES [sqlite|postgres|both]]
 //!
@@ -188,10 +190,138 @@ async fn run(backend: &str, count: usize) {
         bytes,
         "-",
     );
+    versions_of_the_first_answer(&http, &served, backend, count).await;
     served.stop().await;
     if let Some(name) = database {
         common::drop_postgres(&name).await;
     }
+}
+
+/// A conversation whose first answer was regenerated, then `count` messages after it: showing
+/// the first answer again sets all of them aside, and showing the second brings them back.
+async fn versions_of_the_first_answer(
+    http: &reqwest::Client,
+    served: &common::Served,
+    backend: &str,
+    count: usize,
+) {
+    use ollamastack::db::NewMessage;
+    use ollamastack::model::{MessageStatus, Role};
+    let app = &served.url;
+    let created = post_json(
+        http,
+        &format!("{app}/api/v1/conversations"),
+        json!({ "content": "first [tokens=3]", "model": "llama3.2" }),
+    )
+    .await;
+    let id = created["conversation"]["id"].as_str().unwrap().to_string();
+    wait_idle(http, app, &id).await;
+    let again = post_json(
+        http,
+        &format!("{app}/api/v1/conversations/{id}/regenerate"),
+        json!({}),
+    )
+    .await;
+    wait_idle(http, app, &id).await;
+    let mut to_show = again["versions"]["previous"]
+        .as_str()
+        .expect("the first answer kept")
+        .to_string();
+    let store = &served.state.store;
+    let owner = store
+        .ensure_user(ollamastack::db::accounts::LOCAL_USERNAME)
+        .await
+        .unwrap();
+    let conversation_id = id.parse().unwrap();
+    for i in 0..count {
+        let (role, content) = if i % 2 == 0 {
+            (Role::User, QUESTION)
+        } else {
+            (Role::Assistant, ANSWER)
+        };
+        store
+            .insert_message(NewMessage {
+                conversation_id,
+                owner_id: owner,
+                role,
+                content,
+                model: (role == Role::Assistant).then_some("llama3.2"),
+                status: MessageStatus::Complete,
+                tool_calls: Default::default(),
+                tool_name: None,
+                attachments: None,
+            })
+            .await
+            .unwrap();
+    }
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for run in 0..BRANCH_RUNS * 2 + 2 {
+        let started = Instant::now();
+        let response = http
+            .post(format!("{app}/api/v1/answer-versions/{to_show}/show"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "show a version");
+        let body: Value = response.json().await.unwrap();
+        if run >= 2 {
+            times.push(started.elapsed());
+        }
+        bytes = body.to_string().len();
+        // The other version: in the page when the first answer is shown alone; otherwise the
+        // first answer is before the page's 50 messages (read whole, not timed).
+        let shown = body["messages"].as_array().unwrap().len();
+        to_show = match shown {
+            2 => body["messages"][1]["versions"]["next"].clone(),
+            50 => {
+                let whole = get_json(http, &format!("{app}/api/v1/conversations/{id}")).await;
+                assert_eq!(whole["messages"].as_array().unwrap().len(), count + 2);
+                whole["messages"][1]["versions"]["previous"].clone()
+            }
+            other => panic!("{other} messages in the page"),
+        }
+        .as_str()
+        .expect("the other version")
+        .to_string();
+    }
+    println!(
+        "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
+        backend,
+        format!("POST show ({count} moved)"),
+        common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
+        common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
+        bytes,
+        "-",
+    );
+}
+
+/// Waits until no answer of the conversation is being written.
+async fn wait_idle(http: &reqwest::Client, app: &str, id: &str) {
+    for _ in 0..400 {
+        let body = get_json(http, &format!("{app}/api/v1/conversations/{id}")).await;
+        if !body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["status"] == "streaming")
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the answer did not end");
+}
+
+async fn post_json(http: &reqwest::Client, url: &str, body: Value) -> Value {
+    http.post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// A JSON answer of a GET.

@@ -357,7 +357,7 @@ fn ChatView(data: ConversationWithMessages, earlier_window: bool) -> impl IntoVi
         if let Some(row) = running {
             spawn_local(async move {
                 match stop_generation(row.id).await {
-                    Ok(message) => row.data.set(message),
+                    Ok(message) => row.data.set(keep_versions(row.data, message)),
                     Err(e) => error.set(Some(e.to_string())),
                 }
             });
@@ -689,6 +689,15 @@ fn keep_reading_position(scroller: NodeRef<leptos::html::Div>, height_before: i3
     });
 }
 
+/// `message` as the row shows it: an answer's final form (from its stream, or from Stop) does
+/// not say where it stands among its versions, which only change with the rows themselves.
+fn keep_versions(shown: RwSignal<Message>, mut message: Message) -> Message {
+    if message.versions.is_none() {
+        message.versions = shown.try_with_untracked(|m| m.versions.clone()).flatten();
+    }
+    message
+}
+
 /// Following answers live in the browser, over server-sent events.
 mod live {
     use super::Row;
@@ -874,7 +883,7 @@ mod live {
                                                 batch.discard();
                                                 let step = message.is_agent_step();
                                                 let conversation_id = message.conversation_id;
-                                                let _ = data.try_set(*message);
+                                                let _ = data.try_set(super::keep_versions(data, *message));
                                                 source.close();
                                                 match next {
                                                     Some(next) => followers.add(*next),
