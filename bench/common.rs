@@ -267,3 +267,19 @@ pub fn cpu_time() -> Duration {
     // utime and stime are fields 14 and 15 of stat; here indices 11 and 12. Linux uses 100 Hz.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
+
+/// POSTs `body` as JSON; the JSON answer.
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    http.post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"))
+}

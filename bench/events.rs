@@ -15,7 +15,7 @@
 mod common;
 
 use ollamastack::testing::fake_ollama::{FakeConfig, FakeOllama};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
@@ -84,25 +84,13 @@ async fn main() {
 
 /// A conversation to rename (its first answer written).
 async fn start_conversation(http: &reqwest::Client, app: &str) -> String {
-    let created = post(
+    let created = common::post_json(
         http,
         &format!("{app}/api/v1/conversations"),
         json!({ "content": "Rename me [tokens=2]" }),
     )
     .await;
     created["conversation"]["id"].as_str().unwrap().to_string()
-}
-
-/// POSTs `body` as JSON; the JSON answer.
-async fn post(http: &reqwest::Client, url: &str, body: Value) -> Value {
-    http.post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Renames the conversation `runs` times on `writer`, each once every listener on `reader`
@@ -173,8 +161,8 @@ async fn delivered_after_renames(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let receiving = tokio::spawn(async move { axum::serve(listener, receiver).await });
-    let made = post(
-        http,
+    let made = common::post_json(
+http,
         &format!("{app}/api/v1/webhooks"),
         json!({ "url": format!("http://localhost:{port}/hook"), "events": ["conversation_renamed"] }),
     )
@@ -218,7 +206,7 @@ async fn titled_after_answers(http: &reqwest::Client, app: &str, runs: usize) ->
     let mut titled = Vec::with_capacity(runs);
     for run in 0..runs {
         tokio::time::sleep(Duration::from_millis((run as u64 * 37) % 250)).await;
-        let created = post(
+        let created = common::post_json(
             http,
             &format!("{app}/api/v1/conversations"),
             json!({ "content": format!("Name conversation {run} [tokens=4]") }),

@@ -149,15 +149,7 @@ async fn run(backend: &str, count: usize) {
                 in_page = Some(body.matches("data-testid=\"message\"").count());
             }
         }
-        println!(
-            "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
-            backend,
-            label,
-            common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
-            common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
-            bytes,
-            in_page.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
-        );
+        print_row(backend, label, &mut times, bytes, in_page);
     }
 
     // A branch at the last message: every message copied in one transaction.
@@ -181,14 +173,12 @@ async fn run(backend: &str, count: usize) {
         }
         bytes = body.len();
     }
-    println!(
-        "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
+    print_row(
         backend,
-        format!("POST branch ({count} copied)"),
-        common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
-        common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
+        &format!("POST branch ({count} copied)"),
+        &mut times,
         bytes,
-        "-",
+        None,
     );
     versions_of_the_first_answer(&http, &served, backend, count).await;
     served.stop().await;
@@ -208,7 +198,7 @@ async fn versions_of_the_first_answer(
     use ollamastack::db::NewMessage;
     use ollamastack::model::{MessageStatus, Role};
     let app = &served.url;
-    let created = post_json(
+    let created = common::post_json(
         http,
         &format!("{app}/api/v1/conversations"),
         json!({ "content": "first [tokens=3]", "model": "llama3.2" }),
@@ -216,7 +206,7 @@ async fn versions_of_the_first_answer(
     .await;
     let id = created["conversation"]["id"].as_str().unwrap().to_string();
     wait_idle(http, app, &id).await;
-    let again = post_json(
+    let again = common::post_json(
         http,
         &format!("{app}/api/v1/conversations/{id}/regenerate"),
         json!({}),
@@ -285,14 +275,31 @@ async fn versions_of_the_first_answer(
         .expect("the other version")
         .to_string();
     }
+    print_row(
+        backend,
+        &format!("POST show ({count} moved)"),
+        &mut times,
+        bytes,
+        None,
+    );
+}
+
+/// One line of the table: the request's p50 and p95, its size, the messages in the page.
+fn print_row(
+    backend: &str,
+    label: &str,
+    times: &mut [Duration],
+    bytes: usize,
+    in_page: Option<usize>,
+) {
     println!(
         "{:<10} {:<28} {:>7.1} ms {:>7.1} ms {:>12} {:>16}",
         backend,
-        format!("POST show ({count} moved)"),
-        common::percentile(&mut times, 0.5).as_secs_f64() * 1000.0,
-        common::percentile(&mut times, 0.95).as_secs_f64() * 1000.0,
+        label,
+        common::percentile(times, 0.5).as_secs_f64() * 1000.0,
+        common::percentile(times, 0.95).as_secs_f64() * 1000.0,
         bytes,
-        "-",
+        in_page.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
     );
 }
 
@@ -311,17 +318,6 @@ async fn wait_idle(http: &reqwest::Client, app: &str, id: &str) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("the answer did not end");
-}
-
-async fn post_json(http: &reqwest::Client, url: &str, body: Value) -> Value {
-    http.post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
 /// A JSON answer of a GET.

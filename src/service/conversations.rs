@@ -431,7 +431,7 @@ mod tests {
 
         // An answer not on this page, or none after the person's message: nothing is marked.
         let mut page = vec![follow_up.clone()];
-        place_versions(&[follow_later.clone()], &mut page);
+        place_versions(std::slice::from_ref(&follow_later), &mut page);
         assert_eq!(page[0].versions, None);
         let mut alone = vec![question.clone()];
         place_versions(&[version(&question, None, t(10))], &mut alone);
