@@ -1326,9 +1326,18 @@ async fn regenerated_answers_are_kept_as_versions(backend: Backend) {
     assert_eq!(history.len(), 3, "{asked}");
     assert_eq!(history[1]["content"], first_done["content"]);
     assert_eq!(app.messages(&conversation).await.len(), 4);
+    // The follow-up answered twice too: its own versions.
+    let (status, follow_again) = app.post(&regenerate, Value::Null).await;
+    assert_eq!(status, 201, "{follow_again}");
+    app.follow(follow_again["id"].as_str().unwrap()).await;
+    let follow_first = follow_again["versions"]["previous"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
-    // Another answer of the first question sets aside what followed it too, and showing the
-    // first answer again brings it all back.
+    // Another answer of the first question sets aside what followed it too (the follow-up's
+    // versions inside it: none of them can be shown then), and showing the first answer
+    // again brings it all back.
     let (_, page) = app.post(&show(&to_second), Value::Null).await;
     let ids: Vec<&str> = page["messages"]
         .as_array()
@@ -1338,6 +1347,8 @@ async fn regenerated_answers_are_kept_as_versions(backend: Backend) {
         .collect();
     assert_eq!(ids.len(), 2, "{page}");
     assert_eq!(ids[1], second);
+    let (status, _) = app.post(&show(&follow_first), Value::Null).await;
+    assert_eq!(status, 404, "a version inside another is not shown");
     let to_first = page["messages"][1]["versions"]["previous"]
         .as_str()
         .unwrap()
@@ -1346,6 +1357,12 @@ async fn regenerated_answers_are_kept_as_versions(backend: Backend) {
     assert_eq!(page["messages"].as_array().unwrap().len(), 4, "{page}");
     assert_eq!(page["messages"][1]["id"], first.as_str());
     assert_eq!(page["messages"][2]["content"], "and then? [tokens=2]");
+    assert_eq!(page["messages"][3]["id"], follow_again["id"]);
+    assert_eq!(page["messages"][3]["versions"]["current"], 2);
+    let (status, page) = app.post(&show(&follow_first), Value::Null).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["messages"][3]["versions"]["current"], 1);
+    assert_eq!(page["messages"][3]["content"], expected_answer(2));
 
     // The page shows where the answer stands, with forms for the others.
     let html = app.page(&format!("/c/{conversation}")).await;
@@ -1410,14 +1427,15 @@ async fn regenerated_answers_are_kept_as_versions(backend: Backend) {
         .await;
     assert_eq!(status, 404);
 
-    // Editing the question drops its other answers (and what they held).
+    // Editing the question drops its other answers, and what they held: the follow-up's own
+    // version, inside one of them, too.
     let store = app.db.store().await;
     let conversation_id: uuid::Uuid = conversation.parse().unwrap();
     let stored_versions = "SELECT COUNT(*) FROM answer_versions WHERE conversation_id = $1";
     let stored_messages = "SELECT COUNT(*) FROM answer_version_messages WHERE conversation_id = $1";
     assert_eq!(
         count_rows(&store, stored_versions, conversation_id).await,
-        2
+        3
     );
     let question = messages[0]["id"].as_str().unwrap();
     let (status, edited) = app

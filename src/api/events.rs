@@ -26,9 +26,10 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// from any page, device, API client or instance; each `data` is a JSON `PersonEvent` tagged by
 /// `type`: `ready` first, then `conversation_created`, `conversation_renamed`,
 /// `conversation_titled`, `conversation_deleted`, `message_sent`, `answer_finished`,
-/// `answer_version_shown`, and `resync` when the client fell behind. Each event's `id` may be sent back as `Last-Event-ID`
-/// on reconnecting: the events missed meanwhile (up to ten minutes) come first. A stream ends
-/// after ten minutes; clients reconnect (browsers' `EventSource` does so by itself).
+/// `answer_version_shown`, and `resync` when the client fell behind. Each event's `id` may be
+/// sent back as `Last-Event-ID` on reconnecting: the events missed meanwhile (up to ten
+/// minutes) come first. A stream ends after ten minutes; clients reconnect (browsers'
+/// `EventSource` does so by itself).
 #[utoipa::path(
     get,
     path = "/api/v1/events",
