@@ -292,7 +292,8 @@ fn ShowVersion(
                 title=title
                 aria-label=title
                 disabled=move || target.is_none() || busy.get()
-                class="rounded px-1 hover:bg-surface disabled:opacity-40"
+                // 24 px at least: a finger's target on a phone (WCAG 2.5.8).
+                class="inline-flex h-6 min-w-6 items-center justify-center rounded hover:bg-surface disabled:opacity-40"
             >
                 {label}
             </button>
