@@ -392,41 +392,24 @@ macro_rules! set_aside_answer_in {
 }
 
 /// Deletes, inside an open transaction `$tx`, the answer versions of a conversation whose
-/// person's message is gone (neither shown nor inside another version), with their messages.
-/// A version inside a version that goes is orphaned by it: one level of nesting a statement.
+/// person's message is gone (neither shown nor inside another version); their messages go by
+/// the foreign key's cascade. A version inside a version that goes is orphaned by it: one
+/// level of nesting a statement.
 macro_rules! drop_orphan_versions_in {
     ($tx:ident, $owner:expr, $conversation:expr) => {{
         let (owner, conversation): (Uuid, Uuid) = ($owner, $conversation);
-        loop {
-            let orphans: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM answer_versions v WHERE conversation_id = $1 AND owner_id = $2 \
-                 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = v.answers_id) \
-                 AND NOT EXISTS (SELECT 1 FROM answer_version_messages a WHERE a.id = v.answers_id)",
-            )
-            .bind(conversation).bind(owner).fetch_all(&mut *$tx).await?;
-            if orphans.is_empty() {
-                break;
-            }
-            for id in orphans {
-                drop_version_in!($tx, id)?;
-            }
-        }
-    }};
-}
-
-/// Deletes one answer version and its messages inside an open transaction `$tx`.
-macro_rules! drop_version_in {
-    ($tx:ident, $id:expr) => {{
-        let id: Uuid = $id;
-        sqlx::query("DELETE FROM answer_version_messages WHERE version_id = $1")
-            .bind(id)
-            .execute(&mut *$tx)
-            .await?;
-        sqlx::query("DELETE FROM answer_versions WHERE id = $1")
-            .bind(id)
-            .execute(&mut *$tx)
-            .await
-            .map(|_| ())
+        while sqlx::query(
+            "DELETE FROM answer_versions WHERE conversation_id = $1 AND owner_id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = answer_versions.answers_id) \
+             AND NOT EXISTS (SELECT 1 FROM answer_version_messages a WHERE a.id = answer_versions.answers_id)",
+        )
+        .bind(conversation)
+        .bind(owner)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            > 0
+        {}
     }};
 }
 
@@ -1183,10 +1166,8 @@ macro_rules! portable_store {
                         sqlx::query(&format!("DELETE FROM messages WHERE {FOLLOWING}"))
                             .bind(conversation.id).bind(owner).bind(target.created_at).bind(target.id)
                             .execute(&mut *tx).await?;
-                        // The other answers to the old text go too, and those inside them.
-                        sqlx::query("DELETE FROM answer_version_messages WHERE version_id IN \
-                            (SELECT id FROM answer_versions WHERE conversation_id = $1 AND owner_id = $2 AND answers_id = $3)")
-                            .bind(conversation.id).bind(owner).bind(target.id).execute(&mut *tx).await?;
+                        // The other answers to the old text go too (their messages by the
+                        // cascade), and those inside them.
                         sqlx::query("DELETE FROM answer_versions WHERE conversation_id = $1 AND owner_id = $2 AND answers_id = $3")
                             .bind(conversation.id).bind(owner).bind(target.id).execute(&mut *tx).await?;
                         drop_orphan_versions_in!(tx, owner, conversation.id);
@@ -1401,7 +1382,8 @@ macro_rules! portable_store {
                         .ok_or(TurnError::NotFound)?;
                     let set_aside = set_aside_answer_in!(tx, owner_id, &answered);
                     sqlx::query(&restore_sql).bind(id).execute(&mut *tx).await?;
-                    drop_version_in!(tx, id)?;
+                    // Its messages, now shown again, leave it by the cascade.
+                    sqlx::query("DELETE FROM answer_versions WHERE id = $1").bind(id).execute(&mut *tx).await?;
                     let payload = serde_json::json!({
                         "conversation_id": conversation,
                         "message_id": answers,

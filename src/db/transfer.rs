@@ -27,8 +27,8 @@ pub trait TransferStore: Send + Sync {
     ) -> Result<Conversation, sqlx::Error>;
 
     /// Copies the conversation of `through` (a message of `owner_id`'s) into a new one titled
-    /// `name(its title)`: its model, instructions, settings, assistant and attached documents, and its
-    /// messages up to and including `through` (new ids, the same times), with a
+    /// `name(its title)`: its model, instructions, settings, assistant and attached documents,
+    /// and its messages up to and including `through` (new ids, the same times), with a
     /// `conversation.created` event. The source is left as it is. `NotFound` when the message
     /// is not the owner's; `Busy` when it is an answer still being written.
     async fn branch_conversation(
